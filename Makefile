@@ -1,0 +1,39 @@
+# localbatch: the two commands of the README are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint unit bench install clean
+
+# Install the package and its test tools into a private virtual environment, once per
+# change of pyproject.toml. PIP_CONSTRAINT keeps the official SDK's old setup script working.
+$(STAMP): pyproject.toml constraints/build.txt
+	$(PYTHON) -m venv $(VENV)
+	PIP_CONSTRAINT=$(CURDIR)/constraints/build.txt $(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# First README command: run the split -> count -> merge example end to end on the
+# embedded local OSS root.
+demo: $(STAMP)
+	$(BIN)/localbatch run examples/logcount/job.json
+
+lint: $(STAMP)
+	$(BIN)/ruff check localbatch tests bench
+	$(BIN)/ruff format --check localbatch tests bench
+	$(BIN)/mypy
+
+# Second README command: linters, then the whole test suite.
+test: lint
+	$(BIN)/pytest -q -ra
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -ra tests/unit tests/conformance
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

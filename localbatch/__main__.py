@@ -1,0 +1,3 @@
+from localbatch.cli import main
+
+main(prog_name="localbatch")

@@ -1,0 +1,67 @@
+"""What every command shares: the config options, loading the config, and exit codes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from localbatch.config import Config, ConfigError, load_config
+
+# Exit statuses, in one place.
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_JOB_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_options(func: F) -> F:
+    """Add --config, --state-dir and --oss-root; the command receives `config: Config`."""
+
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Config file (default $LOCALBATCH_CONFIG or ~/.config/localbatch/config.toml).",
+    )
+    @click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where jobs, logs and caches live (default ~/.local/share/localbatch).",
+    )
+    @click.option(
+        "--oss-root",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Local directory holding oss://bucket/key as <root>/bucket/key.",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        config_path: Path | None,
+        state_dir: Path | None,
+        oss_root: Path | None,
+        **kwargs: Any,
+    ) -> Any:
+        try:
+            config = load_config(config_path, state_dir=state_dir, oss_root=oss_root)
+        except ConfigError as exc:
+            fail(str(exc))
+        return func(*args, config=config, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str, status: int = EXIT_USAGE) -> None:
+    """Print a diagnostic to stderr and exit; never a traceback."""
+    click.echo(f"localbatch: {message}", err=True)
+    sys.exit(status)
+
+
+__all__ = ["Config", "config_options", "fail"]

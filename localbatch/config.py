@@ -1,0 +1,224 @@
+"""localbatch settings: one TOML file, overridden by environment variables, overridden by flags.
+
+Every setting has a documented default so that `localbatch run job.json` works with no
+configuration at all. Precedence, lowest to highest: built-in default, config file
+(`$LOCALBATCH_CONFIG`, else `$XDG_CONFIG_HOME/localbatch/config.toml`), environment
+variable, command-line flag (passed to `load_config` as overrides).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+QUOTA_NAMES = ("MaxJobCount", "MaxJobTaskCount", "MaxTaskInstanceCount", "MaxInstanceTimeout")
+
+#: Generous defaults: the service publishes none (semantics.md, "Limits").
+DEFAULT_QUOTAS: Mapping[str, int] = {
+    "MaxJobCount": 10_000,
+    "MaxJobTaskCount": 1_000,
+    "MaxTaskInstanceCount": 10_000,
+    "MaxInstanceTimeout": 7 * 24 * 3600,
+}
+
+#: Environment variable for each quota.
+QUOTA_ENV = {
+    "MaxJobCount": "LOCALBATCH_MAX_JOB_COUNT",
+    "MaxJobTaskCount": "LOCALBATCH_MAX_JOB_TASK_COUNT",
+    "MaxTaskInstanceCount": "LOCALBATCH_MAX_TASK_INSTANCE_COUNT",
+    "MaxInstanceTimeout": "LOCALBATCH_MAX_INSTANCE_TIMEOUT",
+}
+
+#: The locally built image every BatchCompute image id maps to unless configured otherwise.
+DEFAULT_DOCKER_IMAGE = "localbatch/bookworm-python:1"
+DEFAULT_IMAGE_IDS = ("img-ubuntu", "img-ubuntu-vpc", "img-centos-vpc")
+DEFAULT_INSTANCE_TYPE = "ecs.sn1.medium"
+DEFAULT_REGION = "cn-local"
+
+
+class ConfigError(Exception):
+    """The configuration file or an environment variable is unusable."""
+
+
+@dataclass(frozen=True)
+class ClusterDefinition:
+    """What a `ClusterId` means locally: the image and instance type its nodes would have."""
+
+    cluster_id: str
+    image_id: str = "img-ubuntu"
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    docker_image: str = ""
+
+
+@dataclass(frozen=True)
+class OssSettings:
+    """Where `oss://` paths live: the local root, per-bucket aliases, or real OSS."""
+
+    root: Path
+    #: bucket name -> fsspec URL (file:///data/lake, memory://, s3://...).
+    bucket_aliases: Mapping[str, str] = field(default_factory=dict)
+    #: Real OSS through ossfs when endpoint and credentials are set.
+    endpoint: str = ""
+    access_key_id: str = ""
+    access_key_secret: str = ""
+    security_token: str = ""
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.endpoint and self.access_key_id and self.access_key_secret)
+
+
+@dataclass(frozen=True)
+class Config:
+    state_dir: Path
+    oss: OssSettings
+    quotas: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
+    #: BatchCompute image id (img-..., m-...) -> local Docker image name.
+    images: Mapping[str, str] = field(
+        default_factory=lambda: dict.fromkeys(DEFAULT_IMAGE_IDS, DEFAULT_DOCKER_IMAGE)
+    )
+    default_docker_image: str = DEFAULT_DOCKER_IMAGE
+    clusters: Mapping[str, ClusterDefinition] = field(default_factory=dict)
+    #: NAS file system id -> local directory; unknown ids live under state_dir/nas/<id>.
+    nas: Mapping[str, Path] = field(default_factory=dict)
+    region: str = DEFAULT_REGION
+    #: Credentials the HTTP API and the OSS endpoint require; empty means "accept anything".
+    api_access_key_id: str = ""
+    api_access_key_secret: str = ""
+    #: Where notification messages are POSTed (a local webhook); empty disables publishing.
+    notification_endpoint: str = ""
+    source: Path | None = None
+
+    def nas_dir(self, file_system_id: str) -> Path:
+        return self.nas.get(file_system_id, self.state_dir / "nas" / file_system_id)
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local/share")
+    return Path(base) / "localbatch"
+
+
+def default_config_path(env: Mapping[str, str]) -> Path:
+    if env.get("LOCALBATCH_CONFIG"):
+        return Path(env["LOCALBATCH_CONFIG"])
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    return Path(base) / "localbatch" / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+
+
+def _table(data: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: [{name}] must be a table")
+    return value
+
+
+def _positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{what} must be a positive integer, not {value!r}")
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ConfigError(f"{what} must be a positive integer, not {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"{what} must be a positive integer, not {value!r}")
+    return number
+
+
+def load_config(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    state_dir: Path | None = None,
+    oss_root: Path | None = None,
+) -> Config:
+    """Build the effective configuration (file, then environment, then the given flags)."""
+    env = os.environ if env is None else env
+    config_path = path or default_config_path(env)
+    data = _read_toml(config_path)
+
+    state = Path(
+        state_dir
+        or env.get("LOCALBATCH_STATE_DIR")
+        or data.get("state_dir")
+        or default_state_dir(env)
+    ).expanduser()
+
+    oss_table = _table(data, "oss", config_path)
+    root = Path(
+        oss_root or env.get("LOCALBATCH_OSS_ROOT") or oss_table.get("root") or state / "oss"
+    ).expanduser()
+    aliases = _table(oss_table, "buckets", config_path)
+    oss = OssSettings(
+        root=root,
+        bucket_aliases={str(k): str(v) for k, v in aliases.items()},
+        endpoint=env.get("OSS_ENDPOINT") or str(oss_table.get("endpoint", "")),
+        access_key_id=env.get("OSS_ACCESS_KEY_ID") or str(oss_table.get("access_key_id", "")),
+        access_key_secret=env.get("OSS_ACCESS_KEY_SECRET")
+        or str(oss_table.get("access_key_secret", "")),
+        security_token=env.get("OSS_SECURITY_TOKEN") or str(oss_table.get("security_token", "")),
+    )
+
+    quotas = dict(DEFAULT_QUOTAS)
+    for name, value in _table(data, "quotas", config_path).items():
+        if name not in QUOTA_ENV:
+            raise ConfigError(f"{config_path}: unknown quota {name!r}; known: {', '.join(QUOTA_NAMES)}")
+        quotas[name] = _positive_int(value, f"quota {name}")
+    for name, variable in QUOTA_ENV.items():
+        if env.get(variable):
+            quotas[name] = _positive_int(env[variable], variable)
+
+    images_table = _table(data, "images", config_path)
+    default_image = str(images_table.get("default", DEFAULT_DOCKER_IMAGE))
+    images = dict.fromkeys(DEFAULT_IMAGE_IDS, default_image)
+    images.update({str(k): str(v) for k, v in images_table.items() if k != "default"})
+
+    clusters = {}
+    for cluster_id, spec in _table(data, "clusters", config_path).items():
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"{config_path}: [clusters.{cluster_id}] must be a table")
+        clusters[str(cluster_id)] = ClusterDefinition(
+            cluster_id=str(cluster_id),
+            image_id=str(spec.get("image_id", "img-ubuntu")),
+            instance_type=str(spec.get("instance_type", DEFAULT_INSTANCE_TYPE)),
+            docker_image=str(spec.get("docker_image", "")),
+        )
+
+    nas = {
+        str(k): Path(str(v)).expanduser()
+        for k, v in _table(data, "nas", config_path).items()
+    }
+    api = _table(data, "api", config_path)
+    notifications = _table(data, "notifications", config_path)
+    return Config(
+        state_dir=state,
+        oss=oss,
+        quotas=quotas,
+        images=images,
+        default_docker_image=default_image,
+        clusters=clusters,
+        nas=nas,
+        region=env.get("LOCALBATCH_REGION") or str(data.get("region", DEFAULT_REGION)),
+        api_access_key_id=env.get("LOCALBATCH_ACCESS_KEY_ID") or str(api.get("access_key_id", "")),
+        api_access_key_secret=env.get("LOCALBATCH_ACCESS_KEY_SECRET")
+        or str(api.get("access_key_secret", "")),
+        notification_endpoint=env.get("LOCALBATCH_NOTIFICATION_ENDPOINT")
+        or str(notifications.get("endpoint", "")),
+        source=config_path if data else None,
+    )

@@ -1,0 +1,143 @@
+"""The runtime protocol: how one attempt of one instance is started, waited for and stopped.
+
+Runtimes (docker, process, fake) implement a handful of methods; `run_attempt` owns the
+rules every runtime shares (timeout, graceful stop then kill, cancellation) so they are
+written once. A program that fails is a recorded `AttemptOutcome`, not an exception;
+`RuntimeUnavailable` means the runtime itself cannot be used (no daemon, no bwrap).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+WORKDIR = "/batchcompute/workdir"
+#: Seconds between the graceful stop signal and the kill.
+STOP_GRACE_SECONDS = 10.0
+
+
+class RuntimeUnavailable(Exception):
+    """The runtime cannot be used here; the message says what to install or start."""
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A host directory or file shown to the program at `target`."""
+
+    source: Path
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class AttemptSpec:
+    """Everything a runtime needs to run one attempt; built by the engine, runtime-neutral."""
+
+    job_id: str
+    task_name: str
+    instance_id: int
+    attempt: int
+    #: CommandLine split into words; executed without a shell.
+    argv: tuple[str, ...]
+    #: The complete environment the program sees.
+    env: Mapping[str, str]
+    #: Host directory shown at /batchcompute/workdir (the unpacked package, writable).
+    workdir: Path
+    #: Further binds: input/output/log mappings, mounts, data disk.
+    binds: tuple[Bind, ...] = ()
+    #: Docker image name; unused by the process runtime.
+    image: str = ""
+    cpu_cores: float = 1.0
+    memory_bytes: int = 0
+    #: Host files the program's stdout and stderr are appended to while it runs.
+    stdout_path: Path = Path("/dev/null")
+    stderr_path: Path = Path("/dev/null")
+    labels: Mapping[str, str] = field(default_factory=dict)
+    #: Keep the container / sandbox directory after a failure (AutoCluster.ReserveOnFail).
+    keep_on_failure: bool = False
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """How an attempt ended. `error_code` is "" for a clean exit 0."""
+
+    exit_code: int | None
+    error_code: str = ""
+    error_message: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and not self.error_code
+
+
+class AttemptHandle(Protocol):
+    #: A stable reference (container id, pid) recorded so a restarted process can reattach.
+    ref: str
+
+
+class Runtime(Protocol):
+    name: str
+
+    def check(self) -> None:
+        """Raise RuntimeUnavailable, saying what to install or start, when unusable."""
+
+    def start(self, spec: AttemptSpec) -> AttemptHandle | AttemptOutcome:
+        """Start the attempt; an outcome instead of a handle when it could not start
+        (ImageNotFound, CommandNotFound, ...)."""
+
+    def wait(self, handle: AttemptHandle, timeout: float | None) -> AttemptOutcome | None:
+        """The outcome once ended, or None if still running after `timeout` seconds."""
+
+    def stop(self, handle: AttemptHandle, grace: float) -> None:
+        """Ask the program to stop (SIGTERM), kill it after `grace` seconds."""
+
+    def release(self, handle: AttemptHandle, keep: bool) -> None:
+        """Free what the attempt used (remove the container) unless `keep`."""
+
+
+def run_attempt(
+    runtime: Runtime,
+    spec: AttemptSpec,
+    timeout: float,
+    cancel: threading.Event,
+    on_started: object = None,
+    poll: float = 0.2,
+) -> AttemptOutcome:
+    """Run one attempt to its end: enforce `timeout`, honour `cancel`, always release."""
+    started = runtime.start(spec)
+    if isinstance(started, AttemptOutcome):
+        return started
+    handle = started
+    if callable(on_started):
+        on_started(handle)
+    deadline = time.monotonic() + timeout
+    outcome: AttemptOutcome | None = None
+    try:
+        while outcome is None:
+            if cancel.is_set():
+                runtime.stop(handle, STOP_GRACE_SECONDS)
+                ended = runtime.wait(handle, STOP_GRACE_SECONDS + 5)
+                outcome = AttemptOutcome(
+                    exit_code=ended.exit_code if ended else None,
+                    error_code="Stopped",
+                    error_message="The instance was stopped.",
+                )
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                runtime.stop(handle, STOP_GRACE_SECONDS)
+                ended = runtime.wait(handle, STOP_GRACE_SECONDS + 5)
+                outcome = AttemptOutcome(
+                    exit_code=ended.exit_code if ended else None,
+                    error_code="Timeout",
+                    error_message=f"The instance did not end within its Timeout of {timeout:g} s.",
+                )
+                break
+            outcome = runtime.wait(handle, min(poll, remaining))
+    finally:
+        runtime.release(handle, keep=spec.keep_on_failure and not (outcome and outcome.succeeded))
+    return outcome
