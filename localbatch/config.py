@@ -178,7 +178,9 @@ def load_config(
     quotas = dict(DEFAULT_QUOTAS)
     for name, value in _table(data, "quotas", config_path).items():
         if name not in QUOTA_ENV:
-            raise ConfigError(f"{config_path}: unknown quota {name!r}; known: {', '.join(QUOTA_NAMES)}")
+            raise ConfigError(
+                f"{config_path}: unknown quota {name!r}; known: {', '.join(QUOTA_NAMES)}"
+            )
         quotas[name] = _positive_int(value, f"quota {name}")
     for name, variable in QUOTA_ENV.items():
         if env.get(variable):
@@ -200,10 +202,7 @@ def load_config(
             docker_image=str(spec.get("docker_image", "")),
         )
 
-    nas = {
-        str(k): Path(str(v)).expanduser()
-        for k, v in _table(data, "nas", config_path).items()
-    }
+    nas = {str(k): Path(str(v)).expanduser() for k, v in _table(data, "nas", config_path).items()}
     api = _table(data, "api", config_path)
     notifications = _table(data, "notifications", config_path)
     return Config(

@@ -1,0 +1,82 @@
+"""Config precedence: default < file < environment < flags; bad values are clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from localbatch.config import DEFAULT_DOCKER_IMAGE, DEFAULT_QUOTAS, ConfigError, load_config
+
+
+def test_defaults_need_no_file(tmp_path: Path) -> None:
+    config = load_config(tmp_path / "missing.toml", env={"HOME": str(tmp_path)})
+    assert config.state_dir == tmp_path / ".local/share/localbatch"
+    assert config.oss.root == config.state_dir / "oss"
+    assert dict(config.quotas) == dict(DEFAULT_QUOTAS)
+    assert config.images["img-ubuntu"] == DEFAULT_DOCKER_IMAGE
+    assert not config.oss.remote
+    assert config.source is None
+
+
+def test_file_then_env_then_flags(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        """
+state_dir = "/srv/lb"
+region = "cn-test"
+[quotas]
+MaxJobCount = 5
+MaxInstanceTimeout = 60
+[oss]
+root = "/srv/oss"
+[oss.buckets]
+lake = "memory://lake"
+[images]
+default = "my/base:1"
+img-centos-vpc = "my/centos:7"
+[clusters.cls-a]
+instance_type = "bcs.a2.large"
+[nas]
+fs-1 = "/srv/nas1"
+"""
+    )
+    env = {"HOME": str(tmp_path), "LOCALBATCH_MAX_JOB_COUNT": "7"}
+    config = load_config(path, env=env, oss_root=tmp_path / "flag-root")
+    assert config.state_dir == Path("/srv/lb")
+    assert config.oss.root == tmp_path / "flag-root"
+    assert config.quotas["MaxJobCount"] == 7
+    assert config.quotas["MaxInstanceTimeout"] == 60
+    assert config.oss.bucket_aliases == {"lake": "memory://lake"}
+    assert config.images["img-ubuntu"] == "my/base:1"
+    assert config.images["img-centos-vpc"] == "my/centos:7"
+    assert config.clusters["cls-a"].instance_type == "bcs.a2.large"
+    assert config.nas_dir("fs-1") == Path("/srv/nas1")
+    assert config.nas_dir("fs-2") == Path("/srv/lb/nas/fs-2")
+    assert config.region == "cn-test"
+    assert config.source == path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[quotas]\nMaxJobCount = 0\n", "positive integer"),
+        ("[quotas]\nMaxJobCount = true\n", "positive integer"),
+        ("[quotas]\nMaxJobs = 3\n", "unknown quota"),
+        ("quotas = 3\n", "must be a table"),
+        ("not toml =", "cannot read config file"),
+    ],
+)
+def test_bad_files_are_clear_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env={"HOME": str(tmp_path)})
+
+
+def test_bad_quota_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="LOCALBATCH_MAX_TASK_INSTANCE_COUNT"):
+        load_config(
+            tmp_path / "none.toml",
+            env={"HOME": str(tmp_path), "LOCALBATCH_MAX_TASK_INSTANCE_COUNT": "many"},
+        )
