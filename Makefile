@@ -17,7 +17,12 @@ install: $(STAMP)
 
 # First README command: run the split -> count -> merge example end to end on the
 # embedded local OSS root.
+# Without a Docker engine the daemon-less sandbox runtime needs bubblewrap; as root it is
+# installed here, otherwise `localbatch run` says what to install.
 demo: $(STAMP)
+	@docker info >/dev/null 2>&1 || command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+	$(BIN)/python examples/logcount/stage.py
 	$(BIN)/localbatch run examples/logcount/job.json
 
 lint: $(STAMP)
