@@ -17,11 +17,13 @@ install: $(STAMP)
 
 # First README command: run the split -> count -> merge example end to end on the
 # embedded local OSS root.
-# Without a Docker engine the daemon-less sandbox runtime needs bubblewrap; as root it is
-# installed here, otherwise `localbatch run` says what to install.
+# With a Docker engine, the default image is built locally once (no registry needed);
+# without one, the daemon-less sandbox runtime needs bubblewrap: as root it is installed
+# here, otherwise `localbatch run` says what to install.
 demo: $(STAMP)
 	@docker info >/dev/null 2>&1 || command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
+	@if docker info >/dev/null 2>&1; then $(BIN)/localbatch images build; fi
 	$(BIN)/python examples/logcount/stage.py
 	$(BIN)/localbatch run examples/logcount/job.json
 
