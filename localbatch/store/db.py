@@ -1,0 +1,522 @@
+"""The persistent job store: SQLite in WAL mode under the state directory.
+
+One `Store` may be shared by threads (each thread gets its own connection) and several
+processes may open the same file (`localbatch run` beside `localbatch serve`, the CLI
+reading while a job runs). Every write is one `BEGIN IMMEDIATE` transaction, so an entity's
+new snapshot and the event that announced it are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+
+from localbatch.events import Event
+from localbatch.spec.model import Job
+from localbatch.states import State
+from localbatch.store.eventcodec import event_to_dict
+from localbatch.store.records import (
+    AttemptRecord,
+    Counts,
+    EventRecord,
+    InstanceRecord,
+    JobRecord,
+    Page,
+    TaskRecord,
+)
+from localbatch.store.schema import SCHEMA
+
+DB_NAME = "localbatch.db"
+#: How long a writer waits for another process's transaction before giving up.
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class DuplicateToken(Exception):
+    """An IdempotentToken already names a job; `job_id` and `body_digest` say which."""
+
+    def __init__(self, job_id: str, body_digest: str) -> None:
+        super().__init__(f"idempotent token already used by {job_id}")
+        self.job_id = job_id
+        self.body_digest = body_digest
+
+
+def body_digest(body: Mapping[str, Any]) -> str:
+    """A digest of a job body that ignores key order and whitespace (IdempotentToken)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def current_runner() -> str:
+    """This process as "<pid>:<start time>", so a reused pid is not mistaken for it."""
+    me = psutil.Process()
+    return f"{me.pid}:{me.create_time():.3f}"
+
+
+def runner_alive(runner: str) -> bool:
+    """Whether the process recorded as `runner` still exists (same pid, same start time)."""
+    pid_text, _, started = runner.partition(":")
+    try:
+        process = psutil.Process(int(pid_text))
+        return not started or f"{process.create_time():.3f}" == started
+    except (ValueError, psutil.Error):
+        return False
+
+
+def _state(value: str) -> State:
+    return State(value)
+
+
+class Store:
+    """Jobs, tasks, instances, attempts and events, persisted transactionally."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._conn().executescript(SCHEMA)
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        return cls(state_dir / DB_NAME)
+
+    # -- connections and transactions -------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    # -- writes -----------------------------------------------------------------------
+
+    def create_job(
+        self,
+        job_id: str,
+        job: Job,
+        *,
+        created: float,
+        owner: str = "",
+        idempotent_token: str = "",
+        runner: str | None = None,
+    ) -> None:
+        """Record a submitted job with all its tasks and instances Waiting.
+
+        Raises DuplicateToken when `idempotent_token` already names a job.
+        """
+        digest = body_digest(job.raw)
+        clusters = sorted({task.cluster_id for task in job.tasks.values() if task.cluster_id})
+        with self._write() as conn:
+            if idempotent_token:
+                row = conn.execute(
+                    "SELECT id, body_digest FROM jobs WHERE idempotent_token = ?",
+                    (idempotent_token,),
+                ).fetchone()
+                if row is not None:
+                    raise DuplicateToken(row["id"], row["body_digest"])
+            conn.execute(
+                "INSERT INTO jobs (id, name, owner, priority, state, creation_time, body,"
+                " cluster_ids, idempotent_token, body_digest, runner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    job.name,
+                    owner,
+                    job.priority,
+                    State.WAITING.value,
+                    created,
+                    json.dumps(dict(job.raw), ensure_ascii=False),
+                    "," + ",".join(clusters) + "," if clusters else "",
+                    idempotent_token or None,
+                    digest,
+                    current_runner() if runner is None else runner,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO tasks (job_id, name, pos, state) VALUES (?, ?, ?, ?)",
+                [(job_id, name, pos, State.WAITING.value) for pos, name in enumerate(job.tasks)],
+            )
+            conn.executemany(
+                "INSERT INTO instances (job_id, task_name, instance_id, state) VALUES (?, ?, ?, ?)",
+                [
+                    (job_id, name, index, State.WAITING.value)
+                    for name, task in job.tasks.items()
+                    for index in range(task.instance_count)
+                ],
+            )
+
+    def claim_job(self, job_id: str, runner: str | None = None) -> None:
+        """Record that this process (or `runner`) now runs the job (restart, recovery)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE jobs SET runner = ? WHERE id = ?",
+                (current_runner() if runner is None else runner, job_id),
+            )
+
+    def on_event(self, event: Event) -> None:
+        """EventBus listener: persist the entity's new snapshot and the event, atomically.
+
+        Events of a job that no longer exists (deleted, auto-released) are dropped.
+        """
+        payload = json.dumps(event_to_dict(event), ensure_ascii=False, default=str)
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (event.job_id,)).fetchone() is None:
+                return
+            if event.category == "Job":
+                self._apply_job(conn, event)
+            elif event.category == "Task" and event.task_name is not None:
+                self._apply_task(conn, event)
+            elif (
+                event.category == "Instance"
+                and event.task_name is not None
+                and event.instance_id is not None
+            ):
+                self._apply_instance(conn, event)
+            conn.execute(
+                "INSERT INTO events (job_id, name, payload) VALUES (?, ?, ?)",
+                (event.job_id, event.name, payload),
+            )
+
+    @staticmethod
+    def _apply_job(conn: sqlite3.Connection, event: Event) -> None:
+        if event.name == "OnPriorityChange":
+            priority = event.detail.get("priority")
+            if isinstance(priority, int):
+                conn.execute("UPDATE jobs SET priority = ? WHERE id = ?", (priority, event.job_id))
+            return
+        message = event.error_message or str(event.detail.get("message", ""))
+        conn.execute(
+            "UPDATE jobs SET state = ?, start_time = ?, end_time = ?, message = ? WHERE id = ?",
+            (event.state.value, event.start_time, event.end_time, message, event.job_id),
+        )
+
+    @staticmethod
+    def _apply_task(conn: sqlite3.Connection, event: Event) -> None:
+        conn.execute(
+            "INSERT INTO tasks (job_id, name, pos, state, start_time, end_time)"
+            " VALUES (?, ?, (SELECT COUNT(*) FROM tasks WHERE job_id = ?), ?, ?, ?)"
+            " ON CONFLICT (job_id, name) DO UPDATE SET"
+            " state = excluded.state, start_time = excluded.start_time,"
+            " end_time = excluded.end_time",
+            (
+                event.job_id,
+                event.task_name,
+                event.job_id,
+                event.state.value,
+                event.start_time,
+                event.end_time,
+            ),
+        )
+
+    @staticmethod
+    def _apply_instance(conn: sqlite3.Connection, event: Event) -> None:
+        key = (event.job_id, event.task_name, event.instance_id)
+        row = conn.execute(
+            "SELECT detail FROM instances WHERE job_id = ? AND task_name = ? AND instance_id = ?",
+            key,
+        ).fetchone()
+        detail = json.loads(row["detail"]) if row else {}
+        detail.update(event.detail)
+        conn.execute(
+            "INSERT INTO instances (job_id, task_name, instance_id, state, start_time, end_time,"
+            " retry_count, attempt, exit_code, error_code, error_message, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (job_id, task_name, instance_id) DO UPDATE SET"
+            " state = excluded.state, start_time = excluded.start_time,"
+            " end_time = excluded.end_time, retry_count = excluded.retry_count,"
+            " attempt = excluded.attempt, exit_code = excluded.exit_code,"
+            " error_code = excluded.error_code, error_message = excluded.error_message,"
+            " detail = excluded.detail",
+            (
+                *key,
+                event.state.value,
+                event.start_time,
+                event.end_time,
+                event.retry_count,
+                event.attempt,
+                event.exit_code,
+                event.error_code,
+                event.error_message,
+                json.dumps(detail, ensure_ascii=False, default=str),
+            ),
+        )
+        if event.attempt is None or event.state == State.WAITING:
+            return
+        conn.execute(
+            "INSERT INTO attempts (job_id, task_name, instance_id, attempt, state, start_time,"
+            " end_time, exit_code, error_code, error_message, ref)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (job_id, task_name, instance_id, attempt) DO UPDATE SET"
+            " state = excluded.state, start_time = excluded.start_time,"
+            " end_time = excluded.end_time, exit_code = excluded.exit_code,"
+            " error_code = excluded.error_code, error_message = excluded.error_message,"
+            " ref = CASE WHEN excluded.ref = '' THEN attempts.ref ELSE excluded.ref END",
+            (
+                *key,
+                event.attempt,
+                event.state.value,
+                event.start_time,
+                event.end_time,
+                event.exit_code,
+                event.error_code,
+                event.error_message,
+                str(event.detail.get("ref", "")),
+            ),
+        )
+
+    def delete_job(self, job_id: str) -> bool:
+        """Remove a job and everything recorded about it; False when there was none."""
+        with self._write() as conn:
+            deleted = conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount
+            for table in ("tasks", "instances", "attempts", "events"):
+                conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+        return deleted > 0
+
+    # -- reads ------------------------------------------------------------------------
+
+    def _counts(self, table: str, where: str, args: Sequence[Any]) -> Counts:
+        rows = self._conn().execute(
+            f"SELECT state, COUNT(*) AS n FROM {table} WHERE {where} GROUP BY state", args
+        )
+        return Counts({_state(row["state"]): row["n"] for row in rows})
+
+    def _job(self, row: sqlite3.Row) -> JobRecord:
+        return _from_row(
+            JobRecord,
+            row,
+            state=_state(row["state"]),
+            task_counts=self._counts("tasks", "job_id = ?", (row["id"],)),
+            instance_counts=self._counts("instances", "job_id = ?", (row["id"],)),
+        )
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return self._job(row) if row else None
+
+    def job_body(self, job_id: str) -> dict[str, Any] | None:
+        """The submitted description, as it was sent."""
+        row = self._conn().execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return dict(json.loads(row["body"])) if row else None
+
+    def list_jobs(
+        self,
+        *,
+        states: Iterable[State] = (),
+        cluster_id: str = "",
+        marker: str = "",
+        max_items: int = 100,
+        oldest_first: bool = False,
+    ) -> Page[JobRecord]:
+        """Jobs, newest first unless `oldest_first`; `marker` is a previous NextMarker.
+
+        Raises ValueError for a marker this store did not issue.
+        """
+        where, args = ["1"], list[Any]()
+        _filter_states(where, args, "state", states)
+        if cluster_id:
+            where.append("cluster_ids LIKE ?")
+            args.append(f"%,{cluster_id},%")
+        if marker:
+            where.append("seq >= ?" if oldest_first else "seq <= ?")
+            args.append(_marker_number(marker))
+        order = "ASC" if oldest_first else "DESC"
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?",
+                (*args, max_items + 1),
+            )
+            .fetchall()
+        )
+        next_marker = str(rows[max_items]["seq"]) if len(rows) > max_items else ""
+        return Page(tuple(self._job(row) for row in rows[:max_items]), next_marker)
+
+    def _task(self, row: sqlite3.Row) -> TaskRecord:
+        return _from_row(
+            TaskRecord,
+            row,
+            state=_state(row["state"]),
+            instance_counts=self._counts(
+                "instances", "job_id = ? AND task_name = ?", (row["job_id"], row["name"])
+            ),
+        )
+
+    def get_task(self, job_id: str, task_name: str) -> TaskRecord | None:
+        row = (
+            self._conn()
+            .execute("SELECT * FROM tasks WHERE job_id = ? AND name = ?", (job_id, task_name))
+            .fetchone()
+        )
+        return self._task(row) if row else None
+
+    def list_tasks(
+        self, job_id: str, *, marker: str = "", max_items: int = 100
+    ) -> Page[TaskRecord]:
+        """Tasks in the order of the submitted DAG; the marker is a task name."""
+        start = 0
+        if marker:
+            row = (
+                self._conn()
+                .execute("SELECT pos FROM tasks WHERE job_id = ? AND name = ?", (job_id, marker))
+                .fetchone()
+            )
+            if row is None:
+                raise ValueError(f"unknown marker {marker!r}")
+            start = row["pos"]
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT * FROM tasks WHERE job_id = ? AND pos >= ? ORDER BY pos LIMIT ?",
+                (job_id, start, max_items + 1),
+            )
+            .fetchall()
+        )
+        next_marker = rows[max_items]["name"] if len(rows) > max_items else ""
+        return Page(tuple(self._task(row) for row in rows[:max_items]), next_marker)
+
+    @staticmethod
+    def _instance(row: sqlite3.Row) -> InstanceRecord:
+        return _from_row(
+            InstanceRecord, row, state=_state(row["state"]), detail=json.loads(row["detail"])
+        )
+
+    def get_instance(self, job_id: str, task_name: str, instance_id: int) -> InstanceRecord | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT * FROM instances WHERE job_id = ? AND task_name = ? AND instance_id = ?",
+                (job_id, task_name, instance_id),
+            )
+            .fetchone()
+        )
+        return self._instance(row) if row else None
+
+    def list_instances(
+        self,
+        job_id: str,
+        task_name: str | None = None,
+        *,
+        states: Iterable[State] = (),
+        marker: str = "",
+        max_items: int | None = 100,
+    ) -> Page[InstanceRecord]:
+        """Instances by task order then id; the marker is an instance id (one task only)."""
+        where, args = ["i.job_id = ?"], list[Any]([job_id])
+        if task_name is not None:
+            where.append("i.task_name = ?")
+            args.append(task_name)
+        _filter_states(where, args, "i.state", states)
+        if marker:
+            where.append("i.instance_id >= ?")
+            args.append(_marker_number(marker))
+        limit = -1 if max_items is None else max_items + 1
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT i.* FROM instances i LEFT JOIN tasks t"
+                " ON t.job_id = i.job_id AND t.name = i.task_name"
+                f" WHERE {' AND '.join(where)} ORDER BY t.pos, i.instance_id LIMIT ?",
+                (*args, limit),
+            )
+            .fetchall()
+        )
+        more = max_items is not None and len(rows) > max_items
+        next_marker = str(rows[-1]["instance_id"]) if more else ""
+        kept = rows[:max_items] if max_items is not None else rows
+        return Page(tuple(self._instance(row) for row in kept), next_marker)
+
+    def attempts(self, job_id: str, task_name: str, instance_id: int) -> list[AttemptRecord]:
+        rows = self._conn().execute(
+            "SELECT * FROM attempts WHERE job_id = ? AND task_name = ? AND instance_id = ?"
+            " ORDER BY attempt",
+            (job_id, task_name, instance_id),
+        )
+        return [_from_row(AttemptRecord, row, state=_state(row["state"])) for row in rows]
+
+    def events(self, job_id: str, *, after: int = 0) -> list[EventRecord]:
+        """The job's recorded events in order, those after position `after` only."""
+        rows = self._conn().execute(
+            "SELECT seq, job_id, name, payload FROM events WHERE job_id = ? AND seq > ?"
+            " ORDER BY seq",
+            (job_id, after),
+        )
+        return [
+            EventRecord(row["seq"], row["job_id"], row["name"], json.loads(row["payload"]))
+            for row in rows
+        ]
+
+    def unfinished_jobs(self) -> list[JobRecord]:
+        """Jobs recorded Waiting or Running (what a restart must reconcile), oldest first."""
+        rows = self._conn().execute(
+            "SELECT * FROM jobs WHERE state IN (?, ?) ORDER BY seq",
+            (State.WAITING.value, State.RUNNING.value),
+        )
+        return [self._job(row) for row in rows]
+
+    def job_count(self) -> int:
+        return int(self._conn().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+
+R = TypeVar("R")
+
+
+def _from_row(cls: type[R], row: sqlite3.Row, **computed: Any) -> R:
+    """Build a record whose field names are the row's column names, plus computed fields."""
+    names = [f.name for f in fields(cls) if f.name not in computed]  # type: ignore[arg-type]
+    return cls(**{name: row[name] for name in names}, **computed)
+
+
+def _filter_states(where: list[str], args: list[Any], column: str, states: Iterable[State]) -> None:
+    wanted = [state.value for state in states]
+    if wanted:
+        where.append(f"{column} IN ({','.join('?' * len(wanted))})")
+        args.extend(wanted)
+
+
+def _marker_number(marker: str) -> int:
+    try:
+        return int(marker)
+    except ValueError:
+        raise ValueError(f"unknown marker {marker!r}") from None
