@@ -188,10 +188,13 @@ class Store:
             )
 
     def claim_job(self, job_id: str, runner: str | None = None) -> None:
-        """Record that this process (or `runner`) now runs the job (restart, recovery)."""
+        """Record that this process (or `runner`) runs the job again (restart, recovery).
+
+        Starts a new run: the engine numbers attempts from 0 again, the old ones are kept.
+        """
         with self._write() as conn:
             conn.execute(
-                "UPDATE jobs SET runner = ? WHERE id = ?",
+                "UPDATE jobs SET runner = ?, run = run + 1 WHERE id = ?",
                 (current_runner() if runner is None else runner, job_id),
             )
 
@@ -285,16 +288,17 @@ class Store:
         if event.attempt is None or event.state == State.WAITING:
             return
         conn.execute(
-            "INSERT INTO attempts (job_id, task_name, instance_id, attempt, state, start_time,"
-            " end_time, exit_code, error_code, error_message, ref)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (job_id, task_name, instance_id, attempt) DO UPDATE SET"
+            "INSERT INTO attempts (job_id, task_name, instance_id, run, attempt, state,"
+            " start_time, end_time, exit_code, error_code, error_message, ref)"
+            " VALUES (?, ?, ?, (SELECT run FROM jobs WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (job_id, task_name, instance_id, run, attempt) DO UPDATE SET"
             " state = excluded.state, start_time = excluded.start_time,"
             " end_time = excluded.end_time, exit_code = excluded.exit_code,"
             " error_code = excluded.error_code, error_message = excluded.error_message,"
             " ref = CASE WHEN excluded.ref = '' THEN attempts.ref ELSE excluded.ref END",
             (
                 *key,
+                event.job_id,
                 event.attempt,
                 event.state.value,
                 event.start_time,
@@ -470,7 +474,7 @@ class Store:
     def attempts(self, job_id: str, task_name: str, instance_id: int) -> list[AttemptRecord]:
         rows = self._conn().execute(
             "SELECT * FROM attempts WHERE job_id = ? AND task_name = ? AND instance_id = ?"
-            " ORDER BY attempt",
+            " ORDER BY run, attempt",
             (job_id, task_name, instance_id),
         )
         return [_from_row(AttemptRecord, row, state=_state(row["state"])) for row in rows]

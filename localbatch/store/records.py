@@ -41,6 +41,8 @@ class JobRecord:
     instance_counts: Counts
     #: Who runs the job: "<pid>:<process start time>" of the process holding its engine.
     runner: str = ""
+    #: 0 for the first run, +1 for each restart or recovery.
+    run: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class AttemptRecord:
     job_id: str
     task_name: str
     instance_id: int
+    #: Which run of the job (0, then +1 per restart or recovery) the attempt belongs to.
+    run: int
     attempt: int
     state: State
     start_time: float | None

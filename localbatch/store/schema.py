@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     cluster_ids TEXT NOT NULL DEFAULT '',
     idempotent_token TEXT UNIQUE,
     body_digest TEXT NOT NULL DEFAULT '',
-    runner TEXT NOT NULL DEFAULT ''
+    runner TEXT NOT NULL DEFAULT '',
+    run INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS tasks (
     job_id TEXT NOT NULL,
@@ -50,6 +51,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     job_id TEXT NOT NULL,
     task_name TEXT NOT NULL,
     instance_id INTEGER NOT NULL,
+    run INTEGER NOT NULL,
     attempt INTEGER NOT NULL,
     state TEXT NOT NULL,
     start_time REAL,
@@ -58,7 +60,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     error_code TEXT NOT NULL DEFAULT '',
     error_message TEXT NOT NULL DEFAULT '',
     ref TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (job_id, task_name, instance_id, attempt)
+    PRIMARY KEY (job_id, task_name, instance_id, run, attempt)
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,

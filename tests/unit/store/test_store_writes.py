@@ -85,14 +85,20 @@ def test_events_update_snapshots_and_are_recorded(store: Store, make_job: JobFac
     assert instance.detail == {"ref": "c1", "stdout": "oss://b/logs/stdout.job-1.split.0"}
     attempts = store.attempts("job-1", "split", 0)
     assert [(a.attempt, a.state, a.ref) for a in attempts] == [(0, State.FAILED, "c1")]
+    # A restart numbers attempts from 0 again; the first run's attempt is kept.
+    store.claim_job("job-1")
+    store.on_event(_instance_event(State.RUNNING, start_time=4.0, detail={"ref": "c2"}))
+    runs = [(a.run, a.attempt, a.ref) for a in store.attempts("job-1", "split", 0)]
+    assert runs == [(0, 0, "c1"), (1, 0, "c2")]
     assert [e.name for e in store.events("job-1")] == [
         "OnJobRunning",
         "OnTaskRunning",
         "OnInstanceRunning",
         "OnInstanceFailed",
+        "OnInstanceRunning",
     ]
     later = store.events("job-1", after=store.events("job-1")[1].seq)
-    assert [e.payload["name"] for e in later] == ["OnInstanceRunning", "OnInstanceFailed"]
+    assert [e.payload["name"] for e in later][:2] == ["OnInstanceRunning", "OnInstanceFailed"]
 
 
 def test_priority_change_event_sets_priority(store: Store, make_job: JobFactory) -> None:
