@@ -1,0 +1,68 @@
+"""Reading a job body from text, a file or stdin, with the service's errors for bad JSON.
+
+`parse_body` is what the HTTP API and the CLI share: strict JSON (no NaN or Infinity, UTF-8,
+any nesting ends in an error rather than a crash), and the body must be an object.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from localbatch.spec.errors import ApiError
+from localbatch.spec.model import Job, parse_job
+from localbatch.spec.validate import ValidationReport, validate
+
+
+class JobFileError(Exception):
+    """The job file cannot be read at all (missing, a directory, no permission)."""
+
+
+class InvalidJob(Exception):
+    """A job body that validation refused; carries the whole report."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        first = report.errors[0]
+        super().__init__(f"{first.http_status} {first.code}: {first.message} (at {first.path})")
+        self.report = report
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_body(data: bytes | str) -> dict[str, Any]:
+    """Decode a request body: 400 InvalidJsonFormat or 400 InvalidHttpBody when unusable."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        body = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError is nesting
+        # deeper than the interpreter can parse.
+        raise ApiError.from_catalogue("InvalidJsonFormat") from None
+    if not isinstance(body, dict):
+        raise ApiError.from_catalogue("InvalidHttpBody")
+    return body
+
+
+def read_body(source: str | Path) -> dict[str, Any]:
+    """Read a body from a file, or from stdin when `source` is `-`."""
+    if str(source) == "-":
+        return parse_body(sys.stdin.buffer.read())
+    try:
+        data = Path(source).read_bytes()
+    except OSError as exc:
+        raise JobFileError(f"cannot read {source}: {exc.strerror or exc}") from None
+    return parse_body(data)
+
+
+def load_job(source: str | Path, quotas: Mapping[str, int] | None = None) -> Job:
+    """Read, validate and parse a job file; raises InvalidJob, ApiError or JobFileError."""
+    body = read_body(source)
+    report = validate(body, quotas)
+    if not report.valid:
+        raise InvalidJob(report)
+    return parse_job(body)
