@@ -1,0 +1,306 @@
+"""Storage for one job: what each attempt of an instance needs before and after it runs.
+
+`JobStorage.prepare` builds an attempt's private work directory (the package unpacked),
+the binds (InputMapping read-only, OutputMapping directories, LogMapping files, Mounts,
+the data disk) and the log files; `PreparedAttempt.start_streaming` pushes logs while the
+program runs; `JobStorage.finish` pushes the logs completely, uploads the OutputMapping
+directories and removes the attempt's directories. Host layout under `<work_root>`:
+
+    attempts/<task>.<instance>.<attempt>/workdir      /batchcompute/workdir
+    attempts/<task>.<instance>.<attempt>/outputs/<n>  OutputMapping n (empty at start)
+    attempts/<task>.<instance>.<attempt>/datadisk     AutoCluster DataDisk MountPoint
+    logs/<task>.<instance>.stdout|stderr              appended across retries
+    logs/<task>.<instance>.mapped/<n>/<basename>      LogMapping n
+    inputs/<hash>                                     remote inputs, downloaded once per job
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import stat
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localbatch.config import Config
+from localbatch.runtime.base import Bind
+from localbatch.spec.model import Job, Task
+from localbatch.storage.errors import (
+    INPUT_MAPPING_ERROR,
+    INVALID_OSS_PATH,
+    LOG_UPLOAD_FAILED,
+    MOUNT_ERROR,
+    OUTPUT_UPLOAD_FAILED,
+    PACKAGE_ERROR,
+    StorageError,
+)
+from localbatch.storage.logs import Cadence, LogStreamer, LogTarget
+from localbatch.storage.mounts import container_path, mount_binds
+from localbatch.storage.outputs import upload_directory
+from localbatch.storage.packages import CachedPackage, CopyMode, PackageCache
+from localbatch.storage.resolver import Location, OssResolver
+from localbatch.storage.views import ViewCache
+
+__all__ = ["JobStorage", "PreparedAttempt", "StorageError"]
+
+log = logging.getLogger(__name__)
+
+#: One package cache per directory for the whole process, so jobs share unpacked archives.
+_CACHES: dict[tuple[Path, str], PackageCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def package_cache(state_dir: Path, copy_mode: CopyMode = "link") -> PackageCache:
+    with _CACHES_LOCK:
+        key = (state_dir, copy_mode)
+        if key not in _CACHES:
+            _CACHES[key] = PackageCache(state_dir / "cache" / "packages", copy_mode=copy_mode)
+        return _CACHES[key]
+
+
+@dataclass
+class PreparedAttempt:
+    """What the runtime needs for one attempt, and what `finish` needs afterwards."""
+
+    workdir: Path
+    binds: tuple[Bind, ...]
+    stdout_path: Path
+    stderr_path: Path
+    stdout_object: str
+    stderr_object: str
+    attempt_dir: Path = field(repr=False, default=Path())
+    outputs: tuple[tuple[Path, Location], ...] = field(repr=False, default=())
+    package: CachedPackage | None = field(repr=False, default=None)
+    streamer: LogStreamer | None = field(repr=False, default=None)
+
+    def start_streaming(self) -> None:
+        """Push stdout/stderr/LogMapping files while the program runs."""
+        if self.streamer is not None:
+            self.streamer.start()
+
+
+class JobStorage:
+    """Storage for one job; safe to call from several threads (one per running instance)."""
+
+    def __init__(
+        self,
+        config: Config,
+        job_id: str,
+        job: Job,
+        work_root: Path,
+        *,
+        cadence: Cadence | None = None,
+        copy_mode: CopyMode = "link",
+    ) -> None:
+        self.config = config
+        self.job_id = job_id
+        self.job = job
+        self.work_root = work_root
+        self.cadence = cadence or Cadence()
+        self.resolver = OssResolver(config.oss)
+        self.packages = package_cache(config.state_dir, copy_mode)
+        self._inputs = ViewCache(work_root / "inputs", INPUT_MAPPING_ERROR)
+        self._mount_views = ViewCache(work_root / "inputs", MOUNT_ERROR)
+        self._lock = threading.Lock()
+        self._open: set[int] = set()
+        self._streamers: dict[int, LogStreamer] = {}
+
+    # -- before the attempt -------------------------------------------------------------
+    def prepare(self, task_name: str, instance_id: int, attempt: int) -> PreparedAttempt:
+        task = self._task(task_name)
+        name = f"{task_name}.{instance_id}"
+        attempt_dir = self.work_root / "attempts" / f"{name}.{attempt}"
+        if attempt_dir.exists():  # left by an interrupted run of the same attempt
+            remove_tree(attempt_dir)
+        try:
+            return self._prepare(task, name, instance_id, attempt_dir)
+        except BaseException:
+            remove_tree(attempt_dir)
+            raise
+
+    def _prepare(
+        self, task: Task, name: str, instance_id: int, attempt_dir: Path
+    ) -> PreparedAttempt:
+        workdir = attempt_dir / "workdir"
+        package = self._package(task, workdir)
+        binds: list[Bind] = []
+        for url, destination in task.input_mapping.items():
+            target = container_path(destination, INPUT_MAPPING_ERROR, f"InputMapping {url}")
+            location = self._folder(url, "InputMapping")
+            binds.append(Bind(self._inputs.host_path(location), target, read_only=True))
+        outputs = []
+        for index, (local_dir, url) in enumerate(task.output_mapping.items()):
+            target = container_path(local_dir, OUTPUT_UPLOAD_FAILED, "OutputMapping key")
+            prefix = self._folder(url, "OutputMapping")
+            host = attempt_dir / "outputs" / str(index)
+            host.mkdir(parents=True)
+            binds.append(Bind(host, target, read_only=False))
+            outputs.append((host, prefix))
+        logs_dir = self.work_root / "logs"
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        log_targets, log_binds = self._log_mapping(task, name, instance_id, logs_dir)
+        binds += log_binds
+        binds += self._mounts(task)
+        data_disk = task.auto_cluster.configs.data_disk if task.auto_cluster else None
+        if data_disk and data_disk.mount_point:
+            target = container_path(data_disk.mount_point, MOUNT_ERROR, "DataDisk MountPoint")
+            host = attempt_dir / "datadisk"
+            host.mkdir(parents=True)
+            binds.append(Bind(host, target, read_only=False))
+        _refuse_duplicate_targets(binds)
+
+        stdout_path, stderr_path = logs_dir / f"{name}.stdout", logs_dir / f"{name}.stderr"
+        stdout_path.touch()
+        stderr_path.touch()
+        suffix = f"{self.job_id}.{task.name}.{instance_id}"
+        stdout_object = self._redirect(task.parameters.stdout_redirect_path, "stdout", suffix)
+        stderr_object = self._redirect(task.parameters.stderr_redirect_path, "stderr", suffix)
+        for path, redirect in ((stderr_path, stderr_object), (stdout_path, stdout_object)):
+            if redirect is not None:
+                log_targets.insert(0, LogTarget(path, redirect))
+        streamer = LogStreamer(log_targets, self.cadence, self.resolver.secrets())
+        return PreparedAttempt(
+            workdir=workdir,
+            binds=tuple(binds),
+            stdout_path=stdout_path,
+            stderr_path=stderr_path,
+            stdout_object=stdout_object.url if stdout_object else "",
+            stderr_object=stderr_object.url if stderr_object else "",
+            attempt_dir=attempt_dir,
+            outputs=tuple(outputs),
+            package=package,
+            streamer=streamer,
+        )
+
+    def _task(self, task_name: str) -> Task:
+        task = self.job.tasks.get(task_name)
+        if task is None:
+            raise KeyError(f"job {self.job_id} has no task {task_name!r}")
+        if "/" in task_name or task_name in ("", ".", ".."):
+            raise StorageError(INVALID_OSS_PATH, f"task name {task_name!r} cannot name files")
+        return task
+
+    def _package(self, task: Task, workdir: Path) -> CachedPackage | None:
+        url = task.parameters.command.package_path
+        if not url:
+            workdir.mkdir(parents=True)
+            return None
+        location = self.resolver.resolve(url)
+        if location.oss.is_folder:
+            raise StorageError(PACKAGE_ERROR, f"PackagePath {url} is a folder, not a .tar.gz file")
+        package = self.packages.fetch(location)
+        try:
+            self.packages.materialize(package, workdir)
+        except FileNotFoundError:  # evicted while we linked: unpack again, once
+            remove_tree(workdir)
+            package = self.packages.fetch(location)
+            self.packages.materialize(package, workdir)
+        return package
+
+    def _folder(self, url: str, what: str) -> Location:
+        location = self.resolver.resolve(url)
+        if not location.oss.is_folder and what != "InputMapping":
+            raise StorageError(INVALID_OSS_PATH, f"{what} {url} must be a folder (end with '/')")
+        return location
+
+    def _redirect(self, folder: str, stream: str, suffix: str) -> Location | None:
+        if not folder:
+            return None
+        return self._folder(folder, f"{stream.capitalize()}RedirectPath").child(
+            f"{stream}.{suffix}"
+        )
+
+    def _log_mapping(
+        self, task: Task, name: str, instance_id: int, logs_dir: Path
+    ) -> tuple[list[LogTarget], list[Bind]]:
+        targets: list[LogTarget] = []
+        binds: list[Bind] = []
+        suffix = f".{self.job_id}.{task.name}.{instance_id}"
+        for index, (local, url) in enumerate(task.log_mapping.items()):
+            target = container_path(local, LOG_UPLOAD_FAILED, "LogMapping key")
+            folder = self._folder(url, "LogMapping")
+            host_dir = logs_dir / f"{name}.mapped" / str(index)
+            host_dir.mkdir(parents=True, exist_ok=True)
+            if local.endswith("/"):
+                binds.append(Bind(host_dir, target, read_only=False))
+                targets.append(LogTarget(host_dir, folder, name_for=lambda rel: rel + suffix))
+            else:
+                basename = Path(target).name
+                host = host_dir / basename
+                host.touch()
+                binds.append(Bind(host, target, read_only=False))
+                targets.append(LogTarget(host, folder.child(basename + suffix)))
+        return targets, binds
+
+    def _mounts(self, task: Task) -> list[Bind]:
+        binds: list[Bind] = []
+        blocks = [task.mounts]
+        if task.auto_cluster is not None:
+            blocks.append(task.auto_cluster.configs.mounts)
+        for block in blocks:
+            if block is None or not block.entries:
+                continue
+            resolver = self.resolver.with_credentials(block.oss)
+            binds += mount_binds(block.entries, resolver, self._mount_views, self.config)
+        return binds
+
+    # -- after the attempt --------------------------------------------------------------
+    def finish(self, prepared: PreparedAttempt, *, keep: bool = False) -> None:
+        """Push logs completely, upload outputs, free the attempt's directories."""
+        errors: list[StorageError] = []
+        if prepared.streamer is not None:
+            try:
+                prepared.streamer.stop()
+            except StorageError as exc:
+                errors.append(exc)
+        for directory, prefix in prepared.outputs:
+            try:
+                upload_directory(
+                    directory, prefix, link_ok=not keep, secrets=self.resolver.secrets()
+                )
+            except StorageError as exc:
+                errors.append(exc)
+        if prepared.package is not None and self.packages.copy_mode == "link":
+            self.packages.verify(prepared.package)
+        if not keep:
+            remove_tree(prepared.attempt_dir)
+        if errors:
+            raise next((e for e in errors if e.code == OUTPUT_UPLOAD_FAILED), errors[0])
+
+    def close(self) -> None:
+        """Forget the job's downloaded inputs (the package cache is kept for other jobs)."""
+        remove_tree(self.work_root / "inputs")
+
+
+def _refuse_duplicate_targets(binds: list[Bind]) -> None:
+    seen: dict[str, Bind] = {}
+    for bind in binds:
+        if bind.target in seen:
+            raise StorageError(
+                INPUT_MAPPING_ERROR,
+                f"{bind.target} is used twice (e.g. as both an input and an output); "
+                "each local path may appear in one mapping or mount only",
+            )
+        seen[bind.target] = bind
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree, including what a program made read-only inside it."""
+
+    def make_writable_and_retry(function: object, failed: str, _exc: object) -> None:
+        with contextlib.suppress(OSError):
+            parent = os.path.dirname(failed)
+            os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+            if os.path.isdir(failed) and not os.path.islink(failed):
+                os.chmod(failed, os.stat(failed).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+                shutil.rmtree(failed, ignore_errors=True)
+            else:
+                os.unlink(failed)
+
+    if path.exists():
+        shutil.rmtree(path, onerror=make_writable_and_retry)
+    if path.exists():
+        log.warning("could not remove %s completely", path)

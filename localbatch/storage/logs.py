@@ -1,0 +1,136 @@
+"""Log objects pushed while an instance runs: stdout/stderr redirects and LogMapping files.
+
+The service pushes logs about every 30 s or 1 MB and once more at the end; so does this
+streamer: a background thread looks at each host file every `poll` seconds and pushes the
+whole file (atomically, see `transfer.publish_file`) when it grew by `threshold` bytes or
+changed and `interval` seconds passed since the last push. `stop()` always ends with a
+complete push of every file, also an empty one, so the objects exist once the instance ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localbatch.storage.errors import LOG_UPLOAD_FAILED, StorageError
+from localbatch.storage.redaction import redact_text
+from localbatch.storage.resolver import Location
+from localbatch.storage.transfer import publish_file
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 30.0
+DEFAULT_THRESHOLD = 1 << 20
+DEFAULT_POLL = 1.0
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """When logs are pushed; tests pass small numbers instead of sleeping for 30 s."""
+
+    interval: float = DEFAULT_INTERVAL
+    threshold: int = DEFAULT_THRESHOLD
+    poll: float = DEFAULT_POLL
+
+
+@dataclass
+class LogTarget:
+    """One host file (or directory of files) and the object it is pushed to."""
+
+    source: Path
+    target: Location
+    #: For a directory source: object name for a relative path inside it.
+    name_for: Callable[[str], str] | None = None
+    pushed_size: int = -1
+    pushed_mtime: int = -1
+    pushed_at: float = field(default=0.0)
+
+
+class LogStreamer:
+    """Pushes a set of log files while a program runs (one thread per attempt)."""
+
+    def __init__(
+        self, targets: list[LogTarget], cadence: Cadence, secrets: tuple[str, ...] = ()
+    ) -> None:
+        self.targets = targets
+        self.cadence = cadence
+        self.secrets = secrets
+        #: Set after every push; tests wait on it instead of sleeping.
+        self.pushed = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None or not self.targets:
+            return
+        now = time.monotonic()
+        for target in self.targets:
+            target.pushed_at = now
+        self._thread = threading.Thread(target=self._run, name="localbatch-logs", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.cadence.poll):
+            for target in self.targets:
+                try:
+                    self._maybe_push(target)
+                except Exception as exc:  # retried at the next tick and at the end
+                    log.warning("pushing %s failed: %s", target.target.url, self._scrub(exc))
+
+    def _maybe_push(self, target: LogTarget) -> None:
+        size, mtime = _size_and_mtime(target.source)
+        if (size, mtime) == (target.pushed_size, target.pushed_mtime):
+            return
+        grown = size - max(target.pushed_size, 0) >= self.cadence.threshold
+        due = time.monotonic() - target.pushed_at >= self.cadence.interval
+        if grown or due:
+            self._push(target, size, mtime)
+
+    def _push(self, target: LogTarget, size: int, mtime: int) -> None:
+        if target.source.is_dir():
+            for path in sorted(p for p in target.source.rglob("*") if p.is_file()):
+                relative = path.relative_to(target.source).as_posix()
+                name = target.name_for(relative) if target.name_for else relative
+                publish_file(path, target.target.child(name))
+        else:
+            if not target.source.exists():
+                target.source.touch()
+            publish_file(target.source, target.target)
+        target.pushed_size, target.pushed_mtime = size, mtime
+        target.pushed_at = time.monotonic()
+        self.pushed.set()
+
+    def stop(self) -> None:
+        """Stop the thread and push every file completely; LogUploadFailed if one fails."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        failures = []
+        for target in self.targets:
+            try:
+                size, mtime = _size_and_mtime(target.source)
+                self._push(target, size, mtime)
+            except Exception as exc:
+                failures.append(f"{target.target.url}: {self._scrub(exc)}")
+        if failures:
+            raise StorageError(LOG_UPLOAD_FAILED, "log upload failed: " + "; ".join(failures))
+
+    def _scrub(self, exc: BaseException) -> str:
+        return redact_text(str(exc), self.secrets)
+
+
+def _size_and_mtime(source: Path) -> tuple[int, int]:
+    """Size and mtime of a file, or the totals of a directory's files; (0, 0) when absent."""
+    with contextlib.suppress(FileNotFoundError):
+        if source.is_dir():
+            infos = [p.stat() for p in source.rglob("*") if p.is_file()]
+            return sum(i.st_size for i in infos), max((i.st_mtime_ns for i in infos), default=0)
+        info = source.stat()
+        return info.st_size, info.st_mtime_ns
+    return 0, 0

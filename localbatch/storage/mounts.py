@@ -1,0 +1,82 @@
+"""`Mounts.Entries` (task level and `AutoCluster.Configs`) as binds.
+
+- `oss://bucket/dir/`: bound from the bucket's local directory (read-only unless
+  `WriteSupport`). A bucket on another file system (alias or real OSS) is downloaded once
+  per job and bound read-only; `WriteSupport` there cannot be honoured and is refused.
+- `nas://<host>:/path/`: bound from a local directory per NAS file system: the config's
+  `[nas]` entry for the host or for its file system id (the host's first label), else
+  `<state_dir>/nas/<id>`; writable only with `WriteSupport`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from pathlib import Path
+
+from localbatch.config import Config
+from localbatch.runtime.base import Bind
+from localbatch.spec.model import MountEntry
+from localbatch.storage.errors import INVALID_OSS_PATH, MOUNT_ERROR, StorageError
+from localbatch.storage.paths import contained
+from localbatch.storage.resolver import OssResolver
+from localbatch.storage.views import ViewCache
+
+NAS_SCHEME = "nas://"
+
+
+def mount_binds(
+    entries: Iterable[MountEntry], resolver: OssResolver, views: ViewCache, config: Config
+) -> list[Bind]:
+    binds = []
+    for entry in entries:
+        target = container_path(entry.destination, MOUNT_ERROR, "Mounts Destination")
+        if entry.source.startswith("oss://"):
+            binds.append(_oss_bind(entry, target, resolver, views))
+        elif entry.source.startswith(NAS_SCHEME):
+            binds.append(Bind(nas_directory(entry.source, config), target, not entry.write_support))
+        else:
+            raise StorageError(
+                MOUNT_ERROR,
+                f"mount source {entry.source!r} is not supported: use oss://... or nas://...",
+            )
+    return binds
+
+
+def _oss_bind(entry: MountEntry, target: str, resolver: OssResolver, views: ViewCache) -> Bind:
+    location = resolver.resolve(entry.source)
+    if location.local is None and entry.write_support:
+        raise StorageError(
+            MOUNT_ERROR,
+            f"WriteSupport cannot be honoured for {entry.source}: its bucket is not a local "
+            f"directory (only the OSS root and file:// aliases can be mounted writable)",
+        )
+    return Bind(views.host_path(location), target, read_only=not entry.write_support)
+
+
+def nas_directory(source: str, config: Config) -> Path:
+    """The local directory standing for a `nas://` source (created if missing)."""
+    host, _, path = source[len(NAS_SCHEME) :].partition("/")
+    host = host.rstrip(":")
+    file_system_id = host.split(".", 1)[0]
+    if not file_system_id or "\x00" in source:
+        raise StorageError(MOUNT_ERROR, f"{source!r} does not name a NAS file system")
+    base = config.nas.get(host) or config.nas_dir(file_system_id)
+    parts = [part for part in path.split("/") if part]
+    if any(part in (".", "..") for part in parts):
+        raise StorageError(INVALID_OSS_PATH, f"{source!r} has a '.' or '..' segment")
+    directory = base.joinpath(*parts)
+    if not contained(base, directory):
+        raise StorageError(INVALID_OSS_PATH, f"{source!r} resolves outside {base}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(MOUNT_ERROR, f"cannot create {directory} for {source}: {exc}") from exc
+    return directory
+
+
+def container_path(path: str, code: str, what: str) -> str:
+    """A normalised absolute path inside the container (no trailing '/')."""
+    if not path.startswith("/") or "\x00" in path:
+        raise StorageError(code, f"{what} {path!r} must be an absolute local path")
+    return posixpath.normpath(path)

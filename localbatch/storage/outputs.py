@@ -1,0 +1,75 @@
+"""OutputMapping: publish what a program left in a local directory under an OSS prefix.
+
+Each file becomes the object `<prefix><relative path>`, written whole or not at all (see
+`transfer.publish_file`). Empty directories are not objects and are skipped. A symbolic
+link is uploaded with the content it points to when that stays inside the directory; one
+leading outside (it could expose host files) fails the upload, as do special files.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from localbatch.storage.errors import OUTPUT_UPLOAD_FAILED, StorageError
+from localbatch.storage.paths import contained
+from localbatch.storage.redaction import redact_text
+from localbatch.storage.resolver import Location
+from localbatch.storage.transfer import publish_file
+
+
+def upload_directory(
+    directory: Path, prefix: Location, *, link_ok: bool, secrets: tuple[str, ...] = ()
+) -> int:
+    """Upload every file under `directory`; returns how many objects were written.
+
+    `link_ok`: the directory is about to be removed, so files nobody else links to may be
+    published by hard link (zero copy) on the same file system.
+    """
+    count = 0
+    for current, dirnames, filenames in os.walk(directory):
+        base = Path(current)
+        for name in [*filenames, *(d for d in dirnames if (base / d).is_symlink())]:
+            path = base / name
+            relative = path.relative_to(directory).as_posix()
+            source = _regular_file(directory, path, relative, prefix)
+            if source is None:
+                continue
+            try:
+                target = prefix.child(relative)
+                single_link = source.stat().st_nlink == 1
+                publish_file(source, target, link_ok=link_ok and single_link and source == path)
+            except StorageError as exc:
+                raise StorageError(OUTPUT_UPLOAD_FAILED, exc.message) from exc
+            except Exception as exc:  # a file system's own errors, translated here
+                message = redact_text(str(exc), secrets)
+                raise StorageError(
+                    OUTPUT_UPLOAD_FAILED,
+                    f"uploading {relative} to {prefix.url}{relative} failed: {message}",
+                ) from exc
+            count += 1
+    return count
+
+
+def _regular_file(directory: Path, path: Path, relative: str, prefix: Location) -> Path | None:
+    """The file to read for `path`; None for a link to a directory inside (walked anyway)."""
+    info = path.lstat()
+    if stat.S_ISREG(info.st_mode):
+        return path
+    if stat.S_ISLNK(info.st_mode):
+        if not contained(directory, path):
+            raise StorageError(
+                OUTPUT_UPLOAD_FAILED,
+                f"{relative} is a symbolic link leading outside the output directory; "
+                f"it is not uploaded to {prefix.url}",
+            )
+        real = Path(os.path.realpath(path))
+        if real.is_dir():
+            return None
+        if real.is_file():
+            return real
+        raise StorageError(OUTPUT_UPLOAD_FAILED, f"{relative} is a dangling symbolic link")
+    raise StorageError(
+        OUTPUT_UPLOAD_FAILED, f"{relative} is not a regular file and cannot be uploaded"
+    )

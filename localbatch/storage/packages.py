@@ -1,0 +1,347 @@
+"""The package cache: each distinct `PackagePath` archive unpacked once, linked per attempt.
+
+Why this shape:
+- Keyed by content (SHA-256 of the .tar.gz), so the same archive under two names or two
+  jobs is unpacked once. Hashing is remembered per (path, size, mtime/ETag), so repeated
+  instances of a job neither re-read nor re-hash the archive.
+- Extraction is checked member by member (Python's `tarfile` "data" filter): absolute
+  names, `..`, links leading out and device files are refused with a PackageError, and the
+  half-extracted tree is removed; nothing is written outside the cache's temporary dir.
+- Each attempt gets its own directory tree whose files are reflinks where the file system
+  can (true copy-on-write: btrfs, XFS), otherwise hard links to the cached files, which are
+  made read-only so that a program writing a package file in place fails visibly (EACCES)
+  instead of changing the cache. A program running as root bypasses file modes: after each
+  attempt the cache entry is checked and, if changed, evicted and unpacked again for the
+  next attempt. `copy_mode="copy"` gives plain private copies (slow, always safe).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import stat
+import tarfile
+import threading
+import uuid
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from localbatch.storage.errors import PACKAGE_ERROR, StorageError
+from localbatch.storage.resolver import Location
+
+log = logging.getLogger(__name__)
+
+CopyMode = Literal["link", "copy"]
+#: Linux FICLONE ioctl: share the extents of one file with another (copy-on-write).
+_FICLONE = 0x40049409
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    relative: str
+    size: int
+    mtime_ns: int
+    mode: int
+
+
+@dataclass(frozen=True)
+class CachedPackage:
+    """One unpacked archive in the cache."""
+
+    digest: str
+    tree: Path
+    dirs: tuple[str, ...]
+    files: tuple[FileEntry, ...]
+    symlinks: tuple[tuple[str, str], ...]
+
+
+class PackageCache:
+    """Packages under `<cache_dir>/<sha256>/tree`; thread-safe, safe across processes."""
+
+    def __init__(self, cache_dir: Path, *, copy_mode: CopyMode = "link") -> None:
+        self.cache_dir = cache_dir
+        self.copy_mode = copy_mode
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._digests: dict[str, str] = {}
+        self._packages: dict[str, CachedPackage] = {}
+        self._reflink: bool | None = None
+
+    # -- fetching -----------------------------------------------------------------------
+    def fetch(self, location: Location) -> CachedPackage:
+        """The unpacked package at `location`, unpacking it if no attempt did before."""
+        signature = _signature(location)
+        with self._key_lock(signature):
+            digest = self._digests.get(signature) or self._read_index(signature)
+            package = self._load(digest) if digest else None
+            if package is None:
+                package = self._unpack(location)
+                self._write_index(signature, package.digest)
+            self._digests[signature] = package.digest
+            return package
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def _index_path(self, signature: str) -> Path:
+        return self.cache_dir / "index" / hashlib.sha256(signature.encode()).hexdigest()
+
+    def _read_index(self, signature: str) -> str | None:
+        try:
+            return self._index_path(signature).read_text().strip() or None
+        except OSError:
+            return None
+
+    def _write_index(self, signature: str, digest: str) -> None:
+        path = self._index_path(signature)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
+        temp.write_text(digest)
+        os.replace(temp, path)
+
+    def _load(self, digest: str) -> CachedPackage | None:
+        cached = self._packages.get(digest)
+        if cached is not None and cached.tree.is_dir():
+            return cached
+        try:
+            data = json.loads((self.cache_dir / digest / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return None
+        package = CachedPackage(
+            digest=digest,
+            tree=self.cache_dir / digest / "tree",
+            dirs=tuple(data["dirs"]),
+            files=tuple(FileEntry(*entry) for entry in data["files"]),
+            symlinks=tuple((str(a), str(b)) for a, b in data["symlinks"]),
+        )
+        self._packages[digest] = package
+        return package
+
+    def _unpack(self, location: Location) -> CachedPackage:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        work = self.cache_dir / f"tmp-{uuid.uuid4().hex}"
+        work.mkdir()
+        try:
+            with _open_archive(location, work) as (archive, digest):
+                if (package := self._load(digest)) is not None:
+                    return package
+                tree = work / "tree"
+                tree.mkdir()
+                _extract(archive, tree, location.url)
+            package = _manifest(digest, tree, self.copy_mode)
+            (work / "manifest.json").write_text(
+                json.dumps(
+                    {
+                        "dirs": package.dirs,
+                        "files": [list(vars(f).values()) for f in package.files],
+                        "symlinks": package.symlinks,
+                    }
+                )
+            )
+            final = self.cache_dir / digest
+            try:
+                os.rename(work, final)
+            except OSError as exc:  # another process unpacked the same archive meanwhile
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+        finally:
+            if work.exists():
+                _remove_tree(work)
+        loaded = self._load(digest)
+        if loaded is None:
+            raise StorageError(PACKAGE_ERROR, f"package cache entry {digest} vanished")
+        return loaded
+
+    # -- per-attempt copies -------------------------------------------------------------
+    def materialize(self, package: CachedPackage, workdir: Path) -> None:
+        """Fill `workdir` (created) with a private copy of the package, cheaply."""
+        workdir.mkdir(parents=True, exist_ok=True)
+        for relative in package.dirs:
+            (workdir / relative).mkdir(exist_ok=True)
+        for entry in package.files:
+            self._copy(package.tree / entry.relative, workdir / entry.relative)
+        for relative, target in package.symlinks:
+            os.symlink(target, workdir / relative)
+
+    def _copy(self, source: Path, target: Path) -> None:
+        if self.copy_mode == "copy":
+            shutil.copy2(source, target)
+            target.chmod(target.stat().st_mode | stat.S_IWUSR)
+            return
+        if self._reflink is not False and self._try_reflink(source, target):
+            return
+        try:
+            os.link(source, target)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM):
+                raise
+            shutil.copy2(source, target)
+            target.chmod(target.stat().st_mode | stat.S_IWUSR)
+
+    def _try_reflink(self, source: Path, target: Path) -> bool:
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            try:
+                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+            except OSError:
+                self._reflink = False
+        if self._reflink is False:
+            target.unlink()
+            return False
+        self._reflink = True
+        shutil.copystat(source, target)
+        target.chmod(target.stat().st_mode | stat.S_IWUSR)
+        return True
+
+    def verify(self, package: CachedPackage) -> bool:
+        """After an attempt: is the cached tree unchanged? If not, evict it and say so."""
+        for entry in package.files:
+            try:
+                info = (package.tree / entry.relative).stat()
+            except OSError:
+                info = None
+            if info is None or (info.st_size, info.st_mtime_ns, stat.S_IMODE(info.st_mode)) != (
+                entry.size,
+                entry.mtime_ns,
+                entry.mode,
+            ):
+                self.evict(package, f"{entry.relative} was changed through a link")
+                return False
+        return True
+
+    def evict(self, package: CachedPackage, reason: str) -> None:
+        log.warning("package cache entry %s evicted: %s", package.digest, reason)
+        with self._lock:
+            self._packages.pop(package.digest, None)
+            for signature in [s for s, d in self._digests.items() if d == package.digest]:
+                del self._digests[signature]
+        entry = self.cache_dir / package.digest
+        doomed = self.cache_dir / f"evicted-{uuid.uuid4().hex}"
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(entry, doomed)
+            _remove_tree(doomed)
+
+
+def _signature(location: Location) -> str:
+    """What identifies one version of an archive without reading it."""
+    try:
+        if location.local is not None:
+            info = location.local.stat()
+            if not stat.S_ISREG(info.st_mode):
+                raise IsADirectoryError(str(location.local))
+            real = os.path.realpath(location.local)
+            return f"local:{real}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_dev}"
+        details: dict[str, Any] = location.fs.info(location.path)
+    except FileNotFoundError:
+        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
+    except IsADirectoryError:
+        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file") from None
+    except OSError as exc:
+        raise StorageError(PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {exc}") from exc
+    if details.get("type") == "directory":
+        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file")
+    version = [str(details.get(k, "")) for k in ("size", "ETag", "etag", "LastModified", "mtime")]
+    version.append(str(details.get("created", "")))
+    return f"{location.fs.protocol}:{location.path}:{':'.join(version)}"
+
+
+@contextlib.contextmanager
+def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], str]]:
+    """The archive as a local binary file and its SHA-256 (remote ones downloaded first)."""
+    try:
+        if location.local is not None:
+            with open(location.local, "rb") as handle:
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+                handle.seek(0)
+                yield handle, digest
+            return
+        download = work / "package.tar.gz"
+        hasher = hashlib.sha256()
+        with location.fs.open(location.path, "rb") as remote, open(download, "wb") as local:
+            while chunk := remote.read(_CHUNK):
+                hasher.update(chunk)
+                local.write(chunk)
+        with open(download, "rb") as handle:
+            yield handle, hasher.hexdigest()
+    except FileNotFoundError:
+        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
+    except OSError as exc:
+        raise StorageError(PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {exc}") from exc
+
+
+def _extract(archive: IO[bytes], tree: Path, url: str) -> None:
+    try:
+        with tarfile.open(fileobj=archive, mode="r|gz") as tar:
+            tar.extractall(tree, filter=_refuse_unsafe)
+    except tarfile.FilterError as exc:
+        member = exc.tarinfo.name
+        raise StorageError(
+            PACKAGE_ERROR, f"package {url} refused: member {member!r} {_reason(exc)}"
+        ) from None
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise StorageError(
+            PACKAGE_ERROR, f"package {url} is not a readable .tar.gz archive: {exc}"
+        ) from None
+    except OSError as exc:
+        raise StorageError(PACKAGE_ERROR, f"cannot unpack package {url}: {exc}") from None
+
+
+def _refuse_unsafe(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
+    """The "data" filter, applied to every member (it raises FilterError on unsafe ones)."""
+    return tarfile.data_filter(member, destination)
+
+
+def _reason(exc: tarfile.FilterError) -> str:
+    reasons = {
+        tarfile.AbsolutePathError: "has an absolute name",
+        tarfile.OutsideDestinationError: "would be written outside /batchcompute/workdir",
+        tarfile.SpecialFileError: "is a device or special file",
+        tarfile.AbsoluteLinkError: "is a link to an absolute path",
+        tarfile.LinkOutsideDestinationError: "is a link leading outside /batchcompute/workdir",
+    }
+    return next((text for kind, text in reasons.items() if isinstance(exc, kind)), str(exc))
+
+
+def _manifest(digest: str, tree: Path, copy_mode: CopyMode) -> CachedPackage:
+    """List the unpacked tree; in link mode make its files read-only (shared inodes)."""
+    dirs: list[str] = []
+    files: list[FileEntry] = []
+    symlinks: list[tuple[str, str]] = []
+    for current, dirnames, filenames in os.walk(tree):
+        base = Path(current)
+        for name in sorted(dirnames):
+            path = base / name
+            relative = str(path.relative_to(tree))
+            if path.is_symlink():
+                symlinks.append((relative, os.readlink(path)))
+            else:
+                dirs.append(relative)
+        for name in sorted(filenames):
+            path = base / name
+            relative = str(path.relative_to(tree))
+            if path.is_symlink():
+                symlinks.append((relative, os.readlink(path)))
+                continue
+            info = path.stat()
+            mode = stat.S_IMODE(info.st_mode)
+            if copy_mode == "link":
+                mode &= ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+                path.chmod(mode)
+                info = path.stat()
+            files.append(FileEntry(relative, info.st_size, info.st_mtime_ns, mode))
+    return CachedPackage(digest, tree, tuple(dirs), tuple(files), tuple(symlinks))
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree that also removes read-only files (their directories stay writable)."""
+    shutil.rmtree(path, ignore_errors=True)

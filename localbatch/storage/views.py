@@ -1,0 +1,74 @@
+"""Read-only views of OSS folders and objects, as host paths a runtime can bind.
+
+On a local tree the view is the directory itself (zero copy, whatever its size; a missing
+folder is created empty so the program sees an empty directory, as on the service). On
+any other file system the folder is downloaded once per job into `<job>/inputs/` and that
+copy is bound; later instances and retries of the job reuse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+from localbatch.storage.errors import StorageError
+from localbatch.storage.resolver import Location
+from localbatch.storage.transfer import download_tree
+
+
+class ViewCache:
+    """Host paths for OSS locations, downloading remote ones once (thread-safe)."""
+
+    def __init__(self, cache_dir: Path, error_code: str) -> None:
+        self.cache_dir = cache_dir
+        self.error_code = error_code
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+
+    def host_path(self, location: Location, *, create: bool = True) -> Path:
+        """A host path holding what `location` names (a directory for a folder)."""
+        if location.local is not None:
+            return self._local(location, create=create)
+        key = hashlib.sha256(
+            f"{location.fs.protocol}|{location.path}|{location.oss.is_folder}".encode()
+        ).hexdigest()[:32]
+        destination = self.cache_dir / key
+        with self._key_lock(key):
+            if not destination.exists():
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                try:
+                    download_tree(location, destination)
+                except FileNotFoundError:
+                    raise StorageError(self.error_code, f"{location.url} does not exist") from None
+                except StorageError:
+                    raise
+                except Exception as exc:  # third-party file systems raise anything
+                    raise StorageError(
+                        self.error_code, f"cannot download {location.url}: {exc}"
+                    ) from exc
+        if location.oss.is_folder:
+            return destination
+        return destination / Path(location.path).name
+
+    def _local(self, location: Location, *, create: bool) -> Path:
+        local = location.local
+        assert local is not None
+        if location.oss.is_folder:
+            if create:
+                try:
+                    local.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StorageError(
+                        self.error_code, f"cannot create {location.url}: {exc}"
+                    ) from exc
+            if not local.is_dir():
+                raise StorageError(self.error_code, f"{location.url} is not a folder")
+            return local
+        if not local.is_file():
+            raise StorageError(self.error_code, f"{location.url} does not exist")
+        return local
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())

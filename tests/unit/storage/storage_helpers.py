@@ -1,0 +1,60 @@
+"""Helpers for the storage tests: configs on a private state dir, job bodies, archives."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from localbatch.config import Config, load_config
+from localbatch.spec.model import parse_job
+from localbatch.storage.instance import JobStorage
+from localbatch.storage.logs import Cadence
+
+#: Fast cadence so streaming tests wait on events, not on 30 s timers.
+FAST = Cadence(interval=0.05, threshold=64, poll=0.01)
+
+
+def make_config(tmp_path: Path, toml: str = "") -> Config:
+    path = tmp_path / "config.toml"
+    path.write_text(toml)
+    return load_config(path, env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss")
+
+
+def tar_gz(
+    members: dict[str, bytes], *, extra: Callable[[tarfile.TarFile], None] | None = None
+) -> bytes:
+    """A .tar.gz holding `members` (name -> bytes); `extra` may add crafted members."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+        if extra:
+            extra(tar)
+    return buffer.getvalue()
+
+
+def task_body(**fields: Any) -> dict[str, Any]:
+    parameters = {"Command": {"CommandLine": "python main.py", "PackagePath": ""}}
+    parameters.update(fields.pop("Parameters", {}))
+    return {"InstanceCount": 1, "Parameters": parameters, **fields}
+
+
+def job_storage(
+    config: Config, tasks: dict[str, dict[str, Any]], job_id: str = "job-1"
+) -> JobStorage:
+    job = parse_job({"Name": "j", "DAG": {"Tasks": tasks}})
+    return JobStorage(config, job_id, job, config.state_dir / "jobs" / job_id, cadence=FAST)
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    path.write_bytes(data)
+    return path

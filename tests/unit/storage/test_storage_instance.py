@@ -1,0 +1,202 @@
+"""JobStorage end to end on the local root: prepare, stream, finish, across retries."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from localbatch.config import Config
+from localbatch.runtime.base import Bind
+from localbatch.storage.instance import StorageError
+from tests.unit.storage.storage_helpers import job_storage, tar_gz, task_body, write
+
+
+def binds_by_target(binds: tuple[Bind, ...]) -> dict[str, Bind]:
+    return {bind.target: bind for bind in binds}
+
+
+def full_task(**overrides: object) -> dict[str, object]:
+    return task_body(
+        Parameters={
+            "Command": {"CommandLine": "python main.py", "PackagePath": "oss://b/pkg/w.tar.gz"},
+            "StdoutRedirectPath": "oss://b/logs/",
+            "StderrRedirectPath": "oss://b/logs/",
+        },
+        InputMapping={"oss://b/in/": "/home/in/"},
+        OutputMapping={"/home/out/": "oss://b/out/"},
+        LogMapping={"/var/log/app.log": "oss://b/applogs/"},
+        AutoCluster={"Configs": {"Disks": {"DataDisk": {"MountPoint": "/data", "Size": 40}}}},
+        **overrides,
+    )
+
+
+def test_prepare_gives_workdir_binds_and_log_names(config: Config) -> None:
+    write(config.oss.root / "b/pkg/w.tar.gz", tar_gz({"main.py": b"print(1)\n"}))
+    write(config.oss.root / "b/in/data.txt", "input")
+    storage = job_storage(config, {"count": full_task()}, job_id="job-ABC")
+    prepared = storage.prepare("count", 3, 0)
+
+    assert (prepared.workdir / "main.py").read_bytes() == b"print(1)\n"
+    binds = binds_by_target(prepared.binds)
+    assert binds["/home/in"] == Bind(config.oss.root / "b/in", "/home/in", read_only=True)
+    assert not binds["/home/out"].read_only and not any(binds["/home/out"].source.iterdir())
+    assert binds["/var/log/app.log"].source.is_file() and not binds["/var/log/app.log"].read_only
+    assert not binds["/data"].read_only and binds["/data"].source.is_dir()
+    assert prepared.stdout_object == "oss://b/logs/stdout.job-ABC.count.3"
+    assert prepared.stderr_object == "oss://b/logs/stderr.job-ABC.count.3"
+    storage.finish(prepared)
+
+
+def test_finish_uploads_outputs_logs_and_cleans_up(config: Config) -> None:
+    write(config.oss.root / "b/pkg/w.tar.gz", tar_gz({"main.py": b"x"}))
+    storage = job_storage(config, {"t": full_task()}, job_id="job-1")
+    prepared = storage.prepare("t", 0, 0)
+    binds = binds_by_target(prepared.binds)
+    write(binds["/home/out"].source / "a/b.txt", "result")
+    write(binds["/home/out"].source / "top.txt", "top")
+    binds["/var/log/app.log"].source.write_text("app log\n")
+    with prepared.stdout_path.open("a") as out:
+        out.write("hello\n")
+    storage.finish(prepared)
+
+    root = config.oss.root / "b"
+    assert (root / "out/a/b.txt").read_text() == "result"
+    assert (root / "out/top.txt").read_text() == "top"
+    assert (root / "logs/stdout.job-1.t.0").read_text() == "hello\n"
+    assert (root / "logs/stderr.job-1.t.0").read_text() == ""
+    assert (root / "applogs/app.log.job-1.t.0").read_text() == "app log\n"
+    assert not prepared.workdir.exists()
+    assert not list((root).rglob(".localbatch-partial-*"))
+
+
+def test_logs_accumulate_across_retries(config: Config) -> None:
+    storage = job_storage(
+        config, {"t": task_body(Parameters={"StdoutRedirectPath": "oss://b/logs/"})}
+    )
+    for attempt, line in enumerate(["first try\n", "second try\n"]):
+        prepared = storage.prepare("t", 0, attempt)
+        with prepared.stdout_path.open("a") as out:
+            out.write(line)
+        storage.finish(prepared)
+    assert (config.oss.root / "b/logs/stdout.job-1.t.0").read_text() == "first try\nsecond try\n"
+
+
+def test_outputs_are_uploaded_after_a_failed_attempt_too(config: Config) -> None:
+    storage = job_storage(config, {"t": task_body(OutputMapping={"/out/": "oss://b/out/"})})
+    prepared = storage.prepare("t", 0, 0)
+    write(prepared.binds[0].source / "partial.csv", "a,b\n")
+    storage.finish(prepared, keep=True)  # ReserveOnFail keeps the attempt's directories
+    assert (config.oss.root / "b/out/partial.csv").read_text() == "a,b\n"
+    assert (prepared.binds[0].source / "partial.csv").exists()
+    assert prepared.workdir.exists()
+
+
+def test_streaming_pushes_stdout_while_running(config: Config) -> None:
+    storage = job_storage(
+        config, {"t": task_body(Parameters={"StdoutRedirectPath": "oss://b/logs/"})}
+    )
+    prepared = storage.prepare("t", 0, 0)
+    assert prepared.streamer is not None
+    prepared.start_streaming()
+    with prepared.stdout_path.open("a") as out:
+        out.write("x" * 100)  # above the fast threshold
+    assert prepared.streamer.pushed.wait(10)
+    assert (config.oss.root / "b/logs/stdout.job-1.t.0").read_text() == "x" * 100
+    storage.finish(prepared)
+
+
+def test_input_prefix_missing_is_created_empty(config: Config) -> None:
+    storage = job_storage(config, {"t": task_body(InputMapping={"oss://b/none/": "/in/"})})
+    prepared = storage.prepare("t", 0, 0)
+    assert prepared.binds[0].source == config.oss.root / "b/none"
+    assert prepared.binds[0].source.is_dir()
+    storage.finish(prepared)
+
+
+def test_single_file_input_is_bound_read_only(config: Config) -> None:
+    write(config.oss.root / "b/ref/genome.fa", ">x\n")
+    storage = job_storage(
+        config, {"t": task_body(InputMapping={"oss://b/ref/genome.fa": "/ref/g.fa"})}
+    )
+    prepared = storage.prepare("t", 0, 0)
+    assert prepared.binds == (Bind(config.oss.root / "b/ref/genome.fa", "/ref/g.fa", True),)
+    storage.finish(prepared)
+
+
+def test_missing_single_file_input_is_an_input_mapping_error(config: Config) -> None:
+    storage = job_storage(
+        config, {"t": task_body(InputMapping={"oss://b/ref/none.fa": "/ref/g.fa"})}
+    )
+    with pytest.raises(StorageError) as caught:
+        storage.prepare("t", 0, 0)
+    assert caught.value.code == "InputMappingError"
+
+
+def test_same_path_as_input_and_output_is_refused(config: Config) -> None:
+    task = task_body(InputMapping={"oss://b/in/": "/x/"}, OutputMapping={"/x/": "oss://b/out/"})
+    with pytest.raises(StorageError) as caught:
+        job_storage(config, {"t": task}).prepare("t", 0, 0)
+    assert caught.value.code == "InputMappingError"
+    assert "/x" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("InputMapping", {"oss://b/../../etc/": "/in/"}),
+        ("OutputMapping", {"/out/": "oss://b/a/../../x/"}),
+        ("LogMapping", {"/app.log": "oss://b//abs/"}),
+    ],
+)
+def test_paths_escaping_the_root_are_refused(config: Config, field: str, value: object) -> None:
+    with pytest.raises(StorageError) as caught:
+        job_storage(config, {"t": task_body(**{field: value})}).prepare("t", 0, 0)
+    assert caught.value.code == "InvalidOssPath"
+    assert not (config.state_dir / "jobs/job-1/attempts/t.0.0").exists()
+
+
+def test_symlink_leading_out_of_the_root_is_refused(config: Config, tmp_path: Path) -> None:
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (config.oss.root / "b").mkdir(parents=True)
+    os.symlink(outside, config.oss.root / "b/link")
+    storage = job_storage(config, {"t": task_body(InputMapping={"oss://b/link/": "/in/"})})
+    with pytest.raises(StorageError) as caught:
+        storage.prepare("t", 0, 0)
+    assert caught.value.code == "InvalidOssPath"
+
+
+def test_memory_bucket_alias_round_trip(memory_config: Config) -> None:
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    base = memory_config.oss.bucket_aliases["mem"].removeprefix("memory://")
+    memory.pipe(f"/{base}/pkg/w.tar.gz", tar_gz({"main.py": b"m"}))
+    memory.pipe(f"/{base}/in/a/1.txt", b"one")
+    task = task_body(
+        Parameters={
+            "Command": {"CommandLine": "x", "PackagePath": "oss://mem/pkg/w.tar.gz"},
+            "StdoutRedirectPath": "oss://mem/logs/",
+        },
+        InputMapping={"oss://mem/in/": "/in/"},
+        OutputMapping={"/out/": "oss://mem/out/"},
+    )
+    storage = job_storage(memory_config, {"t": task})
+    prepared = storage.prepare("t", 0, 0)
+    binds = binds_by_target(prepared.binds)
+    assert (prepared.workdir / "main.py").read_bytes() == b"m"
+    assert (binds["/in"].source / "a/1.txt").read_bytes() == b"one"
+    assert binds["/in"].read_only
+    write(binds["/out"].source / "r/x.bin", b"out")
+    prepared.stdout_path.write_text("log")
+    storage.finish(prepared)
+    assert memory.cat(f"/{base}/out/r/x.bin") == b"out"
+    assert memory.cat(f"/{base}/logs/stdout.job-1.t.0") == b"log"
+    # a second instance reuses the job's download of the input
+    again = storage.prepare("t", 1, 0)
+    assert binds_by_target(again.binds)["/in"].source == binds["/in"].source
+    storage.finish(again)
+    storage.close()
+    assert not (memory_config.state_dir / "jobs/job-1/inputs").exists()
