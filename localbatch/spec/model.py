@@ -254,7 +254,10 @@ def _task(name: str, body: JsonObject) -> Task:
         ),
         instance_count=int(body.get("InstanceCount", 1)),
         max_retry_count=int(body.get("MaxRetryCount", 0)),
-        timeout=int(timeout) if isinstance(timeout, int) and timeout > 0 else DEFAULT_TIMEOUT,
+        # Validation accepts integral floats (1.0) as integers, as JSON Schema does.
+        timeout=int(timeout)
+        if isinstance(timeout, int | float) and timeout > 0
+        else DEFAULT_TIMEOUT,
         cluster_id=str(body.get("ClusterId", "") or ""),
         auto_cluster=_auto_cluster(_obj(body, "AutoCluster")),
         input_mapping=_str_map(body.get("InputMapping")),

@@ -1,0 +1,118 @@
+"""`localbatch validate`, `plan` and `schema`: the offline answers about a job file."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from localbatch.cli.common import EXIT_INVALID, EXIT_OK, Config, config_options, fail
+from localbatch.spec.errors import ApiError
+from localbatch.spec.load import JobFileError, read_body
+from localbatch.spec.validate import ValidationReport, validate
+
+if TYPE_CHECKING:
+    from localbatch.plan import TaskPlan
+
+
+def _check(source: str, quotas: Mapping[str, int]) -> tuple[dict[str, Any], ValidationReport]:
+    """The body and its report; an unreadable file exits with the usage status."""
+    try:
+        body = read_body(source)
+    except JobFileError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+    except ApiError as error:
+        return {}, ValidationReport(errors=[error])
+    return body, validate(body, quotas)
+
+
+def _print_report(report: ValidationReport) -> None:
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for error in report.errors:
+        where = f" (at {error.path})" if error.path else ""
+        click.echo(f"{error.http_status} {error.code}: {error.message}{where}")
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.command("validate")
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@config_options
+def validate_command(file: str, as_json: bool, config: Config) -> None:
+    """Check FILE (or - for stdin) as the CreateJob API would; list every error.
+
+    Exit status: 0 valid, 1 invalid, 2 unusable invocation or unreadable file.
+    """
+    body, report = _check(file, config.quotas)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        _print_report(report)
+        if report.valid:
+            tasks = body["DAG"]["Tasks"]
+            click.echo(f"{file}: valid job {body['Name']} ({len(tasks)} tasks)")
+    raise SystemExit(EXIT_OK if report.valid else EXIT_INVALID)
+
+
+def _instances_text(count: int) -> str:
+    return f"{count} instance" + ("" if count == 1 else "s")
+
+
+@click.command("plan")
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@config_options
+def plan_command(file: str, as_json: bool, config: Config) -> None:
+    """Show FILE's tasks in execution order, without running anything."""
+    from localbatch.plan import plan_tasks
+    from localbatch.spec.model import parse_job
+
+    body, report = _check(file, config.quotas)
+    if not report.valid:
+        _print_report(report)
+        raise SystemExit(EXIT_INVALID)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    plans = plan_tasks(parse_job(body), config.clusters)
+    if as_json:
+        _echo_json([dataclasses.asdict(plan) for plan in plans])
+        return
+    total = sum(plan.instance_count for plan in plans)
+    click.echo(f"job {body['Name']}: {len(plans)} tasks, {total} instances")
+    for level, members in itertools.groupby(plans, key=lambda plan: plan.level):
+        click.echo(f"level {level}")
+        for plan in members:
+            click.echo(f"  {_plan_line(plan)}")
+
+
+def _plan_line(plan: TaskPlan) -> str:
+    size = f"{plan.cpu_cores} cores, {plan.memory_gib} GiB" if plan.cpu_cores else "size unknown"
+    image = f"{plan.image} ({plan.image_source})" if plan.image else plan.image_source
+    after = f"; after {', '.join(plan.upstream)}" if plan.upstream else ""
+    return (
+        f"{plan.name}: {_instances_text(plan.instance_count)} of "
+        f"{plan.instance_type or 'unknown type'} ({size}) on {plan.cluster}; image {image}; "
+        f"timeout {plan.timeout}s, {plan.max_retry_count} retries{after}"
+    )
+
+
+@click.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema (draft 2020-12) of a job body, for editors."""
+    from localbatch.spec.schema import job_schema
+
+    _echo_json(job_schema())
+
+
+def register(group: click.Group) -> None:
+    for command in (validate_command, plan_command, schema_command):
+        group.add_command(command)
