@@ -1,0 +1,215 @@
+"""The engine's records of jobs, tasks, instances and attempts, and their frozen snapshots.
+
+Records are mutable and owned by the scheduler (one thread touches them); snapshots are
+immutable copies handed to everyone else (progress display, HTTP API, events).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from localbatch.engine.capacity import Resources
+from localbatch.states import State
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The five counts of the API's TaskMetrics / InstanceMetrics."""
+
+    waiting: int = 0
+    running: int = 0
+    finished: int = 0
+    failed: int = 0
+    stopped: int = 0
+
+    @classmethod
+    def of(cls, counts: Counter[State]) -> Metrics:
+        return cls(
+            waiting=counts[State.WAITING],
+            running=counts[State.RUNNING],
+            finished=counts[State.FINISHED],
+            failed=counts[State.FAILED],
+            stopped=counts[State.STOPPED],
+        )
+
+    def as_api(self) -> dict[str, int]:
+        return {
+            "WaitingCount": self.waiting,
+            "RunningCount": self.running,
+            "FinishedCount": self.finished,
+            "FailedCount": self.failed,
+            "StoppedCount": self.stopped,
+        }
+
+
+@dataclass
+class AttemptRecord:
+    """One try of one instance: when it ran and how it ended."""
+
+    attempt: int
+    start_time: float | None = None
+    end_time: float | None = None
+    exit_code: int | None = None
+    error_code: str = ""
+    error_message: str = ""
+    ref: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "attempt": self.attempt,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "exit_code": self.exit_code,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
+            "ref": self.ref,
+        }
+
+
+@dataclass
+class InstanceRecord:
+    instance_id: int
+    state: State = State.WAITING
+    retry_count: int = 0
+    start_time: float | None = None
+    end_time: float | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    #: Log object paths, local log files, runtime ref: whatever the driver reported.
+    detail: dict[str, Any] = field(default_factory=dict)
+    #: An attempt is in flight (capacity is held for it).
+    launched: bool = False
+    cancel_requested: bool = False
+    #: Place in the ready queue; a retry keeps it, so it goes before later arrivals.
+    queue_key: int = -1
+
+    @property
+    def last(self) -> AttemptRecord | None:
+        return self.attempts[-1] if self.attempts else None
+
+
+@dataclass
+class TaskRecord:
+    name: str
+    resources: Resources
+    max_retry_count: int
+    instances: list[InstanceRecord]
+    upstream: frozenset[str]
+    downstream: tuple[str, ...]
+    state: State = State.WAITING
+    start_time: float | None = None
+    end_time: float | None = None
+    #: Upstream tasks that have not finished yet.
+    pending_upstream: int = 0
+    #: False for tasks left out by `only`: they never run.
+    selected: bool = True
+    #: Instance states, kept up to date so metrics never need a full scan.
+    counts: Counter[State] = field(default_factory=Counter)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    name: str
+    priority: int
+    seq: int
+    fail_on_instance_fail: bool
+    tasks: dict[str, TaskRecord]
+    state: State = State.WAITING
+    start_time: float | None = None
+    end_time: float | None = None
+    #: Set once the job is being stopped or failed: the state it ends in when nothing runs.
+    ending: State | None = None
+    message: str = ""
+    in_flight: int = 0
+    task_counts: Counter[State] = field(default_factory=Counter)
+    instance_counts: Counter[State] = field(default_factory=Counter)
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InstanceSnapshot:
+    instance_id: int
+    state: State
+    retry_count: int
+    start_time: float | None
+    end_time: float | None
+    exit_code: int | None
+    error_code: str
+    error_message: str
+    attempts: tuple[AttemptRecord, ...]
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskSnapshot:
+    name: str
+    state: State
+    start_time: float | None
+    end_time: float | None
+    metrics: Metrics
+    retries: int
+    instances: tuple[InstanceSnapshot, ...]
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    job_id: str
+    name: str
+    state: State
+    priority: int
+    start_time: float | None
+    end_time: float | None
+    message: str
+    task_metrics: Metrics
+    instance_metrics: Metrics
+    tasks: tuple[TaskSnapshot, ...]
+    notices: tuple[str, ...]
+
+
+def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
+    last = record.last
+    return InstanceSnapshot(
+        instance_id=record.instance_id,
+        state=record.state,
+        retry_count=record.retry_count,
+        start_time=record.start_time,
+        end_time=record.end_time,
+        exit_code=last.exit_code if last else None,
+        error_code=last.error_code if last else "",
+        error_message=last.error_message if last else "",
+        attempts=tuple(AttemptRecord(**vars(a)) for a in record.attempts),
+        detail=dict(record.detail),
+    )
+
+
+def task_snapshot(record: TaskRecord) -> TaskSnapshot:
+    return TaskSnapshot(
+        name=record.name,
+        state=record.state,
+        start_time=record.start_time,
+        end_time=record.end_time,
+        metrics=Metrics.of(record.counts),
+        retries=sum(i.retry_count for i in record.instances),
+        instances=tuple(instance_snapshot(i) for i in record.instances),
+        detail=dict(record.detail),
+    )
+
+
+def job_snapshot(record: JobRecord) -> JobSnapshot:
+    return JobSnapshot(
+        job_id=record.job_id,
+        name=record.name,
+        state=record.state,
+        priority=record.priority,
+        start_time=record.start_time,
+        end_time=record.end_time,
+        message=record.message,
+        task_metrics=Metrics.of(record.task_counts),
+        instance_metrics=Metrics.of(record.instance_counts),
+        tasks=tuple(task_snapshot(t) for t in record.tasks.values()),
+        notices=record.notices,
+    )

@@ -1,0 +1,475 @@
+"""The scheduler: job, task and instance states, and what to do next. It does no I/O.
+
+Each input (a job submitted, an attempt started or ended, a stop) updates the records and
+answers a list of actions for the driver (`service.py`) to perform: launch an attempt,
+cancel one, publish an event, announce that a job ended. Time comes in as an argument, so
+tests drive it with any clock. The failure rules are those of semantics.md:
+
+- an instance is retried `MaxRetryCount` times after a failure (a timeout is a failure);
+- `JobFailOnInstanceFail` true: the first instance failed for good fails its task; nothing
+  new starts, running instances are cancelled (they end Stopped) and the job ends Failed
+  once none runs any more;
+- `JobFailOnInstanceFail` false: the task ends Finished counting its failures, downstream
+  tasks run, the job ends Finished;
+- stop: waiting instances end Stopped at once, running ones once their attempt returned;
+  the job ends Stopped.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from localbatch.engine.capacity import CapacityLedger, HostCapacity, Resources
+from localbatch.engine.records import (
+    AttemptRecord,
+    InstanceRecord,
+    JobRecord,
+    JobSnapshot,
+    Metrics,
+    TaskRecord,
+    job_snapshot,
+)
+from localbatch.events import Event, event_name
+from localbatch.runtime.base import AttemptOutcome
+from localbatch.states import State, StateConflict, check_can_stop, check_transition
+
+#: Error code run_attempt gives an attempt that was cancelled.
+STOPPED_CODE = "Stopped"
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """What the scheduler needs to know of one task."""
+
+    name: str
+    instance_count: int
+    max_retry_count: int
+    resources: Resources
+    upstream: frozenset[str] = frozenset()
+    downstream: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    job_id: str
+    name: str
+    #: In an order where upstream tasks come first.
+    tasks: tuple[TaskPlan, ...]
+    fail_on_instance_fail: bool = True
+    priority: int = 0
+    notices: tuple[str, ...] = ()
+
+
+# Actions for the driver.
+@dataclass(frozen=True)
+class Launch:
+    job_id: str
+    task_name: str
+    instance_id: int
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Cancel:
+    job_id: str
+    task_name: str
+    instance_id: int
+
+
+@dataclass(frozen=True)
+class Publish:
+    event: Event
+
+
+@dataclass(frozen=True)
+class JobEnded:
+    job_id: str
+    state: State
+
+
+Action = Launch | Cancel | Publish | JobEnded
+
+#: A ready instance: (queue key, task name, instance id).
+_Ready = tuple[int, str, int]
+
+
+class Scheduler:
+    """All job state of one engine; every method answers the actions it implies."""
+
+    def __init__(self, capacity: HostCapacity) -> None:
+        self.ledger = CapacityLedger(capacity)
+        self.jobs: dict[str, JobRecord] = {}
+        self._ready: dict[str, dict[Resources, list[_Ready]]] = {}
+        self._seq = 0
+        self._queue_keys = 0
+        self._actions: list[Action] = []
+
+    # ----------------------------------------------------------------- inputs
+    def submit(
+        self,
+        plan: JobPlan,
+        now: float,
+        *,
+        only: Collection[str] | None = None,
+        keep_finished: Mapping[str, Collection[int]] | None = None,
+        priority: int | None = None,
+    ) -> list[Action]:
+        """Queue a job (or re-run one that ended: only the instances not kept finished)."""
+        previous = self.jobs.get(plan.job_id)
+        if previous is not None and not previous.state.terminal:
+            raise StateConflict(previous.state)
+        unknown = set(only or ()) - {t.name for t in plan.tasks}
+        if unknown:
+            raise ValueError(f"no such task in the job: {', '.join(sorted(unknown))}")
+        self._seq += 1
+        kept = keep_finished or {}
+        job = JobRecord(
+            job_id=plan.job_id,
+            name=plan.name,
+            priority=plan.priority if priority is None else priority,
+            seq=self._seq,
+            fail_on_instance_fail=plan.fail_on_instance_fail,
+            tasks={},
+            notices=plan.notices,
+        )
+        self.jobs[job.job_id] = job
+        self._ready[job.job_id] = {}
+        for tp in plan.tasks:
+            instances = [InstanceRecord(i) for i in range(tp.instance_count)]
+            task = TaskRecord(
+                name=tp.name,
+                resources=tp.resources,
+                max_retry_count=tp.max_retry_count,
+                instances=instances,
+                upstream=tp.upstream,
+                downstream=tp.downstream,
+                selected=only is None or tp.name in only,
+            )
+            for inst in instances:
+                if inst.instance_id in kept.get(tp.name, ()):
+                    inst.state = State.FINISHED
+                task.counts[inst.state] += 1
+                job.instance_counts[inst.state] += 1
+            if task.counts[State.FINISHED] == len(instances):
+                task.state = State.FINISHED
+            job.tasks[tp.name] = task
+            job.task_counts[task.state] += 1
+
+        self._publish_job(job, now)
+        for task in job.tasks.values():
+            if task.state.terminal:
+                continue
+            if not task.selected:
+                task.detail["message"] = "Not run: left out by --only."
+                for inst in task.instances:
+                    if not inst.state.terminal:
+                        self._set_instance(job, task, inst, State.STOPPED, now)
+                self._set_task(job, task, State.STOPPED, now)
+                continue
+            self._publish_task(job, task, now)
+            for inst in task.instances:
+                if not inst.state.terminal:
+                    self._publish_instance(job, task, inst, now)
+        for task in job.tasks.values():
+            task.pending_upstream = sum(
+                1
+                for up in task.upstream
+                if job.tasks[up].selected and job.tasks[up].state != State.FINISHED
+            )
+        for task in job.tasks.values():
+            if task.selected and not task.state.terminal and task.pending_upstream == 0:
+                self._enqueue_task(job, task)
+        self._maybe_end_job(job, now)
+        return self._flush(now)
+
+    def started(
+        self, job_id: str, task_name: str, instance_id: int, now: float, detail: Mapping[str, Any]
+    ) -> list[Action]:
+        """The runtime started an attempt: the instance (and its task and job) run."""
+        job = self.jobs[job_id]
+        task = job.tasks[task_name]
+        inst = task.instances[instance_id]
+        if not inst.launched or inst.state.terminal:
+            return self._flush(now)
+        inst.detail.update(detail)
+        attempt = inst.last
+        if attempt is not None:
+            attempt.ref = str(detail.get("ref", attempt.ref))
+        if job.state == State.WAITING:
+            job.start_time = job.start_time or now
+            self._set_job(job, State.RUNNING, now)
+        if task.state == State.WAITING:
+            task.start_time = task.start_time or now
+            self._set_task(job, task, State.RUNNING, now)
+        if inst.start_time is None:
+            inst.start_time = now
+        self._set_instance(job, task, inst, State.RUNNING, now)
+        return self._flush(now)
+
+    def ended(
+        self,
+        job_id: str,
+        task_name: str,
+        instance_id: int,
+        outcome: AttemptOutcome,
+        now: float,
+        detail: Mapping[str, Any] | None = None,
+    ) -> list[Action]:
+        """An attempt returned (ran, could not start, or was cancelled): apply the rules."""
+        job = self.jobs[job_id]
+        task = job.tasks[task_name]
+        inst = task.instances[instance_id]
+        if not inst.launched:
+            return self._flush(now)
+        inst.launched = False
+        job.in_flight -= 1
+        self.ledger.give(task.resources)
+        inst.detail.update(detail or {})
+        attempt = inst.last
+        assert attempt is not None
+        attempt.end_time = now
+        attempt.exit_code = outcome.exit_code
+        attempt.error_code = outcome.error_code
+        attempt.error_message = outcome.error_message
+
+        if outcome.succeeded:
+            inst.end_time = now
+            self._set_instance(job, task, inst, State.FINISHED, now)
+        elif inst.cancel_requested or outcome.error_code == STOPPED_CODE:
+            inst.end_time = now
+            self._set_instance(job, task, inst, State.STOPPED, now)
+        elif inst.retry_count < task.max_retry_count and job.ending is None:
+            inst.retry_count += 1
+            self._set_instance(job, task, inst, State.WAITING, now)
+            self._push(job, task, inst)
+        else:
+            inst.end_time = now
+            self._set_instance(job, task, inst, State.FAILED, now)
+            if job.fail_on_instance_fail and job.ending is None:
+                self._set_task(job, task, State.FAILED, now, end=True)
+                job.message = (
+                    f"Instance {instance_id} of task {task_name} failed: "
+                    f"{outcome.error_code or 'exit code ' + str(outcome.exit_code)}"
+                )
+                self._wind_down(job, State.FAILED, now)
+        self._maybe_end_task(job, task, now)
+        self._maybe_end_job(job, now)
+        return self._flush(now)
+
+    def stop(self, job_id: str, now: float) -> list[Action]:
+        """Stop a waiting or running job; it ends Stopped once its attempts returned."""
+        job = self.jobs[job_id]
+        check_can_stop(job.state)
+        if job.ending is None:
+            job.message = "The job was stopped."
+            self._wind_down(job, State.STOPPED, now)
+        self._maybe_end_job(job, now)
+        return self._flush(now)
+
+    def snapshot(self, job_id: str) -> JobSnapshot:
+        return job_snapshot(self.jobs[job_id])
+
+    def active_jobs(self) -> list[str]:
+        return [j.job_id for j in self.jobs.values() if not j.state.terminal]
+
+    # ------------------------------------------------------------ scheduling
+    def _enqueue_task(self, job: JobRecord, task: TaskRecord) -> None:
+        for inst in task.instances:
+            if inst.state == State.WAITING and not inst.launched:
+                self._push(job, task, inst)
+
+    def _push(self, job: JobRecord, task: TaskRecord, inst: InstanceRecord) -> None:
+        if inst.queue_key < 0:
+            self._queue_keys += 1
+            inst.queue_key = self._queue_keys
+        queue = self._ready[job.job_id].setdefault(task.resources, [])
+        heapq.heappush(queue, (inst.queue_key, task.name, inst.instance_id))
+
+    def _dispatch(self, now: float) -> None:
+        """Launch ready instances while they fit: higher priority first, then submit order."""
+        if self.ledger.full:
+            return
+        jobs = sorted(
+            (self.jobs[j] for j, queues in self._ready.items() if any(queues.values())),
+            key=lambda j: (-j.priority, j.seq),
+        )
+        for job in jobs:
+            queues = self._ready[job.job_id]
+            while not self.ledger.full:
+                heads = [(q[0], shape) for shape, q in queues.items() if q]
+                fitting = [(head, shape) for head, shape in heads if self.ledger.fits(shape)]
+                if not fitting:
+                    break
+                (_, task_name, instance_id), shape = min(fitting)
+                heapq.heappop(queues[shape])
+                self._launch(job, job.tasks[task_name], instance_id, shape, now)
+            if self.ledger.full:
+                return
+
+    def _launch(
+        self, job: JobRecord, task: TaskRecord, instance_id: int, shape: Resources, now: float
+    ) -> None:
+        inst = task.instances[instance_id]
+        self.ledger.take(shape)
+        inst.launched = True
+        job.in_flight += 1
+        attempt = len(inst.attempts)
+        inst.attempts.append(AttemptRecord(attempt=attempt, start_time=now))
+        self._actions.append(Launch(job.job_id, task.name, instance_id, attempt))
+
+    def _flush(self, now: float) -> list[Action]:
+        self._dispatch(now)
+        actions, self._actions = self._actions, []
+        return actions
+
+    # --------------------------------------------------------------- endings
+    def _wind_down(self, job: JobRecord, ending: State, now: float) -> None:
+        """Start nothing new; stop what waits now and cancel what runs."""
+        job.ending = ending
+        self._ready[job.job_id] = {}
+        for task in job.tasks.values():
+            for inst in task.instances:
+                if inst.launched and not inst.cancel_requested:
+                    inst.cancel_requested = True
+                    self._actions.append(Cancel(job.job_id, task.name, inst.instance_id))
+                elif not inst.launched and not inst.state.terminal:
+                    inst.end_time = now if inst.start_time is not None else None
+                    self._set_instance(job, task, inst, State.STOPPED, now)
+            self._maybe_end_task(job, task, now)
+
+    def _maybe_end_task(self, job: JobRecord, task: TaskRecord, now: float) -> None:
+        if task.state.terminal or any(not i.state.terminal for i in task.instances):
+            return
+        if job.ending is None:
+            final = State.FINISHED
+        elif task.counts[State.FAILED] and job.fail_on_instance_fail:
+            final = State.FAILED
+        elif task.counts[State.STOPPED]:
+            final = State.STOPPED
+        else:
+            final = State.FINISHED
+        self._set_task(job, task, final, now, end=True)
+        if final == State.FINISHED and job.ending is None:
+            for name in task.downstream:
+                down = job.tasks[name]
+                down.pending_upstream -= 1
+                if down.pending_upstream == 0 and down.selected and not down.state.terminal:
+                    self._enqueue_task(job, down)
+
+    def _maybe_end_job(self, job: JobRecord, now: float) -> None:
+        if job.state.terminal or job.in_flight:
+            return
+        if job.ending is None and any(not t.state.terminal for t in job.tasks.values()):
+            return
+        for task in job.tasks.values():
+            if not task.state.terminal:
+                self._set_task(job, task, State.STOPPED, now, end=True)
+        final = job.ending or State.FINISHED
+        job.end_time = now
+        self._set_job(job, final, now)
+        self._ready.pop(job.job_id, None)
+        self._actions.append(JobEnded(job.job_id, final))
+
+    # ------------------------------------------------------- state + events
+    def _set_job(self, job: JobRecord, state: State, now: float) -> None:
+        check_transition(job.state, state)
+        job.state = state
+        self._publish_job(job, now)
+
+    def _set_task(
+        self, job: JobRecord, task: TaskRecord, state: State, now: float, *, end: bool = False
+    ) -> None:
+        check_transition(task.state, state)
+        job.task_counts[task.state] -= 1
+        job.task_counts[state] += 1
+        task.state = state
+        if end and task.start_time is not None:
+            task.end_time = now
+        self._publish_task(job, task, now)
+
+    def _set_instance(
+        self, job: JobRecord, task: TaskRecord, inst: InstanceRecord, state: State, now: float
+    ) -> None:
+        check_transition(inst.state, state)
+        task.counts[inst.state] -= 1
+        task.counts[state] += 1
+        job.instance_counts[inst.state] -= 1
+        job.instance_counts[state] += 1
+        inst.state = state
+        self._publish_instance(job, task, inst, now)
+
+    def _publish_job(self, job: JobRecord, now: float) -> None:
+        detail = {
+            "name": job.name,
+            "priority": job.priority,
+            "message": job.message,
+            "task_metrics": Metrics.of(job.task_counts).as_api(),
+            "instance_metrics": Metrics.of(job.instance_counts).as_api(),
+            "notices": list(job.notices),
+        }
+        self._actions.append(
+            Publish(
+                Event(
+                    name=event_name("Job", job.state),
+                    job_id=job.job_id,
+                    state=job.state,
+                    time=now,
+                    category="Job",
+                    start_time=job.start_time,
+                    end_time=job.end_time,
+                    detail=detail,
+                )
+            )
+        )
+
+    def _publish_task(self, job: JobRecord, task: TaskRecord, now: float) -> None:
+        detail = {
+            **task.detail,
+            "instance_metrics": Metrics.of(task.counts).as_api(),
+            "retries": sum(i.retry_count for i in task.instances),
+        }
+        self._actions.append(
+            Publish(
+                Event(
+                    name=event_name("Task", task.state),
+                    job_id=job.job_id,
+                    state=task.state,
+                    time=now,
+                    category="Task",
+                    task_name=task.name,
+                    start_time=task.start_time,
+                    end_time=task.end_time,
+                    detail=detail,
+                )
+            )
+        )
+
+    def _publish_instance(
+        self, job: JobRecord, task: TaskRecord, inst: InstanceRecord, now: float
+    ) -> None:
+        last = inst.last
+        detail = {**inst.detail, "attempts": [a.as_dict() for a in inst.attempts]}
+        self._actions.append(
+            Publish(
+                Event(
+                    name=event_name("Instance", inst.state),
+                    job_id=job.job_id,
+                    state=inst.state,
+                    time=now,
+                    category="Instance",
+                    task_name=task.name,
+                    instance_id=inst.instance_id,
+                    start_time=inst.start_time,
+                    end_time=inst.end_time,
+                    retry_count=inst.retry_count,
+                    attempt=last.attempt if last else None,
+                    exit_code=last.exit_code if last else None,
+                    error_code=last.error_code if last else "",
+                    error_message=last.error_message if last else "",
+                    detail=detail,
+                )
+            )
+        )

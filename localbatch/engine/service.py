@@ -1,0 +1,439 @@
+"""The engine: one thread owns all job state; worker threads run attempts and report back.
+
+`Engine` is what the `run` command and the HTTP server drive. Its own thread applies every
+input to the pure `Scheduler` and performs the actions it answers: it starts one worker
+thread per attempt (storage prepare → `run_attempt` → storage finish), sets cancel flags,
+and publishes events on the bus. Workers never touch state: they post their results to the
+engine's inbox. Time comes from an injected clock, so tests control the recorded times.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from localbatch.config import Config
+from localbatch.engine.capacity import HostCapacity
+from localbatch.engine.environment import TaskEnvironment, attempt_spec, task_environment
+from localbatch.engine.not_emulated import not_emulated
+from localbatch.engine.records import JobSnapshot
+from localbatch.engine.scheduler import (
+    Action,
+    Cancel,
+    JobEnded,
+    JobPlan,
+    Launch,
+    Publish,
+    Scheduler,
+    TaskPlan,
+)
+from localbatch.events import EventBus
+from localbatch.runtime.base import (
+    STOP_GRACE_SECONDS,
+    AttemptHandle,
+    AttemptOutcome,
+    Bind,
+    Runtime,
+    run_attempt,
+)
+from localbatch.spec.model import Job
+from localbatch.states import State, StateConflict
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Error code of an attempt that failed because of localbatch itself, not the program.
+INTERNAL_ERROR = "InternalError"
+INVALID_COMMAND_LINE = "InvalidCommandLine"
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """POSIX seconds."""
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+class PreparedAttemptLike(Protocol):
+    """What `localbatch.storage.instance.PreparedAttempt` offers the engine."""
+
+    workdir: Path
+    binds: tuple[Bind, ...]
+    stdout_path: Path
+    stderr_path: Path
+    stdout_object: str
+    stderr_object: str
+
+    def start_streaming(self) -> None: ...
+
+
+class JobStorageLike(Protocol):
+    """What `localbatch.storage.instance.JobStorage` offers the engine."""
+
+    def prepare(self, task_name: str, instance_id: int, attempt: int) -> Any: ...
+
+    def finish(self, prepared: Any, *, keep: bool = False) -> None: ...
+
+    def close(self) -> None: ...
+
+
+StorageFactory = Callable[[Config, str, Job, Path], JobStorageLike]
+
+
+class UnknownJob(LookupError):
+    """The engine has never been given this job id."""
+
+
+@dataclass
+class _JobContext:
+    job: Job
+    storage: JobStorageLike
+    envs: dict[str, TaskEnvironment]
+    done: threading.Event = field(default_factory=threading.Event)
+    final: State | None = None
+    cancels: dict[tuple[str, int], threading.Event] = field(default_factory=dict)
+
+
+def _failure(exc: BaseException, default_code: str = INTERNAL_ERROR) -> AttemptOutcome:
+    """An exception from storage or a runtime as the attempt's recorded result."""
+    code = getattr(exc, "code", "") or default_code
+    message = getattr(exc, "message", "") or f"{type(exc).__name__}: {exc}"
+    return AttemptOutcome(exit_code=None, error_code=str(code), error_message=str(message))
+
+
+class Engine:
+    """Runs jobs in the background on one runtime, within this host's capacity."""
+
+    def __init__(
+        self,
+        config: Config,
+        runtime: Runtime,
+        bus: EventBus,
+        *,
+        max_parallel: int | None = None,
+        oss_host: str = "",
+        clock: Clock | None = None,
+        storage_factory: StorageFactory | None = None,
+        capacity: HostCapacity | None = None,
+    ) -> None:
+        if storage_factory is None:
+            from localbatch.storage.instance import JobStorage
+
+            storage_factory = JobStorage
+        self.config = config
+        self.runtime = runtime
+        self.bus = bus
+        self.oss_host = oss_host
+        self.clock: Clock = clock or SystemClock()
+        self.capacity = capacity or HostCapacity.detect(max_parallel)
+        self._storage_factory = storage_factory
+        self._scheduler = Scheduler(self.capacity)
+        self._contexts: dict[str, _JobContext] = {}
+        self._inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._workers: set[threading.Thread] = set()
+        self._workers_lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="localbatch-engine", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ public API
+    def submit(
+        self,
+        job_id: str,
+        job: Job,
+        *,
+        only: Collection[str] | None = None,
+        keep_finished: Mapping[str, Collection[int]] | None = None,
+        priority: int | None = None,
+    ) -> None:
+        """Queue the job; it runs in the background (only the instances not kept finished)."""
+        self._call(lambda: self._submit(job_id, job, only, keep_finished, priority))
+
+    def stop(self, job_id: str) -> None:
+        """Stop the job: waiting instances at once, running ones gracefully, then killed."""
+        self._call(lambda: self._perform(self._scheduler.stop(job_id, self.clock.now())))
+
+    def wait(self, job_id: str, timeout: float | None = None) -> State | None:
+        """The job's final state, or None if it is still going after `timeout` seconds."""
+        context = self._context(job_id)
+        return context.final if context.done.wait(timeout) else None
+
+    def snapshot(self, job_id: str) -> JobSnapshot:
+        self._context(job_id)
+        return self._call(lambda: self._scheduler.snapshot(job_id))
+
+    def task_environments(self, job_id: str) -> Mapping[str, TaskEnvironment]:
+        """What each task's attempts see (image, size, env): for displays and --dry-run."""
+        return dict(self._context(job_id).envs)
+
+    def shutdown(self, timeout: float = STOP_GRACE_SECONDS + 20) -> None:
+        """Stop every job this engine runs, wait for their attempts, end the engine thread."""
+        if self._closed:
+            return
+        for job_id in self._call(self._scheduler.active_jobs):
+            try:
+                self.stop(job_id)
+            except Exception:  # already ending: nothing to stop
+                log.debug("stop of %s during shutdown", job_id, exc_info=True)
+        deadline = time.monotonic() + timeout
+        for context in list(self._contexts.values()):
+            context.done.wait(max(0.0, deadline - time.monotonic()))
+        with self._workers_lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        self._closed = True
+        self._inbox.put(None)
+        self._thread.join(timeout=5)
+
+    # ------------------------------------------------------- engine thread
+    def _loop(self) -> None:
+        while True:
+            item = self._inbox.get()
+            if item is None:
+                return
+            try:
+                item()
+            except Exception:
+                log.exception("engine step failed")
+
+    def _call(self, func: Callable[[], T]) -> T:
+        """Run `func` on the engine thread and answer its result (or raise its error)."""
+        if threading.current_thread() is self._thread:
+            return func()
+        if self._closed:
+            raise RuntimeError("the engine has been shut down")
+        future: Future[T] = Future()
+
+        def step() -> None:
+            try:
+                future.set_result(func())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._inbox.put(step)
+        return future.result()
+
+    def _context(self, job_id: str) -> _JobContext:
+        try:
+            return self._contexts[job_id]
+        except KeyError:
+            raise UnknownJob(f"no such job in this engine: {job_id}") from None
+
+    def _submit(
+        self,
+        job_id: str,
+        job: Job,
+        only: Collection[str] | None,
+        keep_finished: Mapping[str, Collection[int]] | None,
+        priority: int | None,
+    ) -> None:
+        envs = {
+            name: task_environment(job_id, task, self.config, self.capacity, self.oss_host)
+            for name, task in job.tasks.items()
+        }
+        notices = list(not_emulated(job, self.config))
+        for env in envs.values():
+            notices.extend(env.notices)
+        if not getattr(self.runtime, "uses_images", True):
+            notices.append(
+                f"runtime {self.runtime.name}: images are not used; programs see this "
+                "host's system files (Command.Docker.Image / ImageId are not applied)"
+            )
+        upstream: dict[str, set[str]] = {name: set() for name in job.tasks}
+        for up, downs in job.dependencies.items():
+            for down in downs:
+                upstream[down].add(up)
+        plan = JobPlan(
+            job_id=job_id,
+            name=job.name,
+            tasks=tuple(
+                TaskPlan(
+                    name=name,
+                    instance_count=task.instance_count,
+                    max_retry_count=task.max_retry_count,
+                    resources=envs[name].sizing.granted,
+                    upstream=frozenset(upstream[name]),
+                    downstream=tuple(job.dependencies.get(name, ())),
+                )
+                for name, task in job.tasks.items()
+            ),
+            fail_on_instance_fail=job.job_fail_on_instance_fail,
+            priority=job.priority,
+            notices=tuple(notices),
+        )
+        for notice in notices:
+            log.warning("%s: %s", job_id, notice)
+        existing = self._scheduler.jobs.get(job_id)
+        if existing is not None and not existing.state.terminal:
+            raise StateConflict(existing.state)
+        previous = self._contexts.get(job_id)
+        storage = self._storage_factory(
+            self.config, job_id, job, self.config.state_dir / "jobs" / job_id
+        )
+        self._contexts[job_id] = _JobContext(job=job, storage=storage, envs=envs)
+        try:
+            actions = self._scheduler.submit(
+                plan,
+                self.clock.now(),
+                only=only,
+                keep_finished=keep_finished,
+                priority=priority,
+            )
+        except Exception:
+            storage.close()
+            if previous is not None:
+                self._contexts[job_id] = previous
+            else:
+                del self._contexts[job_id]
+            raise
+        self._perform(actions)
+
+    def _perform(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Publish):
+                self.bus.publish(action.event)
+            elif isinstance(action, Launch):
+                self._start_worker(action)
+            elif isinstance(action, Cancel):
+                context = self._contexts[action.job_id]
+                flag = context.cancels.get((action.task_name, action.instance_id))
+                if flag is not None:
+                    flag.set()
+            elif isinstance(action, JobEnded):
+                self._job_ended(action)
+
+    def _job_ended(self, action: JobEnded) -> None:
+        context = self._contexts[action.job_id]
+        context.final = action.state
+
+        def close() -> None:
+            try:
+                context.storage.close()
+            except Exception:
+                log.exception("closing the storage of %s failed", action.job_id)
+            finally:
+                context.done.set()
+
+        threading.Thread(target=close, name=f"close-{action.job_id}", daemon=True).start()
+
+    def _on_started(self, launch: Launch, detail: dict[str, Any]) -> None:
+        self._perform(
+            self._scheduler.started(
+                launch.job_id, launch.task_name, launch.instance_id, self.clock.now(), detail
+            )
+        )
+
+    def _on_ended(self, launch: Launch, outcome: AttemptOutcome, detail: dict[str, Any]) -> None:
+        context = self._contexts[launch.job_id]
+        context.cancels.pop((launch.task_name, launch.instance_id), None)
+        self._perform(
+            self._scheduler.ended(
+                launch.job_id,
+                launch.task_name,
+                launch.instance_id,
+                outcome,
+                self.clock.now(),
+                detail,
+            )
+        )
+
+    # -------------------------------------------------------- worker threads
+    def _start_worker(self, launch: Launch) -> None:
+        context = self._contexts[launch.job_id]
+        cancel = threading.Event()
+        context.cancels[(launch.task_name, launch.instance_id)] = cancel
+        worker = threading.Thread(
+            target=self._work,
+            args=(context, launch, cancel),
+            name=f"{launch.task_name}.{launch.instance_id}.{launch.attempt}",
+            daemon=True,
+        )
+        with self._workers_lock:
+            self._workers.add(worker)
+        worker.start()
+
+    def _work(self, context: _JobContext, launch: Launch, cancel: threading.Event) -> None:
+        detail: dict[str, Any] = {}
+        try:
+            outcome = self._attempt(context, launch, cancel, detail)
+        except Exception as exc:  # a defect below must still end the attempt visibly
+            log.exception("attempt %s failed inside localbatch", launch)
+            outcome = _failure(exc)
+        self._inbox.put(lambda: self._on_ended(launch, outcome, dict(detail)))
+        with self._workers_lock:
+            self._workers.discard(threading.current_thread())
+
+    def _attempt(
+        self,
+        context: _JobContext,
+        launch: Launch,
+        cancel: threading.Event,
+        detail: dict[str, Any],
+    ) -> AttemptOutcome:
+        env = context.envs[launch.task_name]
+        if cancel.is_set():
+            return AttemptOutcome(None, "Stopped", "The instance was stopped before it started.")
+        if env.argv_error:
+            return AttemptOutcome(None, INVALID_COMMAND_LINE, env.argv_error)
+        try:
+            prepared = context.storage.prepare(launch.task_name, launch.instance_id, launch.attempt)
+        except Exception as exc:
+            return _failure(exc)
+        detail.update(
+            stdout_object=prepared.stdout_object,
+            stderr_object=prepared.stderr_object,
+            stdout_path=str(prepared.stdout_path),
+            stderr_path=str(prepared.stderr_path),
+            workdir=str(prepared.workdir),
+            runtime=self.runtime.name,
+        )
+        if getattr(self.runtime, "uses_images", True):
+            detail["image"] = env.image
+        spec = attempt_spec(
+            env,
+            launch.job_id,
+            launch.instance_id,
+            launch.attempt,
+            workdir=prepared.workdir,
+            binds=tuple(prepared.binds),
+            stdout_path=prepared.stdout_path,
+            stderr_path=prepared.stderr_path,
+        )
+
+        def on_started(handle: AttemptHandle) -> None:
+            started = {**detail, "ref": handle.ref}
+            self._inbox.put(lambda: self._on_started(launch, started))
+
+        outcome: AttemptOutcome | None = None
+        try:
+            prepared.start_streaming()
+            outcome = run_attempt(self.runtime, spec, float(env.timeout), cancel, on_started)
+        except Exception as exc:
+            log.exception("running %s failed inside localbatch", launch)
+            outcome = _failure(exc)
+        finally:
+            keep = env.keep_on_failure and not (outcome is not None and outcome.succeeded)
+            try:
+                context.storage.finish(prepared, keep=keep)
+            except Exception as exc:
+                failure = _failure(exc)
+                if outcome is not None and outcome.succeeded:
+                    outcome = AttemptOutcome(
+                        outcome.exit_code, failure.error_code, failure.error_message
+                    )
+                else:
+                    detail["storage_error"] = f"{failure.error_code}: {failure.error_message}"
+        assert outcome is not None
+        return outcome

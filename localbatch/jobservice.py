@@ -1,0 +1,237 @@
+"""Job operations with the service's rules, shared by `localbatch serve` and the job commands.
+
+Create (validate, IdempotentToken, record, hand to the engine), stop, start, delete and
+change priority: each checks the state rule of semantics.md and raises the `ApiError` the
+HTTP API answers. The store is the truth about jobs; the engine runs the ones this process
+owns. A job whose runner is another live process (a `localbatch run`) is stopped by asking
+that process, as Ctrl-C would; a job whose runner died is repaired by `recovery`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from localbatch.config import Config
+from localbatch.engine.service import Engine
+from localbatch.events import Event, EventBus
+from localbatch.ids import new_job_id
+from localbatch.spec.errors import ApiError, not_found, state_conflict
+from localbatch.spec.model import Job, parse_job
+from localbatch.spec.validate import check_job_count, validate
+from localbatch.states import (
+    State,
+    StateConflict,
+    check_can_change_priority,
+    check_can_delete,
+    check_can_start,
+    check_can_stop,
+)
+from localbatch.store import DuplicateToken, Store, body_digest, runner_alive
+from localbatch.store.db import current_runner
+from localbatch.store.records import JobRecord
+
+
+class JobService:
+    """One process's view of the jobs: the shared store plus the engine it runs jobs on."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        engine: Engine,
+        bus: EventBus,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.engine = engine
+        self.bus = bus
+        self.clock = clock
+        self.runner = current_runner()
+        self._jobs: dict[str, Job] = {}
+        self._create_lock = threading.Lock()
+        bus.subscribe(self._auto_release)
+
+    # -- create -----------------------------------------------------------------------
+
+    def create(self, body: Mapping[str, Any], *, token: str = "", owner: str = "") -> str:
+        """Record and start a job; the id of the job a reused `token` already names."""
+        if token:
+            existing = self._job_for_token(token, body)
+            if existing:
+                return existing
+        errors = validate(body, self.config.quotas).errors
+        if errors:
+            raise errors[0]
+        job = parse_job(body)
+        with self._create_lock:
+            too_many = check_job_count(self.store.job_count(), self.config.quotas)
+            if too_many:
+                raise too_many
+            job_id = new_job_id()
+            try:
+                self.store.create_job(
+                    job_id,
+                    job,
+                    created=self.clock(),
+                    owner=owner,
+                    idempotent_token=token,
+                    runner=self.runner,
+                )
+            except DuplicateToken as taken:
+                return self._same_body(taken.job_id, taken.body_digest, body)
+        self._jobs[job_id] = job
+        self.engine.submit(job_id, job)
+        return job_id
+
+    def _job_for_token(self, token: str, body: Mapping[str, Any]) -> str:
+        row = self.store.job_for_token(token)
+        return self._same_body(*row, body) if row else ""
+
+    @staticmethod
+    def _same_body(job_id: str, digest: str, body: Mapping[str, Any]) -> str:
+        if digest != body_digest(body):
+            raise ApiError.from_catalogue("IdempotentTokenMismatch")
+        return job_id
+
+    # -- operations on a recorded job -----------------------------------------------------
+
+    def job(self, job_id: str) -> JobRecord:
+        record = self.store.get_job(job_id)
+        if record is None:
+            raise not_found(job_id)
+        return record
+
+    def model(self, job_id: str) -> Job:
+        """The parsed description of a recorded job (cached)."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            body = self.store.job_body(job_id)
+            if body is None:
+                raise not_found(job_id)
+            job = self._jobs[job_id] = parse_job(body)
+        return job
+
+    def stop(self, job_id: str) -> None:
+        record = self.job(job_id)
+        _check(check_can_stop, record.state)
+        if record.runner == self.runner:
+            self.engine.stop(job_id)
+        elif runner_alive(record.runner):
+            os.kill(int(record.runner.split(":")[0]), signal.SIGINT)
+        else:
+            self.mark_stopped(record)
+
+    def mark_stopped(self, record: JobRecord) -> None:
+        """End a job nobody runs: its unfinished instances, tasks and itself become Stopped."""
+        now = self.clock()
+        for instance in self.store.list_instances(
+            record.id, states=(State.WAITING, State.RUNNING), max_items=None
+        ).items:
+            self.bus.publish(
+                Event(
+                    name="OnInstanceStopped",
+                    job_id=record.id,
+                    state=State.STOPPED,
+                    time=now,
+                    category="Instance",
+                    task_name=instance.task_name,
+                    instance_id=instance.instance_id,
+                    start_time=instance.start_time,
+                    end_time=now,
+                    retry_count=instance.retry_count,
+                    attempt=instance.attempt,
+                    error_code="Stopped",
+                    error_message="The instance was stopped.",
+                )
+            )
+        for task in self.store.list_tasks(record.id, max_items=10_000).items:
+            if not task.state.terminal:
+                self.bus.publish(
+                    Event(
+                        "OnTaskStopped",
+                        record.id,
+                        State.STOPPED,
+                        now,
+                        "Task",
+                        task.name,
+                        start_time=task.start_time,
+                        end_time=now,
+                    )
+                )
+        self.bus.publish(
+            Event(
+                "OnJobStopped",
+                record.id,
+                State.STOPPED,
+                now,
+                "Job",
+                start_time=record.start_time,
+                end_time=now,
+            )
+        )
+
+    def start(self, job_id: str) -> None:
+        """Re-run a Stopped or Failed job: only its instances that did not finish."""
+        record = self.job(job_id)
+        _check(check_can_start, record.state)
+        finished: dict[str, list[int]] = {}
+        for instance in self.store.list_instances(
+            job_id, states=(State.FINISHED,), max_items=None
+        ).items:
+            finished.setdefault(instance.task_name, []).append(instance.instance_id)
+        self.store.claim_job(job_id, self.runner)
+        self.engine.submit(
+            job_id, self.model(job_id), keep_finished=finished, priority=record.priority
+        )
+
+    def delete(self, job_id: str) -> None:
+        _check(check_can_delete, self.job(job_id).state)
+        self.store.delete_job(job_id)
+        self._jobs.pop(job_id, None)
+
+    def change_priority(self, job_id: str, body: Mapping[str, Any]) -> None:
+        """Set a Stopped job's Priority, checked by the CreateJob validator's own rule."""
+        if "Priority" not in body:
+            raise ApiError.from_catalogue("Missing", Parameter="Priority")
+        candidate = {**self.model(job_id).raw, "Priority": body["Priority"]}
+        for error in validate(candidate, self.config.quotas).errors:
+            if error.code.endswith("Priority"):
+                raise error
+        priority = int(body["Priority"])
+        record = self.job(job_id)
+        _check(check_can_change_priority, record.state)
+        self.bus.publish(
+            Event(
+                "OnPriorityChange",
+                job_id,
+                record.state,
+                self.clock(),
+                "Job",
+                start_time=record.start_time,
+                end_time=record.end_time,
+                detail={"priority": priority, "previous_priority": record.priority},
+            )
+        )
+
+    def _auto_release(self, event: Event) -> None:
+        """AutoRelease: a job of this process that Finished is deleted."""
+        if event.name != "OnJobFinished":
+            return
+        job = self._jobs.get(event.job_id)
+        if job is not None and job.auto_release:
+            self.store.delete_job(event.job_id)
+            self._jobs.pop(event.job_id, None)
+
+
+def _check(rule: Callable[[State], None], state: State) -> None:
+    try:
+        rule(state)
+    except StateConflict as conflict:
+        raise state_conflict(conflict.current) from None

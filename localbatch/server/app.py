@@ -1,0 +1,290 @@
+"""The BatchCompute HTTP API as an aiohttp application (api-wire.md).
+
+Routes are thin: read the request, one call into the `JobService` or the store, shape the
+answer. The middleware owns what every response shares: the `x-acs-request-id` header, the
+API version and signature checks, and errors as `{Code, Message}` bodies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psutil
+from aiohttp import web
+
+from localbatch.ids import new_request_id
+from localbatch.jobservice import JobService
+from localbatch.server import shapes
+from localbatch.server.query import bad_query, flag, list_query
+from localbatch.server.signature import API_VERSION, check_request
+from localbatch.spec.errors import ApiError, internal_error, not_found
+from localbatch.spec.load import parse_body
+from localbatch.store.records import InstanceRecord
+
+log = logging.getLogger(__name__)
+
+SERVICE_KEY = web.AppKey("service", JobService)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def error_response(error: ApiError) -> web.Response:
+    return json_response(error.to_body(), status=error.http_status)
+
+
+@web.middleware
+async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id on every answer; version and signature checks; errors as service bodies."""
+    request_id = new_request_id()
+    try:
+        _check_version(request)
+        _check_signature(request)
+        response = await handler(request)
+    except ApiError as error:
+        response = error_response(error)
+    except web.HTTPMethodNotAllowed:
+        response = error_response(
+            ApiError.from_catalogue("MethodNotAllowed", Method=request.method, Path=request.path)
+        )
+    except web.HTTPNotFound:
+        response = error_response(ApiError.from_catalogue("InvalidUrlPattern", Path=request.path))
+    except Exception:
+        log.exception(
+            "request %s %s failed (request id %s)", request.method, request.path_qs, request_id
+        )
+        response = error_response(internal_error())
+    response.headers["x-acs-request-id"] = request_id
+    return response
+
+
+def _check_version(request: web.Request) -> None:
+    version = request.headers.get("x-acs-version")
+    if version is not None and version != API_VERSION:
+        raise ApiError.from_catalogue("InvalidVersion.NotFound", Version=version)
+
+
+def _check_signature(request: web.Request) -> None:
+    config = request.app[SERVICE_KEY].config
+    if not config.api_access_key_id:
+        return
+    error = check_request(
+        request.method,
+        request.headers,
+        request.raw_path,
+        access_key_id=config.api_access_key_id,
+        access_key_secret=config.api_access_key_secret,
+        now=time.time(),
+    )
+    if error is not None:
+        raise error
+
+
+def _service(request: web.Request) -> JobService:
+    return request.app[SERVICE_KEY]
+
+
+async def _blocking(func: Callable[[], Any]) -> Any:
+    """Run a store write or an engine call off the event loop (they may wait on locks)."""
+    return await asyncio.get_running_loop().run_in_executor(None, func)
+
+
+# -- jobs -------------------------------------------------------------------------------
+
+
+async def create_job(request: web.Request) -> web.Response:
+    service = _service(request)
+    body = parse_body(await request.read())
+    token = request.query.get("IdempotentToken", "")
+    job_id = await _blocking(functools.partial(service.create, body, token=token))
+    return json_response({"Id": job_id}, status=201)
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    query = list_query(request.query)
+    try:
+        page = _service(request).store.list_jobs(
+            states=query.states,
+            cluster_id=request.query.get("ClusterId", ""),
+            marker=query.marker,
+            max_items=query.max_items,
+            oldest_first=flag(request.query, "IsReverse"),
+        )
+    except ValueError:
+        raise bad_query(f"Marker={query.marker}") from None
+    return json_response(shapes.page(page, shapes.job))
+
+
+async def get_job(request: web.Request) -> web.Response:
+    service = _service(request)
+    job_id = request.match_info["job_id"]
+    if "description" in request.query:
+        body = service.store.job_body(job_id)
+        if body is None:
+            raise not_found(job_id)
+        body.setdefault("Notification", {})
+        return json_response(body)
+    return json_response(shapes.job(service.job(job_id)))
+
+
+async def change_priority(request: web.Request) -> web.Response:
+    body = parse_body(await request.read())
+    job_id = request.match_info["job_id"]
+    await _blocking(functools.partial(_service(request).change_priority, job_id, body))
+    return json_response({}, status=200)
+
+
+async def delete_job(request: web.Request) -> web.Response:
+    await _blocking(functools.partial(_service(request).delete, request.match_info["job_id"]))
+    return web.Response(status=204)
+
+
+async def job_action(request: web.Request) -> web.Response:
+    service = _service(request)
+    job_id, action = request.match_info["job_id"], request.match_info["action"]
+    operation = {"stop": service.stop, "start": service.start}.get(action)
+    if operation is None:
+        raise ApiError.from_catalogue("InvalidUrlPattern", Path=request.path)
+    await _blocking(functools.partial(operation, job_id))
+    return json_response({}, status=201)
+
+
+# -- tasks and instances ----------------------------------------------------------------
+
+
+async def list_tasks(request: web.Request) -> web.Response:
+    service = _service(request)
+    job_id = request.match_info["job_id"]
+    service.job(job_id)
+    query = list_query(request.query)
+    try:
+        page = service.store.list_tasks(job_id, marker=query.marker, max_items=query.max_items)
+    except ValueError:
+        raise bad_query(f"Marker={query.marker}") from None
+    return json_response(shapes.page(page, shapes.task))
+
+
+async def get_task(request: web.Request) -> web.Response:
+    job_id, task_name = request.match_info["job_id"], request.match_info["task"]
+    task = _service(request).store.get_task(job_id, task_name)
+    if task is None:
+        raise not_found(f"{job_id}/{task_name}")
+    return json_response(shapes.task(task))
+
+
+def _instance_shaper(
+    service: JobService, job_id: str, task_name: str
+) -> Callable[[InstanceRecord], dict[str, Any]]:
+    task = service.model(job_id).tasks.get(task_name)
+    if task is None:
+        raise not_found(f"{job_id}/{task_name}")
+    stdout_dir = task.parameters.stdout_redirect_path
+    stderr_dir = task.parameters.stderr_redirect_path
+    return lambda record: shapes.instance(record, stdout_dir, stderr_dir)
+
+
+async def list_instances(request: web.Request) -> web.Response:
+    service = _service(request)
+    job_id, task_name = request.match_info["job_id"], request.match_info["task"]
+    shape = _instance_shaper(service, job_id, task_name)
+    query = list_query(request.query)
+    try:
+        page = service.store.list_instances(
+            job_id, task_name, states=query.states, marker=query.marker, max_items=query.max_items
+        )
+    except ValueError:
+        raise bad_query(f"Marker={query.marker}") from None
+    return json_response(shapes.page(page, shape))
+
+
+async def get_instance(request: web.Request) -> web.Response:
+    service = _service(request)
+    job_id, task_name = request.match_info["job_id"], request.match_info["task"]
+    shape = _instance_shaper(service, job_id, task_name)
+    raw_id = request.match_info["instance"]
+    record = (
+        service.store.get_instance(job_id, task_name, int(raw_id)) if raw_id.isdigit() else None
+    )
+    if record is None:
+        raise not_found(f"{job_id}/{task_name}/{raw_id}")
+    return json_response(shape(record))
+
+
+# -- account-level resources ------------------------------------------------------------
+
+
+async def get_quotas(request: web.Request) -> web.Response:
+    return json_response(shapes.quotas())
+
+
+async def get_available(request: web.Request) -> web.Response:
+    memory_gib = psutil.virtual_memory().total / 1024**3
+    return json_response(shapes.available(psutil.cpu_count() or 1, memory_gib))
+
+
+def _listed(items: list[dict[str, Any]]) -> web.Response:
+    return json_response({"Items": items, "NextMarker": ""})
+
+
+async def list_images(request: web.Request) -> web.Response:
+    return _listed(shapes.images(_service(request).config))
+
+
+async def get_image(request: web.Request) -> web.Response:
+    image_id = request.match_info["id"]
+    docker = _service(request).config.images.get(image_id)
+    if docker is None:
+        raise not_found(image_id)
+    return json_response(shapes.image(image_id, docker))
+
+
+async def list_clusters(request: web.Request) -> web.Response:
+    return _listed(shapes.clusters(_service(request).config.clusters))
+
+
+async def get_cluster(request: web.Request) -> web.Response:
+    cluster_id = request.match_info["id"]
+    definition = _service(request).config.clusters.get(cluster_id)
+    if definition is None:
+        raise not_found(cluster_id)
+    return json_response(shapes.cluster(definition))
+
+
+def make_app(service: JobService) -> web.Application:
+    app = web.Application(middlewares=[api_middleware], client_max_size=8 * 1024**2)
+    app[SERVICE_KEY] = service
+    app.add_routes(
+        [
+            web.post("/jobs", create_job),
+            web.get("/jobs", list_jobs, allow_head=False),
+            web.get("/jobs/{job_id}", get_job, allow_head=False),
+            web.put("/jobs/{job_id}", change_priority),
+            web.delete("/jobs/{job_id}", delete_job),
+            web.post("/jobs/{job_id}/{action}", job_action),
+            web.get("/jobs/{job_id}/tasks", list_tasks, allow_head=False),
+            web.get("/jobs/{job_id}/tasks/{task}", get_task, allow_head=False),
+            web.get("/jobs/{job_id}/tasks/{task}/instances", list_instances, allow_head=False),
+            web.get(
+                "/jobs/{job_id}/tasks/{task}/instances/{instance}", get_instance, allow_head=False
+            ),
+            web.get("/quotas", get_quotas, allow_head=False),
+            web.get("/available", get_available, allow_head=False),
+            web.get("/images", list_images, allow_head=False),
+            web.get("/images/{id}", get_image, allow_head=False),
+            web.get("/clusters", list_clusters, allow_head=False),
+            web.get("/clusters/{id}", get_cluster, allow_head=False),
+        ]
+    )
+    return app

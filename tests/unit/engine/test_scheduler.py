@@ -1,0 +1,296 @@
+"""The pure scheduler, fed inputs by hand: order, capacity, retries, failure rules, stop."""
+
+from __future__ import annotations
+
+import pytest
+
+from localbatch.engine.capacity import HostCapacity, Resources
+from localbatch.engine.scheduler import (
+    Action,
+    Cancel,
+    JobEnded,
+    JobPlan,
+    Launch,
+    Publish,
+    Scheduler,
+    TaskPlan,
+)
+from localbatch.instance_types import GIB
+from localbatch.runtime.base import AttemptOutcome
+from localbatch.states import State, StateConflict
+
+SMALL = Resources(1.0, 1 * GIB)
+OK = AttemptOutcome(0)
+FAIL = AttemptOutcome(1)
+
+
+def plan(
+    tasks: dict[str, int],
+    deps: dict[str, list[str]] | None = None,
+    *,
+    retries: int = 0,
+    fail_on: bool = True,
+    job_id: str = "job-1",
+    priority: int = 0,
+    resources: Resources = SMALL,
+) -> JobPlan:
+    deps = deps or {}
+    upstream = {name: frozenset(u for u, ds in deps.items() if name in ds) for name in tasks}
+    return JobPlan(
+        job_id=job_id,
+        name=job_id,
+        tasks=tuple(
+            TaskPlan(name, count, retries, resources, upstream[name], tuple(deps.get(name, ())))
+            for name, count in tasks.items()
+        ),
+        fail_on_instance_fail=fail_on,
+        priority=priority,
+    )
+
+
+def launches(actions: list[Action]) -> list[tuple[str, int, int]]:
+    return [(a.task_name, a.instance_id, a.attempt) for a in actions if isinstance(a, Launch)]
+
+
+def events(actions: list[Action]) -> list[str]:
+    out = []
+    for a in actions:
+        if isinstance(a, Publish):
+            e = a.event
+            where = e.task_name or ""
+            if e.instance_id is not None:
+                where += f".{e.instance_id}"
+            out.append(f"{e.name}:{where}" if where else e.name)
+    return out
+
+
+def ended(actions: list[Action]) -> State | None:
+    states = [a.state for a in actions if isinstance(a, JobEnded)]
+    return states[0] if states else None
+
+
+def run(s: Scheduler, task: str, inst: int, outcome: AttemptOutcome = OK) -> list[Action]:
+    """Start and end one attempt; answer the actions of its end."""
+    s.started("job-1", task, inst, 1.0, {})
+    return s.ended("job-1", task, inst, outcome, 2.0)
+
+
+def unlimited() -> Scheduler:
+    return Scheduler(HostCapacity.unlimited())
+
+
+def test_fan_out_fan_in_runs_in_dependency_order() -> None:
+    s = unlimited()
+    first = s.submit(
+        plan(
+            {"split": 1, "c1": 2, "c2": 1, "merge": 1},
+            {"split": ["c1", "c2"], "c1": ["merge"], "c2": ["merge"]},
+        ),
+        0.0,
+    )
+    assert launches(first) == [("split", 0, 0)]
+    after_split = run(s, "split", 0)
+    assert sorted(launches(after_split)) == [("c1", 0, 0), ("c1", 1, 0), ("c2", 0, 0)]
+    assert launches(run(s, "c1", 0)) == []
+    assert launches(run(s, "c2", 0)) == []
+    assert launches(run(s, "c1", 1)) == [("merge", 0, 0)]
+    last = run(s, "merge", 0)
+    assert ended(last) == State.FINISHED
+    assert events(last)[-1] == "OnJobFinished"
+
+
+def test_submit_announces_job_tasks_and_instances_waiting() -> None:
+    actions = unlimited().submit(plan({"a": 2}), 0.0)
+    assert events(actions) == [
+        "OnJobWaiting",
+        "OnTaskWaiting:a",
+        "OnInstanceWaiting:a.0",
+        "OnInstanceWaiting:a.1",
+    ]
+
+
+def test_job_and_task_run_once_their_first_instance_runs() -> None:
+    s = unlimited()
+    s.submit(plan({"a": 2}), 0.0)
+    actions = s.started("job-1", "a", 0, 5.0, {"ref": "c1"})
+    assert events(actions) == ["OnJobRunning", "OnTaskRunning:a", "OnInstanceRunning:a.0"]
+    assert events(s.started("job-1", "a", 1, 6.0, {})) == ["OnInstanceRunning:a.1"]
+    snap = s.snapshot("job-1")
+    assert snap.start_time == 5.0
+    assert snap.tasks[0].instances[0].attempts[0].ref == "c1"
+
+
+def test_retries_then_success() -> None:
+    s = unlimited()
+    s.submit(plan({"a": 1}, retries=2), 0.0)
+    retry = run(s, "a", 0, FAIL)
+    assert launches(retry) == [("a", 0, 1)]
+    assert "OnInstanceWaiting:a.0" in events(retry)
+    done = run(s, "a", 0, OK)
+    assert ended(done) == State.FINISHED
+    inst = s.snapshot("job-1").tasks[0].instances[0]
+    assert inst.retry_count == 1
+    assert [a.exit_code for a in inst.attempts] == [1, 0]
+
+
+def test_timeout_is_a_failure_and_is_retried() -> None:
+    s = unlimited()
+    s.submit(plan({"a": 1}, retries=1), 0.0)
+    timeout = AttemptOutcome(None, "Timeout", "too slow")
+    assert launches(run(s, "a", 0, timeout)) == [("a", 0, 1)]
+    last = run(s, "a", 0, timeout)
+    assert ended(last) == State.FAILED
+    inst = s.snapshot("job-1").tasks[0].instances[0]
+    assert [a.error_code for a in inst.attempts] == ["Timeout", "Timeout"]
+    assert inst.state == State.FAILED and inst.retry_count == 1
+
+
+def test_fail_on_instance_fail_stops_the_rest_and_fails_the_job() -> None:
+    s = unlimited()
+    s.submit(plan({"a": 2, "b": 1, "after": 1}, {"a": ["after"]}), 0.0)
+    s.started("job-1", "a", 1, 1.0, {})
+    s.started("job-1", "b", 0, 1.0, {})
+    failed = run(s, "a", 0, FAIL)
+    cancels = sorted((c.task_name, c.instance_id) for c in failed if isinstance(c, Cancel))
+    assert cancels == [("a", 1), ("b", 0)]
+    assert "OnTaskFailed:a" in events(failed)
+    assert "OnInstanceStopped:after.0" in events(failed)
+    assert ended(failed) is None  # cancelled attempts still running
+    s.ended("job-1", "a", 1, AttemptOutcome(143, "Stopped", "stopped"), 3.0)
+    last = s.ended("job-1", "b", 0, AttemptOutcome(143, "Stopped", "stopped"), 3.0)
+    assert ended(last) == State.FAILED
+    snap = s.snapshot("job-1")
+    states = {t.name: t.state for t in snap.tasks}
+    assert states == {"a": State.FAILED, "b": State.STOPPED, "after": State.STOPPED}
+    assert snap.instance_metrics.failed == 1 and snap.instance_metrics.stopped == 3
+    assert "Instance 0 of task a failed" in snap.message
+
+
+def test_failure_tolerated_when_job_fail_on_instance_fail_is_false() -> None:
+    s = unlimited()
+    s.submit(plan({"a": 2, "after": 1}, {"a": ["after"]}, fail_on=False), 0.0)
+    assert launches(run(s, "a", 0, FAIL)) == []
+    assert launches(run(s, "a", 1, OK)) == [("after", 0, 0)]
+    last = run(s, "after", 0)
+    assert ended(last) == State.FINISHED
+    task_a = s.snapshot("job-1").tasks[0]
+    assert task_a.state == State.FINISHED
+    assert task_a.metrics.failed == 1 and task_a.metrics.finished == 1
+
+
+def test_stop_stops_waiting_at_once_and_running_when_they_return() -> None:
+    s = Scheduler(HostCapacity.unlimited(max_parallel=1))
+    s.submit(plan({"a": 2}), 0.0)
+    s.started("job-1", "a", 0, 1.0, {})
+    stop = s.stop("job-1", 2.0)
+    assert [a for a in stop if isinstance(a, Cancel)] == [Cancel("job-1", "a", 0)]
+    assert "OnInstanceStopped:a.1" in events(stop)
+    assert ended(stop) is None
+    last = s.ended("job-1", "a", 0, AttemptOutcome(143, "Stopped", "stopped"), 3.0)
+    assert ended(last) == State.STOPPED
+    with pytest.raises(StateConflict):
+        s.stop("job-1", 4.0)
+
+
+def test_stop_of_a_job_with_nothing_running_ends_it_now() -> None:
+    s = Scheduler(HostCapacity.unlimited(max_parallel=1))
+    s.submit(plan({"a": 1}, job_id="job-1"), 0.0)
+    s.submit(plan({"a": 1}, job_id="job-2"), 0.0)
+    assert ended(s.stop("job-2", 1.0)) == State.STOPPED
+
+
+def test_max_parallel_and_priority_order() -> None:
+    s = Scheduler(HostCapacity.unlimited(max_parallel=1))
+    assert launches(s.submit(plan({"a": 2}, job_id="job-1"), 0.0)) == [("a", 0, 0)]
+    s.submit(plan({"low": 1}, job_id="job-low", priority=1), 0.0)
+    s.submit(plan({"high": 1}, job_id="job-high", priority=9), 0.0)
+    s.started("job-1", "a", 0, 1.0, {})
+    # job-1 keeps going first? No: a higher priority job waiting for the same capacity wins.
+    nxt = s.ended("job-1", "a", 0, OK, 2.0)
+    assert [(a.job_id, a.task_name) for a in nxt if isinstance(a, Launch)] == [("job-high", "high")]
+
+
+def test_memory_is_never_oversubscribed() -> None:
+    host = HostCapacity(cpu_cores=64, memory_bytes=10 * GIB)
+    s = Scheduler(host)
+    big = Resources(1.0, 4 * GIB)
+    first = s.submit(plan({"a": 5}, resources=big), 0.0)
+    assert len(launches(first)) == 2  # 8 GiB of 10
+    assert s.ledger.memory_in_use <= host.memory_bytes
+    assert len(launches(run(s, "a", 0))) == 1
+
+
+def test_cores_bound_concurrency_and_smaller_shapes_backfill() -> None:
+    s = Scheduler(HostCapacity(cpu_cores=4, memory_bytes=64 * GIB))
+    s.submit(plan({"big": 2}, resources=Resources(3.0, GIB), job_id="job-1"), 0.0)
+    follow = s.submit(plan({"small": 1}, job_id="job-2"), 0.0)
+    assert launches(follow) == [("small", 0, 0)]  # 3 + 1 cores: the second big must wait
+
+
+def test_only_runs_selected_tasks_and_stops_the_others() -> None:
+    s = unlimited()
+    actions = s.submit(
+        plan({"split": 1, "count": 1, "merge": 1}, {"split": ["count"], "count": ["merge"]}),
+        0.0,
+        only=["count"],
+    )
+    assert launches(actions) == [("count", 0, 0)]
+    assert "OnTaskStopped:split" in events(actions)
+    last = run(s, "count", 0)
+    assert ended(last) == State.FINISHED
+    snap = s.snapshot("job-1")
+    assert {t.name: t.state for t in snap.tasks}["merge"] == State.STOPPED
+    with pytest.raises(ValueError, match="nope"):
+        unlimited().submit(plan({"a": 1}), 0.0, only=["nope"])
+
+
+def test_restart_runs_only_instances_not_kept_finished() -> None:
+    s = unlimited()
+    s.submit(plan({"a": 3, "b": 1}, {"a": ["b"]}), 0.0)
+    s.stop("job-1", 1.0)
+    for i in range(3):
+        s.ended("job-1", "a", i, AttemptOutcome(143, "Stopped", "stopped"), 1.5)
+    assert s.snapshot("job-1").state == State.STOPPED
+    actions = s.submit(plan({"a": 3, "b": 1}, {"a": ["b"]}), 2.0, keep_finished={"a": [0, 2]})
+    assert launches(actions) == [("a", 1, 0)]
+    assert "OnInstanceWaiting:a.0" not in events(actions)
+    assert launches(run(s, "a", 1)) == [("b", 0, 0)]
+
+
+def test_everything_kept_finishes_at_once() -> None:
+    actions = unlimited().submit(plan({"a": 1}), 0.0, keep_finished={"a": [0]})
+    assert ended(actions) == State.FINISHED
+
+
+def test_resubmitting_an_active_job_is_a_conflict() -> None:
+    s = unlimited()
+    s.submit(plan({"a": 1}), 0.0)
+    with pytest.raises(StateConflict):
+        s.submit(plan({"a": 1}), 1.0)
+
+
+def test_capacity_is_returned_after_every_attempt() -> None:
+    s = Scheduler(HostCapacity(cpu_cores=2, memory_bytes=4 * GIB))
+    s.submit(plan({"a": 3}, retries=1, resources=Resources(2.0, GIB)), 0.0)
+    run(s, "a", 0, FAIL)
+    run(s, "a", 0, OK)
+    run(s, "a", 1)
+    last = run(s, "a", 2)
+    assert ended(last) == State.FINISHED
+    assert s.ledger.running == 0 and s.ledger.memory_in_use == 0
+
+
+def test_events_carry_attempt_results_and_metrics() -> None:
+    s = unlimited()
+    s.submit(plan({"a": 1}, retries=1), 0.0)
+    s.started("job-1", "a", 0, 1.0, {"stdout_object": "oss://b/stdout.x"})
+    actions = s.ended("job-1", "a", 0, AttemptOutcome(None, "OutOfMemory", "killed"), 2.0)
+    waiting = next(a.event for a in actions if isinstance(a, Publish))
+    assert waiting.name == "OnInstanceWaiting"
+    assert (waiting.retry_count, waiting.attempt, waiting.error_code) == (1, 0, "OutOfMemory")
+    assert waiting.detail["stdout_object"] == "oss://b/stdout.x"
+    assert waiting.detail["attempts"][0]["error_message"] == "killed"
+    run(s, "a", 0)
+    snap = s.snapshot("job-1")
+    assert snap.task_metrics.finished == 1 and snap.instance_metrics.finished == 1
+    assert snap.tasks[0].retries == 1

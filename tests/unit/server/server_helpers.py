@@ -1,0 +1,105 @@
+"""A real server on 127.0.0.1 (fake runtime) and a plain HTTP client for it."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from localbatch.config import load_config
+from localbatch.runtime.fake import FakeRuntime
+from localbatch.server.stack import ServiceStack, start_stack
+
+Body = dict[str, Any]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: Any
+
+
+@dataclass
+class Api:
+    """A plain HTTP client for the server under test."""
+
+    stack: ServiceStack
+    runtime: FakeRuntime
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.stack.api.port, timeout=30)
+        try:
+            data = (
+                raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+            )
+            conn.request(method, target, body=data, headers=headers or {})
+            response = conn.getresponse()
+            payload = response.read()
+            parsed = json.loads(payload) if payload else None
+            return Reply(response.status, response.headers, parsed)
+        finally:
+            conn.close()
+
+    def create(self, body: Body, token: str = "") -> str:
+        target = f"/jobs?IdempotentToken={token}" if token else "/jobs"
+        reply = self.request("POST", target, body)
+        assert reply.status == 201, reply.body
+        return str(reply.body["Id"])
+
+    def wait_state(self, job_id: str, *states: str) -> Body:
+        """Block until the job reaches one of `states` (the engine's own wait, no polling)."""
+        self.stack.engine.wait(job_id, timeout=30)
+        reply = self.request("GET", f"/jobs/{job_id}")
+        assert reply.body["State"] in states, reply.body
+        return dict(reply.body)
+
+
+def _task(instances: int = 2, **extra: Any) -> Body:
+    return {
+        "Parameters": {
+            "Command": {"CommandLine": "python main.py", "PackagePath": "", "EnvVars": {}},
+            "StdoutRedirectPath": "oss://bucket/logs/",
+            "StderrRedirectPath": "oss://bucket/logs/",
+        },
+        "InstanceCount": instances,
+        "MaxRetryCount": 0,
+        "Timeout": 600,
+        "AutoCluster": {"ImageId": "img-ubuntu", "InstanceType": "ecs.sn1.medium"},
+        **extra,
+    }
+
+
+def make_body(name: str = "demo", instances: int = 2, **extra: Any) -> Body:
+    body: Body = {
+        "Name": name,
+        "Type": "DAG",
+        "Priority": 1,
+        "JobFailOnInstanceFail": True,
+        "DAG": {
+            "Tasks": {"split": _task(instances), "merge": _task(1)},
+            "Dependencies": {"split": ["merge"]},
+        },
+    }
+    body.update(extra)
+    return body
+
+
+def start_api(tmp_path: Path, env: dict[str, str] | None = None) -> Api:
+    config = load_config(
+        tmp_path / "none.toml",
+        env=env or {},
+        state_dir=tmp_path / "state",
+        oss_root=tmp_path / "oss",
+    )
+    runtime = FakeRuntime()
+    return Api(start_stack(config, runtime, port=0, max_parallel=4), runtime)
