@@ -106,6 +106,8 @@ class TaskRecord:
     selected: bool = True
     #: Instance states, kept up to date so metrics never need a full scan.
     counts: Counter[State] = field(default_factory=Counter)
+    #: Retries used by all its instances.
+    retries: int = 0
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -193,7 +195,7 @@ def task_snapshot(record: TaskRecord) -> TaskSnapshot:
         start_time=record.start_time,
         end_time=record.end_time,
         metrics=Metrics.of(record.counts),
-        retries=sum(i.retry_count for i in record.instances),
+        retries=record.retries,
         instances=tuple(instance_snapshot(i) for i in record.instances),
         detail=dict(record.detail),
     )

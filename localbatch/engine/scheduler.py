@@ -243,6 +243,7 @@ class Scheduler:
             self._set_instance(job, task, inst, State.STOPPED, now)
         elif inst.retry_count < task.max_retry_count and job.ending is None:
             inst.retry_count += 1
+            task.retries += 1
             self._set_instance(job, task, inst, State.WAITING, now)
             self._push(job, task, inst)
         else:
@@ -341,7 +342,7 @@ class Scheduler:
             self._maybe_end_task(job, task, now)
 
     def _maybe_end_task(self, job: JobRecord, task: TaskRecord, now: float) -> None:
-        if task.state.terminal or any(not i.state.terminal for i in task.instances):
+        if task.state.terminal or task.counts[State.WAITING] or task.counts[State.RUNNING]:
             return
         if job.ending is None:
             final = State.FINISHED
@@ -362,7 +363,9 @@ class Scheduler:
     def _maybe_end_job(self, job: JobRecord, now: float) -> None:
         if job.state.terminal or job.in_flight:
             return
-        if job.ending is None and any(not t.state.terminal for t in job.tasks.values()):
+        if job.ending is None and (
+            job.task_counts[State.WAITING] or job.task_counts[State.RUNNING]
+        ):
             return
         for task in job.tasks.values():
             if not task.state.terminal:
@@ -401,6 +404,20 @@ class Scheduler:
         inst.state = state
         self._publish_instance(job, task, inst, now)
 
+    def _emit(self, job: JobRecord, category: str, state: State, now: float, **fields: Any) -> None:
+        self._actions.append(
+            Publish(
+                Event(
+                    name=event_name(category, state),
+                    job_id=job.job_id,
+                    state=state,
+                    time=now,
+                    category=category,
+                    **fields,
+                )
+            )
+        )
+
     def _publish_job(self, job: JobRecord, now: float) -> None:
         detail = {
             "name": job.name,
@@ -410,66 +427,50 @@ class Scheduler:
             "instance_metrics": Metrics.of(job.instance_counts).as_api(),
             "notices": list(job.notices),
         }
-        self._actions.append(
-            Publish(
-                Event(
-                    name=event_name("Job", job.state),
-                    job_id=job.job_id,
-                    state=job.state,
-                    time=now,
-                    category="Job",
-                    start_time=job.start_time,
-                    end_time=job.end_time,
-                    detail=detail,
-                )
-            )
+        self._emit(
+            job,
+            "Job",
+            job.state,
+            now,
+            start_time=job.start_time,
+            end_time=job.end_time,
+            detail=detail,
         )
 
     def _publish_task(self, job: JobRecord, task: TaskRecord, now: float) -> None:
         detail = {
             **task.detail,
             "instance_metrics": Metrics.of(task.counts).as_api(),
-            "retries": sum(i.retry_count for i in task.instances),
+            "retries": task.retries,
         }
-        self._actions.append(
-            Publish(
-                Event(
-                    name=event_name("Task", task.state),
-                    job_id=job.job_id,
-                    state=task.state,
-                    time=now,
-                    category="Task",
-                    task_name=task.name,
-                    start_time=task.start_time,
-                    end_time=task.end_time,
-                    detail=detail,
-                )
-            )
+        self._emit(
+            job,
+            "Task",
+            task.state,
+            now,
+            task_name=task.name,
+            start_time=task.start_time,
+            end_time=task.end_time,
+            detail=detail,
         )
 
     def _publish_instance(
         self, job: JobRecord, task: TaskRecord, inst: InstanceRecord, now: float
     ) -> None:
         last = inst.last
-        detail = {**inst.detail, "attempts": [a.as_dict() for a in inst.attempts]}
-        self._actions.append(
-            Publish(
-                Event(
-                    name=event_name("Instance", inst.state),
-                    job_id=job.job_id,
-                    state=inst.state,
-                    time=now,
-                    category="Instance",
-                    task_name=task.name,
-                    instance_id=inst.instance_id,
-                    start_time=inst.start_time,
-                    end_time=inst.end_time,
-                    retry_count=inst.retry_count,
-                    attempt=last.attempt if last else None,
-                    exit_code=last.exit_code if last else None,
-                    error_code=last.error_code if last else "",
-                    error_message=last.error_message if last else "",
-                    detail=detail,
-                )
-            )
+        self._emit(
+            job,
+            "Instance",
+            inst.state,
+            now,
+            task_name=task.name,
+            instance_id=inst.instance_id,
+            start_time=inst.start_time,
+            end_time=inst.end_time,
+            retry_count=inst.retry_count,
+            attempt=last.attempt if last else None,
+            exit_code=last.exit_code if last else None,
+            error_code=last.error_code if last else "",
+            error_message=last.error_message if last else "",
+            detail={**inst.detail, "attempts": [a.as_dict() for a in inst.attempts]},
         )
