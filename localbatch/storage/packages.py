@@ -297,7 +297,12 @@ def _extract(archive: IO[bytes], tree: Path, url: str) -> None:
 
 
 def _refuse_unsafe(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
-    """The "data" filter, applied to every member (it raises FilterError on unsafe ones)."""
+    """Refuse absolute and `..` names (the "data" filter would strip or resolve them), then
+    apply the "data" filter (links leading out, devices, setuid bits)."""
+    if member.name.startswith(("/", os.sep)):
+        raise tarfile.AbsolutePathError(member)
+    if ".." in member.name.replace(os.sep, "/").split("/"):
+        raise tarfile.OutsideDestinationError(member, member.name)
     return tarfile.data_filter(member, destination)
 
 

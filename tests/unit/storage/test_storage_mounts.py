@@ -1,0 +1,102 @@
+"""Mounts entries: oss:// from the OSS root, nas:// from configured directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from localbatch.config import Config
+from localbatch.runtime.base import Bind
+from localbatch.storage.errors import StorageError
+from tests.unit.storage.storage_helpers import job_storage, make_config, task_body
+
+
+def mounts(*entries: dict[str, object], **extra: object) -> dict[str, object]:
+    return {"Entries": list(entries), **extra}
+
+
+def test_oss_mount_read_only_unless_write_support(config: Config) -> None:
+    task = task_body(
+        Mounts=mounts(
+            {"Source": "oss://b/ro/", "Destination": "/mnt/ro"},
+            {"Source": "oss://b/rw/", "Destination": "/mnt/rw/", "WriteSupport": True},
+        )
+    )
+    storage = job_storage(config, {"t": task})
+    prepared = storage.prepare("t", 0, 0)
+    assert prepared.binds == (
+        Bind(config.oss.root / "b/ro", "/mnt/ro", read_only=True),
+        Bind(config.oss.root / "b/rw", "/mnt/rw", read_only=False),
+    )
+    storage.finish(prepared)
+
+
+def test_auto_cluster_mounts_are_bound_too(config: Config) -> None:
+    task = task_body(
+        AutoCluster={"Configs": {"Mounts": mounts({"Source": "oss://b/c/", "Destination": "/c"})}}
+    )
+    prepared = job_storage(config, {"t": task}).prepare("t", 0, 0)
+    assert prepared.binds == (Bind(config.oss.root / "b/c", "/c", read_only=True),)
+
+
+def test_nas_default_directory_and_configured_one(tmp_path: Path) -> None:
+    shared = tmp_path / "shared-nas"
+    config = make_config(tmp_path, f'[nas]\n"fs-one" = "{shared}"\n')
+    task = task_body(
+        Mounts=mounts(
+            {"Source": "nas://fs-one.cn-x.nas.aliyuncs.com:/data/", "Destination": "/n1"},
+            {
+                "Source": "nas://fs-two.cn-x.nas.aliyuncs.com:/",
+                "Destination": "/n2",
+                "WriteSupport": True,
+            },
+        )
+    )
+    prepared = job_storage(config, {"t": task}).prepare("t", 0, 0)
+    assert prepared.binds == (
+        Bind(shared / "data", "/n1", read_only=True),
+        Bind(config.state_dir / "nas/fs-two", "/n2", read_only=False),
+    )
+    assert (shared / "data").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("nas://fs.cn.nas.aliyuncs.com:/../../etc/", "InvalidOssPath"),
+        ("oss://b/../x/", "InvalidOssPath"),
+        ("http://example/x", "MountError"),
+    ],
+)
+def test_bad_sources_are_refused(config: Config, source: str, code: str) -> None:
+    task = task_body(Mounts=mounts({"Source": source, "Destination": "/m"}))
+    with pytest.raises(StorageError) as caught:
+        job_storage(config, {"t": task}).prepare("t", 0, 0)
+    assert caught.value.code == code
+
+
+def test_relative_destination_is_refused(config: Config) -> None:
+    task = task_body(Mounts=mounts({"Source": "oss://b/x/", "Destination": "rel/dir"}))
+    with pytest.raises(StorageError, match="absolute"):
+        job_storage(config, {"t": task}).prepare("t", 0, 0)
+
+
+def test_write_support_on_a_non_local_bucket_is_refused(memory_config: Config) -> None:
+    task = task_body(
+        Mounts=mounts({"Source": "oss://mem/x/", "Destination": "/m", "WriteSupport": True})
+    )
+    with pytest.raises(StorageError) as caught:
+        job_storage(memory_config, {"t": task}).prepare("t", 0, 0)
+    assert caught.value.code == "MountError" and "WriteSupport" in caught.value.message
+
+
+def test_read_only_mount_of_a_memory_bucket_is_downloaded(memory_config: Config) -> None:
+    import fsspec
+
+    base = memory_config.oss.bucket_aliases["mem"].removeprefix("memory://")
+    fsspec.filesystem("memory").pipe(f"/{base}/ref/a.txt", b"A")
+    task = task_body(Mounts=mounts({"Source": "oss://mem/ref/", "Destination": "/ref"}))
+    prepared = job_storage(memory_config, {"t": task}).prepare("t", 0, 0)
+    (bind,) = prepared.binds
+    assert bind.read_only and (bind.source / "a.txt").read_bytes() == b"A"

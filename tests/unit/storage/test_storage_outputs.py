@@ -1,0 +1,91 @@
+"""OutputMapping uploads: relative paths kept, whole objects, clear failures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from localbatch.config import Config
+from localbatch.storage.errors import StorageError
+from localbatch.storage.outputs import upload_directory
+from localbatch.storage.resolver import OssResolver
+from tests.unit.storage.storage_helpers import write
+
+
+def test_tree_uploaded_with_relative_paths(config: Config, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write(out / "a.txt", "a")
+    write(out / "deep/er/b.bin", b"\x00\x01")
+    (out / "empty-dir").mkdir()
+    prefix = OssResolver(config.oss).resolve("oss://b/results/")
+    assert upload_directory(out, prefix, link_ok=False) == 2
+    assert (config.oss.root / "b/results/a.txt").read_text() == "a"
+    assert (config.oss.root / "b/results/deep/er/b.bin").read_bytes() == b"\x00\x01"
+    assert not (config.oss.root / "b/results/empty-dir").exists()
+    assert (out / "a.txt").exists()
+
+
+def test_zero_copy_publish_only_for_files_nobody_else_links(config: Config, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    alone = write(out / "alone.txt", "1")
+    shared = write(out / "shared.txt", "2")
+    os.link(shared, tmp_path / "other-link")
+    upload_directory(out, OssResolver(config.oss).resolve("oss://b/r/"), link_ok=True)
+    assert (config.oss.root / "b/r/alone.txt").stat().st_ino == alone.stat().st_ino
+    assert (config.oss.root / "b/r/shared.txt").stat().st_ino != shared.stat().st_ino
+
+
+def test_last_writer_wins(config: Config, tmp_path: Path) -> None:
+    prefix = OssResolver(config.oss).resolve("oss://b/same/")
+    for n in (1, 2):
+        write(tmp_path / f"o{n}/k.txt", f"instance {n}")
+        upload_directory(tmp_path / f"o{n}", prefix, link_ok=False)
+    assert (config.oss.root / "b/same/k.txt").read_text() == "instance 2"
+
+
+def test_symlink_inside_is_uploaded_as_content(config: Config, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write(out / "real.txt", "content")
+    os.symlink("real.txt", out / "alias.txt")
+    upload_directory(out, OssResolver(config.oss).resolve("oss://b/r/"), link_ok=True)
+    assert (config.oss.root / "b/r/alias.txt").read_text() == "content"
+    assert not (config.oss.root / "b/r/alias.txt").is_symlink()
+
+
+def test_symlink_leading_out_fails_the_upload(config: Config, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink("/etc/hostname", out / "leak")
+    with pytest.raises(StorageError) as caught:
+        upload_directory(out, OssResolver(config.oss).resolve("oss://b/r/"), link_ok=False)
+    assert caught.value.code == "OutputUploadFailed" and "leak" in caught.value.message
+    assert not (config.oss.root / "b/r/leak").exists()
+
+
+def test_failed_upload_leaves_nothing_half_written(config: Config, tmp_path: Path) -> None:
+    write(tmp_path / "out/big.bin", b"x" * 100_000)
+
+    def broken_copy(source: object, target: str | Path) -> None:
+        Path(target).write_bytes(b"x" * 10)
+        raise OSError(28, "No space left on device")
+
+    prefix = OssResolver(config.oss).resolve("oss://b/r/")
+    with (
+        mock.patch("localbatch.storage.transfer.shutil.copyfile", broken_copy),
+        pytest.raises(StorageError) as caught,
+    ):
+        upload_directory(tmp_path / "out", prefix, link_ok=False)
+    assert caught.value.code == "OutputUploadFailed"
+    assert "big.bin" in caught.value.message and "No space left" in caught.value.message
+    assert not (config.oss.root / "b/r/big.bin").exists()
+    assert not [p for p in config.oss.root.rglob("*") if p.is_file()]
+
+
+def test_memory_target_gets_single_puts(memory_config: Config, tmp_path: Path) -> None:
+    write(tmp_path / "out/x/y.txt", "y")
+    prefix = OssResolver(memory_config.oss).resolve("oss://mem/o/")
+    upload_directory(tmp_path / "out", prefix, link_ok=True)
+    assert prefix.fs.cat(prefix.path + "/x/y.txt") == b"y"

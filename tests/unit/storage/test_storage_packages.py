@@ -1,0 +1,185 @@
+"""The package cache: safe extraction, one unpack per content, cheap private copies."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from localbatch.config import Config
+from localbatch.storage.errors import StorageError
+from localbatch.storage.packages import PackageCache
+from localbatch.storage.resolver import OssResolver
+from tests.unit.storage.storage_helpers import job_storage, tar_gz, task_body, write
+
+
+def add(tar: tarfile.TarFile, name: str, kind: bytes = tarfile.REGTYPE, **attrs: object) -> None:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    for key, value in attrs.items():
+        setattr(info, key, value)
+    data = b"evil" if kind == tarfile.REGTYPE else b""
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def fetch(config: Config, url: str, cache: PackageCache | None = None) -> Path:
+    cache = cache or PackageCache(config.state_dir / "cache/packages")
+    return cache.fetch(OssResolver(config.oss).resolve(url)).tree
+
+
+@pytest.mark.parametrize(
+    ("crafted", "reason"),
+    [
+        (lambda t: add(t, "/etc/evil"), "absolute name"),
+        (lambda t: add(t, "../evil"), "outside"),
+        (lambda t: add(t, "a/../../evil"), "outside"),
+        (lambda t: add(t, "link", tarfile.SYMTYPE, linkname="/etc"), "absolute path"),
+        (lambda t: add(t, "link", tarfile.SYMTYPE, linkname="../../.."), "leading outside"),
+        (lambda t: add(t, "hard", tarfile.LNKTYPE, linkname="../outside"), "outside"),
+        (lambda t: add(t, "dev", tarfile.CHRTYPE, devmajor=1, devminor=3), "device"),
+        (lambda t: add(t, "fifo", tarfile.FIFOTYPE), "device"),
+    ],
+)
+def test_unsafe_members_are_refused_and_nothing_is_written(
+    config: Config, tmp_path: Path, crafted: object, reason: str
+) -> None:
+    write(config.oss.root / "b/p.tar.gz", tar_gz({"ok.txt": b"ok"}, extra=crafted))  # type: ignore[arg-type]
+    before = set(tmp_path.rglob("*"))
+    with pytest.raises(StorageError) as caught:
+        fetch(config, "oss://b/p.tar.gz")
+    assert caught.value.code == "PackageError"
+    assert reason in caught.value.message
+    created = set(tmp_path.rglob("*")) - before
+    assert all(path.is_relative_to(config.state_dir) for path in created)
+    assert not [p for p in created if p.is_file()]
+    assert not (tmp_path / "evil").exists() and not (tmp_path.parent / "evil").exists()
+
+
+def test_symlink_then_write_through_it_is_refused(config: Config) -> None:
+    def crafted(tar: tarfile.TarFile) -> None:
+        add(tar, "escape", tarfile.SYMTYPE, linkname=".")
+        add(tar, "escape/../../x")
+
+    write(config.oss.root / "b/p.tar.gz", tar_gz({}, extra=crafted))
+    with pytest.raises(StorageError, match="outside"):
+        fetch(config, "oss://b/p.tar.gz")
+
+
+def test_not_an_archive_is_a_package_error(config: Config) -> None:
+    write(config.oss.root / "b/p.tar.gz", b"this is not gzip")
+    with pytest.raises(StorageError) as caught:
+        fetch(config, "oss://b/p.tar.gz")
+    assert caught.value.code == "PackageError" and "not a readable .tar.gz" in caught.value.message
+
+
+def test_missing_package_is_a_package_error(config: Config) -> None:
+    with pytest.raises(StorageError) as caught:
+        fetch(config, "oss://b/none.tar.gz")
+    assert (caught.value.code, caught.value.message) == (
+        "PackageError",
+        "PackagePath oss://b/none.tar.gz does not exist",
+    )
+
+
+def test_same_content_under_two_names_is_unpacked_once(config: Config) -> None:
+    archive = tar_gz({"main.py": b"print(2)"})
+    write(config.oss.root / "b/one.tar.gz", archive)
+    write(config.oss.root / "b/two.tar.gz", archive)
+    cache = PackageCache(config.state_dir / "cache/packages")
+    assert fetch(config, "oss://b/one.tar.gz", cache) == fetch(config, "oss://b/two.tar.gz", cache)
+    assert len([p for p in cache.cache_dir.iterdir() if len(p.name) == 64]) == 1
+
+
+def test_a_changed_archive_is_unpacked_again(config: Config) -> None:
+    path = write(config.oss.root / "b/p.tar.gz", tar_gz({"v": b"1"}))
+    cache = PackageCache(config.state_dir / "cache/packages")
+    first = fetch(config, "oss://b/p.tar.gz", cache)
+    path.write_bytes(tar_gz({"v": b"22"}))
+    second = fetch(config, "oss://b/p.tar.gz", cache)
+    assert first != second and (second / "v").read_bytes() == b"22"
+
+
+def test_concurrent_instances_unpack_once(config: Config) -> None:
+    write(config.oss.root / "b/p.tar.gz", tar_gz({f"f{i}": b"x" * i for i in range(20)}))
+    storage = job_storage(
+        config,
+        {
+            "t": task_body(
+                Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+            )
+        },
+    )
+    prepared = []
+    threads = [
+        threading.Thread(target=lambda n=n: prepared.append(storage.prepare("t", n, 0)))
+        for n in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(prepared) == 8
+    entries = [p for p in storage.packages.cache_dir.iterdir() if len(p.name) == 64]
+    assert len(entries) == 1
+    for attempt in prepared:
+        assert (attempt.workdir / "f7").read_bytes() == b"x" * 7
+        storage.finish(attempt)
+
+
+def test_each_attempt_gets_a_private_tree_and_cached_files_are_read_only(config: Config) -> None:
+    write(config.oss.root / "b/p.tar.gz", tar_gz({"conf/app.ini": b"a=1", "run.sh": b"echo"}))
+    storage = job_storage(
+        config,
+        {
+            "t": task_body(
+                Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+            )
+        },
+    )
+    one, two = storage.prepare("t", 0, 0), storage.prepare("t", 1, 0)
+    (one.workdir / "conf/new.txt").write_text("mine")  # directories are private and writable
+    (one.workdir / "run.sh").unlink()  # deleting a package file touches only this attempt
+    assert not (two.workdir / "conf/new.txt").exists()
+    assert (two.workdir / "run.sh").exists()
+    mode = (two.workdir / "conf/app.ini").stat().st_mode
+    assert not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    storage.finish(one)
+    storage.finish(two)
+
+
+def test_copy_mode_gives_writable_independent_files(config: Config) -> None:
+    write(config.oss.root / "b/p.tar.gz", tar_gz({"data.txt": b"orig"}))
+    cache = PackageCache(config.state_dir / "cache/copy", copy_mode="copy")
+    package = cache.fetch(OssResolver(config.oss).resolve("oss://b/p.tar.gz"))
+    cache.materialize(package, config.state_dir / "w")
+    (config.state_dir / "w/data.txt").write_text("changed")
+    assert (package.tree / "data.txt").read_text() == "orig"
+
+
+def test_a_cache_entry_written_through_a_link_is_evicted_and_unpacked_again(config: Config) -> None:
+    write(config.oss.root / "b/p.tar.gz", tar_gz({"data.txt": b"orig"}))
+    task = task_body(
+        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+    )
+    storage = job_storage(config, {"t": task})
+    first = storage.prepare("t", 0, 0)
+    target = first.workdir / "data.txt"
+    os.chmod(target, 0o644)  # what a root program may do: write a shared file in place
+    target.write_text("corrupted")
+    storage.finish(first)
+    second = storage.prepare("t", 1, 0)
+    assert (second.workdir / "data.txt").read_text() == "orig"
+    storage.finish(second)
+
+
+def test_empty_package_path_gives_an_empty_workdir(config: Config) -> None:
+    storage = job_storage(config, {"t": task_body()})
+    prepared = storage.prepare("t", 0, 0)
+    assert prepared.workdir.is_dir() and not any(prepared.workdir.iterdir())
+    storage.finish(prepared)
