@@ -17,3 +17,11 @@ class StorageError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason for a third-party error (oss2 errors carry `code` and `message`)."""
+    code, message = getattr(exc, "code", None), getattr(exc, "message", None)
+    if isinstance(code, str) and isinstance(message, str) and code:
+        return f"{code}: {message}"
+    return str(exc) or type(exc).__name__

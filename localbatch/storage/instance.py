@@ -41,6 +41,7 @@ from localbatch.storage.logs import Cadence, LogStreamer, LogTarget
 from localbatch.storage.mounts import container_path, mount_binds
 from localbatch.storage.outputs import upload_directory
 from localbatch.storage.packages import CachedPackage, CopyMode, PackageCache
+from localbatch.storage.redaction import redact_text
 from localbatch.storage.resolver import Location, OssResolver
 from localbatch.storage.views import ViewCache
 
@@ -117,9 +118,21 @@ class JobStorage:
             remove_tree(attempt_dir)
         try:
             return self._prepare(task, name, instance_id, attempt_dir)
+        except StorageError as exc:
+            remove_tree(attempt_dir)
+            raise self._scrubbed(exc) from None
         except BaseException:
             remove_tree(attempt_dir)
             raise
+
+    def _scrubbed(self, exc: StorageError) -> StorageError:
+        """The same error with every secret of the job and the config masked."""
+        secrets = list(self.resolver.secrets())
+        for task in self.job.tasks.values():
+            for block in (task.mounts, task.auto_cluster and task.auto_cluster.configs.mounts):
+                if block and block.oss:
+                    secrets += [block.oss.access_key_secret, block.oss.security_token]
+        return StorageError(exc.code, redact_text(exc.message, secrets))
 
     def _prepare(
         self, task: Task, name: str, instance_id: int, attempt_dir: Path
@@ -268,7 +281,8 @@ class JobStorage:
         if not keep:
             remove_tree(prepared.attempt_dir)
         if errors:
-            raise next((e for e in errors if e.code == OUTPUT_UPLOAD_FAILED), errors[0])
+            first = next((e for e in errors if e.code == OUTPUT_UPLOAD_FAILED), errors[0])
+            raise self._scrubbed(first)
 
     def close(self) -> None:
         """Forget the job's downloaded inputs (the package cache is kept for other jobs)."""

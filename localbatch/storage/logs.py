@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localbatch.storage.errors import LOG_UPLOAD_FAILED, StorageError
+from localbatch.storage.errors import LOG_UPLOAD_FAILED, StorageError, describe
 from localbatch.storage.redaction import redact_text
 from localbatch.storage.resolver import Location
 from localbatch.storage.transfer import publish_file
@@ -122,7 +122,7 @@ class LogStreamer:
             raise StorageError(LOG_UPLOAD_FAILED, "log upload failed: " + "; ".join(failures))
 
     def _scrub(self, exc: BaseException) -> str:
-        return redact_text(str(exc), self.secrets)
+        return redact_text(describe(exc), self.secrets)
 
 
 def _size_and_mtime(source: Path) -> tuple[int, int]:

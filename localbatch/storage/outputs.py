@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-from localbatch.storage.errors import OUTPUT_UPLOAD_FAILED, StorageError
+from localbatch.storage.errors import OUTPUT_UPLOAD_FAILED, StorageError, describe
 from localbatch.storage.paths import contained
 from localbatch.storage.redaction import redact_text
 from localbatch.storage.resolver import Location
@@ -43,7 +43,7 @@ def upload_directory(
             except StorageError as exc:
                 raise StorageError(OUTPUT_UPLOAD_FAILED, exc.message) from exc
             except Exception as exc:  # a file system's own errors, translated here
-                message = redact_text(str(exc), secrets)
+                message = redact_text(describe(exc), secrets)
                 raise StorageError(
                     OUTPUT_UPLOAD_FAILED,
                     f"uploading {relative} to {prefix.url}{relative} failed: {message}",

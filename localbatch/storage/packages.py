@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from localbatch.storage.errors import PACKAGE_ERROR, StorageError
+from localbatch.storage.errors import PACKAGE_ERROR, StorageError, describe
 from localbatch.storage.resolver import Location
 
 log = logging.getLogger(__name__)
@@ -246,8 +246,10 @@ def _signature(location: Location) -> str:
         raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
     except IsADirectoryError:
         raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file") from None
-    except OSError as exc:
-        raise StorageError(PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {exc}") from exc
+    except Exception as exc:  # file systems raise their own types (oss2's for a bad key)
+        raise StorageError(
+            PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {describe(exc)}"
+        ) from exc
     if details.get("type") == "directory":
         raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file")
     version = [str(details.get(k, "")) for k in ("size", "ETag", "etag", "LastModified", "mtime")]
@@ -275,8 +277,12 @@ def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], s
             yield handle, hasher.hexdigest()
     except FileNotFoundError:
         raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
-    except OSError as exc:
-        raise StorageError(PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {exc}") from exc
+    except StorageError:
+        raise
+    except Exception as exc:  # file systems raise their own types
+        raise StorageError(
+            PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {describe(exc)}"
+        ) from exc
 
 
 def _extract(archive: IO[bytes], tree: Path, url: str) -> None:

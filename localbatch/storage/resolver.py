@@ -26,9 +26,10 @@ from localbatch.spec.model import OssCredentials
 from localbatch.storage.errors import INVALID_OSS_PATH, StorageError
 from localbatch.storage.paths import OssPath, contained, parse_oss_path
 
-#: Where temporary upload files live on the local root; never a bucket (bucket names
-#: cannot start with a dot), so listings of buckets never show half-written objects.
-ROOT_TMP_DIR = ".localbatch-tmp"
+#: Where temporary upload files live on a local tree: inside the hidden directory the OSS
+#: endpoint keeps its metadata in (never a bucket: bucket names cannot start with a dot), so
+#: listings never show half-written objects.
+ROOT_TMP_DIR = ".localbatch-meta/tmp"
 
 
 @dataclass(frozen=True)

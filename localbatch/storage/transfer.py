@@ -19,9 +19,12 @@ from pathlib import Path
 from localbatch.storage.paths import safe_relative
 from localbatch.storage.resolver import Location
 
+#: Same prefix as the OSS endpoint's temporary files, which its listings hide.
+TEMPORARY_PREFIX = ".localbatch-upload-"
+
 
 def _temp_name(directory: Path) -> Path:
-    return directory / f".localbatch-partial-{uuid.uuid4().hex}"
+    return directory / f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}"
 
 
 def publish_file(source: Path, target: Location, *, link_ok: bool = False) -> None:

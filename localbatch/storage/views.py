@@ -12,7 +12,7 @@ import hashlib
 import threading
 from pathlib import Path
 
-from localbatch.storage.errors import StorageError
+from localbatch.storage.errors import StorageError, describe
 from localbatch.storage.resolver import Location
 from localbatch.storage.transfer import download_tree
 
@@ -45,7 +45,7 @@ class ViewCache:
                     raise
                 except Exception as exc:  # third-party file systems raise anything
                     raise StorageError(
-                        self.error_code, f"cannot download {location.url}: {exc}"
+                        self.error_code, f"cannot download {location.url}: {describe(exc)}"
                     ) from exc
         if location.oss.is_folder:
             return destination

@@ -68,7 +68,7 @@ def test_finish_uploads_outputs_logs_and_cleans_up(config: Config) -> None:
     assert (root / "logs/stderr.job-1.t.0").read_text() == ""
     assert (root / "applogs/app.log.job-1.t.0").read_text() == "app log\n"
     assert not prepared.workdir.exists()
-    assert not list((root).rglob(".localbatch-partial-*"))
+    assert not list((root).rglob(".localbatch-upload-*"))
 
 
 def test_logs_accumulate_across_retries(config: Config) -> None:
