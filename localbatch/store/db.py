@@ -149,13 +149,9 @@ class Store:
         digest = body_digest(job.raw)
         clusters = sorted({task.cluster_id for task in job.tasks.values() if task.cluster_id})
         with self._write() as conn:
-            if idempotent_token:
-                row = conn.execute(
-                    "SELECT id, body_digest FROM jobs WHERE idempotent_token = ?",
-                    (idempotent_token,),
-                ).fetchone()
-                if row is not None:
-                    raise DuplicateToken(row["id"], row["body_digest"])
+            taken = self.job_for_token(idempotent_token) if idempotent_token else None
+            if taken:
+                raise DuplicateToken(*taken)
             conn.execute(
                 "INSERT INTO jobs (id, name, owner, priority, state, creation_time, body,"
                 " cluster_ids, idempotent_token, body_digest, runner)"
@@ -338,6 +334,15 @@ class Store:
     def get_job(self, job_id: str) -> JobRecord | None:
         row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return self._job(row) if row else None
+
+    def job_for_token(self, token: str) -> tuple[str, str] | None:
+        """(job id, body digest) of the job created with this IdempotentToken."""
+        row = (
+            self._conn()
+            .execute("SELECT id, body_digest FROM jobs WHERE idempotent_token = ?", (token,))
+            .fetchone()
+        )
+        return (row["id"], row["body_digest"]) if row else None
 
     def job_body(self, job_id: str) -> dict[str, Any] | None:
         """The submitted description, as it was sent."""
