@@ -1,0 +1,65 @@
+"""`localbatch oss-serve`: the local OSS endpoint alone, over the configured OSS root."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from localbatch.cli.common import EXIT_OK, Config, config_options, fail
+from localbatch.ossendpoint.server import OssEndpoint
+
+
+def _wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM; both are a normal way to stop a server."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@click.command("oss-serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port."
+)
+@config_options
+def oss_serve(host: str, port: int, config: Config) -> None:
+    """Serve the OSS root over OSS's HTTP API, for oss2, ossfs and `bcs`."""
+    endpoint = OssEndpoint(
+        config.oss.root,
+        host=host,
+        port=port,
+        access_key_id=config.api_access_key_id,
+        access_key_secret=config.api_access_key_secret,
+    )
+    try:
+        endpoint.start()
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    click.echo(f"OSS endpoint {endpoint.url} serving {config.oss.root}")
+    if endpoint.verifies_signatures:
+        key_id = config.api_access_key_id
+        click.echo(f"verifying OSS v1 signatures for AccessKeyId {key_id}", err=True)
+    else:
+        click.echo("no credentials configured: accepting any request, signed or not", err=True)
+    try:
+        _wait_for_stop()
+    finally:
+        endpoint.stop()
+    raise SystemExit(EXIT_OK)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(oss_serve)

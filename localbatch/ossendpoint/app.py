@@ -1,0 +1,61 @@
+"""One request's life: request id, address, signature, route, and OSS-style errors."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from aiohttp import web
+
+from localbatch.ossendpoint.addressing import parse_target
+from localbatch.ossendpoint.context import EndpointState, RequestContext
+from localbatch.ossendpoint.errors import OssError, error_headers, error_xml
+from localbatch.ossendpoint.routing import route
+from localbatch.ossendpoint.signature import SignedRequest, Verifier
+
+log = logging.getLogger("localbatch.ossendpoint")
+
+
+def new_oss_request_id() -> str:
+    """24 upper-case hex digits, the shape of the service's request ids."""
+    return uuid.uuid4().hex[:24].upper()
+
+
+class OssApplication:
+    """The low-level aiohttp handler: every request comes here, routed by its OSS meaning."""
+
+    def __init__(self, state: EndpointState, verifier: Verifier) -> None:
+        self.state = state
+        self.verifier = verifier
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        request_id = new_oss_request_id()
+        target = parse_target(request.raw_path, request.headers.get("Host", ""))
+        ctx = RequestContext(
+            request=request, target=target, state=self.state, request_id=request_id
+        )
+        try:
+            signed = SignedRequest(
+                request.method, request.headers, target.bucket, target.key, target.query
+            )
+            self.verifier.verify(signed)
+            response = await route(ctx)(ctx)
+        except OssError as error:
+            response = self._error(ctx, error)
+        except (ConnectionError, web.HTTPException):
+            raise
+        except Exception as exc:
+            log.exception("OSS request %s %s failed", request.method, request.raw_path)
+            detail = f"Local file system error: {exc}" if isinstance(exc, OSError) else ""
+            response = self._error(ctx, OssError("InternalError", detail))
+        if not response.prepared:
+            response.headers.update(ctx.base_headers())
+        return response
+
+    def _error(self, ctx: RequestContext, error: OssError) -> web.StreamResponse:
+        if error.status >= 500:
+            log.warning("OSS request %s: %s %s", ctx.request_id, error.code, error.message)
+        body = error_xml(error, ctx.request_id, ctx.target.host)
+        head = ctx.request.method == "HEAD"
+        headers = error_headers(error, body, head_request=head)
+        return web.Response(status=error.status, body=None if head else body, headers=headers)

@@ -1,0 +1,72 @@
+"""Moving object bytes between sockets and files in bounded chunks, never whole in memory."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Protocol
+
+from aiohttp import web
+
+from localbatch.ossendpoint.context import RequestContext
+from localbatch.ossendpoint.errors import OssError
+from localbatch.ossendpoint.writer import AtomicWriter
+
+#: Bytes collected from the socket before one hop to a worker thread to write them.
+WRITE_BATCH = 1 << 20
+#: Bytes read from a file per hop when sending.
+READ_CHUNK = 1 << 20
+
+
+class Sink(Protocol):
+    size: int
+
+    def write(self, data: bytes) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+async def receive_body(ctx: RequestContext, sink: Sink) -> None:
+    """Stream the request body into `sink`; on any failure the sink is discarded."""
+    request = ctx.request
+    pending: list[bytes] = []
+    pending_size = 0
+    try:
+        async for chunk in request.content.iter_chunked(WRITE_BATCH):
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= WRITE_BATCH:
+                await ctx.run(sink.write, b"".join(pending))
+                pending, pending_size = [], 0
+        if pending:
+            await ctx.run(sink.write, b"".join(pending))
+        expected = request.content_length
+        if expected is not None and sink.size != expected:
+            raise OssError("IncompleteBody", extra={"ContentLength": str(expected)})
+    except BaseException:
+        await ctx.run(sink.discard)
+        raise
+
+
+async def receive_checked_body(ctx: RequestContext, writer: AtomicWriter) -> None:
+    """Stream the body into `writer`, then hold it to the request's Content-MD5, if any."""
+    await receive_body(ctx, writer)
+    try:
+        writer.check_content_md5(ctx.request.headers.get("Content-MD5"))
+    except OssError:
+        await ctx.run(writer.discard)
+        raise
+
+
+async def send_file(response: web.StreamResponse, path: Path, offset: int, length: int) -> None:
+    """Write `length` bytes of `path` from `offset` to a prepared response."""
+    loop = asyncio.get_running_loop()
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        remaining = length
+        while remaining > 0:
+            chunk = await loop.run_in_executor(None, handle.read, min(remaining, READ_CHUNK))
+            if not chunk:
+                break  # the file shrank under us; the client sees a short body
+            await response.write(chunk)
+            remaining -= len(chunk)

@@ -1,0 +1,164 @@
+"""ListObjects over a directory tree, in OSS's order and with OSS's paging rules.
+
+Keys come out in byte order without sorting the whole bucket: at each level a directory
+sorts as `name/` and a file as `name`, so a depth-first walk yields keys in global order.
+Directories that a prefix or marker rules out are never entered, and with a delimiter a
+directory that rolls up into one common prefix is not walked at all. A directory shows up
+as a folder object (`dir/`) when it is empty or was created as one, as OSS shows a
+folder object.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from localbatch.ossendpoint.errors import OssError
+from localbatch.ossendpoint.naming import check_key
+from localbatch.ossendpoint.store import TEMPORARY_PREFIX, ObjectInfo, ObjectStore, folder_info
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    prefix: str = ""
+    delimiter: str = ""
+    #: Only keys (and common prefixes) strictly after this one.
+    marker: str = ""
+    max_keys: int = 100
+
+
+@dataclass
+class ListPage:
+    objects: list[ObjectInfo] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    #: The last key or common prefix of the page: where the next page starts after.
+    last: str = ""
+
+
+def _visible(name: str) -> bool:
+    if name.startswith(TEMPORARY_PREFIX):
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # not valid UTF-8 on disk: no OSS key can name it
+        return False
+    return True
+
+
+def _sorted_entries(directory: Path) -> list[tuple[str, os.DirEntry[str], bool]]:
+    try:
+        with os.scandir(directory) as scan:
+            entries = [entry for entry in scan if _visible(entry.name)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    result = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            continue
+        result.append((entry.name + "/" if is_dir else entry.name, entry, is_dir))
+    result.sort(key=lambda item: item[0])
+    return result
+
+
+class _Walker:
+    """Yields ObjectInfo and common-prefix strings, in order, after the marker."""
+
+    def __init__(self, store: ObjectStore, bucket: str, bucket_dir: Path, query: ListQuery) -> None:
+        self.store = store
+        self.bucket = bucket
+        self.bucket_dir = bucket_dir
+        self.query = query
+
+    def rolled_up(self, key: str) -> str | None:
+        """The common prefix `key` rolls up into, if any."""
+        delimiter, prefix = self.query.delimiter, self.query.prefix
+        if not delimiter:
+            return None
+        index = key.find(delimiter, len(prefix))
+        return key[: index + len(delimiter)] if index >= 0 else None
+
+    def _wanted(self, key: str) -> bool:
+        return key.startswith(self.query.prefix) and key > self.query.marker
+
+    def _subtree_possible(self, dir_key: str) -> bool:
+        prefix, marker = self.query.prefix, self.query.marker
+        if not (dir_key.startswith(prefix) or prefix.startswith(dir_key)):
+            return False
+        return not (marker > dir_key and not marker.startswith(dir_key))
+
+    def walk(self, directory: Path, rel: str) -> Iterator[ObjectInfo | str]:
+        for sort_key, entry, is_dir in _sorted_entries(directory):
+            key = rel + sort_key
+            if not is_dir:
+                if self._wanted(key) and entry.is_file():
+                    yield self.store.file_info(self.bucket, key, Path(entry.path), entry.stat())
+                continue
+            if not self._subtree_possible(key):
+                continue
+            common = self.rolled_up(key) if key.startswith(self.query.prefix) else None
+            if common is not None:  # every key below rolls up into this one prefix
+                yield common
+                continue
+            yield from self.walk_folder(Path(entry.path), key)
+
+    def walk_folder(self, directory: Path, key: str) -> Iterator[ObjectInfo | str]:
+        children = self.walk(directory, key)
+        first = next(children, None)
+        is_folder_object = first is None and not _sorted_entries(directory)
+        if (is_folder_object or self.store.metadata.exists(self.bucket, key)) and self._wanted(key):
+            meta = self.store.metadata.load(self.bucket, key, None)
+            yield folder_info(self.bucket, key, directory, directory.stat(), meta)
+        if first is not None:
+            yield first
+            yield from children
+
+
+def iter_listing(store: ObjectStore, bucket: str, query: ListQuery) -> Iterator[ObjectInfo | str]:
+    """Every object and common prefix of the listing, in order (unpaged)."""
+    bucket_dir = store.require_bucket(bucket)
+    walker = _Walker(store, bucket, bucket_dir, query)
+    start = query.prefix[: query.prefix.rfind("/") + 1]
+    if start:
+        try:
+            check_key(start)
+        except OssError:
+            return  # no object can have this prefix under the local root
+        start_dir = bucket_dir / start.rstrip("/")
+        if not start_dir.is_dir():
+            return
+        items = walker.walk_folder(start_dir, start)
+    else:
+        items = walker.walk(bucket_dir, "")
+    last_common = None
+    for item in items:
+        if isinstance(item, str):
+            common: str | None = item
+        else:
+            common = walker.rolled_up(item.key)
+            if common is None:
+                yield item
+                continue
+        if common is not None and common != last_common and common > query.marker:
+            last_common = common
+            yield common
+
+
+def list_page(store: ObjectStore, bucket: str, query: ListQuery) -> ListPage:
+    page = ListPage()
+    items = iter_listing(store, bucket, query)
+    for item in items:
+        if len(page.objects) + len(page.prefixes) >= query.max_keys:
+            page.truncated = True
+            break
+        if isinstance(item, str):
+            page.prefixes.append(item)
+            page.last = item
+        else:
+            page.objects.append(item)
+            page.last = item.key
+    return page

@@ -1,0 +1,63 @@
+"""Bucket names and object keys, and where they live under the OSS root.
+
+`oss://bucket/key` is the file `<root>/<bucket>/<key>` (the storage layer's layout). A key
+is refused when the file system cannot hold it faithfully or when it would leave the
+bucket's directory: empty segments (`a//b`), `.` and `..` segments, NUL bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from localbatch.ossendpoint.errors import OssError
+
+#: OSS rule: 3-63 characters, lower-case letters, digits and hyphens, no leading/trailing hyphen.
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+#: The service's limit on a key, in UTF-8 bytes.
+MAX_KEY_BYTES = 1023
+#: Top-level directory of the root holding metadata, uploads and temporary files.
+META_DIR_NAME = ".localbatch-meta"
+
+
+def is_bucket_name(name: str) -> bool:
+    return bool(BUCKET_NAME.match(name))
+
+
+def check_bucket_name(name: str) -> None:
+    if not is_bucket_name(name):
+        raise OssError(
+            "InvalidBucketName",
+            f"The specified bucket {name!r} is not valid: 3-63 lower-case letters, digits "
+            "or hyphens, starting and ending with a letter or digit.",
+            extra={"BucketName": name},
+        )
+
+
+def check_key(key: str) -> None:
+    """Refuse keys OSS refuses, and keys the local root cannot store as a path."""
+    if not key:
+        raise OssError("InvalidObjectName", "The object key must not be empty.")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise OssError("InvalidObjectName", f"The object key is longer than {MAX_KEY_BYTES} bytes.")
+    if key.startswith(("/", "\\")):
+        raise OssError("InvalidObjectName", "The object key must not start with '/' or '\\'.")
+    if "\x00" in key:
+        raise OssError("InvalidObjectName", "The object key must not contain a NUL byte.")
+    segments = key.split("/")
+    if key.endswith("/"):
+        segments = segments[:-1]
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise OssError(
+                "InvalidObjectName",
+                f"The key {key!r} has an empty, '.' or '..' segment, which the local OSS root "
+                "cannot store inside the bucket's directory.",
+                extra={"Key": key},
+            )
+
+
+def object_path(root: Path, bucket: str, key: str) -> Path:
+    """The file (or, for a key ending in '/', the directory) holding `oss://bucket/key`."""
+    check_key(key)
+    return root / bucket / key.rstrip("/")
