@@ -127,6 +127,8 @@ def task_environment(
     cluster_id = task.cluster_id or f"auto-{job_id}-{task.name}"
     env = {
         **CONTAINER_ENV,
+        # Not set by the service: lets oss2/ossfs programs find the local endpoint.
+        **({"OSS_ENDPOINT": oss_host} if oss_host else {}),
         **{str(k): str(v) for k, v in task.parameters.command.env_vars.items()},
         "BATCH_COMPUTE_DAG_JOB_ID": job_id,
         "BATCH_COMPUTE_DAG_TASK_ID": task.name,

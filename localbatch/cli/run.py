@@ -1,0 +1,253 @@
+"""`localbatch run FILE`: validate a job, then run it here as the service would.
+
+Exit status: 0 Finished, 1 invalid job, 2 unusable invocation (or no runtime), 3 Failed,
+130 interrupted (the job ends Stopped; everything this run started is stopped and removed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+import click
+from rich.console import Console
+
+from localbatch.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_JOB_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Config,
+    config_options,
+    fail,
+)
+from localbatch.cli.validate import _check, _print_report
+from localbatch.states import State
+
+RUNTIMES = ("auto", "docker", "process")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (and `localbatch stop` from another process) ends the run like Ctrl-C."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _oss_host(config: Config, runtime_name: str, wanted: bool) -> tuple[str, Any]:
+    """The address instances reach OSS at, and the local endpoint started for it (if any)."""
+    if config.oss.remote:
+        return config.oss.endpoint.split("://", 1)[-1].rstrip("/"), None
+    if not wanted:
+        return "", None
+    from localbatch.ossendpoint.for_instances import instance_endpoint
+
+    endpoint = instance_endpoint(
+        runtime_name,
+        config.oss.root,
+        access_key_id=config.api_access_key_id,
+        access_key_secret=config.api_access_key_secret,
+    )
+    return f"{endpoint.url.split('://', 1)[-1]}", endpoint
+
+
+def _print_dry_run(
+    console: Console, job_id: str, job: Any, config: Config, runtime: Any, only: tuple[str, ...]
+) -> None:
+    from localbatch.engine.capacity import HostCapacity
+    from localbatch.engine.dry_run import preview
+
+    host = HostCapacity.detect()
+    tasks = {name: task for name, task in job.tasks.items() if not only or name in only}
+    uses_images = getattr(runtime, "uses_images", True)
+    for item in preview(job_id, tasks, config, host, "<oss endpoint>"):
+        env = item.environment
+        sizing = env.sizing
+        console.print(
+            f"task {item.name}: {item.instance_count} instance(s)", markup=False, style="bold"
+        )
+        image = (
+            f"{env.image} ({env.image_source})"
+            if uses_images
+            else f"not used by the {runtime.name} runtime"
+        )
+        lines = [
+            f"image: {image}",
+            f"instance type: {env.instance_type} -> {sizing.granted.describe()}",
+            f"timeout: {env.timeout}s, retries: {item.max_retry_count}",
+            f"command: {list(env.argv) if env.argv else env.argv_error}",
+            "paths:",
+            *(f"  {p}" for p in item.paths),
+        ]
+        lines += [f"note: {n}" for n in env.notices]
+        for line in lines:
+            console.print(f"  {line}", markup=False, highlight=False)
+        for instance_id, instance_env in enumerate(item.instance_envs):
+            console.print(f"  instance {instance_id} env:", markup=False)
+            for key, value in sorted(instance_env.items()):
+                console.print(f"    {key}={value}", markup=False, highlight=False)
+
+
+@click.command("run")
+@click.argument("file")
+@click.option(
+    "--runtime",
+    "runtime_choice",
+    type=click.Choice(RUNTIMES),
+    default="auto",
+    show_default=True,
+    help="Where instances run: Docker containers or the daemon-less sandbox.",
+)
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(min=1),
+    help="At most N instances at once (cores and memory also limit).",
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="TASK",
+    help="Run just this task (repeatable); upstream outputs are taken as they are in OSS.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print what would run (image, limits, paths, env) and stop."
+)
+@click.option(
+    "--pull", is_flag=True, help="Pull missing images (Docker runtime); never done otherwise."
+)
+@click.option(
+    "--no-oss-endpoint", is_flag=True, help="Do not start the local OSS endpoint for the instances."
+)
+@config_options
+def run_command(
+    file: str,
+    runtime_choice: str,
+    max_parallel: int | None,
+    only: tuple[str, ...],
+    dry_run: bool,
+    pull: bool,
+    no_oss_endpoint: bool,
+    config: Config,
+) -> None:
+    """Validate FILE (or - for stdin), then run the job on this machine."""
+    body, report = _check(file, config.quotas)
+    if not report.valid:
+        _print_report(report)
+        raise SystemExit(EXIT_INVALID)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+    from localbatch.ids import new_job_id
+    from localbatch.runtime.base import RuntimeUnavailable
+    from localbatch.runtime.select import select_runtime
+    from localbatch.spec.model import parse_job
+
+    job = parse_job(body)
+    unknown = sorted(set(only) - set(job.tasks))
+    if unknown:
+        fail(
+            f"--only names no task of the job: {', '.join(unknown)} (tasks: {', '.join(job.tasks)})"
+        )
+    try:
+        runtime, notice = select_runtime(runtime_choice, config)
+    except RuntimeUnavailable as exc:
+        fail(str(exc))
+        raise  # unreachable
+    if pull:
+        if not hasattr(runtime, "pull"):
+            fail(f"--pull applies to the docker runtime only, not to {runtime.name}")
+        runtime.pull = True
+    click.echo(notice, err=True)
+    job_id = new_job_id()
+    out = Console(highlight=False)
+    if dry_run:
+        _print_dry_run(out, job_id, job, config, runtime, only)
+        raise SystemExit(EXIT_OK)
+    raise SystemExit(_run(job_id, job, config, runtime, max_parallel, only, not no_oss_endpoint))
+
+
+def _run(
+    job_id: str,
+    job: Any,
+    config: Config,
+    runtime: Any,
+    max_parallel: int | None,
+    only: tuple[str, ...],
+    endpoint_wanted: bool,
+) -> int:
+    from localbatch.cli.run_progress import LiveProgress, PlainProgress, print_summary
+    from localbatch.engine.service import Engine
+    from localbatch.events import EventBus
+    from localbatch.store import Store
+
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    bus = EventBus()
+    oss_host, endpoint = _oss_host(config, runtime.name, endpoint_wanted)
+    if endpoint is not None:
+        err.print(
+            f"OSS endpoint for instances: {endpoint.url} (root {config.oss.root})", markup=False
+        )
+    store = Store.open(config.state_dir)
+    engine: Engine | None = None
+    interrupted = False
+    state: State | None = None
+    try:
+        store.create_job(job_id, job, created=time.time())
+        bus.subscribe(store.on_event)
+        engine = Engine(config, runtime, bus, max_parallel=max_parallel, oss_host=oss_host)
+        live = out.is_terminal
+        progress: Any = LiveProgress(out, list(job.tasks)) if live else PlainProgress(sys.stdout)
+        bus.subscribe(progress)
+        err.print(f"job {job_id}: {job.name}", markup=False)
+        with _terminate_as_interrupt(), progress if live else contextlib.nullcontext():
+            try:
+                engine.submit(job_id, job, only=only or None)
+                for notice in engine.snapshot(job_id).notices:
+                    err.print(f"notice: {notice}", markup=False)
+                while state is None:
+                    state = engine.wait(job_id, 0.5)
+            except KeyboardInterrupt:
+                interrupted = True
+                err.print(
+                    "interrupted: stopping the job (Ctrl-C again to stop waiting)", markup=False
+                )
+                with contextlib.suppress(Exception):
+                    engine.stop(job_id)
+                with contextlib.suppress(KeyboardInterrupt):
+                    state = engine.wait(job_id, 60)
+        print_summary(out, engine.snapshot(job_id), config.state_dir / "jobs" / job_id / "logs")
+    finally:
+        with contextlib.suppress(KeyboardInterrupt):
+            if engine is not None:
+                engine.shutdown()
+            if endpoint is not None:
+                endpoint.stop()
+            store.close()
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if state == State.FINISHED:
+        return EXIT_OK
+    if state == State.STOPPED:
+        return EXIT_INTERRUPTED
+    return EXIT_JOB_FAILED
+
+
+def register(group: click.Group) -> None:
+    group.add_command(run_command)
+
+
+__all__ = ["EXIT_USAGE", "register", "run_command"]

@@ -1,0 +1,180 @@
+"""What `localbatch run` shows while a job runs and when it ends.
+
+On a terminal: a live table per task (instances waiting / running / finished / failed,
+retries, elapsed). Otherwise: one plain line per event, for logs and CI. At the end: a
+summary table and where the logs are. Both displays are event listeners: quick, and they
+never touch the engine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from localbatch.engine.records import JobSnapshot, TaskSnapshot
+from localbatch.events import Event
+from localbatch.states import State
+
+
+def _duration(start: float | None, end: float | None, now: float | None = None) -> str:
+    if start is None:
+        return "-"
+    seconds = max(0.0, (end if end is not None else (now or time.time())) - start)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+class PlainProgress:
+    """One line per event (instance waits are shown only when they are retries)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        if event.category == "Instance" and event.state == State.WAITING and not event.retry_count:
+            return
+        stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
+        if event.category == "Job":
+            line = f"job {event.job_id} {event.state}"
+            if event.detail.get("message"):
+                line += f": {event.detail['message']}"
+        elif event.category == "Task":
+            line = f"task {event.task_name} {event.state}"
+        else:
+            line = f"instance {event.task_name}.{event.instance_id} {event.state}"
+            if event.state == State.WAITING:
+                cause = event.error_code or f"exit {event.exit_code}"
+                line += f" (retry {event.retry_count} after {cause})"
+            elif event.state in (State.FAILED, State.STOPPED, State.FINISHED):
+                line += f" exit {event.exit_code}"
+                if event.error_code:
+                    line += f" {event.error_code}: {event.error_message}"
+        with self._lock:
+            print(f"{stamp} {line}", file=self.out, flush=True)
+
+
+class _TaskRow:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.state = State.WAITING
+        self.metrics: dict[str, int] = {}
+        self.retries = 0
+        self.start: float | None = None
+        self.end: float | None = None
+
+
+class LiveProgress:
+    """A rich live table of the tasks, updated from events, redrawn a few times a second."""
+
+    def __init__(self, console: Console, task_names: Sequence[str]) -> None:
+        self.rows = {name: _TaskRow(name) for name in task_names}
+        self.job_state = State.WAITING
+        self.live = Live(get_renderable=self.render, console=console, refresh_per_second=4)
+
+    def __call__(self, event: Event) -> None:
+        if event.category == "Job":
+            self.job_state = event.state
+        elif event.category == "Task" and event.task_name in self.rows:
+            row = self.rows[event.task_name]
+            row.state = event.state
+            row.metrics = dict(event.detail.get("instance_metrics", {}))
+            row.retries = int(event.detail.get("retries", 0))
+            row.start, row.end = event.start_time, event.end_time
+        elif event.category == "Instance" and event.task_name in self.rows:
+            row = self.rows[event.task_name]
+            if event.state == State.WAITING and event.retry_count:
+                row.retries += 1
+
+    def render(self) -> Table:
+        table = Table(title=f"job {self.job_state}", title_justify="left")
+        for column in (
+            "task",
+            "state",
+            "waiting",
+            "running",
+            "finished",
+            "failed",
+            "retries",
+            "elapsed",
+        ):
+            table.add_column(column, justify="left" if column in ("task", "state") else "right")
+        for row in list(self.rows.values()):
+            m = row.metrics
+            table.add_row(
+                row.name,
+                str(row.state),
+                str(m.get("WaitingCount", "-")),
+                str(m.get("RunningCount", "-")),
+                str(m.get("FinishedCount", "-")),
+                str(m.get("FailedCount", "-")),
+                str(row.retries),
+                _duration(row.start, row.end),
+            )
+        return table
+
+    def __enter__(self) -> LiveProgress:
+        self.live.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.live.stop()
+
+
+def _instances_text(task: TaskSnapshot) -> str:
+    m = task.metrics
+    total = len(task.instances)
+    parts = [f"{m.finished}/{total} finished"]
+    parts += [f"{n} {what}" for n, what in ((m.failed, "failed"), (m.stopped, "stopped")) if n]
+    return ", ".join(parts)
+
+
+def print_summary(console: Console, snapshot: JobSnapshot, logs_dir: Path) -> None:
+    """The final table, the failures with their error codes, and where the logs are."""
+    table = Table(
+        title=f"job {snapshot.job_id} ({snapshot.name}): {snapshot.state}", title_justify="left"
+    )
+    for column in ("task", "state", "instances", "retries", "duration"):
+        table.add_column(column)
+    for task in snapshot.tasks:
+        table.add_row(
+            task.name,
+            str(task.state),
+            _instances_text(task),
+            str(task.retries),
+            _duration(task.start_time, task.end_time),
+        )
+    console.print(table)
+    if snapshot.message:
+        console.print(snapshot.message, markup=False)
+    for task in snapshot.tasks:
+        for inst in task.instances:
+            if inst.state == State.FAILED or inst.error_code not in ("", "Stopped"):
+                what = inst.error_code or f"exit code {inst.exit_code}"
+                console.print(
+                    f"{task.name}.{inst.instance_id} {inst.state}: {what}",
+                    inst.error_message,
+                    markup=False,
+                )
+    console.print(f"logs: {logs_dir}/<task>.<instance>.stdout|stderr", markup=False)
+    objects = sorted(
+        {
+            str(inst.detail[key]).rsplit("/", 1)[0] + "/"
+            for task in snapshot.tasks
+            for inst in task.instances
+            for key in ("stdout_object", "stderr_object")
+            if inst.detail.get(key)
+        }
+    )
+    for folder in objects:
+        console.print(f"logs on OSS: {folder}", markup=False)

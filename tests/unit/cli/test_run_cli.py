@@ -1,0 +1,159 @@
+"""`localbatch run` end to end on the fake runtime: exit codes, output, store, dry run."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from localbatch.cli import main
+from localbatch.runtime.fake import FakeRuntime, FakeStep
+from localbatch.store import Store
+
+
+def _task(command: str = "python3 main.py", **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "InstanceCount": 1,
+        "MaxRetryCount": 0,
+        "Timeout": 60,
+        "AutoCluster": {"ImageId": "img-ubuntu", "InstanceType": "ecs.sn1.medium"},
+        "Parameters": {
+            "Command": {
+                "CommandLine": command,
+                "PackagePath": "",
+                "EnvVars": {"API_SECRET": "hunter2"},
+            },
+            "StdoutRedirectPath": "oss://bucket/logs/",
+            "StderrRedirectPath": "oss://bucket/logs/",
+        },
+    }
+    body.update(fields)
+    return body
+
+
+def _job(tmp_path: Path, **fields: Any) -> Path:
+    body = {
+        "Name": "cli-job",
+        "Type": "DAG",
+        "DAG": {
+            "Tasks": {"first": _task(InstanceCount=2), "second": _task()},
+            "Dependencies": {"first": ["second"]},
+        },
+    }
+    body.update(fields)
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(body))
+    return path
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRuntime]:
+    """The runtime `run` selects: a fake one, whatever --runtime says."""
+    fake = FakeRuntime(FakeStep(stdout="hello\n"))
+    module = types.ModuleType("localbatch.runtime.select")
+
+    def select_runtime(choice: str, config: object) -> tuple[FakeRuntime, str]:
+        return fake, f"runtime: fake (asked for {choice})"
+
+    module.select_runtime = select_runtime  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "localbatch.runtime.select", module)
+    yield fake
+
+
+def _invoke(tmp_path: Path, *args: str) -> Any:
+    runner = CliRunner()
+    return runner.invoke(
+        main,
+        [
+            "run",
+            *args,
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--oss-root",
+            str(tmp_path / "oss"),
+            "--config",
+            str(tmp_path / "none.toml"),
+        ],
+        catch_exceptions=False,
+    )
+
+
+def test_a_finished_job_exits_0_with_a_summary_and_is_stored(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    result = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint")
+    assert result.exit_code == 0, result.output
+    assert "instance first.1 Finished exit 0" in result.output
+    assert "job-" in result.output and "Finished" in result.output
+    assert "2/2 finished" in result.output
+    assert "logs on OSS: oss://bucket/logs/" in result.output
+    order = [s.task_name for s in runtime.started]
+    assert order == ["first", "first", "second"]
+    store = Store.open(tmp_path / "state")
+    try:
+        (job,) = store.list_jobs().items
+        assert job.state == "Finished"
+        assert store.get_instance(job.id, "first", 1).state == "Finished"  # type: ignore[union-attr]
+    finally:
+        store.close()
+    stdout_logs = list((tmp_path / "state" / "jobs").glob("*/logs/first.0.stdout"))
+    assert stdout_logs and stdout_logs[0].read_text() == "hello\n"
+
+
+def test_a_failed_job_exits_3_and_names_the_error(tmp_path: Path, runtime: FakeRuntime) -> None:
+    runtime.script("second", FakeStep(None, "OutOfMemory", "killed: memory limit"))
+    result = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint")
+    assert result.exit_code == 3, result.output
+    assert "second.0 Failed: OutOfMemory" in result.output
+
+
+def test_an_invalid_job_exits_1_like_validate(tmp_path: Path, runtime: FakeRuntime) -> None:
+    path = _job(tmp_path, Name="9-bad name")
+    ran = _invoke(tmp_path, str(path))
+    validated = CliRunner().invoke(main, ["validate", str(path), "--config", str(tmp_path / "x")])
+    assert ran.exit_code == validated.exit_code == 1
+    assert ran.output.strip() and ran.output == validated.output
+    assert runtime.started == []
+
+
+def test_only_runs_the_named_tasks(tmp_path: Path, runtime: FakeRuntime) -> None:
+    result = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint", "--only", "second")
+    assert result.exit_code == 0, result.output
+    assert [s.task_name for s in runtime.started] == ["second"]
+    bad = _invoke(tmp_path, str(_job(tmp_path)), "--only", "nope")
+    assert bad.exit_code == 2 and "--only names no task of the job: nope" in bad.output
+
+
+def test_dry_run_shows_image_limits_paths_env_and_runs_nothing(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    task = _task(
+        InputMapping={"oss://bucket/in/": "/home/input/"},
+        OutputMapping={"/home/output/": "oss://bucket/out/"},
+    )
+    path = _job(tmp_path, DAG={"Tasks": {"only": task}, "Dependencies": {}})
+    result = _invoke(tmp_path, str(path), "--dry-run")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "instance type: ecs.sn1.medium -> 2 cores, 4 GiB" in out or "scaled" in out
+    assert "/home/input/ <- oss://bucket/in/ (read-only)" in out
+    assert "/home/output/ -> oss://bucket/out/" in out
+    assert "BATCH_COMPUTE_DAG_INSTANCE_ID=0" in out
+    assert "API_SECRET=******" in out and "hunter2" not in out
+    assert "not used by the fake runtime" in out
+    assert runtime.started == []
+
+
+def test_the_oss_endpoint_address_reaches_the_instances(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    result = _invoke(tmp_path, str(_job(tmp_path)))
+    assert result.exit_code == 0, result.output
+    host = runtime.started[0].env["BATCH_COMPUTE_OSS_HOST"]
+    assert host.startswith("127.0.0.1:") and int(host.rsplit(":", 1)[1]) > 0
