@@ -4,7 +4,8 @@ Create (validate, IdempotentToken, record, hand to the engine), stop, start, del
 change priority: each checks the state rule of semantics.md and raises the `ApiError` the
 HTTP API answers. The store is the truth about jobs; the engine runs the ones this process
 owns. A job whose runner is another live process (a `localbatch run`) is stopped by asking
-that process, as Ctrl-C would; a job whose runner died is repaired by `recovery`.
+that process (SIGTERM, which `run` treats as Ctrl-C); a job whose runner died is repaired
+by `recovery`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from localbatch.config import Config
 from localbatch.engine.service import Engine
-from localbatch.events import Event, EventBus
+from localbatch.events import Event, EventBus, event_name
 from localbatch.ids import new_job_id
 from localbatch.spec.errors import ApiError, not_found, state_conflict
 from localbatch.spec.model import Job, parse_job
@@ -34,6 +35,9 @@ from localbatch.states import (
 from localbatch.store import DuplicateToken, Store, body_digest, runner_alive
 from localbatch.store.db import current_runner
 from localbatch.store.records import JobRecord
+
+#: More tasks than any job may have (MaxJobTaskCount is at most this in practice).
+MAX_TASKS = 1_000_000
 
 
 class JobService:
@@ -124,19 +128,34 @@ class JobService:
         if record.runner == self.runner:
             self.engine.stop(job_id)
         elif runner_alive(record.runner):
-            os.kill(int(record.runner.split(":")[0]), signal.SIGINT)
+            # A `localbatch run` in another process: it stops its job on SIGTERM, as on Ctrl-C.
+            os.kill(int(record.runner.split(":")[0]), signal.SIGTERM)
         else:
             self.mark_stopped(record)
 
     def mark_stopped(self, record: JobRecord) -> None:
         """End a job nobody runs: its unfinished instances, tasks and itself become Stopped."""
+        self.end_unfinished(record, State.STOPPED)
+
+    def end_unfinished(
+        self,
+        record: JobRecord,
+        state: State,
+        *,
+        failed_tasks: Collection[str] = (),
+        message: str = "",
+    ) -> None:
+        """Publish the end of everything of a job not ended yet (no engine runs it).
+
+        Instances end Stopped; tasks in `failed_tasks` end Failed, the others `state`.
+        """
         now = self.clock()
         for instance in self.store.list_instances(
             record.id, states=(State.WAITING, State.RUNNING), max_items=None
         ).items:
             self.bus.publish(
                 Event(
-                    name="OnInstanceStopped",
+                    name=event_name("Instance", State.STOPPED),
                     job_id=record.id,
                     state=State.STOPPED,
                     time=now,
@@ -144,36 +163,39 @@ class JobService:
                     task_name=instance.task_name,
                     instance_id=instance.instance_id,
                     start_time=instance.start_time,
-                    end_time=now,
+                    end_time=now if instance.start_time is not None else None,
                     retry_count=instance.retry_count,
                     attempt=instance.attempt,
                     error_code="Stopped",
                     error_message="The instance was stopped.",
                 )
             )
-        for task in self.store.list_tasks(record.id, max_items=10_000).items:
-            if not task.state.terminal:
-                self.bus.publish(
-                    Event(
-                        "OnTaskStopped",
-                        record.id,
-                        State.STOPPED,
-                        now,
-                        "Task",
-                        task.name,
-                        start_time=task.start_time,
-                        end_time=now,
-                    )
+        for task in self.store.list_tasks(record.id, max_items=MAX_TASKS).items:
+            if task.state.terminal:
+                continue
+            task_state = State.FAILED if task.name in failed_tasks else state
+            self.bus.publish(
+                Event(
+                    event_name("Task", task_state),
+                    record.id,
+                    task_state,
+                    now,
+                    "Task",
+                    task.name,
+                    start_time=task.start_time,
+                    end_time=now,
                 )
+            )
         self.bus.publish(
             Event(
-                "OnJobStopped",
+                event_name("Job", state),
                 record.id,
-                State.STOPPED,
+                state,
                 now,
                 "Job",
                 start_time=record.start_time,
                 end_time=now,
+                detail={"message": message} if message else {},
             )
         )
 
@@ -181,12 +203,17 @@ class JobService:
         """Re-run a Stopped or Failed job: only its instances that did not finish."""
         record = self.job(job_id)
         _check(check_can_start, record.state)
+        self.store.claim_job(job_id, self.runner)
+        self.resume(job_id)
+
+    def resume(self, job_id: str) -> None:
+        """Hand a recorded job to this process's engine, keeping its finished instances."""
+        record = self.job(job_id)
         finished: dict[str, list[int]] = {}
         for instance in self.store.list_instances(
             job_id, states=(State.FINISHED,), max_items=None
         ).items:
             finished.setdefault(instance.task_name, []).append(instance.instance_id)
-        self.store.claim_job(job_id, self.runner)
         self.engine.submit(
             job_id, self.model(job_id), keep_finished=finished, priority=record.priority
         )

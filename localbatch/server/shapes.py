@@ -7,29 +7,21 @@ object as `{}` and raises on a wrong type.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from localbatch.config import ClusterDefinition, Config
 from localbatch.instance_types import INSTANCE_TYPES, InstanceType
 from localbatch.states import State
 from localbatch.store.records import Counts, InstanceRecord, JobRecord, Page, TaskRecord
+from localbatch.timefmt import api_time
 
 T = TypeVar("T")
 Json = dict[str, Any]
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: Resource types a job may ask for; both run the same way on this machine.
 RESOURCE_TYPES = ["OnDemand", "Spot"]
 #: Disk types the validator accepts; locally a disk is a directory whatever its type.
 DISK_TYPES = ["ephemeral", "cloud", "cloud_efficiency", "cloud_ssd"]
-
-
-def api_time(moment: float | None) -> str:
-    """POSIX seconds -> "2026-11-25T16:29:48.123456Z"; an unset time is ""."""
-    if moment is None:
-        return ""
-    return datetime.fromtimestamp(moment, UTC).strftime(TIME_FORMAT)
 
 
 def metrics(counts: Counts) -> dict[str, int]:

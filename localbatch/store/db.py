@@ -183,16 +183,28 @@ class Store:
                 ],
             )
 
-    def claim_job(self, job_id: str, runner: str | None = None) -> None:
+    def claim_job(
+        self,
+        job_id: str,
+        runner: str | None = None,
+        *,
+        expected: str | None = None,
+        new_run: bool = True,
+    ) -> bool:
         """Record that this process (or `runner`) runs the job again (restart, recovery).
 
-        Starts a new run: the engine numbers attempts from 0 again, the old ones are kept.
+        With `new_run` a new run starts: the engine numbers attempts from 0 again, the old
+        ones are kept. With `expected`, only takes the job over from that runner (False if
+        another process did first).
         """
+        increment = "run + 1" if new_run else "run"
+        sql = f"UPDATE jobs SET runner = ?, run = {increment} WHERE id = ?"
+        args: list[Any] = [current_runner() if runner is None else runner, job_id]
+        if expected is not None:
+            sql += " AND runner = ?"
+            args.append(expected)
         with self._write() as conn:
-            conn.execute(
-                "UPDATE jobs SET runner = ?, run = run + 1 WHERE id = ?",
-                (current_runner() if runner is None else runner, job_id),
-            )
+            return conn.execute(sql, args).rowcount > 0
 
     def on_event(self, event: Event) -> None:
         """EventBus listener: persist the entity's new snapshot and the event, atomically.

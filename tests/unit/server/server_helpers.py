@@ -102,4 +102,4 @@ def start_api(tmp_path: Path, env: dict[str, str] | None = None) -> Api:
         oss_root=tmp_path / "oss",
     )
     runtime = FakeRuntime()
-    return Api(start_stack(config, runtime, port=0, max_parallel=4), runtime)
+    return Api(start_stack(config, runtime, port=0, oss_port=0, max_parallel=4), runtime)

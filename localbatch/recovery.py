@@ -1,0 +1,231 @@
+"""Crash safety: jobs whose runner died (kill -9 of a server or a `localbatch run`).
+
+A job recorded Waiting or Running whose runner process is gone is taken over by the
+process that notices it (a `localbatch serve`, at start and then periodically):
+
+1. Each instance recorded Running is looked for with the runtime (`reattach(ref)`, which the
+   Docker runtime offers). One still running is adopted: waited for until it ends (within
+   what is left of its Timeout) and its result recorded. Any other becomes Failed with error
+   code `Lost`.
+2. If a Lost instance had no retry left (RetryCount >= MaxRetryCount) and the job has
+   JobFailOnInstanceFail, the job fails as the engine would have failed it. Otherwise the job
+   is handed to this process's engine, which re-runs every instance that has not finished
+   (finished instances and their outputs are kept; re-run instances get the task's full
+   MaxRetryCount again).
+
+An adopted attempt whose task has an OutputMapping is re-run after it ends: its outputs
+were to be uploaded by the process that died, and the new process cannot vouch for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from localbatch.events import Event, event_name
+from localbatch.jobservice import JobService
+from localbatch.runtime.base import AttemptHandle, AttemptOutcome, Runtime
+from localbatch.states import State
+from localbatch.store import runner_alive
+from localbatch.store.records import InstanceRecord, JobRecord
+
+log = logging.getLogger(__name__)
+
+LOST = "Lost"
+#: Seconds between two looks for jobs whose runner died.
+SWEEP_INTERVAL = 5.0
+
+
+@dataclass(frozen=True)
+class Adopted:
+    instance: InstanceRecord
+    handle: AttemptHandle
+
+
+class Recovery:
+    """Finds and repairs orphaned jobs for one `JobService` (and its engine and runtime)."""
+
+    def __init__(self, service: JobService, runtime: Runtime) -> None:
+        self.service = service
+        self.runtime = runtime
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+
+    def orphans(self) -> list[JobRecord]:
+        """Unfinished jobs whose runner process no longer exists."""
+        return [
+            record
+            for record in self.service.store.unfinished_jobs()
+            if record.runner != self.service.runner and not runner_alive(record.runner)
+        ]
+
+    def sweep(self) -> list[str]:
+        """Take over every orphaned job; answers the ids taken over."""
+        taken = []
+        for record in self.orphans():
+            with self._lock:
+                if record.id in self._busy:
+                    continue
+                self._busy.add(record.id)
+            if not self.service.store.claim_job(
+                record.id, self.service.runner, expected=record.runner, new_run=False
+            ):
+                self._done(record.id)
+                continue  # another process took it over first
+            taken.append(record.id)
+            log.warning("%s: its runner (%s) is gone; recovering it", record.id, record.runner)
+            try:
+                self._recover(record)
+            except Exception:
+                self._done(record.id)
+                log.exception("recovering %s failed", record.id)
+        return taken
+
+    def _done(self, job_id: str) -> None:
+        with self._lock:
+            self._busy.discard(job_id)
+
+    def _recover(self, record: JobRecord) -> None:
+        store = self.service.store
+        running = store.list_instances(record.id, states=(State.RUNNING,), max_items=None).items
+        adopted: list[Adopted] = []
+        lost: list[InstanceRecord] = []
+        for instance in running:
+            handle = self._reattach(instance)
+            if handle is None:
+                lost.append(instance)
+            else:
+                adopted.append(Adopted(instance, handle))
+        for instance in lost:
+            self._record(
+                instance,
+                AttemptOutcome(
+                    None,
+                    LOST,
+                    f"The process running this instance ({record.runner}) ended; "
+                    "the attempt was lost.",
+                ),
+            )
+        if adopted:
+            threading.Thread(
+                target=self._adopt_then_resume,
+                args=(record, adopted, lost),
+                name=f"adopt-{record.id}",
+                daemon=True,
+            ).start()
+        else:
+            self._resume(record, lost)
+
+    def _reattach(self, instance: InstanceRecord) -> AttemptHandle | None:
+        reattach = getattr(self.runtime, "reattach", None)
+        ref = str(instance.detail.get("ref", ""))
+        if reattach is None or not ref:
+            return None
+        try:
+            handle: AttemptHandle | None = reattach(ref)
+        except Exception:
+            log.exception("reattaching %s failed", ref)
+            return None
+        return handle
+
+    def _adopt_then_resume(
+        self, record: JobRecord, adopted: list[Adopted], lost: list[InstanceRecord]
+    ) -> None:
+        job = self.service.model(record.id)
+        try:
+            for item in adopted:
+                task = job.tasks[item.instance.task_name]
+                started = item.instance.start_time or self.service.clock()
+                remaining = max(0.0, started + task.timeout - self.service.clock())
+                outcome = self.runtime.wait(item.handle, remaining)
+                if outcome is None:
+                    self.runtime.stop(item.handle, 10.0)
+                    outcome = AttemptOutcome(
+                        None, "Timeout", f"The instance did not end within {task.timeout} s."
+                    )
+                self.runtime.release(item.handle, keep=False)
+                if outcome.succeeded and task.output_mapping:
+                    outcome = AttemptOutcome(
+                        outcome.exit_code,
+                        LOST,
+                        "The attempt ended after its runner died; its outputs are produced "
+                        "again by a new attempt.",
+                    )
+                self._record(item.instance, outcome)
+                if not outcome.succeeded:
+                    lost.append(item.instance)
+            self._resume(self.service.job(record.id), lost)
+        except Exception:
+            log.exception("adopting the instances of %s failed", record.id)
+            self._done(record.id)
+
+    def _record(self, instance: InstanceRecord, outcome: AttemptOutcome) -> None:
+        state = State.FINISHED if outcome.succeeded else State.FAILED
+        now = self.service.clock()
+        self.service.bus.publish(
+            Event(
+                name=event_name("Instance", state),
+                job_id=instance.job_id,
+                state=state,
+                time=now,
+                category="Instance",
+                task_name=instance.task_name,
+                instance_id=instance.instance_id,
+                start_time=instance.start_time,
+                end_time=now,
+                retry_count=instance.retry_count,
+                attempt=instance.attempt,
+                exit_code=outcome.exit_code,
+                error_code=outcome.error_code,
+                error_message=outcome.error_message,
+            )
+        )
+
+    def _resume(self, record: JobRecord, failed: list[InstanceRecord]) -> None:
+        """Fail the job if a failure used its last retry (and that fails jobs), else re-run."""
+        job = self.service.model(record.id)
+        exhausted = [
+            instance
+            for instance in failed
+            if instance.retry_count >= job.tasks[instance.task_name].max_retry_count
+        ]
+        try:
+            if exhausted and job.job_fail_on_instance_fail:
+                first = exhausted[0]
+                self.service.end_unfinished(
+                    self.service.job(record.id),
+                    State.FAILED,
+                    failed_tasks={i.task_name for i in exhausted},
+                    message=f"Instance {first.task_name}.{first.instance_id} was lost "
+                    "with no retry left.",
+                )
+            else:
+                self.service.store.claim_job(record.id, self.service.runner)
+                self.service.resume(record.id)
+        finally:
+            self._done(record.id)
+
+    # -- the periodic look ----------------------------------------------------------------
+
+    def start(self, interval: float = SWEEP_INTERVAL) -> None:
+        """Sweep now, then every `interval` seconds in a background thread until `close`."""
+        self.sweep()
+        self._thread = threading.Thread(
+            target=self._loop, args=(interval,), name="recovery", daemon=True
+        )
+        self._thread.start()
+
+    def _loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("recovery sweep failed")
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
