@@ -162,7 +162,9 @@ async def copy_object(ctx: RequestContext) -> web.StreamResponse:
 
     info = await ctx.run(copy)
     body = xmlbody.copy_result("CopyObjectResult", info.meta.etag, info.mtime)
-    return web.Response(status=200, body=body, content_type="application/xml")
+    return web.Response(
+        status=200, body=body, content_type="application/xml", headers=_written_headers(info)
+    )
 
 
 async def append_object(ctx: RequestContext) -> web.StreamResponse:

@@ -64,7 +64,9 @@ async def _upload_part_copy(
         await ctx.run(writer.discard)
         raise
     part = await ctx.run(ctx.uploads.save_part, upload_id, number, writer)
-    return _xml(xmlbody.copy_result("CopyPartResult", part.etag, part.mtime))
+    response = _xml(xmlbody.copy_result("CopyPartResult", part.etag, part.mtime))
+    response.headers["ETag"] = f'"{part.etag}"'
+    return response
 
 
 async def complete(ctx: RequestContext) -> web.StreamResponse:
