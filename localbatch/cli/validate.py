@@ -59,12 +59,12 @@ def validate_command(file: str, as_json: bool, config: Config) -> None:
         _print_report(report)
         if report.valid:
             tasks = body["DAG"]["Tasks"]
-            click.echo(f"{file}: valid job {body['Name']} ({len(tasks)} tasks)")
+            click.echo(f"{file}: valid job {body['Name']} ({_plural(len(tasks), 'task')})")
     raise SystemExit(EXIT_OK if report.valid else EXIT_INVALID)
 
 
-def _instances_text(count: int) -> str:
-    return f"{count} instance" + ("" if count == 1 else "s")
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @click.command("plan")
@@ -87,7 +87,8 @@ def plan_command(file: str, as_json: bool, config: Config) -> None:
         _echo_json([dataclasses.asdict(plan) for plan in plans])
         return
     total = sum(plan.instance_count for plan in plans)
-    click.echo(f"job {body['Name']}: {len(plans)} tasks, {total} instances")
+    counts = f"{_plural(len(plans), 'task')}, {_plural(total, 'instance')}"
+    click.echo(f"job {body['Name']}: {counts}")
     for level, members in itertools.groupby(plans, key=lambda plan: plan.level):
         click.echo(f"level {level}")
         for plan in members:
@@ -99,9 +100,9 @@ def _plan_line(plan: TaskPlan) -> str:
     image = f"{plan.image} ({plan.image_source})" if plan.image else plan.image_source
     after = f"; after {', '.join(plan.upstream)}" if plan.upstream else ""
     return (
-        f"{plan.name}: {_instances_text(plan.instance_count)} of "
+        f"{plan.name}: {_plural(plan.instance_count, 'instance')} of "
         f"{plan.instance_type or 'unknown type'} ({size}) on {plan.cluster}; image {image}; "
-        f"timeout {plan.timeout}s, {plan.max_retry_count} retries{after}"
+        f"timeout {plan.timeout}s, MaxRetryCount {plan.max_retry_count}{after}"
     )
 
 

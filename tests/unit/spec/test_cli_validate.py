@@ -1,0 +1,150 @@
+"""`localbatch validate`, `plan` and `schema` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from localbatch.cli import main
+from tests.unit.spec.bodies import job_body
+
+LOGCOUNT = Path(__file__).parents[3] / "examples" / "logcount" / "job.json"
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCALBATCH_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("JOB_COUNT", "JOB_TASK_COUNT", "TASK_INSTANCE_COUNT", "INSTANCE_TIMEOUT"):
+        monkeypatch.delenv(f"LOCALBATCH_MAX_{name}", raising=False)
+
+
+def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), input=stdin, env=env)
+
+
+def write(tmp_path: Path, body: Any) -> str:
+    path = tmp_path / "job.json"
+    path.write_text(body if isinstance(body, str) else json.dumps(body))
+    return str(path)
+
+
+def test_valid_file(tmp_path: Path) -> None:
+    result = run("validate", write(tmp_path, job_body()))
+    assert result.exit_code == 0
+    assert result.stdout.endswith("valid job job (1 task)\n")
+
+
+def test_every_error_one_line_in_order(tmp_path: Path) -> None:
+    result = run("validate", write(tmp_path, job_body(Name=5, Priority=2000)))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "400 InvalidName: Specified parameter Name is not valid. Its type must be string. "
+        "(at Name)",
+        "400 InvalidPriority: Specified parameter Priority is not valid. It must be in "
+        "[0, 1000]. (at Priority)",
+    ]
+
+
+def test_json_report(tmp_path: Path) -> None:
+    result = run("validate", "--json", write(tmp_path, job_body(Name="", Extra=1)))
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "valid": False,
+        "errors": [
+            {
+                "HttpStatus": 400,
+                "Code": "InvalidName",
+                "Message": "Specified parameter Name is not valid. Its length must be in [1, 64].",
+                "Path": "Name",
+            }
+        ],
+        "warnings": ["Extra: unknown field, kept but not used"],
+    }
+
+
+def test_warnings_go_to_stderr(tmp_path: Path) -> None:
+    result = run("validate", write(tmp_path, job_body(Extra=1)))
+    assert result.exit_code == 0
+    assert result.stderr == "warning: Extra: unknown field, kept but not used\n"
+
+
+def test_stdin() -> None:
+    result = run("validate", "-", stdin=json.dumps(job_body()))
+    assert result.exit_code == 0
+    result = run("validate", "-", stdin="{nope")
+    assert (result.exit_code, result.stdout) == (
+        1,
+        "400 InvalidJsonFormat: The request body has an invalid json format.\n",
+    )
+
+
+def test_non_object_body(tmp_path: Path) -> None:
+    result = run("validate", "--json", write(tmp_path, "[1]"))
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["errors"][0]["Code"] == "InvalidHttpBody"
+
+
+def test_unreadable_file_and_bad_usage(tmp_path: Path) -> None:
+    result = run("validate", str(tmp_path / "missing.json"))
+    assert result.exit_code == 2 and "cannot read" in result.stderr
+    assert run("validate").exit_code == 2
+    assert run("validate", "--bogus", "x").exit_code == 2
+
+
+def test_quotas_come_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, LOGCOUNT.read_text())
+    result = run("validate", path, env={"LOCALBATCH_MAX_JOB_TASK_COUNT": "2"})
+    assert result.exit_code == 1
+    assert result.stdout.startswith(
+        "403 QuotaExhausted.MaxJobTaskCount: The MaxJobTaskCount (2) quota is exhausted."
+    )
+
+
+def test_quotas_come_from_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[quotas]\nMaxTaskInstanceCount = 2\n")
+    result = run("validate", "--config", str(config), str(LOGCOUNT))
+    assert result.exit_code == 1
+    assert "QuotaExhausted.MaxTaskInstanceCount" in result.stdout
+
+
+def test_plan_prints_levels() -> None:
+    result = run("plan", str(LOGCOUNT))
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "job logcount: 3 tasks, 5 instances"
+    assert [line for line in lines if line.startswith("level")] == ["level 0", "level 1", "level 2"]
+    assert lines[4].startswith("  count: 3 instances of ecs.sn1.medium (2 cores, 4 GiB)")
+    assert lines[4].endswith("; after split")
+
+
+def test_plan_json() -> None:
+    result = run("plan", "--json", str(LOGCOUNT))
+    plans = json.loads(result.stdout)
+    assert [(p["name"], p["level"], p["instance_count"]) for p in plans] == [
+        ("split", 0, 1),
+        ("count", 1, 3),
+        ("merge", 2, 1),
+    ]
+
+
+def test_plan_of_an_invalid_job(tmp_path: Path) -> None:
+    body = job_body()
+    body["DAG"]["Dependencies"] = {"taskA": ["taskA"]}
+    result = run("plan", write(tmp_path, body))
+    assert (result.exit_code, result.stdout) == (
+        1,
+        "400 BadDAG: It is a cyclic dag. (at DAG.Dependencies)\n",
+    )
+
+
+def test_schema() -> None:
+    result = run("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["required"] == ["Name", "Type", "DAG"]
