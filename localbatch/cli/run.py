@@ -222,14 +222,11 @@ def _run(
                     state = engine.wait(job_id, 0.5)
             except KeyboardInterrupt:
                 interrupted = True
-                err.print(
-                    "interrupted: stopping the job (Ctrl-C again to stop waiting)", markup=False
-                )
-                with contextlib.suppress(Exception):
-                    engine.stop(job_id)
-                with contextlib.suppress(KeyboardInterrupt):
-                    state = engine.wait(job_id, 60)
-        print_summary(out, engine.snapshot(job_id), config.state_dir / "jobs" / job_id / "logs")
+                err.print("interrupted: stopping the job", markup=False)
+                state = _stop_and_wait(engine, job_id)
+        if job_id in engine.job_ids():
+            logs = config.state_dir / "jobs" / job_id / "logs"
+            print_summary(out, engine.snapshot(job_id), logs)
     finally:
         with contextlib.suppress(KeyboardInterrupt):
             if engine is not None:
@@ -244,6 +241,20 @@ def _run(
     if state == State.STOPPED:
         return EXIT_INTERRUPTED
     return EXIT_JOB_FAILED
+
+
+def _stop_and_wait(engine: Any, job_id: str) -> State | None:
+    """Stop the job (if it got that far) and wait for its instances to be stopped."""
+    from localbatch.engine.service import UnknownJob
+    from localbatch.states import StateConflict
+
+    try:
+        engine.stop(job_id)
+        return engine.wait(job_id, 60)  # type: ignore[no-any-return]
+    except (UnknownJob, StateConflict):
+        return None
+    except KeyboardInterrupt:  # a second Ctrl-C: shutdown() below still stops everything
+        return None
 
 
 def register(group: click.Group) -> None:

@@ -164,6 +164,10 @@ class Engine:
         """Stop the job: waiting instances at once, running ones gracefully, then killed."""
         self._call(lambda: self._perform(self._scheduler.stop(job_id, self.clock.now())))
 
+    def job_ids(self) -> list[str]:
+        """Every job this engine was given."""
+        return list(self._contexts)
+
     def wait(self, job_id: str, timeout: float | None = None) -> State | None:
         """The job's final state, or None if it is still going after `timeout` seconds."""
         context = self._context(job_id)
@@ -274,7 +278,7 @@ class Engine:
             notices=tuple(notices),
         )
         for notice in notices:
-            log.warning("%s: %s", job_id, notice)
+            log.info("%s: %s", job_id, notice)
         existing = self._scheduler.jobs.get(job_id)
         if existing is not None and not existing.state.terminal:
             raise StateConflict(existing.state)
