@@ -47,7 +47,7 @@ class JobService:
         self,
         config: Config,
         store: Store,
-        engine: Engine,
+        engine: Engine | None,
         bus: EventBus,
         *,
         clock: Callable[[], float] = time.time,
@@ -62,10 +62,16 @@ class JobService:
         self._create_lock = threading.Lock()
         bus.subscribe(self._auto_release)
 
+    def _engine(self) -> Engine:
+        if self.engine is None:
+            raise RuntimeError("this process has no engine to run jobs on")
+        return self.engine
+
     # -- create -----------------------------------------------------------------------
 
     def create(self, body: Mapping[str, Any], *, token: str = "", owner: str = "") -> str:
         """Record and start a job; the id of the job a reused `token` already names."""
+        self._engine()
         if token:
             existing = self._job_for_token(token, body)
             if existing:
@@ -91,7 +97,7 @@ class JobService:
             except DuplicateToken as taken:
                 return self._same_body(taken.job_id, taken.body_digest, body)
         self._jobs[job_id] = job
-        self.engine.submit(job_id, job)
+        self._engine().submit(job_id, job)
         return job_id
 
     def _job_for_token(self, token: str, body: Mapping[str, Any]) -> str:
@@ -125,7 +131,7 @@ class JobService:
     def stop(self, job_id: str) -> None:
         record = self.job(job_id)
         _check(check_can_stop, record.state)
-        if record.runner == self.runner:
+        if record.runner == self.runner and self.engine is not None:
             self.engine.stop(job_id)
         elif runner_alive(record.runner):
             # A `localbatch run` in another process: it stops its job on SIGTERM, as on Ctrl-C.
@@ -208,15 +214,14 @@ class JobService:
 
     def resume(self, job_id: str) -> None:
         """Hand a recorded job to this process's engine, keeping its finished instances."""
+        engine = self._engine()
         record = self.job(job_id)
         finished: dict[str, list[int]] = {}
         for instance in self.store.list_instances(
             job_id, states=(State.FINISHED,), max_items=None
         ).items:
             finished.setdefault(instance.task_name, []).append(instance.instance_id)
-        self.engine.submit(
-            job_id, self.model(job_id), keep_finished=finished, priority=record.priority
-        )
+        engine.submit(job_id, self.model(job_id), keep_finished=finished, priority=record.priority)
 
     def delete(self, job_id: str) -> None:
         _check(check_can_delete, self.job(job_id).state)

@@ -64,25 +64,26 @@ class Recovery:
 
     def sweep(self) -> list[str]:
         """Take over every orphaned job; answers the ids taken over."""
-        taken = []
-        for record in self.orphans():
-            with self._lock:
-                if record.id in self._busy:
-                    continue
-                self._busy.add(record.id)
-            if not self.service.store.claim_job(
-                record.id, self.service.runner, expected=record.runner, new_run=False
-            ):
-                self._done(record.id)
-                continue  # another process took it over first
-            taken.append(record.id)
-            log.warning("%s: its runner (%s) is gone; recovering it", record.id, record.runner)
-            try:
-                self._recover(record)
-            except Exception:
-                self._done(record.id)
-                log.exception("recovering %s failed", record.id)
-        return taken
+        return [record.id for record in self.orphans() if self.take_over(record)]
+
+    def take_over(self, record: JobRecord) -> bool:
+        """Recover one orphaned job here; False if it is already being (or was) taken over."""
+        with self._lock:
+            if record.id in self._busy:
+                return False
+            self._busy.add(record.id)
+        if not self.service.store.claim_job(
+            record.id, self.service.runner, expected=record.runner, new_run=False
+        ):
+            self._done(record.id)
+            return False  # another process took it over first
+        log.warning("%s: its runner (%s) is gone; recovering it", record.id, record.runner)
+        try:
+            self._recover(record)
+        except Exception:
+            self._done(record.id)
+            log.exception("recovering %s failed", record.id)
+        return True
 
     def _done(self, job_id: str) -> None:
         with self._lock:

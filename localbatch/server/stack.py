@@ -33,41 +33,47 @@ DEFAULT_OSS_PORT = 8081
 
 @dataclass
 class ServiceStack:
-    config: Config
-    store: Store
-    bus: EventBus
+    """A `LocalService` answering the HTTP API (what `localbatch serve` runs)."""
+
+    local: LocalService
     engine: Engine
-    service: JobService
-    recovery: Recovery
     api: ServerThread
-    #: host:port of the OSS endpoint clients upload through ("" when none was started).
-    oss_address: str = ""
-    #: host:port instances reach OSS at (BATCH_COMPUTE_OSS_HOST).
-    instance_oss_address: str = ""
-    _closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return self.api.url
 
+    @property
+    def config(self) -> Config:
+        return self.local.config
+
+    @property
+    def store(self) -> Store:
+        return self.local.store
+
+    @property
+    def service(self) -> JobService:
+        return self.local.service
+
+    @property
+    def oss_address(self) -> str:
+        return self.local.oss_address
+
     def close(self) -> None:
-        """Stop answering, stop the jobs this process runs, then close everything else."""
-        for closer in reversed(self._closers):
-            try:
-                closer()
-            except Exception:
-                log.exception("closing %r failed", closer)
-        self._closers.clear()
+        self.local.close()
 
 
 def _oss_endpoints(
-    config: Config, runtime: Runtime, host: str, oss_port: int | None
+    config: Config, runtime: Runtime | None, host: str, oss_port: int | None
 ) -> tuple[str, str, list[Callable[[], None]]]:
-    """Start the OSS endpoint clients use (and, for containers, one they can reach)."""
+    """Start the OSS endpoint clients use (and, for containers, one they can reach).
+
+    Answers (address for clients, address for instances, what stops them).
+    """
     if config.oss.remote:
         address = config.oss.endpoint.split("://", 1)[-1].rstrip("/")
         return "", address, []
-    if oss_port is None:
+    if oss_port is None or runtime is None:
         return "", "", []
     from localbatch.ossendpoint.for_instances import instance_endpoint
     from localbatch.ossendpoint.server import OssEndpoint
@@ -91,6 +97,77 @@ def _oss_endpoints(
     return public.address, instance_address, closers
 
 
+@dataclass
+class LocalService:
+    """The job service of one process without the HTTP API (what `localbatch start` uses)."""
+
+    config: Config
+    store: Store
+    bus: EventBus
+    #: None for a process that only reads and changes records (no runtime).
+    engine: Engine | None
+    service: JobService
+    recovery: Recovery | None
+    oss_address: str = ""
+    instance_oss_address: str = ""
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop the jobs this process runs, then close everything else, last opened first."""
+        for closer in reversed(self.closers):
+            try:
+                closer()
+            except Exception:
+                log.exception("closing %r failed", closer)
+        self.closers.clear()
+
+
+def open_local_service(
+    config: Config,
+    runtime: Runtime | None,
+    *,
+    oss_host: str = DEFAULT_HOST,
+    oss_port: int | None = 0,
+    max_parallel: int | None = None,
+) -> LocalService:
+    """Store, notifications, engine and job service; `oss_port=None` starts no OSS endpoint.
+
+    Without a runtime there is no engine: jobs can be read, stopped, deleted and
+    re-prioritised, not run.
+    """
+    closers: list[Callable[[], None]] = []
+    try:
+        store = Store.open(config.state_dir)
+        closers.append(store.close)
+        oss_address, instance_oss, oss_closers = _oss_endpoints(config, runtime, oss_host, oss_port)
+        closers.extend(oss_closers)
+        bus = EventBus()
+        bus.subscribe(store.on_event)
+        notifier = Notifier(config.state_dir, store, config.notification_endpoint)
+        bus.subscribe(notifier)
+        closers.append(notifier.close)
+        engine = None
+        if runtime is not None:
+            engine = Engine(config, runtime, bus, max_parallel=max_parallel, oss_host=instance_oss)
+            closers.append(engine.shutdown)
+        service = JobService(config, store, engine, bus)
+    except BaseException:
+        for closer in reversed(closers):
+            closer()
+        raise
+    return LocalService(
+        config,
+        store,
+        bus,
+        engine,
+        service,
+        Recovery(service, runtime) if runtime is not None else None,
+        oss_address,
+        instance_oss,
+        closers,
+    )
+
+
 def start_stack(
     config: Config,
     runtime: Runtime,
@@ -101,46 +178,22 @@ def start_stack(
     max_parallel: int | None = None,
     sweep_interval: float = SWEEP_INTERVAL,
 ) -> ServiceStack:
-    """Open the store, recover orphaned jobs, start the engine and listen.
-
-    Raises OSError when a port is taken. `oss_port=None` starts no OSS endpoint.
-    """
-    closers: list[Callable[[], None]] = []
-    try:
-        store = Store.open(config.state_dir)
-        closers.append(store.close)
-        oss_address, instance_oss, oss_closers = _oss_endpoints(config, runtime, host, oss_port)
-        closers.extend(oss_closers)
-        bus = EventBus()
-        bus.subscribe(store.on_event)
-        notifier = Notifier(config.state_dir, store, config.notification_endpoint)
-        bus.subscribe(notifier)
-        closers.append(notifier.close)
-        engine = Engine(config, runtime, bus, max_parallel=max_parallel, oss_host=instance_oss)
-        closers.append(engine.shutdown)
-        service = JobService(config, store, engine, bus)
-        recovery = Recovery(service, runtime)
-        recovery.start(sweep_interval)
-        closers.append(recovery.close)
-        api = ServerThread(make_app(service), host, port)
-        api.start()
-        closers.append(api.stop)
-        info = ServerInfo(url=api.url, runner=service.runner, oss_address=oss_address)
-        write_server_info(config.state_dir, info)
-        closers.append(lambda: remove_server_info(config.state_dir, info))
-    except BaseException:
-        for closer in reversed(closers):
-            closer()
-        raise
-    return ServiceStack(
-        config,
-        store,
-        bus,
-        engine,
-        service,
-        recovery,
-        api,
-        oss_address=oss_address,
-        instance_oss_address=instance_oss,
-        _closers=closers,
+    """Recover orphaned jobs, then answer the API on host:port (OSError if taken)."""
+    local = open_local_service(
+        config, runtime, oss_host=host, oss_port=oss_port, max_parallel=max_parallel
     )
+    try:
+        recovery, engine = local.recovery, local.engine
+        assert recovery is not None and engine is not None
+        recovery.start(sweep_interval)
+        local.closers.append(recovery.close)
+        api = ServerThread(make_app(local.service), host, port)
+        api.start()
+        local.closers.append(api.stop)
+        info = ServerInfo(url=api.url, runner=local.service.runner, oss_address=local.oss_address)
+        write_server_info(config.state_dir, info)
+        local.closers.append(lambda: remove_server_info(config.state_dir, info))
+    except BaseException:
+        local.close()
+        raise
+    return ServiceStack(local, engine, api)

@@ -1,0 +1,138 @@
+"""`localbatch serve`: answer the BatchCompute HTTP API on this machine and run its jobs.
+
+Binds 127.0.0.1:8080 unless told otherwise, with the local OSS endpoint on port 8081 (what
+`bcs sub -p` uploads through). Says at start whether requests must be signed. Runs until
+SIGINT or SIGTERM; jobs it was running are stopped then, and recorded as Stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+import click
+
+from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail
+
+RUNTIMES = ("auto", "docker", "process")
+#: Test hook: `--runtime fake` runs nothing; each attempt behaves as this JSON FakeStep says
+#: (e.g. {"hang": true} or {"exit_code": 1}).
+FAKE_STEP_ENV = "LOCALBATCH_FAKE_STEP"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _runtime(choice: str, config: Config) -> tuple[Any, str]:
+    if choice == "fake":
+        from localbatch.runtime.fake import FakeRuntime, FakeStep
+
+        step = FakeStep(**json.loads(os.environ.get(FAKE_STEP_ENV) or "{}"))
+        return FakeRuntime(step), f"runtime: fake (nothing runs; every attempt: {step})"
+    from localbatch.runtime.base import RuntimeUnavailable
+    from localbatch.runtime.select import select_runtime
+
+    try:
+        runtime, notice = select_runtime(choice, config)
+    except RuntimeUnavailable as exc:
+        fail(str(exc))
+        raise  # unreachable: fail exits
+    return runtime, str(notice)
+
+
+def _auth_notice(config: Config) -> str:
+    if config.api_access_key_id:
+        key = config.api_access_key_id
+        return f"authentication: on (requests must be signed with AccessKeyId {key})"
+    return (
+        "authentication: OFF: every request is accepted "
+        "(set LOCALBATCH_ACCESS_KEY_ID/LOCALBATCH_ACCESS_KEY_SECRET or [api] in the config)"
+    )
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="API port."
+)
+@click.option(
+    "--oss-port",
+    type=click.IntRange(0, 65535),
+    default=8081,
+    show_default=True,
+    help="Port of the local OSS endpoint (same host as the API).",
+)
+@click.option("--no-oss-endpoint", is_flag=True, help="Start no local OSS endpoint.")
+@click.option(
+    "--runtime",
+    "runtime_choice",
+    type=click.Choice((*RUNTIMES, "fake")),
+    default="auto",
+    show_default=True,
+    help="Where instances run: Docker containers or the daemon-less sandbox.",
+)
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(min=1),
+    help="At most N instances at once over all jobs (cores and memory also limit).",
+)
+@config_options
+def serve_command(
+    host: str,
+    port: int,
+    oss_port: int,
+    no_oss_endpoint: bool,
+    runtime_choice: str,
+    max_parallel: int | None,
+    config: Config,
+) -> None:
+    """Answer the BatchCompute API (official SDK and `bcs` CLI) and run the jobs it gets."""
+    from localbatch.server.stack import start_stack
+
+    runtime, notice = _runtime(runtime_choice, config)
+    click.echo(notice, err=True)
+    try:
+        stack = start_stack(
+            config,
+            runtime,
+            host=host,
+            port=port,
+            oss_port=None if no_oss_endpoint else oss_port,
+            max_parallel=max_parallel,
+        )
+    except OSError as exc:
+        fail(f"cannot listen on {host}: {exc.strerror or exc}", EXIT_USAGE)
+        raise  # unreachable
+    click.echo(f"BatchCompute API: {stack.url} (state dir {config.state_dir})", err=True)
+    if stack.oss_address:
+        click.echo(f"OSS endpoint: http://{stack.oss_address} (root {config.oss.root})", err=True)
+    click.echo(_auth_notice(config), err=True)
+    if host not in LOOPBACK:
+        click.echo(f"warning: listening on {host}: reachable from other machines", err=True)
+    click.echo("ready (Ctrl-C to stop)", err=True)
+    try:
+        _wait_for_signal()
+    finally:
+        click.echo("stopping: jobs still running are stopped", err=True)
+        stack.close()
+
+
+def register(group: click.Group) -> None:
+    group.add_command(serve_command)
