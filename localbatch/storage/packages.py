@@ -167,12 +167,25 @@ class PackageCache:
     def materialize(self, package: CachedPackage, workdir: Path) -> None:
         """Fill `workdir` (created) with a private copy of the package, cheaply."""
         workdir.mkdir(parents=True, exist_ok=True)
-        for relative in package.dirs:
-            (workdir / relative).mkdir(exist_ok=True)
-        for entry in package.files:
-            self._copy(package.tree / entry.relative, workdir / entry.relative)
-        for relative, target in package.symlinks:
-            os.symlink(target, workdir / relative)
+        with _directory_fd(package.tree) as source, _directory_fd(workdir) as target:
+            for relative in package.dirs:
+                os.mkdir(relative, dir_fd=target)
+            files = iter(package.files)
+            if self.copy_mode == "link" and self._reflink is False:
+                for entry in files:  # the common case, kept tight: one linkat per file
+                    try:
+                        os.link(
+                            entry.relative, entry.relative, src_dir_fd=source, dst_dir_fd=target
+                        )
+                    except OSError as exc:
+                        if exc.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM):
+                            raise
+                        self._copy(package.tree / entry.relative, workdir / entry.relative)
+                        break
+            for entry in files:
+                self._copy(package.tree / entry.relative, workdir / entry.relative)
+            for relative, link_target in package.symlinks:
+                os.symlink(link_target, relative, dir_fd=target)
 
     def _copy(self, source: Path, target: Path) -> None:
         if self.copy_mode == "copy":
@@ -205,18 +218,11 @@ class PackageCache:
 
     def verify(self, package: CachedPackage) -> bool:
         """After an attempt: is the cached tree unchanged? If not, evict it and say so."""
-        for entry in package.files:
-            try:
-                info = (package.tree / entry.relative).stat()
-            except OSError:
-                info = None
-            if info is None or (info.st_size, info.st_mtime_ns, stat.S_IMODE(info.st_mode)) != (
-                entry.size,
-                entry.mtime_ns,
-                entry.mode,
-            ):
-                self.evict(package, f"{entry.relative} was changed through a link")
-                return False
+        with _directory_fd(package.tree) as tree:
+            changed = next((e for e in package.files if not _unchanged(e, tree)), None)
+        if changed is not None:
+            self.evict(package, f"{changed.relative} was changed through a link")
+            return False
         return True
 
     def evict(self, package: CachedPackage, reason: str) -> None:
@@ -230,6 +236,28 @@ class PackageCache:
         with contextlib.suppress(FileNotFoundError):
             os.rename(entry, doomed)
             _remove_tree(doomed)
+
+
+@contextlib.contextmanager
+def _directory_fd(path: Path) -> Iterator[int]:
+    """An open directory, so that many operations inside it skip the path lookups."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _unchanged(entry: FileEntry, tree_fd: int) -> bool:
+    try:
+        info = os.stat(entry.relative, dir_fd=tree_fd)
+    except OSError:
+        return False
+    return (info.st_size, info.st_mtime_ns, stat.S_IMODE(info.st_mode)) == (
+        entry.size,
+        entry.mtime_ns,
+        entry.mode,
+    )
 
 
 def _signature(location: Location) -> str:

@@ -1,0 +1,201 @@
+"""Storage benchmarks: zero-copy inputs, output upload, package extraction and reuse.
+
+Each figure is a ratio against a baseline measured in the same run on the same disk:
+- inputs: an instance whose InputMapping covers 1 GiB in 4,096 files vs one with an empty
+  input (prepare + finish, median of interleaved runs); target <= 1.05 (zero copy);
+- outputs: `finish()` uploading 1 GiB / 4,096 files to the local root vs `cp -r` of the
+  same tree, as a throughput ratio; target >= 0.8 (also reported: the copying path that
+  `keep=True` / ReserveOnFail takes);
+- package: unpacking a 64 MiB .tar.gz into the cache vs `tar -xzf` (target <= 1.2), and 16
+  instances' `prepare()` vs one (target <= 1.3; also reported for `copy_mode="copy"`).
+Data lives in a temporary directory (`$LOCALBATCH_BENCH_DIR` or the system's), removed at
+the end. Run alone with `.venv/bin/python -m bench.bench_storage`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from localbatch.config import Config, load_config
+from localbatch.spec.model import parse_job
+from localbatch.storage.instance import JobStorage
+from localbatch.storage.packages import CopyMode, PackageCache
+from localbatch.storage.resolver import OssResolver
+
+FILES = 4096
+FILE_SIZE = 256 * 1024  # 4,096 x 256 KiB = 1 GiB
+PACKAGE_FILES = 256  # 256 x 256 KiB of random bytes: a 64 MiB .tar.gz
+
+
+def config_in(base: Path) -> Config:
+    base.mkdir(parents=True, exist_ok=True)
+    return load_config(base / "none.toml", env={}, state_dir=base / "state", oss_root=base / "oss")
+
+
+def storage(config: Config, task: dict[str, Any], *, copy_mode: CopyMode = "link") -> JobStorage:
+    body = {"Name": "bench", "DAG": {"Tasks": {"t": {"InstanceCount": 16, **task}}}}
+    job_id = f"job-{time.monotonic_ns()}"
+    work = config.state_dir / "jobs" / job_id
+    return JobStorage(config, job_id, parse_job(body), work, copy_mode=copy_mode)
+
+
+def write_tree(directory: Path, files: int = FILES, size: int = FILE_SIZE) -> None:
+    block = os.urandom(size)
+    for n in range(files):
+        path = directory / f"d{n % 64:02d}" / f"part-{n:05d}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(n.to_bytes(8, "little") + block[8:])
+
+
+def timed(action: Callable[[], object]) -> float:
+    os.sync()
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def bench_inputs(base: Path, rounds: int = 150) -> dict[str, Any]:
+    config = config_in(base)
+    write_tree(config.oss.root / "bench" / "input")
+    (config.oss.root / "bench" / "empty").mkdir(parents=True)
+    command = {"Command": {"CommandLine": "true", "PackagePath": ""}}
+    jobs = {
+        "full": storage(
+            config, {"Parameters": command, "InputMapping": {"oss://bench/input/": "/in/"}}
+        ),
+        "empty": storage(
+            config, {"Parameters": command, "InputMapping": {"oss://bench/empty/": "/in/"}}
+        ),
+    }
+    samples: dict[str, list[float]] = {"full": [], "empty": []}
+    for n in range(rounds):
+        for name, job in jobs.items():
+            started = time.perf_counter()
+            job.finish(job.prepare("t", n % 16, n))
+            samples[name].append(time.perf_counter() - started)
+    full, empty = statistics.median(samples["full"]), statistics.median(samples["empty"])
+    return {
+        "input_bytes": FILES * FILE_SIZE,
+        "input_files": FILES,
+        "median_ms_1gib_input": round(full * 1000, 3),
+        "median_ms_empty_input": round(empty * 1000, 3),
+        "ratio": round(full / empty, 3),
+        "target": "<= 1.05",
+    }
+
+
+def bench_outputs(base: Path) -> dict[str, Any]:
+    config = config_in(base)
+    source = base / "cp-source"
+    write_tree(source)
+    cp_seconds = timed(
+        lambda: subprocess.run(["cp", "-r", str(source), str(base / "cp-copy")], check=True)
+    )
+    shutil.rmtree(base / "cp-copy")
+    task = {
+        "Parameters": {"Command": {"CommandLine": "true", "PackagePath": ""}},
+        "OutputMapping": {"/out/": "oss://bench/out/"},
+    }
+    results: dict[str, float] = {}
+    for label, keep in (("publish", False), ("keep_copy", True)):
+        job = storage(config, task)
+        prepared = job.prepare("t", 0, 0)
+        write_tree(prepared.binds[0].source)
+        results[label] = timed(
+            lambda job=job, prepared=prepared, keep=keep: job.finish(prepared, keep=keep)
+        )
+        shutil.rmtree(config.oss.root / "bench" / "out")
+    gib = FILES * FILE_SIZE / 1024**3
+    return {
+        "cp_r_seconds": round(cp_seconds, 3),
+        "finish_seconds": round(results["publish"], 3),
+        "throughput_ratio": round(cp_seconds / results["publish"], 2),
+        "finish_gib_per_s": round(gib / results["publish"], 2),
+        "keep_on_failure_copy_seconds": round(results["keep_copy"], 3),
+        "keep_on_failure_throughput_ratio": round(cp_seconds / results["keep_copy"], 2),
+        "target": ">= 0.8",
+    }
+
+
+def make_package(base: Path) -> Path:
+    content = base / "package-content"
+    for n in range(PACKAGE_FILES):
+        path = content / f"lib{n % 8}" / f"blob-{n:03d}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(256 * 1024))
+    archive = base / "oss" / "bench" / "pkg" / "worker.tar.gz"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(content), "."], check=True)
+    shutil.rmtree(content)
+    return archive
+
+
+def bench_package(base: Path, rounds: int = 3) -> dict[str, Any]:
+    config = config_in(base)
+    archive = make_package(base)
+    location = OssResolver(config.oss).resolve("oss://bench/pkg/worker.tar.gz")
+
+    def system_tar(n: int) -> float:
+        target = base / f"tar-{n}"
+        target.mkdir()
+        return timed(
+            lambda: subprocess.run(["tar", "-xzf", str(archive), "-C", str(target)], check=True)
+        )
+
+    def unpack(n: int) -> float:
+        return timed(lambda: PackageCache(base / f"cache-{n}").fetch(location))
+
+    def instances(count: int, n: int, mode: CopyMode = "link") -> float:
+        run_config = config.with_overrides(state_dir=base / f"state-{mode}-{count}-{n}")
+        job = storage(run_config, task, copy_mode=mode)
+        return timed(lambda: [job.prepare("t", i, 0) for i in range(count)])
+
+    task = {"Parameters": {"Command": {"CommandLine": "true", "PackagePath": location.url}}}
+    tar_s = statistics.median(system_tar(n) for n in range(rounds))
+    ours_s = statistics.median(unpack(n) for n in range(rounds))
+    ones, sixteens = [], []
+    for n in range(rounds + 2):  # interleaved, so disk state drifts evenly over both
+        ones.append(instances(1, n))
+        sixteens.append(instances(16, n))
+    one, sixteen = statistics.median(ones), statistics.median(sixteens)
+    sixteen_copy = instances(16, 0, "copy")
+    return {
+        "package_bytes": archive.stat().st_size,
+        "tar_xzf_seconds": round(tar_s, 3),
+        "unpack_seconds": round(ours_s, 3),
+        "unpack_vs_tar_ratio": round(ours_s / tar_s, 3),
+        "unpack_target": "<= 1.2",
+        "one_instance_seconds": round(one, 3),
+        "sixteen_instances_seconds": round(sixteen, 3),
+        "sixteen_vs_one_ratio": round(sixteen / one, 3),
+        "sixteen_target": "<= 1.3",
+        "sixteen_instances_copy_mode_seconds": round(sixteen_copy, 3),
+        "sixteen_vs_one_ratio_copy_mode": round(sixteen_copy / one, 3),
+    }
+
+
+def main() -> dict[str, Any]:
+    base = Path(
+        tempfile.mkdtemp(prefix="lb-bench-storage-", dir=os.environ.get("LOCALBATCH_BENCH_DIR"))
+    )
+    try:
+        return {
+            "inputs": bench_inputs(base / "inputs"),
+            "outputs": bench_outputs(base / "outputs"),
+            "package": bench_package(base / "package"),
+        }
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
