@@ -11,10 +11,11 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localbatch.runtime.base import AttemptHandle, AttemptOutcome, AttemptSpec
+from localbatch.runtime.base import WORKDIR, AttemptHandle, AttemptOutcome, AttemptSpec
 
 #: The exit status of a program killed by SIGTERM, as shells report it.
 SIGTERM_EXIT = 143
@@ -37,6 +38,8 @@ class FakeStep:
     fails_to_start: bool = False
     #: Written to the attempt's stdout file, as a program would.
     stdout: str = ""
+    #: Files the "program" writes: path as the program sees it -> content.
+    writes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def outcome(self) -> AttemptOutcome:
@@ -50,6 +53,16 @@ class FakeHandle:
     step: FakeStep
     started_at: float
     stopped: threading.Event = field(default_factory=threading.Event)
+
+
+def host_path(spec: AttemptSpec, target: str) -> Path:
+    """Where a path the program sees lives on the host (through the attempt's binds)."""
+    mounts = [(WORKDIR, spec.workdir)] + [(b.target, b.source) for b in spec.binds]
+    for inside, outside in sorted(mounts, key=lambda m: len(m[0]), reverse=True):
+        prefix = inside.rstrip("/")
+        if target == prefix or target.startswith(prefix + "/"):
+            return outside / target[len(prefix) :].lstrip("/")
+    raise ValueError(f"{target} is not inside the work directory or a bind of the attempt")
 
 
 def _own(handle: AttemptHandle) -> FakeHandle:
@@ -111,6 +124,10 @@ class FakeRuntime:
         if step.stdout and spec.stdout_path != Path("/dev/null"):
             with spec.stdout_path.open("a") as out:
                 out.write(step.stdout)
+        for target, content in step.writes.items():
+            host = host_path(spec, target)
+            host.parent.mkdir(parents=True, exist_ok=True)
+            host.write_text(content)
         return handle
 
     def wait(self, handle: AttemptHandle, timeout: float | None) -> AttemptOutcome | None:
