@@ -69,6 +69,8 @@ class Rule:
     #: The upper bound of `size` is this quota instead (403 QuotaExhausted).
     size_quota: str | None = None
     name_chars: bool = False
+    #: Characters a string may not contain (generic error): NUL cannot reach argv, env or paths.
+    forbid: str = ""
     oss: OssKind | None = None
     local: LocalKind | None = None
     #: An empty string means "not set": skip the length/name/path checks.
@@ -92,6 +94,7 @@ class Rule:
 
 
 STRING = Rule("string")
+NUL = "\x00"
 BOOLEAN = Rule("boolean")
 FREE_OBJECT = Rule("object", values=Rule())
 STRINGS = Rule("array", items=STRING)
@@ -101,16 +104,16 @@ def _text(low: int, high: int, **extra: object) -> Rule:
     return Rule("string", length=(low, high), **extra)  # type: ignore[arg-type]
 
 
-def _mapping(key: Rule, value: Rule) -> Rule:
-    return Rule("object", size=(0, 16), keys=key, values=value)
+def _mapping(key: Rule, value: Rule, description: str) -> Rule:
+    return Rule("object", size=(0, 16), keys=key, values=value, description=description)
 
 
 def _mounts() -> Rule:
     entry = Rule(
         "object",
         fields={
-            "Source": Rule("string", required=True, oss="mount"),
-            "Destination": Rule("string", required=True, local="generic"),
+            "Source": Rule("string", required=True, oss="mount", forbid=NUL),
+            "Destination": Rule("string", required=True, local="generic", forbid=NUL),
             "WriteSupport": BOOLEAN,
         },
     )
@@ -145,7 +148,7 @@ AUTO_CLUSTER = Rule(
     fields={
         "ECSImageId": STRING,
         "ImageId": STRING,
-        "InstanceType": STRING,
+        "InstanceType": Rule("string", required=True),
         "ResourceType": Rule("string", enum=RESOURCE_TYPES),
         "SpotStrategy": Rule("string", enum=SPOT_STRATEGIES),
         "SpotPriceLimit": Rule("number", minimum=0, decimals=3),
@@ -183,7 +186,7 @@ AUTO_CLUSTER = Rule(
     },
 )
 
-OSS_FOLDER_VALUE = _text(0, 1024, oss="folder")
+OSS_FOLDER_VALUE = _text(0, 1024, oss="folder", forbid=NUL)
 
 PARAMETERS = Rule(
     "object",
@@ -193,22 +196,39 @@ PARAMETERS = Rule(
             "object",
             required=True,
             fields={
-                "CommandLine": _text(0, 1024, required=True),
-                "PackagePath": _text(0, 1024, oss="file", empty_ok=True),
+                "CommandLine": _text(
+                    0,
+                    1024,
+                    required=True,
+                    forbid=NUL,
+                    description="Interpreter plus script, split into words (not a shell line)",
+                ),
+                "PackagePath": _text(
+                    0,
+                    1024,
+                    oss="file",
+                    empty_ok=True,
+                    forbid=NUL,
+                    description="A .tar.gz on OSS, unpacked into the working directory",
+                ),
                 "EnvVars": Rule(
                     "object",
                     size=(0, 64),
-                    keys=_text(1, 128),
-                    values=_text(0, 1024),
+                    keys=_text(1, 128, forbid="=" + NUL),
+                    values=_text(0, 1024, forbid=NUL),
                 ),
-                "Docker": Rule("object", fields={"Image": STRING}),
+                "Docker": Rule(
+                    "object",
+                    fields={"Image": Rule("string", forbid=NUL)},
+                    description="Image set: the task runs in this Docker image",
+                ),
             },
         ),
         "InputMappingConfig": Rule(
             "object", fields={"Locale": Rule("string", enum=LOCALES), "Lock": BOOLEAN}
         ),
-        "StdoutRedirectPath": _text(0, 1024, oss="folder", empty_ok=True),
-        "StderrRedirectPath": _text(0, 1024, oss="folder", empty_ok=True),
+        "StdoutRedirectPath": _text(0, 1024, oss="folder", empty_ok=True, forbid=NUL),
+        "StderrRedirectPath": _text(0, 1024, oss="folder", empty_ok=True, forbid=NUL),
     },
 )
 
@@ -216,13 +236,42 @@ TASK = Rule(
     "object",
     fields={
         "Parameters": PARAMETERS,
-        "InputMapping": _mapping(_text(1, 1024, oss="folder"), _text(0, 1024, local="any_os")),
-        "OutputMapping": _mapping(_text(1, 1024, local="absolute"), OSS_FOLDER_VALUE),
-        "LogMapping": _mapping(_text(1, 1024, local="absolute"), OSS_FOLDER_VALUE),
-        "InstanceCount": Rule("integer", required=True, minimum=1, quota="MaxTaskInstanceCount"),
-        "MaxRetryCount": Rule("integer", minimum=0),
-        "Timeout": Rule("integer", minimum=1, quota="MaxInstanceTimeout"),
-        "ClusterId": _text(1, 64, name_chars=True, empty_ok=True),
+        "InputMapping": _mapping(
+            _text(1, 1024, oss="folder", forbid=NUL),
+            _text(0, 1024, local="any_os", forbid=NUL),
+            "OSS folder -> local directory, mounted read-only",
+        ),
+        "OutputMapping": _mapping(
+            _text(1, 1024, local="absolute", forbid=NUL),
+            OSS_FOLDER_VALUE,
+            "Local directory -> OSS folder, uploaded when the instance ends",
+        ),
+        "LogMapping": _mapping(
+            _text(1, 1024, local="absolute", forbid=NUL),
+            OSS_FOLDER_VALUE,
+            "Local log file -> OSS folder, uploaded while running",
+        ),
+        "InstanceCount": Rule(
+            "integer",
+            required=True,
+            minimum=1,
+            quota="MaxTaskInstanceCount",
+            description="Instances run in parallel; each sees BATCH_COMPUTE_DAG_INSTANCE_ID",
+        ),
+        "MaxRetryCount": Rule("integer", minimum=0, description="Retries per failed instance"),
+        "Timeout": Rule(
+            "integer",
+            minimum=1,
+            quota="MaxInstanceTimeout",
+            description="Seconds per instance attempt (default 86400)",
+        ),
+        "ClusterId": _text(
+            1,
+            64,
+            name_chars=True,
+            empty_ok=True,
+            description="An existing cluster; empty to use AutoCluster",
+        ),
         "AutoCluster": AUTO_CLUSTER,
         "Mounts": _mounts(),
         "WriteSupport": BOOLEAN,
@@ -241,18 +290,25 @@ DAG = Rule(
             keys=_text(1, 64, name_chars=True),
             values=TASK,
         ),
-        "Dependencies": Rule("object", keys=STRING, values=STRINGS),
+        "Dependencies": Rule(
+            "object",
+            keys=STRING,
+            values=STRINGS,
+            description="Upstream task -> tasks that run after it",
+        ),
     },
 )
 
 JOB = Rule(
     "object",
     fields={
-        "Name": _text(1, 64, required=True, name_chars=True),
+        "Name": _text(1, 64, required=True, name_chars=True, description="Job name"),
         "Description": _text(0, 1024),
-        "Priority": Rule("integer", bounds=(0, 1000)),
-        "JobFailOnInstanceFail": BOOLEAN,
-        "AutoRelease": BOOLEAN,
+        "Priority": Rule("integer", bounds=(0, 1000), description="Higher runs first"),
+        "JobFailOnInstanceFail": Rule(
+            "boolean", description="true (default): a failed instance fails the job"
+        ),
+        "AutoRelease": Rule("boolean", description="Delete the job once it is Finished"),
         "Type": Rule("string", required=True, enum=JOB_TYPES),
         "DAG": DAG,
         "Notification": Rule(

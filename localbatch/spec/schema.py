@@ -41,9 +41,11 @@ def _string(rule: Rule, schema: dict[str, Any]) -> None:
         schema["enum"] = list(rule.enum)
     if patterns:
         schema["pattern"] = patterns[0]  # the rules never combine two patterns
+    if rule.forbid:
+        schema["not"] = {"pattern": "[" + "".join(f"\\u{ord(c):04x}" for c in rule.forbid) + "]"}
     if rule.empty_ok and (patterns or rule.length):
         # "" means "not set" for these fields.
-        constrained = {k: schema.pop(k) for k in list(schema) if k != "type"}
+        constrained = {k: schema.pop(k) for k in list(schema) if k not in ("type", "description")}
         schema["anyOf"] = [{"const": ""}, constrained]
 
 
@@ -69,6 +71,8 @@ def to_schema(rule: Rule) -> dict[str, Any]:
     if rule.type is None:
         return {}
     schema: dict[str, Any] = {"type": rule.type}
+    if rule.description:
+        schema["description"] = rule.description
     if rule.type == "string":
         _string(rule, schema)
     elif rule.type in ("integer", "number"):

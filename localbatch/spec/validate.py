@@ -92,6 +92,13 @@ def _type_ok(kind: str, value: object) -> bool:
     return expected is not None and isinstance(value, expected)
 
 
+def _allowed(rule: Rule, value: str) -> bool:
+    """No forbidden character, and one of the documented values when there is a list."""
+    if any(char in value for char in rule.forbid):
+        return False
+    return rule.enum is None or value in rule.enum
+
+
 def _depth(value: object) -> int:
     """Nesting depth without recursion, so that any nesting can be measured."""
     deepest, stack = 0, [(value, 1)]
@@ -170,7 +177,7 @@ class _Walker:
             self.error("Length", path, Parameter=param, low=rule.length[0], high=rule.length[1])
         elif rule.name_chars and not NAME_RE.fullmatch(value):
             self.error("NameChars", path, Parameter=param)
-        elif rule.enum is not None and value not in rule.enum:
+        elif not _allowed(rule, value):
             self.error("Invalid", path, Parameter=param)
         elif rule.oss and not OSS_RES[rule.oss].fullmatch(value):
             self.error("Invalid" if rule.oss == "mount" else "OssPath", path, Parameter=param)
@@ -250,7 +257,7 @@ class _Walker:
 
     def _auto_cluster(self, cluster: dict[str, Any], path: str) -> None:
         instance_type = cluster.get("InstanceType")
-        if "InstanceType" not in cluster or instance_type == "":
+        if instance_type == "":  # absent: the walk reported MissingInstanceType
             self.error("Missing", _join(path, "InstanceType"), Parameter="InstanceType")
         elif isinstance(instance_type, str) and lookup_instance_type(instance_type) is None:
             self.report.warnings.append(

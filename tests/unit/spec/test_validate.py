@@ -255,3 +255,30 @@ def test_mount_entries() -> None:
 @pytest.mark.parametrize("body", [None, 1, "job", [], True])
 def test_non_objects_are_invalid_http_bodies(body: Any) -> None:
     assert codes(body) == ["InvalidHttpBody"]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "code"),
+    [
+        (("Parameters", "Command", "CommandLine"), "python3\x00 x.py", "InvalidCommandLine"),
+        (("Parameters", "Command", "EnvVars"), {"A=B": "1"}, "InvalidEnvVars.A=B"),
+        (("Parameters", "Command", "EnvVars"), {"A": "\x00"}, "InvalidEnvVars.A.value"),
+        (("OutputMapping",), {"/out\x00/": "oss://b/o/"}, "InvalidOutputMapping./out\x00/"),
+    ],
+)
+def test_nul_and_equals_cannot_reach_argv_env_or_paths(
+    where: tuple[str, ...], value: Any, code: str
+) -> None:
+    body = job_body()
+    target = body["DAG"]["Tasks"]["taskA"]
+    for step in where[:-1]:
+        target = target[step]
+    target[where[-1]] = value
+    assert codes(body) == [code]
+
+
+def test_missing_instance_type_is_reported_once() -> None:
+    cluster = auto_cluster()
+    del cluster["InstanceType"]
+    task = task_body(ClusterId="", AutoCluster=cluster)
+    assert codes(job_body(DAG={"Tasks": {"a": task}})) == ["MissingInstanceType"]
