@@ -106,8 +106,8 @@ class JobStorage:
         self._inputs = ViewCache(work_root / "inputs", INPUT_MAPPING_ERROR)
         self._mount_views = ViewCache(work_root / "inputs", MOUNT_ERROR)
         self._lock = threading.Lock()
-        self._open: set[int] = set()
-        self._streamers: dict[int, LogStreamer] = {}
+        #: Attempts prepared and not finished yet, so that `close` can stop their streamers.
+        self._unfinished: dict[int, PreparedAttempt] = {}
 
     # -- before the attempt -------------------------------------------------------------
     def prepare(self, task_name: str, instance_id: int, attempt: int) -> PreparedAttempt:
@@ -175,7 +175,7 @@ class JobStorage:
             if redirect is not None:
                 log_targets.insert(0, LogTarget(path, redirect))
         streamer = LogStreamer(log_targets, self.cadence, self.resolver.secrets())
-        return PreparedAttempt(
+        prepared = PreparedAttempt(
             workdir=workdir,
             binds=tuple(binds),
             stdout_path=stdout_path,
@@ -187,6 +187,9 @@ class JobStorage:
             package=package,
             streamer=streamer,
         )
+        with self._lock:
+            self._unfinished[id(prepared)] = prepared
+        return prepared
 
     def _task(self, task_name: str) -> Task:
         task = self.job.tasks.get(task_name)
@@ -263,6 +266,8 @@ class JobStorage:
     # -- after the attempt --------------------------------------------------------------
     def finish(self, prepared: PreparedAttempt, *, keep: bool = False) -> None:
         """Push logs completely, upload outputs, free the attempt's directories."""
+        with self._lock:
+            self._unfinished.pop(id(prepared), None)
         errors: list[StorageError] = []
         if prepared.streamer is not None:
             try:
@@ -285,7 +290,17 @@ class JobStorage:
             raise self._scrubbed(first)
 
     def close(self) -> None:
-        """Forget the job's downloaded inputs (the package cache is kept for other jobs)."""
+        """End the job's storage: push the logs of attempts never finished (best effort) and
+        forget the job's downloaded inputs (the package cache is kept for other jobs)."""
+        with self._lock:
+            leftovers = list(self._unfinished.values())
+            self._unfinished.clear()
+        for prepared in leftovers:
+            if prepared.streamer is not None:
+                try:
+                    prepared.streamer.stop()
+                except StorageError as exc:
+                    log.warning("%s", self._scrubbed(exc))
         remove_tree(self.work_root / "inputs")
 
 

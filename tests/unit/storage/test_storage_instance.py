@@ -200,3 +200,36 @@ def test_memory_bucket_alias_round_trip(memory_config: Config) -> None:
     storage.finish(again)
     storage.close()
     assert not (memory_config.state_dir / "jobs/job-1/inputs").exists()
+
+
+def test_close_pushes_logs_of_attempts_never_finished(config: Config) -> None:
+    storage = job_storage(
+        config, {"t": task_body(Parameters={"StdoutRedirectPath": "oss://b/logs/"})}
+    )
+    prepared = storage.prepare("t", 0, 0)
+    prepared.start_streaming()
+    prepared.stdout_path.write_text("before the crash\n")
+    storage.close()
+    assert (config.oss.root / "b/logs/stdout.job-1.t.0").read_text() == "before the crash\n"
+    assert prepared.streamer is not None and prepared.streamer._thread is None
+
+
+def test_log_mapping_directory_pushes_each_file_with_the_suffix(config: Config) -> None:
+    storage = job_storage(config, {"t": task_body(LogMapping={"/var/log/app/": "oss://b/al/"})})
+    prepared = storage.prepare("t", 2, 0)
+    (bind,) = prepared.binds
+    assert bind.target == "/var/log/app" and bind.source.is_dir()
+    write(bind.source / "a.log", "a")
+    write(bind.source / "sub/b.log", "b")
+    storage.finish(prepared)
+    assert (config.oss.root / "b/al/a.log.job-1.t.2").read_text() == "a"
+    assert (config.oss.root / "b/al/sub/b.log.job-1.t.2").read_text() == "b"
+
+
+def test_input_mapping_config_is_accepted(config: Config) -> None:
+    task = task_body(
+        Parameters={"InputMappingConfig": {"Locale": "UTF-8", "Lock": True}},
+        InputMapping={"oss://b/in/": "/in/"},
+    )
+    storage = job_storage(config, {"t": task})
+    storage.finish(storage.prepare("t", 0, 0))
