@@ -1,0 +1,96 @@
+"""`localbatch start` with no server: re-run (or recover) a recorded job in the foreground.
+
+The job's finished instances are kept; the others run on this machine like `localbatch run`
+runs a new job: one line per event, Ctrl-C or SIGTERM stops the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from types import FrameType
+
+import click
+
+from localbatch.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_JOB_FAILED,
+    EXIT_OK,
+    Config,
+    fail,
+)
+from localbatch.cli.run_progress import PlainProgress
+from localbatch.engine.service import UnknownJob
+from localbatch.spec.errors import ApiError
+from localbatch.states import State
+from localbatch.store import runner_alive
+
+#: Seconds between two looks at the job while waiting for it.
+WAIT_STEP = 0.5
+EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
+    """Run the job's unfinished instances here; the exit status `localbatch run` would give."""
+    from localbatch.runtime.base import RuntimeUnavailable
+    from localbatch.runtime.select import select_runtime
+    from localbatch.server.stack import open_local_service
+
+    try:
+        runtime, notice = select_runtime(runtime_choice, config)
+    except RuntimeUnavailable as exc:
+        fail(str(exc))
+        raise
+    click.echo(notice, err=True)
+    local = open_local_service(config, runtime)
+    service = local.service
+    assert local.engine is not None and local.recovery is not None
+    engine, recovery = local.engine, local.recovery
+    local.bus.subscribe(PlainProgress(sys.stdout))
+    state: State | None = None
+    try:
+        with _sigterm_interrupts():
+            try:
+                record = service.job(job_id)
+                if not record.state.terminal and not runner_alive(record.runner):
+                    click.echo(f"{job_id}: its runner is gone; recovering it here", err=True)
+                    recovery.take_over(record)
+                else:
+                    service.start(job_id)
+                while state is None:
+                    try:
+                        state = engine.wait(job_id, WAIT_STEP)
+                    except UnknownJob:  # recovery has not handed it to the engine (yet)
+                        current = service.job(job_id).state
+                        state = current if current.terminal else None
+                        time.sleep(WAIT_STEP)
+            except ApiError as error:
+                fail(f"{error.code}: {error.message}", EXIT_INVALID)
+            except KeyboardInterrupt:
+                click.echo("interrupted: stopping the job", err=True)
+                with contextlib.suppress(Exception):
+                    engine.stop(job_id)
+                with contextlib.suppress(KeyboardInterrupt, UnknownJob):
+                    state = engine.wait(job_id, 60)
+                return EXIT_INTERRUPTED
+    finally:
+        with contextlib.suppress(KeyboardInterrupt):
+            local.close()
+    return EXIT_FOR_STATE.get(state, EXIT_JOB_FAILED) if state else EXIT_JOB_FAILED

@@ -1,0 +1,170 @@
+"""Tables and JSON for the job commands: the same records the HTTP API shapes, for humans.
+
+`--json` prints exactly the API's shapes (one object, or `{"Items": [...]}`), so scripts
+written against the service read them unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from localbatch.states import State
+from localbatch.store import runner_alive
+from localbatch.store.records import (
+    AttemptRecord,
+    Counts,
+    InstanceRecord,
+    JobRecord,
+    TaskRecord,
+)
+from localbatch.timefmt import api_time
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def local_time(moment: float | None) -> str:
+    return datetime.fromtimestamp(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def duration(start: float | None, end: float | None) -> str:
+    if start is None:
+        return "-"
+    seconds = max(0.0, (end if end is not None else time.time()) - start)
+    minutes, secs = divmod(seconds, 60)
+    return f"{int(minutes)}m{secs:04.1f}s" if minutes else f"{secs:.1f}s"
+
+
+def job_state(record: JobRecord) -> str:
+    """The state, flagged when the process that ran an unfinished job is gone."""
+    if not record.state.terminal and not runner_alive(record.runner):
+        return f"{record.state} (runner gone)"
+    return str(record.state)
+
+
+def counts(values: Counts) -> str:
+    """ "3/5 finished, 1 failed" style summary of a metrics object."""
+    total = sum(values.by_state.values())
+    parts = [f"{values.of(State.FINISHED)}/{total} finished"]
+    parts += [
+        f"{values.of(state)} {state.value.lower()}"
+        for state in (State.RUNNING, State.FAILED, State.STOPPED)
+        if values.of(state)
+    ]
+    return ", ".join(parts)
+
+
+def jobs_table(records: Iterable[JobRecord]) -> Table:
+    table = Table(box=None)
+    for column in ("JOB", "NAME", "STATE", "PRIORITY", "TASKS", "INSTANCES", "CREATED"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(
+            record.id,
+            record.name,
+            job_state(record),
+            str(record.priority),
+            counts(record.task_counts),
+            counts(record.instance_counts),
+            local_time(record.creation_time),
+        )
+    return table
+
+
+def print_job(console: Console, record: JobRecord, tasks: Iterable[TaskRecord]) -> None:
+    console.print(f"job {record.id} ({record.name}): {job_state(record)}", markup=False)
+    console.print(
+        f"priority {record.priority}, created {local_time(record.creation_time)}, "
+        f"ran {duration(record.start_time, record.end_time)}",
+        markup=False,
+    )
+    if record.message:
+        console.print(record.message, markup=False)
+    table = Table(box=None)
+    for column in ("TASK", "STATE", "INSTANCES", "STARTED", "DURATION"):
+        table.add_column(column)
+    for task in tasks:
+        table.add_row(
+            task.name,
+            str(task.state),
+            counts(task.instance_counts),
+            local_time(task.start_time),
+            duration(task.start_time, task.end_time),
+        )
+    console.print(table)
+
+
+def _error(instance: InstanceRecord) -> str:
+    if not instance.error_code:
+        return ""
+    return f"{instance.error_code}: {instance.error_message}"
+
+
+def print_task(console: Console, record: TaskRecord, instances: Iterable[InstanceRecord]) -> None:
+    console.print(f"task {record.name}: {record.state}", markup=False)
+    table = Table(box=None)
+    for column in ("INSTANCE", "STATE", "RETRIES", "EXIT", "STARTED", "DURATION", "ERROR"):
+        table.add_column(column)
+    for instance in instances:
+        table.add_row(
+            str(instance.instance_id),
+            str(instance.state),
+            str(instance.retry_count),
+            "-" if instance.exit_code is None else str(instance.exit_code),
+            local_time(instance.start_time),
+            duration(instance.start_time, instance.end_time),
+            _error(instance),
+        )
+    console.print(table)
+
+
+def print_instance(
+    console: Console, record: InstanceRecord, attempts: Iterable[AttemptRecord]
+) -> None:
+    console.print(
+        f"instance {record.task_name}.{record.instance_id}: {record.state}, "
+        f"{record.retry_count} retries",
+        markup=False,
+    )
+    if record.error_code:
+        console.print(_error(record), markup=False)
+    for key in ("stdout_path", "stderr_path", "stdout_object", "stderr_object"):
+        if record.detail.get(key):
+            console.print(f"{key.replace('_', ' ')}: {record.detail[key]}", markup=False)
+    table = Table(box=None)
+    for column in ("RUN", "ATTEMPT", "STATE", "EXIT", "STARTED", "DURATION", "ERROR", "REF"):
+        table.add_column(column)
+    for attempt in attempts:
+        table.add_row(
+            str(attempt.run),
+            str(attempt.attempt),
+            str(attempt.state),
+            "-" if attempt.exit_code is None else str(attempt.exit_code),
+            local_time(attempt.start_time),
+            duration(attempt.start_time, attempt.end_time),
+            f"{attempt.error_code}: {attempt.error_message}" if attempt.error_code else "",
+            attempt.ref,
+        )
+    console.print(table)
+
+
+def attempt_json(attempt: AttemptRecord) -> Mapping[str, Any]:
+    return {
+        "Run": attempt.run,
+        "Attempt": attempt.attempt,
+        "State": attempt.state.value,
+        "StartTime": api_time(attempt.start_time),
+        "EndTime": api_time(attempt.end_time),
+        "ExitCode": attempt.exit_code,
+        "ErrorCode": attempt.error_code,
+        "ErrorMessage": attempt.error_message,
+        "Ref": attempt.ref,
+    }

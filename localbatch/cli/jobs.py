@@ -1,0 +1,331 @@
+"""Job commands on the store: jobs, status, logs, stop, start, delete, priority, submit.
+
+They read the SQLite store directly, so they work whether or not a server runs. Changes go
+through the running `localbatch serve` of the state directory when there is one (it owns
+its jobs); otherwise they are applied here with the same rules, and `start` runs the job in
+the foreground. Errors are the service's codes and messages; exit 1 for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+from rich.console import Console
+
+from localbatch.cli.common import EXIT_INVALID, Config, config_options, fail
+from localbatch.cli.job_logs import LogPrinter, print_logs
+from localbatch.cli.job_views import (
+    attempt_json,
+    jobs_table,
+    print_instance,
+    print_job,
+    print_json,
+    print_task,
+)
+from localbatch.server import shapes
+from localbatch.server.client import ApiClient
+from localbatch.server.discovery import read_server_info
+from localbatch.spec.errors import ApiError, not_found
+from localbatch.states import State
+from localbatch.store import Store
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's shapes).")
+
+
+@contextlib.contextmanager
+def _store(config: Config) -> Iterator[Store]:
+    store = Store.open(config.state_dir)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _api_error(error: ApiError) -> None:
+    fail(f"{error.code}: {error.message}", EXIT_INVALID)
+
+
+def _server_client(config: Config) -> ApiClient | None:
+    info = read_server_info(config.state_dir)
+    if info is None:
+        return None
+    return ApiClient(
+        info.url, config.api_access_key_id, config.api_access_key_secret, config.region
+    )
+
+
+def _through_server(config: Config, method: str, target: str, body: Any = None) -> bool:
+    """Send the change to the running server; False when none runs for this state dir."""
+    client = _server_client(config)
+    if client is None:
+        return False
+    try:
+        client.request(method, target, body)
+    except ApiError as error:
+        _api_error(error)
+    except OSError as exc:
+        fail(f"the server at {client.url} did not answer: {exc}")
+    return True
+
+
+def _locally(config: Config, operation: Callable[[Any], None]) -> None:
+    """Apply a change with this process's own job service (no engine)."""
+    from localbatch.server.stack import open_local_service
+
+    local = open_local_service(config, None)
+    try:
+        operation(local.service)
+    except ApiError as error:
+        _api_error(error)
+    finally:
+        local.close()
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+@click.command("jobs")
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([s.value for s in State], case_sensitive=False),
+    help="Only jobs in this state (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@json_option
+@config_options
+def jobs_command(states: tuple[str, ...], limit: int, as_json: bool, config: Config) -> None:
+    """List recorded jobs, newest first."""
+    wanted = [State(s.capitalize()) for s in states]
+    with _store(config) as store:
+        page = store.list_jobs(states=wanted, max_items=limit)
+    if as_json:
+        print_json(shapes.page(page, shapes.job))
+    else:
+        Console(highlight=False).print(jobs_table(page.items))
+
+
+@click.command("status")
+@click.argument("job_id")
+@click.argument("task", required=False)
+@click.argument("instance", required=False, type=int)
+@json_option
+@config_options
+def status_command(
+    job_id: str, task: str | None, instance: int | None, as_json: bool, config: Config
+) -> None:
+    """Show a job and its tasks, a task and its instances, or an instance and its attempts."""
+    console = Console(highlight=False)
+    with _store(config) as store:
+        record = store.get_job(job_id)
+        if record is None:
+            _api_error(not_found(job_id))
+            return
+        if task is None:
+            tasks = store.list_tasks(job_id, max_items=10_000).items
+            if as_json:
+                print_json({**shapes.job(record), "Tasks": [shapes.task(t) for t in tasks]})
+            else:
+                print_job(console, record, tasks)
+            return
+        task_record = store.get_task(job_id, task)
+        if task_record is None:
+            _api_error(not_found(f"{job_id}/{task}"))
+            return
+        if instance is None:
+            instances = store.list_instances(job_id, task, max_items=None).items
+            if as_json:
+                print_json(
+                    {
+                        **shapes.task(task_record),
+                        "Instances": [_instance_json(store, i) for i in instances],
+                    }
+                )
+            else:
+                print_task(console, task_record, instances)
+            return
+        one = store.get_instance(job_id, task, instance)
+        if one is None:
+            _api_error(not_found(f"{job_id}/{task}/{instance}"))
+            return
+        attempts = store.attempts(job_id, task, instance)
+        if as_json:
+            print_json(
+                {**_instance_json(store, one), "Attempts": [attempt_json(a) for a in attempts]}
+            )
+        else:
+            print_instance(console, one, attempts)
+
+
+def _instance_json(store: Store, instance: Any) -> dict[str, Any]:
+    body = store.job_body(instance.job_id) or {}
+    task = body.get("DAG", {}).get("Tasks", {}).get(instance.task_name, {})
+    params = task.get("Parameters", {}) if isinstance(task, dict) else {}
+    return shapes.instance(
+        instance,
+        str(params.get("StdoutRedirectPath", "")),
+        str(params.get("StderrRedirectPath", "")),
+    )
+
+
+@click.command("logs")
+@click.argument("job_id")
+@click.argument("task", required=False)
+@click.argument("instance", required=False, type=int)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing until the job ends.")
+@click.option("--stderr", "stderr", is_flag=True, help="Standard error instead of output.")
+@config_options
+def logs_command(
+    job_id: str,
+    task: str | None,
+    instance: int | None,
+    follow: bool,
+    stderr: bool,
+    config: Config,
+) -> None:
+    """Print instances' output, each line prefixed with <task>.<instance>."""
+    with _store(config) as store:
+        if store.get_job(job_id) is None:
+            _api_error(not_found(job_id))
+        if task is not None and store.get_task(job_id, task) is None:
+            _api_error(not_found(f"{job_id}/{task}"))
+
+        def instances() -> list[Any]:
+            found = store.list_instances(job_id, task, max_items=None).items
+            return [i for i in found if instance is None or i.instance_id == instance]
+
+        def ended() -> bool:
+            record = store.get_job(job_id)
+            return record is None or record.state.terminal
+
+        with contextlib.suppress(KeyboardInterrupt):
+            print_logs(
+                LogPrinter(sys.stdout),
+                config.state_dir,
+                instances,
+                "stderr" if stderr else "stdout",
+                follow=follow,
+                ended=ended,
+            )
+
+
+# -- changing ---------------------------------------------------------------------------
+
+
+@click.command("stop")
+@click.argument("job_id")
+@config_options
+def stop_command(job_id: str, config: Config) -> None:
+    """Stop a Waiting or Running job (running instances end Stopped)."""
+    if not _through_server(config, "POST", f"/jobs/{job_id}/stop"):
+        _locally(config, lambda service: service.stop(job_id))
+    click.echo(f"{job_id}: stop requested", err=True)
+
+
+@click.command("delete")
+@click.argument("job_id")
+@config_options
+def delete_command(job_id: str, config: Config) -> None:
+    """Delete a Finished, Failed or Stopped job and its records."""
+    if not _through_server(config, "DELETE", f"/jobs/{job_id}"):
+        _locally(config, lambda service: service.delete(job_id))
+    click.echo(f"{job_id}: deleted", err=True)
+
+
+@click.command("priority")
+@click.argument("job_id")
+@click.argument("priority", type=int)
+@config_options
+def priority_command(job_id: str, priority: int, config: Config) -> None:
+    """Change the Priority (0..1000) of a Stopped job."""
+    body = {"Priority": priority}
+    if not _through_server(config, "PUT", f"/jobs/{job_id}", body):
+        _locally(config, lambda service: service.change_priority(job_id, body))
+    click.echo(f"{job_id}: priority {priority}", err=True)
+
+
+@click.command("start")
+@click.argument("job_id")
+@click.option(
+    "--runtime",
+    "runtime_choice",
+    type=click.Choice(("auto", "docker", "process")),
+    default="auto",
+    show_default=True,
+    help="Where instances run when no server runs the job.",
+)
+@config_options
+def start_command(job_id: str, runtime_choice: str, config: Config) -> None:
+    """Re-run a Stopped or Failed job: only its instances that did not finish.
+
+    With a server running, the server runs it. Otherwise it runs here, in the foreground,
+    like `localbatch run` (Ctrl-C stops it). A job whose runner died is recovered.
+    """
+    if _through_server(config, "POST", f"/jobs/{job_id}/start"):
+        click.echo(f"{job_id}: started on the server", err=True)
+        return
+    from localbatch.cli.job_start import start_here
+
+    raise SystemExit(start_here(config, job_id, runtime_choice))
+
+
+@click.command("submit")
+@click.argument("file")
+@click.option("--token", default="", help="IdempotentToken: the same token and body, one job.")
+@click.option("--url", help="Server URL (default: the server of the state directory).")
+@config_options
+def submit_command(file: str, token: str, url: str | None, config: Config) -> None:
+    """Hand the job in FILE (or - for stdin) to a running `localbatch serve`."""
+    from localbatch.spec.load import JobFileError, read_body
+
+    try:
+        body = read_body(file)
+    except JobFileError as exc:
+        fail(str(exc))
+        return
+    except ApiError as error:
+        _api_error(error)
+        return
+    client = (
+        ApiClient(url, config.api_access_key_id, config.api_access_key_secret, config.region)
+        if url
+        else _server_client(config)
+    )
+    if client is None:
+        fail(
+            f"no `localbatch serve` runs for {config.state_dir}: start one, "
+            "pass --url, or run the job here with `localbatch run`"
+        )
+        return
+    target = f"/jobs?IdempotentToken={token}" if token else "/jobs"
+    try:
+        answer = client.request("POST", target, body)
+    except ApiError as error:
+        _api_error(error)
+        return
+    except OSError as exc:
+        fail(f"the server at {client.url} did not answer: {exc}")
+        return
+    click.echo(answer["Id"])
+
+
+COMMANDS = (
+    jobs_command,
+    status_command,
+    logs_command,
+    stop_command,
+    start_command,
+    delete_command,
+    priority_command,
+    submit_command,
+)
+
+
+def register(group: click.Group) -> None:
+    for command in COMMANDS:
+        group.add_command(command)
