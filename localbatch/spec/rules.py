@@ -9,8 +9,8 @@ error table of createjob-api.txt and from semantics.md; checks that involve seve
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 JsonType = Literal["string", "integer", "number", "boolean", "object", "array"]
 #: file: `oss://bucket/key` not ending in `/`; folder: ends in `/`; mount: `oss://` or `nas://`.
@@ -90,6 +90,7 @@ class Rule:
     values: Rule | None = None
     #: An array: a rule for every item.
     items: Rule | None = None
+    #: Shown by editors through the JSON Schema.
     description: str = ""
 
 
@@ -100,8 +101,9 @@ FREE_OBJECT = Rule("object", values=Rule())
 STRINGS = Rule("array", items=STRING)
 
 
-def _text(low: int, high: int, **extra: object) -> Rule:
-    return Rule("string", length=(low, high), **extra)  # type: ignore[arg-type]
+def _text(low: int, high: int, **extra: Any) -> Rule:
+    """A string with the table's length range, plus any other constraint."""
+    return replace(Rule("string", length=(low, high)), **extra)
 
 
 def _mapping(key: Rule, value: Rule, description: str) -> Rule:
