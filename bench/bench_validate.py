@@ -3,7 +3,8 @@
 Both run as fresh subprocesses of the same interpreter, interleaved, several times; the
 figures are medians. The ratio says what validation (imports, reading, checking, printing)
 costs on top of starting Python at all; the absolute median is the answer to "well under a
-second". Run alone with `.venv/bin/python -m bench.bench_validate`.
+second"; `validate_call_ms` is the check alone, in process.
+Run alone with `.venv/bin/python -m bench.bench_validate`.
 """
 
 from __future__ import annotations
@@ -67,6 +68,18 @@ def _seconds(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+def _in_process() -> dict[str, Any]:
+    """The check alone, without process start or imports, for comparison."""
+    from localbatch.spec.validate import validate
+
+    body = sixteen_task_job()
+    calls = 200
+    started = time.perf_counter()
+    for _ in range(calls):
+        assert validate(body).valid
+    return {"validate_call_ms": round((time.perf_counter() - started) / calls * 1000, 3)}
+
+
 def main() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="localbatch-bench-") as tmp:
         path = Path(tmp) / "job.json"
@@ -79,6 +92,7 @@ def main() -> dict[str, Any]:
     python = statistics.median(p[0] for p in pairs)
     command = statistics.median(p[1] for p in pairs)
     return {
+        **_in_process(),
         "tasks": TASKS,
         "runs": RUNS,
         "validate_median_s": round(command, 4),
