@@ -96,7 +96,7 @@ def _print_dry_run(
         for line in lines:
             console.print(f"  {line}", markup=False, highlight=False)
         for instance_id, instance_env in enumerate(item.instance_envs):
-            console.print(f"  instance {instance_id} env:", markup=False)
+            console.print(f"  instance {instance_id} env:", markup=False, soft_wrap=True)
             for key, value in sorted(instance_env.items()):
                 console.print(f"    {key}={value}", markup=False, highlight=False)
 
@@ -210,19 +210,23 @@ def _run(
         bus.subscribe(store.on_event)
         engine = Engine(config, runtime, bus, max_parallel=max_parallel, oss_host=oss_host)
         live = out.is_terminal
-        progress: Any = LiveProgress(out, list(job.tasks)) if live else PlainProgress(sys.stdout)
+        progress: Any = (
+            LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()})
+            if live
+            else PlainProgress(sys.stdout)
+        )
         bus.subscribe(progress)
-        err.print(f"job {job_id}: {job.name}", markup=False)
+        err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
         with _terminate_as_interrupt(), progress if live else contextlib.nullcontext():
             try:
                 engine.submit(job_id, job, only=only or None)
                 for notice in engine.snapshot(job_id).notices:
-                    err.print(f"notice: {notice}", markup=False)
+                    err.print(f"notice: {notice}", markup=False, soft_wrap=True)
                 while state is None:
                     state = engine.wait(job_id, 0.5)
             except KeyboardInterrupt:
                 interrupted = True
-                err.print("interrupted: stopping the job", markup=False)
+                err.print("interrupted: stopping the job", markup=False, soft_wrap=True)
                 state = _stop_and_wait(engine, job_id)
         if job_id in engine.job_ids():
             logs = config.state_dir / "jobs" / job_id / "logs"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -65,59 +66,59 @@ class PlainProgress:
 
 
 class _TaskRow:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, instance_count: int) -> None:
         self.name = name
         self.state = State.WAITING
-        self.metrics: dict[str, int] = {}
+        self.instances: Counter[State] = Counter({State.WAITING: instance_count})
+        self.instance_states: dict[int, State] = {}
         self.retries = 0
         self.start: float | None = None
         self.end: float | None = None
+
+    def instance_changed(self, instance_id: int, state: State) -> None:
+        self.instances[self.instance_states.get(instance_id, State.WAITING)] -= 1
+        self.instances[state] += 1
+        self.instance_states[instance_id] = state
 
 
 class LiveProgress:
     """A rich live table of the tasks, updated from events, redrawn a few times a second."""
 
-    def __init__(self, console: Console, task_names: Sequence[str]) -> None:
-        self.rows = {name: _TaskRow(name) for name in task_names}
+    def __init__(self, console: Console, instance_counts: Mapping[str, int]) -> None:
+        self.rows = {name: _TaskRow(name, n) for name, n in instance_counts.items()}
         self.job_state = State.WAITING
         self.live = Live(get_renderable=self.render, console=console, refresh_per_second=4)
 
     def __call__(self, event: Event) -> None:
         if event.category == "Job":
             self.job_state = event.state
-        elif event.category == "Task" and event.task_name in self.rows:
-            row = self.rows[event.task_name]
+            return
+        row = self.rows.get(event.task_name or "")
+        if row is None:
+            return
+        if event.category == "Task":
             row.state = event.state
-            row.metrics = dict(event.detail.get("instance_metrics", {}))
-            row.retries = int(event.detail.get("retries", 0))
             row.start, row.end = event.start_time, event.end_time
-        elif event.category == "Instance" and event.task_name in self.rows:
-            row = self.rows[event.task_name]
+        elif event.instance_id is not None:
+            row.instance_changed(event.instance_id, event.state)
             if event.state == State.WAITING and event.retry_count:
                 row.retries += 1
 
     def render(self) -> Table:
         table = Table(title=f"job {self.job_state}", title_justify="left")
-        for column in (
-            "task",
-            "state",
-            "waiting",
-            "running",
-            "finished",
-            "failed",
-            "retries",
-            "elapsed",
-        ):
-            table.add_column(column, justify="left" if column in ("task", "state") else "right")
+        table.add_column("task")
+        table.add_column("state")
+        for column in ("waiting", "running", "finished", "failed", "retries", "elapsed"):
+            table.add_column(column, justify="right")
         for row in list(self.rows.values()):
-            m = row.metrics
+            counts = row.instances
             table.add_row(
                 row.name,
                 str(row.state),
-                str(m.get("WaitingCount", "-")),
-                str(m.get("RunningCount", "-")),
-                str(m.get("FinishedCount", "-")),
-                str(m.get("FailedCount", "-")),
+                str(counts[State.WAITING]),
+                str(counts[State.RUNNING]),
+                str(counts[State.FINISHED]),
+                str(counts[State.FAILED]),
                 str(row.retries),
                 _duration(row.start, row.end),
             )
@@ -141,9 +142,8 @@ def _instances_text(task: TaskSnapshot) -> str:
 
 def print_summary(console: Console, snapshot: JobSnapshot, logs_dir: Path) -> None:
     """The final table, the failures with their error codes, and where the logs are."""
-    table = Table(
-        title=f"job {snapshot.job_id} ({snapshot.name}): {snapshot.state}", title_justify="left"
-    )
+    console.print(f"job {snapshot.job_id} ({snapshot.name}): {snapshot.state}", soft_wrap=True)
+    table = Table()
     for column in ("task", "state", "instances", "retries", "duration"):
         table.add_column(column)
     for task in snapshot.tasks:
@@ -156,7 +156,7 @@ def print_summary(console: Console, snapshot: JobSnapshot, logs_dir: Path) -> No
         )
     console.print(table)
     if snapshot.message:
-        console.print(snapshot.message, markup=False)
+        console.print(snapshot.message, markup=False, soft_wrap=True)
     for task in snapshot.tasks:
         for inst in task.instances:
             if inst.state == State.FAILED or inst.error_code not in ("", "Stopped"):
@@ -165,8 +165,9 @@ def print_summary(console: Console, snapshot: JobSnapshot, logs_dir: Path) -> No
                     f"{task.name}.{inst.instance_id} {inst.state}: {what}",
                     inst.error_message,
                     markup=False,
+                    soft_wrap=True,
                 )
-    console.print(f"logs: {logs_dir}/<task>.<instance>.stdout|stderr", markup=False)
+    console.print(f"logs: {logs_dir}/<task>.<instance>.stdout|stderr", markup=False, soft_wrap=True)
     objects = sorted(
         {
             str(inst.detail[key]).rsplit("/", 1)[0] + "/"
@@ -177,4 +178,4 @@ def print_summary(console: Console, snapshot: JobSnapshot, logs_dir: Path) -> No
         }
     )
     for folder in objects:
-        console.print(f"logs on OSS: {folder}", markup=False)
+        console.print(f"logs on OSS: {folder}", markup=False, soft_wrap=True)

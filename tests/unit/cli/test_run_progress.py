@@ -1,0 +1,51 @@
+"""The live table and the plain event lines of `localbatch run`, fed events by hand."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from localbatch.cli.run_progress import LiveProgress, PlainProgress
+from localbatch.events import Event
+from localbatch.states import State
+
+
+def _instance(state: State, instance_id: int, retry: int = 0, **kw: object) -> Event:
+    return Event(
+        name=f"OnInstance{state}",
+        job_id="job-1",
+        state=state,
+        time=0.0,
+        category="Instance",
+        task_name="count",
+        instance_id=instance_id,
+        retry_count=retry,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_live_table_counts_instances_and_retries() -> None:
+    console = Console(file=io.StringIO(), width=120, record=True)
+    progress = LiveProgress(console, {"count": 3})
+    progress(_instance(State.RUNNING, 0))
+    progress(_instance(State.RUNNING, 1))
+    progress(_instance(State.WAITING, 1, retry=1, exit_code=1))
+    progress(_instance(State.FINISHED, 0))
+    console.print(progress.render())
+    row = next(line for line in console.export_text().splitlines() if "count" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    # task, state, waiting, running, finished, failed, retries, elapsed
+    assert cells[2:7] == ["2", "0", "1", "0", "1"]
+
+
+def test_plain_lines_skip_first_waits_and_show_retries_and_errors() -> None:
+    out = io.StringIO()
+    plain = PlainProgress(out)
+    plain(_instance(State.WAITING, 0))
+    plain(_instance(State.WAITING, 0, retry=1, error_code="Timeout"))
+    plain(_instance(State.FAILED, 0, exit_code=None, error_code="Timeout", error_message="slow"))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith("instance count.0 Waiting (retry 1 after Timeout)")
+    assert lines[1].endswith("instance count.0 Failed exit None Timeout: slow")
