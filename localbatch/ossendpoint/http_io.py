@@ -44,7 +44,7 @@ async def receive_body(ctx: RequestContext, sink: Sink) -> None:
         if expected is not None and sink.size != expected:
             raise OssError("IncompleteBody", extra={"ContentLength": str(expected)})
     except BaseException:
-        await ctx.run(sink.discard)
+        sink.discard()  # quick (close, unlink), and must run even while shutting down
         raise
 
 
@@ -54,7 +54,7 @@ async def receive_checked_body(ctx: RequestContext, writer: AtomicWriter) -> Non
     try:
         writer.check_content_md5(ctx.request.headers.get("Content-MD5"))
     except OssError:
-        await ctx.run(writer.discard)
+        writer.discard()
         raise
 
 

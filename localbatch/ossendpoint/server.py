@@ -100,7 +100,9 @@ class OssEndpoint:
         self._thread = None
 
     def __enter__(self) -> OssEndpoint:
-        self.start()
+        """Start unless already started (instance_endpoint hands out started endpoints)."""
+        if self._thread is None:
+            self.start()
         return self
 
     def __exit__(

@@ -1,0 +1,85 @@
+"""The endpoint's lifecycle, where it listens, and what a broken upload leaves behind."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from localbatch.ossendpoint.for_instances import gateway_of, instance_endpoint, instance_host
+from localbatch.ossendpoint.server import OssEndpoint
+
+
+def test_start_stop_and_addresses(tmp_path: Path) -> None:
+    endpoint = OssEndpoint(tmp_path / "root")
+    endpoint.start()
+    try:
+        assert endpoint.port > 0
+        assert endpoint.url == f"http://127.0.0.1:{endpoint.port}"
+        assert endpoint.address == f"127.0.0.1:{endpoint.port}"
+        assert not endpoint.verifies_signatures
+        assert requests.get(endpoint.url, timeout=10).status_code == 200  # ListBuckets
+    finally:
+        endpoint.stop()
+    endpoint.stop()  # twice is harmless
+    with pytest.raises(requests.ConnectionError):
+        requests.get(endpoint.url, timeout=10)
+
+
+def test_port_in_use_fails_start(tmp_path: Path) -> None:
+    with OssEndpoint(tmp_path) as first:
+        second = OssEndpoint(tmp_path, port=first.port)
+        with pytest.raises(OSError):
+            second.start()
+
+
+def test_instance_hosts() -> None:
+    assert instance_host("process") == "127.0.0.1"
+    assert instance_host("fake") == "127.0.0.1"
+    with pytest.raises(ValueError):
+        instance_host("vm")
+
+
+def test_process_instances_get_a_loopback_endpoint(tmp_path: Path) -> None:
+    endpoint = instance_endpoint("process", tmp_path, access_key_id="a", access_key_secret="b")
+    try:
+        assert endpoint.host == "127.0.0.1"
+        assert endpoint.verifies_signatures
+    finally:
+        endpoint.stop()
+
+
+def test_gateway_from_inspect_output() -> None:
+    ipam = {"IPAM": {"Config": [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]}}
+    assert gateway_of(ipam) == "172.18.0.1"
+    no_gateway = {
+        "IPAM": {"Config": [{"Subnet": "fd00::/64"}, {"Subnet": "10.7.0.0/16"}]},
+        "Options": {"com.docker.network.bridge.name": "no-such-interface"},
+    }
+    assert gateway_of(no_gateway) == "10.7.0.1"
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    """Poll a file-system condition another thread brings about (no event to await)."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached within 10s"
+        time.sleep(0.01)
+
+
+def test_cut_upload_leaves_no_object_and_no_temporary_file(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "bkt").mkdir(parents=True)
+    temp_dir = root / ".localbatch-meta" / "tmp"
+    with OssEndpoint(root) as endpoint:
+        connection = socket.create_connection(("127.0.0.1", endpoint.port))
+        head = b"PUT /bkt/cut HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
+        connection.sendall(head + b"x" * 400)
+        wait_for(lambda: temp_dir.is_dir() and any(temp_dir.iterdir()))  # upload under way
+        connection.close()  # the other 600 bytes never come
+        wait_for(lambda: not any(temp_dir.iterdir()))
+        assert not (root / "bkt" / "cut").exists()
