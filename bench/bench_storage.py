@@ -177,6 +177,7 @@ def bench_package(base: Path, rounds: int = 3) -> dict[str, Any]:
         "one_instance_seconds": round(one, 3),
         "sixteen_instances_seconds": round(sixteen, 3),
         "sixteen_vs_one_ratio": round(sixteen / one, 3),
+        "per_extra_instance_ms": round((sixteen - one) / 15 * 1000, 2),
         "sixteen_target": "<= 1.3",
         "sixteen_instances_copy_mode_seconds": round(sixteen_copy, 3),
         "sixteen_vs_one_ratio_copy_mode": round(sixteen_copy / one, 3),
