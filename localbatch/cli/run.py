@@ -188,9 +188,10 @@ def _run(
     only: tuple[str, ...],
     endpoint_wanted: bool,
 ) -> int:
-    from localbatch.cli.run_progress import LiveProgress, PlainProgress, print_summary
+    from localbatch.cli.run_progress import print_summary
     from localbatch.engine.service import Engine
     from localbatch.events import EventBus
+    from localbatch.notify import Notifier
     from localbatch.store import Store
 
     err = Console(stderr=True, highlight=False)
@@ -202,49 +203,65 @@ def _run(
             f"OSS endpoint for instances: {endpoint.url} (root {config.oss.root})", markup=False
         )
     store = Store.open(config.state_dir)
+    notifier = Notifier(config.state_dir, store, config.notification_endpoint)
     engine: Engine | None = None
-    interrupted = False
-    state: State | None = None
     try:
         store.create_job(job_id, job, created=time.time())
         bus.subscribe(store.on_event)
+        bus.subscribe(notifier)
         engine = Engine(config, runtime, bus, max_parallel=max_parallel, oss_host=oss_host)
-        live = out.is_terminal
-        progress: Any = (
-            LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()})
-            if live
-            else PlainProgress(sys.stdout)
-        )
-        bus.subscribe(progress)
         err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
-        with _terminate_as_interrupt(), progress if live else contextlib.nullcontext():
-            try:
-                engine.submit(job_id, job, only=only or None)
-                for notice in engine.snapshot(job_id).notices:
-                    err.print(f"notice: {notice}", markup=False, soft_wrap=True)
-                while state is None:
-                    state = engine.wait(job_id, 0.5)
-            except KeyboardInterrupt:
-                interrupted = True
-                err.print("interrupted: stopping the job", markup=False, soft_wrap=True)
-                state = _stop_and_wait(engine, job_id)
+        state, interrupted = _watch(engine, bus, job_id, job, only, out, err)
         if job_id in engine.job_ids():
             logs = config.state_dir / "jobs" / job_id / "logs"
             print_summary(out, engine.snapshot(job_id), logs)
+        if job.auto_release and state == State.FINISHED:
+            store.delete_job(job_id)
+            err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
     finally:
         with contextlib.suppress(KeyboardInterrupt):
             if engine is not None:
                 engine.shutdown()
             if endpoint is not None:
                 endpoint.stop()
+            notifier.close()
             store.close()
-    if interrupted:
+    if interrupted or state == State.STOPPED:
         return EXIT_INTERRUPTED
-    if state == State.FINISHED:
-        return EXIT_OK
-    if state == State.STOPPED:
-        return EXIT_INTERRUPTED
-    return EXIT_JOB_FAILED
+    return EXIT_OK if state == State.FINISHED else EXIT_JOB_FAILED
+
+
+def _watch(
+    engine: Any,
+    bus: Any,
+    job_id: str,
+    job: Any,
+    only: tuple[str, ...],
+    out: Console,
+    err: Console,
+) -> tuple[State | None, bool]:
+    """Submit the job and show its progress until it ends; (final state, interrupted)."""
+    from localbatch.cli.run_progress import LiveProgress, PlainProgress
+
+    live = out.is_terminal
+    progress: Any = (
+        LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()})
+        if live
+        else PlainProgress(sys.stdout)
+    )
+    bus.subscribe(progress)
+    state: State | None = None
+    with _terminate_as_interrupt(), progress if live else contextlib.nullcontext():
+        try:
+            engine.submit(job_id, job, only=only or None)
+            for notice in engine.snapshot(job_id).notices:
+                err.print(f"notice: {notice}", markup=False, soft_wrap=True)
+            while state is None:
+                state = engine.wait(job_id, 0.5)
+        except KeyboardInterrupt:
+            err.print("interrupted: stopping the job", markup=False, soft_wrap=True)
+            return _stop_and_wait(engine, job_id), True
+    return state, False
 
 
 def _stop_and_wait(engine: Any, job_id: str) -> State | None:

@@ -157,3 +157,17 @@ def test_the_oss_endpoint_address_reaches_the_instances(
     assert result.exit_code == 0, result.output
     host = runtime.started[0].env["BATCH_COMPUTE_OSS_HOST"]
     assert host.startswith("127.0.0.1:") and int(host.rsplit(":", 1)[1]) > 0
+
+
+def test_auto_release_deletes_a_finished_job_from_the_store(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    result = _invoke(tmp_path, str(_job(tmp_path, AutoRelease=True)), "--no-oss-endpoint")
+    assert result.exit_code == 0, result.output
+    store = Store.open(tmp_path / "state")
+    try:
+        assert store.list_jobs().items == ()
+    finally:
+        store.close()
+    events = list((tmp_path / "state").rglob("*.jsonl"))
+    assert events, "the notifier keeps every event in a JSON-lines file per job"
