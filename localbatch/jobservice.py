@@ -153,7 +153,8 @@ class JobService:
     ) -> None:
         """Publish the end of everything of a job not ended yet (no engine runs it).
 
-        Instances end Stopped; tasks in `failed_tasks` end Failed, the others `state`.
+        As the engine ends a job: unfinished instances end Stopped, tasks in `failed_tasks`
+        Failed and the other unfinished tasks Stopped, the job `state`.
         """
         now = self.clock()
         for instance in self.store.list_instances(
@@ -179,7 +180,7 @@ class JobService:
         for task in self.store.list_tasks(record.id, max_items=MAX_TASKS).items:
             if task.state.terminal:
                 continue
-            task_state = State.FAILED if task.name in failed_tasks else state
+            task_state = State.FAILED if task.name in failed_tasks else State.STOPPED
             self.bus.publish(
                 Event(
                     event_name("Task", task_state),

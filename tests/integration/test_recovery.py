@@ -1,0 +1,110 @@
+"""kill -9 of a server in the middle of a job, then a new server on the same state dir.
+
+The first server's fake runtime hangs every attempt, so instances are recorded Running when
+it dies. The second server finds the job orphaned: its Running instances become Failed with
+error code Lost, then they are retried (MaxRetryCount 1) or fail the job (MaxRetryCount 0).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from localbatch.notify import events_file
+from localbatch.states import State
+from localbatch.store import Store
+from tests.integration.serve_process import ServeProcess
+from tests.unit.server.server_helpers import make_body
+
+HANG = {"LOCALBATCH_FAKE_STEP": json.dumps({"hang": True})}
+SUCCEED = {"LOCALBATCH_FAKE_STEP": json.dumps({"exit_code": 0})}
+POLL = 0.1
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Another process changes the store: look until it has (there is nothing to await)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(POLL)
+
+
+def _running_instances(store: Store, job_id: str) -> int:
+    record = store.get_job(job_id)
+    return record.instance_counts.of(State.RUNNING) if record else 0
+
+
+def _submit_and_kill(state_dir: Path, retries: int) -> tuple[str, Store, int]:
+    """Answers the job id, a store on the state dir and how many instances were Running."""
+    server = ServeProcess(state_dir, env=HANG)
+    body = make_body(instances=2)
+    body["DAG"]["Tasks"]["split"]["MaxRetryCount"] = retries
+    job_id = server.request("POST", "/jobs", body)["Id"]
+    store = Store.open(state_dir)
+    # The host's cores bound how many ecs.sn1.medium instances run at once: at least one.
+    _eventually(lambda: _running_instances(store, job_id) >= 1)
+    server.kill()
+    record = store.get_job(job_id)
+    assert record is not None and record.state == State.RUNNING  # nobody updated it
+    return job_id, store, record.instance_counts.of(State.RUNNING)
+
+
+def test_lost_instances_are_retried_after_kill_9(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    job_id, store, running = _submit_and_kill(state_dir, retries=1)
+    events_before = len(store.events(job_id))
+
+    second = ServeProcess(state_dir, env=SUCCEED)
+    try:
+        _eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
+        job = second.request("GET", f"/jobs/{job_id}")
+        assert job["State"] == "Finished"
+        assert job["InstanceMetrics"]["FinishedCount"] == 3
+        attempts = store.attempts(job_id, "split", 0)
+        assert [(a.run, a.error_code) for a in attempts] == [(0, "Lost"), (1, "")]
+        names = [e.name for e in store.events(job_id)]
+        assert len(names) > events_before  # nothing recorded before the kill was lost
+        lost = [e.payload for e in store.events(job_id) if e.payload.get("error_code") == "Lost"]
+        assert len(lost) == running and all(p["name"] == "OnInstanceFailed" for p in lost)
+        recorded = events_file(state_dir, job_id).read_text().splitlines()
+        assert len(recorded) == len(names)
+    finally:
+        assert second.terminate() == 0
+        store.close()
+
+
+def test_lost_instance_without_retries_fails_the_job(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    job_id, store, _ = _submit_and_kill(state_dir, retries=0)
+    second = ServeProcess(state_dir, env=SUCCEED)
+    try:
+        _eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
+        job = second.request("GET", f"/jobs/{job_id}")
+        assert job["State"] == "Failed" and "lost" in job["Message"]
+        split = second.request("GET", f"/jobs/{job_id}/tasks/split")
+        assert split["State"] == "Failed"
+        merge = second.request("GET", f"/jobs/{job_id}/tasks/merge")
+        assert merge["State"] == "Stopped"
+        instance = second.request("GET", f"/jobs/{job_id}/tasks/split/instances/0")
+        assert instance["State"] == "Failed" and instance["Result"]["ErrorCode"] == "Lost"
+        # A Failed job can be started again: the lost instances run once more.
+        second.request("POST", f"/jobs/{job_id}/start")
+        _eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
+    finally:
+        second.terminate()
+        store.close()
+
+
+def test_a_server_notices_an_orphan_while_running(tmp_path: Path) -> None:
+    """A job whose runner dies while a server runs is recovered by that server's sweep."""
+    state_dir = tmp_path / "state"
+    job_id, store, _ = _submit_and_kill(state_dir, retries=1)
+    store.claim_job(job_id, runner="999999999:1.000", new_run=False)  # a dead runner
+    second = ServeProcess(state_dir, env=SUCCEED)
+    try:
+        _eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
+    finally:
+        second.terminate()
+        store.close()
