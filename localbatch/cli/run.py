@@ -47,6 +47,16 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _allow_pull(runtime: Any) -> None:
+    """--pull: only the docker runtime has images to pull."""
+    if runtime.name != "docker":
+        fail(f"--pull applies to the docker runtime only, not to {runtime.name}")
+    from localbatch.runtime.docker import DockerRuntime
+
+    if isinstance(runtime, DockerRuntime):
+        runtime.pull = True
+
+
 def _oss_host(config: Config, runtime_name: str, wanted: bool) -> tuple[str, Any]:
     """The address instances reach OSS at, and the local endpoint started for it (if any)."""
     if config.oss.remote:
@@ -167,9 +177,7 @@ def run_command(
         fail(str(exc))
         raise  # unreachable
     if pull:
-        if not hasattr(runtime, "pull"):
-            fail(f"--pull applies to the docker runtime only, not to {runtime.name}")
-        runtime.pull = True
+        _allow_pull(runtime)
     click.echo(notice, err=True)
     job_id = new_job_id()
     out = Console(highlight=False)
