@@ -139,7 +139,7 @@ def make_package(base: Path) -> Path:
     return archive
 
 
-def bench_package(base: Path, rounds: int = 3) -> dict[str, Any]:
+def bench_package(base: Path, rounds: int = 5) -> dict[str, Any]:
     config = config_in(base)
     archive = make_package(base)
     location = OssResolver(config.oss).resolve("oss://bench/pkg/worker.tar.gz")

@@ -166,8 +166,6 @@ class JobStorage:
         _refuse_duplicate_targets(binds)
 
         stdout_path, stderr_path = logs_dir / f"{name}.stdout", logs_dir / f"{name}.stderr"
-        stdout_path.touch()
-        stderr_path.touch()
         suffix = f"{self.job_id}.{task.name}.{instance_id}"
         stdout_object = self._redirect(task.parameters.stdout_redirect_path, "stdout", suffix)
         stderr_object = self._redirect(task.parameters.stderr_redirect_path, "stderr", suffix)
