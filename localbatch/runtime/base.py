@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -80,6 +80,7 @@ class AttemptHandle(Protocol):
 
 
 class Runtime(Protocol):
+    #: "docker", "process", "fake": shown in notices and recorded with each attempt.
     name: str
 
     def check(self) -> None:
@@ -99,28 +100,38 @@ class Runtime(Protocol):
         """Free what the attempt used (remove the container) unless `keep`."""
 
 
+def uses_images(runtime: Runtime) -> bool:
+    """Whether the runtime honours `AttemptSpec.image` (the process runtime does not), so the
+    engine can say once that image names are ignored. Absent attribute means it does."""
+    return bool(getattr(runtime, "uses_images", True))
+
+
 def run_attempt(
     runtime: Runtime,
     spec: AttemptSpec,
     timeout: float,
     cancel: threading.Event,
-    on_started: object = None,
+    on_started: Callable[[AttemptHandle], None] | None = None,
     poll: float = 0.2,
+    grace: float = STOP_GRACE_SECONDS,
 ) -> AttemptOutcome:
-    """Run one attempt to its end: enforce `timeout`, honour `cancel`, always release."""
+    """Run one attempt to its end: enforce `timeout`, honour `cancel`, always release.
+
+    On timeout or cancel the program gets SIGTERM and `grace` seconds before it is killed.
+    """
     started = runtime.start(spec)
     if isinstance(started, AttemptOutcome):
         return started
     handle = started
-    if callable(on_started):
+    if on_started is not None:
         on_started(handle)
     deadline = time.monotonic() + timeout
     outcome: AttemptOutcome | None = None
     try:
         while outcome is None:
             if cancel.is_set():
-                runtime.stop(handle, STOP_GRACE_SECONDS)
-                ended = runtime.wait(handle, STOP_GRACE_SECONDS + 5)
+                runtime.stop(handle, grace)
+                ended = runtime.wait(handle, grace + 5)
                 outcome = AttemptOutcome(
                     exit_code=ended.exit_code if ended else None,
                     error_code="Stopped",
@@ -129,8 +140,8 @@ def run_attempt(
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                runtime.stop(handle, STOP_GRACE_SECONDS)
-                ended = runtime.wait(handle, STOP_GRACE_SECONDS + 5)
+                runtime.stop(handle, grace)
+                ended = runtime.wait(handle, grace + 5)
                 outcome = AttemptOutcome(
                     exit_code=ended.exit_code if ended else None,
                     error_code="Timeout",

@@ -1,0 +1,407 @@
+"""The Docker runtime: one container per attempt, through the Engine API (Docker SDK).
+
+No CLI subprocesses and no helper containers. Every container carries labels naming its
+job, task, instance, attempt and owning process, so a later run can remove the orphans of a
+run that died (`cleanup_orphans`) and a restarted server can find its containers again
+(`reattach`). Docker errors are translated into `AttemptOutcome`s here, at the edge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import docker
+import docker.errors
+import docker.types
+import psutil
+import requests.exceptions
+
+from localbatch.config import DEFAULT_DOCKER_IMAGE
+from localbatch.runtime.base import (
+    WORKDIR,
+    AttemptHandle,
+    AttemptOutcome,
+    AttemptSpec,
+    RuntimeUnavailable,
+)
+from localbatch.runtime.images import how_to_get
+
+LABEL_JOB = "localbatch.job"
+LABEL_TASK = "localbatch.task"
+LABEL_INSTANCE = "localbatch.instance"
+LABEL_ATTEMPT = "localbatch.attempt"
+LABEL_OWNER_PID = "localbatch.owner-pid"
+#: The owner's process start time, so a recycled pid is not mistaken for a live owner.
+LABEL_OWNER_STARTED = "localbatch.owner-started"
+#: Only containers started from this host are judged by pid (a remote engine may be shared).
+LABEL_OWNER_HOST = "localbatch.owner-host"
+#: Containers kept for debugging (ReserveOnFail) are renamed with this prefix and never
+#: removed as orphans.
+KEPT_PREFIX = "localbatch-kept-"
+#: How long release() waits for the log stream to drain after the container ended.
+LOG_DRAIN_SECONDS = 10.0
+
+#: How the container's init (docker-init, tini) reports a program it could not execute.
+INIT_EXEC_FAILED = "[FATAL tini"
+#: Bytes of the program's stderr kept to recognise that report.
+STDERR_HEAD = 512
+#: Error code of an attempt the engine refused to create or start (not the program's fault).
+START_FAILED = "InstanceStartFailed"
+ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+@dataclass(eq=False)
+class DockerHandle:
+    """One started container; `ref` is its id."""
+
+    ref: str
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: AttemptOutcome | None = None
+    watcher: threading.Thread | None = None
+
+
+def _owner_labels() -> dict[str, str]:
+    me = psutil.Process()
+    return {
+        LABEL_OWNER_PID: str(me.pid),
+        LABEL_OWNER_STARTED: f"{me.create_time():.3f}",
+        LABEL_OWNER_HOST: socket.gethostname(),
+    }
+
+
+def _owner_alive(labels: dict[str, str]) -> bool:
+    try:
+        process = psutil.Process(int(labels.get(LABEL_OWNER_PID, "")))
+        started = float(labels.get(LABEL_OWNER_STARTED, "0"))
+        return bool(abs(process.create_time() - started) < 1.0)
+    except (ValueError, psutil.Error):
+        return False
+
+
+def _command_not_found(explanation: str) -> bool:
+    text = explanation.lower()
+    return "executable file not found" in text or "no such file or directory" in text
+
+
+def _safe_name(*parts: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]", "_", ".".join(parts))
+
+
+def engine_address() -> str:
+    """Where the Docker SDK looks for the engine (DOCKER_HOST, else the default socket)."""
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+class DockerRuntime:
+    """Runs each attempt in its own container, sized by the instance type."""
+
+    name = "docker"
+    uses_images = True
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        pull: bool = False,
+        default_image: str = DEFAULT_DOCKER_IMAGE,
+        network_mode: str = "bridge",
+    ) -> None:
+        self._client = client
+        self.pull = pull
+        self.default_image = default_image
+        self.network_mode = network_mode
+        self.host_cores = os.cpu_count() or 1
+        #: Ids of the orphans the last check() removed (reported by the caller).
+        self.orphans_removed: list[str] = []
+        self._owner = _owner_labels()
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                self._client = docker.from_env()
+            except docker.errors.DockerException as exc:
+                raise RuntimeUnavailable(self._unavailable(str(exc))) from exc
+        return self._client
+
+    def _unavailable(self, why: str) -> str:
+        return (
+            f"no Docker engine answered at {engine_address()} ({why}): start one "
+            "(`dockerd`, or install it with `apt-get install docker.io`), "
+            "or use `--runtime process`"
+        )
+
+    def check(self) -> None:
+        """Raise RuntimeUnavailable unless an engine answers; then remove dead runs' orphans."""
+        try:
+            self.client.ping()
+        except ENGINE_ERRORS as exc:
+            raise RuntimeUnavailable(self._unavailable(type(exc).__name__)) from exc
+        self.orphans_removed = self.cleanup_orphans()
+
+    def version(self) -> str:
+        return str(self.client.version().get("Version", "unknown"))
+
+    # -- one attempt ------------------------------------------------------------------------
+
+    def _labels(self, spec: AttemptSpec) -> dict[str, str]:
+        return {
+            **spec.labels,
+            LABEL_JOB: spec.job_id,
+            LABEL_TASK: spec.task_name,
+            LABEL_INSTANCE: str(spec.instance_id),
+            LABEL_ATTEMPT: str(spec.attempt),
+            **self._owner,
+        }
+
+    def _host_config(self, spec: AttemptSpec) -> dict[str, Any]:
+        mounts = [docker.types.Mount(WORKDIR, str(spec.workdir), type="bind", read_only=False)]
+        mounts += [
+            docker.types.Mount(b.target, str(b.source), type="bind", read_only=b.read_only)
+            for b in spec.binds
+        ]
+        options: dict[str, Any] = {
+            "mounts": mounts,
+            # A limit above the host's cores limits nothing: the host's count is the same limit.
+            "nano_cpus": int(min(spec.cpu_cores, self.host_cores) * 1e9),
+            "network_mode": self.network_mode,
+            # An init as pid 1 lets the program get SIGTERM's default action on stop.
+            "init": True,
+        }
+        if spec.memory_bytes:
+            options["mem_limit"] = spec.memory_bytes
+            options["memswap_limit"] = spec.memory_bytes
+        return dict(self.client.api.create_host_config(**options))
+
+    def _create(self, spec: AttemptSpec) -> str:
+        return str(
+            self.client.api.create_container(
+                spec.image,
+                command=list(spec.argv),
+                environment=dict(spec.env),
+                working_dir=WORKDIR,
+                labels=self._labels(spec),
+                host_config=self._host_config(spec),
+                detach=True,
+            )["Id"]
+        )
+
+    def _image_missing(self, image: str) -> AttemptOutcome:
+        return AttemptOutcome(
+            exit_code=None,
+            error_code="ImageNotFound",
+            error_message=(
+                f"The image {image} is not in the local Docker engine (localbatch never pulls "
+                f"unless run with --pull): {how_to_get(image, default_image=self.default_image)}."
+            ),
+        )
+
+    def start(self, spec: AttemptSpec) -> DockerHandle | AttemptOutcome:
+        """Create, attach to and start the container; an outcome when it cannot start."""
+        if not spec.image:
+            return AttemptOutcome(None, "ImageNotFound", "No Docker image was given.")
+        try:
+            try:
+                container_id = self._create(spec)
+            except docker.errors.ImageNotFound:
+                if not self.pull:
+                    return self._image_missing(spec.image)
+                self.client.images.pull(spec.image)
+                container_id = self._create(spec)
+        except docker.errors.ImageNotFound:
+            return self._image_missing(spec.image)
+        except ENGINE_ERRORS as exc:
+            return AttemptOutcome(None, START_FAILED, f"Docker refused the container: {exc}")
+        try:
+            stream = self.client.api.attach(container_id, stream=True, logs=True, demux=True)
+            self.client.api.start(container_id)
+        except ENGINE_ERRORS as exc:
+            self._remove(container_id)
+            explanation = getattr(exc, "explanation", None) or str(exc)
+            if _command_not_found(str(explanation)):
+                return AttemptOutcome(
+                    exit_code=127,
+                    error_code="CommandNotFound",
+                    error_message=f"{spec.argv[0]!r} was not found in the image {spec.image}: "
+                    f"{explanation}",
+                )
+            return AttemptOutcome(None, START_FAILED, f"Docker could not start it: {explanation}")
+        handle = DockerHandle(ref=container_id)
+        handle.watcher = threading.Thread(
+            target=self._watch,
+            args=(
+                handle,
+                stream,
+                _LogTarget.of(spec),
+            ),
+            name=f"docker-logs-{container_id[:12]}",
+            daemon=True,
+        )
+        handle.watcher.start()
+        return handle
+
+    def _watch(
+        self,
+        handle: DockerHandle,
+        stream: Iterator[tuple[bytes | None, bytes | None]],
+        logs: _LogTarget | None,
+    ) -> None:
+        """Copy the output into the log files until the container ends, then record how."""
+        stderr_head = b""
+        try:
+            if logs is not None:
+                with logs.stdout_path.open("ab") as out, logs.stderr_path.open("ab") as err:
+                    stderr_head = _copy_demuxed(stream, out, err)
+            status = self.client.api.wait(handle.ref)
+            state = self.client.api.inspect_container(handle.ref)["State"]
+            handle.outcome = _classify(
+                int(status.get("StatusCode", -1)),
+                state,
+                logs.memory_bytes if logs else 0,
+                stderr_head,
+                logs.argv0 if logs else "",
+            )
+        except (*ENGINE_ERRORS, OSError) as exc:
+            handle.outcome = AttemptOutcome(
+                None, "InstanceLost", f"Lost track of the container: {exc}"
+            )
+        finally:
+            handle.done.set()
+
+    def wait(self, handle: AttemptHandle, timeout: float | None) -> AttemptOutcome | None:
+        assert isinstance(handle, DockerHandle)
+        handle.done.wait(timeout)
+        return handle.outcome if handle.done.is_set() else None
+
+    def stop(self, handle: AttemptHandle, grace: float) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds (Docker's own stop; blocks until ended)."""
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client.api.stop(handle.ref, timeout=math.ceil(grace))
+
+    def release(self, handle: AttemptHandle, keep: bool) -> None:
+        """Remove the container once its output is collected; rename it instead when `keep`."""
+        if isinstance(handle, DockerHandle) and handle.watcher is not None:
+            handle.watcher.join(LOG_DRAIN_SECONDS)
+        if keep:
+            try:
+                info = self.client.api.inspect_container(handle.ref)
+                labels = info["Config"]["Labels"] or {}
+                name = _safe_name(
+                    KEPT_PREFIX + labels.get(LABEL_JOB, ""),
+                    labels.get(LABEL_TASK, ""),
+                    labels.get(LABEL_INSTANCE, ""),
+                    labels.get(LABEL_ATTEMPT, ""),
+                    handle.ref[:12],
+                )
+                self.client.api.rename(handle.ref, name)
+            except docker.errors.NotFound:
+                pass
+            return
+        self._remove(handle.ref)
+
+    def _remove(self, container_id: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client.api.remove_container(container_id, force=True)
+
+    # -- recovery -----------------------------------------------------------------------------
+
+    def cleanup_orphans(self) -> list[str]:
+        """Remove containers of localbatch runs on this host whose owner process is gone."""
+        removed = []
+        containers = self.client.api.containers(all=True, filters={"label": LABEL_OWNER_PID})
+        for container in containers:
+            labels = container.get("Labels") or {}
+            names = container.get("Names") or []
+            if any(n.lstrip("/").startswith(KEPT_PREFIX) for n in names):
+                continue
+            if labels.get(LABEL_OWNER_HOST) != self._owner[LABEL_OWNER_HOST]:
+                continue
+            if _owner_alive(labels):
+                continue
+            self._remove(container["Id"])
+            removed.append(str(container["Id"]))
+        return removed
+
+    def reattach(
+        self, ref: str, stdout_path: Path | None = None, stderr_path: Path | None = None
+    ) -> DockerHandle | None:
+        """A handle on an existing container (after a restart), or None if it is gone.
+
+        Output is appended to the given files from now on; what the program printed while
+        nobody watched stays in the engine's log (`docker logs`).
+        """
+        try:
+            info = self.client.api.inspect_container(ref)
+        except docker.errors.NotFound:
+            return None
+        handle = DockerHandle(ref=str(info["Id"]))
+        logs = None
+        stream: Iterator[tuple[bytes | None, bytes | None]] = iter(())
+        if stdout_path is not None and stderr_path is not None and info["State"]["Running"]:
+            stream = self.client.api.attach(handle.ref, stream=True, logs=False, demux=True)
+            logs = _LogTarget(stdout_path, stderr_path)
+        handle.watcher = threading.Thread(
+            target=self._watch, args=(handle, stream, logs), daemon=True
+        )
+        handle.watcher.start()
+        return handle
+
+
+@dataclass(frozen=True)
+class _LogTarget:
+    """The two log files of a reattached container (the part of a spec _watch needs)."""
+
+    stdout_path: Path
+    stderr_path: Path
+    memory_bytes: int = 0
+    argv0: str = ""
+
+    @classmethod
+    def of(cls, spec: AttemptSpec) -> _LogTarget:
+        return cls(spec.stdout_path, spec.stderr_path, spec.memory_bytes, spec.argv[0])
+
+
+def _copy_demuxed(
+    stream: Iterator[tuple[bytes | None, bytes | None]], out: BinaryIO, err: BinaryIO
+) -> bytes:
+    """Append the output to the files as it comes; answer the start of stderr."""
+    head = b""
+    for stdout_chunk, stderr_chunk in stream:
+        if stdout_chunk:
+            out.write(stdout_chunk)
+            out.flush()
+        if stderr_chunk:
+            err.write(stderr_chunk)
+            err.flush()
+            if len(head) < STDERR_HEAD:
+                head += stderr_chunk[: STDERR_HEAD - len(head)]
+    return head
+
+
+def _classify(
+    exit_code: int, state: dict[str, Any], limit: int, stderr_head: bytes, argv0: str
+) -> AttemptOutcome:
+    if state.get("OOMKilled"):
+        where = f" of {limit // 2**20} MiB" if limit else ""
+        return AttemptOutcome(
+            exit_code,
+            "OutOfMemory",
+            f"The program used more than its memory limit{where} and was killed.",
+        )
+    first = stderr_head.decode("utf-8", "replace").partition("\n")[0]
+    if exit_code in (126, 127) and first.startswith(INIT_EXEC_FAILED):
+        return AttemptOutcome(
+            exit_code,
+            "CommandNotFound",
+            f"{argv0!r} could not be executed in the container: {first.partition('] ')[2]}",
+        )
+    return AttemptOutcome(exit_code)

@@ -1,0 +1,333 @@
+"""The process runtime: each attempt in a bubblewrap sandbox, no daemon needed.
+
+Each attempt gets its own mount and pid namespace: the host's /usr, /etc and the /bin,
+/sbin, /lib* links read-only, a fresh /proc, /dev, /tmp and /root, the work directory at
+/batchcompute/workdir and the attempt's binds at their targets. The host's files are never
+touched and nothing is left mounted. The network is the host's, so programs reach the local
+OSS endpoint on 127.0.0.1. Images are not used (`uses_images = False`).
+
+bwrap holds the program (through `--block-fd`) until it is inside its memory limit; the
+limit comes from `sandbox_memory` (a cgroup when the host allows one, else RLIMIT_AS).
+`--die-with-parent` ties the sandbox to the thread that started it: the engine starts and
+waits for an attempt from the same worker thread, which outlives the attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import psutil
+
+from localbatch.runtime.base import (
+    WORKDIR,
+    AttemptHandle,
+    AttemptOutcome,
+    AttemptSpec,
+    Bind,
+    RuntimeUnavailable,
+)
+from localbatch.runtime.sandbox_memory import MemoryLimiter, MemoryScope, detect_memory_limiter
+
+INSTALL_HINT = (
+    "the process runtime needs bubblewrap (bwrap), which is not installed: "
+    "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap`, "
+    "or start a Docker engine and use `--runtime docker`"
+)
+#: Host directories shown read-only inside every sandbox (symlinks are recreated as links).
+SYSTEM_DIRS = ("/usr", "/etc")
+SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+#: Fresh, private, writable directories of every sandbox.
+PRIVATE_TMPFS = ("/tmp", "/root")
+START_FAILED = "InstanceStartFailed"
+_CHILD_PID = re.compile(rb'"child-pid":\s*(\d+)')
+
+
+@functools.cache
+def system_args() -> tuple[str, ...]:
+    """The bwrap arguments that show the host's system files read-only (computed once)."""
+    args: list[str] = []
+    for directory in SYSTEM_DIRS:
+        if Path(directory).is_dir():
+            args += ["--ro-bind", directory, directory]
+    for name in SYSTEM_LINKS:
+        path = Path(name)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            args += ["--ro-bind", name, name]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for directory in PRIVATE_TMPFS:
+        args += ["--tmpfs", directory]
+    return tuple(args)
+
+
+def _bind_args(binds: tuple[Bind, ...]) -> list[str]:
+    args: list[str] = []
+    # Parents before children, so a bind inside another bind stays visible.
+    for bind in sorted(binds, key=lambda b: b.target.rstrip("/").count("/")):
+        args += ["--ro-bind" if bind.read_only else "--bind", str(bind.source), bind.target]
+    return args
+
+
+def sandbox_args(spec: AttemptSpec) -> list[str]:
+    """Everything between `bwrap` and `--`: namespaces, file system view, environment."""
+    args = ["--die-with-parent", "--unshare-pid", "--new-session", *system_args()]
+    args += ["--bind", str(spec.workdir), WORKDIR, *_bind_args(spec.binds), "--chdir", WORKDIR]
+    args.append("--clearenv")
+    for key, value in spec.env.items():
+        args += ["--setenv", key, value]
+    return args
+
+
+@dataclass(eq=False)
+class ProcessHandle:
+    """One running sandbox; `ref` is bwrap's pid."""
+
+    ref: str
+    popen: subprocess.Popen[bytes]
+    spec: AttemptSpec
+    #: The sandbox's init (pid 1 inside), as the host sees it; None if bwrap never got there.
+    child_pid: int | None
+    scope: MemoryScope | None
+    stderr_offset: int
+    pidfd: int | None = None
+    outcome: AttemptOutcome | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _read_child_pid(fd: int) -> int | None:
+    data = b""
+    with os.fdopen(fd, "rb", buffering=0) as info:
+        while not _CHILD_PID.search(data) or b"}" not in data:
+            chunk = info.read(4096)
+            if not chunk:
+                break
+            data += chunk
+    found = _CHILD_PID.search(data)
+    return int(found.group(1)) if found else None
+
+
+def _append_offset(stream: BinaryIO) -> int:
+    """Where the attempt's stderr starts in its file; -1 when it is no file (/dev/null)."""
+    status = os.fstat(stream.fileno())
+    return status.st_size if stat.S_ISREG(status.st_mode) else -1
+
+
+class ProcessRuntime:
+    """Runs each attempt as a sandboxed process of this one."""
+
+    name = "process"
+    uses_images = False
+
+    def __init__(self, bwrap: str | None = None, memory: MemoryLimiter | None = None) -> None:
+        self.bwrap = bwrap or shutil.which("bwrap")
+        self.memory = memory
+
+    def check(self) -> None:
+        """Raise RuntimeUnavailable unless bwrap exists and can create a sandbox here."""
+        if self.bwrap is None:
+            raise RuntimeUnavailable(INSTALL_HINT)
+        probe = [self.bwrap, "--die-with-parent", "--unshare-pid", *system_args(), "--", "true"]
+        try:
+            result = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RuntimeUnavailable(f"bubblewrap at {self.bwrap} does not run: {exc}") from exc
+        if result.returncode != 0:
+            raise RuntimeUnavailable(
+                f"bubblewrap cannot create a sandbox here: {result.stderr.strip()}; "
+                "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
+                "or run as root"
+            )
+        if self.memory is None:
+            self.memory = detect_memory_limiter()
+
+    def version(self) -> str:
+        """ "bubblewrap 0.8.0"."""
+        assert self.bwrap is not None
+        result = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True)
+        return result.stdout.strip() or "bubblewrap"
+
+    def describe(self) -> str:
+        limiter = self.memory.description if self.memory else "not detected yet"
+        return f"{self.version()}; memory limits via {limiter}; CPU not limited"
+
+    # -- one attempt ------------------------------------------------------------------------
+
+    def _limiter(self) -> MemoryLimiter:
+        if self.memory is None:
+            self.memory = detect_memory_limiter()
+        return self.memory
+
+    def start(self, spec: AttemptSpec) -> ProcessHandle | AttemptOutcome:
+        """Start bwrap, put the sandbox into its memory limit, then let the program run."""
+        if self.bwrap is None:
+            raise RuntimeUnavailable(INSTALL_HINT)
+        missing = [str(b.source) for b in spec.binds if not b.source.exists()]
+        if not spec.workdir.is_dir():
+            missing.insert(0, str(spec.workdir))
+        if missing:
+            return AttemptOutcome(None, START_FAILED, f"Host paths to bind are missing: {missing}")
+        limiter = self._limiter() if spec.memory_bytes else None
+        info_read, info_write = os.pipe()
+        block_read, block_write = os.pipe() if limiter else (-1, -1)
+        command = [self.bwrap, "--info-fd", str(info_write)]
+        if limiter:
+            command += ["--block-fd", str(block_read)]
+        command += [*sandbox_args(spec), "--", *spec.argv]
+        passed = tuple(fd for fd in (info_write, block_read) if fd >= 0)
+        try:
+            with spec.stdout_path.open("ab") as out, spec.stderr_path.open("ab") as err:
+                stderr_offset = _append_offset(err)
+                popen = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    pass_fds=passed,
+                    start_new_session=True,
+                )
+        finally:
+            for fd in passed:
+                os.close(fd)
+        child_pid = _read_child_pid(info_read)
+        scope = None
+        if limiter is not None:
+            try:
+                scope = limiter.create(spec.memory_bytes)
+                if child_pid is not None:
+                    limiter.enter(scope, child_pid)
+            except OSError as exc:
+                popen.kill()
+                popen.wait()
+                if scope is not None:
+                    limiter.remove(scope)
+                os.close(block_write)
+                return AttemptOutcome(
+                    None, START_FAILED, f"Could not apply the memory limit: {exc}"
+                )
+            os.write(block_write, b"go")
+            os.close(block_write)
+        handle = ProcessHandle(str(popen.pid), popen, spec, child_pid, scope, stderr_offset)
+        with contextlib.suppress(OSError, AttributeError):
+            handle.pidfd = os.pidfd_open(popen.pid)
+        return handle
+
+    def _ended(self, handle: ProcessHandle, timeout: float | None) -> bool:
+        """Whether bwrap has exited, waiting up to `timeout` seconds without polling loops."""
+        if handle.popen.returncode is not None:
+            return True
+        if handle.pidfd is not None:
+            poller = select.poll()
+            poller.register(handle.pidfd, select.POLLIN)
+            if not poller.poll(None if timeout is None else max(0, int(timeout * 1000))):
+                return False
+            handle.popen.wait()
+            return True
+        try:
+            handle.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def wait(self, handle: AttemptHandle, timeout: float | None) -> AttemptOutcome | None:
+        assert isinstance(handle, ProcessHandle)
+        if not self._ended(handle, timeout):
+            return None
+        with handle.lock:
+            if handle.outcome is None:
+                handle.outcome = self._classify(handle)
+        return handle.outcome
+
+    def _classify(self, handle: ProcessHandle) -> AttemptOutcome:
+        status = handle.popen.returncode
+        exit_code = status if status >= 0 else 128 - status
+        if handle.scope is not None and self._limiter().oom_killed(handle.scope):
+            return AttemptOutcome(
+                exit_code,
+                "OutOfMemory",
+                f"The program used more than its memory limit of "
+                f"{handle.spec.memory_bytes // 2**20} MiB and was killed.",
+            )
+        if exit_code == 1 and handle.stderr_offset >= 0:
+            first = _first_line_from(handle.spec.stderr_path, handle.stderr_offset)
+            if first.startswith("bwrap: execvp "):
+                return AttemptOutcome(
+                    127,
+                    "CommandNotFound",
+                    f"{handle.spec.argv[0]!r} could not be executed in the sandbox: "
+                    f"{first.removeprefix('bwrap: ')}",
+                )
+            if first.startswith("bwrap: "):
+                return AttemptOutcome(None, START_FAILED, f"The sandbox could not start: {first}")
+        return AttemptOutcome(exit_code)
+
+    def stop(self, handle: AttemptHandle, grace: float) -> None:
+        """SIGTERM to the program and its children, SIGKILL to the sandbox after `grace`."""
+        assert isinstance(handle, ProcessHandle)
+        if self._ended(handle, 0):
+            return
+        for process in _sandboxed(handle):
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGTERM)
+        if self._ended(handle, grace):
+            return
+        for pid in (handle.child_pid, handle.popen.pid):
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self._ended(handle, None)
+
+    def release(self, handle: AttemptHandle, keep: bool) -> None:
+        """Make sure nothing runs any more and free the memory cgroup.
+
+        `keep` has nothing to keep here: the work directory belongs to the engine, and a
+        sandbox is only processes."""
+        assert isinstance(handle, ProcessHandle)
+        if not self._ended(handle, 0):
+            self.stop(handle, 0)
+        if handle.pidfd is not None:
+            os.close(handle.pidfd)
+            handle.pidfd = None
+        if handle.scope is not None:
+            _remove_scope(self._limiter(), handle.scope)
+
+
+def _sandboxed(handle: ProcessHandle) -> list[psutil.Process]:
+    """The program and its children (below the sandbox's init, which ignores SIGTERM)."""
+    if handle.child_pid is None:
+        return [psutil.Process(handle.popen.pid)] if psutil.pid_exists(handle.popen.pid) else []
+    try:
+        return list(psutil.Process(handle.child_pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def _first_line_from(path: Path, offset: int) -> str:
+    try:
+        with path.open("rb") as stream:
+            stream.seek(offset)
+            return stream.readline(4096).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _remove_scope(limiter: MemoryLimiter, scope: MemoryScope) -> None:
+    """Remove the cgroup; the kernel may need a moment to let the last killed process go."""
+    for _ in range(100):
+        limiter.remove(scope)
+        if scope.cgroup is None or not scope.cgroup.exists():
+            return
+        time.sleep(0.01)

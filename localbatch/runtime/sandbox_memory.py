@@ -1,0 +1,154 @@
+"""Memory limits for sandboxed processes, with whatever this host allows.
+
+Preference order, detected once: a cgroup v2 subtree with the memory controller, the
+cgroup v1 memory controller (both hard limits with honest out-of-memory detection, swap
+included), else RLIMIT_AS on the program (virtual address space: a rougher limit, and an
+exhausted one shows up only as the program's own allocation error). The process runtime
+puts the sandboxed program into the limit before it executes, so nothing escapes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+CGROUP_MOUNT = Path("/sys/fs/cgroup")
+
+
+@dataclass(frozen=True)
+class CgroupFiles:
+    """The file names one cgroup version uses for a memory limit."""
+
+    version: int
+    limit: str
+    swap_limit: str
+    #: The file holding an `oom_kill N` line.
+    events: str
+    #: Value written to `swap_limit`: v2 counts swap alone, v1 memory plus swap.
+    swap_is_total: bool
+
+
+V1 = CgroupFiles(
+    1, "memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.oom_control", True
+)
+V2 = CgroupFiles(2, "memory.max", "memory.swap.max", "memory.events", False)
+
+
+@dataclass(frozen=True)
+class MemoryScope:
+    """The limit of one attempt: a cgroup directory, or none when RLIMIT_AS is used."""
+
+    limit: int
+    cgroup: Path | None = None
+
+
+class CgroupMemory:
+    """Hard limits through one cgroup per attempt under `base`."""
+
+    def __init__(self, base: Path, files: CgroupFiles) -> None:
+        self.base = base
+        self.files = files
+        self.description = f"cgroup v{files.version} memory controller"
+
+    def create(self, limit: int) -> MemoryScope:
+        directory = self.base / f"localbatch-{uuid.uuid4().hex[:16]}"
+        directory.mkdir()
+        try:
+            (directory / self.files.limit).write_text(str(limit))
+            swap = directory / self.files.swap_limit
+            if swap.exists():
+                swap.write_text(str(limit) if self.files.swap_is_total else "0")
+        except OSError:
+            directory.rmdir()
+            raise
+        return MemoryScope(limit, directory)
+
+    def enter(self, scope: MemoryScope, pid: int) -> None:
+        assert scope.cgroup is not None
+        (scope.cgroup / "cgroup.procs").write_text(str(pid))
+
+    def oom_killed(self, scope: MemoryScope) -> bool:
+        assert scope.cgroup is not None
+        try:
+            text = (scope.cgroup / self.files.events).read_text()
+        except OSError:
+            return False
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value) > 0
+        return False
+
+    def remove(self, scope: MemoryScope) -> None:
+        if scope.cgroup is not None:
+            with contextlib.suppress(OSError):
+                scope.cgroup.rmdir()
+
+
+class RlimitMemory:
+    """RLIMIT_AS on the sandboxed program, set from outside before it runs (prlimit)."""
+
+    description = "RLIMIT_AS (no writable memory cgroup on this host)"
+
+    def create(self, limit: int) -> MemoryScope:
+        return MemoryScope(limit)
+
+    def enter(self, scope: MemoryScope, pid: int) -> None:
+        resource.prlimit(pid, resource.RLIMIT_AS, (scope.limit, scope.limit))
+
+    def oom_killed(self, scope: MemoryScope) -> bool:
+        return False
+
+    def remove(self, scope: MemoryScope) -> None:
+        """Nothing to free: the limit dies with the process."""
+
+
+MemoryLimiter = CgroupMemory | RlimitMemory
+
+
+def _own_cgroup(version: int, proc_cgroup: str) -> str:
+    for line in proc_cgroup.splitlines():
+        _, controllers, path = line.split(":", 2)
+        if (version == 2 and controllers == "") or (
+            version == 1 and "memory" in controllers.split(",")
+        ):
+            return path.lstrip("/")
+    return ""
+
+
+def _probe(base: Path, files: CgroupFiles) -> CgroupMemory | None:
+    """A limiter if a child cgroup with a memory limit can be made under `base`."""
+    limiter = CgroupMemory(base, files)
+    try:
+        scope = limiter.create(64 * 2**20)
+    except OSError:
+        return None
+    limiter.remove(scope)
+    return limiter
+
+
+def detect_memory_limiter(mount: Path = CGROUP_MOUNT) -> MemoryLimiter:
+    """The best way this host offers to hold a process to a memory limit."""
+    try:
+        proc_cgroup = Path("/proc/self/cgroup").read_text()
+    except OSError:
+        proc_cgroup = ""
+    candidates: list[tuple[Path, CgroupFiles]] = []
+    if (mount / "cgroup.controllers").exists():
+        own = mount / _own_cgroup(2, proc_cgroup)
+        candidates.append((own, V2))
+    v1 = mount / "memory"
+    if (v1 / V1.limit).exists():
+        own = v1 / _own_cgroup(1, proc_cgroup)
+        # Inside a container the mount often is the container's own cgroup already.
+        candidates.append((own if own.is_dir() else v1, V1))
+    for base, files in candidates:
+        if os.access(base, os.W_OK):
+            limiter = _probe(base, files)
+            if limiter is not None:
+                return limiter
+    return RlimitMemory()

@@ -1,0 +1,54 @@
+"""Choosing the runtime: `--runtime auto|docker|process`, with a one-line notice.
+
+`auto` prefers Docker (real images, real limits) when an engine answers, and falls back to
+the daemon-less bubblewrap sandbox; the notice says which was chosen and why, so a user is
+never surprised by where their program ran.
+"""
+
+from __future__ import annotations
+
+from localbatch.config import Config
+from localbatch.runtime.base import Runtime, RuntimeUnavailable
+
+CHOICES = ("auto", "docker", "process")
+
+
+def _docker(config: Config) -> tuple[Runtime, str]:
+    from localbatch.runtime.docker import DockerRuntime
+
+    runtime = DockerRuntime(default_image=config.default_docker_image)
+    runtime.check()
+    notice = f"runtime: docker (Docker Engine {runtime.version()})"
+    if runtime.orphans_removed:
+        notice += f"; removed {len(runtime.orphans_removed)} container(s) left by dead runs"
+    return runtime, notice
+
+
+def _process(why: str = "") -> tuple[Runtime, str]:
+    from localbatch.runtime.process import ProcessRuntime
+
+    runtime = ProcessRuntime()
+    runtime.check()
+    return runtime, f"runtime: process ({runtime.describe()}{why})"
+
+
+def select_runtime(choice: str, config: Config) -> tuple[Runtime, str]:
+    """The runtime to use and the line that tells the user; RuntimeUnavailable says what
+    to install or start."""
+    if choice == "docker":
+        return _docker(config)
+    if choice == "process":
+        return _process()
+    if choice != "auto":
+        raise RuntimeUnavailable(f"unknown runtime {choice!r}: choose one of {', '.join(CHOICES)}")
+    try:
+        return _docker(config)
+    except RuntimeUnavailable as no_docker:
+        from localbatch.runtime.docker import engine_address
+
+        try:
+            return _process(f"; no Docker engine answered at {engine_address()}")
+        except RuntimeUnavailable as no_sandbox:
+            raise RuntimeUnavailable(
+                f"nothing can run instances here: {no_docker}; and {no_sandbox}"
+            ) from no_sandbox
