@@ -26,6 +26,19 @@ from localbatch.store.records import (
 )
 from localbatch.timefmt import api_time
 
+#: "job-" and 32 hex digits: never cut.
+JOB_ID_WIDTH = 36
+
+
+#: Width of tables written to a pipe or file (a terminal's own width is used otherwise).
+PIPE_WIDTH = 200
+
+
+def console() -> Console:
+    """stdout for tables: never squeezed to 80 columns when it is not a terminal."""
+    out = Console(highlight=False)
+    return out if out.is_terminal else Console(highlight=False, width=PIPE_WIDTH)
+
 
 def print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False))
@@ -64,7 +77,8 @@ def counts(values: Counts) -> str:
 
 def jobs_table(records: Iterable[JobRecord]) -> Table:
     table = Table(box=None)
-    for column in ("JOB", "NAME", "STATE", "PRIORITY", "TASKS", "INSTANCES", "CREATED"):
+    table.add_column("JOB", no_wrap=True, min_width=JOB_ID_WIDTH)
+    for column in ("NAME", "STATE", "PRIORITY", "TASKS", "INSTANCES", "CREATED"):
         table.add_column(column)
     for record in records:
         table.add_row(

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
-from rich.console import Console
 
 from localbatch.cli.common import EXIT_INVALID, Config, config_options, fail
 from localbatch.cli.job_logs import LogPrinter, print_logs
 from localbatch.cli.job_views import (
     attempt_json,
+    console,
     jobs_table,
     print_instance,
     print_job,
@@ -107,7 +107,7 @@ def jobs_command(states: tuple[str, ...], limit: int, as_json: bool, config: Con
     if as_json:
         print_json(shapes.page(page, shapes.job))
     else:
-        Console(highlight=False).print(jobs_table(page.items))
+        console().print(jobs_table(page.items))
 
 
 @click.command("status")
@@ -120,7 +120,7 @@ def status_command(
     job_id: str, task: str | None, instance: int | None, as_json: bool, config: Config
 ) -> None:
     """Show a job and its tasks, a task and its instances, or an instance and its attempts."""
-    console = Console(highlight=False)
+    out = console()
     with _store(config) as store:
         record = store.get_job(job_id)
         if record is None:
@@ -131,7 +131,7 @@ def status_command(
             if as_json:
                 print_json({**shapes.job(record), "Tasks": [shapes.task(t) for t in tasks]})
             else:
-                print_job(console, record, tasks)
+                print_job(out, record, tasks)
             return
         task_record = store.get_task(job_id, task)
         if task_record is None:
@@ -147,7 +147,7 @@ def status_command(
                     }
                 )
             else:
-                print_task(console, task_record, instances)
+                print_task(out, task_record, instances)
             return
         one = store.get_instance(job_id, task, instance)
         if one is None:
@@ -159,7 +159,7 @@ def status_command(
                 {**_instance_json(store, one), "Attempts": [attempt_json(a) for a in attempts]}
             )
         else:
-            print_instance(console, one, attempts)
+            print_instance(out, one, attempts)
 
 
 def _instance_json(store: Store, instance: Any) -> dict[str, Any]:
@@ -283,14 +283,6 @@ def submit_command(file: str, token: str, url: str | None, config: Config) -> No
     """Hand the job in FILE (or - for stdin) to a running `localbatch serve`."""
     from localbatch.spec.load import JobFileError, read_body
 
-    try:
-        body = read_body(file)
-    except JobFileError as exc:
-        fail(str(exc))
-        return
-    except ApiError as error:
-        _api_error(error)
-        return
     client = (
         ApiClient(url, config.api_access_key_id, config.api_access_key_secret, config.region)
         if url
@@ -301,6 +293,14 @@ def submit_command(file: str, token: str, url: str | None, config: Config) -> No
             f"no `localbatch serve` runs for {config.state_dir}: start one, "
             "pass --url, or run the job here with `localbatch run`"
         )
+        return
+    try:
+        body = read_body(file)
+    except JobFileError as exc:
+        fail(str(exc))
+        return
+    except ApiError as error:
+        _api_error(error)
         return
     target = f"/jobs?IdempotentToken={token}" if token else "/jobs"
     try:

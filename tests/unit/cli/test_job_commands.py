@@ -1,0 +1,130 @@
+"""The job commands on a state directory, with no server running and through a server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from localbatch.cli import main
+from localbatch.events import Event
+from localbatch.runtime.fake import FakeStep
+from localbatch.spec.model import parse_job
+from localbatch.states import State
+from localbatch.store import Store
+from tests.unit.server.server_helpers import Api, make_body, start_api
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    started = start_api(tmp_path)
+    yield started
+    started.stack.close()
+
+
+def _cli(tmp_path: Path, *args: str) -> Result:
+    runner = CliRunner()
+    env = {"LOCALBATCH_CONFIG": str(tmp_path / "none.toml")}
+    return runner.invoke(
+        main, [*args, "--state-dir", str(tmp_path / "state")], env=env, catch_exceptions=False
+    )
+
+
+def _finished_job(api: Api) -> str:
+    api.runtime.script("split", FakeStep(exit_code=0, stdout="one\ntwo\n"))
+    job_id = api.create(make_body(instances=2))
+    api.wait_state(job_id, "Finished")
+    return job_id
+
+
+def test_jobs_and_status_read_the_store(api: Api, tmp_path: Path) -> None:
+    job_id = _finished_job(api)
+    api.stack.close()  # no server from here on
+
+    listed = _cli(tmp_path, "jobs")
+    assert listed.exit_code == 0 and job_id in listed.stdout and "Finished" in listed.stdout
+    as_json = json.loads(_cli(tmp_path, "jobs", "--json", "--state", "finished").stdout)
+    assert [item["Id"] for item in as_json["Items"]] == [job_id]
+    assert json.loads(_cli(tmp_path, "jobs", "--json", "--state", "running").stdout)["Items"] == []
+
+    status = _cli(tmp_path, "status", job_id)
+    assert "split" in status.stdout and "merge" in status.stdout
+    task = json.loads(_cli(tmp_path, "status", job_id, "split", "--json").stdout)
+    assert [i["InstanceId"] for i in task["Instances"]] == [0, 1]
+    one = json.loads(_cli(tmp_path, "status", job_id, "split", "1", "--json").stdout)
+    assert one["State"] == "Finished" and one["Attempts"][0]["ExitCode"] == 0
+    missing = _cli(tmp_path, "status", "job-nope")
+    assert missing.exit_code == 1 and "InvalidResource.NotFound" in missing.stderr
+
+
+def test_logs_prefix_every_line(api: Api, tmp_path: Path) -> None:
+    job_id = _finished_job(api)
+    out = _cli(tmp_path, "logs", job_id, "split").stdout.splitlines()
+    assert out == ["split.0 | one", "split.0 | two", "split.1 | one", "split.1 | two"]
+    assert _cli(tmp_path, "logs", job_id, "split", "1").stdout.splitlines() == [
+        "split.1 | one",
+        "split.1 | two",
+    ]
+    assert _cli(tmp_path, "logs", job_id, "--stderr").stdout == ""
+
+
+def test_changes_go_through_the_running_server(api: Api, tmp_path: Path) -> None:
+    gate = threading.Event()
+    api.runtime.script("split", FakeStep(gate=gate))
+    job_id = api.create(make_body())
+    conflict = _cli(tmp_path, "delete", job_id)
+    assert conflict.exit_code == 1 and "StateConflict" in conflict.stderr
+    assert _cli(tmp_path, "stop", job_id).exit_code == 0
+    gate.set()
+    api.wait_state(job_id, "Stopped")
+    assert _cli(tmp_path, "priority", job_id, "77").exit_code == 0
+    assert api.request("GET", f"/jobs/{job_id}").body["Priority"] == 77
+    bad = _cli(tmp_path, "priority", job_id, "5000")
+    assert bad.exit_code == 1 and "InvalidPriority" in bad.stderr
+    api.runtime.script("split", FakeStep(exit_code=0))
+    assert _cli(tmp_path, "start", job_id).exit_code == 0
+    api.wait_state(job_id, "Finished")
+    assert _cli(tmp_path, "delete", job_id).exit_code == 0
+    assert api.request("GET", f"/jobs/{job_id}").status == 404
+
+
+def test_submit_hands_a_file_to_the_server(api: Api, tmp_path: Path) -> None:
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(make_body(name="from-file")))
+    submitted = _cli(tmp_path, "submit", str(job_file))
+    assert submitted.exit_code == 0, submitted.stderr
+    job_id = submitted.stdout.strip()
+    assert api.wait_state(job_id, "Finished")["Name"] == "from-file"
+    job_file.write_text(json.dumps(make_body(name="9bad")))
+    refused = _cli(tmp_path, "submit", str(job_file))
+    assert refused.exit_code == 1 and "InvalidName" in refused.stderr
+
+
+def test_without_a_server_changes_apply_to_the_store(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "state")
+    # What a server killed in the middle of a job leaves: a Running job of a dead runner.
+    store.create_job("job-1", parse_job(make_body()), created=1.0, runner="999999999:1.000")
+    store.on_event(Event("OnJobRunning", "job-1", State.RUNNING, 2.0, "Job", start_time=2.0))
+    store.on_event(
+        Event("OnInstanceRunning", "job-1", State.RUNNING, 2.0, "Instance", "split", 0, 2.0)
+    )
+    store.close()
+
+    submit = _cli(tmp_path, "submit", "-")
+    assert submit.exit_code != 0 and "no `localbatch serve`" in submit.stderr
+    listed = _cli(tmp_path, "jobs")
+    assert "Running (runner gone)" in listed.stdout
+    assert _cli(tmp_path, "priority", "job-1", "3").exit_code == 1  # Running: 409
+    assert _cli(tmp_path, "stop", "job-1").exit_code == 0
+    status = json.loads(_cli(tmp_path, "status", "job-1", "--json").stdout)
+    assert status["State"] == "Stopped"
+    assert {t["State"] for t in status["Tasks"]} == {"Stopped"}
+    assert status["InstanceMetrics"]["StoppedCount"] == 3
+    assert _cli(tmp_path, "priority", "job-1", "3").exit_code == 0
+    assert json.loads(_cli(tmp_path, "status", "job-1", "--json").stdout)["Priority"] == 3
+    assert _cli(tmp_path, "delete", "job-1").exit_code == 0
+    assert json.loads(_cli(tmp_path, "jobs", "--json").stdout)["Items"] == []
