@@ -9,7 +9,7 @@ import click
 from localbatch import __version__
 
 #: Modules under localbatch.cli that each define `register(group)`; one per command family.
-COMMAND_MODULES = ("validate", "oss", "run", "serve", "jobs")
+COMMAND_MODULES = ("validate", "oss", "run", "serve", "jobs", "images")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

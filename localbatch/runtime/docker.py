@@ -140,12 +140,16 @@ class DockerRuntime:
             "or use `--runtime process`"
         )
 
-    def check(self) -> None:
-        """Raise RuntimeUnavailable unless an engine answers; then remove dead runs' orphans."""
+    def ping(self) -> None:
+        """Raise RuntimeUnavailable, saying how to start one, unless an engine answers."""
         try:
             self.client.ping()
         except ENGINE_ERRORS as exc:
             raise RuntimeUnavailable(self._unavailable(type(exc).__name__)) from exc
+
+    def check(self) -> None:
+        """`ping`, then remove the containers that runs which died left behind."""
+        self.ping()
         self.orphans_removed = self.cleanup_orphans()
 
     def version(self) -> str:
