@@ -27,23 +27,35 @@ class Sink(Protocol):
 
 
 async def receive_body(ctx: RequestContext, sink: Sink) -> None:
-    """Stream the request body into `sink`; on any failure the sink is discarded."""
+    """Stream the request body into `sink`; on any failure the sink is discarded.
+
+    Writing (and hashing) one batch in a worker thread overlaps with receiving the next,
+    so at most two batches are in memory and neither the socket nor the disk waits.
+    """
     request = ctx.request
     pending: list[bytes] = []
     pending_size = 0
+    writing: asyncio.Future[None] | None = None
     try:
         async for chunk in request.content.iter_chunked(WRITE_BATCH):
             pending.append(chunk)
             pending_size += len(chunk)
             if pending_size >= WRITE_BATCH:
-                await ctx.run(sink.write, b"".join(pending))
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(ctx.run(sink.write, b"".join(pending)))
                 pending, pending_size = [], 0
+        if writing is not None:
+            await writing
+            writing = None
         if pending:
             await ctx.run(sink.write, b"".join(pending))
         expected = request.content_length
         if expected is not None and sink.size != expected:
             raise OssError("IncompleteBody", extra={"ContentLength": str(expected)})
     except BaseException:
+        if writing is not None:
+            await asyncio.wait([writing])  # the thread must be done with the file first
         sink.discard()  # quick (close, unlink), and must run even while shutting down
         raise
 

@@ -26,6 +26,8 @@ log = logging.getLogger("localbatch.ossendpoint")
 
 #: Worker threads for file-system work (writes, fsync, reads, listings).
 WORKER_THREADS = 16
+#: Bytes buffered per connection before aiohttp pauses reading the socket.
+READ_BUFFER = 1 << 20
 #: Seconds `start` waits for the socket to listen.
 START_TIMEOUT = 30.0
 
@@ -136,7 +138,9 @@ class OssEndpoint:
             uploads=UploadStore(store.meta_dir),
             location=self.location,
         )
-        server = web.Server(OssApplication(state, self.verifier), access_log=None)
+        server = web.Server(
+            OssApplication(state, self.verifier), access_log=None, read_bufsize=READ_BUFFER
+        )
         runner = web.ServerRunner(server, handle_signals=False)
         await runner.setup()
         self._runner = runner
