@@ -38,6 +38,7 @@ def parallelism() -> int:
 def job(instances: int = INSTANCES) -> dict[str, Any]:
     return {
         "Name": "bench-run",
+        "Type": "DAG",
         "DAG": {
             "Tasks": {
                 "trivial": {

@@ -42,7 +42,7 @@ def _task(script: str, **fields: Any) -> dict[str, Any]:
 
 
 def _job(tasks: dict[str, Any], deps: dict[str, list[str]] | None = None, **fields: Any) -> Any:
-    body = {"Name": "it-job", "DAG": {"Tasks": tasks, "Dependencies": deps or {}}}
+    body = {"Name": "it-job", "Type": "DAG", "DAG": {"Tasks": tasks, "Dependencies": deps or {}}}
     body.update(fields)
     return body
 
@@ -114,7 +114,12 @@ class Runner:
         return Ran(code, stdout, stderr, found.group(1), self.state_dir, self.oss_root)
 
 
-@pytest.fixture(params=["process", "docker"])
+@pytest.fixture(
+    params=[
+        pytest.param("process", marks=pytest.mark.sandbox),
+        pytest.param("docker", marks=pytest.mark.docker),
+    ]
+)
 def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
     if request.param == "docker":
         request.getfixturevalue("docker_client")

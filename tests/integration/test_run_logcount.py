@@ -37,7 +37,13 @@ def _expected() -> dict[str, int]:
     return dict(levels)
 
 
-@pytest.mark.parametrize("runtime", ["process", "docker"])
+@pytest.mark.parametrize(
+    "runtime",
+    [
+        pytest.param("process", marks=pytest.mark.sandbox),
+        pytest.param("docker", marks=pytest.mark.docker),
+    ],
+)
 def test_logcount_produces_its_merged_output(
     runtime: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
