@@ -210,12 +210,13 @@ def test_ctrl_c_stops_the_job_and_leaves_nothing_running(runner: Runner) -> None
         stderr=subprocess.PIPE,
         text=True,
         env=runner.env(),
+        start_new_session=True,  # its own process group, as a terminal's foreground job
     )
     assert process.stdout is not None
     for line in process.stdout:  # plain progress: one line per event
         if "instance t.1 Running" in line or "instance t.0 Running" in line:
             break
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
     stdout, stderr = process.communicate(timeout=60)
     ran = runner.ran(process.returncode, stdout, stderr)
     assert ran.code == 130, stdout + stderr
