@@ -21,6 +21,13 @@ def new_oss_request_id() -> str:
     return uuid.uuid4().hex[:24].upper()
 
 
+async def _continue_if_expected(request: web.BaseRequest) -> None:
+    """Answer `Expect: 100-continue` once the request is known to be acceptable, so clients
+    that wait for it (curl, Java SDKs) send their body at once."""
+    if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+
 class OssApplication:
     """The low-level aiohttp handler: every request comes here, routed by its OSS meaning."""
 
@@ -39,7 +46,9 @@ class OssApplication:
                 request.method, request.headers, target.bucket, target.key, target.query
             )
             self.verifier.verify(signed)
-            response = await route(ctx)(ctx)
+            handler = route(ctx)
+            await _continue_if_expected(request)
+            response = await handler(ctx)
         except OssError as error:
             response = self._error(ctx, error)
         except (ConnectionError, web.HTTPException):

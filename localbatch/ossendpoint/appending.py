@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import BinaryIO
 
 from localbatch.ossendpoint.errors import OssError
 from localbatch.ossendpoint.metadata import ObjectMeta, Stamp
 from localbatch.ossendpoint.naming import object_path
 from localbatch.ossendpoint.store import ObjectInfo, ObjectStore
-from localbatch.ossendpoint.writer import AtomicWriter
+from localbatch.ossendpoint.writer import AtomicWriter, HashedSink
 
 APPENDABLE = "Appendable"
 
@@ -29,18 +28,13 @@ def _position_error(expected: int) -> OssError:
     )
 
 
-class InPlaceAppender:
+class InPlaceAppender(HashedSink):
     """Writes one append at the end of an existing Appendable object's file."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__(path.open("ab"))
         self.path = path
-        self._file: BinaryIO = path.open("ab")
-        self._start = os.fstat(self._file.fileno()).st_size
-        self.size = 0
-
-    def write(self, data: bytes) -> None:
-        self._file.write(data)
-        self.size += len(data)
+        self._before = os.fstat(self._file.fileno())
 
     def finish(self) -> os.stat_result:
         self._file.flush()
@@ -52,7 +46,10 @@ class InPlaceAppender:
         """Undo an append cut short: a failed OSS append leaves the object unchanged."""
         if not self._file.closed:
             self._file.flush()
-            os.ftruncate(self._file.fileno(), self._start)
+            os.ftruncate(self._file.fileno(), self._before.st_size)
+            # Same size and times again, so the recorded attributes still describe the file.
+            times = (self._before.st_atime_ns, self._before.st_mtime_ns)
+            os.utime(self._file.fileno(), ns=times)
             self._file.close()
 
 

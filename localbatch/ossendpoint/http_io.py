@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Protocol
 
 from aiohttp import web
 
 from localbatch.ossendpoint.context import RequestContext
 from localbatch.ossendpoint.errors import OssError
-from localbatch.ossendpoint.writer import AtomicWriter
+from localbatch.ossendpoint.writer import HashedSink
 
 #: Bytes collected from the socket before one hop to a worker thread to write them.
 WRITE_BATCH = 1 << 20
@@ -18,15 +17,7 @@ WRITE_BATCH = 1 << 20
 READ_CHUNK = 1 << 20
 
 
-class Sink(Protocol):
-    size: int
-
-    def write(self, data: bytes) -> None: ...
-
-    def discard(self) -> None: ...
-
-
-async def receive_body(ctx: RequestContext, sink: Sink) -> None:
+async def receive_body(ctx: RequestContext, sink: HashedSink) -> None:
     """Stream the request body into `sink`; on any failure the sink is discarded.
 
     Writing (and hashing) one batch in a worker thread overlaps with receiving the next,
@@ -60,7 +51,7 @@ async def receive_body(ctx: RequestContext, sink: Sink) -> None:
         raise
 
 
-async def receive_checked_body(ctx: RequestContext, writer: AtomicWriter) -> None:
+async def receive_checked_body(ctx: RequestContext, writer: HashedSink) -> None:
     """Stream the body into `writer`, then hold it to the request's Content-MD5, if any."""
     await receive_body(ctx, writer)
     try:

@@ -12,7 +12,7 @@ from localbatch.ossendpoint import appending, xmlbody
 from localbatch.ossendpoint.conditions import check_preconditions, parse_range
 from localbatch.ossendpoint.context import RequestContext
 from localbatch.ossendpoint.errors import OssError
-from localbatch.ossendpoint.http_io import receive_body, receive_checked_body, send_file
+from localbatch.ossendpoint.http_io import receive_checked_body, send_file
 from localbatch.ossendpoint.metadata import ObjectMeta
 from localbatch.ossendpoint.naming import check_key
 from localbatch.ossendpoint.store import ObjectInfo
@@ -181,7 +181,7 @@ async def append_object(ctx: RequestContext) -> web.StreamResponse:
         existing, sink = await ctx.run(
             appending.prepare_append, ctx.store, ctx.bucket, ctx.key, int(text)
         )
-        await receive_body(ctx, sink)
+        await receive_checked_body(ctx, sink)
         meta = ctx.meta_from_headers()
         info = await ctx.run(
             appending.finish_append, ctx.store, ctx.bucket, ctx.key, existing, sink, meta

@@ -8,6 +8,7 @@ sits beside the target under a hidden name.
 
 from __future__ import annotations
 
+import abc
 import base64
 import contextlib
 import errno
@@ -43,19 +44,51 @@ def _open_temporary(directory: Path) -> tuple[Path, BinaryIO]:
     return path, path.open("xb")
 
 
-class AtomicWriter:
-    """Collects one object's bytes; `commit` publishes them at the destination in one rename."""
+class HashedSink(abc.ABC):
+    """Bytes written to an open file, counted and hashed (MD5) on the way."""
 
-    def __init__(self, temp_dir: Path) -> None:
-        self.temp_path, self._file = _open_temporary(temp_dir)
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
         self._md5 = hashlib.md5()
         self.size = 0
-        self._finished: os.stat_result | None = None
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
         self._md5.update(data)
         self.size += len(data)
+
+    @property
+    def md5_digest(self) -> bytes:
+        return self._md5.digest()
+
+    @property
+    def etag(self) -> str:
+        """The ETag OSS gives a PutObject: upper-case hex MD5 of the content."""
+        return self._md5.hexdigest().upper()
+
+    def check_content_md5(self, header: str | None) -> None:
+        """Compare with a `Content-MD5` header (base64 of the binary MD5)."""
+        if header is None:
+            return
+        expected = base64.b64encode(self.md5_digest).decode()
+        if header.strip() != expected:
+            raise OssError(
+                "InvalidDigest",
+                extra={"Content-MD5": header, "CalculatedContentMD5": expected},
+            )
+
+    @abc.abstractmethod
+    def discard(self) -> None:
+        """Undo everything written (after a failure or a refused check)."""
+
+
+class AtomicWriter(HashedSink):
+    """Collects one object's bytes; `publish` puts them at the destination in one rename."""
+
+    def __init__(self, temp_dir: Path) -> None:
+        self.temp_path, file = _open_temporary(temp_dir)
+        super().__init__(file)
+        self._finished: os.stat_result | None = None
 
     def splice(self, source: Path) -> None:
         """Append a whole file without hashing it (multipart parts already carry their MD5)."""
@@ -79,26 +112,6 @@ class AtomicWriter:
                     break
                 self.write(chunk)
                 length -= len(chunk)
-
-    @property
-    def md5_digest(self) -> bytes:
-        return self._md5.digest()
-
-    @property
-    def etag(self) -> str:
-        """The ETag OSS gives a PutObject: upper-case hex MD5 of the content."""
-        return self._md5.hexdigest().upper()
-
-    def check_content_md5(self, header: str | None) -> None:
-        """Compare with a `Content-MD5` header (base64 of the binary MD5)."""
-        if header is None:
-            return
-        expected = base64.b64encode(self.md5_digest).decode()
-        if header.strip() != expected:
-            raise OssError(
-                "InvalidDigest",
-                extra={"Content-MD5": header, "CalculatedContentMD5": expected},
-            )
 
     def finish(self) -> os.stat_result:
         """Flush and fsync (once); the stat returned is the one the published file will have."""

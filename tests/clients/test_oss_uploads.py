@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from collections.abc import Iterator
@@ -150,3 +151,13 @@ def test_append_position_and_type_errors(served: Served) -> None:
     with pytest.raises(oss2.exceptions.ObjectNotAppendable):
         bucket.append_object("normal", 3, b"x")
     assert served.file("app").read_bytes() == b"abc"
+
+
+def test_append_content_md5_mismatch_leaves_object_unchanged(served: Served) -> None:
+    bucket = served.bucket()
+    bucket.append_object("checked", 0, b"abc")
+    wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    with pytest.raises(oss2.exceptions.InvalidDigest):
+        bucket.append_object("checked", 3, b"def", headers={"Content-MD5": wrong})
+    assert served.file("checked").read_bytes() == b"abc"
+    assert bucket.append_object("checked", 3, b"def").next_position == 6

@@ -83,3 +83,18 @@ def test_cut_upload_leaves_no_object_and_no_temporary_file(tmp_path: Path) -> No
         connection.close()  # the other 600 bytes never come
         wait_for(lambda: not any(temp_dir.iterdir()))
         assert not (root / "bkt" / "cut").exists()
+
+
+def test_expect_100_continue_is_answered_before_the_body(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "bkt").mkdir(parents=True)
+    with OssEndpoint(root) as endpoint:
+        with socket.create_connection(("127.0.0.1", endpoint.port), timeout=10) as connection:
+            connection.sendall(
+                b"PUT /bkt/e HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n"
+                b"Expect: 100-continue\r\n\r\n"
+            )
+            assert connection.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+            connection.sendall(b"ok")
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+        assert (root / "bkt" / "e").read_bytes() == b"ok"
