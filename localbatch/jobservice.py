@@ -18,9 +18,10 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from localbatch.config import Config
-from localbatch.engine.service import Engine
+from localbatch.engine.service import Engine, UnknownJob
 from localbatch.events import Event, EventBus, event_name
 from localbatch.ids import new_job_id
+from localbatch.runtime.base import STOP_GRACE_SECONDS
 from localbatch.spec.errors import ApiError, not_found, state_conflict
 from localbatch.spec.model import Job, parse_job
 from localbatch.spec.validate import check_job_count, validate
@@ -35,6 +36,9 @@ from localbatch.states import (
 from localbatch.store import DuplicateToken, Store, body_digest, runner_alive
 from localbatch.store.db import current_runner
 from localbatch.store.records import JobRecord
+
+#: How long StopJob waits for the job to be Stopped: the graceful stop, then the kill.
+STOP_WAIT_SECONDS = STOP_GRACE_SECONDS + 5
 
 #: More tasks than any job may have (MaxJobTaskCount is at most this in practice).
 MAX_TASKS = 1_000_000
@@ -129,10 +133,19 @@ class JobService:
         return job
 
     def stop(self, job_id: str) -> None:
+        """Stop a Waiting or Running job; answers once it is Stopped when this process runs it
+        (at most the graceful-stop delay), so that a delete may follow at once (`bcs dj`)."""
         record = self.job(job_id)
         _check(check_can_stop, record.state)
         if record.runner == self.runner and self.engine is not None:
-            self.engine.stop(job_id)
+            try:
+                self.engine.stop(job_id)
+            except (UnknownJob, KeyError):  # claimed by recovery, not handed to the engine yet
+                self.mark_stopped(record)
+                return
+            except StateConflict as conflict:  # the engine saw it end a moment ago
+                raise state_conflict(conflict.current) from None
+            self.engine.wait(job_id, STOP_WAIT_SECONDS)
         elif runner_alive(record.runner):
             # A `localbatch run` in another process: it stops its job on SIGTERM, as on Ctrl-C.
             os.kill(int(record.runner.split(":")[0]), signal.SIGTERM)
@@ -222,7 +235,12 @@ class JobService:
             job_id, states=(State.FINISHED,), max_items=None
         ).items:
             finished.setdefault(instance.task_name, []).append(instance.instance_id)
-        engine.submit(job_id, self.model(job_id), keep_finished=finished, priority=record.priority)
+        try:
+            engine.submit(
+                job_id, self.model(job_id), keep_finished=finished, priority=record.priority
+            )
+        except StateConflict as conflict:  # still ending in the engine
+            raise state_conflict(conflict.current) from None
 
     def delete(self, job_id: str) -> None:
         _check(check_can_delete, self.job(job_id).state)

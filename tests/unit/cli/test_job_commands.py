@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,13 +72,11 @@ def test_logs_prefix_every_line(api: Api, tmp_path: Path) -> None:
 
 
 def test_changes_go_through_the_running_server(api: Api, tmp_path: Path) -> None:
-    gate = threading.Event()
-    api.runtime.script("split", FakeStep(gate=gate))
+    api.runtime.script("split", FakeStep(hang=True))
     job_id = api.create(make_body())
     conflict = _cli(tmp_path, "delete", job_id)
     assert conflict.exit_code == 1 and "StateConflict" in conflict.stderr
     assert _cli(tmp_path, "stop", job_id).exit_code == 0
-    gate.set()
     api.wait_state(job_id, "Stopped")
     assert _cli(tmp_path, "priority", job_id, "77").exit_code == 0
     assert api.request("GET", f"/jobs/{job_id}").body["Priority"] == 77
