@@ -11,7 +11,7 @@ import pytest
 from localbatch.config import Config
 from localbatch.runtime.base import AttemptSpec, run_attempt
 from localbatch.runtime.process import ProcessRuntime
-from tests.unit.storage.storage_helpers import job_storage, make_config, tar_gz, task_body, write
+from tests.unit.storage.storage_helpers import job_storage, make_config, mapped_task, tar_gz, write
 
 pytestmark = pytest.mark.sandbox
 
@@ -36,16 +36,7 @@ def config(tmp_path: Path) -> Config:
 
 
 def test_a_program_sees_the_storage_layout(config: Config, bwrap_path: str) -> None:
-    task = task_body(
-        Parameters={
-            "Command": {"CommandLine": "sh -c", "PackagePath": "oss://b/pkg/w.tar.gz"},
-            "StdoutRedirectPath": "oss://b/logs/",
-            "StderrRedirectPath": "oss://b/logs/",
-        },
-        InputMapping={"oss://b/in/": "/in/"},
-        OutputMapping={"/out/": "oss://b/out/"},
-        LogMapping={"/var/log/app.log": "oss://b/applogs/"},
-    )
+    task = mapped_task("/in/", "/out/")
     storage = job_storage(config, {"t": task}, job_id="job-S")
     runtime = ProcessRuntime(bwrap_path)
     for instance in (0, 1):

@@ -45,6 +45,21 @@ def task_body(**fields: Any) -> dict[str, Any]:
     return {"InstanceCount": 1, "Parameters": parameters, **fields}
 
 
+def mapped_task(input_dir: str, output_dir: str, **overrides: Any) -> dict[str, Any]:
+    """A task using every mapping: package, redirects, input, output and one LogMapping file."""
+    return task_body(
+        Parameters={
+            "Command": {"CommandLine": "python main.py", "PackagePath": "oss://b/pkg/w.tar.gz"},
+            "StdoutRedirectPath": "oss://b/logs/",
+            "StderrRedirectPath": "oss://b/logs/",
+        },
+        InputMapping={"oss://b/in/": input_dir},
+        OutputMapping={output_dir: "oss://b/out/"},
+        LogMapping={"/var/log/app.log": "oss://b/applogs/"},
+        **overrides,
+    )
+
+
 def job_storage(
     config: Config, tasks: dict[str, dict[str, Any]], job_id: str = "job-1"
 ) -> JobStorage:

@@ -10,26 +10,16 @@ import pytest
 from localbatch.config import Config
 from localbatch.runtime.base import Bind
 from localbatch.storage.instance import StorageError
-from tests.unit.storage.storage_helpers import job_storage, tar_gz, task_body, write
+from tests.unit.storage.storage_helpers import job_storage, mapped_task, tar_gz, task_body, write
 
 
 def binds_by_target(binds: tuple[Bind, ...]) -> dict[str, Bind]:
     return {bind.target: bind for bind in binds}
 
 
-def full_task(**overrides: object) -> dict[str, object]:
-    return task_body(
-        Parameters={
-            "Command": {"CommandLine": "python main.py", "PackagePath": "oss://b/pkg/w.tar.gz"},
-            "StdoutRedirectPath": "oss://b/logs/",
-            "StderrRedirectPath": "oss://b/logs/",
-        },
-        InputMapping={"oss://b/in/": "/home/in/"},
-        OutputMapping={"/home/out/": "oss://b/out/"},
-        LogMapping={"/var/log/app.log": "oss://b/applogs/"},
-        AutoCluster={"Configs": {"Disks": {"DataDisk": {"MountPoint": "/data", "Size": 40}}}},
-        **overrides,
-    )
+def full_task() -> dict[str, object]:
+    data_disk = {"DataDisk": {"MountPoint": "/data", "Size": 40}}
+    return mapped_task("/home/in/", "/home/out/", AutoCluster={"Configs": {"Disks": data_disk}})
 
 
 def test_prepare_gives_workdir_binds_and_log_names(config: Config) -> None:
