@@ -1,4 +1,4 @@
-"""ossfs (oss2 underneath, as the storage layer uses it) against the endpoint."""
+"""ossfs (oss2 or aiooss2 underneath; the storage layer uses it) against the endpoint."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
     yield from serve(tmp_path)
 
 
-@pytest.fixture
-def fs(served: Served) -> ossfs.OSSFileSystem:
-    return ossfs.OSSFileSystem(
+@pytest.fixture(params=["OSSFileSystem", "AioOSSFileSystem"])
+def fs(served: Served, request: pytest.FixtureRequest) -> ossfs.OSSFileSystem:
+    """The synchronous (oss2) and the asynchronous (aiooss2 on aiohttp) file systems."""
+    return getattr(ossfs, request.param)(
         endpoint=served.endpoint.url,
         key=ACCESS_KEY_ID,
         secret=ACCESS_KEY_SECRET,
