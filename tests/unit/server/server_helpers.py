@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from localbatch.config import load_config
 from localbatch.runtime.fake import FakeRuntime
+from localbatch.server.signature import signed_headers
 from localbatch.server.stack import ServiceStack, start_stack
 
 Body = dict[str, Any]
@@ -24,7 +26,7 @@ class Reply:
 
 @dataclass
 class Api:
-    """A plain HTTP client for the server under test."""
+    """A plain HTTP client for the server under test (signing when the server wants it)."""
 
     stack: ServiceStack
     runtime: FakeRuntime
@@ -42,7 +44,16 @@ class Api:
             data = (
                 raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
             )
-            conn.request(method, target, body=data, headers=headers or {})
+            config = self.stack.config
+            signed = signed_headers(
+                method,
+                target,
+                access_key_id=config.api_access_key_id,
+                access_key_secret=config.api_access_key_secret,
+                region=config.region,
+                now=time.time(),
+            )
+            conn.request(method, target, body=data, headers={**signed, **(headers or {})})
             response = conn.getresponse()
             payload = response.read()
             parsed = json.loads(payload) if payload else None
