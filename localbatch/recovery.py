@@ -3,10 +3,11 @@
 A job recorded Waiting or Running whose runner process is gone is taken over by the
 process that notices it (a `localbatch serve`, at start and then periodically):
 
-1. Each instance recorded Running is looked for with the runtime (`reattach(ref)`, which the
-   Docker runtime offers). One still running is adopted: waited for until it ends (within
-   what is left of its Timeout) and its result recorded. Any other becomes Failed with error
-   code `Lost`.
+1. Each instance recorded Running is looked for with the runtime (`reattach(ref, stdout,
+   stderr)`, which the Docker runtime offers; its output goes on into the log files). One
+   still running is adopted: waited for until it ends (within what is left of its Timeout)
+   and its result recorded. Any other becomes Failed with error code `Lost` (a sandboxed
+   process dies with the process that started it).
 2. If a Lost instance had no retry left (RetryCount >= MaxRetryCount) and the job has
    JobFailOnInstanceFail, the job fails as the engine would have failed it. Otherwise the job
    is handed to this process's engine, which re-runs every instance that has not finished
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from localbatch.events import Event, event_name
 from localbatch.jobservice import JobService
@@ -125,8 +127,12 @@ class Recovery:
         ref = str(instance.detail.get("ref", ""))
         if reattach is None or not ref:
             return None
+        paths = [instance.detail.get(f"{stream}_path") for stream in ("stdout", "stderr")]
         try:
-            handle: AttemptHandle | None = reattach(ref)
+            if all(paths):  # output goes on into the instance's log files
+                handle: AttemptHandle | None = reattach(ref, *(Path(str(p)) for p in paths))
+            else:
+                handle = reattach(ref)
         except Exception:
             log.exception("reattaching %s failed", ref)
             return None
