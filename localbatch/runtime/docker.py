@@ -122,7 +122,7 @@ class DockerRuntime:
         self.host_cores = os.cpu_count() or 1
         #: Ids of the orphans the last check() removed (reported by the caller).
         self.orphans_removed: list[str] = []
-        self._owner = _owner_labels()
+        self.owner_labels = _owner_labels()
 
     @property
     def client(self) -> docker.DockerClient:
@@ -164,7 +164,7 @@ class DockerRuntime:
             LABEL_TASK: spec.task_name,
             LABEL_INSTANCE: str(spec.instance_id),
             LABEL_ATTEMPT: str(spec.attempt),
-            **self._owner,
+            **self.owner_labels,
         }
 
     def _host_config(self, spec: AttemptSpec) -> dict[str, Any]:
@@ -327,7 +327,7 @@ class DockerRuntime:
             names = container.get("Names") or []
             if any(n.lstrip("/").startswith(KEPT_PREFIX) for n in names):
                 continue
-            if labels.get(LABEL_OWNER_HOST) != self._owner[LABEL_OWNER_HOST]:
+            if labels.get(LABEL_OWNER_HOST) != self.owner_labels[LABEL_OWNER_HOST]:
                 continue
             if _owner_alive(labels):
                 continue

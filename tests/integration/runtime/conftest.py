@@ -1,0 +1,111 @@
+"""One attempt-level harness for every real runtime: the same tests run on Docker and bwrap."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localbatch.runtime.base import AttemptHandle, AttemptOutcome, AttemptSpec, Runtime, run_attempt
+
+#: What the service documents for Docker mode (semantics.md), used as every test's base env.
+SERVICE_ENV = {
+    "USER": "root",
+    "HOME": "/root",
+    "PWD": "/batchcompute/workdir",
+    "PATH": "/sbin:/usr/sbin:/bin:/usr/bin",
+}
+#: A short grace keeps the graceful-stop tests fast.
+GRACE = 1.0
+
+
+@dataclass
+class Harness:
+    """Builds specs in a temporary directory and runs them to their end."""
+
+    runtime: Runtime
+    image: str
+    root: Path
+    counter: int = 0
+
+    @property
+    def workdir(self) -> Path:
+        return self.root / "workdir"
+
+    @property
+    def stdout(self) -> Path:
+        return self.root / "stdout"
+
+    @property
+    def stderr(self) -> Path:
+        return self.root / "stderr"
+
+    def spec(self, *argv: str, **changes: Any) -> AttemptSpec:
+        self.counter += 1
+        fields: dict[str, Any] = {
+            "job_id": "job-runtime-test",
+            "task_name": "task",
+            "instance_id": 0,
+            "attempt": self.counter,
+            "argv": argv,
+            "env": dict(SERVICE_ENV),
+            "workdir": self.workdir,
+            "image": self.image,
+            "cpu_cores": 1.0,
+            "memory_bytes": 256 * 2**20,
+            "stdout_path": self.stdout,
+            "stderr_path": self.stderr,
+        }
+        fields.update(changes)
+        return AttemptSpec(**fields)
+
+    def run(
+        self,
+        spec: AttemptSpec,
+        timeout: float = 60.0,
+        cancel: threading.Event | None = None,
+        on_started: Callable[[AttemptHandle], None] | None = None,
+    ) -> AttemptOutcome:
+        return run_attempt(
+            self.runtime,
+            spec,
+            timeout,
+            cancel or threading.Event(),
+            on_started=on_started,
+            grace=GRACE,
+        )
+
+
+@pytest.fixture
+def docker_runtime(docker_client: Any) -> Any:
+    from localbatch.runtime.docker import DockerRuntime
+
+    runtime = DockerRuntime(docker_client)
+    runtime.check()
+    return runtime
+
+
+@pytest.fixture
+def process_runtime(bwrap_path: str) -> Any:
+    from localbatch.runtime.process import ProcessRuntime
+
+    runtime = ProcessRuntime(bwrap_path)
+    runtime.check()
+    return runtime
+
+
+@pytest.fixture(params=["docker", "process"])
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """A harness on each real runtime in turn."""
+    if request.param == "docker":
+        image = request.getfixturevalue("default_image")
+        runtime = request.getfixturevalue("docker_runtime")
+    else:
+        image = ""
+        runtime = request.getfixturevalue("process_runtime")
+    (tmp_path / "workdir").mkdir()
+    yield Harness(runtime, image, tmp_path)

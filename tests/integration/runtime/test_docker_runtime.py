@@ -1,0 +1,174 @@
+"""Docker specifics: sizing, labels, container lifetime, images, orphans and reattach."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+
+from localbatch.runtime.base import AttemptHandle
+from localbatch.runtime.docker import (
+    KEPT_PREFIX,
+    LABEL_ATTEMPT,
+    LABEL_INSTANCE,
+    LABEL_JOB,
+    LABEL_OWNER_PID,
+    LABEL_TASK,
+    DockerHandle,
+    DockerRuntime,
+)
+
+from .conftest import SERVICE_ENV, Harness
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def docker_harness(docker_runtime: DockerRuntime, default_image: str, tmp_path: Path) -> Harness:
+    (tmp_path / "workdir").mkdir()
+    return Harness(docker_runtime, default_image, tmp_path)
+
+
+def _exists(client: Any, ref: str) -> bool:
+    try:
+        client.api.inspect_container(ref)
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def test_container_is_sized_labelled_and_removed(
+    docker_harness: Harness, docker_client: Any
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def started(handle: AttemptHandle) -> None:
+        seen["ref"] = handle.ref
+        seen["info"] = docker_client.api.inspect_container(handle.ref)
+
+    spec = docker_harness.spec(
+        "true", cpu_cores=1.5, memory_bytes=300 * 2**20, labels={"extra": "yes"}
+    )
+    assert docker_harness.run(spec, on_started=started).succeeded
+    host = seen["info"]["HostConfig"]
+    assert host["NanoCpus"] == 1_500_000_000
+    assert host["Memory"] == host["MemorySwap"] == 300 * 2**20
+    assert host["NetworkMode"] == "bridge"
+    labels = seen["info"]["Config"]["Labels"]
+    assert labels[LABEL_JOB] == "job-runtime-test"
+    assert labels[LABEL_TASK] == "task"
+    assert labels[LABEL_INSTANCE] == "0"
+    assert labels[LABEL_ATTEMPT] == str(spec.attempt)
+    assert labels[LABEL_OWNER_PID] == str(os.getpid())
+    assert labels["extra"] == "yes"
+    assert seen["info"]["Config"]["WorkingDir"] == "/batchcompute/workdir"
+    assert not _exists(docker_client, seen["ref"])
+
+
+def test_a_failed_container_is_kept_when_asked(docker_harness: Harness, docker_client: Any) -> None:
+    refs: list[str] = []
+    spec = docker_harness.spec("sh", "-c", "exit 2", keep_on_failure=True)
+    outcome = docker_harness.run(spec, on_started=lambda h: refs.append(h.ref))
+    assert outcome.exit_code == 2
+    try:
+        info = docker_client.api.inspect_container(refs[0])
+        assert info["Name"].lstrip("/").startswith(KEPT_PREFIX)
+        # A kept container is not an orphan: a later run leaves it alone.
+        assert refs[0] not in DockerRuntime(docker_client).cleanup_orphans()
+        assert _exists(docker_client, refs[0])
+    finally:
+        docker_client.api.remove_container(refs[0], force=True)
+    ok = docker_harness.spec("true", keep_on_failure=True)
+    assert docker_harness.run(ok, on_started=lambda h: refs.append(h.ref)).succeeded
+    assert not _exists(docker_client, refs[1])
+
+
+def test_missing_image_says_how_to_get_it(docker_harness: Harness) -> None:
+    outcome = docker_harness.run(docker_harness.spec("true", image="localbatch/absent:0"))
+    assert outcome.error_code == "ImageNotFound"
+    assert "localbatch/absent:0" in outcome.error_message
+    assert "docker load" in outcome.error_message
+
+
+def test_missing_default_image_points_to_images_build(docker_client: Any, tmp_path: Path) -> None:
+    runtime = DockerRuntime(docker_client, default_image="localbatch/absent-default:0")
+    (tmp_path / "workdir").mkdir()
+    harness = Harness(runtime, "localbatch/absent-default:0", tmp_path)
+    outcome = harness.run(harness.spec("true"))
+    assert outcome.error_code == "ImageNotFound"
+    assert "localbatch images build" in outcome.error_message
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_orphans_of_dead_runs_are_removed(
+    docker_runtime: DockerRuntime, docker_client: Any, default_image: str
+) -> None:
+    owner = dict(docker_runtime.owner_labels)
+    dead = {**owner, LABEL_OWNER_PID: str(_dead_pid())}
+    orphan = docker_client.api.create_container(default_image, ["true"], labels=dead)["Id"]
+    alive = docker_client.api.create_container(default_image, ["true"], labels=owner)["Id"]
+    try:
+        removed = DockerRuntime(docker_client).cleanup_orphans()
+        assert orphan in removed
+        assert alive not in removed
+        assert not _exists(docker_client, orphan)
+        assert _exists(docker_client, alive)
+    finally:
+        for ref in (orphan, alive):
+            if _exists(docker_client, ref):
+                docker_client.api.remove_container(ref, force=True)
+
+
+def test_reattach_follows_a_running_container(docker_harness: Harness, docker_client: Any) -> None:
+    runtime = docker_harness.runtime
+    assert isinstance(runtime, DockerRuntime)
+    gate = docker_harness.workdir / "go"
+    script = "while [ ! -e go ]; do sleep 0.05; done; echo after; exit 5"
+    started = runtime.start(docker_harness.spec("sh", "-c", script))
+    assert isinstance(started, DockerHandle)
+    try:
+        again = DockerRuntime(docker_client).reattach(
+            started.ref, docker_harness.root / "out2", docker_harness.root / "err2"
+        )
+        assert again is not None and again.ref == started.ref
+        assert runtime.wait(again, 0) is None
+        gate.touch()
+        outcome = runtime.wait(again, 30)
+        assert outcome is not None and outcome.exit_code == 5
+        assert (docker_harness.root / "out2").read_text() == "after\n"
+    finally:
+        runtime.release(started, keep=False)
+    assert DockerRuntime(docker_client).reattach(started.ref) is None
+
+
+def test_stop_removes_what_it_started(docker_harness: Harness, docker_client: Any) -> None:
+    cancel = threading.Event()
+    refs: list[str] = []
+
+    def started(handle: AttemptHandle) -> None:
+        refs.append(handle.ref)
+        cancel.set()
+
+    outcome = docker_harness.run(
+        docker_harness.spec("sleep", "60"), cancel=cancel, on_started=started
+    )
+    assert outcome.error_code == "Stopped"
+    assert not _exists(docker_client, refs[0])
+
+
+def test_service_environment_is_used_as_given(docker_harness: Harness) -> None:
+    outcome = docker_harness.run(docker_harness.spec("sh", "-c", "echo $USER $HOME $PWD $PATH"))
+    assert outcome.succeeded
+    expected = " ".join(SERVICE_ENV[k] for k in ("USER", "HOME", "PWD", "PATH"))
+    assert docker_harness.stdout.read_text() == expected + "\n"

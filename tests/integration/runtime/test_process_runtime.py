@@ -1,0 +1,73 @@
+"""bubblewrap specifics: the host stays untouched, namespaces, memory cgroups, clear errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from localbatch.runtime.base import Bind, RuntimeUnavailable
+from localbatch.runtime.process import ProcessHandle, ProcessRuntime
+from localbatch.runtime.sandbox_memory import CgroupMemory
+
+from .conftest import Harness
+
+pytestmark = pytest.mark.sandbox
+
+
+@pytest.fixture
+def sandbox(process_runtime: ProcessRuntime, tmp_path: Path) -> Harness:
+    (tmp_path / "workdir").mkdir()
+    return Harness(process_runtime, "", tmp_path)
+
+
+def test_host_files_are_not_touched(sandbox: Harness) -> None:
+    marker = f"localbatch-sandbox-{os.getpid()}"
+    script = f"ls /batchcompute; echo x > /tmp/{marker}; echo y > /usr/{marker}"
+    outcome = sandbox.run(sandbox.spec("sh", "-c", script))
+    assert outcome.exit_code != 0  # /usr is read-only
+    assert not Path("/tmp", marker).exists()  # /tmp is private to the sandbox
+    assert not Path("/usr", marker).exists()
+    assert not Path("/batchcompute").exists()
+    assert sandbox.stdout.read_text() == "workdir\n"
+
+
+def test_the_program_sees_only_its_own_processes(sandbox: Harness) -> None:
+    outcome = sandbox.run(sandbox.spec("sh", "-c", "ls /proc | grep -c '^[0-9]'"))
+    assert outcome.succeeded
+    assert int(sandbox.stdout.read_text()) <= 4  # init, sh, ls, grep
+
+
+def test_a_missing_bind_source_is_a_start_failure(sandbox: Harness, tmp_path: Path) -> None:
+    bind = Bind(tmp_path / "absent", "/home/input/")
+    outcome = sandbox.run(sandbox.spec("true", binds=(bind,)))
+    assert outcome.error_code == "InstanceStartFailed"
+    assert "absent" in outcome.error_message
+
+
+def test_the_memory_cgroup_is_removed_after_the_attempt(
+    process_runtime: ProcessRuntime, sandbox: Harness
+) -> None:
+    if not isinstance(process_runtime.memory, CgroupMemory):
+        pytest.skip(f"no writable memory cgroup here ({process_runtime.describe()})")
+    started = process_runtime.start(sandbox.spec("true", memory_bytes=64 * 2**20))
+    assert isinstance(started, ProcessHandle)
+    assert started.scope is not None and started.scope.cgroup is not None
+    assert started.scope.cgroup.is_dir()
+    assert process_runtime.wait(started, 30) is not None
+    process_runtime.release(started, keep=False)
+    assert not started.scope.cgroup.exists()
+
+
+def test_missing_bubblewrap_says_what_to_install(tmp_path: Path) -> None:
+    runtime = ProcessRuntime()
+    runtime.bwrap = None
+    with pytest.raises(RuntimeUnavailable, match="apt-get install bubblewrap"):
+        runtime.check()
+
+
+def test_describe_names_the_tool_and_the_memory_limit(process_runtime: ProcessRuntime) -> None:
+    text = process_runtime.describe()
+    assert text.startswith("bubblewrap ")
+    assert "memory limits via" in text

@@ -1,0 +1,54 @@
+"""The default image recipe: mirror discovery and the messages that say what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from localbatch.runtime import images
+from localbatch.runtime.images import FALLBACK_MIRROR, ImageBuildError, apt_mirror, how_to_get
+
+
+def test_mirror_from_deb822_sources(tmp_path: Path) -> None:
+    (tmp_path / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n"
+        "Components: main\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n"
+    )
+    assert apt_mirror([tmp_path]) == "http://mirror.example/debian"
+
+
+def test_mirror_from_one_line_list(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.list"
+    sources.write_text(
+        "# deb http://commented.example/debian bookworm main\n"
+        "deb-src http://src.example/debian bookworm main\n"
+        "deb [arch=amd64] http://list.example/debian bookworm main\n"
+    )
+    assert apt_mirror([sources]) == "http://list.example/debian"
+
+
+def test_mirror_falls_back_to_debian(tmp_path: Path) -> None:
+    assert apt_mirror([tmp_path / "nothing"]) == FALLBACK_MIRROR
+
+
+def test_how_to_get_the_default_and_other_images() -> None:
+    assert "localbatch images build" in how_to_get("localbatch/bookworm-python:1")
+    other = how_to_get("team/worker:3")
+    assert "docker load" in other and "docker build -t team/worker:3" in other
+    assert "[images]" in other
+
+
+def test_missing_debootstrap_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images.shutil, "which", lambda _: None)
+    with pytest.raises(ImageBuildError, match="apt-get install debootstrap"):
+        images._check_can_build()
+
+
+def test_not_root_says_to_use_sudo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images.shutil, "which", lambda _: "/usr/sbin/debootstrap")
+    monkeypatch.setattr(images.os, "geteuid", lambda: 1000)
+    with pytest.raises(ImageBuildError, match="sudo localbatch images build"):
+        images._check_can_build()

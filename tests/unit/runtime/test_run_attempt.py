@@ -1,0 +1,62 @@
+"""run_attempt: the timeout, cancel and release rules every runtime shares."""
+
+from __future__ import annotations
+
+import threading
+
+from localbatch.runtime.base import AttemptHandle, AttemptSpec, run_attempt, uses_images
+from localbatch.runtime.fake import FakeRuntime, FakeStep
+from tests.unit.runtime.specs import attempt_spec
+
+
+def spec(keep: bool = False) -> AttemptSpec:
+    return attempt_spec(keep_on_failure=keep)
+
+
+def test_timeout_stops_and_fails_the_attempt() -> None:
+    runtime = FakeRuntime(FakeStep(hang=True))
+    outcome = run_attempt(runtime, spec(), 0.05, threading.Event(), grace=0.1, poll=0.01)
+    assert outcome.error_code == "Timeout"
+    assert "0.05" in outcome.error_message
+    assert len(runtime.stopped) == 1
+    assert runtime.released == [("fake-1", False)]
+
+
+def test_cancel_stops_the_attempt_once_started() -> None:
+    runtime = FakeRuntime(FakeStep(hang=True))
+    cancel = threading.Event()
+    handles: list[AttemptHandle] = []
+
+    def started(handle: AttemptHandle) -> None:
+        handles.append(handle)
+        cancel.set()
+
+    outcome = run_attempt(runtime, spec(), 60, cancel, on_started=started, grace=0.1)
+    assert outcome.error_code == "Stopped"
+    assert [h.ref for h in handles] == runtime.stopped
+
+
+def test_a_failed_attempt_is_kept_only_when_asked() -> None:
+    runtime = FakeRuntime(FakeStep(exit_code=2))
+    run_attempt(runtime, spec(keep=True), 60, threading.Event())
+    run_attempt(runtime, spec(keep=False), 60, threading.Event())
+    ok = FakeRuntime(FakeStep(exit_code=0))
+    run_attempt(ok, spec(keep=True), 60, threading.Event())
+    assert [keep for _, keep in runtime.released] == [True, False]
+    assert [keep for _, keep in ok.released] == [False]
+
+
+def test_an_attempt_that_cannot_start_is_returned_as_is() -> None:
+    step = FakeStep(exit_code=None, error_code="ImageNotFound", fails_to_start=True)
+    runtime = FakeRuntime(step)
+    outcome = run_attempt(runtime, spec(), 60, threading.Event())
+    assert outcome.error_code == "ImageNotFound"
+    assert runtime.released == []
+
+
+def test_uses_images_defaults_to_true() -> None:
+    class Plain:
+        name = "plain"
+
+    assert uses_images(FakeRuntime()) is False
+    assert uses_images(Plain()) is True  # type: ignore[arg-type]
