@@ -63,7 +63,7 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def bench_inputs(base: Path, rounds: int = 150) -> dict[str, Any]:
+def bench_inputs(base: Path, rounds: int = 400) -> dict[str, Any]:
     config = config_in(base)
     write_tree(config.oss.root / "bench" / "input")
     (config.oss.root / "bench" / "empty").mkdir(parents=True)
@@ -78,7 +78,9 @@ def bench_inputs(base: Path, rounds: int = 150) -> dict[str, Any]:
     }
     samples: dict[str, list[float]] = {"full": [], "empty": []}
     for n in range(rounds):
-        for name, job in jobs.items():
+        order = ("full", "empty") if n % 2 else ("empty", "full")  # no order bias
+        for name in order:
+            job = jobs[name]
             started = time.perf_counter()
             job.finish(job.prepare("t", n % 16, n))
             samples[name].append(time.perf_counter() - started)
