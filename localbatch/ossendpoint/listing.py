@@ -73,6 +73,9 @@ class _Walker:
         self.bucket = bucket
         self.bucket_dir = bucket_dir
         self.query = query
+        root = bucket_dir.stat()
+        #: (device, inode) of the directories being walked, to stop at symbolic-link loops.
+        self._ancestors = {(root.st_dev, root.st_ino)}
 
     def rolled_up(self, key: str) -> str | None:
         """The common prefix `key` rolls up into, if any."""
@@ -107,15 +110,27 @@ class _Walker:
             yield from self.walk_folder(Path(entry.path), key)
 
     def walk_folder(self, directory: Path, key: str) -> Iterator[ObjectInfo | str]:
-        children = self.walk(directory, key)
-        first = next(children, None)
-        is_folder_object = first is None and not _sorted_entries(directory)
-        if (is_folder_object or self.store.metadata.exists(self.bucket, key)) and self._wanted(key):
-            meta = self.store.metadata.load(self.bucket, key, None)
-            yield folder_info(self.bucket, key, directory, directory.stat(), meta)
-        if first is not None:
-            yield first
-            yield from children
+        try:
+            st = directory.stat()
+        except OSError:
+            return
+        identity = (st.st_dev, st.st_ino)
+        if identity in self._ancestors:
+            return  # a symbolic link back up the tree: its contents are listed once
+        self._ancestors.add(identity)
+        try:
+            children = self.walk(directory, key)
+            first = next(children, None)
+            is_folder_object = first is None and not _sorted_entries(directory)
+            marked = self.store.metadata.exists(self.bucket, key)
+            if (is_folder_object or marked) and self._wanted(key):
+                meta = self.store.metadata.load(self.bucket, key, None)
+                yield folder_info(self.bucket, key, directory, st, meta)
+            if first is not None:
+                yield first
+                yield from children
+        finally:
+            self._ancestors.discard(identity)
 
 
 def iter_listing(store: ObjectStore, bucket: str, query: ListQuery) -> Iterator[ObjectInfo | str]:

@@ -28,6 +28,9 @@ log = logging.getLogger("localbatch.ossendpoint")
 WORKER_THREADS = 16
 #: Bytes buffered per connection before aiohttp pauses reading the socket.
 READ_BUFFER = 1 << 20
+#: Seconds `stop` lets requests in flight finish before they are cancelled (and their
+#: partial uploads discarded).
+STOP_GRACE = 5.0
 #: Seconds `start` waits for the socket to listen.
 START_TIMEOUT = 30.0
 
@@ -141,7 +144,7 @@ class OssEndpoint:
         server = web.Server(
             OssApplication(state, self.verifier), access_log=None, read_bufsize=READ_BUFFER
         )
-        runner = web.ServerRunner(server, handle_signals=False)
+        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=STOP_GRACE)
         await runner.setup()
         self._runner = runner
         self._stopped = asyncio.Event()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from localbatch.ossendpoint.errors import OssError
+from localbatch.ossendpoint.listing import ListQuery, iter_listing
 from localbatch.ossendpoint.metadata import ObjectMeta
 from localbatch.ossendpoint.naming import check_key
 from localbatch.ossendpoint.store import ObjectStore
@@ -107,3 +108,13 @@ def test_invalid_bucket_names(tmp_path: Path) -> None:
         with pytest.raises(OssError) as caught:
             store.require_bucket(name)
         assert caught.value.code == "InvalidBucketName"
+
+
+def test_listing_stops_at_a_symbolic_link_loop(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path)
+    put(store, "d/file", b"1")
+    (tmp_path / "bkt" / "d" / "loop").symlink_to(tmp_path / "bkt")
+    keys = [
+        item.key for item in iter_listing(store, "bkt", ListQuery()) if not isinstance(item, str)
+    ]
+    assert keys == ["d/file"]
