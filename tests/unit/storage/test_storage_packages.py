@@ -13,7 +13,7 @@ import pytest
 
 from localbatch.config import Config
 from localbatch.storage.errors import StorageError
-from localbatch.storage.packages import PackageCache
+from localbatch.storage.packages import SMALL_FILE_LIMIT, PackageCache
 from localbatch.storage.resolver import OssResolver
 from tests.unit.storage.storage_helpers import job_storage, tar_gz, task_body, write
 
@@ -132,8 +132,10 @@ def test_concurrent_instances_unpack_once(config: Config) -> None:
         storage.finish(attempt)
 
 
-def test_each_attempt_gets_a_private_tree_and_cached_files_are_read_only(config: Config) -> None:
-    write(config.oss.root / "b/p.tar.gz", tar_gz({"conf/app.ini": b"a=1", "run.sh": b"echo"}))
+def test_each_attempt_gets_a_private_tree(config: Config) -> None:
+    big = b"B" * (SMALL_FILE_LIMIT + 1)
+    archive = tar_gz({"conf/app.ini": b"a=1", "run.sh": b"echo", "model.bin": big})
+    write(config.oss.root / "b/p.tar.gz", archive)
     storage = job_storage(
         config,
         {
@@ -145,10 +147,15 @@ def test_each_attempt_gets_a_private_tree_and_cached_files_are_read_only(config:
     one, two = storage.prepare("t", 0, 0), storage.prepare("t", 1, 0)
     (one.workdir / "conf/new.txt").write_text("mine")  # directories are private and writable
     (one.workdir / "run.sh").unlink()  # deleting a package file touches only this attempt
+    with (one.workdir / "conf/app.ini").open("a") as small:  # small files are private copies
+        small.write("b=2")
     assert not (two.workdir / "conf/new.txt").exists()
     assert (two.workdir / "run.sh").exists()
-    mode = (two.workdir / "conf/app.ini").stat().st_mode
-    assert not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    assert (two.workdir / "conf/app.ini").read_text() == "a=1"
+    assert (two.workdir / "model.bin").read_bytes() == big
+    # large files are shared, read-only links to the cache
+    info = (two.workdir / "model.bin").stat()
+    assert info.st_nlink >= 3 and not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
     storage.finish(one)
     storage.finish(two)
 
@@ -163,7 +170,7 @@ def test_copy_mode_gives_writable_independent_files(config: Config) -> None:
 
 
 def test_a_cache_entry_written_through_a_link_is_evicted_and_unpacked_again(config: Config) -> None:
-    write(config.oss.root / "b/p.tar.gz", tar_gz({"data.txt": b"orig"}))
+    write(config.oss.root / "b/p.tar.gz", tar_gz({"data.txt": b"orig" * SMALL_FILE_LIMIT}))
     task = task_body(
         Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
     )
@@ -174,7 +181,7 @@ def test_a_cache_entry_written_through_a_link_is_evicted_and_unpacked_again(conf
     target.write_text("corrupted")
     storage.finish(first)
     second = storage.prepare("t", 1, 0)
-    assert (second.workdir / "data.txt").read_text() == "orig"
+    assert (second.workdir / "data.txt").read_text() == "orig" * SMALL_FILE_LIMIT
     storage.finish(second)
 
 
