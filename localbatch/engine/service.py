@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -136,6 +136,8 @@ class Engine:
         self.bus = bus
         self.oss_host = oss_host
         self.clock: Clock = clock or SystemClock()
+        if capacity is not None and max_parallel is not None:
+            capacity = replace(capacity, max_parallel=max_parallel)
         self.capacity = capacity or HostCapacity.detect(max_parallel)
         self._storage_factory = storage_factory
         self._scheduler = Scheduler(self.capacity)
