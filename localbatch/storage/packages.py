@@ -7,12 +7,13 @@ Why this shape:
 - Extraction is checked member by member (Python's `tarfile` "data" filter): absolute
   names, `..`, links leading out and device files are refused with a PackageError, and the
   half-extracted tree is removed; nothing is written outside the cache's temporary dir.
-- Each attempt gets its own directory tree whose files are reflinks where the file system
-  can (true copy-on-write: btrfs, XFS), otherwise hard links to the cached files, which are
-  made read-only so that a program writing a package file in place fails visibly (EACCES)
-  instead of changing the cache. A program running as root bypasses file modes: after each
-  attempt the cache entry is checked and, if changed, evicted and unpacked again for the
-  next attempt. `copy_mode="copy"` gives plain private copies (slow, always safe).
+- Each attempt gets its own directory tree. Small files (<= 64 KiB, the ones programs
+  rewrite or append to) are copied; larger ones are reflinks where the file system can (true
+  copy-on-write: btrfs, XFS), otherwise hard links to the cached files, which are made
+  read-only so that a program writing one in place fails visibly (EACCES) instead of
+  changing the cache. A program running as root bypasses file modes: after each attempt the
+  cache entry is checked and, if changed, evicted and unpacked again for the next attempt.
+  `copy_mode="copy"` gives plain private copies of everything (slow, always safe).
 """
 
 from __future__ import annotations
