@@ -39,6 +39,17 @@ def _print_report(report: ValidationReport) -> None:
         click.echo(f"{error.http_status} {error.code}: {error.message}{where}")
 
 
+def valid_body_or_exit(source: str, quotas: Mapping[str, int]) -> dict[str, Any]:
+    """For commands that need a valid job: its body, or its errors printed and exit 1."""
+    body, report = _check(source, quotas)
+    if not report.valid:
+        _print_report(report)
+        raise SystemExit(EXIT_INVALID)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return body
+
+
 def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -76,12 +87,7 @@ def plan_command(file: str, as_json: bool, config: Config) -> None:
     from localbatch.plan import plan_tasks
     from localbatch.spec.model import parse_job
 
-    body, report = _check(file, config.quotas)
-    if not report.valid:
-        _print_report(report)
-        raise SystemExit(EXIT_INVALID)
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    body = valid_body_or_exit(file, config.quotas)
     plans = plan_tasks(parse_job(body), config.clusters)
     if as_json:
         _echo_json([dataclasses.asdict(plan) for plan in plans])
