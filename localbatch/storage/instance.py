@@ -103,8 +103,7 @@ class JobStorage:
         self.cadence = cadence or Cadence()
         self.resolver = OssResolver(config.oss)
         self.packages = package_cache(config.state_dir, copy_mode)
-        self._inputs = ViewCache(work_root / "inputs", INPUT_MAPPING_ERROR)
-        self._mount_views = ViewCache(work_root / "inputs", MOUNT_ERROR)
+        self._views = ViewCache(work_root / "inputs")
         self._lock = threading.Lock()
         #: Attempts prepared and not finished yet, so that `close` can stop their streamers.
         self._unfinished: dict[int, PreparedAttempt] = {}
@@ -143,7 +142,8 @@ class JobStorage:
         for url, destination in task.input_mapping.items():
             target = container_path(destination, INPUT_MAPPING_ERROR, f"InputMapping {url}")
             location = self._folder(url, "InputMapping")
-            binds.append(Bind(self._inputs.host_path(location), target, read_only=True))
+            host = self._views.host_path(location, INPUT_MAPPING_ERROR)
+            binds.append(Bind(host, target, read_only=True))
         outputs = []
         for index, (local_dir, url) in enumerate(task.output_mapping.items()):
             target = container_path(local_dir, OUTPUT_UPLOAD_FAILED, "OutputMapping key")
@@ -258,7 +258,7 @@ class JobStorage:
             if block is None or not block.entries:
                 continue
             resolver = self.resolver.with_credentials(block.oss)
-            binds += mount_binds(block.entries, resolver, self._mount_views, self.config)
+            binds += mount_binds(block.entries, resolver, self._views, self.config)
         return binds
 
     # -- after the attempt --------------------------------------------------------------

@@ -51,7 +51,7 @@ def _oss_bind(entry: MountEntry, target: str, resolver: OssResolver, views: View
             f"WriteSupport cannot be honoured for {entry.source}: its bucket is not a local "
             f"directory (only the OSS root and file:// aliases can be mounted writable)",
         )
-    return Bind(views.host_path(location), target, read_only=not entry.write_support)
+    return Bind(views.host_path(location, MOUNT_ERROR), target, read_only=not entry.write_support)
 
 
 def nas_directory(source: str, config: Config) -> Path:

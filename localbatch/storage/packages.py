@@ -27,10 +27,8 @@ import logging
 import os
 import shutil
 import stat
-import tarfile
 import threading
 import uuid
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from typing import IO, Any, Literal
 
 from localbatch.storage.errors import PACKAGE_ERROR, StorageError, describe
 from localbatch.storage.resolver import Location
+from localbatch.storage.safe_tar import extract_archive
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ class PackageCache:
                     return package
                 tree = work / "tree"
                 tree.mkdir()
-                _extract(archive, tree, location.url)
+                extract_archive(archive, tree, location.url)
             package = _manifest(digest, tree, self.copy_mode)
             (work / "manifest.json").write_text(
                 json.dumps(
@@ -335,44 +334,6 @@ def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], s
         raise StorageError(
             PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {describe(exc)}"
         ) from exc
-
-
-def _extract(archive: IO[bytes], tree: Path, url: str) -> None:
-    try:
-        with tarfile.open(fileobj=archive, mode="r|gz") as tar:
-            tar.extractall(tree, filter=_refuse_unsafe)
-    except tarfile.FilterError as exc:
-        member = exc.tarinfo.name
-        raise StorageError(
-            PACKAGE_ERROR, f"package {url} refused: member {member!r} {_reason(exc)}"
-        ) from None
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise StorageError(
-            PACKAGE_ERROR, f"package {url} is not a readable .tar.gz archive: {exc}"
-        ) from None
-    except OSError as exc:
-        raise StorageError(PACKAGE_ERROR, f"cannot unpack package {url}: {exc}") from None
-
-
-def _refuse_unsafe(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
-    """Refuse absolute and `..` names (the "data" filter would strip or resolve them), then
-    apply the "data" filter (links leading out, devices, setuid bits)."""
-    if member.name.startswith(("/", os.sep)):
-        raise tarfile.AbsolutePathError(member)
-    if ".." in member.name.replace(os.sep, "/").split("/"):
-        raise tarfile.OutsideDestinationError(member, member.name)
-    return tarfile.data_filter(member, destination)
-
-
-def _reason(exc: tarfile.FilterError) -> str:
-    reasons = {
-        tarfile.AbsolutePathError: "has an absolute name",
-        tarfile.OutsideDestinationError: "would be written outside /batchcompute/workdir",
-        tarfile.SpecialFileError: "is a device or special file",
-        tarfile.AbsoluteLinkError: "is a link to an absolute path",
-        tarfile.LinkOutsideDestinationError: "is a link leading outside /batchcompute/workdir",
-    }
-    return next((text for kind, text in reasons.items() if isinstance(exc, kind)), str(exc))
 
 
 def _manifest(digest: str, tree: Path, copy_mode: CopyMode) -> CachedPackage:

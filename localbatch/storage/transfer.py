@@ -100,7 +100,12 @@ def download_tree(location: Location, destination: Path) -> None:
                 location.fs.get_file(path, str(local))
         else:
             location.fs.get_file(location.path, str(temp / Path(location.path).name))
-        os.replace(temp, destination)
+        try:
+            os.replace(temp, destination)
+        except OSError as exc:  # someone else completed the same download first
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            shutil.rmtree(temp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise

@@ -20,16 +20,16 @@ from localbatch.storage.transfer import download_tree
 class ViewCache:
     """Host paths for OSS locations, downloading remote ones once (thread-safe)."""
 
-    def __init__(self, cache_dir: Path, error_code: str) -> None:
+    def __init__(self, cache_dir: Path) -> None:
         self.cache_dir = cache_dir
-        self.error_code = error_code
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
 
-    def host_path(self, location: Location, *, create: bool = True) -> Path:
-        """A host path holding what `location` names (a directory for a folder)."""
+    def host_path(self, location: Location, error_code: str) -> Path:
+        """A host path holding what `location` names (a directory for a folder); failures
+        are StorageErrors with `error_code` (InputMappingError, MountError)."""
         if location.local is not None:
-            return self._local(location, create=create)
+            return _local(location, error_code)
         key = hashlib.sha256(
             f"{location.fs.protocol}|{location.path}|{location.oss.is_folder}".encode()
         ).hexdigest()[:32]
@@ -40,35 +40,33 @@ class ViewCache:
                 try:
                     download_tree(location, destination)
                 except FileNotFoundError:
-                    raise StorageError(self.error_code, f"{location.url} does not exist") from None
+                    raise StorageError(error_code, f"{location.url} does not exist") from None
                 except StorageError:
                     raise
                 except Exception as exc:  # third-party file systems raise anything
                     raise StorageError(
-                        self.error_code, f"cannot download {location.url}: {describe(exc)}"
+                        error_code, f"cannot download {location.url}: {describe(exc)}"
                     ) from exc
         if location.oss.is_folder:
             return destination
         return destination / Path(location.path).name
 
-    def _local(self, location: Location, *, create: bool) -> Path:
-        local = location.local
-        assert local is not None
-        if location.oss.is_folder:
-            if create:
-                try:
-                    local.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise StorageError(
-                        self.error_code, f"cannot create {location.url}: {exc}"
-                    ) from exc
-            if not local.is_dir():
-                raise StorageError(self.error_code, f"{location.url} is not a folder")
-            return local
-        if not local.is_file():
-            raise StorageError(self.error_code, f"{location.url} does not exist")
-        return local
-
     def _key_lock(self, key: str) -> threading.Lock:
         with self._lock:
             return self._key_locks.setdefault(key, threading.Lock())
+
+
+def _local(location: Location, error_code: str) -> Path:
+    local = location.local
+    assert local is not None
+    if location.oss.is_folder:
+        try:
+            local.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(error_code, f"cannot create {location.url}: {exc}") from exc
+        if not local.is_dir():
+            raise StorageError(error_code, f"{location.url} is not a folder")
+        return local
+    if not local.is_file():
+        raise StorageError(error_code, f"{location.url} does not exist")
+    return local
