@@ -25,7 +25,7 @@ from localbatch.storage.transfer import publish_file
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 30.0
-DEFAULT_THRESHOLD = 1 << 20
+DEFAULT_THRESHOLD = 1_000_000  # "every 1 MB", as the service documents
 DEFAULT_POLL = 1.0
 
 
