@@ -21,6 +21,35 @@ def new_oss_request_id() -> str:
     return uuid.uuid4().hex[:24].upper()
 
 
+#: Request headers OSS honours and this endpoint cannot: accepted, and reported once each.
+UNHONOURED_HEADERS = (
+    "x-oss-object-acl",
+    "x-oss-storage-class",
+    "x-oss-server-side-encryption",
+    "x-oss-server-side-encryption-key-id",
+    "x-oss-tagging",
+    "x-oss-traffic-limit",
+    "x-oss-callback",
+)
+
+
+class UnhonouredHeaders:
+    """Logs each header the endpoint ignores, once per endpoint, so the gap is visible."""
+
+    def __init__(self) -> None:
+        self.reported: set[str] = set()
+
+    def check(self, request: web.BaseRequest) -> None:
+        for name in UNHONOURED_HEADERS:
+            if name in request.headers and name not in self.reported:
+                self.reported.add(name)
+                log.warning(
+                    "OSS endpoint: header %s (%s) is not honoured locally and is ignored",
+                    name,
+                    request.headers[name],
+                )
+
+
 async def _continue_if_expected(request: web.BaseRequest) -> None:
     """Answer `Expect: 100-continue` once the request is known to be acceptable, so clients
     that wait for it (curl, Java SDKs) send their body at once."""
@@ -34,6 +63,7 @@ class OssApplication:
     def __init__(self, state: EndpointState, verifier: Verifier) -> None:
         self.state = state
         self.verifier = verifier
+        self.unhonoured = UnhonouredHeaders()
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         request_id = new_oss_request_id()
@@ -47,6 +77,7 @@ class OssApplication:
             )
             self.verifier.verify(signed)
             handler = route(ctx)
+            self.unhonoured.check(request)
             await _continue_if_expected(request)
             response = await handler(ctx)
         except OssError as error:

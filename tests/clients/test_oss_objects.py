@@ -152,3 +152,15 @@ def test_folder_object_is_an_empty_directory(served: Served) -> None:
     assert served.file("folder").is_dir()
     assert bucket.head_object("folder/").content_length == 0
     assert [o.key for o in oss2.ObjectIterator(bucket)] == ["folder/"]
+
+
+def test_unhonoured_headers_are_reported_once(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    bucket = served.bucket()
+    with caplog.at_level("WARNING", logger="localbatch.ossendpoint"):
+        bucket.put_object("acl1", b"x", headers={"x-oss-object-acl": "public-read"})
+        bucket.put_object("acl2", b"x", headers={"x-oss-object-acl": "public-read"})
+    reports = [r for r in caplog.records if "x-oss-object-acl" in r.getMessage()]
+    assert len(reports) == 1
+    assert served.file("acl2").read_bytes() == b"x"
