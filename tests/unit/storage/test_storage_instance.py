@@ -223,3 +223,20 @@ def test_input_mapping_config_is_accepted(config: Config) -> None:
     )
     storage = job_storage(config, {"t": task})
     storage.finish(storage.prepare("t", 0, 0))
+
+
+def test_finish_reports_a_failed_log_push_after_uploading_outputs(config: Config) -> None:
+    task = task_body(
+        Parameters={"StdoutRedirectPath": "oss://b/logs/"},
+        OutputMapping={"/out/": "oss://b/out/"},
+    )
+    storage = job_storage(config, {"t": task})
+    prepared = storage.prepare("t", 0, 0)
+    write(prepared.binds[0].source / "r.txt", "r")
+    write(config.oss.root / "b/logs", "a file where the log folder should be")
+    with pytest.raises(StorageError) as caught:
+        storage.finish(prepared)
+    assert caught.value.code == "LogUploadFailed"
+    assert "oss://b/logs/stdout.job-1.t.0" in caught.value.message
+    assert (config.oss.root / "b/out/r.txt").read_text() == "r"
+    assert not prepared.attempt_dir.exists()
