@@ -9,12 +9,9 @@ from typing import Any
 import pytest
 
 from localbatch.config import Config
+from localbatch.ossendpoint.server import OssEndpoint
 from localbatch.storage.instance import JobStorage, StorageError
 from tests.unit.storage.storage_helpers import FAST, make_config, tar_gz, task_body, write
-
-server = pytest.importorskip(
-    "localbatch.ossendpoint.server", reason="the OSS endpoint is not in this tree yet"
-)
 
 AK, SK = "test-akid", "test-secret-value"
 
@@ -24,7 +21,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """An OSS endpoint that verifies signatures, serving `<tmp>/served` (bucket `bkt`)."""
     root = tmp_path / "served"
     (root / "bkt").mkdir(parents=True)
-    with server.OssEndpoint(root, access_key_id=AK, access_key_secret=SK) as endpoint:
+    with OssEndpoint(root, access_key_id=AK, access_key_secret=SK) as endpoint:
         yield root, endpoint.url
 
 
