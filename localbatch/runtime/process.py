@@ -24,7 +24,6 @@ import signal
 import stat
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -302,7 +301,7 @@ class ProcessRuntime:
             os.close(handle.pidfd)
             handle.pidfd = None
         if handle.scope is not None:
-            _remove_scope(self._limiter(), handle.scope)
+            self._limiter().remove(handle.scope)
 
 
 def _sandboxed(handle: ProcessHandle) -> list[psutil.Process]:
@@ -322,12 +321,3 @@ def _first_line_from(path: Path, offset: int) -> str:
             return stream.readline(4096).decode("utf-8", "replace").strip()
     except OSError:
         return ""
-
-
-def _remove_scope(limiter: MemoryLimiter, scope: MemoryScope) -> None:
-    """Remove the cgroup; the kernel may need a moment to let the last killed process go."""
-    for _ in range(100):
-        limiter.remove(scope)
-        if scope.cgroup is None or not scope.cgroup.exists():
-            return
-        time.sleep(0.01)

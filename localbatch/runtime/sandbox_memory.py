@@ -9,14 +9,20 @@ puts the sandboxed program into the limit before it executes, so nothing escapes
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import os
+import queue
 import resource
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
+#: How long a cgroup whose processes were just killed may stay busy before it is left.
+REAP_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class CgroupMemory:
     def __init__(self, base: Path, files: CgroupFiles) -> None:
         self.base = base
         self.files = files
+        self._lock = threading.Lock()
+        self._pending: queue.Queue[Path] | None = None
         self.description = f"cgroup v{files.version} memory controller"
 
     def create(self, limit: int) -> MemoryScope:
@@ -84,9 +92,51 @@ class CgroupMemory:
         return False
 
     def remove(self, scope: MemoryScope) -> None:
-        if scope.cgroup is not None:
-            with contextlib.suppress(OSError):
-                scope.cgroup.rmdir()
+        """Remove the cgroup now if the kernel lets it go, else soon (without waiting)."""
+        if scope.cgroup is None:
+            return
+        try:
+            scope.cgroup.rmdir()
+        except FileNotFoundError:
+            return
+        except OSError:
+            self._reaper().put(scope.cgroup)
+
+    def _reaper(self) -> queue.Queue[Path]:
+        with self._lock:
+            if self._pending is None:
+                self._pending = queue.Queue()
+                threading.Thread(
+                    target=_reap, args=(self._pending,), name="cgroup-reaper", daemon=True
+                ).start()
+            return self._pending
+
+    def wait_removed(self) -> None:
+        """Block until every cgroup handed to the reaper is gone (or given up on)."""
+        if self._pending is not None:
+            self._pending.join()
+
+
+def _reap(pending: queue.Queue[Path]) -> None:
+    """Retry rmdir on cgroups whose last killed process the kernel has not released yet.
+
+    cgroup v1 announces emptiness through a release agent only, so a short retry is the
+    practical way; a cgroup still busy after REAP_SECONDS is left (and logged)."""
+    while True:
+        directory = pending.get()
+        deadline = time.monotonic() + REAP_SECONDS
+        while True:
+            try:
+                directory.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    log.warning("could not remove memory cgroup %s: %s", directory, exc)
+                    break
+                time.sleep(0.005)
+        pending.task_done()
 
 
 class RlimitMemory:
@@ -105,6 +155,9 @@ class RlimitMemory:
 
     def remove(self, scope: MemoryScope) -> None:
         """Nothing to free: the limit dies with the process."""
+
+    def wait_removed(self) -> None:
+        """Nothing is ever pending."""
 
 
 MemoryLimiter = CgroupMemory | RlimitMemory

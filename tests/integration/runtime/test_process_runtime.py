@@ -57,6 +57,7 @@ def test_the_memory_cgroup_is_removed_after_the_attempt(
     assert started.scope.cgroup.is_dir()
     assert process_runtime.wait(started, 30) is not None
     process_runtime.release(started, keep=False)
+    process_runtime.memory.wait_removed()
     assert not started.scope.cgroup.exists()
 
 
