@@ -164,3 +164,12 @@ def test_unhonoured_headers_are_reported_once(
     reports = [r for r in caplog.records if "x-oss-object-acl" in r.getMessage()]
     assert len(reports) == 1
     assert served.file("acl2").read_bytes() == b"x"
+
+
+def test_chunked_upload_of_unknown_length(served: Served) -> None:
+    def pieces() -> Iterator[bytes]:
+        for n in range(50):
+            yield bytes([n]) * 10_000
+
+    served.bucket().put_object("streamed", pieces())
+    assert served.file("streamed").read_bytes() == b"".join(bytes([n]) * 10_000 for n in range(50))
