@@ -3,13 +3,17 @@
 Each file becomes the object `<prefix><relative path>`, written whole or not at all (see
 `transfer.publish_file`). Empty directories are not objects and are skipped. A symbolic
 link is uploaded with the content it points to when that stays inside the directory; one
-leading outside (it could expose host files) fails the upload, as do special files.
+leading outside (it could expose host files) fails the upload, as do special files. Remote
+prefixes (real OSS, other fsspec targets) are uploaded by a few threads at once, since each
+put waits on the network; local trees are written in order.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from localbatch.storage.errors import OUTPUT_UPLOAD_FAILED, StorageError, describe
@@ -17,6 +21,9 @@ from localbatch.storage.paths import contained
 from localbatch.storage.redaction import redact_text
 from localbatch.storage.resolver import Location
 from localbatch.storage.transfer import publish_file
+
+#: Concurrent puts to a remote prefix.
+REMOTE_UPLOADS = 8
 
 
 def upload_directory(
@@ -27,29 +34,47 @@ def upload_directory(
     `link_ok`: the directory is about to be removed, so files nobody else links to may be
     published by hard link (zero copy) on the same file system.
     """
-    count = 0
+    files = list(_files(directory, prefix))
+
+    def upload(item: tuple[Path, str, bool]) -> None:
+        source, relative, is_own_file = item
+        try:
+            target = prefix.child(relative)
+            single_link = source.stat().st_nlink == 1
+            publish_file(source, target, link_ok=link_ok and single_link and is_own_file)
+        except StorageError as exc:
+            raise StorageError(OUTPUT_UPLOAD_FAILED, exc.message) from exc
+        except Exception as exc:  # a file system's own errors, translated here
+            message = redact_text(describe(exc), secrets)
+            raise StorageError(
+                OUTPUT_UPLOAD_FAILED,
+                f"uploading {relative} to {prefix.url}{relative} failed: {message}",
+            ) from exc
+
+    if prefix.local is not None or len(files) < 2:
+        for item in files:
+            upload(item)
+        return len(files)
+    pool = ThreadPoolExecutor(REMOTE_UPLOADS, thread_name_prefix="localbatch-upload")
+    try:
+        for future in [pool.submit(upload, item) for item in files]:
+            future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return len(files)
+
+
+def _files(directory: Path, prefix: Location) -> Iterator[tuple[Path, str, bool]]:
+    """(file to read, relative key, whether it is the directory's own file) for each file;
+    refuses links leading out and special files before anything is uploaded."""
     for current, dirnames, filenames in os.walk(directory):
         base = Path(current)
         for name in [*filenames, *(d for d in dirnames if (base / d).is_symlink())]:
             path = base / name
             relative = path.relative_to(directory).as_posix()
             source = _regular_file(directory, path, relative, prefix)
-            if source is None:
-                continue
-            try:
-                target = prefix.child(relative)
-                single_link = source.stat().st_nlink == 1
-                publish_file(source, target, link_ok=link_ok and single_link and source == path)
-            except StorageError as exc:
-                raise StorageError(OUTPUT_UPLOAD_FAILED, exc.message) from exc
-            except Exception as exc:  # a file system's own errors, translated here
-                message = redact_text(describe(exc), secrets)
-                raise StorageError(
-                    OUTPUT_UPLOAD_FAILED,
-                    f"uploading {relative} to {prefix.url}{relative} failed: {message}",
-                ) from exc
-            count += 1
-    return count
+            if source is not None:
+                yield source, relative, source == path
 
 
 def _regular_file(directory: Path, path: Path, relative: str, prefix: Location) -> Path | None:

@@ -89,3 +89,46 @@ def test_memory_target_gets_single_puts(memory_config: Config, tmp_path: Path) -
     prefix = OssResolver(memory_config.oss).resolve("oss://mem/o/")
     upload_directory(tmp_path / "out", prefix, link_ok=True)
     assert prefix.fs.cat(prefix.path + "/x/y.txt") == b"y"
+
+
+def test_many_files_to_a_remote_prefix(memory_config: Config, tmp_path: Path) -> None:
+    for n in range(30):
+        write(tmp_path / f"out/d{n % 3}/f{n}.txt", str(n))
+    prefix = OssResolver(memory_config.oss).resolve("oss://mem/many/")
+    assert upload_directory(tmp_path / "out", prefix, link_ok=True) == 30
+    assert prefix.fs.cat(prefix.path + "/d2/f29.txt") == b"29"
+
+
+def test_a_failing_remote_put_is_an_output_upload_error(
+    memory_config: Config, tmp_path: Path
+) -> None:
+    for n in range(5):
+        write(tmp_path / f"out/f{n}.txt", str(n))
+    prefix = OssResolver(memory_config.oss).resolve("oss://mem/fail/")
+    real_put = prefix.fs.put_file
+
+    def put_file(local: str, remote: str, **kwargs: object) -> None:
+        if remote.endswith("f3.txt"):
+            raise PermissionError("AccessDenied: no write permission")
+        real_put(local, remote, **kwargs)
+
+    with (
+        mock.patch.object(prefix.fs, "put_file", put_file),
+        pytest.raises(StorageError) as caught,
+    ):
+        upload_directory(tmp_path / "out", prefix, link_ok=False)
+    assert caught.value.code == "OutputUploadFailed"
+    assert "f3.txt" in caught.value.message and "AccessDenied" in caught.value.message
+    assert not prefix.fs.exists(prefix.path + "/f3.txt")
+
+
+def test_a_link_leading_out_is_refused_before_anything_is_uploaded(
+    config: Config, tmp_path: Path
+) -> None:
+    write(tmp_path / "out/a.txt", "a")
+    os.symlink("/etc/hostname", tmp_path / "out/z-leak")
+    with pytest.raises(StorageError):
+        upload_directory(
+            tmp_path / "out", OssResolver(config.oss).resolve("oss://b/r/"), link_ok=False
+        )
+    assert not (config.oss.root / "b/r/a.txt").exists()
