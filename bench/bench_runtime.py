@@ -9,7 +9,7 @@
   bwrap subprocesses with the same sandbox arguments at the same parallelism. Targets:
   ratio <= 1.5 and <= 10 ms per instance amortised.
 
-Each side runs twice, alternating, and the faster round counts (less noise from the
+Each side runs three times, alternating, and the faster round counts (less noise from the
 machine). The end-to-end variant through `localbatch run` is bench_run.
 Run standalone: `.venv/bin/python -m bench.bench_runtime`.
 """
@@ -33,7 +33,7 @@ from localbatch.runtime.base import WORKDIR, AttemptSpec, Runtime, run_attempt
 PARALLEL = 2
 CONTAINERS = 24
 PROCESSES = 200
-ROUNDS = 2
+ROUNDS = 3
 TRIVIAL = ("sh", "-c", ":")
 ENV = {"PATH": "/sbin:/usr/sbin:/bin:/usr/bin", "HOME": "/root", "USER": "root"}
 SIZE = INSTANCE_TYPES[DEFAULT_INSTANCE_TYPE]

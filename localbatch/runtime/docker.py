@@ -47,6 +47,8 @@ LABEL_OWNER_HOST = "localbatch.owner-host"
 #: Containers kept for debugging (ReserveOnFail) are renamed with this prefix and never
 #: removed as orphans.
 KEPT_PREFIX = "localbatch-kept-"
+#: Connections to the engine: each running attempt holds one for its output stream.
+POOL_SIZE = 64
 #: How long release() waits for the log stream to drain after the container ended.
 LOG_DRAIN_SECONDS = 10.0
 
@@ -54,8 +56,11 @@ LOG_DRAIN_SECONDS = 10.0
 INIT_EXEC_FAILED = "[FATAL tini"
 #: Bytes of the program's stderr kept to recognise that report.
 STDERR_HEAD = 512
+SIGKILL_EXIT = 137
 #: Error code of an attempt the engine refused to create or start (not the program's fault).
 START_FAILED = "InstanceStartFailed"
+#: What the Engine's attach answers: (stdout chunk, stderr chunk) pairs.
+_Stream = Iterator[tuple[bytes | None, bytes | None]]
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
@@ -128,7 +133,7 @@ class DockerRuntime:
     def client(self) -> docker.DockerClient:
         if self._client is None:
             try:
-                self._client = docker.from_env()
+                self._client = docker.from_env(max_pool_size=POOL_SIZE)
             except docker.errors.DockerException as exc:
                 raise RuntimeUnavailable(self._unavailable(str(exc))) from exc
         return self._client
@@ -214,6 +219,28 @@ class DockerRuntime:
         if not spec.image:
             return AttemptOutcome(None, "ImageNotFound", "No Docker image was given.")
         try:
+            output = _Output.open(
+                spec.stdout_path, spec.stderr_path, spec.memory_bytes, spec.argv[0]
+            )
+        except OSError as exc:
+            return AttemptOutcome(None, START_FAILED, f"Cannot open the log files: {exc}")
+        started = self._start_container(spec)
+        if isinstance(started, AttemptOutcome):
+            output.close()
+            return started
+        container_id, stream = started
+        handle = DockerHandle(ref=container_id)
+        handle.watcher = threading.Thread(
+            target=self._watch,
+            args=(handle, stream, output),
+            name=f"docker-logs-{container_id[:12]}",
+            daemon=True,
+        )
+        handle.watcher.start()
+        return handle
+
+    def _start_container(self, spec: AttemptSpec) -> tuple[str, _Stream] | AttemptOutcome:
+        try:
             try:
                 container_id = self._create(spec)
             except docker.errors.ImageNotFound:
@@ -226,12 +253,13 @@ class DockerRuntime:
         except ENGINE_ERRORS as exc:
             return AttemptOutcome(None, START_FAILED, f"Docker refused the container: {exc}")
         try:
+            # Attached before it starts, so no output is missed and the stream ends with it.
             stream = self.client.api.attach(container_id, stream=True, logs=True, demux=True)
             self.client.api.start(container_id)
         except ENGINE_ERRORS as exc:
             self._remove(container_id)
-            explanation = getattr(exc, "explanation", None) or str(exc)
-            if _command_not_found(str(explanation)):
+            explanation = str(getattr(exc, "explanation", None) or exc)
+            if _command_not_found(explanation):
                 return AttemptOutcome(
                     exit_code=127,
                     error_code="CommandNotFound",
@@ -239,46 +267,33 @@ class DockerRuntime:
                     f"{explanation}",
                 )
             return AttemptOutcome(None, START_FAILED, f"Docker could not start it: {explanation}")
-        handle = DockerHandle(ref=container_id)
-        handle.watcher = threading.Thread(
-            target=self._watch,
-            args=(
-                handle,
-                stream,
-                _LogTarget.of(spec),
-            ),
-            name=f"docker-logs-{container_id[:12]}",
-            daemon=True,
-        )
-        handle.watcher.start()
-        return handle
+        return container_id, stream
 
-    def _watch(
-        self,
-        handle: DockerHandle,
-        stream: Iterator[tuple[bytes | None, bytes | None]],
-        logs: _LogTarget | None,
-    ) -> None:
+    def _watch(self, handle: DockerHandle, stream: _Stream, output: _Output | None) -> None:
         """Copy the output into the log files until the container ends, then record how."""
         stderr_head = b""
         try:
-            if logs is not None:
-                with logs.stdout_path.open("ab") as out, logs.stderr_path.open("ab") as err:
-                    stderr_head = _copy_demuxed(stream, out, err)
-            status = self.client.api.wait(handle.ref)
-            state = self.client.api.inspect_container(handle.ref)["State"]
+            if output is not None:
+                stderr_head = _copy_demuxed(stream, output.out, output.err)
+            exit_code = int(self.client.api.wait(handle.ref).get("StatusCode", -1))
+            # Only a SIGKILLed container can have been killed for memory: ask only then.
+            oom = exit_code == SIGKILL_EXIT and bool(
+                self.client.api.inspect_container(handle.ref)["State"].get("OOMKilled")
+            )
             handle.outcome = _classify(
-                int(status.get("StatusCode", -1)),
-                state,
-                logs.memory_bytes if logs else 0,
+                exit_code,
+                oom,
+                output.memory_bytes if output else 0,
                 stderr_head,
-                logs.argv0 if logs else "",
+                output.argv0 if output else "",
             )
         except (*ENGINE_ERRORS, OSError) as exc:
             handle.outcome = AttemptOutcome(
                 None, "InstanceLost", f"Lost track of the container: {exc}"
             )
         finally:
+            if output is not None:
+                output.close()
             handle.done.set()
 
     def wait(self, handle: AttemptHandle, timeout: float | None) -> AttemptOutcome | None:
@@ -348,35 +363,45 @@ class DockerRuntime:
         except docker.errors.NotFound:
             return None
         handle = DockerHandle(ref=str(info["Id"]))
-        logs = None
-        stream: Iterator[tuple[bytes | None, bytes | None]] = iter(())
+        output = None
+        stream: _Stream = iter(())
         if stdout_path is not None and stderr_path is not None and info["State"]["Running"]:
+            output = _Output.open(stdout_path, stderr_path)
             stream = self.client.api.attach(handle.ref, stream=True, logs=False, demux=True)
-            logs = _LogTarget(stdout_path, stderr_path)
         handle.watcher = threading.Thread(
-            target=self._watch, args=(handle, stream, logs), daemon=True
+            target=self._watch, args=(handle, stream, output), daemon=True
         )
         handle.watcher.start()
         return handle
 
 
-@dataclass(frozen=True)
-class _LogTarget:
-    """The two log files of a reattached container (the part of a spec _watch needs)."""
+@dataclass
+class _Output:
+    """Where one container's output goes, and what classifying its end needs."""
 
-    stdout_path: Path
-    stderr_path: Path
+    out: BinaryIO
+    err: BinaryIO
     memory_bytes: int = 0
     argv0: str = ""
 
     @classmethod
-    def of(cls, spec: AttemptSpec) -> _LogTarget:
-        return cls(spec.stdout_path, spec.stderr_path, spec.memory_bytes, spec.argv[0])
+    def open(
+        cls, stdout_path: Path, stderr_path: Path, memory_bytes: int = 0, argv0: str = ""
+    ) -> _Output:
+        out = stdout_path.open("ab")
+        try:
+            err = stderr_path.open("ab")
+        except OSError:
+            out.close()
+            raise
+        return cls(out, err, memory_bytes, argv0)
+
+    def close(self) -> None:
+        self.out.close()
+        self.err.close()
 
 
-def _copy_demuxed(
-    stream: Iterator[tuple[bytes | None, bytes | None]], out: BinaryIO, err: BinaryIO
-) -> bytes:
+def _copy_demuxed(stream: _Stream, out: BinaryIO, err: BinaryIO) -> bytes:
     """Append the output to the files as it comes; answer the start of stderr."""
     head = b""
     for stdout_chunk, stderr_chunk in stream:
@@ -392,9 +417,9 @@ def _copy_demuxed(
 
 
 def _classify(
-    exit_code: int, state: dict[str, Any], limit: int, stderr_head: bytes, argv0: str
+    exit_code: int, oom_killed: bool, limit: int, stderr_head: bytes, argv0: str
 ) -> AttemptOutcome:
-    if state.get("OOMKilled"):
+    if oom_killed:
         where = f" of {limit // 2**20} MiB" if limit else ""
         return AttemptOutcome(
             exit_code,

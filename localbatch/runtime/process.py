@@ -198,6 +198,11 @@ class ProcessRuntime:
                     pass_fds=passed,
                     start_new_session=True,
                 )
+        except OSError as exc:
+            for fd in (info_read, block_write):
+                if fd >= 0:
+                    os.close(fd)
+            return AttemptOutcome(None, START_FAILED, f"Could not start the sandbox: {exc}")
         finally:
             for fd in passed:
                 os.close(fd)

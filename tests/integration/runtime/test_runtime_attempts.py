@@ -108,3 +108,10 @@ def test_missing_command_is_command_not_found(harness: Harness) -> None:
     assert outcome.error_code == "CommandNotFound"
     assert outcome.exit_code == 127
     assert "no-such-program" in outcome.error_message
+
+
+def test_an_unwritable_log_file_is_a_start_failure(harness: Harness) -> None:
+    spec = harness.spec("true", stdout_path=harness.root / "absent" / "stdout")
+    outcome = harness.run(spec)
+    assert outcome.error_code == "InstanceStartFailed"
+    assert "absent" in outcome.error_message
