@@ -64,13 +64,18 @@ def _oss_host(config: Config, runtime_name: str, wanted: bool) -> tuple[str, Any
     if not wanted:
         return "", None
     from localbatch.ossendpoint.for_instances import instance_endpoint
+    from localbatch.runtime.base import RuntimeUnavailable
 
-    endpoint = instance_endpoint(
-        runtime_name,
-        config.oss.root,
-        access_key_id=config.api_access_key_id,
-        access_key_secret=config.api_access_key_secret,
-    )
+    try:
+        endpoint = instance_endpoint(
+            runtime_name,
+            config.oss.root,
+            access_key_id=config.api_access_key_id,
+            access_key_secret=config.api_access_key_secret,
+        )
+    except (RuntimeUnavailable, OSError) as exc:
+        fail(f"cannot start the OSS endpoint for the instances ({exc}); --no-oss-endpoint skips it")
+        raise  # unreachable: fail() exits
     return f"{endpoint.url.split('://', 1)[-1]}", endpoint
 
 
