@@ -152,6 +152,7 @@ class ProcessRuntime:
             )
         if self.memory is None:
             self.memory = detect_memory_limiter()
+        self.memory.remove_stale()
 
     def version(self) -> str:
         """ "bubblewrap 0.8.0"."""

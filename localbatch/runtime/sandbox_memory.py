@@ -22,6 +22,8 @@ from pathlib import Path
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
 #: How long a cgroup whose processes were just killed may stay busy before it is left.
 REAP_SECONDS = 5.0
+#: Every attempt's cgroup is named <PREFIX><owner pid>-<random>.
+PREFIX = "localbatch-"
 log = logging.getLogger(__name__)
 
 
@@ -63,7 +65,7 @@ class CgroupMemory:
         self.description = f"cgroup v{files.version} memory controller"
 
     def create(self, limit: int) -> MemoryScope:
-        directory = self.base / f"localbatch-{uuid.uuid4().hex[:16]}"
+        directory = self.base / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
         directory.mkdir()
         try:
             (directory / self.files.limit).write_text(str(limit))
@@ -111,10 +113,33 @@ class CgroupMemory:
                 ).start()
             return self._pending
 
+    def remove_stale(self) -> list[Path]:
+        """Remove the cgroups that localbatch processes which no longer run left behind."""
+        removed = []
+        for directory in self.base.glob(f"{PREFIX}*"):
+            owner = directory.name.removeprefix(PREFIX).partition("-")[0]
+            if owner.isdigit() and not _pid_alive(int(owner)):
+                try:
+                    directory.rmdir()
+                except OSError:
+                    continue
+                removed.append(directory)
+        return removed
+
     def wait_removed(self) -> None:
         """Block until every cgroup handed to the reaper is gone (or given up on)."""
         if self._pending is not None:
             self._pending.join()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _reap(pending: queue.Queue[Path]) -> None:
@@ -155,6 +180,10 @@ class RlimitMemory:
 
     def remove(self, scope: MemoryScope) -> None:
         """Nothing to free: the limit dies with the process."""
+
+    def remove_stale(self) -> list[Path]:
+        """Nothing is ever left behind."""
+        return []
 
     def wait_removed(self) -> None:
         """Nothing is ever pending."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from localbatch.runtime.docker import (
     DockerHandle,
     DockerRuntime,
 )
+from tests.unit.runtime.specs import dead_pid
 
 from .conftest import SERVICE_ENV, Harness
 
@@ -105,17 +104,11 @@ def test_missing_default_image_points_to_images_build(docker_client: Any, tmp_pa
     assert "localbatch images build" in outcome.error_message
 
 
-def _dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
 def test_orphans_of_dead_runs_are_removed(
     docker_runtime: DockerRuntime, docker_client: Any, default_image: str
 ) -> None:
     owner = dict(docker_runtime.owner_labels)
-    dead = {**owner, LABEL_OWNER_PID: str(_dead_pid())}
+    dead = {**owner, LABEL_OWNER_PID: str(dead_pid())}
     orphan = docker_client.api.create_container(default_image, ["true"], labels=dead)["Id"]
     alive = docker_client.api.create_container(default_image, ["true"], labels=owner)["Id"]
     try:

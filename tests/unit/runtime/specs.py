@@ -1,7 +1,9 @@
-"""A minimal AttemptSpec for unit tests; each test changes only what it is about."""
+"""Small helpers the runtime tests share: a minimal AttemptSpec, a pid nobody owns."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,3 +22,10 @@ def attempt_spec(**changes: Any) -> AttemptSpec:
     }
     fields.update(changes)
     return AttemptSpec(**fields)
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (until the kernel reuses it)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from localbatch.runtime.sandbox_memory import (
+    PREFIX,
     V1,
     V2,
     CgroupMemory,
@@ -12,6 +13,7 @@ from localbatch.runtime.sandbox_memory import (
     _own_cgroup,
     detect_memory_limiter,
 )
+from tests.unit.runtime.specs import dead_pid
 
 PROC_CGROUP_V1 = "9:name=systemd:/\n4:memory:/process_api/abc\n1:cpu:/\n0::/\n"
 
@@ -54,3 +56,17 @@ def test_no_cgroup_mount_falls_back_to_rlimit(tmp_path: Path) -> None:
     limiter = detect_memory_limiter(tmp_path)
     assert isinstance(limiter, RlimitMemory)
     assert "RLIMIT_AS" in limiter.description
+
+
+def test_stale_cgroups_of_dead_owners_are_removed(tmp_path: Path) -> None:
+    limiter = CgroupMemory(tmp_path, V2)
+    mine = limiter.create(100)
+    assert mine.cgroup is not None
+    for child in mine.cgroup.iterdir():
+        child.unlink()
+    dead = tmp_path / f"{PREFIX}{dead_pid()}-abc"
+    dead.mkdir()
+    unrelated = tmp_path / "other-cgroup"
+    unrelated.mkdir()
+    assert limiter.remove_stale() == [dead]
+    assert mine.cgroup.exists() and unrelated.exists()
