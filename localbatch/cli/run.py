@@ -84,10 +84,11 @@ def _print_dry_run(
 ) -> None:
     from localbatch.engine.capacity import HostCapacity
     from localbatch.engine.dry_run import preview
+    from localbatch.runtime.base import uses_images
 
     host = HostCapacity.detect()
     tasks = {name: task for name, task in job.tasks.items() if not only or name in only}
-    uses_images = getattr(runtime, "uses_images", True)
+    images_used = uses_images(runtime)
     for item in preview(job_id, tasks, config, host, "<oss endpoint>"):
         env = item.environment
         sizing = env.sizing
@@ -96,7 +97,7 @@ def _print_dry_run(
         )
         image = (
             f"{env.image} ({env.image_source})"
-            if uses_images
+            if images_used
             else f"not used by the {runtime.name} runtime"
         )
         lines = [

@@ -42,6 +42,7 @@ from localbatch.runtime.base import (
     Bind,
     Runtime,
     run_attempt,
+    uses_images,
 )
 from localbatch.spec.model import Job
 from localbatch.states import State, StateConflict
@@ -252,7 +253,7 @@ class Engine:
         notices = list(not_emulated(job, self.config))
         for env in envs.values():
             notices.extend(env.notices)
-        if not getattr(self.runtime, "uses_images", True):
+        if not uses_images(self.runtime):
             notices.append(
                 f"runtime {self.runtime.name}: images are not used; programs see this "
                 "host's system files (Command.Docker.Image / ImageId are not applied)"
@@ -405,7 +406,7 @@ class Engine:
             workdir=str(prepared.workdir),
             runtime=self.runtime.name,
         )
-        if getattr(self.runtime, "uses_images", True):
+        if uses_images(self.runtime):
             detail["image"] = env.image
         spec = attempt_spec(
             env,
