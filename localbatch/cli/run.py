@@ -186,7 +186,7 @@ def run_command(
         _allow_pull(runtime)
     click.echo(notice, err=True)
     job_id = new_job_id()
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     if dry_run:
         _print_dry_run(out, job_id, job, config, runtime, only)
         raise SystemExit(EXIT_OK)
