@@ -16,7 +16,6 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import docker
 import docker.errors
@@ -202,9 +201,3 @@ def how_to_get(name: str, *, default_image: str = DEFAULT_DOCKER_IMAGE) -> str:
         f"or build it (`docker build -t {name} .`); or map the image id to another image "
         "in the [images] table of the config"
     )
-
-
-def image_labels(client: docker.DockerClient, name: str) -> dict[str, Any]:
-    info = client.api.inspect_image(name)
-    labels = (info.get("Config") or {}).get("Labels") or {}
-    return dict(labels)
