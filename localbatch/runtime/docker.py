@@ -8,7 +8,7 @@ run that died (`cleanup_orphans`) and a restarted server can find its containers
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import math
 import os
 import re
@@ -47,6 +47,7 @@ LABEL_OWNER_HOST = "localbatch.owner-host"
 #: Containers kept for debugging (ReserveOnFail) are renamed with this prefix and never
 #: removed as orphans.
 KEPT_PREFIX = "localbatch-kept-"
+log = logging.getLogger(__name__)
 #: Connections to the engine: each running attempt holds one for its output stream.
 POOL_SIZE = 64
 #: How long release() waits for the log stream to drain after the container ended.
@@ -214,6 +215,17 @@ class DockerRuntime:
             ),
         )
 
+    def _pull(self, image: str) -> AttemptOutcome | None:
+        """Pull `image` (only with --pull); an ImageNotFound outcome when that fails."""
+        try:
+            self.client.images.pull(image)
+        except ENGINE_ERRORS as exc:
+            missing = self._image_missing(image)
+            return AttemptOutcome(
+                None, missing.error_code, f"Pulling {image} failed ({exc}). {missing.error_message}"
+            )
+        return None
+
     def start(self, spec: AttemptSpec) -> DockerHandle | AttemptOutcome:
         """Create, attach to and start the container; an outcome when it cannot start."""
         if not spec.image:
@@ -246,7 +258,9 @@ class DockerRuntime:
             except docker.errors.ImageNotFound:
                 if not self.pull:
                     return self._image_missing(spec.image)
-                self.client.images.pull(spec.image)
+                pulled = self._pull(spec.image)
+                if pulled is not None:
+                    return pulled
                 container_id = self._create(spec)
         except docker.errors.ImageNotFound:
             return self._image_missing(spec.image)
@@ -303,8 +317,13 @@ class DockerRuntime:
 
     def stop(self, handle: AttemptHandle, grace: float) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds (Docker's own stop; blocks until ended)."""
-        with contextlib.suppress(docker.errors.NotFound):
+        try:
             self.client.api.stop(handle.ref, timeout=math.ceil(grace))
+        except docker.errors.NotFound:
+            pass
+        except ENGINE_ERRORS as exc:
+            # The outcome then says the attempt did not end; the next run removes it.
+            log.warning("could not stop container %s: %s", handle.ref[:12], exc)
 
     def release(self, handle: AttemptHandle, keep: bool) -> None:
         """Remove the container once its output is collected; rename it instead when `keep`."""
@@ -328,8 +347,14 @@ class DockerRuntime:
         self._remove(handle.ref)
 
     def _remove(self, container_id: str) -> None:
-        with contextlib.suppress(docker.errors.NotFound):
+        try:
             self.client.api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
+        except ENGINE_ERRORS as exc:
+            log.warning(
+                "could not remove container %s (the next run will): %s", container_id[:12], exc
+            )
 
     # -- recovery -----------------------------------------------------------------------------
 

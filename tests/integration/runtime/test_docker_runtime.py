@@ -165,3 +165,18 @@ def test_service_environment_is_used_as_given(docker_harness: Harness) -> None:
     assert outcome.succeeded
     expected = " ".join(SERVICE_ENV[k] for k in ("USER", "HOME", "PWD", "PATH"))
     assert docker_harness.stdout.read_text() == expected + "\n"
+
+
+def test_pull_is_tried_only_when_asked_and_its_failure_explained(
+    docker_client: Any, tmp_path: Path
+) -> None:
+    image = "127.0.0.1:1/absent:0"  # a registry address that refuses at once
+    (tmp_path / "workdir").mkdir()
+    without = Harness(DockerRuntime(docker_client), image, tmp_path)
+    outcome = without.run(without.spec("true"))
+    assert outcome.error_code == "ImageNotFound"
+    assert "never pulls" in outcome.error_message
+    puller = Harness(DockerRuntime(docker_client, pull=True), image, tmp_path)
+    outcome = puller.run(puller.spec("true"))
+    assert outcome.error_code == "ImageNotFound"
+    assert outcome.error_message.startswith(f"Pulling {image} failed")
