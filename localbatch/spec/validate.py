@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from localbatch.config import DEFAULT_QUOTAS
+from localbatch.config import DEFAULT_INSTANCE_TYPE, DEFAULT_QUOTAS
 from localbatch.instance_types import lookup as lookup_instance_type
 from localbatch.spec.errors import ApiError, quota_exhausted
 from localbatch.spec.rules import (
@@ -262,7 +262,7 @@ class _Walker:
         elif isinstance(instance_type, str) and lookup_instance_type(instance_type) is None:
             self.report.warnings.append(
                 f"{_join(path, 'InstanceType')}: {instance_type} is not in localbatch's "
-                "instance type table, its cores and memory are unknown"
+                f"instance type table; it runs sized as {DEFAULT_INSTANCE_TYPE}"
             )
         if not cluster.get("ImageId") and not cluster.get("ECSImageId"):
             self.error("Missing", _join(path, "ImageId"), Parameter="ImageId")
