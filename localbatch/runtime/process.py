@@ -209,11 +209,12 @@ class ProcessRuntime:
                 os.close(fd)
         child_pid = _read_child_pid(info_read)
         scope = None
-        if limiter is not None:
+        if limiter is not None and child_pid is None:
+            os.close(block_write)  # bwrap failed before creating the sandbox: nothing to limit
+        elif limiter is not None and child_pid is not None:
             try:
                 scope = limiter.create(spec.memory_bytes)
-                if child_pid is not None:
-                    limiter.enter(scope, child_pid)
+                limiter.enter(scope, child_pid)
             except OSError as exc:
                 popen.kill()
                 popen.wait()
@@ -223,7 +224,9 @@ class ProcessRuntime:
                 return AttemptOutcome(
                     None, START_FAILED, f"Could not apply the memory limit: {exc}"
                 )
-            os.write(block_write, b"go")
+            # The sandbox may already have failed to build; its exit status tells, not this.
+            with contextlib.suppress(BrokenPipeError):
+                os.write(block_write, b"go")
             os.close(block_write)
         handle = ProcessHandle(str(popen.pid), popen, spec, child_pid, scope, stderr_offset)
         with contextlib.suppress(OSError, AttributeError):

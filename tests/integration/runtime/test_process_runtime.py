@@ -72,3 +72,13 @@ def test_describe_names_the_tool_and_the_memory_limit(process_runtime: ProcessRu
     text = process_runtime.describe()
     assert text.startswith("bubblewrap ")
     assert "memory limits via" in text
+
+
+def test_a_sandbox_that_cannot_be_built_is_a_start_failure(
+    sandbox: Harness, tmp_path: Path
+) -> None:
+    # /usr is read-only in the sandbox, so bwrap cannot create a mount point inside it.
+    bind = Bind(tmp_path, "/usr/localbatch-cannot-exist/")
+    outcome = sandbox.run(sandbox.spec("true", binds=(bind,), memory_bytes=64 * 2**20))
+    assert outcome.error_code == "InstanceStartFailed"
+    assert outcome.error_message.startswith("The sandbox could not start: bwrap: ")
