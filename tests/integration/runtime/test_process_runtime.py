@@ -39,13 +39,6 @@ def test_the_program_sees_only_its_own_processes(sandbox: Harness) -> None:
     assert int(sandbox.stdout.read_text()) <= 4  # init, sh, ls, grep
 
 
-def test_a_missing_bind_source_is_a_start_failure(sandbox: Harness, tmp_path: Path) -> None:
-    bind = Bind(tmp_path / "absent", "/home/input/")
-    outcome = sandbox.run(sandbox.spec("true", binds=(bind,)))
-    assert outcome.error_code == "InstanceStartFailed"
-    assert "absent" in outcome.error_message
-
-
 def test_the_memory_cgroup_is_removed_after_the_attempt(
     process_runtime: ProcessRuntime, sandbox: Harness
 ) -> None:

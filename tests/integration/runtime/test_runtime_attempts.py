@@ -115,3 +115,10 @@ def test_an_unwritable_log_file_is_a_start_failure(harness: Harness) -> None:
     outcome = harness.run(spec)
     assert outcome.error_code == "InstanceStartFailed"
     assert "absent" in outcome.error_message
+
+
+def test_a_missing_bind_source_is_a_start_failure(harness: Harness) -> None:
+    bind = Bind(harness.root / "absent", "/home/input/")
+    outcome = harness.run(harness.spec("true", binds=(bind,)))
+    assert outcome.error_code == "InstanceStartFailed"
+    assert "absent" in outcome.error_message
