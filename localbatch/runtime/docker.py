@@ -14,7 +14,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -120,8 +120,11 @@ class DockerRuntime:
         pull: bool = False,
         default_image: str = DEFAULT_DOCKER_IMAGE,
         network_mode: str = "bridge",
+        spare: Collection[str] = (),
     ) -> None:
         self._client = client
+        #: Container ids orphan clean-up leaves alone (a restarted server adopts them).
+        self.spare = frozenset(spare)
         self.pull = pull
         self.default_image = default_image
         self.network_mode = network_mode
@@ -369,7 +372,7 @@ class DockerRuntime:
                 continue
             if labels.get(LABEL_OWNER_HOST) != self.owner_labels[LABEL_OWNER_HOST]:
                 continue
-            if _owner_alive(labels):
+            if _owner_alive(labels) or container["Id"] in self.spare:
                 continue
             self._remove(container["Id"])
             removed.append(str(container["Id"]))

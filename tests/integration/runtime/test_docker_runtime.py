@@ -112,6 +112,8 @@ def test_orphans_of_dead_runs_are_removed(
     orphan = docker_client.api.create_container(default_image, ["true"], labels=dead)["Id"]
     alive = docker_client.api.create_container(default_image, ["true"], labels=owner)["Id"]
     try:
+        assert orphan not in DockerRuntime(docker_client, spare=[orphan]).cleanup_orphans()
+        assert _exists(docker_client, orphan)  # spared: a restarted server adopts it
         removed = DockerRuntime(docker_client).cleanup_orphans()
         assert orphan in removed
         assert alive not in removed
