@@ -285,3 +285,22 @@ def test_a_failing_listener_does_not_break_the_engine(
     harness.engine.bus.subscribe(broken)
     harness.engine.submit("job-1", job_factory({"a": task_factory()}))
     assert harness.engine.wait("job-1", 10) == State.FINISHED
+
+
+def test_max_parallel_caps_an_explicit_capacity(config: Any) -> None:
+    from localbatch.engine.service import Engine
+    from localbatch.events import EventBus
+    from localbatch.runtime.fake import FakeRuntime
+
+    engine = Engine(
+        config,
+        FakeRuntime(),
+        EventBus(),
+        max_parallel=1,
+        capacity=HostCapacity.unlimited(),
+        storage_factory=lambda *_: None,  # type: ignore[arg-type,return-value]
+    )
+    try:
+        assert engine.capacity.max_parallel == 1
+    finally:
+        engine.shutdown(timeout=5)
