@@ -14,8 +14,10 @@ process that notices it (a `localbatch serve`, at start and then periodically):
    (finished instances and their outputs are kept; re-run instances get the task's full
    MaxRetryCount again).
 
-An adopted attempt whose task has an OutputMapping is re-run after it ends: its outputs
-were to be uploaded by the process that died, and the new process cannot vouch for them.
+An adopted attempt's stdout/stderr files are pushed to their objects when it ends (its
+LogMapping files are not). An adopted attempt whose task has an OutputMapping is re-run
+after it ends: its outputs were to be uploaded by the process that died, and the new process
+cannot vouch for them.
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ class Recovery:
                         None, "Timeout", f"The instance did not end within {task.timeout} s."
                     )
                 self.runtime.release(item.handle, keep=False)
+                self._push_logs(item.instance)
                 if outcome.succeeded and task.output_mapping:
                     outcome = AttemptOutcome(
                         outcome.exit_code,
@@ -168,6 +171,22 @@ class Recovery:
         except Exception:
             log.exception("adopting the instances of %s failed", record.id)
             self._done(record.id)
+
+    def _push_logs(self, instance: InstanceRecord) -> None:
+        """Push an adopted attempt's stdout/stderr files to their objects, complete."""
+        from localbatch.storage.logs import Cadence, LogStreamer, LogTarget
+        from localbatch.storage.resolver import OssResolver
+
+        resolver = OssResolver(self.service.config.oss)
+        targets = [
+            LogTarget(Path(str(instance.detail[f"{s}_path"])), resolver.resolve(str(obj)))
+            for s in ("stdout", "stderr")
+            if (obj := instance.detail.get(f"{s}_object")) and instance.detail.get(f"{s}_path")
+        ]
+        try:
+            LogStreamer(targets, Cadence(), resolver.secrets()).stop()
+        except Exception:
+            log.exception("pushing the logs of adopted %s failed", instance)
 
     def _record(self, instance: InstanceRecord, outcome: AttemptOutcome) -> None:
         state = State.FINISHED if outcome.succeeded else State.FAILED

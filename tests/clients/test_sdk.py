@@ -6,6 +6,7 @@ reached quickly); the SDK talks to it over HTTP exactly as it talks to the servi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from localbatch.runtime.fake import FakeStep
+from tests.integration.serve_process import ServeProcess
 from tests.unit.server.server_helpers import Api, start_api
 
 batchcompute = pytest.importorskip("batchcompute")
@@ -185,3 +187,64 @@ def test_quotas_and_available_resources(signed_api: Api) -> None:
     resources = client.get_available_resource()
     for item in resources.AvailableClusterInstanceType:
         assert item.CpuCore >= 1
+
+
+# -- against a real `localbatch serve` process running real programs ------------------------
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("process", marks=pytest.mark.sandbox),
+        pytest.param("docker", marks=pytest.mark.docker),
+    ]
+)
+def real_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServeProcess]:
+    if request.param == "docker":
+        request.getfixturevalue("default_image")
+    else:
+        request.getfixturevalue("bwrap_path")
+    server = ServeProcess(
+        tmp_path / "state",
+        runtime=request.param,
+        env={"LOCALBATCH_ACCESS_KEY_ID": AK, "LOCALBATCH_ACCESS_KEY_SECRET": SK},
+    )
+    yield server
+    assert server.terminate() == 0, "".join(server.lines)
+
+
+def _poll(client: Any, job_id: str, timeout: float = 180.0) -> Any:
+    """What SDK users do (client.poll sleeps 3 s a turn): ask until a terminal state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get_job(job_id)
+        if job.State in ("Finished", "Failed", "Stopped"):
+            return job
+        assert time.monotonic() < deadline, f"{job_id} still {job.State}"
+        time.sleep(0.2)
+
+
+def test_real_programs_through_a_serve_process(real_server: ServeProcess, tmp_path: Path) -> None:
+    port = int(real_server.url.rsplit(":", 1)[1])
+    Client.register_region("local", "127.0.0.1", port)
+    client = Client("127.0.0.1", AK, SK)
+    job = _job(instances=2)
+    job.DAG.Tasks[
+        "split"
+    ].Parameters.Command.CommandLine = (
+        "sh -c 'echo split-$BATCH_COMPUTE_DAG_INSTANCE_ID-of-$BATCH_COMPUTE_DAG_JOB_ID'"
+    )
+    job.DAG.Tasks["merge"].Parameters.Command.CommandLine = "sh -c 'echo oops >&2; exit 4'"
+    job_id = client.create_job(job).Id
+
+    final = _poll(client, job_id)
+    assert final.State == "Failed"
+    split = client.get_task(job_id, "split")
+    assert split.State == "Finished" and split.InstanceMetrics.FinishedCount == 2
+    merge = client.get_instance(job_id, "merge", 0)
+    assert merge.State == "Failed" and merge.Result.ExitCode == 4
+    for instance in client.list_instances(job_id, "split", "", 100).Items:
+        stdout = instance.StdoutRedirectPath.removeprefix("oss://")
+        text = (tmp_path / "oss" / stdout).read_text()
+        assert text == f"split-{instance.InstanceId}-of-{job_id}\n"
+    stderr = merge.StderrRedirectPath.removeprefix("oss://")
+    assert (tmp_path / "oss" / stderr).read_text() == "oops\n"

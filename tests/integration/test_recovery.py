@@ -8,9 +8,16 @@ error code Lost, then they are retried (MaxRetryCount 1) or fail the job (MaxRet
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from localbatch.notify import events_file
 from localbatch.states import State
@@ -107,4 +114,79 @@ def test_a_server_notices_an_orphan_while_running(tmp_path: Path) -> None:
         _eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
     finally:
         second.terminate()
+        store.close()
+
+
+# -- real runtimes ----------------------------------------------------------------------------
+
+
+def _sleeper_body(command: str, retries: int = 1) -> dict[str, Any]:
+    body = make_body(instances=1)
+    del body["DAG"]["Tasks"]["merge"]
+    body["DAG"]["Dependencies"] = {}
+    split = body["DAG"]["Tasks"]["split"]
+    split["MaxRetryCount"] = retries
+    split["Parameters"]["Command"]["CommandLine"] = command
+    return dict(body)
+
+
+def _stdout_object(tmp_path: Path, job_id: str) -> Path:
+    return tmp_path / "oss" / "bucket" / "logs" / f"stdout.{job_id}.split.0"
+
+
+@pytest.mark.sandbox
+def test_kill_9_of_localbatch_run_is_recovered_by_serve(tmp_path: Path, bwrap_path: str) -> None:
+    state_dir = tmp_path / "state"
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(_sleeper_body("sh -c 'sleep 2; echo slept'")))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "localbatch", "run", str(job_file), "--runtime", "process",
+         "--state-dir", str(state_dir), "--oss-root", str(tmp_path / "oss")],
+        env={**os.environ, "LOCALBATCH_CONFIG": str(tmp_path / "none.toml")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _eventually(lambda: (state_dir / "localbatch.db").exists())
+    store = Store.open(state_dir)
+    try:
+        _eventually(lambda: bool(store.unfinished_jobs()))
+        job_id = store.unfinished_jobs()[0].id
+        _eventually(lambda: _running_instances(store, job_id) == 1)
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
+
+        server = ServeProcess(state_dir, runtime="process")
+        try:
+            _eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
+            assert store.get_job(job_id).state == State.FINISHED  # type: ignore[union-attr]
+        finally:
+            server.terminate()
+        attempts = store.attempts(job_id, "split", 0)
+        assert [(a.run, a.error_code) for a in attempts] == [(0, "Lost"), (1, "")]
+        assert _stdout_object(tmp_path, job_id).read_text() == "slept\n"
+    finally:
+        store.close()
+
+
+@pytest.mark.docker
+def test_running_container_is_adopted_after_kill_9(tmp_path: Path, default_image: str) -> None:
+    state_dir = tmp_path / "state"
+    first = ServeProcess(state_dir, runtime="docker")
+    body = _sleeper_body("sh -c 'echo before; sleep 3; echo after'", retries=0)
+    job_id = first.request("POST", "/jobs", body)["Id"]
+    store = Store.open(state_dir)
+    try:
+        _eventually(lambda: _running_instances(store, job_id) == 1)
+        first.kill()
+        second = ServeProcess(state_dir, runtime="docker")
+        try:
+            _eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
+            job = second.request("GET", f"/jobs/{job_id}")
+            assert job["State"] == "Finished", job
+        finally:
+            second.terminate()
+        attempts = store.attempts(job_id, "split", 0)
+        assert [(a.run, a.state, a.exit_code) for a in attempts] == [(0, State.FINISHED, 0)]
+        assert "after" in _stdout_object(tmp_path, job_id).read_text()
+    finally:
         store.close()
