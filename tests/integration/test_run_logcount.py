@@ -57,15 +57,26 @@ def test_logcount_produces_its_merged_output(
     command = [sys.executable, "-m", "localbatch", "run", str(EXAMPLE / "job.json")]
     command += ["--runtime", runtime, "--state-dir", str(tmp_path / "state")]
     command += ["--oss-root", str(oss_root)]
-    done = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "LOCALBATCH_CONFIG": str(tmp_path / "none.toml")},
-    )
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command + list(extra),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "LOCALBATCH_CONFIG": str(tmp_path / "none.toml")},
+        )
+
+    done = run()
     assert done.returncode == 0, done.stdout + done.stderr
     result = oss_root / "localbatch-demo" / "logcount" / "result" / "result.json"
     assert json.loads(result.read_text()) == _expected()
     logs = list((oss_root / "localbatch-demo" / "logcount" / "logs").glob("stdout.*.count.*"))
     assert len(logs) == 3
+
+    # --only merge: the counts already in OSS are merged again; nothing upstream runs.
+    result.unlink()
+    again = run("--only", "merge")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads(result.read_text()) == _expected()
+    assert "task split Stopped" in again.stdout and "instance count.0 Running" not in again.stdout
