@@ -113,6 +113,34 @@ def _failure(exc: BaseException, default_code: str = INTERNAL_ERROR) -> AttemptO
     return AttemptOutcome(exit_code=None, error_code=str(code), error_message=str(message))
 
 
+def job_plan(
+    job_id: str, job: Job, envs: Mapping[str, TaskEnvironment], notices: list[str]
+) -> JobPlan:
+    """The scheduler's view of a job: tasks in dependency order with their sizes."""
+    from localbatch.plan import build_dag, levels
+
+    graph = build_dag(job)
+    return JobPlan(
+        job_id=job_id,
+        name=job.name,
+        tasks=tuple(
+            TaskPlan(
+                name=name,
+                instance_count=job.tasks[name].instance_count,
+                max_retry_count=job.tasks[name].max_retry_count,
+                resources=envs[name].sizing.granted,
+                upstream=frozenset(graph.predecessors(name)),
+                downstream=tuple(graph.successors(name)),
+            )
+            for level in levels(job)
+            for name in level
+        ),
+        fail_on_instance_fail=job.job_fail_on_instance_fail,
+        priority=job.priority,
+        notices=tuple(notices),
+    )
+
+
 class Engine:
     """Runs jobs in the background on one runtime, within this host's capacity."""
 
@@ -258,28 +286,7 @@ class Engine:
                 f"runtime {self.runtime.name}: images are not used; programs see this "
                 "host's system files (Command.Docker.Image / ImageId are not applied)"
             )
-        upstream: dict[str, set[str]] = {name: set() for name in job.tasks}
-        for up, downs in job.dependencies.items():
-            for down in downs:
-                upstream[down].add(up)
-        plan = JobPlan(
-            job_id=job_id,
-            name=job.name,
-            tasks=tuple(
-                TaskPlan(
-                    name=name,
-                    instance_count=task.instance_count,
-                    max_retry_count=task.max_retry_count,
-                    resources=envs[name].sizing.granted,
-                    upstream=frozenset(upstream[name]),
-                    downstream=tuple(job.dependencies.get(name, ())),
-                )
-                for name, task in job.tasks.items()
-            ),
-            fail_on_instance_fail=job.job_fail_on_instance_fail,
-            priority=job.priority,
-            notices=tuple(notices),
-        )
+        plan = job_plan(job_id, job, envs, notices)
         for notice in notices:
             log.info("%s: %s", job_id, notice)
         existing = self._scheduler.jobs.get(job_id)
