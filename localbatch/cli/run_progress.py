@@ -178,4 +178,8 @@ def print_summary(console: Console, snapshot: JobSnapshot, logs_dir: Path) -> No
         }
     )
     for folder in objects:
-        console.print(f"logs on OSS: {folder}", markup=False, soft_wrap=True)
+        console.print(
+            f"logs on OSS: {folder}stdout|stderr.{snapshot.job_id}.<task>.<instance>",
+            markup=False,
+            soft_wrap=True,
+        )
