@@ -47,6 +47,16 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _allow_pull(runtime: Any) -> None:
     """--pull: only the docker runtime has images to pull."""
     if runtime.name != "docker":
@@ -233,7 +243,8 @@ def _run(
             store.delete_job(job_id)
             err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
     finally:
-        with contextlib.suppress(KeyboardInterrupt):
+        # Cleanup must finish: a further Ctrl-C would leave containers or sandboxes behind.
+        with contextlib.suppress(KeyboardInterrupt), _signals_ignored():
             if engine is not None:
                 engine.shutdown()
             if endpoint is not None:
