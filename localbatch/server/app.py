@@ -21,7 +21,7 @@ from aiohttp import web
 from localbatch.ids import new_request_id
 from localbatch.jobservice import JobService
 from localbatch.server import shapes
-from localbatch.server.query import bad_query, flag, list_query
+from localbatch.server.query import bad_query, check_order, flag, list_query
 from localbatch.server.signature import API_VERSION, check_request
 from localbatch.spec.errors import ApiError, internal_error, not_found
 from localbatch.spec.load import parse_body
@@ -114,6 +114,9 @@ async def create_job(request: web.Request) -> web.Response:
 
 async def list_jobs(request: web.Request) -> web.Response:
     query = list_query(request.query)
+    check_order(request.query)
+    if request.query.get("ProjectId"):  # no local job belongs to a project
+        return json_response({"Items": [], "NextMarker": ""})
     try:
         page = _service(request).store.list_jobs(
             states=query.states,

@@ -25,7 +25,7 @@ class ListQuery:
 
 
 def list_query(query: Mapping[str, str]) -> ListQuery:
-    """Marker, MaxItemCount (1..1000, default 50) and State (one state name, or empty)."""
+    """Marker, MaxItemCount (1..1000, default 50) and State (state names, comma-separated)."""
     raw_max = query.get("MaxItemCount", "")
     try:
         max_items = int(raw_max) if raw_max else DEFAULT_MAX_ITEMS
@@ -35,7 +35,7 @@ def list_query(query: Mapping[str, str]) -> ListQuery:
         raise bad_query(f"MaxItemCount={raw_max}")
     raw_state = query.get("State", "")
     try:
-        states = (State(raw_state),) if raw_state else ()
+        states = tuple(State(name.strip()) for name in raw_state.split(",") if name.strip())
     except ValueError:
         raise bad_query(f"State={raw_state}") from None
     return ListQuery(marker=query.get("Marker", ""), max_items=max_items, states=states)
@@ -44,3 +44,13 @@ def list_query(query: Mapping[str, str]) -> ListQuery:
 def flag(query: Mapping[str, str], name: str) -> bool:
     """A boolean query value: "true"/"True" (what the SDK sends for Python's True)."""
     return query.get(name, "").lower() == "true"
+
+
+#: The only order jobs are listed in (newest first, or oldest first with IsReverse=true).
+ORDER_BY = "CreationTime"
+
+
+def check_order(query: Mapping[str, str]) -> None:
+    order = query.get("OrderBy", "")
+    if order and order != ORDER_BY:
+        raise bad_query(f"OrderBy={order}")

@@ -72,6 +72,13 @@ def test_list_jobs_pages_and_filters(api: Api, job_body: Callable[..., Body]) ->
     assert len(api.request("GET", "/jobs?State=Finished").body["Items"]) == 5
     bad = api.request("GET", "/jobs?State=Sleeping")
     assert (bad.status, bad.body["Code"]) == (403, "InvalidQueryString")
+    both = api.request("GET", "/jobs?State=Running,Finished&OrderBy=CreationTime").body
+    assert len(both["Items"]) == 5
+    oldest = api.request("GET", "/jobs?IsReverse=True&MaxItemCount=1").body
+    assert oldest["Items"][0]["Id"] == ids[0]
+    assert api.request("GET", "/jobs?ProjectId=p-1").body == {"Items": [], "NextMarker": ""}
+    bad = api.request("GET", "/jobs?OrderBy=Name")
+    assert (bad.status, bad.body["Code"]) == (403, "InvalidQueryString")
     bad = api.request("GET", "/jobs?MaxItemCount=zero")
     assert (bad.status, bad.body["Code"]) == (403, "InvalidQueryString")
 
