@@ -125,7 +125,30 @@ class Scheduler:
         if unknown:
             raise ValueError(f"no such task in the job: {', '.join(sorted(unknown))}")
         self._seq += 1
-        kept = keep_finished or {}
+        job = self._new_job(plan, only, keep_finished or {}, priority)
+        self.jobs[job.job_id] = job
+        self._ready[job.job_id] = {}
+        self._announce(job, now)
+        for task in job.tasks.values():
+            task.pending_upstream = sum(
+                1
+                for up in task.upstream
+                if job.tasks[up].selected and job.tasks[up].state != State.FINISHED
+            )
+        for task in job.tasks.values():
+            if task.selected and not task.state.terminal and task.pending_upstream == 0:
+                self._enqueue_task(job, task)
+        self._maybe_end_job(job, now)
+        return self._flush(now)
+
+    def _new_job(
+        self,
+        plan: JobPlan,
+        only: Collection[str] | None,
+        kept: Mapping[str, Collection[int]],
+        priority: int | None,
+    ) -> JobRecord:
+        """The records of a job: kept instances Finished, the others Waiting."""
         job = JobRecord(
             job_id=plan.job_id,
             name=plan.name,
@@ -135,8 +158,6 @@ class Scheduler:
             tasks={},
             notices=plan.notices,
         )
-        self.jobs[job.job_id] = job
-        self._ready[job.job_id] = {}
         for tp in plan.tasks:
             instances = [InstanceRecord(i) for i in range(tp.instance_count)]
             task = TaskRecord(
@@ -157,7 +178,10 @@ class Scheduler:
                 task.state = State.FINISHED
             job.tasks[tp.name] = task
             job.task_counts[task.state] += 1
+        return job
 
+    def _announce(self, job: JobRecord, now: float) -> None:
+        """Publish the new job, its tasks and instances; tasks left out by `only` stop."""
         self._publish_job(job, now)
         for task in job.tasks.values():
             if task.state.terminal:
@@ -173,17 +197,6 @@ class Scheduler:
             for inst in task.instances:
                 if not inst.state.terminal:
                     self._publish_instance(job, task, inst, now)
-        for task in job.tasks.values():
-            task.pending_upstream = sum(
-                1
-                for up in task.upstream
-                if job.tasks[up].selected and job.tasks[up].state != State.FINISHED
-            )
-        for task in job.tasks.values():
-            if task.selected and not task.state.terminal and task.pending_upstream == 0:
-                self._enqueue_task(job, task)
-        self._maybe_end_job(job, now)
-        return self._flush(now)
 
     def started(
         self, job_id: str, task_name: str, instance_id: int, now: float, detail: Mapping[str, Any]
