@@ -61,6 +61,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         )
     except web.HTTPNotFound:
         response = error_response(ApiError.from_catalogue("InvalidUrlPattern", Path=request.path))
+    except web.HTTPRequestEntityTooLarge:
+        response = error_response(ApiError.from_catalogue("Invalid", Parameter="HttpBody"))
     except Exception:
         log.exception(
             "request %s %s failed (request id %s)", request.method, request.path_qs, request_id

@@ -103,6 +103,8 @@ def test_validation_errors_are_the_validators_first(
     assert reply.headers["x-acs-request-id"]
     reply = api.request("POST", "/jobs", raw=b"{not json")
     assert (reply.status, reply.body["Code"]) == (400, "InvalidJsonFormat")
+    reply = api.request("POST", "/jobs", raw=b" " * (9 * 1024 * 1024))
+    assert (reply.status, reply.body["Code"]) == (400, "InvalidHttpBody")
     reply = api.request("POST", "/jobs", raw=b"[1]")
     assert (reply.status, reply.body["Code"]) == (400, "InvalidHttpBody")
 
