@@ -16,12 +16,17 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from localbatch.config import Config
+from localbatch.engine.attempts import (
+    JobStorageLike,
+    StorageFactory,
+    execute_attempt,
+    failure_outcome,
+)
 from localbatch.engine.capacity import HostCapacity
-from localbatch.engine.environment import TaskEnvironment, attempt_spec, task_environment
+from localbatch.engine.environment import TaskEnvironment, task_environment
 from localbatch.engine.not_emulated import not_emulated
 from localbatch.engine.records import JobSnapshot
 from localbatch.engine.scheduler import (
@@ -39,9 +44,7 @@ from localbatch.runtime.base import (
     STOP_GRACE_SECONDS,
     AttemptHandle,
     AttemptOutcome,
-    Bind,
     Runtime,
-    run_attempt,
     uses_images,
 )
 from localbatch.spec.model import Job
@@ -50,10 +53,6 @@ from localbatch.states import State, StateConflict
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: Error code of an attempt that failed because of localbatch itself, not the program.
-INTERNAL_ERROR = "InternalError"
-INVALID_COMMAND_LINE = "InvalidCommandLine"
 
 
 class Clock(Protocol):
@@ -64,32 +63,6 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> float:
         return time.time()
-
-
-class PreparedAttemptLike(Protocol):
-    """What `localbatch.storage.instance.PreparedAttempt` offers the engine."""
-
-    workdir: Path
-    binds: tuple[Bind, ...]
-    stdout_path: Path
-    stderr_path: Path
-    stdout_object: str
-    stderr_object: str
-
-    def start_streaming(self) -> None: ...
-
-
-class JobStorageLike(Protocol):
-    """What `localbatch.storage.instance.JobStorage` offers the engine."""
-
-    def prepare(self, task_name: str, instance_id: int, attempt: int) -> Any: ...
-
-    def finish(self, prepared: Any, *, keep: bool = False) -> None: ...
-
-    def close(self) -> None: ...
-
-
-StorageFactory = Callable[[Config, str, Job, Path], JobStorageLike]
 
 
 class UnknownJob(LookupError):
@@ -104,13 +77,6 @@ class _JobContext:
     done: threading.Event = field(default_factory=threading.Event)
     final: State | None = None
     cancels: dict[tuple[str, int], threading.Event] = field(default_factory=dict)
-
-
-def _failure(exc: BaseException, default_code: str = INTERNAL_ERROR) -> AttemptOutcome:
-    """An exception from storage or a runtime as the attempt's recorded result."""
-    code = getattr(exc, "code", "") or default_code
-    message = getattr(exc, "message", "") or f"{type(exc).__name__}: {exc}"
-    return AttemptOutcome(exit_code=None, error_code=str(code), error_message=str(message))
 
 
 def job_plan(
@@ -380,74 +346,19 @@ class Engine:
 
     def _work(self, context: _JobContext, launch: Launch, cancel: threading.Event) -> None:
         detail: dict[str, Any] = {}
-        try:
-            outcome = self._attempt(context, launch, cancel, detail)
-        except Exception as exc:  # a defect below must still end the attempt visibly
-            log.exception("attempt %s failed inside localbatch", launch)
-            outcome = _failure(exc)
-        self._inbox.put(lambda: self._on_ended(launch, outcome, dict(detail)))
-        with self._workers_lock:
-            self._workers.discard(threading.current_thread())
-
-    def _attempt(
-        self,
-        context: _JobContext,
-        launch: Launch,
-        cancel: threading.Event,
-        detail: dict[str, Any],
-    ) -> AttemptOutcome:
         env = context.envs[launch.task_name]
-        if cancel.is_set():
-            return AttemptOutcome(None, "Stopped", "The instance was stopped before it started.")
-        if env.argv_error:
-            return AttemptOutcome(None, INVALID_COMMAND_LINE, env.argv_error)
-        try:
-            prepared = context.storage.prepare(launch.task_name, launch.instance_id, launch.attempt)
-        except Exception as exc:
-            return _failure(exc)
-        detail.update(
-            stdout_object=prepared.stdout_object,
-            stderr_object=prepared.stderr_object,
-            stdout_path=str(prepared.stdout_path),
-            stderr_path=str(prepared.stderr_path),
-            workdir=str(prepared.workdir),
-            runtime=self.runtime.name,
-        )
-        if uses_images(self.runtime):
-            detail["image"] = env.image
-        spec = attempt_spec(
-            env,
-            launch.job_id,
-            launch.instance_id,
-            launch.attempt,
-            workdir=prepared.workdir,
-            binds=tuple(prepared.binds),
-            stdout_path=prepared.stdout_path,
-            stderr_path=prepared.stderr_path,
-        )
 
         def on_started(handle: AttemptHandle) -> None:
             started = {**detail, "ref": handle.ref}
             self._inbox.put(lambda: self._on_started(launch, started))
 
-        outcome: AttemptOutcome | None = None
         try:
-            prepared.start_streaming()
-            outcome = run_attempt(self.runtime, spec, float(env.timeout), cancel, on_started)
-        except Exception as exc:
-            log.exception("running %s failed inside localbatch", launch)
-            outcome = _failure(exc)
-        finally:
-            keep = env.keep_on_failure and not (outcome is not None and outcome.succeeded)
-            try:
-                context.storage.finish(prepared, keep=keep)
-            except Exception as exc:
-                failure = _failure(exc)
-                if outcome is not None and outcome.succeeded:
-                    outcome = AttemptOutcome(
-                        outcome.exit_code, failure.error_code, failure.error_message
-                    )
-                else:
-                    detail["storage_error"] = f"{failure.error_code}: {failure.error_message}"
-        assert outcome is not None
-        return outcome
+            outcome = execute_attempt(
+                self.runtime, context.storage, env, launch, cancel, detail, on_started
+            )
+        except Exception as exc:  # a defect below must still end the attempt visibly
+            log.exception("attempt %s failed inside localbatch", launch)
+            outcome = failure_outcome(exc)
+        self._inbox.put(lambda: self._on_ended(launch, outcome, dict(detail)))
+        with self._workers_lock:
+            self._workers.discard(threading.current_thread())

@@ -1,0 +1,133 @@
+"""One attempt of one instance, from storage preparation to the final upload.
+
+Runs on a worker thread. The order is fixed: prepare the work directory and mappings,
+start log streaming, run the program through `run_attempt` (timeout, cancel, release),
+then always finish storage (logs, outputs), whatever happened before. A program that exits
+0 but whose outputs cannot be uploaded fails with the storage's error code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from localbatch.config import Config
+from localbatch.engine.environment import TaskEnvironment, attempt_spec
+from localbatch.engine.scheduler import Launch
+from localbatch.runtime.base import (
+    AttemptHandle,
+    AttemptOutcome,
+    Bind,
+    Runtime,
+    run_attempt,
+    uses_images,
+)
+from localbatch.spec.model import Job
+
+log = logging.getLogger(__name__)
+
+#: Error code of an attempt that failed because of localbatch itself, not the program.
+INTERNAL_ERROR = "InternalError"
+INVALID_COMMAND_LINE = "InvalidCommandLine"
+
+
+class PreparedAttemptLike(Protocol):
+    """What `localbatch.storage.instance.PreparedAttempt` offers the engine."""
+
+    workdir: Path
+    binds: tuple[Bind, ...]
+    stdout_path: Path
+    stderr_path: Path
+    stdout_object: str
+    stderr_object: str
+
+    def start_streaming(self) -> None: ...
+
+
+class JobStorageLike(Protocol):
+    """What `localbatch.storage.instance.JobStorage` offers the engine."""
+
+    def prepare(self, task_name: str, instance_id: int, attempt: int) -> PreparedAttemptLike: ...
+
+    def finish(self, prepared: Any, *, keep: bool = False) -> None: ...
+
+    def close(self) -> None: ...
+
+
+StorageFactory = Callable[[Config, str, Job, Path], JobStorageLike]
+
+
+def failure_outcome(exc: BaseException, default_code: str = INTERNAL_ERROR) -> AttemptOutcome:
+    """An exception from storage or a runtime as the attempt's recorded result."""
+    code = getattr(exc, "code", "") or default_code
+    message = getattr(exc, "message", "") or f"{type(exc).__name__}: {exc}"
+    return AttemptOutcome(exit_code=None, error_code=str(code), error_message=str(message))
+
+
+def execute_attempt(
+    runtime: Runtime,
+    storage: JobStorageLike,
+    env: TaskEnvironment,
+    launch: Launch,
+    cancel: threading.Event,
+    detail: dict[str, Any],
+    on_started: Callable[[AttemptHandle], None],
+) -> AttemptOutcome:
+    """Prepare, run and finish one attempt; `detail` receives the log paths as they are known.
+
+    Never raises for a failure of the program, of storage or of the runtime: each becomes
+    the attempt's outcome with its error code.
+    """
+    if cancel.is_set():
+        return AttemptOutcome(None, "Stopped", "The instance was stopped before it started.")
+    if env.argv_error:
+        return AttemptOutcome(None, INVALID_COMMAND_LINE, env.argv_error)
+    try:
+        prepared = storage.prepare(launch.task_name, launch.instance_id, launch.attempt)
+    except Exception as exc:
+        return failure_outcome(exc)
+    detail.update(
+        stdout_object=prepared.stdout_object,
+        stderr_object=prepared.stderr_object,
+        stdout_path=str(prepared.stdout_path),
+        stderr_path=str(prepared.stderr_path),
+        workdir=str(prepared.workdir),
+        runtime=runtime.name,
+    )
+    if uses_images(runtime):
+        detail["image"] = env.image
+    spec = attempt_spec(
+        env,
+        launch.job_id,
+        launch.instance_id,
+        launch.attempt,
+        workdir=prepared.workdir,
+        binds=tuple(prepared.binds),
+        stdout_path=prepared.stdout_path,
+        stderr_path=prepared.stderr_path,
+    )
+
+    outcome: AttemptOutcome | None = None
+    try:
+        prepared.start_streaming()
+        outcome = run_attempt(runtime, spec, float(env.timeout), cancel, on_started)
+    except Exception as exc:
+        log.exception("running %s failed inside localbatch", launch)
+        outcome = failure_outcome(exc)
+    finally:
+        keep = env.keep_on_failure and not (outcome is not None and outcome.succeeded)
+        try:
+            storage.finish(prepared, keep=keep)
+        except Exception as exc:
+            failure = failure_outcome(exc)
+            if outcome is not None and outcome.succeeded:
+                outcome = AttemptOutcome(
+                    outcome.exit_code, failure.error_code, failure.error_message
+                )
+            else:
+                detail["storage_error"] = f"{failure.error_code}: {failure.error_message}"
+    assert outcome is not None
+    return outcome
