@@ -31,17 +31,30 @@ def upload_directory(
 ) -> int:
     """Upload every file under `directory`; returns how many objects were written.
 
-    `link_ok`: the directory is about to be removed, so files nobody else links to may be
-    published by hard link (zero copy) on the same file system.
+    `link_ok`: the directory is about to be removed, so files nobody else links to are moved
+    into place (zero copy) on the same file system instead of copied.
     """
     files = list(_files(directory, prefix))
+    #: Files that symbolic links inside point to: copied, so each link still finds them.
+    link_targets = {source for source, _, is_own_file in files if not is_own_file}
+    known_dirs: set[Path] = set()
+    checked_folders: set[str] = {""}
 
     def upload(item: tuple[Path, str, bool]) -> None:
         source, relative, is_own_file = item
         try:
-            target = prefix.child(relative)
-            single_link = source.stat().st_nlink == 1
-            publish_file(source, target, link_ok=link_ok and single_link and is_own_file)
+            folder = relative.rpartition("/")[0]
+            if folder not in checked_folders:  # symlinks checked once per folder
+                prefix.child(folder + "/")
+                checked_folders.add(folder)
+            target = prefix.child(relative, check=False)
+            move_ok = (
+                link_ok
+                and is_own_file
+                and source not in link_targets
+                and source.stat().st_nlink == 1
+            )
+            publish_file(source, target, move_ok=move_ok, known_dirs=known_dirs)
         except StorageError as exc:
             raise StorageError(OUTPUT_UPLOAD_FAILED, exc.message) from exc
         except Exception as exc:  # a file system's own errors, translated here

@@ -49,12 +49,14 @@ class Location:
     def url(self) -> str:
         return self.oss.url
 
-    def child(self, relative: str) -> Location:
-        """The object `relative` under this folder, resolved the same way."""
+    def child(self, relative: str, *, check: bool = True) -> Location:
+        """The object `relative` under this folder, resolved the same way. `check=False`
+        skips the symlink check, for callers that checked the object's folder already (a
+        final symlink is replaced by a rename, never followed)."""
         oss = self.oss.child(relative)
         path = f"{self.path}/{relative}" if self.path else relative
         local = self.local / relative if self.local is not None else None
-        if local is not None and self.bucket_dir is not None:
+        if check and local is not None and self.bucket_dir is not None:
             _check_contained(self.bucket_dir, local, oss.url)
         return Location(oss, self.fs, path, local, self.bucket_dir, self.tmp_dir)
 

@@ -27,25 +27,36 @@ def _temp_name(directory: Path) -> Path:
     return directory / f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}"
 
 
-def publish_file(source: Path, target: Location, *, link_ok: bool = False) -> None:
+def publish_file(
+    source: Path, target: Location, *, move_ok: bool = False, known_dirs: set[Path] | None = None
+) -> None:
     """Make `target` hold the current bytes of `source`, atomically.
 
-    `link_ok`: `source` is no longer written by anyone (the attempt ended), so on the same
-    file system it may be published by hard link instead of copied (zero copy).
+    `move_ok`: `source` is no longer needed (the attempt ended and nothing else links to it),
+    so on the same file system it is renamed into place: no data is copied.
+    `known_dirs`: directories already known to exist (skips a system call per file).
     """
     if target.local is None:
         target.fs.makedirs(target.fs._parent(target.path), exist_ok=True)
         target.fs.put_file(str(source), target.path)
         return
     destination = target.local
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    known = known_dirs if known_dirs is not None else set()
+    _ensure_dir(destination.parent, known)
+    if move_ok:
+        try:
+            os.replace(source, destination)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
     for directory in (target.tmp_dir, destination.parent):
         if directory is None:
             continue
-        directory.mkdir(parents=True, exist_ok=True)
+        _ensure_dir(directory, known)
         temp = _temp_name(directory)
         try:
-            _place(source, temp, link_ok=link_ok)
+            shutil.copyfile(source, temp)
             os.replace(temp, destination)
             return
         except OSError as exc:
@@ -55,15 +66,10 @@ def publish_file(source: Path, target: Location, *, link_ok: bool = False) -> No
     raise OSError(errno.EXDEV, f"no temporary directory on the file system of {destination}")
 
 
-def _place(source: Path, temp: Path, *, link_ok: bool) -> None:
-    if link_ok:
-        try:
-            os.link(source, temp)
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-                raise
-    shutil.copyfile(source, temp)
+def _ensure_dir(directory: Path, known: set[Path]) -> None:
+    if directory not in known:
+        directory.mkdir(parents=True, exist_ok=True)
+        known.add(directory)
 
 
 def _unlink_quietly(path: Path) -> None:

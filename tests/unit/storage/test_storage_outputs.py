@@ -31,11 +31,14 @@ def test_tree_uploaded_with_relative_paths(config: Config, tmp_path: Path) -> No
 def test_zero_copy_publish_only_for_files_nobody_else_links(config: Config, tmp_path: Path) -> None:
     out = tmp_path / "out"
     alone = write(out / "alone.txt", "1")
+    alone_inode = alone.stat().st_ino
     shared = write(out / "shared.txt", "2")
     os.link(shared, tmp_path / "other-link")
     upload_directory(out, OssResolver(config.oss).resolve("oss://b/r/"), link_ok=True)
-    assert (config.oss.root / "b/r/alone.txt").stat().st_ino == alone.stat().st_ino
-    assert (config.oss.root / "b/r/shared.txt").stat().st_ino != shared.stat().st_ino
+    assert (config.oss.root / "b/r/alone.txt").stat().st_ino == alone_inode  # moved
+    assert not alone.exists()
+    assert (config.oss.root / "b/r/shared.txt").stat().st_ino != shared.stat().st_ino  # copied
+    assert (config.oss.root / "b/r/shared.txt").read_text() == "2"
 
 
 def test_last_writer_wins(config: Config, tmp_path: Path) -> None:

@@ -95,3 +95,11 @@ def test_job_credentials_apply_only_with_an_endpoint(config: Config, tmp_path: P
     job_resolver = resolver.with_credentials(creds)
     assert job_resolver.uses_remote_oss
     assert set(job_resolver.secrets()) == {"jobsecret", "tok"}
+
+
+def test_a_bucket_directory_may_be_a_symlink(config: Config, tmp_path: Path) -> None:
+    disk = tmp_path / "other-disk"
+    (disk / "x").mkdir(parents=True)
+    config.oss.root.mkdir(parents=True)
+    (config.oss.root / "big").symlink_to(disk)
+    assert OssResolver(config.oss).resolve("oss://big/x/").local == config.oss.root / "big/x"
