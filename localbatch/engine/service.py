@@ -174,10 +174,6 @@ class Engine:
         self._context(job_id)
         return self._call(lambda: self._scheduler.snapshot(job_id))
 
-    def task_environments(self, job_id: str) -> Mapping[str, TaskEnvironment]:
-        """What each task's attempts see (image, size, env): for displays and --dry-run."""
-        return dict(self._context(job_id).envs)
-
     def shutdown(self, timeout: float = STOP_GRACE_SECONDS + 20) -> None:
         """Stop every job this engine runs, wait for their attempts, end the engine thread."""
         if self._closed:

@@ -161,11 +161,6 @@ class FakeRuntime:
             self._lock.notify_all()
 
     # ---------------------------------------------------------- test helpers
-    def wait_started(self, count: int, timeout: float = 10.0) -> bool:
-        """Block until `count` attempts have been started (a test's synchronisation point)."""
-        with self._lock:
-            return self._lock.wait_for(lambda: len(self.started) >= count, timeout)
-
     def wait_running(self, count: int, timeout: float = 10.0) -> bool:
         """Block until exactly `count` attempts run at once."""
         with self._lock:
