@@ -105,7 +105,7 @@ def make_body(name: str = "demo", instances: int = 2, **extra: Any) -> Body:
     return body
 
 
-def start_api(tmp_path: Path, env: dict[str, str] | None = None) -> Api:
+def start_api(tmp_path: Path, env: dict[str, str] | None = None, max_parallel: int = 4) -> Api:
     config = load_config(
         tmp_path / "none.toml",
         env=env or {},
@@ -113,4 +113,4 @@ def start_api(tmp_path: Path, env: dict[str, str] | None = None) -> Api:
         oss_root=tmp_path / "oss",
     )
     runtime = FakeRuntime()
-    return Api(start_stack(config, runtime, port=0, oss_port=0, max_parallel=4), runtime)
+    return Api(start_stack(config, runtime, port=0, oss_port=0, max_parallel=max_parallel), runtime)

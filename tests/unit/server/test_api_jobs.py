@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from localbatch.runtime.fake import FakeStep
-from tests.unit.server.server_helpers import Api
+from tests.unit.server.server_helpers import Api, make_body, start_api
 
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 Body = dict[str, Any]
@@ -156,3 +158,26 @@ def test_auto_release_deletes_a_finished_job(api: Api, job_body: Callable[..., B
     job_id = api.create(job_body(AutoRelease=True))
     api.stack.engine.wait(job_id, timeout=30)
     assert api.request("GET", f"/jobs/{job_id}").status == 404
+
+
+def test_higher_priority_runs_first(tmp_path: Path) -> None:
+    api = start_api(tmp_path, max_parallel=1)
+    try:
+        gate = threading.Event()
+        api.runtime.script("only", FakeStep(gate=gate))
+        blocker = api.create(_one_task_body("blocker", 0))
+        low = api.create(_one_task_body("low", 1))
+        high = api.create(_one_task_body("high", 900))
+        api.runtime.script("only", FakeStep(exit_code=0))
+        gate.set()
+        for job_id in (blocker, low, high):
+            api.wait_state(job_id, "Finished")
+        assert [spec.job_id for spec in api.runtime.started] == [blocker, high, low]
+    finally:
+        api.stack.close()
+
+
+def _one_task_body(name: str, priority: int) -> Body:
+    body = make_body(name=name, instances=1, Priority=priority)
+    body["DAG"] = {"Tasks": {"only": body["DAG"]["Tasks"]["split"]}, "Dependencies": {}}
+    return body
