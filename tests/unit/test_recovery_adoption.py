@@ -1,0 +1,161 @@
+"""Recovery in one process: orphaned jobs in the store, a runtime that can reattach.
+
+What a kill -9 leaves is written into the store directly (a job of a dead runner with an
+instance recorded Running); the fake runtime stands in for Docker: `reattach(ref)` finds
+the attempt still running (or not), and the test decides how it ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localbatch.config import load_config
+from localbatch.events import Event
+from localbatch.runtime.base import AttemptSpec
+from localbatch.runtime.fake import FakeHandle, FakeRuntime, FakeStep
+from localbatch.server.stack import LocalService, open_local_service
+from localbatch.spec.model import parse_job
+from localbatch.states import State
+from localbatch.store import Store
+from tests.unit.server.server_helpers import make_body
+
+DEAD = "999999999:1.000"
+
+
+class ReattachingRuntime(FakeRuntime):
+    """A fake runtime whose earlier attempts (by ref) may still be running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.survivors: dict[str, FakeHandle] = {}
+        self.reattached: list[str] = []
+
+    def survive(self, ref: str, step: FakeStep, tmp: Path) -> None:
+        spec = AttemptSpec("job-1", "split", 0, 0, ("x",), {}, tmp)
+        self.survivors[ref] = FakeHandle(ref, spec, step, 0.0)
+
+    def reattach(self, ref: str, stdout: Path | None = None, stderr: Path | None = None) -> Any:
+        self.reattached.append(ref)
+        return self.survivors.get(ref)
+
+
+def _orphan(state_dir: Path, **task: Any) -> None:
+    """A job whose runner died while split.0 ran (as container c-1)."""
+    body = make_body(instances=2)
+    body["DAG"]["Tasks"]["split"].update(task)
+    store = Store.open(state_dir)
+    store.create_job("job-1", parse_job(body), created=1.0, runner=DEAD)
+    store.on_event(Event("OnJobRunning", "job-1", State.RUNNING, 2.0, "Job", start_time=2.0))
+    store.on_event(
+        Event(
+            "OnInstanceRunning", "job-1", State.RUNNING, 2.0, "Instance", "split", 0,
+            start_time=2.0, attempt=0, detail={"ref": "c-1"},
+        )
+    )  # fmt: skip
+    store.close()
+
+
+@pytest.fixture
+def runtime() -> ReattachingRuntime:
+    return ReattachingRuntime()
+
+
+@pytest.fixture
+def local(tmp_path: Path, runtime: ReattachingRuntime) -> Iterator[LocalService]:
+    config = load_config(
+        tmp_path / "none.toml", env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss"
+    )
+    _orphan(config.state_dir)
+    service = open_local_service(config, runtime, oss_port=None)
+    yield service
+    service.close()
+
+
+def _finish(local: LocalService) -> State:
+    assert local.recovery is not None and local.engine is not None
+    assert local.recovery.sweep() == ["job-1"]
+    return _wait_end(local)
+
+
+def _wait_end(local: LocalService) -> State:
+    ended = threading.Event()
+
+    def on_event(event: Event) -> None:
+        if event.category == "Job" and event.state.terminal:
+            ended.set()
+
+    local.bus.subscribe(on_event)
+    record = local.store.get_job("job-1")
+    assert record is not None
+    if not record.state.terminal:
+        assert ended.wait(30)
+    final = local.store.get_job("job-1")
+    assert final is not None
+    return final.state
+
+
+def test_a_still_running_attempt_is_adopted(
+    local: LocalService, runtime: ReattachingRuntime, tmp_path: Path
+) -> None:
+    runtime.survive("c-1", FakeStep(exit_code=0), tmp_path)
+    assert _finish(local) == State.FINISHED
+    assert runtime.reattached == ["c-1"]
+    adopted = local.store.attempts("job-1", "split", 0)
+    assert [(a.run, a.state, a.exit_code) for a in adopted] == [(0, State.FINISHED, 0)]
+    rerun = {(s.task_name, s.instance_id) for s in runtime.started}
+    assert ("split", 0) not in rerun and ("split", 1) in rerun and ("merge", 0) in rerun
+
+
+def test_a_vanished_attempt_is_lost_and_retried(
+    local: LocalService, runtime: ReattachingRuntime
+) -> None:
+    # No survivor: reattach answers None. MaxRetryCount is 0 in make_body.
+    assert _finish(local) == State.FAILED
+    instance = local.store.get_instance("job-1", "split", 0)
+    assert instance is not None and instance.error_code == "Lost"
+    merge = local.store.get_task("job-1", "merge")
+    assert merge is not None and merge.state == State.STOPPED
+
+
+def test_lost_with_a_retry_left_runs_again(tmp_path: Path, runtime: ReattachingRuntime) -> None:
+    config = load_config(
+        tmp_path / "none.toml", env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss"
+    )
+    _orphan(config.state_dir, MaxRetryCount=1)
+    local = open_local_service(config, runtime, oss_port=None)
+    try:
+        assert _finish(local) == State.FINISHED
+        attempts = local.store.attempts("job-1", "split", 0)
+        assert [(a.run, a.error_code) for a in attempts] == [(0, "Lost"), (1, "")]
+    finally:
+        local.close()
+
+
+def test_adopted_attempt_with_outputs_is_run_again(
+    tmp_path: Path, runtime: ReattachingRuntime
+) -> None:
+    config = load_config(
+        tmp_path / "none.toml", env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss"
+    )
+    _orphan(config.state_dir, MaxRetryCount=1, OutputMapping={"/out/": "oss://bucket/out/"})
+    runtime.survive("c-1", FakeStep(exit_code=0), tmp_path)
+    local = open_local_service(config, runtime, oss_port=None)
+    try:
+        assert _finish(local) == State.FINISHED
+        attempts = local.store.attempts("job-1", "split", 0)
+        first = attempts[0]
+        assert (first.run, first.exit_code, first.error_code) == (0, 0, "Lost")
+        assert ("split", 0) in {(s.task_name, s.instance_id) for s in runtime.started}
+    finally:
+        local.close()
+
+
+def test_a_live_runner_is_left_alone(local: LocalService) -> None:
+    assert local.recovery is not None
+    local.store.claim_job("job-1", local.service.runner, new_run=False)  # this live process
+    assert local.recovery.orphans() == []
