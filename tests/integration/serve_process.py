@@ -8,12 +8,24 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from localbatch.server.client import ApiClient
 
 READY_TIMEOUT = 60.0
+#: Seconds between two looks at state another process changes.
+POLL = 0.1
+
+
+def eventually(check: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Another process changes the store: look until it has (there is nothing to await)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(POLL)
 
 
 class ServeProcess:

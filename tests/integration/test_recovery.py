@@ -12,8 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +20,11 @@ import pytest
 from localbatch.notify import events_file
 from localbatch.states import State
 from localbatch.store import Store
-from tests.integration.serve_process import ServeProcess
+from tests.integration.serve_process import ServeProcess, eventually
 from tests.unit.server.server_helpers import make_body
 
 HANG = {"LOCALBATCH_FAKE_STEP": json.dumps({"hang": True})}
 SUCCEED = {"LOCALBATCH_FAKE_STEP": json.dumps({"exit_code": 0})}
-POLL = 0.1
-
-
-def _eventually(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Another process changes the store: look until it has (there is nothing to await)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(POLL)
 
 
 def _running_instances(store: Store, job_id: str) -> int:
@@ -51,7 +40,7 @@ def _submit_and_kill(state_dir: Path, retries: int) -> tuple[str, Store, int]:
     job_id = server.request("POST", "/jobs", body)["Id"]
     store = Store.open(state_dir)
     # The host's cores bound how many ecs.sn1.medium instances run at once: at least one.
-    _eventually(lambda: _running_instances(store, job_id) >= 1)
+    eventually(lambda: _running_instances(store, job_id) >= 1)
     server.kill()
     record = store.get_job(job_id)
     assert record is not None and record.state == State.RUNNING  # nobody updated it
@@ -65,7 +54,7 @@ def test_lost_instances_are_retried_after_kill_9(tmp_path: Path) -> None:
 
     second = ServeProcess(state_dir, env=SUCCEED)
     try:
-        _eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
+        eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
         job = second.request("GET", f"/jobs/{job_id}")
         assert job["State"] == "Finished"
         assert job["InstanceMetrics"]["FinishedCount"] == 3
@@ -87,7 +76,7 @@ def test_lost_instance_without_retries_fails_the_job(tmp_path: Path) -> None:
     job_id, store, _ = _submit_and_kill(state_dir, retries=0)
     second = ServeProcess(state_dir, env=SUCCEED)
     try:
-        _eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
+        eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
         job = second.request("GET", f"/jobs/{job_id}")
         assert job["State"] == "Failed" and "lost" in job["Message"]
         split = second.request("GET", f"/jobs/{job_id}/tasks/split")
@@ -98,7 +87,7 @@ def test_lost_instance_without_retries_fails_the_job(tmp_path: Path) -> None:
         assert instance["State"] == "Failed" and instance["Result"]["ErrorCode"] == "Lost"
         # A Failed job can be started again: the lost instances run once more.
         second.request("POST", f"/jobs/{job_id}/start")
-        _eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
+        eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
     finally:
         second.terminate()
         store.close()
@@ -111,7 +100,7 @@ def test_a_server_notices_an_orphan_while_running(tmp_path: Path) -> None:
     store.claim_job(job_id, runner="999999999:1.000", new_run=False)  # a dead runner
     second = ServeProcess(state_dir, env=SUCCEED)
     try:
-        _eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
+        eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
     finally:
         second.terminate()
         store.close()
@@ -146,18 +135,18 @@ def test_kill_9_of_localbatch_run_is_recovered_by_serve(tmp_path: Path, bwrap_pa
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    _eventually(lambda: (state_dir / "localbatch.db").exists())
+    eventually(lambda: (state_dir / "localbatch.db").exists())
     store = Store.open(state_dir)
     try:
-        _eventually(lambda: bool(store.unfinished_jobs()))
+        eventually(lambda: bool(store.unfinished_jobs()))
         job_id = store.unfinished_jobs()[0].id
-        _eventually(lambda: _running_instances(store, job_id) == 1)
+        eventually(lambda: _running_instances(store, job_id) == 1)
         run.send_signal(signal.SIGKILL)
         run.wait(30)
 
         server = ServeProcess(state_dir, runtime="process")
         try:
-            _eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
+            eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
             assert store.get_job(job_id).state == State.FINISHED  # type: ignore[union-attr]
         finally:
             server.terminate()
@@ -176,11 +165,11 @@ def test_running_container_is_adopted_after_kill_9(tmp_path: Path, default_image
     job_id = first.request("POST", "/jobs", body)["Id"]
     store = Store.open(state_dir)
     try:
-        _eventually(lambda: _running_instances(store, job_id) == 1)
+        eventually(lambda: _running_instances(store, job_id) == 1)
         first.kill()
         second = ServeProcess(state_dir, runtime="docker")
         try:
-            _eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
+            eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
             job = second.request("GET", f"/jobs/{job_id}")
             assert job["State"] == "Finished", job
         finally:
