@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,3 +126,21 @@ def test_without_a_server_changes_apply_to_the_store(tmp_path: Path) -> None:
     assert json.loads(_cli(tmp_path, "status", "job-1", "--json").stdout)["Priority"] == 3
     assert _cli(tmp_path, "delete", "job-1").exit_code == 0
     assert json.loads(_cli(tmp_path, "jobs", "--json").stdout)["Items"] == []
+
+
+def test_logs_follow_until_the_job_ends(api: Api, tmp_path: Path) -> None:
+    gate = threading.Event()
+    api.runtime.script("split", FakeStep(exit_code=0, gate=gate, stdout="working\n"))
+    job_id = api.create(make_body(instances=1))
+    api.runtime.wait_running(1)
+    results: list[Result] = []
+    follower = threading.Thread(
+        target=lambda: results.append(_cli(tmp_path, "logs", job_id, "-f")), daemon=True
+    )
+    follower.start()
+    follower.join(1.0)
+    assert follower.is_alive()  # the job still runs: -f keeps following
+    gate.set()
+    follower.join(30)
+    assert not follower.is_alive()
+    assert "split.0 | working" in results[0].stdout.splitlines()
