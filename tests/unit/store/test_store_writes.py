@@ -191,3 +191,16 @@ def test_runner_alive_rejects_dead_or_reused_processes() -> None:
     assert not runner_alive("999999999:1.000")
     assert not runner_alive("garbage")
     assert not runner_alive("1:1.000")  # pid 1 exists but started at another time
+
+
+def test_claim_job_takes_over_only_from_the_expected_runner(
+    store: Store, make_job: JobFactory
+) -> None:
+    store.create_job("job-1", make_job(), created=1.0, runner="dead:1")
+    assert not store.claim_job("job-1", "me:2", expected="someone-else:3")
+    assert store.claim_job("job-1", "me:2", expected="dead:1", new_run=False)
+    record = store.get_job("job-1")
+    assert record is not None and (record.runner, record.run) == ("me:2", 0)
+    assert store.claim_job("job-1", "me:2")
+    record = store.get_job("job-1")
+    assert record is not None and record.run == 1
