@@ -240,3 +240,23 @@ def test_finish_reports_a_failed_log_push_after_uploading_outputs(config: Config
     assert "oss://b/logs/stdout.job-1.t.0" in caught.value.message
     assert (config.oss.root / "b/out/r.txt").read_text() == "r"
     assert not prepared.attempt_dir.exists()
+
+
+def test_single_object_input_from_a_memory_bucket(memory_config: Config) -> None:
+    import fsspec
+
+    base = memory_config.oss.bucket_aliases["mem"].removeprefix("memory://")
+    fsspec.filesystem("memory").pipe(f"/{base}/ref/genome.fa", b">chr1\n")
+    task = task_body(InputMapping={"oss://mem/ref/genome.fa": "/ref/g.fa"})
+    storage = job_storage(memory_config, {"t": task})
+    prepared = storage.prepare("t", 0, 0)
+    (bind,) = prepared.binds
+    assert bind.read_only and bind.source.read_bytes() == b">chr1\n"
+    storage.finish(prepared)
+
+
+def test_missing_memory_input_is_an_input_mapping_error(memory_config: Config) -> None:
+    task = task_body(InputMapping={"oss://mem/none.txt": "/in/none.txt"})
+    with pytest.raises(StorageError) as caught:
+        job_storage(memory_config, {"t": task}).prepare("t", 0, 0)
+    assert caught.value.code == "InputMappingError" and "does not exist" in caught.value.message

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
+from hypothesis import given
+from hypothesis import strategies as st
 
 from localbatch.config import Config
 from localbatch.spec.model import OssCredentials
@@ -103,3 +106,15 @@ def test_a_bucket_directory_may_be_a_symlink(config: Config, tmp_path: Path) -> 
     config.oss.root.mkdir(parents=True)
     (config.oss.root / "big").symlink_to(disk)
     assert OssResolver(config.oss).resolve("oss://big/x/").local == config.oss.root / "big/x"
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab./\\x00-_ ")), max_size=24))
+def test_any_accepted_key_stays_inside_its_bucket(key: str) -> None:
+    root = Path("/srv/oss-root")
+    try:
+        parsed = parse_oss_path(f"oss://bucket/{key}")
+    except StorageError:
+        return
+    local = root.joinpath("bucket", *parsed.parts)
+    assert os.path.normpath(local).startswith(str(root / "bucket"))
+    assert "\x00" not in str(local)
