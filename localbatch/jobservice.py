@@ -10,6 +10,7 @@ by `recovery`.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -36,6 +37,8 @@ from localbatch.states import (
 from localbatch.store import DuplicateToken, Store, body_digest, runner_alive
 from localbatch.store.db import current_runner
 from localbatch.store.records import JobRecord
+
+log = logging.getLogger(__name__)
 
 #: How long StopJob waits for the job to be Stopped: the graceful stop, then the kill.
 STOP_WAIT_SECONDS = STOP_GRACE_SECONDS + 5
@@ -101,7 +104,12 @@ class JobService:
             except DuplicateToken as taken:
                 return self._same_body(taken.job_id, taken.body_digest, body)
         self._jobs[job_id] = job
-        self._engine().submit(job_id, job)
+        try:
+            self._engine().submit(job_id, job)
+        except BaseException:  # nothing runs it: leave no record of a job that never was
+            self.store.delete_job(job_id)
+            self._jobs.pop(job_id, None)
+            raise
         return job_id
 
     def _job_for_token(self, token: str, body: Mapping[str, Any]) -> str:
@@ -241,6 +249,12 @@ class JobService:
             )
         except StateConflict as conflict:  # still ending in the engine
             raise state_conflict(conflict.current) from None
+        except Exception as exc:  # the job must not look Waiting with nothing behind it
+            log.exception("handing %s to the engine failed", job_id)
+            self.end_unfinished(
+                self.job(job_id), State.FAILED, message=f"The job could not be started: {exc}"
+            )
+            raise
 
     def delete(self, job_id: str) -> None:
         _check(check_can_delete, self.job(job_id).state)

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from localbatch.runtime.fake import FakeStep
 from tests.unit.server.server_helpers import Api, make_body, start_api
 
@@ -181,3 +183,16 @@ def _one_task_body(name: str, priority: int) -> Body:
     body = make_body(name=name, instances=1, Priority=priority)
     body["DAG"] = {"Tasks": {"only": body["DAG"]["Tasks"]["split"]}, "Dependencies": {}}
     return body
+
+
+def test_a_job_the_engine_refuses_leaves_no_record(
+    api: Api, job_body: Callable[..., Body], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("engine broken")
+
+    monkeypatch.setattr(api.stack.engine, "submit", refuse)
+    reply = api.request("POST", "/jobs", job_body())
+    assert reply.status == 500 and reply.body["Code"] == "InternalError"
+    assert "engine broken" not in reply.body["Message"]  # no internals leak
+    assert api.request("GET", "/jobs").body["Items"] == []
