@@ -91,6 +91,8 @@ class Config:
     api_access_key_secret: str = ""
     #: Where notification messages are POSTed (a local webhook); empty disables publishing.
     notification_endpoint: str = ""
+    #: How each attempt gets its copy of the package: "link" (fast) or "copy" (docs/storage.md).
+    package_copy: str = "link"
     source: Path | None = None
 
     def nas_dir(self, file_system_id: str) -> Path:
@@ -205,6 +207,11 @@ def load_config(
     nas = {str(k): Path(str(v)).expanduser() for k, v in _table(data, "nas", config_path).items()}
     api = _table(data, "api", config_path)
     notifications = _table(data, "notifications", config_path)
+    package_copy = env.get("LOCALBATCH_PACKAGE_COPY") or str(
+        _table(data, "packages", config_path).get("copy", "link")
+    )
+    if package_copy not in ("link", "copy"):
+        raise ConfigError(f"package copy mode must be 'link' or 'copy', not {package_copy!r}")
     return Config(
         state_dir=state,
         oss=oss,
@@ -219,5 +226,6 @@ def load_config(
         or str(api.get("access_key_secret", "")),
         notification_endpoint=env.get("LOCALBATCH_NOTIFICATION_ENDPOINT")
         or str(notifications.get("endpoint", "")),
+        package_copy=package_copy,
         source=config_path if data else None,
     )

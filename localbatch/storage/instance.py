@@ -94,7 +94,7 @@ class JobStorage:
         work_root: Path,
         *,
         cadence: Cadence | None = None,
-        copy_mode: CopyMode = "link",
+        copy_mode: CopyMode | None = None,
     ) -> None:
         self.config = config
         self.job_id = job_id
@@ -102,7 +102,8 @@ class JobStorage:
         self.work_root = work_root
         self.cadence = cadence or Cadence()
         self.resolver = OssResolver(config.oss)
-        self.packages = package_cache(config.state_dir, copy_mode)
+        mode = copy_mode or ("copy" if config.package_copy == "copy" else "link")
+        self.packages = package_cache(config.state_dir, mode)
         self._views = ViewCache(work_root / "inputs")
         self._lock = threading.Lock()
         #: Attempts prepared and not finished yet, so that `close` can stop their streamers.

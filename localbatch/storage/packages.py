@@ -143,7 +143,7 @@ class PackageCache:
                 tree = work / "tree"
                 tree.mkdir()
                 extract_archive(archive, tree, location.url)
-            package = _manifest(digest, tree, self.copy_mode)
+            package = _manifest(digest, tree)
             (work / "manifest.json").write_text(
                 json.dumps(
                     {
@@ -336,8 +336,8 @@ def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], s
         ) from exc
 
 
-def _manifest(digest: str, tree: Path, copy_mode: CopyMode) -> CachedPackage:
-    """List the unpacked tree; in link mode make its files read-only (shared inodes)."""
+def _manifest(digest: str, tree: Path) -> CachedPackage:
+    """List the unpacked tree and make its files read-only (they may be shared by links)."""
     dirs: list[str] = []
     files: list[FileEntry] = []
     symlinks: list[tuple[str, str]] = []
@@ -358,10 +358,9 @@ def _manifest(digest: str, tree: Path, copy_mode: CopyMode) -> CachedPackage:
                 continue
             info = path.stat()
             mode = stat.S_IMODE(info.st_mode)
-            if copy_mode == "link":
-                mode &= ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-                path.chmod(mode)
-                info = path.stat()
+            mode &= ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+            path.chmod(mode)
+            info = path.stat()
             files.append(FileEntry(relative, info.st_size, info.st_mtime_ns, mode))
     return CachedPackage(digest, tree, tuple(dirs), tuple(files), tuple(symlinks))
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from localbatch.config import Config
+from localbatch.config import Config, ConfigError, load_config
 from localbatch.storage.errors import StorageError
 from localbatch.storage.packages import SMALL_FILE_LIMIT, PackageCache
 from localbatch.storage.resolver import OssResolver
-from tests.unit.storage.storage_helpers import job_storage, tar_gz, task_body, write
+from tests.unit.storage.storage_helpers import job_storage, make_config, tar_gz, task_body, write
 
 
 def add(tar: tarfile.TarFile, name: str, kind: bytes = tarfile.REGTYPE, **attrs: object) -> None:
@@ -190,3 +190,26 @@ def test_empty_package_path_gives_an_empty_workdir(config: Config) -> None:
     prepared = storage.prepare("t", 0, 0)
     assert prepared.workdir.is_dir() and not any(prepared.workdir.iterdir())
     storage.finish(prepared)
+
+
+def test_package_copy_setting_selects_plain_copies(tmp_path: Path) -> None:
+    config = make_config(tmp_path, '[packages]\ncopy = "copy"\n')
+    write(config.oss.root / "b/p.tar.gz", tar_gz({"big.bin": b"x" * (SMALL_FILE_LIMIT + 1)}))
+    task = task_body(
+        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+    )
+    storage = job_storage(config, {"t": task})
+    assert storage.packages.copy_mode == "copy"
+    prepared = storage.prepare("t", 0, 0)
+    info = (prepared.workdir / "big.bin").stat()
+    assert info.st_nlink == 1 and info.st_mode & stat.S_IWUSR
+    storage.finish(prepared)
+
+
+def test_package_copy_from_the_environment_and_refused_values(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    assert load_config(path, env={"LOCALBATCH_PACKAGE_COPY": "copy"}).package_copy == "copy"
+    assert load_config(path, env={}).package_copy == "link"
+    with pytest.raises(ConfigError, match="'link' or 'copy'"):
+        load_config(path, env={"LOCALBATCH_PACKAGE_COPY": "reflink"})
