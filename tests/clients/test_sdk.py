@@ -248,3 +248,25 @@ def test_real_programs_through_a_serve_process(real_server: ServeProcess, tmp_pa
         assert text == f"split-{instance.InstanceId}-of-{job_id}\n"
     stderr = merge.StderrRedirectPath.removeprefix("oss://")
     assert (tmp_path / "oss" / stderr).read_text() == "oops\n"
+
+
+def test_images_and_clusters_from_the_config(tmp_path: Path) -> None:
+    config_file = tmp_path / "none.toml"
+    config_file.write_text(
+        '[clusters.cls-local]\nimage_id = "img-ubuntu"\ninstance_type = "ecs.sn1.large"\n'
+    )
+    api = start_api(tmp_path)  # reads tmp_path / "none.toml"
+    try:
+        client = _client(api)
+        clusters = client.list_clusters("", 100).Items
+        assert [c.Id for c in clusters] == ["cls-local"]
+        cluster = client.get_cluster("cls-local")
+        assert cluster.InstanceType == "ecs.sn1.large" and cluster.State == "Active"
+        images = client.list_images("", 100).Items
+        assert "img-ubuntu" in [i.Id for i in images]
+        assert client.get_image("img-ubuntu").Platform == "Linux"
+        with pytest.raises(ClientError) as raised:
+            client.get_cluster("cls-nope")
+        assert raised.value.get_status_code() == 404
+    finally:
+        api.stack.close()
