@@ -19,7 +19,6 @@ from rich.console import Console
 
 from localbatch.cli.common import (
     EXIT_INTERRUPTED,
-    EXIT_INVALID,
     EXIT_JOB_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -27,7 +26,7 @@ from localbatch.cli.common import (
     config_options,
     fail,
 )
-from localbatch.cli.validate import _check, _print_report
+from localbatch.cli.validate import valid_body_or_exit
 from localbatch.states import State
 
 RUNTIMES = ("auto", "docker", "process")
@@ -169,12 +168,7 @@ def run_command(
     config: Config,
 ) -> None:
     """Validate FILE (or - for stdin), then run the job on this machine."""
-    body, report = _check(file, config.quotas)
-    if not report.valid:
-        _print_report(report)
-        raise SystemExit(EXIT_INVALID)
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    body = valid_body_or_exit(file, config.quotas)
 
     from localbatch.ids import new_job_id
     from localbatch.runtime.base import RuntimeUnavailable
