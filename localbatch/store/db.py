@@ -232,10 +232,10 @@ class Store:
 
     @staticmethod
     def _apply_job(conn: sqlite3.Connection, event: Event) -> None:
+        priority = event.detail.get("priority")
+        if isinstance(priority, int) and not isinstance(priority, bool):
+            conn.execute("UPDATE jobs SET priority = ? WHERE id = ?", (priority, event.job_id))
         if event.name == "OnPriorityChange":
-            priority = event.detail.get("priority")
-            if isinstance(priority, int):
-                conn.execute("UPDATE jobs SET priority = ? WHERE id = ?", (priority, event.job_id))
             return
         message = event.error_message or str(event.detail.get("message", ""))
         conn.execute(
