@@ -162,7 +162,7 @@ class JobService:
 
     def mark_stopped(self, record: JobRecord) -> None:
         """End a job nobody runs: its unfinished instances, tasks and itself become Stopped."""
-        self.end_unfinished(record, State.STOPPED)
+        self.end_unfinished(record, State.STOPPED, message="The job was stopped.")
 
     def end_unfinished(
         self,
