@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,7 +204,9 @@ def test_a_bad_package_fails_with_package_error(runner: Runner) -> None:
 
 
 def test_ctrl_c_stops_the_job_and_leaves_nothing_running(runner: Runner) -> None:
-    body = _job({"t": _task("sleep 120", InstanceCount=2)})
+    # A duration no other process on the machine uses, so the check below sees only ours.
+    sleeper = f"sleep 120.{uuid.uuid4().int % 10**6:06d}"
+    body = _job({"t": _task(sleeper, InstanceCount=2)})
     process = subprocess.Popen(
         runner.command(body),
         stdout=subprocess.PIPE,
@@ -238,7 +241,7 @@ def test_ctrl_c_stops_the_job_and_leaves_nothing_running(runner: Runner) -> None
         finally:
             client.close()
     else:
-        assert not _sleepers("sleep 120")
+        assert not _sleepers(sleeper)
 
 
 def _sleepers(command: str) -> list[int]:
