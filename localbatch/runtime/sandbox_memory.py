@@ -221,8 +221,10 @@ def detect_memory_limiter(mount: Path = CGROUP_MOUNT) -> MemoryLimiter:
         proc_cgroup = ""
     candidates: list[tuple[Path, CgroupFiles]] = []
     if (mount / "cgroup.controllers").exists():
-        own = mount / _own_cgroup(2, proc_cgroup)
-        candidates.append((own, V2))
+        # Under our own cgroup when it delegates memory; else (as root) under the root,
+        # which may have processes and still enable controllers for its children.
+        candidates.append((mount / _own_cgroup(2, proc_cgroup), V2))
+        candidates.append((mount, V2))
     v1 = mount / "memory"
     if (v1 / V1.limit).exists():
         own = v1 / _own_cgroup(1, proc_cgroup)
