@@ -123,11 +123,11 @@ def run_attempt(
     if isinstance(started, AttemptOutcome):
         return started
     handle = started
-    if on_started is not None:
-        on_started(handle)
     deadline = time.monotonic() + timeout
     outcome: AttemptOutcome | None = None
     try:
+        if on_started is not None:
+            on_started(handle)
         while outcome is None:
             if cancel.is_set():
                 runtime.stop(handle, grace)
@@ -140,6 +140,9 @@ def run_attempt(
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                outcome = runtime.wait(handle, 0)  # it may have ended just in time
+                if outcome is not None:
+                    break
                 runtime.stop(handle, grace)
                 ended = runtime.wait(handle, grace + 5)
                 outcome = AttemptOutcome(

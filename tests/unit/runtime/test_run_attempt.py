@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from localbatch.runtime.base import AttemptHandle, AttemptSpec, run_attempt, uses_images
 from localbatch.runtime.fake import FakeRuntime, FakeStep
 from tests.unit.runtime.specs import attempt_spec
@@ -60,3 +62,23 @@ def test_uses_images_defaults_to_true() -> None:
 
     assert uses_images(FakeRuntime()) is False
     assert uses_images(Plain()) is True  # type: ignore[arg-type]
+
+
+def test_a_failing_on_started_still_releases() -> None:
+    runtime = FakeRuntime(FakeStep(hang=True))
+
+    def broken(_: AttemptHandle) -> None:
+        raise RuntimeError("listener failed")
+
+    with pytest.raises(RuntimeError):
+        run_attempt(runtime, spec(), 60, threading.Event(), on_started=broken)
+    assert runtime.released == [("fake-1", False)]
+
+
+def test_an_attempt_that_ended_at_the_deadline_is_not_a_timeout() -> None:
+    gate = threading.Event()
+    gate.set()  # ended by the time the deadline is looked at
+    runtime = FakeRuntime(FakeStep(exit_code=0, gate=gate))
+    outcome = run_attempt(runtime, spec(), 0, threading.Event())
+    assert outcome.succeeded
+    assert runtime.stopped == []
