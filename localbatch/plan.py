@@ -8,19 +8,16 @@ networkx is imported inside the functions: `localbatch validate` never pays for 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from localbatch.config import ClusterDefinition
+from localbatch.config import Config
 from localbatch.instance_types import lookup
-from localbatch.spec.model import Job, Task
+from localbatch.node_choice import choose_node
+from localbatch.spec.model import Job
 
 if TYPE_CHECKING:
     import networkx as nx
-
-#: Where the BatchCompute environment variable asks for Docker mode (semantics.md).
-DOCKER_IMAGE_VAR = "BATCH_COMPUTE_DOCKER_IMAGE"
 
 
 @dataclass(frozen=True)
@@ -38,9 +35,13 @@ class TaskPlan:
     image: str
     #: Which field named it (Command.Docker.Image, EnvVars, AutoCluster.ImageId, ClusterId).
     image_source: str
+    #: The local Docker image the instances run in (node_choice's answer).
+    docker_image: str
     cluster: str
     timeout: int
     max_retry_count: int
+    #: Fallbacks taken (unmapped image id, undefined cluster), as `run` would report them.
+    notices: tuple[str, ...]
 
 
 def build_dag(job: Job) -> nx.DiGraph:
@@ -72,58 +73,35 @@ def instances(job: Job) -> list[tuple[str, int]]:
     ]
 
 
-def _image(task: Task, cluster: ClusterDefinition | None) -> tuple[str, str]:
-    command = task.parameters.command
-    if command.docker is not None and command.docker.image:
-        return command.docker.image, "Command.Docker.Image"
-    if command.env_vars.get(DOCKER_IMAGE_VAR):
-        return command.env_vars[DOCKER_IMAGE_VAR], f"EnvVars.{DOCKER_IMAGE_VAR}"
-    if task.cluster_id:
-        if cluster is None:
-            return "", f"ClusterId {task.cluster_id}, not defined in the config"
-        return cluster.docker_image or cluster.image_id, f"[clusters.{task.cluster_id}]"
-    auto = task.auto_cluster
-    if auto is not None and auto.image_id:
-        return auto.image_id, "AutoCluster.ImageId"
-    if auto is not None and auto.ecs_image_id:
-        return auto.ecs_image_id, "AutoCluster.ECSImageId"
-    return "", "none"
-
-
-def _instance_type(task: Task, cluster: ClusterDefinition | None) -> str:
-    if task.cluster_id:
-        return cluster.instance_type if cluster else ""
-    return task.auto_cluster.instance_type if task.auto_cluster else ""
-
-
-def plan_tasks(job: Job, clusters: Mapping[str, ClusterDefinition] | None = None) -> list[TaskPlan]:
+def plan_tasks(job: Job, config: Config) -> list[TaskPlan]:
     """Every task with its level and what it asks for, in execution order.
 
-    `clusters` (the config's `[clusters.<id>]`) says what a `ClusterId` stands for locally.
+    The config says what image ids and `ClusterId`s stand for locally (`[images]`,
+    `[clusters.<id>]`), by the same rules the engine runs with (node_choice).
     """
     graph = build_dag(job)
     plans = []
     for depth, level in enumerate(levels(job)):
         for name in level:
             task = job.tasks[name]
-            cluster = (clusters or {}).get(task.cluster_id)
-            instance_type = _instance_type(task, cluster)
-            known = lookup(instance_type)
-            image, source = _image(task, cluster)
+            node = choose_node(task, config)
+            known = lookup(node.instance_type)
             plans.append(
                 TaskPlan(
                     name=name,
                     level=depth,
                     upstream=tuple(sorted(graph.predecessors(name))),
                     instance_count=task.instance_count,
-                    instance_type=instance_type,
+                    instance_type=node.instance_type,
                     cpu_cores=known.cpu_cores if known else None,
                     memory_gib=known.memory_gib if known else None,
-                    image=image,
-                    image_source=source,
+                    image=node.image_id,
+                    image_source=node.image_source,
+                    docker_image=node.docker_image,
                     cluster=task.cluster_id or "AutoCluster",
                     timeout=task.timeout,
                     max_retry_count=task.max_retry_count,
+                    notices=node.notices,
                 )
             )
     return plans

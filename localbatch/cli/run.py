@@ -93,6 +93,7 @@ def _print_dry_run(
 ) -> None:
     from localbatch.engine.capacity import HostCapacity
     from localbatch.engine.dry_run import preview
+    from localbatch.node_choice import describe_image
     from localbatch.runtime.base import uses_images
 
     host = HostCapacity.detect()
@@ -105,7 +106,7 @@ def _print_dry_run(
             f"task {item.name}: {item.instance_count} instance(s)", markup=False, style="bold"
         )
         image = (
-            f"{env.image} ({env.image_source})"
+            describe_image(env.image, env.image_id, env.image_source)
             if images_used
             else f"not used by the {runtime.name} runtime"
         )

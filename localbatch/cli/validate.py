@@ -88,7 +88,7 @@ def plan_command(file: str, as_json: bool, config: Config) -> None:
     from localbatch.spec.model import parse_job
 
     body = valid_body_or_exit(file, config.quotas)
-    plans = plan_tasks(parse_job(body), config.clusters)
+    plans = plan_tasks(parse_job(body), config)
     if as_json:
         _echo_json([dataclasses.asdict(plan) for plan in plans])
         return
@@ -99,11 +99,15 @@ def plan_command(file: str, as_json: bool, config: Config) -> None:
         click.echo(f"level {level}")
         for plan in members:
             click.echo(f"  {_plan_line(plan)}")
+            for notice in plan.notices:
+                click.echo(f"    note: {notice}")
 
 
 def _plan_line(plan: TaskPlan) -> str:
+    from localbatch.node_choice import describe_image
+
     size = f"{plan.cpu_cores} cores, {plan.memory_gib} GiB" if plan.cpu_cores else "size unknown"
-    image = f"{plan.image} ({plan.image_source})" if plan.image else plan.image_source
+    image = describe_image(plan.docker_image, plan.image, plan.image_source)
     after = f"; after {', '.join(plan.upstream)}" if plan.upstream else ""
     return (
         f"{plan.name}: {_plural(plan.instance_count, 'instance')} of "

@@ -2,13 +2,11 @@
 
 Per task, `task_environment` decides once: the words of `CommandLine` (split like a shell
 would, but executed without one), the `BATCH_COMPUTE_*` variables of semantics.md plus the
-task's `EnvVars`, the image and the instance type (with the rules below), and the notices
+task's `EnvVars`, the image and the instance type, and the notices
 a user must see. `attempt_spec` then fills in what differs per attempt.
 
-Image: `Command.Docker.Image`, else the `BATCH_COMPUTE_DOCKER_IMAGE` env var, else
-`AutoCluster.ImageId` (or `ECSImageId`) through `config.images`, else the `ClusterId`'s
-local definition (`[clusters.<id>]` in the config). Instance type: `AutoCluster.InstanceType`
-or the cluster's. An unknown cluster id or image id uses the defaults and says so.
+The image and instance type come from `localbatch.node_choice`, the one place that decides
+them (`localbatch plan` shows the same answer).
 """
 
 from __future__ import annotations
@@ -19,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from localbatch.config import DEFAULT_INSTANCE_TYPE, Config
+from localbatch.config import Config
 from localbatch.engine.capacity import HostCapacity, Sizing, size_instance
+from localbatch.node_choice import choose_node
 from localbatch.runtime.base import WORKDIR, AttemptSpec, Bind
 from localbatch.spec.model import Task
 
@@ -31,7 +30,6 @@ CONTAINER_ENV: Mapping[str, str] = {
     "PWD": WORKDIR,
     "PATH": "/sbin:/usr/sbin:/bin:/usr/bin",
 }
-DOCKER_IMAGE_VAR = "BATCH_COMPUTE_DOCKER_IMAGE"
 #: Labels every attempt carries (Docker labels for containers; names for sandboxes).
 LABEL_JOB = "localbatch.job"
 LABEL_TASK = "localbatch.task"
@@ -47,8 +45,10 @@ class TaskEnvironment:
     #: CommandLine split into words; empty with `argv_error` set when it cannot be split.
     argv: tuple[str, ...]
     argv_error: str
+    #: The local Docker image the attempts run in.
     image: str
-    #: Where the image came from, for --dry-run and notices.
+    #: The image the job names (a Docker image or an image id) and the field that named it.
+    image_id: str
     image_source: str
     instance_type: str
     sizing: Sizing
@@ -71,57 +71,14 @@ def split_command_line(command_line: str) -> tuple[tuple[str, ...], str]:
     return words, ""
 
 
-def _image_and_type(task: Task, config: Config) -> tuple[str, str, str, list[str]]:
-    """(image, where it came from, instance type, notices) by the module's rules."""
-    notices: list[str] = []
-    command = task.parameters.command
-    cluster_image = ""
-    cluster_source = ""
-    instance_type = DEFAULT_INSTANCE_TYPE
-    auto = task.auto_cluster
-    if auto is not None and not task.cluster_id:
-        image_id = auto.image_id or auto.ecs_image_id
-        instance_type = auto.instance_type or DEFAULT_INSTANCE_TYPE
-        if image_id in config.images:
-            cluster_image = config.images[image_id]
-            cluster_source = f"AutoCluster image {image_id}"
-        else:
-            cluster_image = config.default_docker_image
-            cluster_source = "default image"
-            if image_id:
-                notices.append(
-                    f"task {task.name}: image id {image_id} is not mapped in the config "
-                    f"([images] {image_id} = ...); using {config.default_docker_image}"
-                )
-    elif task.cluster_id in config.clusters:
-        cluster = config.clusters[task.cluster_id]
-        instance_type = cluster.instance_type
-        cluster_image = cluster.docker_image or config.images.get(
-            cluster.image_id, config.default_docker_image
-        )
-        cluster_source = f"cluster {task.cluster_id}"
-    else:
-        cluster_image = config.default_docker_image
-        cluster_source = "default image"
-        notices.append(
-            f"task {task.name}: cluster {task.cluster_id or '(none)'} is not defined in the "
-            f"config ([clusters.{task.cluster_id or '<id>'}]); using image "
-            f"{config.default_docker_image} and instance type {DEFAULT_INSTANCE_TYPE}"
-        )
-    if command.docker is not None and command.docker.image:
-        return command.docker.image, "Command.Docker.Image", instance_type, notices
-    if command.env_vars.get(DOCKER_IMAGE_VAR):
-        return command.env_vars[DOCKER_IMAGE_VAR], DOCKER_IMAGE_VAR, instance_type, notices
-    return cluster_image, cluster_source, instance_type, notices
-
-
 def task_environment(
     job_id: str, task: Task, config: Config, host: HostCapacity, oss_host: str
 ) -> TaskEnvironment:
     """Decide once per task what its attempts see."""
     argv, argv_error = split_command_line(task.parameters.command.command_line)
-    image, source, instance_type, notices = _image_and_type(task, config)
-    sizing = size_instance(instance_type, host)
+    node = choose_node(task, config)
+    notices = list(node.notices)
+    sizing = size_instance(node.instance_type, host)
     if sizing.warning:
         notices.append(f"task {task.name}: {sizing.warning}")
     cluster_id = task.cluster_id or f"auto-{job_id}-{task.name}"
@@ -140,9 +97,10 @@ def task_environment(
         task_name=task.name,
         argv=argv,
         argv_error=argv_error,
-        image=image,
-        image_source=source,
-        instance_type=instance_type,
+        image=node.docker_image,
+        image_id=node.image_id,
+        image_source=node.image_source,
+        instance_type=node.instance_type,
         sizing=sizing,
         cluster_id=cluster_id,
         env=env,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from localbatch.config import ClusterDefinition
+from localbatch.config import DEFAULT_DOCKER_IMAGE, ClusterDefinition, Config, load_config
 from localbatch.plan import build_dag, instances, levels, plan_tasks
 from localbatch.spec.model import parse_job
 from tests.unit.spec.bodies import auto_cluster, job_body, task_body
+
+
+def config(tmp_path: Path, **changes: Any) -> Config:
+    return load_config(tmp_path / "none.toml", env={}, state_dir=tmp_path).with_overrides(**changes)
 
 
 def job(dependencies: dict[str, list[str]], **tasks: Any) -> Any:
@@ -34,7 +39,7 @@ def test_instances_in_execution_order() -> None:
     assert instances(chain) == [("a", 0), ("a", 1), ("b", 0)]
 
 
-def test_plan_tasks_names_type_image_and_upstream() -> None:
+def test_plan_tasks_names_type_image_and_upstream(tmp_path: Path) -> None:
     docker = task_body()
     docker["Parameters"]["Command"]["Docker"] = {"Image": "python:3.12"}
     auto = task_body(
@@ -42,7 +47,10 @@ def test_plan_tasks_names_type_image_and_upstream() -> None:
     )
     plans = plan_tasks(
         job({"auto": ["docker", "cluster"]}, auto=auto, docker=docker, cluster=task_body()),
-        {"cls-local": ClusterDefinition("cls-local", image_id="img-centos-vpc")},
+        config(
+            tmp_path,
+            clusters={"cls-local": ClusterDefinition("cls-local", image_id="img-centos-vpc")},
+        ),
     )
     by_name = {plan.name: plan for plan in plans}
     assert [plan.name for plan in plans] == ["auto", "cluster", "docker"]
@@ -51,13 +59,23 @@ def test_plan_tasks_names_type_image_and_upstream() -> None:
         "img-ubuntu",
         "AutoCluster.ImageId",
     )
-    assert by_name["docker"].image == "python:3.12"
+    assert by_name["auto"].docker_image == DEFAULT_DOCKER_IMAGE
+    assert by_name["docker"].image == by_name["docker"].docker_image == "python:3.12"
     assert by_name["cluster"].image == "img-centos-vpc"
+    assert by_name["cluster"].docker_image == DEFAULT_DOCKER_IMAGE
     assert by_name["cluster"].instance_type == "ecs.sn1.medium"
     assert by_name["cluster"].upstream == ("auto",)
 
 
-def test_unknown_cluster_is_said() -> None:
-    (plan,) = plan_tasks(job({}, a=task_body()))
+def test_unknown_cluster_is_said_with_the_defaults_run_would_use(tmp_path: Path) -> None:
+    (plan,) = plan_tasks(job({}, a=task_body()), config(tmp_path))
     assert plan.image == "" and "not defined in the config" in plan.image_source
-    assert plan.instance_type == "" and plan.cpu_cores is None
+    assert (plan.docker_image, plan.instance_type) == (DEFAULT_DOCKER_IMAGE, "ecs.sn1.medium")
+    assert plan.notices and "cluster cls-local is not defined" in plan.notices[0]
+
+
+def test_plan_shows_the_mapped_local_image(tmp_path: Path) -> None:
+    mapped = config(tmp_path, images={"m-custom": "my/custom:2"})
+    task = task_body(ClusterId="", AutoCluster=auto_cluster(ImageId="m-custom"))
+    (plan,) = plan_tasks(job({}, a=task), mapped)
+    assert (plan.image, plan.docker_image, plan.notices) == ("m-custom", "my/custom:2", ())

@@ -77,7 +77,10 @@ def test_image_choice_order(
     assert _env(job_factory, body, config).image == config.images["img-ubuntu"]
     body["Parameters"]["Command"]["EnvVars"] = {"BATCH_COMPUTE_DOCKER_IMAGE": "env/image:1"}
     chosen = _env(job_factory, body, config)
-    assert (chosen.image, chosen.image_source) == ("env/image:1", "BATCH_COMPUTE_DOCKER_IMAGE")
+    assert (chosen.image, chosen.image_source) == (
+        "env/image:1",
+        "EnvVars.BATCH_COMPUTE_DOCKER_IMAGE",
+    )
     body["Parameters"]["Command"]["Docker"] = {"Image": "docker/image:2"}
     assert _env(job_factory, body, config).image == "docker/image:2"
 
@@ -117,3 +120,25 @@ def test_reserve_on_fail_keeps_failed_attempts(
 ) -> None:
     body = task_factory(AutoCluster={"ImageId": "img-ubuntu", "ReserveOnFail": True})
     assert _env(job_factory, body, config).keep_on_failure
+
+
+def test_the_engine_and_plan_choose_the_same_image_and_type(
+    job_factory: JobFactory, task_factory: TaskFactory, config: Config
+) -> None:
+    from localbatch.plan import plan_tasks
+
+    docker = task_factory(AutoCluster={"ImageId": "m-unmapped", "InstanceType": "bcs.a2.large"})
+    docker["Parameters"]["Command"]["Docker"] = {"Image": "own/image:1"}
+    job = job_factory(
+        {
+            "auto": task_factory(),
+            "unmapped": task_factory(AutoCluster={"ECSImageId": "m-x", "InstanceType": "t"}),
+            "docker": docker,
+            "undefined": {**task_factory(ClusterId="cls-nowhere"), "AutoCluster": None},
+        }
+    )
+    for plan in plan_tasks(job, config):
+        env = task_environment("job-1", job.tasks[plan.name], config, HOST, "")
+        chosen = (env.image, env.image_id, env.image_source, env.instance_type)
+        assert chosen == (plan.docker_image, plan.image, plan.image_source, plan.instance_type)
+        assert set(plan.notices) <= set(env.notices)

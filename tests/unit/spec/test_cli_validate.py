@@ -123,6 +123,19 @@ def test_plan_prints_levels() -> None:
     assert lines[4].endswith("; after split")
 
 
+def test_plan_shows_the_local_image_and_the_fallbacks_run_would_take(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[images]\nimg-ubuntu = "my/ubuntu:1"\n')
+    result = run("plan", "--config", str(config), str(LOGCOUNT))
+    assert result.exit_code == 0
+    assert "; image my/ubuntu:1 (AutoCluster.ImageId img-ubuntu);" in result.stdout
+    undefined = run("plan", write(tmp_path, job_body()))
+    assert (
+        "image localbatch/bookworm-python:1 (ClusterId cls-local, not defined" in undefined.stdout
+    )
+    assert "    note: task taskA: cluster cls-local is not defined" in undefined.stdout
+
+
 def test_plan_json() -> None:
     result = run("plan", "--json", str(LOGCOUNT))
     plans = json.loads(result.stdout)
