@@ -5,9 +5,10 @@
   same containers (same image, limits, init, work directory bind, bridge network) at the
   same parallelism. Target: ratio <= 1.15.
 - Process: 200 trivial attempts through the bubblewrap runtime at parallelism 2 (with the
-  default instance type's memory limit, as localbatch applies it), against a plain loop of
-  bwrap subprocesses with the same sandbox arguments at the same parallelism. Targets:
-  ratio <= 1.5 and <= 10 ms per instance amortised.
+  default instance type's memory limit and one pinned core, as localbatch applies them;
+  then with the pinning only), against a plain loop of bwrap subprocesses with the same
+  sandbox arguments and no limits at the same parallelism. Targets: ratio <= 1.5 and
+  <= 10 ms per instance amortised.
 
 Each side runs three times, alternating, and the faster round counts (less noise from the
 machine). The end-to-end variant through `localbatch run` is bench_run.

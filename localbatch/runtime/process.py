@@ -6,8 +6,9 @@ Each attempt gets its own mount and pid namespace: the host's /usr, /etc and the
 touched and nothing is left mounted. The network is the host's, so programs reach the local
 OSS endpoint on 127.0.0.1. Images are not used (`uses_images = False`).
 
-bwrap holds the program (through `--block-fd`) until it is inside its memory limit; the
-limit comes from `sandbox_memory` (a cgroup when the host allows one, else RLIMIT_AS).
+bwrap holds the program (through `--block-fd`) until it is inside its limits: memory from
+`sandbox_memory` (a cgroup when the host allows one, else RLIMIT_AS), CPU from
+`sandbox_cpu` (pinned to as many cores as the instance type has).
 `--die-with-parent` ties the sandbox to the thread that started it: the engine starts and
 waits for an attempt from the same worker thread, which outlives the attempt.
 """
@@ -38,6 +39,7 @@ from localbatch.runtime.base import (
     Bind,
     RuntimeUnavailable,
 )
+from localbatch.runtime.sandbox_cpu import CoreAllocator
 from localbatch.runtime.sandbox_memory import MemoryLimiter, MemoryScope, detect_memory_limiter
 
 INSTALL_HINT = (
@@ -102,6 +104,8 @@ class ProcessHandle:
     child_pid: int | None
     scope: MemoryScope | None
     stderr_offset: int
+    #: The host CPUs it is pinned to; None when it may use all of them.
+    cores: frozenset[int] | None = None
     pidfd: int | None = None
     outcome: AttemptOutcome | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -131,9 +135,15 @@ class ProcessRuntime:
     name = "process"
     uses_images = False
 
-    def __init__(self, bwrap: str | None = None, memory: MemoryLimiter | None = None) -> None:
+    def __init__(
+        self,
+        bwrap: str | None = None,
+        memory: MemoryLimiter | None = None,
+        cpus: CoreAllocator | None = None,
+    ) -> None:
         self.bwrap = bwrap or shutil.which("bwrap")
         self.memory = memory
+        self.cpus = cpus or CoreAllocator()
 
     def check(self) -> None:
         """Raise RuntimeUnavailable unless bwrap exists and can create a sandbox here."""
@@ -162,7 +172,7 @@ class ProcessRuntime:
 
     def describe(self) -> str:
         limiter = self.memory.description if self.memory else "not detected yet"
-        return f"{self.version()}; memory limits via {limiter}; CPU not limited"
+        return f"{self.version()}; memory limits via {limiter}; CPU via {self.cpus.description}"
 
     # -- one attempt ------------------------------------------------------------------------
 
@@ -172,7 +182,7 @@ class ProcessRuntime:
         return self.memory
 
     def start(self, spec: AttemptSpec) -> ProcessHandle | AttemptOutcome:
-        """Start bwrap, put the sandbox into its memory limit, then let the program run."""
+        """Start bwrap, put the held sandbox into its limits, then let the program run."""
         if self.bwrap is None:
             raise RuntimeUnavailable(INSTALL_HINT)
         missing = [str(b.source) for b in spec.binds if not b.source.exists()]
@@ -180,11 +190,45 @@ class ProcessRuntime:
             missing.insert(0, str(spec.workdir))
         if missing:
             return AttemptOutcome(None, START_FAILED, f"Host paths to bind are missing: {missing}")
-        limiter = self._limiter() if spec.memory_bytes else None
+        cores = self.cpus.take(spec.cpu_cores)
+        hold = bool(spec.memory_bytes) or cores is not None
+        launched = self._launch(self.bwrap, spec, hold)
+        if isinstance(launched, AttemptOutcome):
+            self.cpus.give_back(cores)
+            return launched
+        popen, child_pid, release_fd, stderr_offset = launched
+        scope = None
+        if release_fd >= 0:
+            try:
+                if child_pid is not None:  # None: bwrap failed before making the sandbox
+                    scope = self._confine(spec, child_pid, cores)
+            except OSError as exc:
+                popen.kill()
+                popen.wait()
+                os.close(release_fd)
+                self.cpus.give_back(cores)
+                return AttemptOutcome(None, START_FAILED, f"Could not apply the limits: {exc}")
+            # The sandbox may already have failed to build; its exit status tells, not this.
+            with contextlib.suppress(BrokenPipeError):
+                os.write(release_fd, b"go")
+            os.close(release_fd)
+        handle = ProcessHandle(
+            str(popen.pid), popen, spec, child_pid, scope, stderr_offset, cores=cores
+        )
+        with contextlib.suppress(OSError, AttributeError):
+            handle.pidfd = os.pidfd_open(popen.pid)
+        return handle
+
+    @staticmethod
+    def _launch(
+        bwrap: str, spec: AttemptSpec, hold: bool
+    ) -> tuple[subprocess.Popen[bytes], int | None, int, int] | AttemptOutcome:
+        """Start bwrap; answer it, its sandbox's pid, the fd that releases a held sandbox
+        (-1 when not held) and where this attempt's stderr starts in its file."""
         info_read, info_write = os.pipe()
-        block_read, block_write = os.pipe() if limiter else (-1, -1)
-        command = [self.bwrap, "--info-fd", str(info_write)]
-        if limiter:
+        block_read, release_fd = os.pipe() if hold else (-1, -1)
+        command = [bwrap, "--info-fd", str(info_write)]
+        if hold:
             command += ["--block-fd", str(block_read)]
         command += [*sandbox_args(spec), "--", *spec.argv]
         passed = tuple(fd for fd in (info_write, block_read) if fd >= 0)
@@ -200,38 +244,31 @@ class ProcessRuntime:
                     start_new_session=True,
                 )
         except OSError as exc:
-            for fd in (info_read, block_write):
+            for fd in (info_read, release_fd):
                 if fd >= 0:
                     os.close(fd)
             return AttemptOutcome(None, START_FAILED, f"Could not start the sandbox: {exc}")
         finally:
             for fd in passed:
                 os.close(fd)
-        child_pid = _read_child_pid(info_read)
-        scope = None
-        if limiter is not None and child_pid is None:
-            os.close(block_write)  # bwrap failed before creating the sandbox: nothing to limit
-        elif limiter is not None and child_pid is not None:
-            try:
-                scope = limiter.create(spec.memory_bytes)
-                limiter.enter(scope, child_pid)
-            except OSError as exc:
-                popen.kill()
-                popen.wait()
-                if scope is not None:
-                    limiter.remove(scope)
-                os.close(block_write)
-                return AttemptOutcome(
-                    None, START_FAILED, f"Could not apply the memory limit: {exc}"
-                )
-            # The sandbox may already have failed to build; its exit status tells, not this.
-            with contextlib.suppress(BrokenPipeError):
-                os.write(block_write, b"go")
-            os.close(block_write)
-        handle = ProcessHandle(str(popen.pid), popen, spec, child_pid, scope, stderr_offset)
-        with contextlib.suppress(OSError, AttributeError):
-            handle.pidfd = os.pidfd_open(popen.pid)
-        return handle
+        return popen, _read_child_pid(info_read), release_fd, stderr_offset
+
+    def _confine(
+        self, spec: AttemptSpec, child_pid: int, cores: frozenset[int] | None
+    ) -> MemoryScope | None:
+        """Apply the memory limit and CPU pinning to the held sandbox (before it runs)."""
+        if cores is not None:
+            self.cpus.pin(child_pid, cores)
+        if not spec.memory_bytes:
+            return None
+        limiter = self._limiter()
+        scope = limiter.create(spec.memory_bytes)
+        try:
+            limiter.enter(scope, child_pid)
+        except OSError:
+            limiter.remove(scope)
+            raise
+        return scope
 
     def _ended(self, handle: ProcessHandle, timeout: float | None) -> bool:
         """Whether bwrap has exited, waiting up to `timeout` seconds without polling loops."""
@@ -311,6 +348,9 @@ class ProcessRuntime:
             handle.pidfd = None
         if handle.scope is not None:
             self._limiter().remove(handle.scope)
+            handle.scope = None
+        self.cpus.give_back(handle.cores)
+        handle.cores = None
 
 
 def _sandboxed(handle: ProcessHandle) -> list[psutil.Process]:

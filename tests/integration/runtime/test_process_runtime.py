@@ -47,11 +47,12 @@ def test_the_memory_cgroup_is_removed_after_the_attempt(
     started = process_runtime.start(sandbox.spec("true", memory_bytes=64 * 2**20))
     assert isinstance(started, ProcessHandle)
     assert started.scope is not None and started.scope.cgroup is not None
-    assert started.scope.cgroup.is_dir()
+    cgroup = started.scope.cgroup
+    assert cgroup.is_dir()
     assert process_runtime.wait(started, 30) is not None
     process_runtime.release(started, keep=False)
     process_runtime.memory.wait_removed()
-    assert not started.scope.cgroup.exists()
+    assert not cgroup.exists()
 
 
 def test_missing_bubblewrap_says_what_to_install(tmp_path: Path) -> None:
@@ -75,3 +76,13 @@ def test_a_sandbox_that_cannot_be_built_is_a_start_failure(
     outcome = sandbox.run(sandbox.spec("true", binds=(bind,), memory_bytes=64 * 2**20))
     assert outcome.error_code == "InstanceStartFailed"
     assert outcome.error_message.startswith("The sandbox could not start: bwrap: ")
+
+
+def test_the_program_gets_as_many_cores_as_its_type(sandbox: Harness) -> None:
+    if sandbox.runtime.cpus.host_cores < 2:  # type: ignore[attr-defined]
+        pytest.skip("one CPU: there is nothing to pin")
+    count = "import os; print(len(os.sched_getaffinity(0)))"
+    assert sandbox.run(sandbox.spec("python3", "-c", count, cpu_cores=1)).succeeded
+    assert sandbox.run(sandbox.spec("python3", "-c", count, cpu_cores=64)).succeeded
+    host = sandbox.runtime.cpus.host_cores  # type: ignore[attr-defined]
+    assert sandbox.stdout.read_text().split() == ["1", str(host)]
