@@ -4,11 +4,18 @@ A container reaches the host through the Docker bridge's gateway address, so for
 docker runtime the endpoint listens there (and only there: never on every interface). A
 process or sandbox shares the host's loopback, so 127.0.0.1 serves it. The engine sets
 `BATCH_COMPUTE_OSS_HOST` and `OSS_ENDPOINT` to `endpoint.address` (`host:port`).
+
+Decided: this endpoint accepts any signature, even when API credentials are configured.
+Worker code signs with the cloud keys it carries (in its EnvVars or package), which the
+local endpoint cannot know; checking them would refuse every real worker. What keeps it
+private is where it listens: loopback or the Docker bridge only. `localbatch oss-serve`,
+the endpoint for people and tools, keeps verifying when credentials are configured.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +25,8 @@ import psutil
 
 from localbatch.ossendpoint.server import OssEndpoint
 from localbatch.runtime.base import RuntimeUnavailable
+
+log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 
@@ -68,11 +77,24 @@ def instance_host(runtime_name: str) -> str:
     raise ValueError(f"unknown runtime {runtime_name!r}: expected docker, process or fake")
 
 
-def instance_endpoint(runtime_name: str, root: Path, **creds: Any) -> OssEndpoint:
+def instance_endpoint(
+    runtime_name: str, root: Path, *, access_key_id: str = "", access_key_secret: str = ""
+) -> OssEndpoint:
     """A started endpoint over `root` that instances of `runtime_name` can reach.
 
-    `creds` are OssEndpoint's keyword arguments (access_key_id, access_key_secret).
+    It accepts any signature (module docstring). The configured API keys are taken only to
+    say so when they are set: a user who configured them must not believe instances are
+    held to them. `access_key_secret` is accepted for callers that pass both keys.
     """
-    endpoint = OssEndpoint(root, host=instance_host(runtime_name), port=0, **creds)
+    del access_key_secret  # never checked here: see the module docstring
+    endpoint = OssEndpoint(root, host=instance_host(runtime_name), port=0)
     endpoint.start()
+    if access_key_id:
+        log.warning(
+            "OSS endpoint for instances %s accepts any signature, not only AccessKeyId %s: "
+            "worker code signs with its own cloud keys; it listens on %s only",
+            endpoint.url,
+            access_key_id,
+            endpoint.host,
+        )
     return endpoint

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import oss2
 import pytest
 from click.testing import CliRunner
 
@@ -171,3 +172,39 @@ def test_auto_release_deletes_a_finished_job_from_the_store(
         store.close()
     events = list((tmp_path / "state").rglob("*.jsonl"))
     assert events, "the notifier keeps every event in a JSON-lines file per job"
+
+
+class SigningWorker(FakeRuntime):
+    """Attempts whose "program" writes to OSS with its own cloud keys, as an oss2 worker does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: list[str] = []
+
+    def start(self, spec: Any) -> Any:
+        auth = oss2.Auth("LTAIworkerkey", "worker-secret")
+        bucket = oss2.Bucket(auth, f"http://{spec.env['OSS_ENDPOINT']}", "bucket")
+        try:
+            bucket.put_object(f"out/{spec.task_name}.{spec.instance_id}", b"done")
+            self.answers.append("stored")
+        except oss2.exceptions.OssError as exc:
+            self.answers.append(str(exc.code))
+        return super().start(spec)
+
+
+def test_instances_signing_with_their_own_keys_reach_the_endpoint_under_api_credentials(
+    tmp_path: Path,
+    runtime: FakeRuntime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    worker = SigningWorker()
+    select = sys.modules["localbatch.runtime.select"]
+    monkeypatch.setattr(select, "select_runtime", lambda choice, config: (worker, "fake"))
+    monkeypatch.setenv("LOCALBATCH_ACCESS_KEY_ID", "api-id")
+    monkeypatch.setenv("LOCALBATCH_ACCESS_KEY_SECRET", "api-secret")
+    result = _invoke(tmp_path, str(_job(tmp_path)))
+    assert result.exit_code == 0, result.output
+    assert worker.answers == ["stored"] * 3
+    assert (tmp_path / "oss" / "bucket" / "out" / "second.0").read_bytes() == b"done"
+    assert any("accepts any signature" in r.getMessage() for r in caplog.records)

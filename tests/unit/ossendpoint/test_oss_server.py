@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from localbatch.ossendpoint.for_instances import gateway_of, instance_endpoint, instance_host
 from localbatch.ossendpoint.server import OssEndpoint
 
 
@@ -35,32 +34,6 @@ def test_port_in_use_fails_start(tmp_path: Path) -> None:
         second = OssEndpoint(tmp_path, port=first.port)
         with pytest.raises(OSError):
             second.start()
-
-
-def test_instance_hosts() -> None:
-    assert instance_host("process") == "127.0.0.1"
-    assert instance_host("fake") == "127.0.0.1"
-    with pytest.raises(ValueError):
-        instance_host("vm")
-
-
-def test_process_instances_get_a_loopback_endpoint(tmp_path: Path) -> None:
-    endpoint = instance_endpoint("process", tmp_path, access_key_id="a", access_key_secret="b")
-    try:
-        assert endpoint.host == "127.0.0.1"
-        assert endpoint.verifies_signatures
-    finally:
-        endpoint.stop()
-
-
-def test_gateway_from_inspect_output() -> None:
-    ipam = {"IPAM": {"Config": [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]}}
-    assert gateway_of(ipam) == "172.18.0.1"
-    no_gateway = {
-        "IPAM": {"Config": [{"Subnet": "fd00::/64"}, {"Subnet": "10.7.0.0/16"}]},
-        "Options": {"com.docker.network.bridge.name": "no-such-interface"},
-    }
-    assert gateway_of(no_gateway) == "10.7.0.1"
 
 
 def wait_for(condition: Callable[[], bool]) -> None:
