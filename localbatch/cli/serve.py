@@ -104,7 +104,7 @@ def serve_command(
     config: Config,
 ) -> None:
     """Answer the BatchCompute API (official SDK and `bcs` CLI) and run the jobs it gets."""
-    from localbatch.server.stack import start_stack
+    from localbatch.server.stack import ServerRunning, start_stack
 
     runtime, notice = _runtime(runtime_choice, config)
     click.echo(notice, err=True)
@@ -117,6 +117,9 @@ def serve_command(
             oss_port=None if no_oss_endpoint else oss_port,
             max_parallel=max_parallel,
         )
+    except ServerRunning as exc:
+        fail(str(exc), EXIT_USAGE)
+        raise  # unreachable
     except OSError as exc:
         fail(f"cannot listen on {host}: {exc.strerror or exc}", EXIT_USAGE)
         raise  # unreachable

@@ -1,14 +1,13 @@
 """The runtime `localbatch serve` runs instances on, chosen so that recovery can adopt.
 
 The Docker runtime's start-up check removes every localbatch container whose owner process
-is gone. A server restarted after kill -9 must keep the containers its store records as
-still running instances of unfinished jobs: recovery reattaches and adopts them. Everything
-else behaves as `select_runtime` (`auto` prefers Docker, falls back to the sandbox).
+is gone. A server restarted after kill -9 must spare the containers its store records as
+still running instances of unfinished jobs (`DockerRuntime(spare=...)`): recovery
+reattaches and adopts them. Everything else behaves as `select_runtime` (`auto` prefers
+Docker, falls back to the sandbox).
 """
 
 from __future__ import annotations
-
-from collections.abc import Collection
 
 from localbatch.config import Config
 from localbatch.runtime.base import Runtime, RuntimeUnavailable
@@ -16,27 +15,6 @@ from localbatch.runtime.docker import DockerRuntime
 from localbatch.runtime.select import select_runtime
 from localbatch.states import State
 from localbatch.store import Store
-
-
-class AdoptingDockerRuntime(DockerRuntime):
-    """A DockerRuntime whose orphan clean-up spares the containers listed in `keep`."""
-
-    def __init__(self, keep: Collection[str], **options: object) -> None:
-        super().__init__(**options)  # type: ignore[arg-type]
-        self.keep = frozenset(keep)
-        self._cleaning = False
-
-    def cleanup_orphans(self) -> list[str]:
-        self._cleaning = True
-        try:
-            return [ref for ref in super().cleanup_orphans() if ref not in self.keep]
-        finally:
-            self._cleaning = False
-
-    def _remove(self, container_id: str) -> None:
-        if self._cleaning and container_id in self.keep:
-            return
-        super()._remove(container_id)
 
 
 def recorded_running_refs(store: Store) -> set[str]:
@@ -58,7 +36,7 @@ def select_serve_runtime(choice: str, config: Config) -> tuple[Runtime, str]:
         keep = recorded_running_refs(store)
     finally:
         store.close()
-    runtime = AdoptingDockerRuntime(keep, default_image=config.default_docker_image)
+    runtime = DockerRuntime(spare=keep, default_image=config.default_docker_image)
     try:
         runtime.check()
     except RuntimeUnavailable as no_docker:

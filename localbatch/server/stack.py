@@ -21,7 +21,12 @@ from localbatch.recovery import SWEEP_INTERVAL, Recovery
 from localbatch.runtime.base import Runtime
 from localbatch.server.app import make_app
 from localbatch.server.background import ServerThread
-from localbatch.server.discovery import ServerInfo, remove_server_info, write_server_info
+from localbatch.server.discovery import (
+    ServerInfo,
+    read_server_info,
+    remove_server_info,
+    write_server_info,
+)
 from localbatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -29,6 +34,17 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_OSS_PORT = 8081
+
+
+class ServerRunning(Exception):
+    """Another `localbatch serve` serves the state directory: jobs would have two owners."""
+
+    def __init__(self, info: ServerInfo) -> None:
+        pid = info.runner.split(":")[0]
+        super().__init__(
+            f"another localbatch serve (pid {pid}) serves this state dir at {info.url}"
+        )
+        self.info = info
 
 
 @dataclass
@@ -178,7 +194,13 @@ def start_stack(
     max_parallel: int | None = None,
     sweep_interval: float = SWEEP_INTERVAL,
 ) -> ServiceStack:
-    """Recover orphaned jobs, then answer the API on host:port (OSError if taken)."""
+    """Recover orphaned jobs, then answer the API on host:port (OSError if taken).
+
+    Raises ServerRunning when another live server already serves this state directory.
+    """
+    running = read_server_info(config.state_dir)
+    if running is not None:
+        raise ServerRunning(running)
     local = open_local_service(
         config, runtime, oss_host=host, oss_port=oss_port, max_parallel=max_parallel
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from localbatch.server.stack import ServerRunning, start_stack
 from tests.unit.server.server_helpers import Api
 
 
@@ -47,3 +50,9 @@ def test_unknown_routes_methods_and_versions(api: Api) -> None:
     assert (reply.status, reply.body["Code"]) == (404, "InvalidResource.NotFound")
     ids = {api.request("GET", "/quotas").headers["x-acs-request-id"] for _ in range(3)}
     assert len(ids) == 3
+
+
+def test_one_server_per_state_dir(api: Api) -> None:
+    runtime = api.runtime
+    with pytest.raises(ServerRunning, match="serves this state dir"):
+        start_stack(api.stack.config, runtime, port=0, oss_port=None)
