@@ -1,22 +1,41 @@
-"""The `localbatch` command: thin commands over the library (parse, one call, format)."""
+"""The `localbatch` command: thin commands over the library (parse, one call, format).
+
+Command modules are imported when their command runs (cli/lazy.py), so `localbatch
+validate` does not pay for aiohttp, docker or rich.
+"""
 
 from __future__ import annotations
-
-import importlib
 
 import click
 
 from localbatch import __version__
+from localbatch.cli.lazy import LazyGroup
 
 #: Modules under localbatch.cli that each define `register(group)`; one per command family.
 COMMAND_MODULES = ("validate", "oss", "run", "serve", "jobs", "images")
 
+#: Which module registers each command, so that only that module is imported. A command
+#: missing here still works (its name makes every module load); tests keep this true.
+COMMANDS = {
+    "validate": "validate",
+    "plan": "validate",
+    "schema": "validate",
+    "oss-serve": "oss",
+    "run": "run",
+    "serve": "serve",
+    **dict.fromkeys(
+        ("jobs", "submit", "start", "status", "logs", "stop", "delete", "priority"), "jobs"
+    ),
+    "images": "images",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(
+    cls=LazyGroup,
+    modules=COMMAND_MODULES,
+    commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="localbatch")
 def main() -> None:
     """Run Alibaba Cloud BatchCompute jobs on one machine."""
-
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"localbatch.cli.{_name}").register(main)

@@ -9,7 +9,6 @@ from types import FrameType
 import click
 
 from localbatch.cli.common import EXIT_OK, Config, config_options, fail
-from localbatch.ossendpoint.server import OssEndpoint
 
 
 def _wait_for_stop() -> None:
@@ -37,6 +36,8 @@ def _wait_for_stop() -> None:
 @config_options
 def oss_serve(host: str, port: int, config: Config) -> None:
     """Serve the OSS root over OSS's HTTP API, for oss2, ossfs and `bcs`."""
+    from localbatch.ossendpoint.server import OssEndpoint  # aiohttp: only when serving
+
     endpoint = OssEndpoint(
         config.oss.root,
         host=host,

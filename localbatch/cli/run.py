@@ -12,10 +12,9 @@ import sys
 import time
 from collections.abc import Iterator
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from localbatch.cli.common import (
     EXIT_INTERRUPTED,
@@ -28,6 +27,9 @@ from localbatch.cli.common import (
 )
 from localbatch.cli.validate import valid_body_or_exit
 from localbatch.states import State
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 RUNTIMES = ("auto", "docker", "process")
 
@@ -191,9 +193,10 @@ def run_command(
         _allow_pull(runtime)
     click.echo(notice, err=True)
     job_id = new_job_id()
-    out = Console(highlight=False, soft_wrap=True)
     if dry_run:
-        _print_dry_run(out, job_id, job, config, runtime, only)
+        from rich.console import Console
+
+        _print_dry_run(Console(highlight=False, soft_wrap=True), job_id, job, config, runtime, only)
         raise SystemExit(EXIT_OK)
     raise SystemExit(_run(job_id, job, config, runtime, max_parallel, only, not no_oss_endpoint))
 
@@ -207,6 +210,8 @@ def _run(
     only: tuple[str, ...],
     endpoint_wanted: bool,
 ) -> int:
+    from rich.console import Console
+
     from localbatch.cli.run_progress import print_summary
     from localbatch.engine.service import Engine
     from localbatch.events import EventBus
