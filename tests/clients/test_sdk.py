@@ -208,8 +208,11 @@ def real_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serv
         runtime=request.param,
         env={"LOCALBATCH_ACCESS_KEY_ID": AK, "LOCALBATCH_ACCESS_KEY_SECRET": SK},
     )
-    yield server
-    assert server.terminate() == 0, "".join(server.lines)
+    try:
+        yield server
+    finally:
+        code = server.terminate()
+    assert code == 0, "".join(server.lines)
 
 
 def _poll(client: Any, job_id: str, timeout: float = 180.0) -> Any:

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from localbatch.server.client import ApiClient
 
@@ -30,6 +30,9 @@ def eventually(check: Callable[[], bool], timeout: float = 60.0) -> None:
 
 class ServeProcess:
     """Starts `localbatch serve --port 0` on a state dir; knows its URL once it is ready."""
+
+    #: Every server started, so a test that fails midway leaves none behind (`kill_leftovers`).
+    started: ClassVar[list[ServeProcess]] = []
 
     def __init__(
         self, state_dir: Path, *, runtime: str = "fake", env: dict[str, str] | None = None
@@ -59,6 +62,7 @@ class ServeProcess:
         self.process = subprocess.Popen(
             command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=full_env
         )
+        ServeProcess.started.append(self)
         assert self.process.stderr is not None
         threading.Thread(target=self._read, args=(self.process.stderr,), daemon=True).start()
         if not self._ready.wait(READY_TIMEOUT) or not self.url:
@@ -90,3 +94,11 @@ class ServeProcess:
     def terminate(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(60)
+
+
+def kill_leftovers() -> None:
+    """kill -9 every server a test started and did not stop."""
+    while ServeProcess.started:
+        server = ServeProcess.started.pop()
+        if server.process.poll() is None:
+            server.kill()

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,17 @@ import pytest
 from localbatch.notify import events_file
 from localbatch.states import State
 from localbatch.store import Store
-from tests.integration.serve_process import ServeProcess, eventually
+from tests.integration.serve_process import ServeProcess, eventually, kill_leftovers
 from tests.unit.server.server_helpers import make_body
 
 HANG = {"LOCALBATCH_FAKE_STEP": json.dumps({"hang": True})}
 SUCCEED = {"LOCALBATCH_FAKE_STEP": json.dumps({"exit_code": 0})}
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_servers() -> Iterator[None]:
+    yield
+    kill_leftovers()
 
 
 def _running_instances(store: Store, job_id: str) -> int:
