@@ -56,3 +56,48 @@ def test_stop_reaches_a_foreground_run(tmp_path: Path, bwrap_path: str) -> None:
     finally:
         if run.poll() is None:
             run.kill()
+
+
+def test_start_without_a_server_reruns_the_unfinished_part_here(
+    tmp_path: Path, bwrap_path: str
+) -> None:
+    body = make_body(instances=1)
+    body["DAG"]["Tasks"]["split"]["Parameters"]["Command"]["CommandLine"] = "echo split"
+    body["DAG"]["Tasks"]["merge"]["Parameters"]["Command"]["CommandLine"] = "sleep 2"
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(body))
+    oss = ("--oss-root", str(tmp_path / "oss"))
+    run = _localbatch(
+        tmp_path, "run", str(job_file), "--runtime", "process", *oss,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        eventually(lambda: (tmp_path / "state" / "localbatch.db").exists())
+        store = Store.open(tmp_path / "state")
+        try:
+            eventually(lambda: bool(store.unfinished_jobs()))
+            job_id = store.unfinished_jobs()[0].id
+
+            def merge_running() -> bool:
+                task = store.get_task(job_id, "merge")
+                return task is not None and task.state == State.RUNNING
+
+            eventually(merge_running)
+            assert _localbatch(tmp_path, "stop", job_id).wait(60) == 0
+            assert run.wait(60) == 130
+            start = _localbatch(
+                tmp_path, "start", job_id, "--runtime", "process", *oss,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            out, err = start.communicate(timeout=120)
+            assert start.returncode == 0, out + err
+            record = store.get_job(job_id)
+            assert record is not None and record.state == State.FINISHED
+            split_runs = [a.run for a in store.attempts(job_id, "split", 0)]
+            merge_runs = [a.run for a in store.attempts(job_id, "merge", 0)]
+            assert split_runs == [0] and merge_runs == [0, 1]
+        finally:
+            store.close()
+    finally:
+        if run.poll() is None:
+            run.kill()
