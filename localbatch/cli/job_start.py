@@ -7,11 +7,8 @@ runs a new job: one line per event, Ctrl-C or SIGTERM stops the job.
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from types import FrameType
 
 import click
 
@@ -23,6 +20,7 @@ from localbatch.cli.common import (
     Config,
     fail,
 )
+from localbatch.cli.run import _terminate_as_interrupt  # SIGTERM ends it like Ctrl-C
 from localbatch.cli.run_progress import PlainProgress
 from localbatch.engine.service import UnknownJob
 from localbatch.spec.errors import ApiError
@@ -32,19 +30,6 @@ from localbatch.store import runner_alive
 #: Seconds between two looks at the job while waiting for it.
 WAIT_STEP = 0.5
 EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
@@ -66,7 +51,7 @@ def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
     local.bus.subscribe(PlainProgress(sys.stdout))
     state: State | None = None
     try:
-        with _sigterm_interrupts():
+        with _terminate_as_interrupt():
             try:
                 record = service.job(job_id)
                 if not record.state.terminal and not runner_alive(record.runner):

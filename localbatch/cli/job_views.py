@@ -102,42 +102,52 @@ def print_job(console: Console, record: JobRecord, tasks: Iterable[TaskRecord]) 
     )
     if record.message:
         console.print(record.message, markup=False)
-    table = Table(box=None)
-    for column in ("TASK", "STATE", "INSTANCES", "STARTED", "DURATION"):
-        table.add_column(column)
-    for task in tasks:
-        table.add_row(
-            task.name,
-            str(task.state),
-            counts(task.instance_counts),
-            local_time(task.start_time),
-            duration(task.start_time, task.end_time),
+    rows = (
+        (
+            t.name,
+            str(t.state),
+            counts(t.instance_counts),
+            local_time(t.start_time),
+            duration(t.start_time, t.end_time),
         )
-    console.print(table)
+        for t in tasks
+    )
+    console.print(_table(("TASK", "STATE", "INSTANCES", "STARTED", "DURATION"), rows))
 
 
-def _error(instance: InstanceRecord) -> str:
-    if not instance.error_code:
-        return ""
-    return f"{instance.error_code}: {instance.error_message}"
+def _error(code: str, message: str) -> str:
+    return f"{code}: {message}" if code else ""
+
+
+def _exit(code: int | None) -> str:
+    return "-" if code is None else str(code)
+
+
+def _table(columns: Iterable[str], rows: Iterable[Iterable[str]]) -> Table:
+    table = Table(box=None)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def print_task(console: Console, record: TaskRecord, instances: Iterable[InstanceRecord]) -> None:
     console.print(f"task {record.name}: {record.state}", markup=False)
-    table = Table(box=None)
-    for column in ("INSTANCE", "STATE", "RETRIES", "EXIT", "STARTED", "DURATION", "ERROR"):
-        table.add_column(column)
-    for instance in instances:
-        table.add_row(
-            str(instance.instance_id),
-            str(instance.state),
-            str(instance.retry_count),
-            "-" if instance.exit_code is None else str(instance.exit_code),
-            local_time(instance.start_time),
-            duration(instance.start_time, instance.end_time),
-            _error(instance),
+    columns = ("INSTANCE", "STATE", "RETRIES", "EXIT", "STARTED", "DURATION", "ERROR")
+    rows = (
+        (
+            str(i.instance_id),
+            str(i.state),
+            str(i.retry_count),
+            _exit(i.exit_code),
+            local_time(i.start_time),
+            duration(i.start_time, i.end_time),
+            _error(i.error_code, i.error_message),
         )
-    console.print(table)
+        for i in instances
+    )
+    console.print(_table(columns, rows))
 
 
 def print_instance(
@@ -149,25 +159,25 @@ def print_instance(
         markup=False,
     )
     if record.error_code:
-        console.print(_error(record), markup=False)
+        console.print(_error(record.error_code, record.error_message), markup=False)
     for key in ("stdout_path", "stderr_path", "stdout_object", "stderr_object"):
         if record.detail.get(key):
             console.print(f"{key.replace('_', ' ')}: {record.detail[key]}", markup=False)
-    table = Table(box=None)
-    for column in ("RUN", "ATTEMPT", "STATE", "EXIT", "STARTED", "DURATION", "ERROR", "REF"):
-        table.add_column(column)
-    for attempt in attempts:
-        table.add_row(
-            str(attempt.run),
-            str(attempt.attempt),
-            str(attempt.state),
-            "-" if attempt.exit_code is None else str(attempt.exit_code),
-            local_time(attempt.start_time),
-            duration(attempt.start_time, attempt.end_time),
-            f"{attempt.error_code}: {attempt.error_message}" if attempt.error_code else "",
-            attempt.ref,
+    columns = ("RUN", "ATTEMPT", "STATE", "EXIT", "STARTED", "DURATION", "ERROR", "REF")
+    rows = (
+        (
+            str(a.run),
+            str(a.attempt),
+            str(a.state),
+            _exit(a.exit_code),
+            local_time(a.start_time),
+            duration(a.start_time, a.end_time),
+            _error(a.error_code, a.error_message),
+            a.ref,
         )
-    console.print(table)
+        for a in attempts
+    )
+    console.print(_table(columns, rows))
 
 
 def attempt_json(attempt: AttemptRecord) -> Mapping[str, Any]:

@@ -217,14 +217,25 @@ def logs_command(
 # -- changing ---------------------------------------------------------------------------
 
 
+def _change(
+    config: Config,
+    request: tuple[str, str, Any],
+    operation: Callable[[Any], None],
+    done: str,
+) -> None:
+    """Send (method, target, body) to the running server, else apply `operation` here."""
+    if not _through_server(config, *request):
+        _locally(config, operation)
+    click.echo(done, err=True)
+
+
 @click.command("stop")
 @click.argument("job_id")
 @config_options
 def stop_command(job_id: str, config: Config) -> None:
     """Stop a Waiting or Running job (running instances end Stopped)."""
-    if not _through_server(config, "POST", f"/jobs/{job_id}/stop"):
-        _locally(config, lambda service: service.stop(job_id))
-    click.echo(f"{job_id}: stop requested", err=True)
+    request = ("POST", f"/jobs/{job_id}/stop", None)
+    _change(config, request, lambda s: s.stop(job_id), f"{job_id}: stop requested")
 
 
 @click.command("delete")
@@ -232,9 +243,8 @@ def stop_command(job_id: str, config: Config) -> None:
 @config_options
 def delete_command(job_id: str, config: Config) -> None:
     """Delete a Finished, Failed or Stopped job and its records."""
-    if not _through_server(config, "DELETE", f"/jobs/{job_id}"):
-        _locally(config, lambda service: service.delete(job_id))
-    click.echo(f"{job_id}: deleted", err=True)
+    request = ("DELETE", f"/jobs/{job_id}", None)
+    _change(config, request, lambda s: s.delete(job_id), f"{job_id}: deleted")
 
 
 @click.command("priority")
@@ -244,9 +254,10 @@ def delete_command(job_id: str, config: Config) -> None:
 def priority_command(job_id: str, priority: int, config: Config) -> None:
     """Change the Priority (0..1000) of a Stopped job."""
     body = {"Priority": priority}
-    if not _through_server(config, "PUT", f"/jobs/{job_id}", body):
-        _locally(config, lambda service: service.change_priority(job_id, body))
-    click.echo(f"{job_id}: priority {priority}", err=True)
+    request = ("PUT", f"/jobs/{job_id}", body)
+    _change(
+        config, request, lambda s: s.change_priority(job_id, body), f"{job_id}: priority {priority}"
+    )
 
 
 @click.command("start")

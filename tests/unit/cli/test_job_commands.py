@@ -57,6 +57,9 @@ def test_jobs_and_status_read_the_store(api: Api, tmp_path: Path) -> None:
     assert [i["InstanceId"] for i in task["Instances"]] == [0, 1]
     one = json.loads(_cli(tmp_path, "status", job_id, "split", "1", "--json").stdout)
     assert one["State"] == "Finished" and one["Attempts"][0]["ExitCode"] == 0
+    assert "RETRIES" in _cli(tmp_path, "status", job_id, "split").stdout
+    attempts = _cli(tmp_path, "status", job_id, "split", "1").stdout
+    assert "ATTEMPT" in attempts and "stdout path" in attempts
     missing = _cli(tmp_path, "status", "job-nope")
     assert missing.exit_code == 1 and "InvalidResource.NotFound" in missing.stderr
 
