@@ -87,9 +87,16 @@ def instance_endpoint(
     held to them. `access_key_secret` is accepted for callers that pass both keys.
     """
     del access_key_secret  # never checked here: see the module docstring
-    endpoint = OssEndpoint(root, host=instance_host(runtime_name), port=0)
+    endpoint = OssEndpoint(root, host=instance_host(runtime_name), port=0, announce_open=False)
     endpoint.start()
-    if access_key_id:
+    if not access_key_id:
+        log.warning(
+            "OSS endpoint for instances %s accepts any request (no credentials are configured); "
+            "it listens on %s only",
+            endpoint.url,
+            endpoint.host,
+        )
+    else:
         log.warning(
             "OSS endpoint for instances %s accepts any signature, not only AccessKeyId %s: "
             "worker code signs with its own cloud keys; it listens on %s only",

@@ -47,8 +47,12 @@ class OssEndpoint:
         access_key_id: str = "",
         access_key_secret: str = "",
         location: str = DEFAULT_LOCATION,
+        announce_open: bool = True,
     ) -> None:
         self.root = Path(root)
+        #: Whether start() warns that no credentials are checked; off for callers that
+        #: say so in their own words (the instance-facing endpoint).
+        self.announce_open = announce_open
         self.host = host
         self.port = port
         self.verifier = Verifier(access_key_id, access_key_secret)
@@ -89,7 +93,7 @@ class OssEndpoint:
             self._thread.join()
             self._thread = None
             raise self._failure
-        if not self.verifier.enabled:
+        if self.announce_open and not self.verifier.enabled:
             log.warning(
                 "OSS endpoint %s accepts any request: no credentials are configured", self.url
             )

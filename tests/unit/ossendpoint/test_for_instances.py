@@ -56,8 +56,12 @@ def test_the_same_request_is_refused_by_a_verifying_endpoint(tmp_path: Path) -> 
     assert refused.value.code == "InvalidAccessKeyId"
 
 
-def test_no_configured_keys_no_extra_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="localbatch.ossendpoint.for_instances")
+def test_no_configured_keys_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="localbatch.ossendpoint")
     with instance_endpoint("fake", tmp_path):
         pass
-    assert not [r for r in caplog.records if r.name.endswith("for_instances")]
+    # Exactly one notice, the instance endpoint's own: never two that contradict each other.
+    notices = [r.getMessage() for r in caplog.records if "accepts any" in r.getMessage()]
+    assert len(notices) == 1
+    assert "no credentials are configured" in notices[0]
+    assert "127.0.0.1 only" in notices[0]
