@@ -218,8 +218,8 @@ def _run(
     from localbatch.notify import Notifier
     from localbatch.store import Store
 
-    err = Console(stderr=True, highlight=False)
-    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True)
     bus = EventBus()
     oss_host, endpoint = _oss_host(config, runtime.name, endpoint_wanted)
     if endpoint is not None:
