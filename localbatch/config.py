@@ -131,6 +131,37 @@ def _table(data: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
     return value
 
 
+#: Every key the config file may hold; anything else is a typo that would be ignored.
+KNOWN_KEYS: Mapping[str, frozenset[str] | None] = {
+    "state_dir": None,
+    "region": None,
+    "oss": frozenset(
+        {"root", "buckets", "endpoint", "access_key_id", "access_key_secret", "security_token"}
+    ),
+    "quotas": None,  # checked against QUOTA_NAMES with its own message
+    "images": None,  # any image id
+    "clusters": None,  # any cluster id; each checked below
+    "nas": None,  # any file system id
+    "api": frozenset({"access_key_id", "access_key_secret"}),
+    "notifications": frozenset({"endpoint"}),
+    "packages": frozenset({"copy"}),
+}
+CLUSTER_KEYS = frozenset({"image_id", "instance_type", "docker_image"})
+
+
+def _check_known_keys(data: Mapping[str, Any], path: Path) -> None:
+    """Refuse keys localbatch does not know: a misspelt setting must not be ignored."""
+    for key, value in data.items():
+        if key not in KNOWN_KEYS:
+            raise ConfigError(f"{path}: unknown setting {key!r}; known: {', '.join(KNOWN_KEYS)}")
+        allowed = KNOWN_KEYS[key]
+        if allowed is not None and isinstance(value, Mapping):
+            for inner in value:
+                if inner not in allowed:
+                    known = ", ".join(sorted(allowed))
+                    raise ConfigError(f"{path}: unknown setting {key}.{inner}; known: {known}")
+
+
 def _positive_int(value: object, what: str) -> int:
     if isinstance(value, bool):
         raise ConfigError(f"{what} must be a positive integer, not {value!r}")
@@ -154,6 +185,7 @@ def load_config(
     env = os.environ if env is None else env
     config_path = path or default_config_path(env)
     data = _read_toml(config_path)
+    _check_known_keys(data, config_path)
 
     state = Path(
         state_dir
@@ -197,6 +229,12 @@ def load_config(
     for cluster_id, spec in _table(data, "clusters", config_path).items():
         if not isinstance(spec, Mapping):
             raise ConfigError(f"{config_path}: [clusters.{cluster_id}] must be a table")
+        unknown = sorted(set(spec) - CLUSTER_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"{config_path}: unknown setting clusters.{cluster_id}.{unknown[0]}; "
+                f"known: {', '.join(sorted(CLUSTER_KEYS))}"
+            )
         clusters[str(cluster_id)] = ClusterDefinition(
             cluster_id=str(cluster_id),
             image_id=str(spec.get("image_id", "img-ubuntu")),

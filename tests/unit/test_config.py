@@ -65,6 +65,9 @@ fs-1 = "/srv/nas1"
         ("[quotas]\nMaxJobs = 3\n", "unknown quota"),
         ("quotas = 3\n", "must be a table"),
         ("not toml =", "cannot read config file"),
+        ("[quota]\nMaxJobCount = 3\n", "unknown setting 'quota'"),
+        ("[oss]\nrot = '/x'\n", "unknown setting oss.rot"),
+        ("[clusters.c1]\nimage = 'x'\n", "unknown setting clusters.c1.image"),
     ],
 )
 def test_bad_files_are_clear_errors(tmp_path: Path, text: str, message: str) -> None:
