@@ -82,7 +82,8 @@ class ServiceStack:
 def _oss_endpoints(
     config: Config, runtime: Runtime | None, host: str, oss_port: int | None
 ) -> tuple[str, str, list[Callable[[], None]]]:
-    """Start the OSS endpoint clients use (and, for containers, one they can reach).
+    """Start the OSS endpoint clients use (signatures checked when credentials are set)
+    and the one instances reach (`instance_endpoint`: where their runtime can reach it).
 
     Answers (address for clients, address for instances, what stops them).
     """
@@ -94,23 +95,22 @@ def _oss_endpoints(
     from localbatch.ossendpoint.for_instances import instance_endpoint
     from localbatch.ossendpoint.server import OssEndpoint
 
-    creds = {
-        "access_key_id": config.api_access_key_id,
-        "access_key_secret": config.api_access_key_secret,
-    }
-    public = OssEndpoint(config.oss.root, host=host, port=oss_port, **creds)
+    public = OssEndpoint(
+        config.oss.root,
+        host=host,
+        port=oss_port,
+        access_key_id=config.api_access_key_id,
+        access_key_secret=config.api_access_key_secret,
+    )
     public.start()
-    closers = [public.stop]
-    instance_address = public.address
-    if runtime.name == "docker":
-        try:
-            for_containers = instance_endpoint(runtime.name, config.oss.root, **creds)
-        except BaseException:
-            public.stop()
-            raise
-        closers.append(for_containers.stop)
-        instance_address = for_containers.address
-    return public.address, instance_address, closers
+    try:
+        for_instances = instance_endpoint(
+            runtime.name, config.oss.root, access_key_id=config.api_access_key_id
+        )
+    except BaseException:
+        public.stop()
+        raise
+    return public.address, for_instances.address, [public.stop, for_instances.stop]
 
 
 @dataclass
