@@ -15,13 +15,16 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from localbatch.runtime.fake import FakeStep
+from localbatch.server.client import ApiClient
+from localbatch.server.discovery import read_server_info
+from tests.integration.serve_process import ServeProcess, eventually
 from tests.unit.server.server_helpers import Api, make_body, start_api
 
 pytestmark = pytest.mark.clients
@@ -59,22 +62,14 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 @dataclass
 class Bcs:
     api: Api
-    env: dict[str, str]
+    run: Callable[..., str]
 
     def __call__(self, *args: str) -> str:
-        assert BCS, "bcs is not installed (pip install batchcompute-cli==1.7.7)"
-        done = subprocess.run(
-            [BCS, *args], env=self.env, capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
-        return ANSI.sub("", done.stdout + done.stderr)
+        return self.run(*args)
 
 
-@pytest.fixture
-def bcs(tmp_path: Path) -> Iterator[Bcs]:
-    api = start_api(
-        tmp_path, env={"LOCALBATCH_ACCESS_KEY_ID": AK, "LOCALBATCH_ACCESS_KEY_SECRET": SK}
-    )
+def _bcs_for(tmp_path: Path, api_port: str, oss_address: str) -> Callable[..., str]:
+    """`bcs`, logged in, with its own HOME and its endpoints redirected to localbatch."""
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(REDIRECT)
@@ -84,13 +79,30 @@ def bcs(tmp_path: Path) -> Iterator[Bcs]:
         **os.environ,
         "HOME": str(home),
         "PYTHONPATH": str(hook),
-        "LOCALBATCH_TEST_API_PORT": str(api.stack.api.port),
-        "LOCALBATCH_TEST_OSS": api.stack.oss_address,
+        "LOCALBATCH_TEST_API_PORT": api_port,
+        "LOCALBATCH_TEST_OSS": oss_address,
     }
-    client = Bcs(api, env)
-    client("set", "--ssl", "false")
-    assert "login success" in client("login", "local", AK, SK)
-    yield client
+
+    def bcs(*args: str) -> str:
+        assert BCS, "bcs is not installed (pip install batchcompute-cli==1.7.7)"
+        done = subprocess.run(
+            [BCS, *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+        )
+        assert done.returncode == 0, done.stderr
+        return ANSI.sub("", done.stdout + done.stderr)
+
+    bcs("set", "--ssl", "false")
+    assert "login success" in bcs("login", "local", AK, SK)
+    return bcs
+
+
+@pytest.fixture
+def bcs(tmp_path: Path) -> Iterator[Bcs]:
+    api = start_api(
+        tmp_path, env={"LOCALBATCH_ACCESS_KEY_ID": AK, "LOCALBATCH_ACCESS_KEY_SECRET": SK}
+    )
+    run = _bcs_for(tmp_path, str(api.stack.api.port), api.stack.oss_address)
+    yield Bcs(api, run)
     api.stack.close()
 
 
@@ -152,3 +164,33 @@ def test_delete_of_a_running_job(bcs: Bcs, tmp_path: Path) -> None:
     job_id = re.search(r"job-[0-9A-F]{32}", created).group(0)  # type: ignore[union-attr]
     assert "done" in bcs("dj", job_id, "-y")
     assert bcs.api.request("GET", f"/jobs/{job_id}").status == 404
+
+
+@pytest.mark.sandbox
+def test_sub_uploads_a_package_and_runs_it(tmp_path: Path, bwrap_path: str) -> None:
+    """`bcs sub -p` packs a folder, uploads it through the OSS endpoint, creates the job;
+    a real `localbatch serve` (sandbox runtime) unpacks and runs it."""
+    server = ServeProcess(
+        tmp_path / "state",
+        runtime="process",
+        env={"LOCALBATCH_ACCESS_KEY_ID": AK, "LOCALBATCH_ACCESS_KEY_SECRET": SK},
+    )
+    try:
+        info = read_server_info(tmp_path / "state")
+        assert info is not None
+        bcs = _bcs_for(tmp_path, server.url.rsplit(":", 1)[1], info.oss_address)
+        bcs("set", "-o", "oss://bucket-c/bcs/", "-t", "ecs.sn1.medium")
+        program = tmp_path / "prog"
+        program.mkdir()
+        (program / "run.sh").write_text('echo "package $BATCH_COMPUTE_DAG_INSTANCE_ID"\n')
+        out = bcs("sub", "sh run.sh", "demo-sub", "-p", f"{program}/", "-n", "2", "-f")
+        assert "Upload:" in out and "worker.tar.gz" in out
+        job_id = re.search(r"Job created: (job-[0-9A-F]{32})", out).group(1)  # type: ignore[union-attr]
+        client = ApiClient(server.url, AK, SK)
+        eventually(
+            lambda: client.request("GET", f"/jobs/{job_id}")["State"] not in ("Waiting", "Running")
+        )
+        assert client.request("GET", f"/jobs/{job_id}")["State"] == "Finished"
+        assert "package 1" in bcs("j", job_id, "task", "1")  # read back through OSS
+    finally:
+        server.terminate()
