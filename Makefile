@@ -26,6 +26,7 @@ demo: $(STAMP)
 	@if docker info >/dev/null 2>&1; then $(BIN)/localbatch images build; fi
 	$(BIN)/python examples/logcount/stage.py
 	$(BIN)/localbatch run examples/logcount/job.json
+	$(BIN)/localbatch oss cat oss://localbatch-demo/logcount/result/result.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check localbatch tests bench

@@ -12,7 +12,7 @@ from localbatch import __version__
 from localbatch.cli.lazy import LazyGroup
 
 #: Modules under localbatch.cli that each define `register(group)`; one per command family.
-COMMAND_MODULES = ("validate", "oss", "run", "serve", "jobs", "images")
+COMMAND_MODULES = ("validate", "oss", "oss_files", "run", "serve", "jobs", "images")
 
 #: Which module registers each command, so that only that module is imported. A command
 #: missing here still works (its name makes every module load); tests keep this true.
@@ -21,6 +21,7 @@ COMMANDS = {
     "plan": "validate",
     "schema": "validate",
     "oss-serve": "oss",
+    "oss": "oss_files",
     "run": "run",
     "serve": "serve",
     **dict.fromkeys(

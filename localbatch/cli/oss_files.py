@@ -1,0 +1,217 @@
+"""`localbatch oss ls|cat|cp`: look at and fill `oss://` paths from the shell.
+
+Every path goes through the storage layer's resolver, the one jobs use, so the same command
+reads the local OSS root, a bucket alias (`file://`, `memory://`, any fsspec URL) or real OSS
+through ossfs, whatever the config says; unsafe keys are refused with its `InvalidOssPath`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail
+from localbatch.storage.errors import StorageError
+from localbatch.storage.paths import SCHEME, safe_relative
+from localbatch.storage.resolver import Location, OssResolver
+from localbatch.storage.transfer import TEMPORARY_PREFIX, publish_file, remote_files
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _storage_errors(func: F) -> F:
+    """Storage and file-system errors become one clear line and exit status 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except StorageError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            fail(f"{exc.strerror or exc}{where}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _resolve(config: Config, url: str) -> Location:
+    return OssResolver(config.oss).resolve(url)
+
+
+def _as_folder(config: Config, location: Location) -> Location:
+    """The same path as a folder (key ending with '/'), for a key that names a directory."""
+    if location.oss.is_folder:
+        return location
+    return _resolve(config, location.url + "/")
+
+
+def _is_dir(location: Location) -> bool:
+    return bool(location.fs.isdir(location.path))
+
+
+def _is_object(location: Location) -> bool:
+    return not location.oss.is_folder and bool(location.fs.isfile(location.path))
+
+
+def _missing(url: str) -> None:
+    fail(f"no such object or folder: {url}", EXIT_USAGE)
+
+
+def _hidden(relative: str) -> bool:
+    """Half-written uploads are not objects yet (the OSS endpoint hides them too)."""
+    return relative.rsplit("/", 1)[-1].startswith(TEMPORARY_PREFIX)
+
+
+def _objects(folder: Location) -> Iterator[tuple[str, str]]:
+    """(file-system path, relative key) of every object under a folder, in key order."""
+    for path, relative in remote_files(folder):
+        if not _hidden(relative):
+            yield path, relative
+
+
+def _children(folder: Location) -> list[str]:
+    """The direct children's relative names under a folder; sub-folders end with '/'."""
+    fs = folder.fs
+    base = fs._strip_protocol(folder.path.rstrip("/")).rstrip("/")
+    names = []
+    for entry in fs.ls(folder.path.rstrip("/") or "/", detail=True):
+        name = fs._strip_protocol(entry["name"]).rstrip("/")
+        relative = name[len(base) :].lstrip("/")
+        if not relative or _hidden(relative):
+            continue
+        names.append(relative + "/" if entry["type"] == "directory" else relative)
+    return sorted(names)
+
+
+@click.group("oss")
+def oss_group() -> None:
+    """Inspect and fill oss:// paths (local root, bucket aliases or real OSS)."""
+
+
+@oss_group.command("ls")
+@click.argument("prefix", metavar="OSS_PREFIX")
+@click.option("-r", "--recursive", is_flag=True, help="Every object below, not only one level.")
+@config_options
+@_storage_errors
+def ls(prefix: str, recursive: bool, config: Config) -> None:
+    """List what is under OSS_PREFIX, one oss:// URL a line.
+
+    Folders end with '/'. OSS_PREFIX is a folder (oss://bucket/ or oss://bucket/dir/) or
+    one object. Exit status 2 when nothing is there.
+    """
+    location = _resolve(config, prefix)
+    if _is_object(location):
+        click.echo(location.url)
+        return
+    if not _is_dir(location):
+        _missing(location.url)
+    folder = _as_folder(config, location)
+    names = [rel for _, rel in _objects(folder)] if recursive else _children(folder)
+    for name in names:
+        click.echo(folder.url + name)
+
+
+@oss_group.command("cat")
+@click.argument("path", metavar="OSS_PATH")
+@config_options
+@_storage_errors
+def cat(path: str, config: Config) -> None:
+    """Write the object OSS_PATH to standard output, byte for byte."""
+    location = _resolve(config, path)
+    if not _is_object(location):
+        if _is_dir(location):
+            fail(f"{location.url} is a folder: list it with `localbatch oss ls`")
+        _missing(location.url)
+    out = sys.stdout.buffer
+    with location.fs.open(location.path, "rb") as source:
+        try:
+            shutil.copyfileobj(source, out)
+            out.flush()
+        except BrokenPipeError:  # `localbatch oss cat … | head`: the reader had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@oss_group.command("cp")
+@click.argument("src")
+@click.argument("dst")
+@config_options
+@_storage_errors
+def cp(src: str, dst: str, config: Config) -> None:
+    """Copy local files to oss://, or objects from oss:// to local files.
+
+    \b
+    localbatch oss cp data.csv oss://bucket/in/        -> oss://bucket/in/data.csv
+    localbatch oss cp data.csv oss://bucket/in/x.csv   -> that exact key
+    localbatch oss cp ./dir oss://bucket/in/           -> every file below ./dir, under in/
+    localbatch oss cp oss://bucket/out/r.json .        -> ./r.json
+    localbatch oss cp oss://bucket/out/ ./results      -> every object below out/
+    Each object is written whole or not at all. Exit status 2 when SRC does not exist.
+    """
+    src_oss, dst_oss = src.startswith(SCHEME), dst.startswith(SCHEME)
+    if src_oss == dst_oss:
+        fail("exactly one of SRC and DST must be an oss:// path (the other a local path)")
+    copied = _upload(config, Path(src), dst) if dst_oss else _download(config, src, Path(dst))
+    click.echo(f"copied {copied} object{'s' if copied != 1 else ''}")
+
+
+def _upload(config: Config, source: Path, dst: str) -> int:
+    if source.is_file():
+        target = _resolve(config, dst)
+        if target.oss.is_folder:
+            target = target.child(source.name)
+        publish_file(source, target)
+        click.echo(f"{source} -> {target.url}", err=True)
+        return 1
+    if not source.is_dir():
+        fail(f"no such file or directory: {source}", EXIT_USAGE)
+    folder = _resolve(config, dst if dst.endswith("/") else dst + "/")
+    count = 0
+    for file in sorted(p for p in source.rglob("*") if not p.is_dir()):
+        relative = safe_relative(file.relative_to(source).as_posix())
+        target = folder.child(relative)
+        publish_file(file, target)
+        click.echo(f"{file} -> {target.url}", err=True)
+        count += 1
+    return count
+
+
+def _download(config: Config, src: str, destination: Path) -> int:
+    location = _resolve(config, src)
+    if _is_object(location):
+        into_dir = destination.is_dir() or str(destination).endswith("/")
+        target = destination / location.oss.parts[-1] if into_dir else destination
+        _fetch(location, location.path, location.url, target)
+        return 1
+    if not _is_dir(location):
+        _missing(location.url)
+    folder = _as_folder(config, location)
+    count = 0
+    for path, relative in _objects(folder):
+        _fetch(folder, path, folder.url + relative, destination.joinpath(*relative.split("/")))
+        count += 1
+    return count
+
+
+def _fetch(location: Location, path: str, url: str, target: Path) -> None:
+    """Download one object to `target` through a temporary sibling, so it appears whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    try:
+        location.fs.get_file(path, str(temp))
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    click.echo(f"{url} -> {target}", err=True)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(oss_group)
