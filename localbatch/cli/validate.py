@@ -27,8 +27,25 @@ def _check(source: str, quotas: Mapping[str, int]) -> tuple[dict[str, Any], Vali
         fail(str(exc))
         raise  # unreachable: fail() exits
     except ApiError as error:
+        _explain_unreadable_json(source, error)
         return {}, ValidationReport(errors=[error])
     return body, validate(body, quotas)
+
+
+def _explain_unreadable_json(source: str, error: ApiError) -> None:
+    """Say where the JSON breaks: the service's InvalidJsonFormat alone names no position."""
+    cause = error.__context__
+    if isinstance(cause, json.JSONDecodeError):
+        where = f"line {cause.lineno} column {cause.colno}: {cause.msg}"
+    elif isinstance(cause, UnicodeDecodeError):
+        where = f"byte {cause.start}: not UTF-8"
+    elif isinstance(cause, RecursionError):
+        where = "nested too deeply to parse"
+    elif cause is not None:
+        where = str(cause)
+    else:
+        return
+    click.echo(f"{source}: {where}", err=True)
 
 
 def _print_report(report: ValidationReport) -> None:
@@ -98,22 +115,23 @@ def plan_command(file: str, as_json: bool, config: Config) -> None:
     for level, members in itertools.groupby(plans, key=lambda plan: plan.level):
         click.echo(f"level {level}")
         for plan in members:
-            click.echo(f"  {_plan_line(plan)}")
-            for notice in plan.notices:
-                click.echo(f"    note: {notice}")
+            for index, line in enumerate(_plan_lines(plan)):
+                click.echo(f"{'    ' if index else '  '}{line}")
 
 
-def _plan_line(plan: TaskPlan) -> str:
+def _plan_lines(plan: TaskPlan) -> list[str]:
+    """One short line per fact, so that a task's plan reads without wrapping."""
     from localbatch.node_choice import describe_image
 
     size = f"{plan.cpu_cores} cores, {plan.memory_gib} GiB" if plan.cpu_cores else "size unknown"
-    image = describe_image(plan.docker_image, plan.image, plan.image_source)
-    after = f"; after {', '.join(plan.upstream)}" if plan.upstream else ""
-    return (
+    after = f", after {', '.join(plan.upstream)}" if plan.upstream else ""
+    return [
         f"{plan.name}: {_plural(plan.instance_count, 'instance')} of "
-        f"{plan.instance_type or 'unknown type'} ({size}) on {plan.cluster}; image {image}; "
-        f"timeout {plan.timeout}s, MaxRetryCount {plan.max_retry_count}{after}"
-    )
+        f"{plan.instance_type or 'unknown type'} ({size}) on {plan.cluster}{after}",
+        f"image {describe_image(plan.docker_image, plan.image, plan.image_source)}",
+        f"timeout {plan.timeout}s, MaxRetryCount {plan.max_retry_count}",
+        *(f"note: {notice}" for notice in plan.notices),
+    ]
 
 
 @click.command("schema")

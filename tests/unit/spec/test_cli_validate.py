@@ -119,8 +119,13 @@ def test_plan_prints_levels() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "job logcount: 3 tasks, 5 instances"
     assert [line for line in lines if line.startswith("level")] == ["level 0", "level 1", "level 2"]
-    assert lines[4].startswith("  count: 3 instances of ecs.sn1.medium (2 cores, 4 GiB)")
-    assert lines[4].endswith("; after split")
+    count = lines.index("level 1") + 1
+    assert lines[count : count + 3] == [
+        "  count: 3 instances of ecs.sn1.medium (2 cores, 4 GiB) on AutoCluster, after split",
+        "    image localbatch/bookworm-python:1 (AutoCluster.ImageId img-ubuntu)",
+        "    timeout 300s, MaxRetryCount 1",
+    ]
+    assert max(len(line) for line in lines) <= 100  # readable on a terminal, no wrapping
 
 
 def test_plan_shows_the_local_image_and_the_fallbacks_run_would_take(tmp_path: Path) -> None:
@@ -128,12 +133,28 @@ def test_plan_shows_the_local_image_and_the_fallbacks_run_would_take(tmp_path: P
     config.write_text('[images]\nimg-ubuntu = "my/ubuntu:1"\n')
     result = run("plan", "--config", str(config), str(LOGCOUNT))
     assert result.exit_code == 0
-    assert "; image my/ubuntu:1 (AutoCluster.ImageId img-ubuntu);" in result.stdout
+    assert "\n    image my/ubuntu:1 (AutoCluster.ImageId img-ubuntu)\n" in result.stdout
     undefined = run("plan", write(tmp_path, job_body()))
     assert (
         "image localbatch/bookworm-python:1 (ClusterId cls-local, not defined" in undefined.stdout
     )
     assert "    note: task taskA: cluster cls-local is not defined" in undefined.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{\n  "Name": "x",\n  "DAG": {,}\n}', "line 3 column 11: Expecting property name"),
+        ('{"Name": NaN}', "NaN is not JSON"),
+    ],
+)
+def test_invalid_json_says_where_it_breaks(tmp_path: Path, text: str, where: str) -> None:
+    path = write(tmp_path, text)
+    for command in ("validate", "plan"):
+        result = run(command, path)
+        assert result.exit_code == 1
+        assert result.stdout.startswith("400 InvalidJsonFormat:")
+        assert result.stderr.startswith(f"{path}: {where}")
 
 
 def test_plan_json() -> None:
