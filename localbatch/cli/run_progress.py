@@ -35,6 +35,11 @@ def _duration(start: float | None, end: float | None, now: float | None = None) 
     return f"{minutes}m{secs:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
+def _error(code: str, message: str | None) -> str:
+    """`Code: message`, the way the service words an instance's error."""
+    return f"{code}: {message}" if message else code
+
+
 class PlainProgress:
     """One line per event (instance waits are shown only when they are retries)."""
 
@@ -54,13 +59,15 @@ class PlainProgress:
             line = f"task {event.task_name} {event.state}"
         else:
             line = f"instance {event.task_name}.{event.instance_id} {event.state}"
+            exited = f"exit {event.exit_code}" if event.exit_code is not None else ""
             if event.state == State.WAITING:
-                cause = event.error_code or f"exit {event.exit_code}"
+                cause = event.error_code or exited or "an error"
                 line += f" (retry {event.retry_count} after {cause})"
             elif event.state in (State.FAILED, State.STOPPED, State.FINISHED):
-                line += f" exit {event.exit_code}"
+                # An instance that never ran its program has no exit code to show.
+                line += f" {exited}" if exited else ""
                 if event.error_code:
-                    line += f" {event.error_code}: {event.error_message}"
+                    line += f" {_error(event.error_code, event.error_message)}"
         with self._lock:
             print(f"{stamp} {line}", file=self.out, flush=True)
 
@@ -160,10 +167,13 @@ def print_summary(console: Console, snapshot: JobSnapshot, logs_dir: Path) -> No
     for task in snapshot.tasks:
         for inst in task.instances:
             if inst.state == State.FAILED or inst.error_code not in ("", "Stopped"):
-                what = inst.error_code or f"exit code {inst.exit_code}"
+                what = (
+                    _error(inst.error_code, inst.error_message)
+                    if inst.error_code
+                    else f"exit code {inst.exit_code}"
+                )
                 console.print(
                     f"{task.name}.{inst.instance_id} {inst.state}: {what}",
-                    inst.error_message,
                     markup=False,
                     soft_wrap=True,
                 )

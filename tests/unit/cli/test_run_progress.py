@@ -48,4 +48,18 @@ def test_plain_lines_skip_first_waits_and_show_retries_and_errors() -> None:
     lines = out.getvalue().splitlines()
     assert len(lines) == 2
     assert lines[0].endswith("instance count.0 Waiting (retry 1 after Timeout)")
-    assert lines[1].endswith("instance count.0 Failed exit None Timeout: slow")
+    assert lines[1].endswith("instance count.0 Failed Timeout: slow")
+
+
+def test_plain_lines_show_exit_codes_only_when_a_program_ran() -> None:
+    out = io.StringIO()
+    plain = PlainProgress(out)
+    plain(_instance(State.WAITING, 0, retry=1, exit_code=None))
+    plain(_instance(State.STOPPED, 1, exit_code=None))
+    plain(_instance(State.FAILED, 2, exit_code=3))
+    lines = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines == [
+        "instance count.0 Waiting (retry 1 after an error)",
+        "instance count.1 Stopped",
+        "instance count.2 Failed exit 3",
+    ]
