@@ -35,11 +35,11 @@ EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
 def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
     """Run the job's unfinished instances here; the exit status `localbatch run` would give."""
     from localbatch.runtime.base import RuntimeUnavailable
-    from localbatch.runtime.select import select_runtime
+    from localbatch.server.runtime_choice import select_sparing_runtime
     from localbatch.server.stack import open_local_service
 
     try:
-        runtime, notice = select_runtime(runtime_choice, config)
+        runtime, notice = select_sparing_runtime(runtime_choice, config)
     except RuntimeUnavailable as exc:
         fail(str(exc))
         raise

@@ -175,7 +175,7 @@ def run_command(
 
     from localbatch.ids import new_job_id
     from localbatch.runtime.base import RuntimeUnavailable
-    from localbatch.runtime.select import select_runtime
+    from localbatch.server.runtime_choice import select_sparing_runtime
     from localbatch.spec.model import parse_job
 
     job = parse_job(body)
@@ -185,7 +185,7 @@ def run_command(
             f"--only names no task of the job: {', '.join(unknown)} (tasks: {', '.join(job.tasks)})"
         )
     try:
-        runtime, notice = select_runtime(runtime_choice, config)
+        runtime, notice = select_sparing_runtime(runtime_choice, config)
     except RuntimeUnavailable as exc:
         fail(str(exc))
         raise  # unreachable

@@ -32,10 +32,10 @@ def _runtime(choice: str, config: Config) -> tuple[Any, str]:
         step = FakeStep(**json.loads(os.environ.get(FAKE_STEP_ENV) or "{}"))
         return FakeRuntime(step), f"runtime: fake (nothing runs; every attempt: {step})"
     from localbatch.runtime.base import RuntimeUnavailable
-    from localbatch.server.runtime_choice import select_serve_runtime
+    from localbatch.server.runtime_choice import select_sparing_runtime
 
     try:
-        runtime, notice = select_serve_runtime(choice, config)
+        runtime, notice = select_sparing_runtime(choice, config)
     except RuntimeUnavailable as exc:
         fail(str(exc))
         raise  # unreachable: fail exits

@@ -14,7 +14,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,6 +44,8 @@ LABEL_OWNER_PID = "localbatch.owner-pid"
 LABEL_OWNER_STARTED = "localbatch.owner-started"
 #: Only containers started from this host are judged by pid (a remote engine may be shared).
 LABEL_OWNER_HOST = "localbatch.owner-host"
+#: The state directory of the run that started the container: whose store knows its job.
+LABEL_STATE_DIR = "localbatch.state-dir"
 #: Containers kept for debugging (ReserveOnFail) are renamed with this prefix and never
 #: removed as orphans.
 KEPT_PREFIX = "localbatch-kept-"
@@ -73,6 +75,11 @@ class DockerHandle:
     done: threading.Event = field(default_factory=threading.Event)
     outcome: AttemptOutcome | None = None
     watcher: threading.Thread | None = None
+
+
+#: Whether a dead owner's container must be kept: (its state dir label, its job id) -> keep.
+#: Given by the surfaces, which know the stores (a job still unfinished there is adopted).
+KeepJob = Callable[[str, str], bool]
 
 
 def _owner_labels() -> dict[str, str]:
@@ -121,17 +128,25 @@ class DockerRuntime:
         default_image: str = DEFAULT_DOCKER_IMAGE,
         network_mode: str = "bridge",
         spare: Collection[str] = (),
+        keep_job: KeepJob | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         self._client = client
         #: Container ids orphan clean-up leaves alone (a restarted server adopts them).
         self.spare = frozenset(spare)
+        #: Jobs whose containers orphan clean-up leaves alone though their owner died.
+        self.keep_job = keep_job
         self.pull = pull
         self.default_image = default_image
         self.network_mode = network_mode
         self.host_cores = os.cpu_count() or 1
         #: Ids of the orphans the last check() removed (reported by the caller).
         self.orphans_removed: list[str] = []
+        #: Ids of the dead owners' containers the last check() kept for `keep_job`.
+        self.orphans_kept: list[str] = []
         self.owner_labels = _owner_labels()
+        if state_dir is not None:
+            self.owner_labels[LABEL_STATE_DIR] = str(state_dir.resolve())
 
     @property
     def client(self) -> docker.DockerClient:
@@ -362,8 +377,11 @@ class DockerRuntime:
     # -- recovery -----------------------------------------------------------------------------
 
     def cleanup_orphans(self) -> list[str]:
-        """Remove containers of localbatch runs on this host whose owner process is gone."""
+        """Remove containers of localbatch runs on this host whose owner process is gone,
+        except those in `spare` and those of jobs `keep_job` keeps (listed in `orphans_kept`).
+        """
         removed = []
+        self.orphans_kept = []
         containers = self.client.api.containers(all=True, filters={"label": LABEL_OWNER_PID})
         for container in containers:
             labels = container.get("Labels") or {}
@@ -373,6 +391,11 @@ class DockerRuntime:
             if labels.get(LABEL_OWNER_HOST) != self.owner_labels[LABEL_OWNER_HOST]:
                 continue
             if _owner_alive(labels) or container["Id"] in self.spare:
+                continue
+            if self.keep_job is not None and self.keep_job(
+                labels.get(LABEL_STATE_DIR, ""), labels.get(LABEL_JOB, "")
+            ):
+                self.orphans_kept.append(str(container["Id"]))
                 continue
             self._remove(container["Id"])
             removed.append(str(container["Id"]))

@@ -7,20 +7,32 @@ never surprised by where their program ran.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from localbatch.config import Config
 from localbatch.runtime.base import Runtime, RuntimeUnavailable
+
+if TYPE_CHECKING:
+    from localbatch.runtime.docker import KeepJob
 
 CHOICES = ("auto", "docker", "process")
 
 
-def _docker(config: Config) -> tuple[Runtime, str]:
+def _docker(config: Config, keep_job: KeepJob | None) -> tuple[Runtime, str]:
     from localbatch.runtime.docker import DockerRuntime
 
-    runtime = DockerRuntime(default_image=config.default_docker_image)
+    runtime = DockerRuntime(
+        default_image=config.default_docker_image, keep_job=keep_job, state_dir=config.state_dir
+    )
     runtime.check()
     notice = f"runtime: docker (Docker Engine {runtime.version()})"
     if runtime.orphans_removed:
         notice += f"; removed {len(runtime.orphans_removed)} container(s) left by dead runs"
+    if runtime.orphans_kept:
+        notice += (
+            f"; kept {len(runtime.orphans_kept)} container(s) of dead runs whose jobs are "
+            "unfinished (`localbatch serve` adopts them)"
+        )
     return runtime, notice
 
 
@@ -32,17 +44,20 @@ def _process(why: str = "") -> tuple[Runtime, str]:
     return runtime, f"runtime: process ({runtime.describe()}{why})"
 
 
-def select_runtime(choice: str, config: Config) -> tuple[Runtime, str]:
+def select_runtime(
+    choice: str, config: Config, *, keep_job: KeepJob | None = None
+) -> tuple[Runtime, str]:
     """The runtime to use and the line that tells the user; RuntimeUnavailable says what
-    to install or start."""
+    to install or start. `keep_job` spares dead runs' containers from orphan clean-up
+    (`DockerRuntime(keep_job=...)`)."""
     if choice == "docker":
-        return _docker(config)
+        return _docker(config, keep_job)
     if choice == "process":
         return _process()
     if choice != "auto":
         raise RuntimeUnavailable(f"unknown runtime {choice!r}: choose one of {', '.join(CHOICES)}")
     try:
-        return _docker(config)
+        return _docker(config, keep_job)
     except RuntimeUnavailable as no_docker:
         from localbatch.runtime.docker import engine_address
 

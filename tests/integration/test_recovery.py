@@ -18,7 +18,10 @@ from typing import Any
 
 import pytest
 
+from localbatch.config import load_config
 from localbatch.notify import events_file
+from localbatch.runtime.docker import DockerRuntime
+from localbatch.server.runtime_choice import select_sparing_runtime
 from localbatch.states import State
 from localbatch.store import Store
 from tests.integration.serve_process import ServeProcess, eventually, kill_leftovers
@@ -174,13 +177,18 @@ def test_running_container_is_adopted_after_kill_9(tmp_path: Path, default_image
     try:
         eventually(lambda: _running_instances(store, job_id) == 1)
         first.kill()
+        # Another localbatch process (a `localbatch run`) selects Docker meanwhile: its
+        # orphan clean-up must keep the container of the job the store left unfinished.
+        config = load_config(
+            tmp_path / "none.toml", env={}, state_dir=state_dir, oss_root=tmp_path / "oss"
+        )
+        other_run, notice = select_sparing_runtime("docker", config)
+        assert isinstance(other_run, DockerRuntime) and len(other_run.orphans_kept) == 1, notice
         second = ServeProcess(state_dir, runtime="docker")
         try:
             eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
             job = second.request("GET", f"/jobs/{job_id}")
             instance = second.request("GET", f"/jobs/{job_id}/tasks/split/instances/0")
-            # Another process's Docker runtime check removes the container as an orphan of a
-            # dead server if it runs meanwhile (not here in CI: tests run one at a time).
             assert job["State"] == "Finished", f"{instance['Result']}\n{''.join(second.lines)}"
         finally:
             second.terminate()

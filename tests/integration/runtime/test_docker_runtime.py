@@ -182,3 +182,61 @@ def test_pull_is_tried_only_when_asked_and_its_failure_explained(
     outcome = puller.run(puller.spec("true"))
     assert outcome.error_code == "ImageNotFound"
     assert outcome.error_message.startswith(f"Pulling {image} failed")
+
+
+def _record_job(state_dir: Path, job_id: str, state: str) -> None:
+    """A store on `state_dir` recording `job_id` in `state` (what a dead run left)."""
+    from localbatch.events import Event
+    from localbatch.spec.model import parse_job
+    from localbatch.states import State
+    from localbatch.store import Store
+    from tests.unit.server.server_helpers import make_body
+
+    store = Store.open(state_dir)
+    store.create_job(job_id, parse_job(make_body()), created=1.0, runner="999999999:1.000")
+    store.on_event(Event("OnJob" + state, job_id, State(state), 2.0, "Job", start_time=2.0))
+    store.close()
+
+
+def test_dead_runs_containers_of_unfinished_jobs_are_kept_by_their_store(
+    docker_client: Any, default_image: str, tmp_path: Path
+) -> None:
+    """Owner dead: removed only if the store of the container's state dir has the job ended."""
+    from localbatch.runtime.docker import LABEL_STATE_DIR
+    from localbatch.store.unfinished import UnfinishedJobs
+
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    _record_job(mine, "job-running-here", "Running")
+    _record_job(other, "job-running-there", "Running")
+    _record_job(other, "job-failed-there", "Failed")
+    dead = {**DockerRuntime(docker_client).owner_labels, LABEL_OWNER_PID: str(dead_pid())}
+    cases = {
+        ("job-running-here", str(mine.resolve())): True,
+        ("job-running-here", ""): True,  # no state dir label: judged by our own store
+        ("job-running-there", str(other.resolve())): True,
+        ("job-failed-there", str(other.resolve())): False,
+        ("job-unknown", str(mine.resolve())): False,
+        ("job-unknown", ""): False,
+    }
+    refs = {}
+    try:
+        for job_id, state_dir in cases:
+            labels = {**dead, LABEL_JOB: job_id}
+            if state_dir:
+                labels[LABEL_STATE_DIR] = state_dir
+            refs[job_id, state_dir] = docker_client.api.create_container(
+                default_image, ["true"], labels=labels
+            )["Id"]
+        runtime = DockerRuntime(
+            docker_client, keep_job=UnfinishedJobs(mine), state_dir=mine / "x" / ".."
+        )
+        assert runtime.owner_labels[LABEL_STATE_DIR] == str(mine.resolve())
+        removed = runtime.cleanup_orphans()
+        for case, kept in cases.items():
+            assert _exists(docker_client, refs[case]) == kept, case
+            assert (refs[case] in runtime.orphans_kept) == kept, case
+            assert (refs[case] in removed) != kept, case
+    finally:
+        for ref in refs.values():
+            if _exists(docker_client, ref):
+                docker_client.api.remove_container(ref, force=True)

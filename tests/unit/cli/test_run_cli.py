@@ -59,7 +59,7 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRuntime]:
     fake = FakeRuntime(FakeStep(stdout="hello\n"))
     module = types.ModuleType("localbatch.runtime.select")
 
-    def select_runtime(choice: str, config: object) -> tuple[FakeRuntime, str]:
+    def select_runtime(choice: str, config: object, **_: object) -> tuple[FakeRuntime, str]:
         return fake, f"runtime: fake (asked for {choice})"
 
     module.select_runtime = select_runtime  # type: ignore[attr-defined]
@@ -200,7 +200,7 @@ def test_instances_signing_with_their_own_keys_reach_the_endpoint_under_api_cred
 ) -> None:
     worker = SigningWorker()
     select = sys.modules["localbatch.runtime.select"]
-    monkeypatch.setattr(select, "select_runtime", lambda choice, config: (worker, "fake"))
+    monkeypatch.setattr(select, "select_runtime", lambda choice, config, **_: (worker, "fake"))
     monkeypatch.setenv("LOCALBATCH_ACCESS_KEY_ID", "api-id")
     monkeypatch.setenv("LOCALBATCH_ACCESS_KEY_SECRET", "api-secret")
     result = _invoke(tmp_path, str(_job(tmp_path)))
