@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from localbatch.states import State
@@ -48,6 +49,11 @@ def local_time(moment: float | None) -> str:
     return datetime.fromtimestamp(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
+def short_time(moment: float | None) -> str:
+    """Minutes are enough to tell jobs apart in a list; `status` shows the seconds."""
+    return datetime.fromtimestamp(moment).strftime("%m-%d %H:%M") if moment else "-"
+
+
 def duration(start: float | None, end: float | None) -> str:
     if start is None:
         return "-"
@@ -75,22 +81,60 @@ def counts(values: Counts) -> str:
     return ", ".join(parts)
 
 
-def jobs_table(records: Iterable[JobRecord]) -> Table:
-    table = Table(box=None)
-    table.add_column("JOB", no_wrap=True, min_width=JOB_ID_WIDTH)
-    for column in ("NAME", "STATE", "PRIORITY", "TASKS", "INSTANCES", "CREATED"):
-        table.add_column(column)
-    for record in records:
-        table.add_row(
-            record.id,
-            record.name,
-            job_state(record),
-            str(record.priority),
-            counts(record.task_counts),
-            counts(record.instance_counts),
-            local_time(record.creation_time),
-        )
+def short_counts(values: Counts) -> str:
+    """ "3/5": finished of all, short enough for a one-line list (`status` has the rest)."""
+    return f"{values.of(State.FINISHED)}/{sum(values.by_state.values())}"
+
+
+#: Columns of the job list left out, in this order, when the terminal is too narrow.
+OPTIONAL_JOB_COLUMNS = ("CREATED", "PRIO")
+
+
+def jobs_table(records: Iterable[JobRecord], hide: Iterable[str] = ()) -> Table:
+    """One line a job, with every column but those in `hide`."""
+    hidden = set(hide)
+    rows = [
+        {
+            "JOB": record.id,
+            "NAME": record.name,
+            "STATE": job_state(record),
+            "PRIO": str(record.priority),
+            "TASKS": short_counts(record.task_counts),
+            "INSTANCES": short_counts(record.instance_counts),
+            "CREATED": short_time(record.creation_time),
+        }
+        for record in records
+    ]
+    table = Table(box=None, pad_edge=False)
+    columns = [c for c in ("JOB", "NAME", "STATE", "PRIO", "TASKS", "INSTANCES", "CREATED")]
+    for column in (c for c in columns if c not in hidden):
+        table.add_column(column, no_wrap=column != "NAME", overflow="fold")
+    for row in rows:
+        table.add_row(*(row[c] for c in columns if c not in hidden))
     return table
+
+
+def _natural_width(console: Console, table: Table) -> int:
+    """The width the table wants (console.measure clamps it to the console's width)."""
+    return Measurement.get(console, console.options.update_width(10_000), table).maximum
+
+
+def print_jobs(console: Console, records: Iterable[JobRecord]) -> None:
+    """The job list; on a terminal too narrow for all of it, the least needed columns go,
+    said in a last line, rather than rich cutting names and states to '…'."""
+    items = list(records)
+    hidden: list[str] = []
+    table = jobs_table(items)
+    for column in OPTIONAL_JOB_COLUMNS:
+        if _natural_width(console, table) <= console.width:
+            break
+        hidden.append(column)
+        table = jobs_table(items, hidden)
+    console.print(table)
+    if hidden:
+        console.print(
+            f"({', '.join(hidden)} left out to fit {console.width} columns; --json has all)"
+        )
 
 
 def print_job(console: Console, record: JobRecord, tasks: Iterable[TaskRecord]) -> None:

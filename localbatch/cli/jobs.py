@@ -20,9 +20,9 @@ from localbatch.cli.job_logs import LogPrinter, print_logs
 from localbatch.cli.job_views import (
     attempt_json,
     console,
-    jobs_table,
     print_instance,
     print_job,
+    print_jobs,
     print_json,
     print_task,
 )
@@ -107,7 +107,7 @@ def jobs_command(states: tuple[str, ...], limit: int, as_json: bool, config: Con
     if as_json:
         print_json(shapes.page(page, shapes.job))
     else:
-        console().print(jobs_table(page.items))
+        print_jobs(console(), page.items)
 
 
 @click.command("status")

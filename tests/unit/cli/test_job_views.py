@@ -1,0 +1,49 @@
+"""The job list stays readable on a narrow terminal: columns go whole, never cut to '…'."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from localbatch.cli.job_views import print_jobs
+from localbatch.states import State
+from localbatch.store.records import Counts, JobRecord
+
+
+def _job(name: str) -> JobRecord:
+    return JobRecord(
+        id="job-" + "A" * 32,
+        name=name,
+        owner="",
+        priority=7,
+        state=State.FINISHED,
+        message="",
+        creation_time=1_700_000_000.0,
+        start_time=None,
+        end_time=None,
+        task_counts=Counts({State.FINISHED: 2, State.FAILED: 1}),
+        instance_counts=Counts({State.FINISHED: 5}),
+        runner="",
+    )
+
+
+def _render(width: int) -> list[str]:
+    out = io.StringIO()
+    print_jobs(Console(file=out, width=width, highlight=False), [_job("logcount")])
+    return out.getvalue().splitlines()
+
+
+def test_wide_terminal_gets_every_column_on_one_line() -> None:
+    lines = _render(120)
+    assert lines[0].split() == ["JOB", "NAME", "STATE", "PRIO", "TASKS", "INSTANCES", "CREATED"]
+    assert lines[1].split()[:6] == ["job-" + "A" * 32, "logcount", "Finished", "7", "2/3", "5/5"]
+    assert len(lines) == 2
+
+
+def test_narrow_terminal_drops_whole_columns_and_says_which() -> None:
+    lines = _render(80)
+    assert lines[0].split() == ["JOB", "NAME", "STATE", "PRIO", "TASKS", "INSTANCES"]
+    assert lines[1].split() == ["job-" + "A" * 32, "logcount", "Finished", "7", "2/3", "5/5"]
+    assert lines[2] == "(CREATED left out to fit 80 columns; --json has all)"
+    assert all(len(line) <= 80 and "…" not in line for line in lines)
