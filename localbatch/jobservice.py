@@ -234,8 +234,14 @@ class JobService:
         self.store.claim_job(job_id, self.runner)
         self.resume(job_id)
 
-    def resume(self, job_id: str) -> None:
-        """Hand a recorded job to this process's engine, keeping its finished instances."""
+    def resume(
+        self, job_id: str, *, retries_used: Mapping[str, Mapping[int, int]] | None = None
+    ) -> None:
+        """Hand a recorded job to this process's engine, keeping its finished instances.
+
+        A restart gives the others the task's full MaxRetryCount (a new run, as the service
+        does); recovery passes the retries they already used (`Engine.submit`).
+        """
         engine = self._engine()
         record = self.job(job_id)
         finished: dict[str, list[int]] = {}
@@ -245,7 +251,11 @@ class JobService:
             finished.setdefault(instance.task_name, []).append(instance.instance_id)
         try:
             engine.submit(
-                job_id, self.model(job_id), keep_finished=finished, priority=record.priority
+                job_id,
+                self.model(job_id),
+                keep_finished=finished,
+                priority=record.priority,
+                retries_used=retries_used,
             )
         except StateConflict as conflict:  # still ending in the engine
             raise state_conflict(conflict.current) from None

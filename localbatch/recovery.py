@@ -230,9 +230,21 @@ class Recovery:
                 )
             else:
                 self.service.store.claim_job(record.id, self.service.runner)
-                self.service.resume(record.id)
+                self.service.resume(record.id, retries_used=self._retries_used(record.id))
         finally:
             self._done(record.id)
+
+    def _retries_used(self, job_id: str) -> dict[str, dict[int, int]]:
+        """RetryCount each unfinished instance starts the new run with: a Failed one (Lost,
+        or its adopted attempt failed) used one more than it records."""
+        used: dict[str, dict[int, int]] = {}
+        for instance in self.service.store.list_instances(job_id, max_items=None).items:
+            if instance.state != State.FINISHED:
+                extra = 1 if instance.state == State.FAILED else 0
+                used.setdefault(instance.task_name, {})[instance.instance_id] = (
+                    instance.retry_count + extra
+                )
+        return used
 
     # -- the periodic look ----------------------------------------------------------------
 

@@ -6,6 +6,8 @@ cancel one, publish an event, announce that a job ended. Time comes in as an arg
 tests drive it with any clock. The failure rules are those of semantics.md:
 
 - an instance is retried `MaxRetryCount` times after a failure (a timeout is a failure);
+  a job handed over after a crash may say how many retries an instance already used
+  (`retries_used`): it gets only what is left, and one with nothing left stays Failed;
 - `JobFailOnInstanceFail` true: the first instance failed for good fails its task; nothing
   new starts, running instances are cancelled (they end Stopped) and the job ends Failed
   once none runs any more;
@@ -116,8 +118,13 @@ class Scheduler:
         only: Collection[str] | None = None,
         keep_finished: Mapping[str, Collection[int]] | None = None,
         priority: int | None = None,
+        retries_used: Mapping[str, Mapping[int, int]] | None = None,
     ) -> list[Action]:
-        """Queue a job (or re-run one that ended: only the instances not kept finished)."""
+        """Queue a job (or re-run one that ended: only the instances not kept finished).
+
+        `retries_used[task][instance]` is the RetryCount an instance starts with: its first
+        attempt here is that retry. More than the task's MaxRetryCount leaves it Failed.
+        """
         previous = self.jobs.get(plan.job_id)
         if previous is not None and not previous.state.terminal:
             raise StateConflict(previous.state)
@@ -125,10 +132,13 @@ class Scheduler:
         if unknown:
             raise ValueError(f"no such task in the job: {', '.join(sorted(unknown))}")
         self._seq += 1
-        job = self._new_job(plan, only, keep_finished or {}, priority)
+        job = self._new_job(plan, only, keep_finished or {}, priority, retries_used or {})
         self.jobs[job.job_id] = job
         self._ready[job.job_id] = {}
         self._announce(job, now)
+        self._fail_if_exhausted(job, now)
+        for task in job.tasks.values():  # all instances ended before (some with no retry left)
+            self._maybe_end_task(job, task, now)  # (upstream counts are set just below)
         for task in job.tasks.values():
             task.pending_upstream = sum(
                 1
@@ -147,8 +157,10 @@ class Scheduler:
         only: Collection[str] | None,
         kept: Mapping[str, Collection[int]],
         priority: int | None,
+        retries_used: Mapping[str, Mapping[int, int]],
     ) -> JobRecord:
-        """The records of a job: kept instances Finished, the others Waiting."""
+        """The records of a job: kept instances Finished, those with no retry left Failed,
+        the others Waiting."""
         job = JobRecord(
             job_id=plan.job_id,
             name=plan.name,
@@ -169,9 +181,15 @@ class Scheduler:
                 downstream=tp.downstream,
                 selected=only is None or tp.name in only,
             )
+            used = retries_used.get(tp.name, {})
             for inst in instances:
                 if inst.instance_id in kept.get(tp.name, ()):
                     inst.state = State.FINISHED
+                else:
+                    inst.retry_count = used.get(inst.instance_id, 0)
+                    task.retries += inst.retry_count
+                    if inst.retry_count > tp.max_retry_count:
+                        inst.state = State.FAILED
                 task.counts[inst.state] += 1
                 job.instance_counts[inst.state] += 1
             if task.counts[State.FINISHED] == len(instances):
@@ -197,6 +215,16 @@ class Scheduler:
             for inst in task.instances:
                 if not inst.state.terminal:
                     self._publish_instance(job, task, inst, now)
+
+    def _fail_if_exhausted(self, job: JobRecord, now: float) -> None:
+        """JobFailOnInstanceFail: an instance submitted with no retry left fails the job."""
+        if not job.fail_on_instance_fail:
+            return
+        for task in job.tasks.values():
+            failed = [i for i in task.instances if i.state == State.FAILED]
+            if task.selected and failed:
+                self._fail_job_for(job, task, failed[0].instance_id, "no retry left", now)
+                return
 
     def started(
         self, job_id: str, task_name: str, instance_id: int, now: float, detail: Mapping[str, Any]
@@ -263,12 +291,8 @@ class Scheduler:
             inst.end_time = now
             self._set_instance(job, task, inst, State.FAILED, now)
             if job.fail_on_instance_fail and job.ending is None:
-                self._set_task(job, task, State.FAILED, now, end=True)
-                job.message = (
-                    f"Instance {instance_id} of task {task_name} failed: "
-                    f"{outcome.error_code or 'exit code ' + str(outcome.exit_code)}"
-                )
-                self._wind_down(job, State.FAILED, now)
+                reason = outcome.error_code or f"exit code {outcome.exit_code}"
+                self._fail_job_for(job, task, instance_id, reason, now)
         self._maybe_end_task(job, task, now)
         self._maybe_end_job(job, now)
         return self._flush(now)
@@ -340,6 +364,14 @@ class Scheduler:
         return actions
 
     # --------------------------------------------------------------- endings
+    def _fail_job_for(
+        self, job: JobRecord, task: TaskRecord, instance_id: int, reason: str, now: float
+    ) -> None:
+        """An instance failed for good under JobFailOnInstanceFail: its task and job fail."""
+        self._set_task(job, task, State.FAILED, now, end=True)
+        job.message = f"Instance {instance_id} of task {task.name} failed: {reason}"
+        self._wind_down(job, State.FAILED, now)
+
     def _wind_down(self, job: JobRecord, ending: State, now: float) -> None:
         """Start nothing new; stop what waits now and cancel what runs."""
         job.ending = ending

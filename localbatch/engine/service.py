@@ -153,9 +153,14 @@ class Engine:
         only: Collection[str] | None = None,
         keep_finished: Mapping[str, Collection[int]] | None = None,
         priority: int | None = None,
+        retries_used: Mapping[str, Mapping[int, int]] | None = None,
     ) -> None:
-        """Queue the job; it runs in the background (only the instances not kept finished)."""
-        self._call(lambda: self._submit(job_id, job, only, keep_finished, priority))
+        """Queue the job; it runs in the background (only the instances not kept finished).
+
+        `retries_used` (task -> instance -> RetryCount): what a recovered job's instances
+        already used; they get only the retries left (`Scheduler.submit`).
+        """
+        self._call(lambda: self._submit(job_id, job, only, keep_finished, priority, retries_used))
 
     def stop(self, job_id: str) -> None:
         """Stop the job: waiting instances at once, running ones gracefully, then killed."""
@@ -235,6 +240,7 @@ class Engine:
         only: Collection[str] | None,
         keep_finished: Mapping[str, Collection[int]] | None,
         priority: int | None,
+        retries_used: Mapping[str, Mapping[int, int]] | None = None,
     ) -> None:
         envs = {
             name: task_environment(job_id, task, self.config, self.capacity, self.oss_host)
@@ -266,6 +272,7 @@ class Engine:
                 only=only,
                 keep_finished=keep_finished,
                 priority=priority,
+                retries_used=retries_used,
             )
         except Exception:
             storage.close()

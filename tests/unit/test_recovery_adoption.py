@@ -44,17 +44,18 @@ class ReattachingRuntime(FakeRuntime):
         return self.survivors.get(ref)
 
 
-def _orphan(state_dir: Path, **task: Any) -> None:
-    """A job whose runner died while split.0 ran (as container c-1)."""
+def _orphan(state_dir: Path, retry_count: int = 0, *, fail_on: bool = True, **task: Any) -> None:
+    """A job whose runner died while split.0 ran (as container c-1), at retry `retry_count`."""
     body = make_body(instances=2)
     body["DAG"]["Tasks"]["split"].update(task)
+    body["JobFailOnInstanceFail"] = fail_on
     store = Store.open(state_dir)
     store.create_job("job-1", parse_job(body), created=1.0, runner=DEAD)
     store.on_event(Event("OnJobRunning", "job-1", State.RUNNING, 2.0, "Job", start_time=2.0))
     store.on_event(
         Event(
             "OnInstanceRunning", "job-1", State.RUNNING, 2.0, "Instance", "split", 0,
-            start_time=2.0, attempt=0, detail={"ref": "c-1"},
+            start_time=2.0, attempt=retry_count, retry_count=retry_count, detail={"ref": "c-1"},
         )
     )  # fmt: skip
     store.close()
@@ -132,6 +133,50 @@ def test_lost_with_a_retry_left_runs_again(tmp_path: Path, runtime: ReattachingR
         assert _finish(local) == State.FINISHED
         attempts = local.store.attempts("job-1", "split", 0)
         assert [(a.run, a.error_code) for a in attempts] == [(0, "Lost"), (1, "")]
+    finally:
+        local.close()
+
+
+def _open(tmp_path: Path, runtime: ReattachingRuntime, *args: Any, **task: Any) -> LocalService:
+    config = load_config(
+        tmp_path / "none.toml", env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss"
+    )
+    _orphan(config.state_dir, *args, **task)
+    return open_local_service(config, runtime, oss_port=None)
+
+
+def test_a_lost_attempt_uses_one_of_the_retries(
+    tmp_path: Path, runtime: ReattachingRuntime
+) -> None:
+    runtime.script("split", FakeStep(exit_code=1), instance=0)
+    local = _open(tmp_path, runtime, 1, MaxRetryCount=2)  # retry 1 was lost: retry 2 is left
+    try:
+        assert _finish(local) == State.FAILED
+        split0 = [s for s in runtime.started if (s.task_name, s.instance_id) == ("split", 0)]
+        assert len(split0) == 1
+        attempts = local.store.attempts("job-1", "split", 0)
+        assert [(a.run, a.error_code) for a in attempts] == [(0, "Lost"), (1, "")]
+        instance = local.store.get_instance("job-1", "split", 0)
+        assert instance is not None and instance.retry_count == 2
+    finally:
+        local.close()
+
+
+def test_lost_with_no_retry_left_is_not_run_again_when_jobs_go_on(
+    tmp_path: Path, runtime: ReattachingRuntime
+) -> None:
+    local = _open(tmp_path, runtime, 1, fail_on=False, MaxRetryCount=1)
+    try:
+        assert _finish(local) == State.FINISHED
+        rerun = {(s.task_name, s.instance_id) for s in runtime.started}
+        assert rerun == {("split", 1), ("merge", 0)}
+        instance = local.store.get_instance("job-1", "split", 0)
+        assert instance is not None and (instance.state, instance.error_code) == (
+            State.FAILED,
+            "Lost",
+        )
+        split = local.store.get_task("job-1", "split")
+        assert split is not None and split.state == State.FINISHED
     finally:
         local.close()
 

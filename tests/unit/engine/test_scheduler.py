@@ -262,6 +262,53 @@ def test_everything_kept_finishes_at_once() -> None:
     assert ended(actions) == State.FINISHED
 
 
+def _retry_counts(actions: list[Action]) -> list[tuple[str, int | None]]:
+    return [
+        (a.event.name, a.event.retry_count)
+        for a in actions
+        if isinstance(a, Publish) and a.event.category == "Instance"
+    ]
+
+
+def test_retries_used_before_a_recovery_leave_only_what_is_left() -> None:
+    s = unlimited()
+    actions = s.submit(plan({"a": 1}, retries=2), 0.0, retries_used={"a": {0: 1}})
+    assert launches(actions) == [("a", 0, 0)]
+    assert _retry_counts(actions) == [("OnInstanceWaiting", 1)]
+    assert launches(run(s, "a", 0, FAIL)) == [("a", 0, 1)]  # retry 2 of 2
+    last = run(s, "a", 0, FAIL)
+    assert launches(last) == [] and ended(last) == State.FAILED
+    assert ("OnInstanceFailed", 2) in _retry_counts(last)
+
+
+def test_no_retry_left_and_fail_on_instance_fail_false_is_not_run_again() -> None:
+    s = unlimited()
+    job = plan({"a": 2, "b": 1}, {"a": ["b"]}, retries=1, fail_on=False)
+    actions = s.submit(job, 0.0, retries_used={"a": {0: 2, 1: 1}})
+    assert launches(actions) == [("a", 1, 0)]
+    assert "OnInstanceWaiting:a.0" not in events(actions)  # it stays Failed as recorded
+    assert launches(run(s, "a", 1)) == [("b", 0, 0)]
+    assert ended(run(s, "b", 0)) == State.FINISHED
+    a = s.snapshot("job-1").tasks[0]
+    assert a.state == State.FINISHED and a.metrics.failed == 1 and a.retries == 3
+
+
+def test_a_task_whose_instances_all_ended_before_ends_at_submit() -> None:
+    s = unlimited()
+    job = plan({"a": 1, "b": 1}, {"a": ["b"]}, fail_on=False)
+    actions = s.submit(job, 0.0, retries_used={"a": {0: 1}})
+    assert "OnTaskFinished:a" in events(actions)
+    assert launches(actions) == [("b", 0, 0)]
+
+
+def test_no_retry_left_and_fail_on_instance_fail_fails_the_job_at_once() -> None:
+    s = unlimited()
+    actions = s.submit(plan({"a": 2}), 0.0, retries_used={"a": {1: 1}})
+    assert launches(actions) == [] and ended(actions) == State.FAILED
+    assert "OnTaskFailed:a" in events(actions) and "OnInstanceStopped:a.0" in events(actions)
+    assert s.jobs["job-1"].message == "Instance 1 of task a failed: no retry left"
+
+
 def test_resubmitting_an_active_job_is_a_conflict() -> None:
     s = unlimited()
     s.submit(plan({"a": 1}), 0.0)
