@@ -44,6 +44,7 @@ def oss_serve(host: str, port: int, config: Config) -> None:
         port=port,
         access_key_id=config.api_access_key_id,
         access_key_secret=config.api_access_key_secret,
+        announce_open=False,  # said once below, beside the verifying case
     )
     try:
         endpoint.start()

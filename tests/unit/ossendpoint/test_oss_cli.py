@@ -41,6 +41,7 @@ def test_serves_the_root_and_stops_on_sigterm(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0
     assert "accepting any request" in stderr
+    assert stderr.count("any request") == 1, stderr  # one notice, not two wordings of it
 
 
 def test_credentials_from_the_environment_are_verified(tmp_path: Path) -> None:
