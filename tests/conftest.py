@@ -3,6 +3,11 @@
 On a developer's machine without Docker or bubblewrap the tests that need them are skipped
 with the reason shown (`pytest -ra`); CI sets LOCALBATCH_REQUIRE_DOCKER=1 and
 LOCALBATCH_REQUIRE_SANDBOX=1 so a missing one fails instead of skipping silently.
+
+Every session runs in an environment of its own (`isolated_environment`): no setting of the
+user's shell or config file, and no default state dir under the user's home, reaches a test
+or the `localbatch` processes tests start. Hypothesis has no per-example deadline, so a busy
+machine cannot turn a slow example into a failure.
 """
 
 from __future__ import annotations
@@ -12,8 +17,39 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE
+
+#: Settings read from the environment (config.py, the OSS clients) that a developer's shell
+#: may carry; a test sets the ones it needs itself.
+LEAKY_PREFIXES = ("LOCALBATCH_", "OSS_")
+#: What CI and a developer set on purpose, kept.
+KEPT = ("LOCALBATCH_REQUIRE_DOCKER", "LOCALBATCH_REQUIRE_SANDBOX")
+#: Tests talk to servers on 127.0.0.1: never through a proxy the machine configures.
+LOCAL_HOSTS = "127.0.0.1,localhost"
+
+settings.register_profile(
+    "localbatch", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "localbatch"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No user config, state dir or credentials: a missing config file, private XDG dirs."""
+    home = tmp_path_factory.mktemp("xdg")
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(LEAKY_PREFIXES) and name not in KEPT:
+                patch.delenv(name)
+        patch.setenv("LOCALBATCH_CONFIG", str(home / "no-config.toml"))
+        patch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+        patch.setenv("XDG_DATA_HOME", str(home / "data"))
+        for name in ("NO_PROXY", "no_proxy"):
+            present = os.environ.get(name)
+            patch.setenv(name, f"{present},{LOCAL_HOSTS}" if present else LOCAL_HOSTS)
+        yield
 
 
 def _missing(variable: str, reason: str) -> NoReturn:

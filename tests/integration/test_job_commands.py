@@ -26,7 +26,7 @@ def _localbatch(tmp_path: Path, *args: str, **popen: object) -> subprocess.Popen
 
 def test_stop_reaches_a_foreground_run(tmp_path: Path, bwrap_path: str) -> None:
     body = make_body(instances=1)
-    body["DAG"]["Tasks"]["split"]["Parameters"]["Command"]["CommandLine"] = "sleep 60"
+    body["DAG"]["Tasks"]["split"]["Parameters"]["Command"]["CommandLine"] = "sleep 600"
     job_file = tmp_path / "job.json"
     job_file.write_text(json.dumps(body))
     run = _localbatch(
@@ -63,7 +63,12 @@ def test_start_without_a_server_reruns_the_unfinished_part_here(
 ) -> None:
     body = make_body(instances=1)
     body["DAG"]["Tasks"]["split"]["Parameters"]["Command"]["CommandLine"] = "echo split"
-    body["DAG"]["Tasks"]["merge"]["Parameters"]["Command"]["CommandLine"] = "sleep 2"
+    # merge runs until stopped the first time, and ends at once once the gate is open.
+    gate = tmp_path / "oss" / "bucket" / "gate"
+    gate.mkdir(parents=True)
+    merge = body["DAG"]["Tasks"]["merge"]
+    merge["Parameters"]["Command"]["CommandLine"] = "sh -c 'test -e /mnt/gate/go || sleep 600'"
+    merge["Mounts"] = {"Entries": [{"Source": "oss://bucket/gate/", "Destination": "/mnt/gate/"}]}
     job_file = tmp_path / "job.json"
     job_file.write_text(json.dumps(body))
     oss = ("--oss-root", str(tmp_path / "oss"))
@@ -85,6 +90,7 @@ def test_start_without_a_server_reruns_the_unfinished_part_here(
             eventually(merge_running)
             assert _localbatch(tmp_path, "stop", job_id).wait(60) == 0
             assert run.wait(60) == 130
+            (gate / "go").touch()
             start = _localbatch(
                 tmp_path, "start", job_id, "--runtime", "process", *oss,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,

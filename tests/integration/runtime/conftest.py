@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,19 @@ SERVICE_ENV = {
 }
 #: A short grace keeps the graceful-stop tests fast.
 GRACE = 1.0
+#: The owner host this session's Docker runtimes label their containers with. Orphan clean-up
+#: judges only containers of its own host label, so these runtimes never remove another
+#: run's containers on the machine, and no other run removes an orphan a test made on purpose.
+TEST_OWNER_HOST = f"{socket.gethostname()}.localbatch-tests.{uuid.uuid4().hex[:12]}"
+
+
+def session_docker_runtime(client: Any, **options: Any) -> Any:
+    """A DockerRuntime whose containers and orphan clean-up are this test session's only."""
+    from localbatch.runtime.docker import LABEL_OWNER_HOST, DockerRuntime
+
+    runtime = DockerRuntime(client, **options)
+    runtime.owner_labels[LABEL_OWNER_HOST] = TEST_OWNER_HOST
+    return runtime
 
 
 @dataclass
@@ -82,9 +97,7 @@ class Harness:
 
 @pytest.fixture
 def docker_runtime(docker_client: Any) -> Any:
-    from localbatch.runtime.docker import DockerRuntime
-
-    runtime = DockerRuntime(docker_client)
+    runtime = session_docker_runtime(docker_client)
     runtime.check()
     return runtime
 

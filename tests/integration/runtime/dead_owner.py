@@ -1,7 +1,9 @@
 """A run that dies: starts one long attempt, prints a reference to it, then blocks on stdin
 until the test kills it with SIGKILL (no cleanup can run). Used by test_dead_runs.py.
 
-Usage: python dead_owner.py docker|process WORKDIR
+Usage: python dead_owner.py docker|process WORKDIR [OWNER_HOST]
+OWNER_HOST labels the Docker container in place of the host name, so only the test that
+started this run judges its orphan (`conftest.session_docker_runtime`).
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.runtime.base import AttemptSpec, Runtime
 
 
-def runtime_named(name: str) -> Runtime:
+def runtime_named(name: str, owner_host: str) -> Runtime:
     if name == "docker":
-        from localbatch.runtime.docker import DockerRuntime
+        from localbatch.runtime.docker import LABEL_OWNER_HOST, DockerRuntime
 
-        return DockerRuntime()
+        runtime = DockerRuntime()
+        if owner_host:
+            runtime.owner_labels[LABEL_OWNER_HOST] = owner_host
+        return runtime
     from localbatch.runtime.process import ProcessRuntime
 
     return ProcessRuntime()
 
 
-def main(name: str, workdir: str) -> None:
-    runtime = runtime_named(name)
+def main(name: str, workdir: str, owner_host: str = "") -> None:
+    runtime = runtime_named(name, owner_host)
     runtime.check()
     spec = AttemptSpec(
         job_id="job-dead-owner",
@@ -44,4 +49,4 @@ def main(name: str, workdir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:])

@@ -1,35 +1,50 @@
-"""What a run that dies (SIGKILL, no cleanup) leaves behind, and who removes it."""
+"""What a run that dies (SIGKILL, no cleanup) leaves behind, and who removes it.
+
+Each test looks only at what its own dead run made: the container carries this session's
+owner host label (no other run on the machine judges it), and the sandbox is watched
+through a pidfd opened while it runs (a recycled pid cannot stand in for it).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import docker.errors
-import psutil
 import pytest
 
-from localbatch.runtime.docker import DockerRuntime
+from .conftest import TEST_OWNER_HOST, session_docker_runtime
 
 HELPER = Path(__file__).with_name("dead_owner.py")
+#: How long the sandbox may take to die after its run did (it normally takes milliseconds).
+DEATH_DEADLINE = 30.0
 
 
-def _start_and_kill(runtime: str, workdir: Path) -> str:
+def _start_and_kill(
+    runtime: str, workdir: Path, before_kill: Callable[[str], None] = lambda _: None
+) -> str:
     """Run the helper until it has started its attempt, SIGKILL it, answer its ref."""
     helper = subprocess.Popen(
-        [sys.executable, str(HELPER), runtime, str(workdir)],
+        [sys.executable, str(HELPER), runtime, str(workdir), TEST_OWNER_HOST],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert helper.stdout is not None
     ref = helper.stdout.readline().strip()
-    helper.send_signal(signal.SIGKILL)
-    helper.wait()
-    assert ref, "the helper did not start its attempt"
+    try:
+        assert ref, "the helper did not start its attempt"
+        before_kill(ref)
+    finally:
+        helper.send_signal(signal.SIGKILL)
+        helper.wait()
     return ref
 
 
@@ -38,19 +53,28 @@ def test_the_next_run_removes_a_dead_runs_container(
     docker_client: Any, default_image: str, tmp_path: Path
 ) -> None:
     ref = _start_and_kill("docker", tmp_path)
-    assert docker_client.api.inspect_container(ref)["State"]["Running"]
-    runtime = DockerRuntime(docker_client)
-    runtime.check()
-    assert ref in runtime.orphans_removed
-    with pytest.raises(docker.errors.NotFound):
-        docker_client.api.inspect_container(ref)
+    try:
+        assert docker_client.api.inspect_container(ref)["State"]["Running"]
+        runtime = session_docker_runtime(docker_client)
+        runtime.check()
+        assert ref in runtime.orphans_removed
+        with pytest.raises(docker.errors.NotFound):
+            docker_client.api.inspect_container(ref)
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):  # left only when a check failed
+            docker_client.api.remove_container(ref, force=True)
 
 
 @pytest.mark.sandbox
 def test_a_sandbox_dies_with_its_run(bwrap_path: str, tmp_path: Path) -> None:
-    init_pid = int(_start_and_kill("process", tmp_path))
+    pidfds: list[int] = []
+
+    def watch(ref: str) -> None:
+        pidfds.append(os.pidfd_open(int(ref)))  # fails if the sandbox is not running
+
+    _start_and_kill("process", tmp_path, before_kill=watch)
     try:
-        _, alive = psutil.wait_procs([psutil.Process(init_pid)], timeout=10)
-    except psutil.NoSuchProcess:
-        return  # already gone before we could look
-    assert not alive, "the sandbox outlived the run that started it"
+        ended, _, _ = select.select(pidfds, [], [], DEATH_DEADLINE)
+        assert ended, f"the sandbox outlived the run that started it by {DEATH_DEADLINE:.0f} s"
+    finally:
+        os.close(pidfds[0])

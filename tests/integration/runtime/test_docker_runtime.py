@@ -23,7 +23,7 @@ from localbatch.runtime.docker import (
 )
 from tests.unit.runtime.specs import dead_pid
 
-from .conftest import SERVICE_ENV, Harness
+from .conftest import SERVICE_ENV, Harness, session_docker_runtime
 
 pytestmark = pytest.mark.docker
 
@@ -79,7 +79,7 @@ def test_a_failed_container_is_kept_when_asked(docker_harness: Harness, docker_c
         info = docker_client.api.inspect_container(refs[0])
         assert info["Name"].lstrip("/").startswith(KEPT_PREFIX)
         # A kept container is not an orphan: a later run leaves it alone.
-        assert refs[0] not in DockerRuntime(docker_client).cleanup_orphans()
+        assert refs[0] not in session_docker_runtime(docker_client).cleanup_orphans()
         assert _exists(docker_client, refs[0])
     finally:
         docker_client.api.remove_container(refs[0], force=True)
@@ -112,9 +112,10 @@ def test_orphans_of_dead_runs_are_removed(
     orphan = docker_client.api.create_container(default_image, ["true"], labels=dead)["Id"]
     alive = docker_client.api.create_container(default_image, ["true"], labels=owner)["Id"]
     try:
-        assert orphan not in DockerRuntime(docker_client, spare=[orphan]).cleanup_orphans()
+        spared = session_docker_runtime(docker_client, spare=[orphan]).cleanup_orphans()
+        assert orphan not in spared
         assert _exists(docker_client, orphan)  # spared: a restarted server adopts it
-        removed = DockerRuntime(docker_client).cleanup_orphans()
+        removed = session_docker_runtime(docker_client).cleanup_orphans()
         assert orphan in removed
         assert alive not in removed
         assert not _exists(docker_client, orphan)
