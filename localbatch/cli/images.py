@@ -28,12 +28,12 @@ def _client() -> Any:
     return runtime.client
 
 
-@click.group("images")
+@click.group("images", short_help="Build the default image; list what each image id runs.")
 def images() -> None:
     """Local Docker images: build the default one, list the image id mapping."""
 
 
-@images.command("build")
+@images.command("build", short_help="Build the default image with debootstrap (no registry).")
 @click.option(
     "--tag",
     default=DEFAULT_DOCKER_IMAGE,
@@ -61,7 +61,7 @@ def build(config: Config, tag: str, mirror: str | None) -> None:
         click.echo(f"note: no image id maps to {tag} in the current config", err=True)
 
 
-@images.command("list")
+@images.command("list", short_help="Each image id, its local image, present or missing.")
 @config_options
 def list_images(config: Config) -> None:
     """Each BatchCompute image id (and cluster), its local image, and whether it exists."""

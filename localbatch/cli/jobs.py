@@ -110,7 +110,7 @@ def jobs_command(states: tuple[str, ...], limit: int, as_json: bool, config: Con
         print_jobs(console(), page.items)
 
 
-@click.command("status")
+@click.command("status", short_help="Show a job, one of its tasks, or one instance.")
 @click.argument("job_id")
 @click.argument("task", required=False)
 @click.argument("instance", required=False, type=int)
@@ -173,7 +173,7 @@ def _instance_json(store: Store, instance: Any) -> dict[str, Any]:
     )
 
 
-@click.command("logs")
+@click.command("logs", short_help="Print instances' output, each line prefixed task.instance.")
 @click.argument("job_id")
 @click.argument("task", required=False)
 @click.argument("instance", required=False, type=int)
@@ -260,7 +260,7 @@ def priority_command(job_id: str, priority: int, config: Config) -> None:
     )
 
 
-@click.command("start")
+@click.command("start", short_help="Re-run the unfinished part of a Stopped or Failed job.")
 @click.argument("job_id")
 @click.option(
     "--runtime",
@@ -285,7 +285,7 @@ def start_command(job_id: str, runtime_choice: str, config: Config) -> None:
     raise SystemExit(start_here(config, job_id, runtime_choice))
 
 
-@click.command("submit")
+@click.command("submit", short_help="Hand a job file to a running `localbatch serve`.")
 @click.argument("file")
 @click.option("--token", default="", help="IdempotentToken: the same token and body, one job.")
 @click.option("--url", help="Server URL (default: the server of the state directory).")

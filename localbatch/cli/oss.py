@@ -28,7 +28,7 @@ def _wait_for_stop() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-@click.command("oss-serve")
+@click.command("oss-serve", short_help="Serve the OSS root over OSS's HTTP API (oss2, ossfs, bcs).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0: any free port."

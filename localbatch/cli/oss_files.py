@@ -92,12 +92,12 @@ def _children(folder: Location) -> list[str]:
     return sorted(names)
 
 
-@click.group("oss")
+@click.group("oss", short_help="ls, cat and cp on oss:// paths, wherever they live.")
 def oss_group() -> None:
     """Inspect and fill oss:// paths (local root, bucket aliases or real OSS)."""
 
 
-@oss_group.command("ls")
+@oss_group.command("ls", short_help="List what is under an oss:// prefix.")
 @click.argument("prefix", metavar="OSS_PREFIX")
 @click.option("-r", "--recursive", is_flag=True, help="Every object below, not only one level.")
 @config_options
@@ -140,7 +140,7 @@ def cat(path: str, config: Config) -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-@oss_group.command("cp")
+@oss_group.command("cp", short_help="Copy files to oss:// or objects from it (dirs: all files).")
 @click.argument("src")
 @click.argument("dst")
 @config_options

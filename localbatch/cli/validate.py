@@ -71,7 +71,7 @@ def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-@click.command("validate")
+@click.command("validate", short_help="Check a job file as CreateJob would; list every error.")
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @config_options
@@ -134,7 +134,7 @@ def _plan_lines(plan: TaskPlan) -> list[str]:
     ]
 
 
-@click.command("schema")
+@click.command("schema", short_help="Print the JSON Schema of a job body, for editors.")
 def schema_command() -> None:
     """Print the JSON Schema (draft 2020-12) of a job body, for editors."""
     from localbatch.spec.schema import job_schema
