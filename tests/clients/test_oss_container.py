@@ -7,15 +7,12 @@ from this virtual environment, mounted read-only: the image has the same Python.
 
 from __future__ import annotations
 
-import os
 import sysconfig
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.ossendpoint.for_instances import instance_endpoint
 from tests.clients.oss_support import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BUCKET
 
@@ -30,28 +27,8 @@ print("done")
 """
 
 
-@pytest.fixture
-def docker_client() -> Iterator[Any]:
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:
-        if os.environ.get("LOCALBATCH_REQUIRE_DOCKER") == "1":
-            raise
-        pytest.skip(f"no Docker engine answers: {exc}")
-    try:
-        client.images.get(DEFAULT_DOCKER_IMAGE)
-    except docker.errors.ImageNotFound:
-        if os.environ.get("LOCALBATCH_REQUIRE_DOCKER") == "1":
-            raise
-        pytest.skip(f"image {DEFAULT_DOCKER_IMAGE} is not built (make demo builds it)")
-    yield client
-    client.close()
-
-
 @pytest.mark.docker
-def test_oss2_worker_in_a_container(docker_client: Any, tmp_path: Path) -> None:
+def test_oss2_worker_in_a_container(docker_client: Any, default_image: str, tmp_path: Path) -> None:
     root = tmp_path / "oss"
     (root / BUCKET / "input").mkdir(parents=True)
     (root / BUCKET / "input" / "a.txt").write_bytes(b"12345")
@@ -61,7 +38,7 @@ def test_oss2_worker_in_a_container(docker_client: Any, tmp_path: Path) -> None:
     with instance_endpoint("docker", root, **creds) as endpoint:
         assert not endpoint.host.startswith(("127.", "0.0.0.0"))
         output = docker_client.containers.run(
-            DEFAULT_DOCKER_IMAGE,
+            default_image,
             ["python3", "-c", WORKER],
             environment={
                 "BATCH_COMPUTE_OSS_HOST": endpoint.address,

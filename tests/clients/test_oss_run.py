@@ -12,16 +12,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
-
-from localbatch.config import DEFAULT_DOCKER_IMAGE
 
 WORKER = b"""
 import os
@@ -84,27 +82,13 @@ def run_worker(tmp_path: Path, runtime: str) -> Path:
     return root / "work" / "output" / "summary.txt"
 
 
-def _require(what: str, available: bool, variable: str) -> None:
-    if not available:
-        if os.environ.get(variable) == "1":
-            pytest.fail(f"{what} is required ({variable}=1) but unavailable")
-        pytest.skip(f"{what} is unavailable")
-
-
 @pytest.mark.docker
-def test_oss2_worker_under_localbatch_run_in_docker(tmp_path: Path) -> None:
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env()
-        client.images.get(DEFAULT_DOCKER_IMAGE)
-        ready = True
-    except Exception:
-        ready = False
-    _require(f"Docker with image {DEFAULT_DOCKER_IMAGE}", ready, "LOCALBATCH_REQUIRE_DOCKER")
+def test_oss2_worker_under_localbatch_run_in_docker(
+    tmp_path: Path, docker_client: Any, default_image: str
+) -> None:
     assert run_worker(tmp_path, "docker").read_text() == "2 files, 11 bytes"
 
 
 @pytest.mark.sandbox
-def test_oss2_worker_under_localbatch_run_in_the_sandbox(tmp_path: Path) -> None:
-    _require("bubblewrap", shutil.which("bwrap") is not None, "LOCALBATCH_REQUIRE_SANDBOX")
+def test_oss2_worker_under_localbatch_run_in_the_sandbox(tmp_path: Path, bwrap_path: str) -> None:
     assert run_worker(tmp_path, "process").read_text() == "2 files, 11 bytes"
