@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from localbatch.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from localbatch.runtime.base import Runtime
+    from localbatch.server.stack import LocalService
+    from localbatch.store import Store
 
 # Exit statuses, in one place.
 EXIT_OK = 0
@@ -56,6 +62,39 @@ def config_options(func: F) -> F:
         return func(*args, config=config, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+#: What opening a state directory's store raises when the directory cannot be used.
+STATE_DIR_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error)
+
+
+def state_dir_unusable(config: Config, exc: Exception) -> None:
+    """Exit with why the state directory cannot be used (cannot be created, no permission,
+    not a database), never a traceback."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    fail(f"cannot use the state directory {config.state_dir}: {reason}")
+
+
+def open_store(config: Config) -> Store:
+    """The job store of the state directory, or a clear exit when it cannot be used."""
+    from localbatch.store import Store
+
+    try:
+        return Store.open(config.state_dir)
+    except STATE_DIR_ERRORS as exc:
+        state_dir_unusable(config, exc)
+        raise  # unreachable: fail() exits
+
+
+def open_local(config: Config, runtime: Runtime | None) -> LocalService:
+    """This process's own job service on the state directory, or a clear exit."""
+    from localbatch.server.stack import open_local_service
+
+    try:
+        return open_local_service(config, runtime)
+    except STATE_DIR_ERRORS as exc:
+        state_dir_unusable(config, exc)
+        raise  # unreachable: fail() exits
 
 
 def fail(message: str, status: int = EXIT_USAGE) -> None:

@@ -19,6 +19,7 @@ from localbatch.cli.common import (
     EXIT_OK,
     Config,
     fail,
+    open_local,
 )
 from localbatch.cli.run import _terminate_as_interrupt  # SIGTERM ends it like Ctrl-C
 from localbatch.cli.run_progress import PlainProgress
@@ -36,7 +37,6 @@ def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
     """Run the job's unfinished instances here; the exit status `localbatch run` would give."""
     from localbatch.runtime.base import RuntimeUnavailable
     from localbatch.server.runtime_choice import select_sparing_runtime
-    from localbatch.server.stack import open_local_service
 
     try:
         runtime, notice = select_sparing_runtime(runtime_choice, config)
@@ -44,7 +44,7 @@ def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
         fail(str(exc))
         raise
     click.echo(notice, err=True)
-    local = open_local_service(config, runtime)
+    local = open_local(config, runtime)
     service = local.service
     assert local.engine is not None and local.recovery is not None
     engine, recovery = local.engine, local.recovery

@@ -15,7 +15,14 @@ from typing import Any
 
 import click
 
-from localbatch.cli.common import EXIT_INVALID, Config, config_options, fail
+from localbatch.cli.common import (
+    EXIT_INVALID,
+    Config,
+    config_options,
+    fail,
+    open_local,
+    open_store,
+)
 from localbatch.cli.job_logs import LogPrinter, print_logs
 from localbatch.cli.job_views import (
     attempt_json,
@@ -38,7 +45,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (
 
 @contextlib.contextmanager
 def _store(config: Config) -> Iterator[Store]:
-    store = Store.open(config.state_dir)
+    store = open_store(config)
     try:
         yield store
     finally:
@@ -74,9 +81,7 @@ def _through_server(config: Config, method: str, target: str, body: Any = None) 
 
 def _locally(config: Config, operation: Callable[[Any], None]) -> None:
     """Apply a change with this process's own job service (no engine)."""
-    from localbatch.server.stack import open_local_service
-
-    local = open_local_service(config, None)
+    local = open_local(config, None)
     try:
         operation(local.service)
     except ApiError as error:

@@ -147,3 +147,33 @@ def test_logs_follow_until_the_job_ends(api: Api, tmp_path: Path) -> None:
     follower.join(30)
     assert not follower.is_alive()
     assert "split.0 | working" in results[0].stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["jobs"],
+        ["status", "job-1"],
+        ["logs", "job-1"],
+        ["stop", "job-1"],
+        ["delete", "job-1"],
+        ["priority", "job-1", "3"],
+        ["start", "job-1", "--runtime", "process"],
+    ],
+)
+def test_unusable_state_dir_is_one_clear_line(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "a-file").write_text("")
+    state = tmp_path / "a-file" / "state"
+    env = {"LOCALBATCH_CONFIG": str(tmp_path / "none.toml")}
+    result = CliRunner().invoke(main, [*args, "--state-dir", str(state)], env=env)
+    assert result.exit_code == 2, result.output
+    assert f"localbatch: cannot use the state directory {state}: Not a directory" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_state_dir_with_a_broken_database_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "localbatch.db").write_text("not a database")
+    result = _cli(tmp_path, "jobs")
+    assert result.exit_code == 2
+    assert result.stderr.endswith(": file is not a database\n")
