@@ -12,6 +12,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -290,10 +291,23 @@ def start_command(job_id: str, runtime_choice: str, config: Config) -> None:
     raise SystemExit(start_here(config, job_id, runtime_choice))
 
 
+def _http_url(value: str | None) -> str | None:
+    """An address the API client can use; anything else is a usage error, said up front."""
+    if value is not None and urlsplit(value).scheme not in ("http", "https"):
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    if value is not None and not urlsplit(value).netloc:
+        raise click.BadParameter(f"{value!r} names no host")
+    return value
+
+
 @click.command("submit", short_help="Hand a job file to a running `localbatch serve`.")
 @click.argument("file")
 @click.option("--token", default="", help="IdempotentToken: the same token and body, one job.")
-@click.option("--url", help="Server URL (default: the server of the state directory).")
+@click.option(
+    "--url",
+    callback=lambda _ctx, _param, value: _http_url(value),
+    help="Server URL, http://host:port (default: the server of the state directory).",
+)
 @config_options
 def submit_command(file: str, token: str, url: str | None, config: Config) -> None:
     """Hand the job in FILE (or - for stdin) to a running `localbatch serve`."""

@@ -177,3 +177,12 @@ def test_state_dir_with_a_broken_database_is_one_clear_line(tmp_path: Path) -> N
     result = _cli(tmp_path, "jobs")
     assert result.exit_code == 2
     assert result.stderr.endswith(": file is not a database\n")
+
+
+@pytest.mark.parametrize(("url", "why"), [("nonsense", "not an http://"), ("http://", "no host")])
+def test_submit_url_must_be_an_http_address(tmp_path: Path, url: str, why: str) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(make_body()))
+    result = CliRunner().invoke(main, ["submit", str(job), "--url", url])
+    assert result.exit_code == 2
+    assert why in result.stderr
