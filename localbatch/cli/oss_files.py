@@ -92,6 +92,19 @@ def _children(folder: Location) -> list[str]:
     return sorted(names)
 
 
+def _buckets(config: Config) -> list[str]:
+    """Aliased buckets, and those of real OSS or the local root (its hidden directories,
+    such as the endpoint's metadata, are not buckets)."""
+    names = set(config.oss.bucket_aliases)
+    resolver = OssResolver(config.oss)
+    if resolver.uses_remote_oss:
+        fs = resolver.resolve(f"{SCHEME}any/").fs
+        names.update(entry.strip("/").split("/")[-1] for entry in fs.ls("/", detail=False))
+    elif config.oss.root.is_dir():
+        names.update(p.name for p in config.oss.root.iterdir() if p.is_dir() and p.name[0] != ".")
+    return sorted(names)
+
+
 @click.group("oss", short_help="ls, cat and cp on oss:// paths, wherever they live.")
 def oss_group() -> None:
     """Inspect and fill oss:// paths (local root, bucket aliases or real OSS)."""
@@ -108,6 +121,10 @@ def ls(prefix: str, recursive: bool, config: Config) -> None:
     Folders end with '/'. OSS_PREFIX is a folder (oss://bucket/ or oss://bucket/dir/) or
     one object. Exit status 2 when nothing is there.
     """
+    if prefix == SCHEME:
+        for bucket in _buckets(config):
+            click.echo(f"{SCHEME}{bucket}/")
+        return
     location = _resolve(config, prefix)
     if _is_object(location):
         click.echo(location.url)

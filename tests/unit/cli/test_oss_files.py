@@ -140,3 +140,11 @@ def test_cp_missing_sources_and_bad_pairs_exit_2(oss: Oss, bucket: str, tmp_path
     both_local = oss("cp", "a", "b")
     assert both_local.exit_code == 2
     assert "exactly one of SRC and DST" in both_local.stderr
+
+
+def test_ls_of_the_bare_scheme_lists_buckets(oss: Oss, bucket: str, tmp_path: Path) -> None:
+    (tmp_path / "oss" / ".localbatch-meta").mkdir(parents=True, exist_ok=True)
+    result = oss("ls", "oss://")
+    assert result.exit_code == 0
+    assert f"oss://{bucket}/" in result.stdout.splitlines()
+    assert ".localbatch-meta" not in result.stdout
