@@ -11,13 +11,16 @@ process that notices it (a `localbatch serve`, at start and then periodically):
 2. If a Lost instance had no retry left (RetryCount >= MaxRetryCount) and the job has
    JobFailOnInstanceFail, the job fails as the engine would have failed it. Otherwise the job
    is handed to this process's engine, which re-runs every instance that has not finished
-   (finished instances and their outputs are kept; re-run instances get the task's full
-   MaxRetryCount again).
+   (finished instances and their outputs are kept).
 
-An adopted attempt's stdout/stderr files are pushed to their objects when it ends (its
-LogMapping files are not). An adopted attempt whose task has an OutputMapping is re-run
-after it ends: its outputs were to be uploaded by the process that died, and the new process
-cannot vouch for them.
+   Lost and adopted-then-failed attempts count as used: re-run instances get only the
+   retries left (`Engine.submit(retries_used=...)`); one with none left stays Failed.
+
+An adopted attempt is finished as its dead runner would have: its storage (log files,
+LogMapping files, OutputMapping directories, all derived from task, instance and attempt)
+is rebuilt (`storage.adoption.reopen_attempt`), its logs are pushed while it runs and
+completely when it ends, and its outputs are uploaded. When that storage cannot be rebuilt
+the attempt ends Lost and runs again.
 """
 
 from __future__ import annotations
@@ -26,13 +29,19 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from localbatch.engine.attempts import failure_outcome, finish_storage
 from localbatch.events import Event, event_name
 from localbatch.jobservice import JobService
 from localbatch.runtime.base import AttemptHandle, AttemptOutcome, Runtime
 from localbatch.states import State
 from localbatch.store import runner_alive
 from localbatch.store.records import InstanceRecord, JobRecord
+
+if TYPE_CHECKING:
+    from localbatch.spec.model import Task
+    from localbatch.storage.instance import JobStorage, PreparedAttempt
 
 log = logging.getLogger(__name__)
 
@@ -143,52 +152,68 @@ class Recovery:
     def _adopt_then_resume(
         self, record: JobRecord, adopted: list[Adopted], lost: list[InstanceRecord]
     ) -> None:
+        from localbatch.storage.instance import JobStorage
+
         job = self.service.model(record.id)
+        work_root = self.service.config.state_dir / "jobs" / record.id
+        storage = JobStorage(self.service.config, record.id, job, work_root)
         try:
             for item in adopted:
                 task = job.tasks[item.instance.task_name]
-                started = item.instance.start_time or self.service.clock()
-                remaining = max(0.0, started + task.timeout - self.service.clock())
-                outcome = self.runtime.wait(item.handle, remaining)
-                if outcome is None:
-                    self.runtime.stop(item.handle, 10.0)
-                    outcome = AttemptOutcome(
-                        None, "Timeout", f"The instance did not end within {task.timeout} s."
-                    )
-                self.runtime.release(item.handle, keep=False)
-                self._push_logs(item.instance)
-                if outcome.succeeded and task.output_mapping:
-                    outcome = AttemptOutcome(
-                        outcome.exit_code,
-                        LOST,
-                        "The attempt ended after its runner died; its outputs are produced "
-                        "again by a new attempt.",
-                    )
-                self._record(item.instance, outcome)
+                outcome, detail = self._finish_adopted(storage, task, item)
+                self._record(item.instance, outcome, detail)
                 if not outcome.succeeded:
                     lost.append(item.instance)
+            storage.close()
             self._resume(self.service.job(record.id), lost)
         except Exception:
             log.exception("adopting the instances of %s failed", record.id)
             self._done(record.id)
 
-    def _push_logs(self, instance: InstanceRecord) -> None:
-        """Push an adopted attempt's stdout/stderr files to their objects, complete."""
-        from localbatch.storage.logs import Cadence, LogStreamer, LogTarget
-        from localbatch.storage.resolver import OssResolver
+    def _finish_adopted(
+        self, storage: JobStorage, task: Task, item: Adopted
+    ) -> tuple[AttemptOutcome, dict[str, Any]]:
+        """Wait for an adopted attempt, then finish it as its dead runner would have: push
+        its logs, upload its outputs (or fail it as Lost when its storage is not rebuilt)."""
+        from localbatch.storage.adoption import reopen_attempt
 
-        resolver = OssResolver(self.service.config.oss)
-        targets = [
-            LogTarget(Path(str(instance.detail[f"{s}_path"])), resolver.resolve(str(obj)))
-            for s in ("stdout", "stderr")
-            if (obj := instance.detail.get(f"{s}_object")) and instance.detail.get(f"{s}_path")
-        ]
+        instance, detail, why = item.instance, dict[str, Any](), ""
+        prepared: PreparedAttempt | None = None
         try:
-            LogStreamer(targets, Cadence(), resolver.secrets()).stop()
-        except Exception:
-            log.exception("pushing the logs of adopted %s failed", instance)
+            workdir = Path(str(instance.detail.get("workdir", "")))
+            prepared = reopen_attempt(
+                storage, instance.task_name, instance.instance_id, instance.attempt or 0, workdir
+            )
+            prepared.start_streaming()
+        except Exception as exc:
+            prepared, why = None, failure_outcome(exc).error_message
+        started = instance.start_time or self.service.clock()
+        remaining = max(0.0, started + task.timeout - self.service.clock())
+        outcome = self.runtime.wait(item.handle, remaining)
+        if outcome is None:
+            self.runtime.stop(item.handle, 10.0)
+            outcome = AttemptOutcome(
+                None, "Timeout", f"The instance did not end within {task.timeout} s."
+            )
+        reserve = bool(task.auto_cluster and task.auto_cluster.reserve_on_fail)
+        keep = reserve and not outcome.succeeded
+        self.runtime.release(item.handle, keep=keep)
+        if prepared is None:
+            message = (
+                "The attempt ended after its runner died, and its logs and outputs cannot "
+                f"be collected ({why}); a new attempt runs it again."
+            )
+            return AttemptOutcome(outcome.exit_code, LOST, message), detail
+        finished = finish_storage(storage, prepared, outcome, keep, detail)
+        assert finished is not None
+        return finished, detail
 
-    def _record(self, instance: InstanceRecord, outcome: AttemptOutcome) -> None:
+    def _record(
+        self,
+        instance: InstanceRecord,
+        outcome: AttemptOutcome,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         state = State.FINISHED if outcome.succeeded else State.FAILED
         now = self.service.clock()
         self.service.bus.publish(
@@ -207,6 +232,7 @@ class Recovery:
                 exit_code=outcome.exit_code,
                 error_code=outcome.error_code,
                 error_message=outcome.error_message,
+                detail=detail or {},
             )
         )
 

@@ -119,15 +119,25 @@ def execute_attempt(
         outcome = failure_outcome(exc)
     finally:
         keep = env.keep_on_failure and not (outcome is not None and outcome.succeeded)
-        try:
-            storage.finish(prepared, keep=keep)
-        except Exception as exc:
-            failure = failure_outcome(exc)
-            if outcome is not None and outcome.succeeded:
-                outcome = AttemptOutcome(
-                    outcome.exit_code, failure.error_code, failure.error_message
-                )
-            else:
-                detail["storage_error"] = f"{failure.error_code}: {failure.error_message}"
+        outcome = finish_storage(storage, prepared, outcome, keep, detail)
     assert outcome is not None
+    return outcome
+
+
+def finish_storage(
+    storage: JobStorageLike,
+    prepared: Any,
+    outcome: AttemptOutcome | None,
+    keep: bool,
+    detail: dict[str, Any],
+) -> AttemptOutcome | None:
+    """`storage.finish` after the program ended: outputs that cannot be uploaded fail an
+    attempt that succeeded; after a failure the storage error goes into `detail`."""
+    try:
+        storage.finish(prepared, keep=keep)
+    except Exception as exc:
+        failure = failure_outcome(exc)
+        if outcome is not None and outcome.succeeded:
+            return AttemptOutcome(outcome.exit_code, failure.error_code, failure.error_message)
+        detail["storage_error"] = f"{failure.error_code}: {failure.error_message}"
     return outcome

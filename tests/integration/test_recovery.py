@@ -171,7 +171,10 @@ def test_kill_9_of_localbatch_run_is_recovered_by_serve(tmp_path: Path, bwrap_pa
 def test_running_container_is_adopted_after_kill_9(tmp_path: Path, default_image: str) -> None:
     state_dir = tmp_path / "state"
     first = ServeProcess(state_dir, runtime="docker")
-    body = _sleeper_body("sh -c 'echo before; sleep 3; echo after'", retries=0)
+    script = "echo before; sleep 3; echo after; echo made > /out/r.txt; echo line > /app.log"
+    body = _sleeper_body(f"sh -c '{script}'", retries=0)
+    body["DAG"]["Tasks"]["split"]["OutputMapping"] = {"/out/": "oss://bucket/out/"}
+    body["DAG"]["Tasks"]["split"]["LogMapping"] = {"/app.log": "oss://bucket/applogs/"}
     job_id = first.request("POST", "/jobs", body)["Id"]
     store = Store.open(state_dir)
     try:
@@ -195,5 +198,9 @@ def test_running_container_is_adopted_after_kill_9(tmp_path: Path, default_image
         attempts = store.attempts(job_id, "split", 0)
         assert [(a.run, a.state, a.exit_code) for a in attempts] == [(0, State.FINISHED, 0)]
         assert "after" in _stdout_object(tmp_path, job_id).read_text()
+        # Finished as the dead server would have: outputs uploaded, LogMapping pushed.
+        bucket = tmp_path / "oss" / "bucket"
+        assert (bucket / "out" / "r.txt").read_text() == "made\n"
+        assert (bucket / "applogs" / f"app.log.{job_id}.split.0").read_text() == "line\n"
     finally:
         store.close()

@@ -104,6 +104,7 @@ def test_a_still_running_attempt_is_adopted(
     local: LocalService, runtime: ReattachingRuntime, tmp_path: Path
 ) -> None:
     runtime.survive("c-1", FakeStep(exit_code=0), tmp_path)
+    _prepare_as_the_dead_runner(local)
     assert _finish(local) == State.FINISHED
     assert runtime.reattached == ["c-1"]
     adopted = local.store.attempts("job-1", "split", 0)
@@ -181,20 +182,74 @@ def test_lost_with_no_retry_left_is_not_run_again_when_jobs_go_on(
         local.close()
 
 
-def test_adopted_attempt_with_outputs_is_run_again(
+def _prepare_as_the_dead_runner(local: LocalService) -> Path:
+    """What the dead process did for split.0 attempt 0: its storage, recorded in the store;
+    the program then wrote an output, a LogMapping file and stdout. Answers the workdir."""
+    from localbatch.storage.instance import JobStorage
+
+    config = local.config
+    job = local.service.model("job-1")
+    storage = JobStorage(config, "job-1", job, config.state_dir / "jobs" / "job-1")
+    prepared = storage.prepare("split", 0, 0)
+    detail = {
+        "ref": "c-1",
+        "workdir": str(prepared.workdir),
+        "stdout_path": str(prepared.stdout_path),
+        "stderr_path": str(prepared.stderr_path),
+        "stdout_object": prepared.stdout_object,
+        "stderr_object": prepared.stderr_object,
+    }
+    local.store.on_event(
+        Event(
+            "OnInstanceRunning", "job-1", State.RUNNING, 2.0, "Instance", "split", 0,
+            start_time=2.0, attempt=0, detail=detail,
+        )
+    )  # fmt: skip
+    for directory, _ in prepared.outputs:
+        (directory / "result.txt").write_text("made before the crash")
+    for bind in prepared.binds:
+        if bind.target == "/var/log/app.log":
+            bind.source.write_text("app log line\n")
+    prepared.stdout_path.write_text("printed\n")
+    return prepared.workdir
+
+
+def test_adopted_attempt_uploads_its_outputs_and_pushes_its_logs(
     tmp_path: Path, runtime: ReattachingRuntime
 ) -> None:
-    config = load_config(
-        tmp_path / "none.toml", env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss"
+    local = _open(
+        tmp_path,
+        runtime,
+        OutputMapping={"/out/": "oss://bucket/out/"},
+        LogMapping={"/var/log/app.log": "oss://bucket/applogs/"},
     )
-    _orphan(config.state_dir, MaxRetryCount=1, OutputMapping={"/out/": "oss://bucket/out/"})
-    runtime.survive("c-1", FakeStep(exit_code=0), tmp_path)
-    local = open_local_service(config, runtime, oss_port=None)
     try:
+        workdir = _prepare_as_the_dead_runner(local)
+        runtime.survive("c-1", FakeStep(exit_code=0), tmp_path)
         assert _finish(local) == State.FINISHED
         attempts = local.store.attempts("job-1", "split", 0)
-        first = attempts[0]
+        assert [(a.run, a.state, a.exit_code) for a in attempts] == [(0, State.FINISHED, 0)]
+        assert ("split", 0) not in {(s.task_name, s.instance_id) for s in runtime.started}
+        oss = tmp_path / "oss" / "bucket"
+        assert (oss / "out" / "result.txt").read_text() == "made before the crash"
+        assert (oss / "applogs" / "app.log.job-1.split.0").read_text() == "app log line\n"
+        assert (oss / "logs" / "stdout.job-1.split.0").read_text() == "printed\n"
+        assert not workdir.parent.exists()  # the attempt's directory is freed
+    finally:
+        local.close()
+
+
+def test_adopted_attempt_whose_storage_is_gone_runs_again(
+    tmp_path: Path, runtime: ReattachingRuntime
+) -> None:
+    # The store records no work directory for it (or one this state dir does not have).
+    local = _open(tmp_path, runtime, MaxRetryCount=1, OutputMapping={"/out/": "oss://bucket/out/"})
+    runtime.survive("c-1", FakeStep(exit_code=0), tmp_path)
+    try:
+        assert _finish(local) == State.FINISHED
+        first = local.store.attempts("job-1", "split", 0)[0]
         assert (first.run, first.exit_code, first.error_code) == (0, 0, "Lost")
+        assert "cannot be collected" in first.error_message
         assert ("split", 0) in {(s.task_name, s.instance_id) for s in runtime.started}
     finally:
         local.close()
