@@ -41,6 +41,8 @@ class LogPrinter:
 
     out: TextIO
     _sources: dict[Path, _Source] = field(default_factory=dict)
+    #: Lines printed so far, so that "nothing at all" can be said rather than left silent.
+    printed: int = 0
 
     def watch(self, prefix: str, path: Path) -> None:
         self._sources.setdefault(path, _Source(prefix, path))
@@ -63,6 +65,7 @@ class LogPrinter:
                 source.partial = ""
             for line in lines:
                 self.out.write(f"{source.prefix} | {line}\n")
+            self.printed += len(lines)
         self.out.flush()
 
 

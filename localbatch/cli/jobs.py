@@ -209,15 +209,20 @@ def logs_command(
             record = store.get_job(job_id)
             return record is None or record.state.terminal
 
+        if instance is not None and not instances():
+            _api_error(not_found(f"{job_id}/{task}/{instance}"))
+        stream = "stderr" if stderr else "stdout"
+        printer = LogPrinter(sys.stdout)
         with contextlib.suppress(KeyboardInterrupt):
-            print_logs(
-                LogPrinter(sys.stdout),
-                config.state_dir,
-                instances,
-                "stderr" if stderr else "stdout",
-                follow=follow,
-                ended=ended,
-            )
+            print_logs(printer, config.state_dir, instances, stream, follow=follow, ended=ended)
+        if not printer.printed:
+            click.echo(f"no {stream} recorded (yet) for {_named(job_id, task, instance)}", err=True)
+
+
+def _named(job_id: str, task: str | None, instance: int | None) -> str:
+    if task is None:
+        return f"job {job_id}"
+    return f"{job_id} task {task}" + (f" instance {instance}" if instance is not None else "")
 
 
 # -- changing ---------------------------------------------------------------------------

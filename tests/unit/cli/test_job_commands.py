@@ -72,7 +72,16 @@ def test_logs_prefix_every_line(api: Api, tmp_path: Path) -> None:
         "split.1 | one",
         "split.1 | two",
     ]
-    assert _cli(tmp_path, "logs", job_id, "--stderr").stdout == ""
+    empty = _cli(tmp_path, "logs", job_id, "--stderr")
+    assert (empty.exit_code, empty.stdout) == (0, "")
+    assert empty.stderr == f"no stderr recorded (yet) for job {job_id}\n"
+
+
+def test_logs_of_an_instance_that_does_not_exist_is_not_found(api: Api, tmp_path: Path) -> None:
+    job_id = _finished_job(api)
+    result = _cli(tmp_path, "logs", job_id, "split", "7")
+    assert result.exit_code == 1
+    assert f"InvalidResource.NotFound: Specified resource {job_id}/split/7" in result.stderr
 
 
 def test_changes_go_through_the_running_server(api: Api, tmp_path: Path) -> None:
