@@ -91,8 +91,9 @@ class Config:
     api_access_key_secret: str = ""
     #: Where notification messages are POSTed (a local webhook); empty disables publishing.
     notification_endpoint: str = ""
-    #: How each attempt gets its copy of the package: "link" (fast) or "copy" (docs/storage.md).
-    package_copy: str = "link"
+    #: How each attempt gets its copy of the package: "auto" (overlay where possible, else
+    #: link), "overlay", "link" or "copy" (docs/storage.md).
+    package_copy: str = "auto"
     source: Path | None = None
 
     def nas_dir(self, file_system_id: str) -> Path:
@@ -246,10 +247,12 @@ def load_config(
     api = _table(data, "api", config_path)
     notifications = _table(data, "notifications", config_path)
     package_copy = env.get("LOCALBATCH_PACKAGE_COPY") or str(
-        _table(data, "packages", config_path).get("copy", "link")
+        _table(data, "packages", config_path).get("copy", "auto")
     )
-    if package_copy not in ("link", "copy"):
-        raise ConfigError(f"package copy mode must be 'link' or 'copy', not {package_copy!r}")
+    if package_copy not in ("auto", "overlay", "link", "copy"):
+        raise ConfigError(
+            f"package copy mode must be 'auto', 'overlay', 'link' or 'copy', not {package_copy!r}"
+        )
     return Config(
         state_dir=state,
         oss=oss,

@@ -7,6 +7,7 @@ program runs; `JobStorage.finish` pushes the logs completely, uploads the Output
 directories and removes the attempt's directories. Host layout under `<work_root>`:
 
     attempts/<task>.<instance>.<attempt>/workdir      /batchcompute/workdir
+    attempts/<task>.<instance>.<attempt>/workdir.upper|scratch   its overlay layers, if mounted
     attempts/<task>.<instance>.<attempt>/outputs/<n>  OutputMapping n (empty at start)
     attempts/<task>.<instance>.<attempt>/datadisk     AutoCluster DataDisk MountPoint
     logs/<task>.<instance>.stdout|stderr              appended across retries
@@ -24,10 +25,12 @@ import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from localbatch.config import Config
 from localbatch.runtime.base import Bind
 from localbatch.spec.model import Job, Task
+from localbatch.storage import overlay
 from localbatch.storage.errors import (
     INPUT_MAPPING_ERROR,
     INVALID_OSS_PATH,
@@ -40,7 +43,7 @@ from localbatch.storage.errors import (
 from localbatch.storage.logs import Cadence, LogStreamer, LogTarget
 from localbatch.storage.mounts import container_path, mount_binds
 from localbatch.storage.outputs import upload_directory
-from localbatch.storage.packages import CachedPackage, CopyMode, PackageCache
+from localbatch.storage.packages import CachedPackage, Copying, CopyMode, PackageCache
 from localbatch.storage.redaction import redact_text
 from localbatch.storage.resolver import Location, OssResolver
 from localbatch.storage.views import ViewCache
@@ -54,10 +57,14 @@ _CACHES: dict[tuple[Path, str], PackageCache] = {}
 _CACHES_LOCK = threading.Lock()
 
 
-def package_cache(state_dir: Path, copy_mode: CopyMode = "link") -> PackageCache:
+def package_cache(state_dir: Path, copy_mode: CopyMode = "auto") -> PackageCache:
+    """The process's cache for `state_dir`; the first use of a state dir (as root) also
+    unmounts overlay work directories that a dead localbatch process left mounted there."""
     with _CACHES_LOCK:
         key = (state_dir, copy_mode)
         if key not in _CACHES:
+            if os.geteuid() == 0 and not any(known == state_dir for known, _ in _CACHES):
+                overlay.clean_stale(state_dir)
             _CACHES[key] = PackageCache(state_dir / "cache" / "packages", copy_mode=copy_mode)
         return _CACHES[key]
 
@@ -75,6 +82,8 @@ class PreparedAttempt:
     attempt_dir: Path = field(repr=False, default=Path())
     outputs: tuple[tuple[Path, Location], ...] = field(repr=False, default=())
     package: CachedPackage | None = field(repr=False, default=None)
+    #: How the attempt got its package: "overlay", "link", "copy" (None without a package).
+    package_copy: Copying | None = None
     streamer: LogStreamer | None = field(repr=False, default=None)
 
     def start_streaming(self) -> None:
@@ -102,7 +111,7 @@ class JobStorage:
         self.work_root = work_root
         self.cadence = cadence or Cadence()
         self.resolver = OssResolver(config.oss)
-        mode = copy_mode or ("copy" if config.package_copy == "copy" else "link")
+        mode = copy_mode or cast(CopyMode, config.package_copy)
         self.packages = package_cache(config.state_dir, mode)
         self._views = ViewCache(work_root / "inputs")
         self._lock = threading.Lock()
@@ -115,14 +124,14 @@ class JobStorage:
         name = f"{task_name}.{instance_id}"
         attempt_dir = self.work_root / "attempts" / f"{name}.{attempt}"
         if attempt_dir.exists():  # left by an interrupted run of the same attempt
-            remove_tree(attempt_dir)
+            _discard(attempt_dir)
         try:
             return self._prepare(task, name, instance_id, attempt_dir)
         except StorageError as exc:
-            remove_tree(attempt_dir)
+            _discard(attempt_dir)
             raise self._scrubbed(exc) from None
         except BaseException:
-            remove_tree(attempt_dir)
+            _discard(attempt_dir)
             raise
 
     def _scrubbed(self, exc: StorageError) -> StorageError:
@@ -138,7 +147,7 @@ class JobStorage:
         self, task: Task, name: str, instance_id: int, attempt_dir: Path
     ) -> PreparedAttempt:
         workdir = attempt_dir / "workdir"
-        package = self._package(task, workdir)
+        package, package_copy = self._package(task, workdir)
         binds: list[Bind] = []
         for url, destination in task.input_mapping.items():
             target = container_path(destination, INPUT_MAPPING_ERROR, f"InputMapping {url}")
@@ -184,6 +193,7 @@ class JobStorage:
             attempt_dir=attempt_dir,
             outputs=tuple(outputs),
             package=package,
+            package_copy=package_copy,
             streamer=streamer,
         )
         with self._lock:
@@ -198,22 +208,21 @@ class JobStorage:
             raise StorageError(INVALID_OSS_PATH, f"task name {task_name!r} cannot name files")
         return task
 
-    def _package(self, task: Task, workdir: Path) -> CachedPackage | None:
+    def _package(self, task: Task, workdir: Path) -> tuple[CachedPackage | None, Copying | None]:
         url = task.parameters.command.package_path
         if not url:
             workdir.mkdir(parents=True)
-            return None
+            return None, None
         location = self.resolver.resolve(url)
         if location.oss.is_folder:
             raise StorageError(PACKAGE_ERROR, f"PackagePath {url} is a folder, not a .tar.gz file")
         package = self.packages.fetch(location)
         try:
-            self.packages.materialize(package, workdir)
+            return package, self.packages.materialize(package, workdir, mount=True)
         except FileNotFoundError:  # evicted while we linked: unpack again, once
             remove_tree(workdir)
             package = self.packages.fetch(location)
-            self.packages.materialize(package, workdir)
-        return package
+            return package, self.packages.materialize(package, workdir, mount=True)
 
     def _folder(self, url: str, what: str) -> Location:
         location = self.resolver.resolve(url)
@@ -280,7 +289,12 @@ class JobStorage:
                 )
             except StorageError as exc:
                 errors.append(exc)
-        if prepared.package is not None and self.packages.copy_mode == "link":
+        try:
+            self.packages.release(prepared.workdir, keep=keep)
+        except OSError as exc:
+            log.warning("releasing the work directory %s failed: %s", prepared.workdir, exc)
+            keep = True  # never delete through a view that may still be mounted
+        if prepared.package is not None and prepared.package_copy == "link":
             self.packages.verify(prepared.package)
         if not keep:
             remove_tree(prepared.attempt_dir)
@@ -313,6 +327,14 @@ def _refuse_duplicate_targets(binds: list[Bind]) -> None:
                 "each local path may appear in one mapping or mount only",
             )
         seen[bind.target] = bind
+
+
+def _discard(attempt_dir: Path) -> None:
+    """Remove an attempt's directory, unmounting its overlay work directory first."""
+    workdir = attempt_dir / "workdir"
+    if os.path.ismount(workdir):
+        overlay.unmount(workdir)
+    remove_tree(attempt_dir)
 
 
 def remove_tree(path: Path) -> None:

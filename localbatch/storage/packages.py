@@ -7,13 +7,16 @@ Why this shape:
 - Extraction is checked member by member (Python's `tarfile` "data" filter): absolute
   names, `..`, links leading out and device files are refused with a PackageError, and the
   half-extracted tree is removed; nothing is written outside the cache's temporary dir.
-- Each attempt gets its own directory tree. Small files (<= 64 KiB, the ones programs
-  rewrite or append to) are copied; larger ones are reflinks where the file system can (true
-  copy-on-write: btrfs, XFS), otherwise hard links to the cached files, which are made
-  read-only so that a program writing one in place fails visibly (EACCES) instead of
-  changing the cache. A program running as root bypasses file modes: after each attempt the
-  cache entry is checked and, if changed, evicted and unpacked again for the next attempt.
-  `copy_mode="copy"` gives plain private copies of everything (slow, always safe).
+- Each attempt gets its own view of the package, chosen by `copy_mode`:
+  "overlay": an overlay mount over the cache entry (true copy-on-write for every file, one
+  mount per attempt, see `overlay.py`); needs root and is probed once. "auto" (default) is
+  "overlay" where the probe succeeds, else "link". "link": a directory tree of its own;
+  small files (<= 64 KiB, the ones programs rewrite or append to) are copied, larger ones
+  are reflinks where the file system can (btrfs, XFS), otherwise hard links to the cached
+  files, which are made read-only so that a program writing one in place fails visibly
+  (EACCES) instead of changing the cache. A program running as root bypasses file modes:
+  after each attempt the cache entry is checked and, if changed, evicted and unpacked again
+  for the next attempt. "copy": plain private copies of everything (slow, always safe).
 """
 
 from __future__ import annotations
@@ -34,13 +37,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from localbatch.storage import overlay
 from localbatch.storage.errors import PACKAGE_ERROR, StorageError, describe
 from localbatch.storage.resolver import Location
 from localbatch.storage.safe_tar import extract_archive
 
 log = logging.getLogger(__name__)
 
-CopyMode = Literal["link", "copy"]
+#: What `[packages] copy` asks for; `Copying` is what one attempt got.
+CopyMode = Literal["auto", "overlay", "link", "copy"]
+Copying = Literal["overlay", "link", "copy"]
+COPY_MODES: tuple[CopyMode, ...] = ("auto", "overlay", "link", "copy")
 #: In link mode, files up to this size are still copied: small files (configs, scripts,
 #: shipped empty logs) are the ones programs rewrite or append to in place, and copying
 #: them costs about what a link does.
@@ -75,7 +82,11 @@ class PackageCache:
     def __init__(self, cache_dir: Path, *, copy_mode: CopyMode = "link") -> None:
         self.cache_dir = cache_dir
         self.copy_mode = copy_mode
+        #: How attempts get their files when they get no overlay.
+        self.files_mode: Copying = "copy" if copy_mode == "copy" else "link"
         self._lock = threading.Lock()
+        self._overlay: overlay.Availability | None = None
+        self._overlay_failed_once = False
         self._key_locks: dict[str, threading.Lock] = {}
         self._digests: dict[str, str] = {}
         self._packages: dict[str, CachedPackage] = {}
@@ -168,16 +179,96 @@ class PackageCache:
         return loaded
 
     # -- per-attempt copies -------------------------------------------------------------
-    def materialize(self, package: CachedPackage, workdir: Path) -> None:
-        """Fill `workdir` (created) with a private copy of the package, cheaply."""
+    def overlay_availability(self) -> overlay.Availability:
+        """Whether overlay views work here (probed once, by a trial mount in the cache dir).
+
+        The first answer is logged as a notice; as a warning when a root process gets no
+        overlay, since its programs could then write through links into the cache.
+        """
+        with self._lock:
+            if self._overlay is not None:
+                return self._overlay
+            if self.copy_mode in ("auto", "overlay"):
+                self._overlay = overlay.probe(self.cache_dir)
+            else:
+                self._overlay = overlay.Availability(False, f"copy mode is {self.copy_mode}")
+        unprotected = not self._overlay.usable and os.geteuid() == 0
+        level = logging.WARNING if unprotected and self.copy_mode == "auto" else logging.INFO
+        log.log(level, "%s", self.notice())
+        return self._overlay
+
+    def method(self) -> Copying:
+        """What attempts get: an overlay where asked for (or "auto") and available."""
+        if self.copy_mode in ("auto", "overlay") and self.overlay_availability().usable:
+            return "overlay"
+        return self.files_mode
+
+    def notice(self) -> str:
+        """One line saying how attempts get their package, and why no overlay if none."""
+        method = self.method()
+        if method == "overlay":
+            return "package copies: overlay (a copy-on-write view per attempt)"
+        if self.copy_mode == "overlay":
+            return _overlay_refused(self.overlay_availability().reason)
+        if self.copy_mode == "auto":
+            return f"package copies: {method}; no overlay: {self.overlay_availability().reason}"
+        return f"package copies: {method}"
+
+    def materialize(self, package: CachedPackage, workdir: Path, *, mount: bool = False) -> Copying:
+        """Give `workdir` (created) a private view of the package, cheaply; answer how.
+
+        With `mount` and overlay views available, `workdir` becomes an overlay mount (its
+        layers beside it: `<workdir>.upper`, `<workdir>.scratch`) that the caller must
+        `release`.
+        """
         workdir.mkdir(parents=True, exist_ok=True)
+        if mount and self._mount_overlay(package, workdir, overlay.Layers.beside(workdir)):
+            return "overlay"
+        self._fill(package, workdir)
+        return self.files_mode
+
+    def _mount_overlay(self, package: CachedPackage, workdir: Path, layers: overlay.Layers) -> bool:
+        if self.copy_mode not in ("auto", "overlay"):
+            return False
+        availability = self.overlay_availability()
+        if not availability.usable:
+            if self.copy_mode == "overlay":
+                raise StorageError(PACKAGE_ERROR, _overlay_refused(availability.reason))
+            return False
+        try:
+            overlay.mount(package.tree, layers, workdir, availability.options)
+        except FileNotFoundError:
+            raise  # the cache entry was evicted meanwhile: the caller fetches it again
+        except OSError as exc:
+            reason = f"mounting an overlay at {workdir} failed: {exc.strerror or exc}"
+            if self.copy_mode == "overlay":
+                raise StorageError(PACKAGE_ERROR, _overlay_refused(reason)) from None
+            if not self._overlay_failed_once:
+                self._overlay_failed_once = True
+                log.warning("%s; this attempt gets %s copies instead", reason, self.files_mode)
+            return False
+        return True
+
+    def release(self, workdir: Path, *, keep: bool = False) -> None:
+        """Undo `materialize`'s overlay mount, if any; with `keep`, leave a plain copy of
+        what the program saw at `workdir` (the attempt is kept for inspection)."""
+        if not os.path.ismount(workdir):
+            return
+        if keep:
+            overlay.unmount_keeping_view(workdir, overlay.Layers.beside(workdir))
+        else:
+            overlay.unmount(workdir)
+
+    def _fill(self, package: CachedPackage, workdir: Path) -> None:
+        """A directory tree of the attempt's own: small copies, links or reflinks, copies."""
+        linking = self.files_mode == "link"
         with _directory_fd(package.tree) as source, _directory_fd(workdir) as target:
             for relative in package.dirs:
                 os.mkdir(relative, dir_fd=target)
             for entry in package.files:  # kept tight: one or two system calls per file
-                if self.copy_mode == "link" and entry.size <= SMALL_FILE_LIMIT:
+                if linking and entry.size <= SMALL_FILE_LIMIT:
                     _copy_small(entry, source, target)
-                elif self.copy_mode == "link" and self._reflink is False:
+                elif linking and self._reflink is False:
                     self._link(entry, source, target, package.tree, workdir)
                 else:
                     self._copy(package.tree / entry.relative, workdir / entry.relative)
@@ -193,7 +284,7 @@ class PackageCache:
             self._copy(tree / entry.relative, workdir / entry.relative)
 
     def _copy(self, source: Path, target: Path) -> None:
-        if self.copy_mode == "copy":
+        if self.files_mode == "copy":
             shutil.copy2(source, target)
             target.chmod(target.stat().st_mode | stat.S_IWUSR)
             return
@@ -241,6 +332,10 @@ class PackageCache:
         with contextlib.suppress(FileNotFoundError):
             os.rename(entry, doomed)
             _remove_tree(doomed)
+
+
+def _overlay_refused(reason: str) -> str:
+    return f'[packages] copy = "overlay" cannot be honoured: {reason}'
 
 
 def _copy_small(entry: FileEntry, source_dir: int, target_dir: int) -> None:

@@ -10,7 +10,14 @@ import fsspec
 import pytest
 
 from localbatch.config import Config
-from tests.unit.storage.storage_helpers import make_config
+from tests.unit.storage.storage_helpers import make_config, unmount_all_under
+
+
+@pytest.fixture(autouse=True)
+def no_overlay_left_mounted(tmp_path: Path) -> Iterator[None]:
+    """Whatever a test leaves mounted under its tmp_path (a failure midway) is unmounted."""
+    yield
+    unmount_all_under(tmp_path)
 
 
 @pytest.fixture

@@ -73,3 +73,19 @@ def write(path: Path, data: bytes | str) -> Path:
         data = data.encode()
     path.write_bytes(data)
     return path
+
+
+def overlay_mounts_under(root: Path) -> list[str]:
+    """Mount points of overlays under `root`, as /proc/self/mounts lists them."""
+    prefix = str(root.resolve()) + "/"
+    with open("/proc/self/mounts") as table:
+        rows = [line.split() for line in table]
+    return [row[1] for row in rows if row[2] == "overlay" and (row[1] + "/").startswith(prefix)]
+
+
+def unmount_all_under(root: Path) -> None:
+    """Safety net for a failed test: leave no overlay mounted under its temporary dir."""
+    from localbatch.storage.overlay import unmount
+
+    for point in reversed(overlay_mounts_under(root)):
+        unmount(Path(point))

@@ -28,6 +28,10 @@ def add(tar: tarfile.TarFile, name: str, kind: bytes = tarfile.REGTYPE, **attrs:
     tar.addfile(info, io.BytesIO(data))
 
 
+#: Config forcing the link strategy (the fallback when no overlay can be mounted).
+LINK = '[packages]\ncopy = "link"\n'
+
+
 def fetch(config: Config, url: str, cache: PackageCache | None = None) -> Path:
     cache = cache or PackageCache(config.state_dir / "cache/packages")
     return cache.fetch(OssResolver(config.oss).resolve(url)).tree
@@ -132,7 +136,8 @@ def test_concurrent_instances_unpack_once(config: Config) -> None:
         storage.finish(attempt)
 
 
-def test_each_attempt_gets_a_private_tree(config: Config) -> None:
+def test_link_mode_gives_each_attempt_a_private_tree(tmp_path: Path) -> None:
+    config = make_config(tmp_path, LINK)
     big = b"B" * (SMALL_FILE_LIMIT + 1)
     archive = tar_gz({"conf/app.ini": b"a=1", "run.sh": b"echo", "model.bin": big})
     write(config.oss.root / "b/p.tar.gz", archive)
@@ -145,6 +150,7 @@ def test_each_attempt_gets_a_private_tree(config: Config) -> None:
         },
     )
     one, two = storage.prepare("t", 0, 0), storage.prepare("t", 1, 0)
+    assert (one.package_copy, two.package_copy) == ("link", "link")
     (one.workdir / "conf/new.txt").write_text("mine")  # directories are private and writable
     (one.workdir / "run.sh").unlink()  # deleting a package file touches only this attempt
     with (one.workdir / "conf/app.ini").open("a") as small:  # small files are private copies
@@ -169,7 +175,10 @@ def test_copy_mode_gives_writable_independent_files(config: Config) -> None:
     assert (package.tree / "data.txt").read_text() == "orig"
 
 
-def test_a_cache_entry_written_through_a_link_is_evicted_and_unpacked_again(config: Config) -> None:
+def test_a_cache_entry_written_through_a_link_is_evicted_and_unpacked_again(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path, LINK)
     write(config.oss.root / "b/p.tar.gz", tar_gz({"data.txt": b"orig" * SMALL_FILE_LIMIT}))
     task = task_body(
         Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
@@ -210,6 +219,7 @@ def test_package_copy_from_the_environment_and_refused_values(tmp_path: Path) ->
     path = tmp_path / "config.toml"
     path.write_text("")
     assert load_config(path, env={"LOCALBATCH_PACKAGE_COPY": "copy"}).package_copy == "copy"
-    assert load_config(path, env={}).package_copy == "link"
-    with pytest.raises(ConfigError, match="'link' or 'copy'"):
+    assert load_config(path, env={"LOCALBATCH_PACKAGE_COPY": "overlay"}).package_copy == "overlay"
+    assert load_config(path, env={}).package_copy == "auto"
+    with pytest.raises(ConfigError, match="'auto', 'overlay', 'link' or 'copy'"):
         load_config(path, env={"LOCALBATCH_PACKAGE_COPY": "reflink"})
