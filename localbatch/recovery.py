@@ -201,7 +201,7 @@ class Recovery:
         if prepared is None:
             message = (
                 "The attempt ended after its runner died, and its logs and outputs cannot "
-                f"be collected ({why}); a new attempt runs it again."
+                f"be collected ({why}): it counts as lost."
             )
             return AttemptOutcome(outcome.exit_code, LOST, message), detail
         finished = finish_storage(storage, prepared, outcome, keep, detail)

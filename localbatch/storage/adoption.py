@@ -30,7 +30,7 @@ def reopen_attempt(
     task = storage._task(task_name)
     name = f"{task_name}.{instance_id}"
     attempt_dir = storage.work_root / "attempts" / f"{name}.{attempt}"
-    if attempt_dir / "workdir" != workdir or not attempt_dir.is_dir():
+    if (attempt_dir / "workdir").resolve() != workdir.resolve() or not attempt_dir.is_dir():
         raise StorageError(
             OUTPUT_UPLOAD_FAILED,
             f"the attempt's directory {workdir} is not where this state dir keeps it, or is gone",
