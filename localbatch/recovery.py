@@ -10,17 +10,18 @@ process that notices it (a `localbatch serve`, at start and then periodically):
    process dies with the process that started it).
 2. If a Lost instance had no retry left (RetryCount >= MaxRetryCount) and the job has
    JobFailOnInstanceFail, the job fails as the engine would have failed it. Otherwise the job
-   is handed to this process's engine, which re-runs every instance that has not finished
-   (finished instances and their outputs are kept).
-
-   Lost and adopted-then-failed attempts count as used: re-run instances get only the
-   retries left (`Engine.submit(retries_used=...)`); one with none left stays Failed.
+   is handed to this process's engine with the retries each instance used: a Lost or
+   adopted-then-failed attempt counts as used (`Engine.submit(retries_used=...)`), so
+   unfinished instances get only what is left, and one with none left stays Failed.
+   Finished instances and their outputs are kept.
 
 An adopted attempt is finished as its dead runner would have: its storage (log files,
 LogMapping files, OutputMapping directories, all derived from task, instance and attempt)
 is rebuilt (`storage.adoption.reopen_attempt`), its logs are pushed while it runs and
 completely when it ends, and its outputs are uploaded. When that storage cannot be rebuilt
-the attempt ends Lost and runs again.
+the attempt ends Lost (and runs again if a retry is left). Its container survived the
+start-up orphan clean-up of every run because the store records its job unfinished
+(`localbatch.store.unfinished`).
 """
 
 from __future__ import annotations
