@@ -159,13 +159,15 @@ class Recovery:
         work_root = self.service.config.state_dir / "jobs" / record.id
         storage = JobStorage(self.service.config, record.id, job, work_root)
         try:
-            for item in adopted:
-                task = job.tasks[item.instance.task_name]
-                outcome, detail = self._finish_adopted(storage, task, item)
-                self._record(item.instance, outcome, detail)
-                if not outcome.succeeded:
-                    lost.append(item.instance)
-            storage.close()
+            try:
+                for item in adopted:
+                    task = job.tasks[item.instance.task_name]
+                    outcome, detail = self._finish_adopted(storage, task, item)
+                    self._record(item.instance, outcome, detail)
+                    if not outcome.succeeded:
+                        lost.append(item.instance)
+            finally:
+                storage.close()  # stops the log pushing of an attempt not finished
             self._resume(self.service.job(record.id), lost)
         except Exception:
             log.exception("adopting the instances of %s failed", record.id)
