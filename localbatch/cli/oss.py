@@ -36,7 +36,10 @@ def _wait_for_stop() -> None:
 @config_options
 def oss_serve(host: str, port: int, config: Config) -> None:
     """Serve the OSS root over OSS's HTTP API, for oss2, ossfs and `bcs`."""
+    from localbatch.cli.server_logs import quiet_bad_requests
     from localbatch.ossendpoint.server import OssEndpoint  # aiohttp: only when serving
+
+    quiet_bad_requests()
 
     endpoint = OssEndpoint(
         config.oss.root,

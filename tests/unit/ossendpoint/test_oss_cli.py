@@ -65,3 +65,18 @@ def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert stderr.startswith("localbatch: cannot listen on 127.0.0.1:")
     assert "Traceback" not in stderr
+
+
+def test_a_request_that_is_not_http_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    process = serve(tmp_path)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().split()[2].rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"\x16\x03\x01 not http\r\n\r\n")  # a TLS hello, say
+            assert client.recv(12) == b"HTTP/1.0 400"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert "refused a request that is not HTTP" in stderr
+    assert "Traceback" not in stderr
