@@ -316,6 +316,7 @@ def _http_url(value: str | None) -> str | None:
 @config_options
 def submit_command(file: str, token: str, url: str | None, config: Config) -> None:
     """Hand the job in FILE (or - for stdin) to a running `localbatch serve`."""
+    from localbatch.cli.validate import explain_unreadable_json
     from localbatch.spec.load import JobFileError, read_body
 
     client = (
@@ -335,6 +336,7 @@ def submit_command(file: str, token: str, url: str | None, config: Config) -> No
         fail(str(exc))
         return
     except ApiError as error:
+        explain_unreadable_json(file, error)
         _api_error(error)
         return
     target = f"/jobs?IdempotentToken={token}" if token else "/jobs"

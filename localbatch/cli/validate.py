@@ -27,12 +27,12 @@ def _check(source: str, quotas: Mapping[str, int]) -> tuple[dict[str, Any], Vali
         fail(str(exc))
         raise  # unreachable: fail() exits
     except ApiError as error:
-        _explain_unreadable_json(source, error)
+        explain_unreadable_json(source, error)
         return {}, ValidationReport(errors=[error])
     return body, validate(body, quotas)
 
 
-def _explain_unreadable_json(source: str, error: ApiError) -> None:
+def explain_unreadable_json(source: str, error: ApiError) -> None:
     """Say where the JSON breaks: the service's InvalidJsonFormat alone names no position."""
     cause = error.__context__
     if isinstance(cause, json.JSONDecodeError):

@@ -195,3 +195,14 @@ def test_submit_url_must_be_an_http_address(tmp_path: Path, url: str, why: str) 
     result = CliRunner().invoke(main, ["submit", str(job), "--url", url])
     assert result.exit_code == 2
     assert why in result.stderr
+
+
+def test_submit_of_a_broken_file_says_where_it_breaks(tmp_path: Path) -> None:
+    job = tmp_path / "job.json"
+    job.write_text('{"Name": "x",\n  oops}')
+    result = CliRunner().invoke(main, ["submit", str(job), "--url", "http://127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{job}: line 2 column 3: Expecting property name enclosed in double quotes",
+        "localbatch: InvalidJsonFormat: The request body has an invalid json format.",
+    ]
