@@ -168,9 +168,10 @@ def _exit(code: int | None) -> str:
 
 
 def _table(columns: Iterable[str], rows: Iterable[Iterable[str]]) -> Table:
+    """Long words (paths, URLs in error messages) fold onto the next line, never cut to '…'."""
     table = Table(box=None)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
     return table

@@ -47,3 +47,23 @@ def test_narrow_terminal_drops_whole_columns_and_says_which() -> None:
     assert lines[1].split() == ["job-" + "A" * 32, "logcount", "Finished", "7", "2/3", "5/5"]
     assert lines[2] == "(CREATED left out to fit 80 columns; --json has all)"
     assert all(len(line) <= 80 and "…" not in line for line in lines)
+
+
+def test_long_paths_in_errors_fold_instead_of_being_cut() -> None:
+    from localbatch.cli.job_views import print_task
+    from localbatch.store.records import InstanceRecord, TaskRecord
+
+    path = "oss://localbatch-demo/a/rather/long/prefix/of/folders/worker.tar.gz"
+    task = TaskRecord("job-1", "split", State.FAILED, None, None, Counts({State.FAILED: 1}))
+    instance = InstanceRecord(
+        "job-1", "split", 0, State.FAILED, None, None, 1, None, None,
+        "PackageError", f"PackagePath {path} does not exist",
+    )  # fmt: skip
+    out = io.StringIO()
+    print_task(Console(file=out, width=80, highlight=False), task, [instance])
+    text = out.getvalue()
+    assert "…" not in text
+    lines = text.splitlines()
+    start = lines[1].index("ERROR")
+    error_column = "".join(line[start:].strip() for line in lines[2:])
+    assert path in error_column
