@@ -200,7 +200,7 @@ def print_instance(
 ) -> None:
     console.print(
         f"instance {record.task_name}.{record.instance_id}: {record.state}, "
-        f"{record.retry_count} retries",
+        f"{record.retry_count} {'retry' if record.retry_count == 1 else 'retries'}",
         markup=False,
     )
     if record.error_code:

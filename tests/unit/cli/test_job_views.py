@@ -67,3 +67,16 @@ def test_long_paths_in_errors_fold_instead_of_being_cut() -> None:
     start = lines[1].index("ERROR")
     error_column = "".join(line[start:].strip() for line in lines[2:])
     assert path in error_column
+
+
+def test_instance_header_counts_retries_in_good_english() -> None:
+    from localbatch.cli.job_views import print_instance
+    from localbatch.store.records import InstanceRecord
+
+    for count, words in ((1, "1 retry"), (2, "2 retries")):
+        record = InstanceRecord(
+            "job-1", "split", 0, State.FAILED, None, None, count, None, None, "", ""
+        )  # fmt: skip
+        out = io.StringIO()
+        print_instance(Console(file=out, width=80), record, [])
+        assert out.getvalue().splitlines()[0] == f"instance split.0: Failed, {words}"
