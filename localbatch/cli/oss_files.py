@@ -183,6 +183,8 @@ def cp(src: str, dst: str, config: Config) -> None:
 def _upload(config: Config, source: Path, dst: str) -> int:
     if source.is_file():
         target = _resolve(config, dst)
+        if not target.oss.is_folder and _is_dir(target):  # like cp: into an existing folder
+            target = _as_folder(config, target)
         if target.oss.is_folder:
             target = target.child(source.name)
         publish_file(source, target)

@@ -148,3 +148,11 @@ def test_ls_of_the_bare_scheme_lists_buckets(oss: Oss, bucket: str, tmp_path: Pa
     assert result.exit_code == 0
     assert f"oss://{bucket}/" in result.stdout.splitlines()
     assert ".localbatch-meta" not in result.stdout
+
+
+def test_cp_file_onto_an_existing_folder_goes_inside(oss: Oss, bucket: str, tmp_path: Path) -> None:
+    source = tmp_path / "new.txt"
+    source.write_text("new")
+    result = oss("cp", str(source), f"oss://{bucket}/dir")
+    assert result.exit_code == 0, result.output
+    assert oss("cat", f"oss://{bucket}/dir/new.txt").stdout == "new"
