@@ -81,6 +81,20 @@ def test_finish_unmounts_and_removes_the_attempt(config: Config) -> None:
     assert not any((storage.work_root / "attempts").iterdir())
 
 
+def test_a_work_directory_still_in_use_is_detached_lazily(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = package_storage(config)
+    prepared = storage.prepare("t", 0, 0)
+    with open(prepared.workdir / "model.bin", "rb") as still_open:  # e.g. a leftover process
+        with caplog.at_level(logging.WARNING, "localbatch.storage.overlay"):
+            storage.finish(prepared)
+        assert "still in use; detaching it" in caplog.text
+        assert overlay_mounts_under(storage.work_root) == []
+        assert not prepared.attempt_dir.exists()
+        assert still_open.read() == BIG
+
+
 def test_a_kept_attempt_keeps_what_the_program_saw_as_a_plain_directory(config: Config) -> None:
     storage = package_storage(config)
     prepared = storage.prepare("t", 0, 0)
