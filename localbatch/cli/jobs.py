@@ -249,11 +249,15 @@ def stop_command(job_id: str, config: Config) -> None:
     _change(config, request, lambda s: s.stop(job_id), f"{job_id}: stop requested")
 
 
-@click.command("delete")
+@click.command("delete", short_help="Delete a Finished, Failed or Stopped job from the store.")
 @click.argument("job_id")
 @config_options
 def delete_command(job_id: str, config: Config) -> None:
-    """Delete a Finished, Failed or Stopped job and its records."""
+    """Delete a Finished, Failed or Stopped job from the job store.
+
+    As DeleteJob does: the job's files (logs, events.jsonl) stay in the state
+    directory's jobs/JOB_ID/; remove that directory to free the space.
+    """
     request = ("DELETE", f"/jobs/{job_id}", None)
     _change(config, request, lambda s: s.delete(job_id), f"{job_id}: deleted")
 

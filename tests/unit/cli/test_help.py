@@ -18,3 +18,8 @@ def test_command_summaries_are_not_cut(args: list[str]) -> None:
     listed = result.output.split("Commands:\n", 1)[1].splitlines()
     cut = [line for line in listed if line.endswith("...") and line.split()[0] not in NOT_YET]
     assert cut == []
+
+
+def test_delete_says_the_job_files_stay_on_disk() -> None:
+    result = CliRunner().invoke(main, ["delete", "--help"], terminal_width=80)
+    assert "files (logs, events.jsonl) stay" in result.output
