@@ -112,6 +112,9 @@ def jobs_command(states: tuple[str, ...], limit: int, as_json: bool, config: Con
         page = store.list_jobs(states=wanted, max_items=limit)
     if as_json:
         print_json(shapes.page(page, shapes.job))
+    elif not page.items:
+        which = " or ".join(s.lower() for s in states)
+        click.echo(f"no {which + ' ' if which else ''}jobs in {config.state_dir}", err=True)
     else:
         print_jobs(console(), page.items)
 

@@ -206,3 +206,9 @@ def test_submit_of_a_broken_file_says_where_it_breaks(tmp_path: Path) -> None:
         f"{job}: line 2 column 3: Expecting property name enclosed in double quotes",
         "localbatch: InvalidJsonFormat: The request body has an invalid json format.",
     ]
+
+
+def test_no_jobs_is_said_rather_than_a_bare_header(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "jobs", "--state", "running")
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == f"no running jobs in {tmp_path / 'state'}\n"
