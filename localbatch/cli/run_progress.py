@@ -115,7 +115,9 @@ class LiveProgress:
         table = Table(title=f"job {self.job_state}", title_justify="left")
         table.add_column("task")
         table.add_column("state")
-        for column in ("waiting", "running", "finished", "failed", "retries", "elapsed"):
+        # Short headers: every instance is counted in one column (stopped ones too) and the
+        # table still fits 80 columns.
+        for column in ("wait", "run", "done", "failed", "stopped", "retries", "elapsed"):
             table.add_column(column, justify="right")
         for row in list(self.rows.values()):
             counts = row.instances
@@ -126,6 +128,7 @@ class LiveProgress:
                 str(counts[State.RUNNING]),
                 str(counts[State.FINISHED]),
                 str(counts[State.FAILED]),
+                str(counts[State.STOPPED]),
                 str(row.retries),
                 _duration(row.start, row.end),
             )

@@ -35,8 +35,22 @@ def test_live_table_counts_instances_and_retries() -> None:
     console.print(progress.render())
     row = next(line for line in console.export_text().splitlines() if "count" in line)
     cells = [c.strip() for c in row.strip("│ ").split("│")]
-    # task, state, waiting, running, finished, failed, retries, elapsed
-    assert cells[2:7] == ["2", "0", "1", "0", "1"]
+    # task, state, wait, run, done, failed, stopped, retries, elapsed
+    assert cells[2:8] == ["2", "0", "1", "0", "0", "1"]
+
+
+def test_live_table_counts_stopped_instances_and_fits_80_columns() -> None:
+    console = Console(file=io.StringIO(), width=200, record=True)
+    progress = LiveProgress(console, {"count": 3})
+    progress(_instance(State.RUNNING, 0))
+    progress(_instance(State.STOPPED, 0))
+    progress(_instance(State.STOPPED, 1))
+    console.print(progress.render())
+    lines = console.export_text().splitlines()
+    row = next(line for line in lines if "count" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[2:7] == ["1", "0", "0", "0", "2"]  # every instance counted somewhere
+    assert max(len(line) for line in lines) <= 80
 
 
 def test_plain_lines_skip_first_waits_and_show_retries_and_errors() -> None:
