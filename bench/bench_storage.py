@@ -190,7 +190,7 @@ def bench_package(base: Path, rounds: int = 5) -> dict[str, Any]:
     samples: dict[tuple[CopyMode, int], list[float]] = {
         (mode, count): [] for mode in ("auto", "link") for count in (1, 16)
     }
-    for n in range(rounds + 2):  # interleaved, so disk state drifts evenly over all four
+    for n in range(rounds + 6):  # interleaved, so disk state drifts evenly over all four
         keys = list(samples) if n % 2 else list(reversed(samples))
         for mode, count in keys:
             samples[mode, count].append(instances(count, n, mode))

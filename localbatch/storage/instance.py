@@ -69,6 +69,12 @@ def package_cache(state_dir: Path, copy_mode: CopyMode = "auto") -> PackageCache
         return _CACHES[key]
 
 
+def package_copy_notice(config: Config) -> str:
+    """The line a surface prints next to the runtime notice: how attempts get their package
+    (probes overlay mounts once, as the first attempt would)."""
+    return package_cache(config.state_dir, cast(CopyMode, config.package_copy)).notice()
+
+
 @dataclass
 class PreparedAttempt:
     """What the runtime needs for one attempt, and what `finish` needs afterwards."""

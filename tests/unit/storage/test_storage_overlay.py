@@ -18,7 +18,7 @@ import pytest
 from localbatch.config import Config
 from localbatch.storage import overlay
 from localbatch.storage.errors import StorageError
-from localbatch.storage.instance import JobStorage
+from localbatch.storage.instance import JobStorage, package_copy_notice
 from localbatch.storage.packages import SMALL_FILE_LIMIT
 from tests.unit.storage.storage_helpers import (
     job_storage,
@@ -235,5 +235,6 @@ def test_link_and_copy_settings_mount_nothing(tmp_path: Path) -> None:
 
 
 def test_the_notice_says_overlay(config: Config) -> None:
-    storage = package_storage(config)
-    assert storage.packages.notice() == "package copies: overlay (a copy-on-write view per attempt)"
+    notice = "package copies: overlay (a copy-on-write view per attempt)"
+    assert package_copy_notice(config) == notice
+    assert package_storage(config).packages.notice() == notice
