@@ -129,7 +129,7 @@ def _print_dry_run(
                 console.print(f"    {key}={value}", markup=False, highlight=False)
 
 
-@click.command("run")
+@click.command("run", short_help="Validate a job file, then run the job on this machine.")
 @click.argument("file")
 @click.option(
     "--runtime",
@@ -238,7 +238,7 @@ def _run(
         state, interrupted = _watch(engine, bus, job_id, job, only, out, err)
         if job_id in engine.job_ids():
             logs = config.state_dir / "jobs" / job_id / "logs"
-            print_summary(out, engine.snapshot(job_id), logs)
+            print_summary(out, engine.snapshot(job_id), logs, _not_run(job, only))
         if job.auto_release and state == State.FINISHED:
             store.delete_job(job_id)
             err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
@@ -269,10 +269,11 @@ def _watch(
     from localbatch.cli.run_progress import LiveProgress, PlainProgress
 
     live = out.is_terminal
+    not_run = _not_run(job, only)
     progress: Any = (
-        LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()})
+        LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()}, not_run)
         if live
-        else PlainProgress(sys.stdout)
+        else PlainProgress(sys.stdout, not_run)
     )
     bus.subscribe(progress)
     state: State | None = None
@@ -287,6 +288,11 @@ def _watch(
             err.print("interrupted: stopping the job", markup=False, soft_wrap=True)
             return _stop_and_wait(engine, job_id), True
     return state, False
+
+
+def _not_run(job: Any, only: tuple[str, ...]) -> frozenset[str]:
+    """The tasks --only leaves out (none without --only)."""
+    return frozenset(name for name in job.tasks if only and name not in only)
 
 
 def _stop_and_wait(engine: Any, job_id: str) -> State | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -40,17 +40,29 @@ def _error(code: str, message: str | None) -> str:
     return f"{code}: {message}" if message else code
 
 
-class PlainProgress:
-    """One line per event (instance waits are shown only when they are retries)."""
+#: How a task left out by `run --only` is shown: the engine records it Stopped, but
+#: "Stopped, 1 stopped" would read as if it had been interrupted.
+NOT_RUN = "not run (--only)"
 
-    def __init__(self, out: TextIO) -> None:
+
+class PlainProgress:
+    """One line per event (instance waits are shown only when they are retries).
+
+    Tasks in `not_run` (left out by --only) get one "not run" line, no instance lines.
+    """
+
+    def __init__(self, out: TextIO, not_run: Collection[str] = ()) -> None:
         self.out = out
+        self.not_run = frozenset(not_run)
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
         if event.category == "Instance" and event.state == State.WAITING and not event.retry_count:
             return
-        stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
+        if event.task_name in self.not_run and event.category != "Job":
+            if event.category == "Task" and event.state.terminal:
+                self._print(event, f"task {event.task_name} {NOT_RUN}")
+            return
         if event.category == "Job":
             line = f"job {event.job_id} {event.state}"
             if event.detail.get("message"):
@@ -68,6 +80,10 @@ class PlainProgress:
                 line += f" {exited}" if exited else ""
                 if event.error_code:
                     line += f" {_error(event.error_code, event.error_message)}"
+        self._print(event, line)
+
+    def _print(self, event: Event, line: str) -> None:
+        stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
         with self._lock:
             print(f"{stamp} {line}", file=self.out, flush=True)
 
@@ -91,8 +107,15 @@ class _TaskRow:
 class LiveProgress:
     """A rich live table of the tasks, updated from events, redrawn a few times a second."""
 
-    def __init__(self, console: Console, instance_counts: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        console: Console,
+        instance_counts: Mapping[str, int],
+        not_run: Collection[str] = (),
+    ) -> None:
         self.rows = {name: _TaskRow(name, n) for name, n in instance_counts.items()}
+        #: Tasks left out by --only: shown as not run, not as stopped instances.
+        self.not_run = frozenset(not_run)
         self.job_state = State.WAITING
         self.live = Live(get_renderable=self.render, console=console, refresh_per_second=4)
 
@@ -113,6 +136,9 @@ class LiveProgress:
 
     def render(self) -> Table:
         table = Table(title=f"job {self.job_state}", title_justify="left")
+        if self.not_run:
+            table.caption = "not run: left out by --only"
+            table.caption_justify = "left"
         table.add_column("task")
         table.add_column("state")
         # Short headers: every instance is counted in one column (stopped ones too) and the
@@ -120,6 +146,9 @@ class LiveProgress:
         for column in ("wait", "run", "done", "failed", "stopped", "retries", "elapsed"):
             table.add_column(column, justify="right")
         for row in list(self.rows.values()):
+            if row.name in self.not_run:
+                table.add_row(row.name, "not run", *("-" * 7))
+                continue
             counts = row.instances
             table.add_row(
                 row.name,
@@ -142,7 +171,9 @@ class LiveProgress:
         self.live.stop()
 
 
-def _instances_text(task: TaskSnapshot) -> str:
+def _instances_text(task: TaskSnapshot, not_run: Collection[str]) -> str:
+    if task.name in not_run:
+        return NOT_RUN
     m = task.metrics
     total = len(task.instances)
     parts = [f"{m.finished}/{total} finished"]
@@ -150,8 +181,14 @@ def _instances_text(task: TaskSnapshot) -> str:
     return ", ".join(parts)
 
 
-def print_summary(console: Console, snapshot: JobSnapshot, logs_dir: Path) -> None:
-    """The final table, the failures with their error codes, and where the logs are."""
+def print_summary(
+    console: Console, snapshot: JobSnapshot, logs_dir: Path, not_run: Collection[str] = ()
+) -> None:
+    """The final table, the failures with their error codes, and where the logs are.
+
+    Tasks in `not_run` (left out by --only) keep their recorded state; their instances
+    column says they were not run.
+    """
     console.print(f"job {snapshot.job_id} ({snapshot.name}): {snapshot.state}", soft_wrap=True)
     table = Table()
     for column in ("task", "state", "instances", "retries", "duration"):
@@ -160,7 +197,7 @@ def print_summary(console: Console, snapshot: JobSnapshot, logs_dir: Path) -> No
         table.add_row(
             task.name,
             str(task.state),
-            _instances_text(task),
+            _instances_text(task, not_run),
             str(task.retries),
             _duration(task.start_time, task.end_time),
         )

@@ -127,6 +127,17 @@ def test_only_runs_the_named_tasks(tmp_path: Path, runtime: FakeRuntime) -> None
     result = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint", "--only", "second")
     assert result.exit_code == 0, result.output
     assert [s.task_name for s in runtime.started] == ["second"]
+    # The task left out is said not run, never as stopped instances; the store keeps Stopped.
+    assert "task first not run (--only)" in result.output
+    summary = next(line for line in result.output.splitlines() if line.startswith("│ first"))
+    assert "not run (--only)" in summary and "stopped" not in summary
+    assert "instance first." not in result.output
+    store = Store.open(tmp_path / "state")
+    try:
+        (job,) = store.list_jobs().items
+        assert store.get_task(job.id, "first").state == "Stopped"  # type: ignore[union-attr]
+    finally:
+        store.close()
     bad = _invoke(tmp_path, str(_job(tmp_path)), "--only", "nope")
     assert bad.exit_code == 2 and "--only names no task of the job: nope" in bad.output
 

@@ -25,6 +25,14 @@ def _instance(state: State, instance_id: int, retry: int = 0, **kw: object) -> E
     )
 
 
+def _rendered(console: Console, progress: LiveProgress) -> tuple[list[str], list[str]]:
+    """The table's lines, and the cells of the row of the task "count"."""
+    console.print(progress.render())
+    lines = console.export_text().splitlines()
+    row = next(line for line in lines if "count" in line)
+    return lines, [c.strip() for c in row.strip("│ ").split("│")]
+
+
 def test_live_table_counts_instances_and_retries() -> None:
     console = Console(file=io.StringIO(), width=120, record=True)
     progress = LiveProgress(console, {"count": 3})
@@ -45,10 +53,7 @@ def test_live_table_counts_stopped_instances_and_fits_80_columns() -> None:
     progress(_instance(State.RUNNING, 0))
     progress(_instance(State.STOPPED, 0))
     progress(_instance(State.STOPPED, 1))
-    console.print(progress.render())
-    lines = console.export_text().splitlines()
-    row = next(line for line in lines if "count" in line)
-    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    lines, cells = _rendered(console, progress)
     assert cells[2:7] == ["1", "0", "0", "0", "2"]  # every instance counted somewhere
     assert max(len(line) for line in lines) <= 80
 
@@ -77,3 +82,32 @@ def test_plain_lines_show_exit_codes_only_when_a_program_ran() -> None:
         "instance count.1 Stopped",
         "instance count.2 Failed exit 3",
     ]
+
+
+def test_live_table_shows_tasks_left_out_by_only_as_not_run() -> None:
+    console = Console(file=io.StringIO(), width=200, record=True)
+    progress = LiveProgress(console, {"count": 2, "merge": 1}, not_run={"count"})
+    progress(_instance(State.STOPPED, 0))
+    progress(_instance(State.STOPPED, 1))
+    lines, cells = _rendered(console, progress)
+    assert cells[1] == "not run" and set(cells[2:]) == {"-"}
+    assert "not run: left out by --only" in lines[-1]
+    assert max(len(line) for line in lines) <= 80
+
+
+def test_plain_lines_say_a_task_left_out_by_only_was_not_run() -> None:
+    out = io.StringIO()
+    plain = PlainProgress(out, not_run={"count"})
+    plain(_instance(State.STOPPED, 0))
+    plain(
+        Event(
+            name="OnTaskStopped",
+            job_id="job-1",
+            state=State.STOPPED,
+            time=0.0,
+            category="Task",
+            task_name="count",
+        )
+    )
+    lines = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines == ["task count not run (--only)"]
