@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail
+from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail, open_store
 
 RUNTIMES = ("auto", "docker", "process")
 #: Test hook: `--runtime fake` runs nothing; each attempt behaves as this JSON FakeStep says
@@ -67,7 +67,7 @@ def _wait_for_signal() -> None:
             signal.signal(sig, old)
 
 
-@click.command("serve")
+@click.command("serve", short_help="Answer the BatchCompute API here and run the jobs it gets.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="API port."
@@ -86,7 +86,10 @@ def _wait_for_signal() -> None:
     type=click.Choice((*RUNTIMES, "fake")),
     default="auto",
     show_default=True,
-    help="Where instances run: Docker containers or the daemon-less sandbox.",
+    help=(
+        "Where instances run: Docker containers or the daemon-less sandbox; fake is a "
+        f"scripted in-memory runtime for tests (runs nothing; each attempt as ${FAKE_STEP_ENV})."
+    ),
 )
 @click.option(
     "--max-parallel",
@@ -104,8 +107,13 @@ def serve_command(
     config: Config,
 ) -> None:
     """Answer the BatchCompute API (official SDK and `bcs` CLI) and run the jobs it gets."""
+    from localbatch.cli.server_logs import quiet_bad_requests
     from localbatch.server.stack import ServerRunning, start_stack
 
+    quiet_bad_requests()
+    # An unusable state directory is one clear line here, not a traceback (or a misleading
+    # "cannot listen") from inside the stack.
+    open_store(config).close()
     runtime, notice = _runtime(runtime_choice, config)
     click.echo(notice, err=True)
     try:
