@@ -33,6 +33,7 @@ from localbatch.runtime.base import (
     AttemptSpec,
     RuntimeUnavailable,
 )
+from localbatch.runtime.engine_unreachable import unreachable_message
 from localbatch.runtime.images import how_to_get
 
 LABEL_JOB = "localbatch.job"
@@ -154,22 +155,15 @@ class DockerRuntime:
             try:
                 self._client = docker.from_env(max_pool_size=POOL_SIZE)
             except docker.errors.DockerException as exc:
-                raise RuntimeUnavailable(self._unavailable(str(exc))) from exc
+                raise RuntimeUnavailable(unreachable_message(engine_address(), exc)) from exc
         return self._client
-
-    def _unavailable(self, why: str) -> str:
-        return (
-            f"no Docker engine answered at {engine_address()} ({why}): start one "
-            "(`dockerd`, or install it with `apt-get install docker.io`), "
-            "or use `--runtime process`"
-        )
 
     def ping(self) -> None:
         """Raise RuntimeUnavailable, saying how to start one, unless an engine answers."""
         try:
             self.client.ping()
         except ENGINE_ERRORS as exc:
-            raise RuntimeUnavailable(self._unavailable(type(exc).__name__)) from exc
+            raise RuntimeUnavailable(unreachable_message(engine_address(), exc)) from exc
 
     def check(self) -> None:
         """`ping`, then remove the containers that runs which died left behind."""

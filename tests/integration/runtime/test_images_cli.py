@@ -59,4 +59,5 @@ def test_no_engine_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     result = _invoke(tmp_path, "list")
     assert result.exit_code == 2
     assert "no Docker engine answered" in result.output
-    assert "Traceback" not in result.output
+    assert f"no such socket {tmp_path}/no.sock;" in result.output
+    assert "Traceback" not in result.output and "FileNotFoundError" not in result.output
