@@ -44,6 +44,39 @@ def test_stage_writes_package_and_input_and_clears_old_results(tmp_path: Path) -
     assert stage.pack_worker(EXAMPLE / "worker") == stage.pack_worker(EXAMPLE / "worker")
 
 
+def test_stage_resolves_the_oss_root_like_localbatch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LOCALBATCH_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("LOCALBATCH_OSS_ROOT", raising=False)
+    stage = load(EXAMPLE / "stage.py")
+    stage.main(["--state-dir", str(tmp_path / "state")])
+    from localbatch.config import load_config
+
+    root = load_config(state_dir=tmp_path / "state").oss.root
+    assert (root / "localbatch-demo/logcount/worker.tar.gz").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]  # no ./--state-dir
+    stage.main(["--oss-root", str(tmp_path / "oss")])
+    assert (tmp_path / "oss/localbatch-demo/logcount/input/web-1.log").is_file()
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("argv", [["--bogus"], ["some/root"], ["--config", "."]])
+def test_stage_refuses_what_it_does_not_know_with_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        load(EXAMPLE / "stage.py").main(argv)
+    assert exited.value.code == 2
+    assert "stage.py" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_split_count_merge_add_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     package = tmp_path / "workdir"
     archive = load(EXAMPLE / "stage.py").pack_worker(EXAMPLE / "worker")
