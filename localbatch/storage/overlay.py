@@ -166,7 +166,19 @@ def unmount_keeping_view(target: Path, layers: Layers) -> None:
     """Replace the overlay at `target` by a plain copy of what the program saw there (for an
     attempt kept for inspection, whose directory must outlive the mount)."""
     kept = target.with_name(f"{target.name}.kept-{uuid.uuid4().hex}")
-    shutil.copytree(target, kept, symlinks=True, copy_function=_copy_regular)
+    try:
+        shutil.copytree(target, kept, symlinks=True, copy_function=_copy_regular)
+    except (OSError, shutil.Error) as exc:  # e.g. no space left: keep the changes only
+        shutil.rmtree(kept, ignore_errors=True)
+        unmount(target)
+        log.warning(
+            "could not copy the work directory %s to keep it (%s); what the program changed "
+            "or created there is kept in %s",
+            target,
+            exc,
+            layers.upper,
+        )
+        return
     unmount(target)
     target.rmdir()
     os.rename(kept, target)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from localbatch.config import Config
+from localbatch.config import Config, load_config
 from localbatch.storage import overlay
 from localbatch.storage.errors import StorageError
 from localbatch.storage.instance import JobStorage, package_copy_notice
@@ -111,6 +111,28 @@ def test_a_kept_attempt_keeps_what_the_program_saw_as_a_plain_directory(config: 
     assert (kept / "model.bin").read_bytes() == BIG
     assert not (kept / "run.sh").exists() and not (kept / "pipe").exists()
     assert sorted(p.name for p in prepared.attempt_dir.iterdir()) == ["workdir"]
+
+
+def test_a_kept_attempt_that_cannot_be_copied_keeps_its_changes(
+    config: Config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    small = tmp_path / "small"  # room for the cache entry, not for a second copy of it
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "small", str(small)], check=True)
+    try:
+        tight = load_config(
+            tmp_path / "none.toml", env={}, state_dir=small / "state", oss_root=tmp_path / "oss"
+        )
+        storage = package_storage(tight)
+        prepared = storage.prepare("t", 0, 0)
+        (prepared.workdir / "result.txt").write_text("partial")
+        with caplog.at_level(logging.WARNING, "localbatch.storage.overlay"):
+            storage.finish(prepared, keep=True)
+        assert "could not copy the work directory" in caplog.text
+        assert overlay_mounts_under(small) == []
+        assert (prepared.attempt_dir / "workdir.upper/result.txt").read_text() == "partial"
+    finally:
+        overlay.unmount(small)
 
 
 def test_a_mount_left_by_an_interrupted_run_of_the_same_attempt_is_replaced(
