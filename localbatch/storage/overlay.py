@@ -2,9 +2,9 @@
 
 Why: hard links into the package cache let a program running as root change a package file
 for every instance running at the same moment. An overlay gives each attempt its own
-writable view for the price of one mount (about 0.3 ms) and nothing per file: whatever the
-program writes, deletes or creates lands in the attempt's upper directory, and the cache
-(the lower layer) is never written. It needs root, the kernel's overlay file system and an
+writable view for the price of one mount (a millisecond or two) and nothing per file:
+whatever the program writes, deletes or creates lands in the attempt's upper directory, and
+the cache (the lower layer) is never written. It needs root, the kernel's overlay file system and an
 upper directory on a file system overlayfs accepts (not overlay itself, as in the root of
 many containers), so `probe` tries one real mount once before anything relies on it.
 
@@ -93,7 +93,7 @@ def probe(directory: Path) -> Availability:
                 _trial_mount(trial, options)
                 return Availability(True, "", options)
             except OSError as exc:
-                failure = failure or exc
+                failure = exc  # the plain mount's reason, if it fails too
         assert failure is not None
         return Availability(
             False, f"a trial overlay mount under {directory} failed: {_why(failure)}"
