@@ -4,9 +4,9 @@ Why: hard links into the package cache let a program running as root change a pa
 for every instance running at the same moment. An overlay gives each attempt its own
 writable view for the price of one mount (a millisecond or two) and nothing per file:
 whatever the program writes, deletes or creates lands in the attempt's upper directory, and
-the cache (the lower layer) is never written. It needs root, the kernel's overlay file system and an
-upper directory on a file system overlayfs accepts (not overlay itself, as in the root of
-many containers), so `probe` tries one real mount once before anything relies on it.
+the cache (the lower layer) is never written. It needs root, the kernel's overlay file
+system and an upper directory on a file system overlayfs accepts (not overlay itself, as in
+the root of many containers), so `probe` tries one real mount before anything relies on it.
 
 Mounts are made with mount(2) directly (through libc): a `mount` process per attempt would
 cost more than the whole copy it replaces. Each mount's source name (the first column of
