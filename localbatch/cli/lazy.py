@@ -4,6 +4,9 @@ Start-up time is most of what a quick command like `localbatch validate` costs: 
 every command family would pull in aiohttp, docker, rich and more on every call. The group
 knows which module defines which command; `--help` (which lists them all) and an unknown
 name import every module not loaded yet, so a module missing from the map still works.
+
+It is also the one place Ctrl-C becomes exit status 130 (with a one-line note, never
+click's "Aborted!" and exit 1), for every command that does not handle it itself.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import click
+
+from localbatch.cli.common import EXIT_INTERRUPTED
 
 
 class LazyGroup(click.Group):
@@ -55,3 +60,14 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         self.load_all()
         return sorted(self.commands)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            pass
+        except click.Abort as abort:
+            if not isinstance(abort.__context__, KeyboardInterrupt):
+                raise
+        click.echo("\nlocalbatch: interrupted", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED)

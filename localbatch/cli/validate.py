@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 
 def _check(source: str, quotas: Mapping[str, int]) -> tuple[dict[str, Any], ValidationReport]:
     """The body and its report; an unreadable file exits with the usage status."""
+    if source == "-" and sys.stdin.isatty():
+        # Otherwise a command waiting on a terminal looks hung.
+        click.echo("reading the job from stdin; end with Ctrl-D", err=True)
     try:
         body = read_body(source)
     except JobFileError as exc:

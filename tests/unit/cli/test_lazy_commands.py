@@ -75,3 +75,36 @@ def test_a_command_missing_from_the_map_is_still_found() -> None:
     command = group.get_command(context, "plan")
     assert command is not None and command.name == "plan"
     assert group.get_command(context, "no-such-command") is None
+
+
+def _group_with(command: click.Command) -> LazyGroup:
+    group = LazyGroup("g")
+    group.add_command(command)
+    return group
+
+
+def test_ctrl_c_in_any_command_exits_130_without_aborted() -> None:
+    @click.command("wait")
+    def wait() -> None:
+        raise KeyboardInterrupt
+
+    result = CliRunner().invoke(_group_with(wait), ["wait"])
+    assert result.exit_code == 130
+    assert "Aborted!" not in result.output and "interrupted" in result.output
+
+
+def test_ctrl_c_at_a_prompt_exits_130_but_a_declined_confirm_stays_an_abort() -> None:
+    @click.command("ask")
+    def ask() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+
+    @click.command("confirm")
+    def confirm() -> None:
+        click.confirm("sure?", abort=True)
+
+    assert CliRunner().invoke(_group_with(ask), ["ask"]).exit_code == 130
+    declined = CliRunner().invoke(_group_with(confirm), ["confirm"], input="n\n")
+    assert declined.exit_code == 1 and "Aborted!" in declined.output
