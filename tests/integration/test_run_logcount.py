@@ -79,4 +79,7 @@ def test_logcount_produces_its_merged_output(
     again = run("--only", "merge")
     assert again.returncode == 0, again.stdout + again.stderr
     assert json.loads(result.read_text()) == _expected()
-    assert "task split Stopped" in again.stdout and "instance count.0 Running" not in again.stdout
+    assert (
+        "task split not run (--only)" in again.stdout
+        and "instance count.0 Running" not in again.stdout
+    )
