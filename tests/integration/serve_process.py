@@ -20,11 +20,16 @@ READY_TIMEOUT = 60.0
 POLL = 0.1
 
 
-def eventually(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    """Another process changes the store: look until it has (there is nothing to await)."""
+def eventually(
+    check: Callable[[], bool], timeout: float = 60.0, failure: Callable[[], str] = lambda: ""
+) -> None:
+    """Another process changes the store: look until it has (there is nothing to await).
+
+    `failure` says what the other process did, shown when the deadline passes.
+    """
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s\n{failure()}"
         time.sleep(POLL)
 
 

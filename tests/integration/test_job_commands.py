@@ -1,12 +1,19 @@
-"""Job commands reaching a job that a foreground `localbatch run` process runs."""
+"""Job commands reaching a job that a foreground `localbatch run` process runs.
+
+The test opens the run's store only once the run has said its job id: by then the run has
+created the database (two processes creating a fresh database at once can collide).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,42 +27,75 @@ pytestmark = pytest.mark.sandbox
 
 def _localbatch(tmp_path: Path, *args: str, **popen: object) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "localbatch", *args, "--state-dir", str(tmp_path / "state")]
-    env = {**os.environ, "LOCALBATCH_CONFIG": str(tmp_path / "none.toml")}
+    env = {**os.environ, "LOCALBATCH_CONFIG": str(tmp_path / "none.toml"), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(command, env=env, text=True, **popen)  # type: ignore[call-overload]
+
+
+@dataclass
+class ForegroundRun:
+    """`localbatch run --runtime process` of one job, its output in a file the test reads."""
+
+    process: subprocess.Popen[str]
+    output: Path
+
+    @classmethod
+    def start(cls, tmp_path: Path, body: dict[str, Any]) -> ForegroundRun:
+        job_file = tmp_path / "job.json"
+        job_file.write_text(json.dumps(body))
+        output = tmp_path / "run.log"
+        with output.open("w") as log:
+            process = _localbatch(
+                tmp_path, "run", str(job_file), "--runtime", "process",
+                "--oss-root", str(tmp_path / "oss"), stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        return cls(process, output)
+
+    def alive(self) -> bool:
+        assert self.process.poll() is None, f"run ended ({self.process.returncode}):\n{self.log}"
+        return True
+
+    @property
+    def log(self) -> str:
+        return self.output.read_text()
+
+    def job_id(self) -> str:
+        """The job's id once the run has stored the job."""
+        eventually(lambda: self.alive() and "job job-" in self.log, failure=lambda: self.log)
+        found = re.search(r"job (job-[0-9A-F]{32})", self.log)
+        assert found, self.log
+        return found.group(1)
+
+    def wait_until(self, store: Store, job_id: str, task: str, state: State) -> None:
+        def reached() -> bool:
+            record = store.get_task(job_id, task)
+            return self.alive() and record is not None and record.state == state
+
+        eventually(reached, failure=lambda: self.log)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
 
 
 def test_stop_reaches_a_foreground_run(tmp_path: Path, bwrap_path: str) -> None:
     body = make_body(instances=1)
     body["DAG"]["Tasks"]["split"]["Parameters"]["Command"]["CommandLine"] = "sleep 600"
-    job_file = tmp_path / "job.json"
-    job_file.write_text(json.dumps(body))
-    run = _localbatch(
-        tmp_path,
-        "run",
-        str(job_file),
-        "--runtime",
-        "process",
-        "--oss-root",
-        str(tmp_path / "oss"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    run = ForegroundRun.start(tmp_path, body)
     try:
-        eventually(lambda: (tmp_path / "state" / "localbatch.db").exists())
+        job_id = run.job_id()
         store = Store.open(tmp_path / "state")
         try:
-            eventually(lambda: any(j.state == State.RUNNING for j in store.unfinished_jobs()))
-            job_id = store.unfinished_jobs()[0].id
+            run.wait_until(store, job_id, "split", State.RUNNING)
             stop = _localbatch(tmp_path, "stop", job_id, stderr=subprocess.PIPE)
             assert stop.wait(60) == 0
-            assert run.wait(60) == 130
+            assert run.process.wait(60) == 130, run.log
             record = store.get_job(job_id)
             assert record is not None and record.state == State.STOPPED
         finally:
             store.close()
     finally:
-        if run.poll() is None:
-            run.kill()
+        run.kill()
 
 
 def test_start_without_a_server_reruns_the_unfinished_part_here(
@@ -69,30 +109,18 @@ def test_start_without_a_server_reruns_the_unfinished_part_here(
     merge = body["DAG"]["Tasks"]["merge"]
     merge["Parameters"]["Command"]["CommandLine"] = "sh -c 'test -e /mnt/gate/go || sleep 600'"
     merge["Mounts"] = {"Entries": [{"Source": "oss://bucket/gate/", "Destination": "/mnt/gate/"}]}
-    job_file = tmp_path / "job.json"
-    job_file.write_text(json.dumps(body))
-    oss = ("--oss-root", str(tmp_path / "oss"))
-    run = _localbatch(
-        tmp_path, "run", str(job_file), "--runtime", "process", *oss,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    run = ForegroundRun.start(tmp_path, body)
     try:
-        eventually(lambda: (tmp_path / "state" / "localbatch.db").exists())
+        job_id = run.job_id()
         store = Store.open(tmp_path / "state")
         try:
-            eventually(lambda: bool(store.unfinished_jobs()))
-            job_id = store.unfinished_jobs()[0].id
-
-            def merge_running() -> bool:
-                task = store.get_task(job_id, "merge")
-                return task is not None and task.state == State.RUNNING
-
-            eventually(merge_running)
+            run.wait_until(store, job_id, "merge", State.RUNNING)
             assert _localbatch(tmp_path, "stop", job_id).wait(60) == 0
-            assert run.wait(60) == 130
+            assert run.process.wait(60) == 130, run.log
             (gate / "go").touch()
             start = _localbatch(
-                tmp_path, "start", job_id, "--runtime", "process", *oss,
+                tmp_path, "start", job_id, "--runtime", "process",
+                "--oss-root", str(tmp_path / "oss"),
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )  # fmt: skip
             out, err = start.communicate(timeout=120)
@@ -105,5 +133,4 @@ def test_start_without_a_server_reruns_the_unfinished_part_here(
         finally:
             store.close()
     finally:
-        if run.poll() is None:
-            run.kill()
+        run.kill()

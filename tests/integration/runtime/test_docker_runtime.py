@@ -210,7 +210,8 @@ def test_dead_runs_containers_of_unfinished_jobs_are_kept_by_their_store(
     _record_job(mine, "job-running-here", "Running")
     _record_job(other, "job-running-there", "Running")
     _record_job(other, "job-failed-there", "Failed")
-    dead = {**DockerRuntime(docker_client).owner_labels, LABEL_OWNER_PID: str(dead_pid())}
+    owner = session_docker_runtime(docker_client).owner_labels
+    dead = {**owner, LABEL_OWNER_PID: str(dead_pid())}
     cases = {
         ("job-running-here", str(mine.resolve())): True,
         ("job-running-here", ""): True,  # no state dir label: judged by our own store
@@ -228,7 +229,7 @@ def test_dead_runs_containers_of_unfinished_jobs_are_kept_by_their_store(
             refs[job_id, state_dir] = docker_client.api.create_container(
                 default_image, ["true"], labels=labels
             )["Id"]
-        runtime = DockerRuntime(
+        runtime = session_docker_runtime(
             docker_client, keep_job=UnfinishedJobs(mine), state_dir=mine / "x" / ".."
         )
         assert runtime.owner_labels[LABEL_STATE_DIR] == str(mine.resolve())
