@@ -12,10 +12,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 #: What to do about it, whatever the reason.
-REMEDY = (
-    "start the engine (`dockerd`), or install it (`apt-get install docker.io`), "
-    "or use `--runtime process`"
-)
+START_DOCKER = "start the engine (`dockerd`), or install it (`apt-get install docker.io`)"
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -56,6 +53,8 @@ def short_reason(address: str, exc: BaseException) -> str:
     return text[0] if text and len(text[0]) <= 120 else type(exc).__name__
 
 
-def unreachable_message(address: str, exc: BaseException) -> str:
-    """One line: what was tried, why it failed, what to do."""
-    return f"no Docker engine answered at {address}: {short_reason(address, exc)}; {REMEDY}"
+def unreachable_message(address: str, exc: BaseException, *, other_runtime: bool = True) -> str:
+    """One line: what was tried, why it failed, what to do (`--runtime process` too, unless
+    that is known not to work either)."""
+    remedy = f"{START_DOCKER}, or use `--runtime process`" if other_runtime else START_DOCKER
+    return f"no Docker engine answered at {address}: {short_reason(address, exc)}; {remedy}"

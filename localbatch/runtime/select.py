@@ -60,10 +60,14 @@ def select_runtime(
         return _docker(config, keep_job)
     except RuntimeUnavailable as no_docker:
         from localbatch.runtime.docker import engine_address
+        from localbatch.runtime.engine_unreachable import short_reason, unreachable_message
 
+        address, cause = engine_address(), no_docker.__cause__ or no_docker
         try:
-            return _process(f"; no Docker engine answered at {engine_address()}")
+            reason = short_reason(address, cause)
+            return _process(f"; no Docker engine answered at {address}: {reason}")
         except RuntimeUnavailable as no_sandbox:
+            docker_part = unreachable_message(address, cause, other_runtime=False)
             raise RuntimeUnavailable(
-                f"nothing can run instances here: {no_docker}; and {no_sandbox}"
+                f"nothing can run instances here: {docker_part}; and {no_sandbox}"
             ) from no_sandbox

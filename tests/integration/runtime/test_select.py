@@ -30,7 +30,8 @@ def test_auto_falls_back_to_the_sandbox(
     runtime, notice = select_runtime("auto", config)
     assert runtime.name == "process"
     assert notice.startswith("runtime: process (bubblewrap ")
-    assert f"no Docker engine answered at unix://{tmp_path}/no.sock" in notice
+    socket = f"{tmp_path}/no.sock"
+    assert f"no Docker engine answered at unix://{socket}: no such socket {socket})" in notice
 
 
 def test_docker_without_an_engine_says_how_to_start_one(
@@ -50,6 +51,7 @@ def test_nothing_available_names_both_fixes(
         select_runtime("auto", config)
     assert "docker.io" in str(caught.value)
     assert "apt-get install bubblewrap" in str(caught.value)
+    assert "--runtime process" not in str(caught.value)  # it cannot run here either
 
 
 def test_unknown_choice(config: Any) -> None:
