@@ -198,6 +198,9 @@ def run_command(
 
         _print_dry_run(Console(highlight=False, soft_wrap=True), job_id, job, config, runtime, only)
         raise SystemExit(EXIT_OK)
+    from localbatch.storage.instance import package_copy_notice
+
+    click.echo(package_copy_notice(config), err=True)
     raise SystemExit(_run(job_id, job, config, runtime, max_parallel, only, not no_oss_endpoint))
 
 
@@ -222,10 +225,6 @@ def _run(
     out = Console(highlight=False, soft_wrap=True)
     bus = EventBus()
     oss_host, endpoint = _oss_host(config, runtime.name, endpoint_wanted)
-    if endpoint is not None:
-        err.print(
-            f"OSS endpoint for instances: {endpoint.url} (root {config.oss.root})", markup=False
-        )
     store = Store.open(config.state_dir)
     notifier = Notifier(config.state_dir, store, config.notification_endpoint)
     engine: Engine | None = None

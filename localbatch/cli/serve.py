@@ -109,6 +109,7 @@ def serve_command(
     """Answer the BatchCompute API (official SDK and `bcs` CLI) and run the jobs it gets."""
     from localbatch.cli.server_logs import quiet_bad_requests
     from localbatch.server.stack import ServerRunning, start_stack
+    from localbatch.storage.instance import package_copy_notice
 
     quiet_bad_requests()
     # An unusable state directory is one clear line here, not a traceback (or a misleading
@@ -116,6 +117,7 @@ def serve_command(
     open_store(config).close()
     runtime, notice = _runtime(runtime_choice, config)
     click.echo(notice, err=True)
+    click.echo(package_copy_notice(config), err=True)
     try:
         stack = start_stack(
             config,

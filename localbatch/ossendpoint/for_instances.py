@@ -91,16 +91,18 @@ def instance_endpoint(
     endpoint.start()
     if not access_key_id:
         log.warning(
-            "OSS endpoint for instances %s accepts any request (no credentials are configured); "
-            "it listens on %s only",
+            "OSS endpoint for instances: %s over %s; accepts any request (no credentials are "
+            "configured); listens on %s only",
             endpoint.url,
+            root,
             endpoint.host,
         )
     else:
         log.warning(
-            "OSS endpoint for instances %s accepts any signature, not only AccessKeyId %s: "
-            "worker code signs with its own cloud keys; it listens on %s only",
+            "OSS endpoint for instances: %s over %s; accepts any signature, not only "
+            "AccessKeyId %s (worker code signs with its own cloud keys); listens on %s only",
             endpoint.url,
+            root,
             access_key_id,
             endpoint.host,
         )
