@@ -239,12 +239,21 @@ async def get_available(request: web.Request) -> web.Response:
     return json_response(shapes.available(psutil.cpu_count() or 1, memory_gib))
 
 
-def _listed(items: list[dict[str, Any]]) -> web.Response:
-    return json_response({"Items": items, "NextMarker": ""})
+def _listed(request: web.Request, items: list[dict[str, Any]]) -> web.Response:
+    """One page of a short list sorted by Id: MaxItemCount honoured, the marker is an Id."""
+    query = list_query(request.query)
+    ids = [item["Id"] for item in items]
+    if query.marker and query.marker not in ids:
+        raise bad_query(f"Marker={query.marker}")
+    start = ids.index(query.marker) if query.marker else 0
+    end = start + query.max_items
+    return json_response(
+        {"Items": items[start:end], "NextMarker": ids[end] if end < len(ids) else ""}
+    )
 
 
 async def list_images(request: web.Request) -> web.Response:
-    return _listed(shapes.images(_service(request).config))
+    return _listed(request, shapes.images(_service(request).config))
 
 
 async def get_image(request: web.Request) -> web.Response:
@@ -256,7 +265,7 @@ async def get_image(request: web.Request) -> web.Response:
 
 
 async def list_clusters(request: web.Request) -> web.Response:
-    return _listed(shapes.clusters(_service(request).config.clusters))
+    return _listed(request, shapes.clusters(_service(request).config.clusters))
 
 
 async def get_cluster(request: web.Request) -> web.Response:
