@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from localbatch.engine.capacity import HostCapacity
 from localbatch.events import Event
 from tests.unit.server.server_helpers import Api, start_api
 
@@ -15,8 +16,11 @@ Serve = Callable[..., Api]
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Serve]:
-    """serve(env=..., config_toml=...) -> a started server; all are stopped after the test."""
+def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
+    """serve(env=..., config_toml=..., max_parallel=...) -> a started server; all are stopped
+    after the test. Only max_parallel bounds concurrency (not this machine's cores), so the
+    same instances run side by side on any machine."""
+    monkeypatch.setattr(HostCapacity, "detect", HostCapacity.unlimited)
     started: list[Api] = []
 
     def start(
