@@ -334,3 +334,17 @@ def test_job_count_quota_is_exhausted_with_the_service_message(serve: Serve) -> 
             "Message": "The MaxJobCount (1) quota is exhausted.",
         },
     )
+
+
+def test_reserve_on_fail_keeps_only_the_failed_environment(api: Api) -> None:
+    """ReserveOnFail (AutoCluster): the failed instance's environment is kept [decided]."""
+    api.runtime.script("split", FakeStep(exit_code=1), instance=1)
+    body = make_body(JobFailOnInstanceFail=False)
+    for task in body["DAG"]["Tasks"].values():
+        task["AutoCluster"]["ReserveOnFail"] = True
+    job_id = api.create(body)
+    api.wait_state(job_id, "Finished")
+    kept = {ref: keep for ref, keep in api.runtime.released}
+    by_instance = {(s.task_name, s.instance_id): s for s in api.runtime.started}
+    assert by_instance[("split", 1)].keep_on_failure
+    assert sorted(kept.values()) == [False, False, True]
