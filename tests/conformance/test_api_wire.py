@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from localbatch.runtime.fake import FakeStep
+from localbatch.timefmt import api_time
 from tests.conformance.conftest import Serve
 from tests.unit.server.server_helpers import Api, make_body
 
@@ -22,6 +23,13 @@ Body = dict[str, Any]
 
 def _time_or_unset(value: Any, unset: bool) -> None:
     assert value == "" if unset else TIME.match(value), value
+
+
+def test_times_are_utc_with_the_fraction_and_unset_is_empty() -> None:
+    """Times: "%Y-%m-%dT%H:%M:%S.%fZ" in UTC with the fraction; an unset time is ""."""
+    assert api_time(1_700_000_000.123456) == "2023-11-14T22:13:20.123456Z"
+    assert api_time(0) == "1970-01-01T00:00:00.000000Z"
+    assert api_time(None) == ""
 
 
 def _metrics(value: Any) -> None:
