@@ -54,6 +54,7 @@ def test_each_call_answers_its_documented_status(api: Api) -> None:
     api.wait_state(job_id, "Finished")
     deleted = api.request("DELETE", f"/jobs/{job_id}")
     assert deleted.status == 204 and deleted.body is None
+    assert deleted.headers["x-acs-request-id"]
     for target in ("/jobs", "/quotas", "/available", "/images", "/clusters"):
         assert api.request("GET", target).status == 200, target
 
