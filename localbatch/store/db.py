@@ -76,18 +76,19 @@ def current_runner() -> str:
     return f"{me.pid}:{me.create_time():.3f}"
 
 
+def runner_pid(runner: str) -> int:
+    """The process id of a runner recorded by `current_runner` (ValueError if malformed)."""
+    return int(runner.partition(":")[0])
+
+
 def runner_alive(runner: str) -> bool:
     """Whether the process recorded as `runner` still exists (same pid, same start time)."""
-    pid_text, _, started = runner.partition(":")
+    started = runner.partition(":")[2]
     try:
-        process = psutil.Process(int(pid_text))
+        process = psutil.Process(runner_pid(runner))
         return not started or f"{process.create_time():.3f}" == started
     except (ValueError, psutil.Error):
         return False
-
-
-def _state(value: str) -> State:
-    return State(value)
 
 
 class Store:
@@ -349,13 +350,13 @@ class Store:
         rows = self._conn().execute(
             f"SELECT state, COUNT(*) AS n FROM {table} WHERE {where} GROUP BY state", args
         )
-        return Counts({_state(row["state"]): row["n"] for row in rows})
+        return Counts({State(row["state"]): row["n"] for row in rows})
 
     def _job(self, row: sqlite3.Row) -> JobRecord:
         return _from_row(
             JobRecord,
             row,
-            state=_state(row["state"]),
+            state=State(row["state"]),
             task_counts=self._counts("tasks", "job_id = ?", (row["id"],)),
             instance_counts=self._counts("instances", "job_id = ?", (row["id"],)),
         )
@@ -404,7 +405,7 @@ class Store:
             self._conn()
             .execute(
                 f"SELECT * FROM jobs WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?",
-                (*args, max_items + 1),
+                (*args, _sql_limit(max_items)),
             )
             .fetchall()
         )
@@ -415,7 +416,7 @@ class Store:
         return _from_row(
             TaskRecord,
             row,
-            state=_state(row["state"]),
+            state=State(row["state"]),
             instance_counts=self._counts(
                 "instances", "job_id = ? AND task_name = ?", (row["job_id"], row["name"])
             ),
@@ -430,9 +431,10 @@ class Store:
         return self._task(row) if row else None
 
     def list_tasks(
-        self, job_id: str, *, marker: str = "", max_items: int = 100
+        self, job_id: str, *, marker: str = "", max_items: int | None = 100
     ) -> Page[TaskRecord]:
-        """Tasks in the order of the submitted DAG; the marker is a task name."""
+        """Tasks in the order of the submitted DAG (all when `max_items` is None); the marker
+        is a task name."""
         start = 0
         if marker:
             row = (
@@ -447,17 +449,18 @@ class Store:
             self._conn()
             .execute(
                 "SELECT * FROM tasks WHERE job_id = ? AND pos >= ? ORDER BY pos LIMIT ?",
-                (job_id, start, max_items + 1),
+                (job_id, start, _sql_limit(max_items)),
             )
             .fetchall()
         )
-        next_marker = rows[max_items]["name"] if len(rows) > max_items else ""
+        more = max_items is not None and len(rows) > max_items
+        next_marker = rows[-1]["name"] if more else ""
         return Page(tuple(self._task(row) for row in rows[:max_items]), next_marker)
 
     @staticmethod
     def _instance(row: sqlite3.Row) -> InstanceRecord:
         return _from_row(
-            InstanceRecord, row, state=_state(row["state"]), detail=json.loads(row["detail"])
+            InstanceRecord, row, state=State(row["state"]), detail=json.loads(row["detail"])
         )
 
     def get_instance(self, job_id: str, task_name: str, instance_id: int) -> InstanceRecord | None:
@@ -489,21 +492,19 @@ class Store:
         if marker:
             where.append("i.instance_id >= ?")
             args.append(_marker_number(marker))
-        limit = -1 if max_items is None else max_items + 1
         rows = (
             self._conn()
             .execute(
                 "SELECT i.* FROM instances i LEFT JOIN tasks t"
                 " ON t.job_id = i.job_id AND t.name = i.task_name"
                 f" WHERE {' AND '.join(where)} ORDER BY t.pos, i.instance_id LIMIT ?",
-                (*args, limit),
+                (*args, _sql_limit(max_items)),
             )
             .fetchall()
         )
         more = max_items is not None and len(rows) > max_items
         next_marker = str(rows[-1]["instance_id"]) if more else ""
-        kept = rows[:max_items] if max_items is not None else rows
-        return Page(tuple(self._instance(row) for row in kept), next_marker)
+        return Page(tuple(self._instance(row) for row in rows[:max_items]), next_marker)
 
     def attempts(self, job_id: str, task_name: str, instance_id: int) -> list[AttemptRecord]:
         rows = self._conn().execute(
@@ -511,7 +512,7 @@ class Store:
             " ORDER BY run, attempt",
             (job_id, task_name, instance_id),
         )
-        return [_from_row(AttemptRecord, row, state=_state(row["state"])) for row in rows]
+        return [_from_row(AttemptRecord, row, state=State(row["state"])) for row in rows]
 
     def events(self, job_id: str, *, after: int = 0) -> list[EventRecord]:
         """The job's recorded events in order, those after position `after` only."""
@@ -544,6 +545,11 @@ def _from_row(cls: type[R], row: sqlite3.Row, **computed: Any) -> R:
     """Build a record whose field names are the row's column names, plus computed fields."""
     names = [f.name for f in fields(cls) if f.name not in computed]  # type: ignore[arg-type]
     return cls(**{name: row[name] for name in names}, **computed)
+
+
+def _sql_limit(max_items: int | None) -> int:
+    """One row more than a page holds, to know whether another follows; -1 is no limit."""
+    return -1 if max_items is None else max_items + 1
 
 
 def _filter_states(where: list[str], args: list[Any], column: str, states: Iterable[State]) -> None:
