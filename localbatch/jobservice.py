@@ -34,17 +34,20 @@ from localbatch.states import (
     check_can_start,
     check_can_stop,
 )
-from localbatch.store import DuplicateToken, Store, body_digest, runner_alive
-from localbatch.store.db import current_runner
+from localbatch.store import (
+    DuplicateToken,
+    Store,
+    body_digest,
+    current_runner,
+    runner_alive,
+    runner_pid,
+)
 from localbatch.store.records import JobRecord
 
 log = logging.getLogger(__name__)
 
 #: How long StopJob waits for the job to be Stopped: the graceful stop, then the kill.
 STOP_WAIT_SECONDS = STOP_GRACE_SECONDS + 5
-
-#: More tasks than any job may have (MaxJobTaskCount is at most this in practice).
-MAX_TASKS = 1_000_000
 
 
 class JobService:
@@ -156,7 +159,7 @@ class JobService:
             self.engine.wait(job_id, STOP_WAIT_SECONDS)
         elif runner_alive(record.runner):
             # A `localbatch run` in another process: it stops its job on SIGTERM, as on Ctrl-C.
-            os.kill(int(record.runner.split(":")[0]), signal.SIGTERM)
+            os.kill(runner_pid(record.runner), signal.SIGTERM)
         else:
             self.mark_stopped(record)
 
@@ -178,13 +181,30 @@ class JobService:
         Failed and the other unfinished tasks Stopped, the job `state`.
         """
         now = self.clock()
+        self._stop_unfinished_instances(record.id, now)
+        self._end_unfinished_tasks(record.id, now, failed_tasks)
+        self.bus.publish(
+            Event(
+                event_name("Job", state),
+                record.id,
+                state,
+                now,
+                "Job",
+                start_time=record.start_time,
+                end_time=now,
+                detail={"message": message} if message else {},
+            )
+        )
+
+    def _stop_unfinished_instances(self, job_id: str, now: float) -> None:
+        """Waiting and Running instances end Stopped (one never started has no end time)."""
         for instance in self.store.list_instances(
-            record.id, states=(State.WAITING, State.RUNNING), max_items=None
+            job_id, states=(State.WAITING, State.RUNNING), max_items=None
         ).items:
             self.bus.publish(
                 Event(
                     name=event_name("Instance", State.STOPPED),
-                    job_id=record.id,
+                    job_id=job_id,
                     state=State.STOPPED,
                     time=now,
                     category="Instance",
@@ -198,14 +218,17 @@ class JobService:
                     error_message="The instance was stopped.",
                 )
             )
-        for task in self.store.list_tasks(record.id, max_items=MAX_TASKS).items:
+
+    def _end_unfinished_tasks(self, job_id: str, now: float, failed: Collection[str]) -> None:
+        """Tasks not ended yet end Failed when named in `failed`, Stopped otherwise."""
+        for task in self.store.list_tasks(job_id, max_items=None).items:
             if task.state.terminal:
                 continue
-            task_state = State.FAILED if task.name in failed_tasks else State.STOPPED
+            task_state = State.FAILED if task.name in failed else State.STOPPED
             self.bus.publish(
                 Event(
                     event_name("Task", task_state),
-                    record.id,
+                    job_id,
                     task_state,
                     now,
                     "Task",
@@ -214,18 +237,6 @@ class JobService:
                     end_time=now,
                 )
             )
-        self.bus.publish(
-            Event(
-                event_name("Job", state),
-                record.id,
-                state,
-                now,
-                "Job",
-                start_time=record.start_time,
-                end_time=now,
-                detail={"message": message} if message else {},
-            )
-        )
 
     def start(self, job_id: str) -> None:
         """Re-run a Stopped or Failed job: only its instances that did not finish."""

@@ -27,7 +27,7 @@ from localbatch.server.discovery import (
     remove_server_info,
     write_server_info,
 )
-from localbatch.store import Store
+from localbatch.store import Store, runner_pid
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,9 @@ class ServerRunning(Exception):
     """Another `localbatch serve` serves the state directory: jobs would have two owners."""
 
     def __init__(self, info: ServerInfo) -> None:
-        pid = info.runner.split(":")[0]
         super().__init__(
-            f"another localbatch serve (pid {pid}) serves this state dir at {info.url}"
+            f"another localbatch serve (pid {runner_pid(info.runner)}) serves this state dir"
+            f" at {info.url}"
         )
         self.info = info
 
