@@ -22,6 +22,7 @@ from rich.table import Table
 
 from localbatch.engine.records import JobSnapshot, TaskSnapshot
 from localbatch.events import Event
+from localbatch.runtime.base import STOPPED_ERROR_CODE
 from localbatch.states import State
 
 
@@ -206,7 +207,7 @@ def print_summary(
         console.print(snapshot.message, markup=False, soft_wrap=True)
     for task in snapshot.tasks:
         for inst in task.instances:
-            if inst.state == State.FAILED or inst.error_code not in ("", "Stopped"):
+            if inst.state == State.FAILED or inst.error_code not in ("", STOPPED_ERROR_CODE):
                 what = (
                     _error(inst.error_code, inst.error_message)
                     if inst.error_code

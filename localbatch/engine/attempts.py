@@ -18,6 +18,7 @@ from localbatch.config import Config
 from localbatch.engine.environment import TaskEnvironment, attempt_spec
 from localbatch.engine.scheduler import Launch
 from localbatch.runtime.base import (
+    STOPPED_ERROR_CODE,
     AttemptHandle,
     AttemptOutcome,
     Bind,
@@ -82,7 +83,8 @@ def execute_attempt(
     the attempt's outcome with its error code.
     """
     if cancel.is_set():
-        return AttemptOutcome(None, "Stopped", "The instance was stopped before it started.")
+        message = "The instance was stopped before it started."
+        return AttemptOutcome(None, STOPPED_ERROR_CODE, message)
     if env.argv_error:
         return AttemptOutcome(None, INVALID_COMMAND_LINE, env.argv_error)
     try:

@@ -35,11 +35,8 @@ from localbatch.engine.records import (
     job_snapshot,
 )
 from localbatch.events import Event, event_name
-from localbatch.runtime.base import AttemptOutcome
+from localbatch.runtime.base import STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.states import State, StateConflict, check_can_stop, check_transition
-
-#: Error code run_attempt gives an attempt that was cancelled.
-STOPPED_CODE = "Stopped"
 
 
 @dataclass(frozen=True)
@@ -279,7 +276,7 @@ class Scheduler:
         if outcome.succeeded:
             inst.end_time = now
             self._set_instance(job, task, inst, State.FINISHED, now)
-        elif inst.cancel_requested or outcome.error_code == STOPPED_CODE:
+        elif inst.cancel_requested or outcome.error_code == STOPPED_ERROR_CODE:
             inst.end_time = now
             self._set_instance(job, task, inst, State.STOPPED, now)
         elif inst.retry_count < task.max_retry_count and job.ending is None:

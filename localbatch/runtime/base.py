@@ -18,6 +18,9 @@ from typing import Protocol
 WORKDIR = "/batchcompute/workdir"
 #: Seconds between the graceful stop signal and the kill.
 STOP_GRACE_SECONDS = 10.0
+#: Error code of an attempt that was cancelled: the scheduler tells a stop from a failure
+#: by it (a stopped instance is not retried).
+STOPPED_ERROR_CODE = "Stopped"
 
 
 class RuntimeUnavailable(Exception):
@@ -130,28 +133,29 @@ def run_attempt(
             on_started(handle)
         while outcome is None:
             if cancel.is_set():
-                runtime.stop(handle, grace)
-                ended = runtime.wait(handle, grace + 5)
-                outcome = AttemptOutcome(
-                    exit_code=ended.exit_code if ended else None,
-                    error_code="Stopped",
-                    error_message="The instance was stopped.",
-                )
+                message = "The instance was stopped."
+                outcome = _stop(runtime, handle, grace, STOPPED_ERROR_CODE, message)
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 outcome = runtime.wait(handle, 0)  # it may have ended just in time
-                if outcome is not None:
-                    break
-                runtime.stop(handle, grace)
-                ended = runtime.wait(handle, grace + 5)
-                outcome = AttemptOutcome(
-                    exit_code=ended.exit_code if ended else None,
-                    error_code="Timeout",
-                    error_message=f"The instance did not end within its Timeout of {timeout:g} s.",
-                )
+                if outcome is None:
+                    message = f"The instance did not end within its Timeout of {timeout:g} s."
+                    outcome = _stop(runtime, handle, grace, "Timeout", message)
                 break
             outcome = runtime.wait(handle, min(poll, remaining))
     finally:
         runtime.release(handle, keep=spec.keep_on_failure and not (outcome and outcome.succeeded))
     return outcome
+
+
+def _stop(
+    runtime: Runtime, handle: AttemptHandle, grace: float, error_code: str, message: str
+) -> AttemptOutcome:
+    """Stop a running attempt (SIGTERM, `grace`, kill) and record why, with its exit code
+    when it ended within the wait."""
+    runtime.stop(handle, grace)
+    ended = runtime.wait(handle, grace + 5)
+    return AttemptOutcome(
+        exit_code=ended.exit_code if ended else None, error_code=error_code, error_message=message
+    )
