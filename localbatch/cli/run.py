@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -30,6 +30,12 @@ from localbatch.states import State
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from localbatch.engine.service import Engine
+    from localbatch.events import EventBus
+    from localbatch.ossendpoint.server import OssEndpoint
+    from localbatch.runtime.base import Runtime
+    from localbatch.spec.model import Job
 
 RUNTIMES = ("auto", "docker", "process")
 
@@ -58,7 +64,7 @@ def _signals_ignored() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _allow_pull(runtime: Any) -> None:
+def _allow_pull(runtime: Runtime) -> None:
     """--pull: only the docker runtime has images to pull."""
     if runtime.name != "docker":
         fail(f"--pull applies to the docker runtime only, not to {runtime.name}")
@@ -68,7 +74,7 @@ def _allow_pull(runtime: Any) -> None:
         runtime.pull = True
 
 
-def _oss_host(config: Config, runtime_name: str, wanted: bool) -> tuple[str, Any]:
+def _oss_host(config: Config, runtime_name: str, wanted: bool) -> tuple[str, OssEndpoint | None]:
     """The address instances reach OSS at, and the local endpoint started for it (if any)."""
     if config.oss.remote:
         return config.oss.endpoint.split("://", 1)[-1].rstrip("/"), None
@@ -91,7 +97,12 @@ def _oss_host(config: Config, runtime_name: str, wanted: bool) -> tuple[str, Any
 
 
 def _print_dry_run(
-    console: Console, job_id: str, job: Any, config: Config, runtime: Any, only: tuple[str, ...]
+    console: Console,
+    job_id: str,
+    job: Job,
+    config: Config,
+    runtime: Runtime,
+    only: tuple[str, ...],
 ) -> None:
     from localbatch.engine.capacity import HostCapacity
     from localbatch.engine.dry_run import preview
@@ -206,9 +217,9 @@ def run_command(
 
 def _run(
     job_id: str,
-    job: Any,
+    job: Job,
     config: Config,
-    runtime: Any,
+    runtime: Runtime,
     max_parallel: int | None,
     only: tuple[str, ...],
     endpoint_wanted: bool,
@@ -256,10 +267,10 @@ def _run(
 
 
 def _watch(
-    engine: Any,
-    bus: Any,
+    engine: Engine,
+    bus: EventBus,
     job_id: str,
-    job: Any,
+    job: Job,
     only: tuple[str, ...],
     out: Console,
     err: Console,
@@ -267,16 +278,16 @@ def _watch(
     """Submit the job and show its progress until it ends; (final state, interrupted)."""
     from localbatch.cli.run_progress import LiveProgress, PlainProgress
 
-    live = out.is_terminal
     not_run = _not_run(job, only)
-    progress: Any = (
-        LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()}, not_run)
-        if live
-        else PlainProgress(sys.stdout, not_run)
-    )
-    bus.subscribe(progress)
+    display: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if out.is_terminal:  # the live table draws while it is entered
+        live = LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()}, not_run)
+        bus.subscribe(live)
+        display = live
+    else:
+        bus.subscribe(PlainProgress(sys.stdout, not_run))
     state: State | None = None
-    with _terminate_as_interrupt(), progress if live else contextlib.nullcontext():
+    with _terminate_as_interrupt(), display:
         try:
             engine.submit(job_id, job, only=only or None)
             for notice in engine.snapshot(job_id).notices:
@@ -289,19 +300,19 @@ def _watch(
     return state, False
 
 
-def _not_run(job: Any, only: tuple[str, ...]) -> frozenset[str]:
+def _not_run(job: Job, only: tuple[str, ...]) -> frozenset[str]:
     """The tasks --only leaves out (none without --only)."""
     return frozenset(name for name in job.tasks if only and name not in only)
 
 
-def _stop_and_wait(engine: Any, job_id: str) -> State | None:
+def _stop_and_wait(engine: Engine, job_id: str) -> State | None:
     """Stop the job (if it got that far) and wait for its instances to be stopped."""
     from localbatch.engine.service import UnknownJob
     from localbatch.states import StateConflict
 
     try:
         engine.stop(job_id)
-        return engine.wait(job_id, 60)  # type: ignore[no-any-return]
+        return engine.wait(job_id, 60)
     except (UnknownJob, StateConflict):
         return None
     except KeyboardInterrupt:  # a second Ctrl-C: shutdown() below still stops everything
