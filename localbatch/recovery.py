@@ -17,7 +17,7 @@ process that notices it (a `localbatch serve`, at start and then periodically):
 
 An adopted attempt is finished as its dead runner would have: its storage (log files,
 LogMapping files, OutputMapping directories, all derived from task, instance and attempt)
-is rebuilt (`storage.adoption.reopen_attempt`), its logs are pushed while it runs and
+is rebuilt (`JobStorage.reopen`), its logs are pushed while it runs and
 completely when it ends, and its outputs are uploaded. When that storage cannot be rebuilt
 the attempt ends Lost (and runs again if a retry is left). Its container survived the
 start-up orphan clean-up of every run because the store records its job unfinished
@@ -178,14 +178,12 @@ class Recovery:
     ) -> tuple[AttemptOutcome, dict[str, Any]]:
         """Wait for an adopted attempt, then finish it as its dead runner would have: push
         its logs, upload its outputs (or fail it as Lost when its storage is not rebuilt)."""
-        from localbatch.storage.adoption import reopen_attempt
-
         instance, detail, why = item.instance, dict[str, Any](), ""
         prepared: PreparedAttempt | None = None
         try:
             workdir = Path(str(instance.detail.get("workdir", "")))
-            prepared = reopen_attempt(
-                storage, instance.task_name, instance.instance_id, instance.attempt or 0, workdir
+            prepared = storage.reopen(
+                instance.task_name, instance.instance_id, instance.attempt or 0, workdir
             )
             prepared.start_streaming()
         except Exception as exc:

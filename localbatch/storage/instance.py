@@ -98,6 +98,24 @@ class PreparedAttempt:
             self.streamer.start()
 
 
+@dataclass(frozen=True)
+class _StdLogs:
+    """An instance's stdout/stderr files and the objects they are redirected to, if any."""
+
+    stdout_path: Path
+    stderr_path: Path
+    stdout_object: Location | None
+    stderr_object: Location | None
+
+    def object_url(self, stream: str) -> str:
+        location = self.stdout_object if stream == "stdout" else self.stderr_object
+        return location.url if location else ""
+
+    def targets(self) -> list[LogTarget]:
+        pairs = ((self.stdout_path, self.stdout_object), (self.stderr_path, self.stderr_object))
+        return [LogTarget(path, location) for path, location in pairs if location is not None]
+
+
 class JobStorage:
     """Storage for one job; safe to call from several threads (one per running instance)."""
 
@@ -128,7 +146,7 @@ class JobStorage:
     def prepare(self, task_name: str, instance_id: int, attempt: int) -> PreparedAttempt:
         task = self._task(task_name)
         name = f"{task_name}.{instance_id}"
-        attempt_dir = self.work_root / "attempts" / f"{name}.{attempt}"
+        attempt_dir = self._attempt_dir(name, attempt)
         if attempt_dir.exists():  # left by an interrupted run of the same attempt
             _discard(attempt_dir)
         try:
@@ -168,7 +186,7 @@ class JobStorage:
             host.mkdir(parents=True)
             binds.append(Bind(host, target, read_only=False))
             outputs.append((host, prefix))
-        logs_dir = self.work_root / "logs"
+        logs_dir = self._logs_dir()
         logs_dir.mkdir(parents=True, exist_ok=True)
         log_targets, log_binds = self._log_mapping(task, name, instance_id, logs_dir)
         binds += log_binds
@@ -181,30 +199,88 @@ class JobStorage:
             binds.append(Bind(host, target, read_only=False))
         _refuse_duplicate_targets(binds)
 
-        stdout_path, stderr_path = logs_dir / f"{name}.stdout", logs_dir / f"{name}.stderr"
-        suffix = f"{self.job_id}.{task.name}.{instance_id}"
-        stdout_object = self._redirect(task.parameters.stdout_redirect_path, "stdout", suffix)
-        stderr_object = self._redirect(task.parameters.stderr_redirect_path, "stderr", suffix)
-        for path, redirect in ((stderr_path, stderr_object), (stdout_path, stdout_object)):
-            if redirect is not None:
-                log_targets.insert(0, LogTarget(path, redirect))
-        streamer = LogStreamer(log_targets, self.cadence, self.resolver.secrets())
+        std = self._std_logs(task, name, instance_id, logs_dir)
         prepared = PreparedAttempt(
             workdir=workdir,
             binds=tuple(binds),
-            stdout_path=stdout_path,
-            stderr_path=stderr_path,
-            stdout_object=stdout_object.url if stdout_object else "",
-            stderr_object=stderr_object.url if stderr_object else "",
+            stdout_path=std.stdout_path,
+            stderr_path=std.stderr_path,
+            stdout_object=std.object_url("stdout"),
+            stderr_object=std.object_url("stderr"),
             attempt_dir=attempt_dir,
             outputs=tuple(outputs),
             package=package,
             package_copy=package_copy,
-            streamer=streamer,
+            streamer=self._streamer(std, log_targets),
         )
         with self._lock:
             self._unfinished[id(prepared)] = prepared
         return prepared
+
+    def reopen(
+        self, task_name: str, instance_id: int, attempt: int, workdir: Path
+    ) -> PreparedAttempt:
+        """The `PreparedAttempt` of an attempt an earlier process prepared, for `finish`.
+
+        After a kill -9 the process that adopts a still-running container must finish its
+        attempt as the dead process would have: push its logs and upload its OutputMapping
+        directories. These host paths derive from (task, instance, attempt) alone (the layout
+        above), so they are derived again here. `workdir` is the one the store recorded: the
+        derived paths must lead to it (else the state dir moved, or the layout changed), and
+        it must still exist. The package cache is not verified afterwards: which copy of the
+        package the attempt got is known only to the process that prepared it.
+
+        StorageError when the attempt's storage cannot be rebuilt.
+        """
+        task = self._task(task_name)
+        name = f"{task_name}.{instance_id}"
+        attempt_dir = self._attempt_dir(name, attempt)
+        if (attempt_dir / "workdir").resolve() != workdir.resolve() or not attempt_dir.is_dir():
+            raise StorageError(
+                OUTPUT_UPLOAD_FAILED,
+                f"the attempt's directory {workdir} is not where this state dir keeps it,"
+                " or is gone",
+            )
+        try:
+            outputs = tuple(
+                (attempt_dir / "outputs" / str(index), self._folder(url, "OutputMapping"))
+                for index, url in enumerate(task.output_mapping.values())
+            )
+            logs_dir = self._logs_dir()
+            log_targets, _ = self._log_mapping(task, name, instance_id, logs_dir)
+            std = self._std_logs(task, name, instance_id, logs_dir)
+        except StorageError as exc:
+            raise self._scrubbed(exc) from None
+        return PreparedAttempt(
+            workdir=workdir,
+            binds=(),
+            stdout_path=std.stdout_path,
+            stderr_path=std.stderr_path,
+            stdout_object=std.object_url("stdout"),
+            stderr_object=std.object_url("stderr"),
+            attempt_dir=attempt_dir,
+            outputs=outputs,
+            streamer=self._streamer(std, log_targets),
+        )
+
+    def _attempt_dir(self, name: str, attempt: int) -> Path:
+        return self.work_root / "attempts" / f"{name}.{attempt}"
+
+    def _logs_dir(self) -> Path:
+        return self.work_root / "logs"
+
+    def _std_logs(self, task: Task, name: str, instance_id: int, logs_dir: Path) -> _StdLogs:
+        suffix = f"{self.job_id}.{task.name}.{instance_id}"
+        return _StdLogs(
+            stdout_path=logs_dir / f"{name}.stdout",
+            stderr_path=logs_dir / f"{name}.stderr",
+            stdout_object=self._redirect(task.parameters.stdout_redirect_path, "stdout", suffix),
+            stderr_object=self._redirect(task.parameters.stderr_redirect_path, "stderr", suffix),
+        )
+
+    def _streamer(self, std: _StdLogs, mapped: list[LogTarget]) -> LogStreamer:
+        """Pushes stdout and stderr (when redirected), then the LogMapping targets."""
+        return LogStreamer([*std.targets(), *mapped], self.cadence, self.resolver.secrets())
 
     def _task(self, task_name: str) -> Task:
         task = self.job.tasks.get(task_name)
