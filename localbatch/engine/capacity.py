@@ -31,6 +31,7 @@ class Resources:
     memory_bytes: int
 
     def describe(self) -> str:
+        """For notices and the dry run: cores and GiB as a user reads them."""
         return f"{self.cpu_cores:g} cores, {self.memory_bytes / GIB:g} GiB"
 
 
@@ -44,6 +45,7 @@ class HostCapacity:
 
     @classmethod
     def detect(cls, max_parallel: int | None = None) -> HostCapacity:
+        """This machine's logical cores and total memory (the one read of the host)."""
         import psutil
 
         return cls(
@@ -103,8 +105,13 @@ class CapacityLedger:
         self.memory_in_use = 0
         self.running = 0
 
+    @property
+    def _at_max_parallel(self) -> bool:
+        return self.host.max_parallel is not None and self.running >= self.host.max_parallel
+
     def fits(self, need: Resources) -> bool:
-        if self.host.max_parallel is not None and self.running >= self.host.max_parallel:
+        """Whether an instance of this size may start now, next to those running."""
+        if self._at_max_parallel:
             return False
         # An idle host always admits one instance, so a scaled-down type still runs.
         if self.running == 0:
@@ -117,18 +124,20 @@ class CapacityLedger:
     @property
     def full(self) -> bool:
         """No further instance of any size can start now."""
-        if self.host.max_parallel is not None and self.running >= self.host.max_parallel:
+        if self._at_max_parallel:
             return True
         return self.running > 0 and (
             self.cpu_in_use >= self.host.cpu_cores or self.memory_in_use >= self.host.memory_bytes
         )
 
     def take(self, need: Resources) -> None:
+        """Hold an instance's resources from its launch until its attempt returns."""
         self.cpu_in_use += need.cpu_cores
         self.memory_in_use += need.memory_bytes
         self.running += 1
 
     def give(self, need: Resources) -> None:
+        """Give them back when the attempt returned; clamped at zero against float rounding."""
         self.cpu_in_use = max(0.0, self.cpu_in_use - need.cpu_cores)
         self.memory_in_use = max(0, self.memory_in_use - need.memory_bytes)
         self.running = max(0, self.running - 1)

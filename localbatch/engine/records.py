@@ -7,7 +7,7 @@ immutable copies handed to everyone else (progress display, HTTP API, events).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from localbatch.engine.capacity import Resources
@@ -26,6 +26,7 @@ class Metrics:
 
     @classmethod
     def of(cls, counts: Counter[State]) -> Metrics:
+        """From the state counts the scheduler keeps up to date (no scan of instances)."""
         return cls(
             waiting=counts[State.WAITING],
             running=counts[State.RUNNING],
@@ -35,6 +36,7 @@ class Metrics:
         )
 
     def as_api(self) -> dict[str, int]:
+        """The API's field names, as events and responses carry them."""
         return {
             "WaitingCount": self.waiting,
             "RunningCount": self.running,
@@ -57,19 +59,14 @@ class AttemptRecord:
     ref: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "attempt": self.attempt,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "exit_code": self.exit_code,
-            "error_code": self.error_code,
-            "error_message": self.error_message,
-            "ref": self.ref,
-        }
+        """Plain JSON values, for an event's detail (stored and sent as they are)."""
+        return asdict(self)
 
 
 @dataclass
 class InstanceRecord:
+    """One instance of a task as the scheduler tracks it, across all its attempts."""
+
     instance_id: int
     state: State = State.WAITING
     retry_count: int = 0
@@ -86,11 +83,14 @@ class InstanceRecord:
 
     @property
     def last(self) -> AttemptRecord | None:
+        """The current (or final) attempt: it holds the instance's exit and error codes."""
         return self.attempts[-1] if self.attempts else None
 
 
 @dataclass
 class TaskRecord:
+    """One task: its instances, its place in the DAG and its running counts."""
+
     name: str
     resources: Resources
     max_retry_count: int
@@ -113,6 +113,8 @@ class TaskRecord:
 
 @dataclass
 class JobRecord:
+    """One job: its tasks, counts and, once it winds down, the state it will end in."""
+
     job_id: str
     name: str
     priority: int
@@ -133,6 +135,8 @@ class JobRecord:
 
 @dataclass(frozen=True)
 class InstanceSnapshot:
+    """An instance as it was at one moment; the last attempt's codes are copied up."""
+
     instance_id: int
     state: State
     retry_count: int
@@ -147,6 +151,8 @@ class InstanceSnapshot:
 
 @dataclass(frozen=True)
 class TaskSnapshot:
+    """A task as it was at one moment, with its instance metrics."""
+
     name: str
     state: State
     start_time: float | None
@@ -159,6 +165,8 @@ class TaskSnapshot:
 
 @dataclass(frozen=True)
 class JobSnapshot:
+    """A job as it was at one moment: what the API and the run summary show."""
+
     job_id: str
     name: str
     state: State
@@ -173,6 +181,7 @@ class JobSnapshot:
 
 
 def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
+    """A copy the scheduler's later changes cannot reach (attempts are copied too)."""
     last = record.last
     return InstanceSnapshot(
         instance_id=record.instance_id,
@@ -183,12 +192,13 @@ def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
         exit_code=last.exit_code if last else None,
         error_code=last.error_code if last else "",
         error_message=last.error_message if last else "",
-        attempts=tuple(AttemptRecord(**vars(a)) for a in record.attempts),
+        attempts=tuple(replace(a) for a in record.attempts),
         detail=dict(record.detail),
     )
 
 
 def task_snapshot(record: TaskRecord) -> TaskSnapshot:
+    """A copy of the task and of each of its instances."""
     return TaskSnapshot(
         name=record.name,
         state=record.state,
@@ -202,6 +212,7 @@ def task_snapshot(record: TaskRecord) -> TaskSnapshot:
 
 
 def job_snapshot(record: JobRecord) -> JobSnapshot:
+    """A copy of the whole job, safe to hand to another thread."""
     return JobSnapshot(
         job_id=record.job_id,
         name=record.name,

@@ -53,6 +53,8 @@ class TaskPlan:
 
 @dataclass(frozen=True)
 class JobPlan:
+    """What the scheduler needs to know of one job (built by `service.job_plan`)."""
+
     job_id: str
     name: str
     #: In an order where upstream tasks come first.
@@ -65,6 +67,8 @@ class JobPlan:
 # Actions for the driver.
 @dataclass(frozen=True)
 class Launch:
+    """Start this attempt; capacity is already held for it."""
+
     job_id: str
     task_name: str
     instance_id: int
@@ -73,6 +77,8 @@ class Launch:
 
 @dataclass(frozen=True)
 class Cancel:
+    """Stop the running attempt of this instance; its end comes back through `ended`."""
+
     job_id: str
     task_name: str
     instance_id: int
@@ -80,11 +86,15 @@ class Cancel:
 
 @dataclass(frozen=True)
 class Publish:
+    """Hand this event to the bus (store, notifications, progress)."""
+
     event: Event
 
 
 @dataclass(frozen=True)
 class JobEnded:
+    """The job reached its final state: the driver releases its storage and wakes waiters."""
+
     job_id: str
     state: State
 
@@ -305,9 +315,11 @@ class Scheduler:
         return self._flush(now)
 
     def snapshot(self, job_id: str) -> JobSnapshot:
+        """A frozen copy of the job, for readers outside the scheduler."""
         return job_snapshot(self.jobs[job_id])
 
     def active_jobs(self) -> list[str]:
+        """The jobs not ended yet: those a shutdown must stop."""
         return [j.job_id for j in self.jobs.values() if not j.state.terminal]
 
     # ------------------------------------------------------------ scheduling
