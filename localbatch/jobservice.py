@@ -22,7 +22,7 @@ from localbatch.config import Config
 from localbatch.engine.service import Engine, UnknownJob
 from localbatch.events import Event, EventBus, event_name
 from localbatch.ids import new_job_id
-from localbatch.runtime.base import STOP_GRACE_SECONDS
+from localbatch.runtime.base import STOP_GRACE_SECONDS, AttemptOutcome
 from localbatch.spec.errors import ApiError, not_found, state_conflict
 from localbatch.spec.model import Job, parse_job
 from localbatch.spec.validate import check_job_count, validate
@@ -42,7 +42,7 @@ from localbatch.store import (
     runner_alive,
     runner_pid,
 )
-from localbatch.store.records import JobRecord
+from localbatch.store.records import InstanceRecord, JobRecord
 
 log = logging.getLogger(__name__)
 
@@ -202,20 +202,12 @@ class JobService:
             job_id, states=(State.WAITING, State.RUNNING), max_items=None
         ).items:
             self.bus.publish(
-                Event(
-                    name=event_name("Instance", State.STOPPED),
-                    job_id=job_id,
+                instance_end_event(
+                    instance,
+                    AttemptOutcome(None, "Stopped", "The instance was stopped."),
+                    now,
                     state=State.STOPPED,
-                    time=now,
-                    category="Instance",
-                    task_name=instance.task_name,
-                    instance_id=instance.instance_id,
-                    start_time=instance.start_time,
                     end_time=now if instance.start_time is not None else None,
-                    retry_count=instance.retry_count,
-                    attempt=instance.attempt,
-                    error_code="Stopped",
-                    error_message="The instance was stopped.",
                 )
             )
 
@@ -314,6 +306,41 @@ class JobService:
         if job is not None and job.auto_release:
             self.store.delete_job(event.job_id)
             self._jobs.pop(event.job_id, None)
+
+
+def instance_end_event(
+    instance: InstanceRecord,
+    outcome: AttemptOutcome,
+    now: float,
+    *,
+    end_time: float | None,
+    state: State | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> Event:
+    """The event that ends a recorded instance outside the engine (stopped or recovered),
+    so that both write the same record the engine would have.
+
+    `state` defaults to what the outcome says (Finished or Failed).
+    """
+    if state is None:
+        state = State.FINISHED if outcome.succeeded else State.FAILED
+    return Event(
+        name=event_name("Instance", state),
+        job_id=instance.job_id,
+        state=state,
+        time=now,
+        category="Instance",
+        task_name=instance.task_name,
+        instance_id=instance.instance_id,
+        start_time=instance.start_time,
+        end_time=end_time,
+        retry_count=instance.retry_count,
+        attempt=instance.attempt,
+        exit_code=outcome.exit_code,
+        error_code=outcome.error_code,
+        error_message=outcome.error_message,
+        detail=detail or {},
+    )
 
 
 def _check(rule: Callable[[State], None], state: State) -> None:

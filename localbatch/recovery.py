@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localbatch.engine.attempts import failure_outcome, finish_storage
-from localbatch.events import Event, event_name
-from localbatch.jobservice import JobService
-from localbatch.runtime.base import AttemptHandle, AttemptOutcome, Runtime
+from localbatch.jobservice import JobService, instance_end_event
+from localbatch.runtime.base import STOP_GRACE_SECONDS, AttemptHandle, AttemptOutcome, Runtime
 from localbatch.states import State
 from localbatch.store import runner_alive
 from localbatch.store.records import InstanceRecord, JobRecord
@@ -53,6 +52,8 @@ SWEEP_INTERVAL = 5.0
 
 @dataclass(frozen=True)
 class Adopted:
+    """A Running instance whose program outlived its runner, reattached to this process."""
+
     instance: InstanceRecord
     handle: AttemptHandle
 
@@ -192,7 +193,7 @@ class Recovery:
         remaining = max(0.0, started + task.timeout - self.service.clock())
         outcome = self.runtime.wait(item.handle, remaining)
         if outcome is None:
-            self.runtime.stop(item.handle, 10.0)
+            self.runtime.stop(item.handle, STOP_GRACE_SECONDS)
             outcome = AttemptOutcome(
                 None, "Timeout", f"The instance did not end within {task.timeout} s."
             )
@@ -215,26 +216,9 @@ class Recovery:
         outcome: AttemptOutcome,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        state = State.FINISHED if outcome.succeeded else State.FAILED
         now = self.service.clock()
         self.service.bus.publish(
-            Event(
-                name=event_name("Instance", state),
-                job_id=instance.job_id,
-                state=state,
-                time=now,
-                category="Instance",
-                task_name=instance.task_name,
-                instance_id=instance.instance_id,
-                start_time=instance.start_time,
-                end_time=now,
-                retry_count=instance.retry_count,
-                attempt=instance.attempt,
-                exit_code=outcome.exit_code,
-                error_code=outcome.error_code,
-                error_message=outcome.error_message,
-                detail=detail or {},
-            )
+            instance_end_event(instance, outcome, now, end_time=now, detail=detail)
         )
 
     def _resume(self, record: JobRecord, failed: list[InstanceRecord]) -> None:
