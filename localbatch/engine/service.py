@@ -56,11 +56,15 @@ T = TypeVar("T")
 
 
 class Clock(Protocol):
+    """Where recorded times come from; tests pass one they move by hand."""
+
     def now(self) -> float:
         """POSIX seconds."""
 
 
 class SystemClock:
+    """The wall clock: the API reports times as POSIX instants."""
+
     def now(self) -> float:
         return time.time()
 
@@ -176,6 +180,7 @@ class Engine:
         return context.final if context.done.wait(timeout) else None
 
     def snapshot(self, job_id: str) -> JobSnapshot:
+        """A frozen copy of the job, taken on the engine thread (the one owner of state)."""
         self._context(job_id)
         return self._call(lambda: self._scheduler.snapshot(job_id))
 
@@ -240,20 +245,13 @@ class Engine:
         only: Collection[str] | None,
         keep_finished: Mapping[str, Collection[int]] | None,
         priority: int | None,
-        retries_used: Mapping[str, Mapping[int, int]] | None = None,
+        retries_used: Mapping[str, Mapping[int, int]] | None,
     ) -> None:
         envs = {
             name: task_environment(job_id, task, self.config, self.capacity, self.oss_host)
             for name, task in job.tasks.items()
         }
-        notices = list(not_emulated(job, self.config))
-        for env in envs.values():
-            notices.extend(env.notices)
-        if not uses_images(self.runtime):
-            notices.append(
-                f"runtime {self.runtime.name}: images are not used; programs see this "
-                "host's system files (Command.Docker.Image / ImageId are not applied)"
-            )
+        notices = self._notices(job, envs)
         plan = job_plan(job_id, job, envs, notices)
         for notice in notices:
             log.info("%s: %s", job_id, notice)
@@ -282,6 +280,18 @@ class Engine:
                 del self._contexts[job_id]
             raise
         self._perform(actions)
+
+    def _notices(self, job: Job, envs: Mapping[str, TaskEnvironment]) -> list[str]:
+        """What this run does not do as the service would, said once with the job."""
+        notices = list(not_emulated(job, self.config))
+        for env in envs.values():
+            notices.extend(env.notices)
+        if not uses_images(self.runtime):
+            notices.append(
+                f"runtime {self.runtime.name}: images are not used; programs see this "
+                "host's system files (Command.Docker.Image / ImageId are not applied)"
+            )
+        return notices
 
     def _perform(self, actions: list[Action]) -> None:
         for action in actions:
