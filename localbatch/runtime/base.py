@@ -21,6 +21,8 @@ STOP_GRACE_SECONDS = 10.0
 #: Error code of an attempt that was cancelled: the scheduler tells a stop from a failure
 #: by it (a stopped instance is not retried).
 STOPPED_ERROR_CODE = "Stopped"
+#: Error code of an attempt the runtime could not start (not the program's fault).
+START_FAILED = "InstanceStartFailed"
 
 
 class RuntimeUnavailable(Exception):

@@ -27,6 +27,7 @@ import requests.exceptions
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.runtime.base import (
+    START_FAILED,
     WORKDIR,
     AttemptHandle,
     AttemptOutcome,
@@ -61,8 +62,6 @@ INIT_EXEC_FAILED = "[FATAL tini"
 #: Bytes of the program's stderr kept to recognise that report.
 STDERR_HEAD = 512
 SIGKILL_EXIT = 137
-#: Error code of an attempt the engine refused to create or start (not the program's fault).
-START_FAILED = "InstanceStartFailed"
 #: What the Engine's attach answers: (stdout chunk, stderr chunk) pairs.
 _Stream = Iterator[tuple[bytes | None, bytes | None]]
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)

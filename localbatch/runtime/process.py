@@ -32,6 +32,7 @@ from typing import BinaryIO
 import psutil
 
 from localbatch.runtime.base import (
+    START_FAILED,
     WORKDIR,
     AttemptHandle,
     AttemptOutcome,
@@ -52,7 +53,6 @@ SYSTEM_DIRS = ("/usr", "/etc")
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 #: Fresh, private, writable directories of every sandbox.
 PRIVATE_TMPFS = ("/tmp", "/root")
-START_FAILED = "InstanceStartFailed"
 _CHILD_PID = re.compile(rb'"child-pid":\s*(\d+)')
 
 
@@ -160,23 +160,23 @@ class ProcessRuntime:
                 "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
                 "or run as root"
             )
-        if self.memory is None:
-            self.memory = detect_memory_limiter()
-        self.memory.remove_stale()
+        self._limiter().remove_stale()
 
     def version(self) -> str:
-        """ "bubblewrap 0.8.0"."""
+        """bwrap's own version line ("bubblewrap 0.8.0"), for the runtime notice."""
         assert self.bwrap is not None
         result = subprocess.run([self.bwrap, "--version"], capture_output=True, text=True)
         return result.stdout.strip() or "bubblewrap"
 
     def describe(self) -> str:
+        """How this host confines attempts: what a user needs to trust the limits."""
         limiter = self.memory.description if self.memory else "not detected yet"
         return f"{self.version()}; memory limits via {limiter}; CPU via {self.cpus.description}"
 
     # -- one attempt ------------------------------------------------------------------------
 
     def _limiter(self) -> MemoryLimiter:
+        """The memory limiter, detected on first use (check() may not have run)."""
         if self.memory is None:
             self.memory = detect_memory_limiter()
         return self.memory
