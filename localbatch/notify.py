@@ -26,6 +26,7 @@ from typing import Any
 
 from localbatch.events import Event
 from localbatch.spec.model import Topic, parse_job
+from localbatch.storage.layout import job_dir
 from localbatch.store import Store
 from localbatch.store.eventcodec import event_to_dict
 from localbatch.timefmt import api_time
@@ -41,7 +42,7 @@ MAX_QUEUED = 10_000
 
 
 def events_file(state_dir: Path, job_id: str) -> Path:
-    return state_dir / "jobs" / job_id / EVENTS_FILE
+    return job_dir(state_dir, job_id) / EVENTS_FILE
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from localbatch.engine.attempts import failure_outcome, finish_storage
 from localbatch.jobservice import JobService, instance_end_event
 from localbatch.runtime.base import STOP_GRACE_SECONDS, AttemptHandle, AttemptOutcome, Runtime
 from localbatch.states import State
+from localbatch.storage.layout import job_dir
 from localbatch.store import runner_alive
 from localbatch.store.records import InstanceRecord, JobRecord
 
@@ -157,7 +158,7 @@ class Recovery:
         from localbatch.storage.instance import JobStorage
 
         job = self.service.model(record.id)
-        work_root = self.service.config.state_dir / "jobs" / record.id
+        work_root = job_dir(self.service.config.state_dir, record.id)
         storage = JobStorage(self.service.config, record.id, job, work_root)
         try:
             try:

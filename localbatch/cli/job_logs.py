@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from localbatch.storage.layout import job_dir, log_file_name, logs_dir
 from localbatch.store.records import InstanceRecord
 
 #: Seconds between two looks at the files while following.
@@ -23,8 +24,8 @@ def log_file(state_dir: Path, instance: InstanceRecord, stream: str) -> Path:
     recorded = instance.detail.get(f"{stream}_path")
     if recorded:
         return Path(str(recorded))
-    name = f"{instance.task_name}.{instance.instance_id}.{stream}"
-    return state_dir / "jobs" / instance.job_id / "logs" / name
+    name = log_file_name(instance.task_name, instance.instance_id, stream)
+    return logs_dir(job_dir(state_dir, instance.job_id)) / name
 
 
 @dataclass

@@ -40,6 +40,7 @@ from localbatch.storage.errors import (
     PACKAGE_ERROR,
     StorageError,
 )
+from localbatch.storage.layout import log_file_name, logs_dir
 from localbatch.storage.logs import Cadence, LogStreamer, LogTarget
 from localbatch.storage.mounts import container_path, mount_binds
 from localbatch.storage.outputs import upload_directory
@@ -186,9 +187,9 @@ class JobStorage:
             host.mkdir(parents=True)
             binds.append(Bind(host, target, read_only=False))
             outputs.append((host, prefix))
-        logs_dir = self._logs_dir()
-        logs_dir.mkdir(parents=True, exist_ok=True)
-        log_targets, log_binds = self._log_mapping(task, name, instance_id, logs_dir)
+        logs = logs_dir(self.work_root)
+        logs.mkdir(parents=True, exist_ok=True)
+        log_targets, log_binds = self._log_mapping(task, name, instance_id, logs)
         binds += log_binds
         binds += self._mounts(task)
         data_disk = task.auto_cluster.configs.data_disk if task.auto_cluster else None
@@ -199,7 +200,7 @@ class JobStorage:
             binds.append(Bind(host, target, read_only=False))
         _refuse_duplicate_targets(binds)
 
-        std = self._std_logs(task, name, instance_id, logs_dir)
+        std = self._std_logs(task, instance_id, logs)
         prepared = PreparedAttempt(
             workdir=workdir,
             binds=tuple(binds),
@@ -246,9 +247,9 @@ class JobStorage:
                 (attempt_dir / "outputs" / str(index), self._folder(url, "OutputMapping"))
                 for index, url in enumerate(task.output_mapping.values())
             )
-            logs_dir = self._logs_dir()
-            log_targets, _ = self._log_mapping(task, name, instance_id, logs_dir)
-            std = self._std_logs(task, name, instance_id, logs_dir)
+            logs = logs_dir(self.work_root)
+            log_targets, _ = self._log_mapping(task, name, instance_id, logs)
+            std = self._std_logs(task, instance_id, logs)
         except StorageError as exc:
             raise self._scrubbed(exc) from None
         return PreparedAttempt(
@@ -266,14 +267,11 @@ class JobStorage:
     def _attempt_dir(self, name: str, attempt: int) -> Path:
         return self.work_root / "attempts" / f"{name}.{attempt}"
 
-    def _logs_dir(self) -> Path:
-        return self.work_root / "logs"
-
-    def _std_logs(self, task: Task, name: str, instance_id: int, logs_dir: Path) -> _StdLogs:
+    def _std_logs(self, task: Task, instance_id: int, logs: Path) -> _StdLogs:
         suffix = f"{self.job_id}.{task.name}.{instance_id}"
         return _StdLogs(
-            stdout_path=logs_dir / f"{name}.stdout",
-            stderr_path=logs_dir / f"{name}.stderr",
+            stdout_path=logs / log_file_name(task.name, instance_id, "stdout"),
+            stderr_path=logs / log_file_name(task.name, instance_id, "stderr"),
             stdout_object=self._redirect(task.parameters.stdout_redirect_path, "stdout", suffix),
             stderr_object=self._redirect(task.parameters.stderr_redirect_path, "stderr", suffix),
         )
@@ -320,7 +318,7 @@ class JobStorage:
         )
 
     def _log_mapping(
-        self, task: Task, name: str, instance_id: int, logs_dir: Path
+        self, task: Task, name: str, instance_id: int, logs: Path
     ) -> tuple[list[LogTarget], list[Bind]]:
         targets: list[LogTarget] = []
         binds: list[Bind] = []
@@ -328,7 +326,7 @@ class JobStorage:
         for index, (local, url) in enumerate(task.log_mapping.items()):
             target = container_path(local, LOG_UPLOAD_FAILED, "LogMapping key")
             folder = self._folder(url, "LogMapping")
-            host_dir = logs_dir / f"{name}.mapped" / str(index)
+            host_dir = logs / f"{name}.mapped" / str(index)
             host_dir.mkdir(parents=True, exist_ok=True)
             if local.endswith("/"):
                 binds.append(Bind(host_dir, target, read_only=False))

@@ -1,0 +1,24 @@
+"""Where a job's files live under the state directory.
+
+One answer for the code that writes them (the engine's `JobStorage`, recovery, the
+notifier's JSON-lines file) and the commands that read them (`localbatch logs`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def job_dir(state_dir: Path, job_id: str) -> Path:
+    """A job's work root: its attempts, logs, downloaded inputs and event file."""
+    return state_dir / "jobs" / job_id
+
+
+def logs_dir(job_root: Path) -> Path:
+    """stdout/stderr of every instance, appended across retries, and LogMapping files."""
+    return job_root / "logs"
+
+
+def log_file_name(task_name: str, instance_id: int, stream: str) -> str:
+    """`<task>.<instance>.stdout|stderr`: the name an instance's output file has."""
+    return f"{task_name}.{instance_id}.{stream}"
