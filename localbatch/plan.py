@@ -58,9 +58,14 @@ def build_dag(job: Job) -> nx.DiGraph:
 
 def levels(job: Job) -> list[list[str]]:
     """Task names in execution order, one list per level (raises on a cyclic job)."""
+    return graph_levels(build_dag(job))
+
+
+def graph_levels(graph: nx.DiGraph) -> list[list[str]]:
+    """`levels` of a DAG already built, for callers that also read its edges."""
     import networkx as nx
 
-    return [sorted(generation) for generation in nx.topological_generations(build_dag(job))]
+    return [sorted(generation) for generation in nx.topological_generations(graph)]
 
 
 def instances(job: Job) -> list[tuple[str, int]]:
@@ -81,7 +86,7 @@ def plan_tasks(job: Job, config: Config) -> list[TaskPlan]:
     """
     graph = build_dag(job)
     plans = []
-    for depth, level in enumerate(levels(job)):
+    for depth, level in enumerate(graph_levels(graph)):
         for name in level:
             task = job.tasks[name]
             node = choose_node(task, config)

@@ -87,7 +87,7 @@ def job_plan(
     job_id: str, job: Job, envs: Mapping[str, TaskEnvironment], notices: list[str]
 ) -> JobPlan:
     """The scheduler's view of a job: tasks in dependency order with their sizes."""
-    from localbatch.plan import build_dag, levels
+    from localbatch.plan import build_dag, graph_levels
 
     graph = build_dag(job)
     return JobPlan(
@@ -102,7 +102,7 @@ def job_plan(
                 upstream=frozenset(graph.predecessors(name)),
                 downstream=tuple(graph.successors(name)),
             )
-            for level in levels(job)
+            for level in graph_levels(graph)
             for name in level
         ),
         fail_on_instance_fail=job.job_fail_on_instance_fail,
