@@ -177,6 +177,16 @@ def _table(columns: Iterable[str], rows: Iterable[Iterable[str]]) -> Table:
     return table
 
 
+def _result_cells(record: InstanceRecord | AttemptRecord) -> tuple[str, str, str, str]:
+    """EXIT, STARTED, DURATION and ERROR: the columns instances and attempts share."""
+    return (
+        _exit(record.exit_code),
+        local_time(record.start_time),
+        duration(record.start_time, record.end_time),
+        _error(record.error_code, record.error_message),
+    )
+
+
 def print_task(console: Console, record: TaskRecord, instances: Iterable[InstanceRecord]) -> None:
     console.print(f"task {record.name}: {record.state}", markup=False)
     columns = ("INSTANCE", "STATE", "RETRIES", "EXIT", "STARTED", "DURATION", "ERROR")
@@ -185,10 +195,7 @@ def print_task(console: Console, record: TaskRecord, instances: Iterable[Instanc
             str(i.instance_id),
             str(i.state),
             str(i.retry_count),
-            _exit(i.exit_code),
-            local_time(i.start_time),
-            duration(i.start_time, i.end_time),
-            _error(i.error_code, i.error_message),
+            *_result_cells(i),
         )
         for i in instances
     )
@@ -214,10 +221,7 @@ def print_instance(
             str(a.run),
             str(a.attempt),
             str(a.state),
-            _exit(a.exit_code),
-            local_time(a.start_time),
-            duration(a.start_time, a.end_time),
-            _error(a.error_code, a.error_message),
+            *_result_cells(a),
             a.ref,
         )
         for a in attempts
