@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 from aiohttp import web
@@ -28,6 +28,8 @@ from localbatch.spec.load import parse_body
 from localbatch.store.records import InstanceRecord
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SERVICE_KEY = web.AppKey("service", JobService)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -98,7 +100,7 @@ def _service(request: web.Request) -> JobService:
     return request.app[SERVICE_KEY]
 
 
-async def _blocking(func: Callable[[], Any]) -> Any:
+async def _blocking(func: Callable[[], T]) -> T:
     """Run a store write or an engine call off the event loop (they may wait on locks)."""
     return await asyncio.get_running_loop().run_in_executor(None, func)
 
@@ -119,7 +121,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     check_order(request.query)
     if request.query.get("ProjectId"):  # no local job belongs to a project
         return json_response({"Items": [], "NextMarker": ""})
-    try:
+    with query.marker_checked():
         page = _service(request).store.list_jobs(
             states=query.states,
             cluster_id=request.query.get("ClusterId", ""),
@@ -127,8 +129,6 @@ async def list_jobs(request: web.Request) -> web.Response:
             max_items=query.max_items,
             oldest_first=flag(request.query, "IsReverse"),
         )
-    except ValueError:
-        raise bad_query(f"Marker={query.marker}") from None
     return json_response(shapes.page(page, shapes.job))
 
 
@@ -174,10 +174,8 @@ async def list_tasks(request: web.Request) -> web.Response:
     job_id = request.match_info["job_id"]
     service.job(job_id)
     query = list_query(request.query)
-    try:
+    with query.marker_checked():
         page = service.store.list_tasks(job_id, marker=query.marker, max_items=query.max_items)
-    except ValueError:
-        raise bad_query(f"Marker={query.marker}") from None
     return json_response(shapes.page(page, shapes.task))
 
 
@@ -205,12 +203,10 @@ async def list_instances(request: web.Request) -> web.Response:
     job_id, task_name = request.match_info["job_id"], request.match_info["task"]
     shape = _instance_shaper(service, job_id, task_name)
     query = list_query(request.query)
-    try:
+    with query.marker_checked():
         page = service.store.list_instances(
             job_id, task_name, states=query.states, marker=query.marker, max_items=query.max_items
         )
-    except ValueError:
-        raise bad_query(f"Marker={query.marker}") from None
     return json_response(shapes.page(page, shape))
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from localbatch.spec.errors import ApiError
@@ -22,6 +23,14 @@ class ListQuery:
     marker: str
     max_items: int
     states: tuple[State, ...]
+
+    @contextmanager
+    def marker_checked(self) -> Iterator[None]:
+        """The store's ValueError for a marker it did not issue, as the service answers it."""
+        try:
+            yield
+        except ValueError:
+            raise bad_query(f"Marker={self.marker}") from None
 
 
 def list_query(query: Mapping[str, str]) -> ListQuery:
