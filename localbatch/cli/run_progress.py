@@ -71,22 +71,28 @@ class PlainProgress:
         elif event.category == "Task":
             line = f"task {event.task_name} {event.state}"
         else:
-            line = f"instance {event.task_name}.{event.instance_id} {event.state}"
-            exited = f"exit {event.exit_code}" if event.exit_code is not None else ""
-            if event.state == State.WAITING:
-                cause = event.error_code or exited or "an error"
-                line += f" (retry {event.retry_count} after {cause})"
-            elif event.state in (State.FAILED, State.STOPPED, State.FINISHED):
-                # An instance that never ran its program has no exit code to show.
-                line += f" {exited}" if exited else ""
-                if event.error_code:
-                    line += f" {_error(event.error_code, event.error_message)}"
+            line = _instance_line(event)
         self._print(event, line)
 
     def _print(self, event: Event, line: str) -> None:
         stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
         with self._lock:
             print(f"{stamp} {line}", file=self.out, flush=True)
+
+
+def _instance_line(event: Event) -> str:
+    """An instance event: a retry says what caused it, an end its exit code and error."""
+    line = f"instance {event.task_name}.{event.instance_id} {event.state}"
+    exited = f"exit {event.exit_code}" if event.exit_code is not None else ""
+    if event.state == State.WAITING:
+        cause = event.error_code or exited or "an error"
+        line += f" (retry {event.retry_count} after {cause})"
+    elif event.state in (State.FAILED, State.STOPPED, State.FINISHED):
+        # An instance that never ran its program has no exit code to show.
+        line += f" {exited}" if exited else ""
+        if event.error_code:
+            line += f" {_error(event.error_code, event.error_message)}"
+    return line
 
 
 class _TaskRow:
@@ -100,6 +106,7 @@ class _TaskRow:
         self.end: float | None = None
 
     def instance_changed(self, instance_id: int, state: State) -> None:
+        """Move one instance between the counts (events carry states, not deltas)."""
         self.instances[self.instance_states.get(instance_id, State.WAITING)] -= 1
         self.instances[state] += 1
         self.instance_states[instance_id] = state
@@ -136,6 +143,7 @@ class LiveProgress:
                 row.retries += 1
 
     def render(self) -> Table:
+        """The table as it is now; `Live` calls it on each refresh, off the engine thread."""
         table = Table(title=f"job {self.job_state}", title_justify="left")
         if self.not_run:
             table.caption = "not run: left out by --only"
@@ -205,6 +213,21 @@ def print_summary(
     console.print(table)
     if snapshot.message:
         console.print(snapshot.message, markup=False, soft_wrap=True)
+    for line in _failure_lines(snapshot):
+        console.print(line, markup=False, soft_wrap=True)
+    console.print(f"logs: {logs_dir}/<task>.<instance>.stdout|stderr", markup=False, soft_wrap=True)
+    for folder in _oss_log_folders(snapshot):
+        console.print(
+            f"logs on OSS: {folder}stdout|stderr.{snapshot.job_id}.<task>.<instance>",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _failure_lines(snapshot: JobSnapshot) -> list[str]:
+    """One line per instance that failed or ended with an error other than a stop: the
+    user sees why without opening the logs."""
+    lines = []
     for task in snapshot.tasks:
         for inst in task.instances:
             if inst.state == State.FAILED or inst.error_code not in ("", STOPPED_ERROR_CODE):
@@ -213,13 +236,13 @@ def print_summary(
                     if inst.error_code
                     else f"exit code {inst.exit_code}"
                 )
-                console.print(
-                    f"{task.name}.{inst.instance_id} {inst.state}: {what}",
-                    markup=False,
-                    soft_wrap=True,
-                )
-    console.print(f"logs: {logs_dir}/<task>.<instance>.stdout|stderr", markup=False, soft_wrap=True)
-    objects = sorted(
+                lines.append(f"{task.name}.{inst.instance_id} {inst.state}: {what}")
+    return lines
+
+
+def _oss_log_folders(snapshot: JobSnapshot) -> list[str]:
+    """The OSS folders the instances' logs were uploaded to (LogMapping), each once."""
+    return sorted(
         {
             str(inst.detail[key]).rsplit("/", 1)[0] + "/"
             for task in snapshot.tasks
@@ -228,9 +251,3 @@ def print_summary(
             if inst.detail.get(key)
         }
     )
-    for folder in objects:
-        console.print(
-            f"logs on OSS: {folder}stdout|stderr.{snapshot.job_id}.<task>.<instance>",
-            markup=False,
-            soft_wrap=True,
-        )
