@@ -7,7 +7,7 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -97,7 +97,7 @@ def open_local(config: Config, runtime: Runtime | None) -> LocalService:
         raise  # unreachable: fail() exits
 
 
-def fail(message: str, status: int = EXIT_USAGE) -> None:
+def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:
     """Print a diagnostic to stderr and exit; never a traceback."""
     click.echo(f"localbatch: {message}", err=True)
     sys.exit(status)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
@@ -40,6 +40,10 @@ from localbatch.server.discovery import read_server_info
 from localbatch.spec.errors import ApiError, not_found
 from localbatch.states import State
 from localbatch.store import Store
+from localbatch.store.records import InstanceRecord, JobRecord
+
+if TYPE_CHECKING:
+    from localbatch.jobservice import JobService
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's shapes).")
 
@@ -53,7 +57,7 @@ def _store(config: Config) -> Iterator[Store]:
         store.close()
 
 
-def _api_error(error: ApiError) -> None:
+def _api_error(error: ApiError) -> NoReturn:
     fail(f"{error.code}: {error.message}", EXIT_INVALID)
 
 
@@ -66,21 +70,26 @@ def _server_client(config: Config) -> ApiClient | None:
     )
 
 
+def _send(client: ApiClient, method: str, target: str, body: Any = None) -> Any:
+    """The server's answer; its error or its silence ends the command with one line."""
+    try:
+        return client.request(method, target, body)
+    except ApiError as error:
+        _api_error(error)
+    except OSError as exc:
+        fail(f"the server at {client.url} did not answer: {exc}")
+
+
 def _through_server(config: Config, method: str, target: str, body: Any = None) -> bool:
     """Send the change to the running server; False when none runs for this state dir."""
     client = _server_client(config)
     if client is None:
         return False
-    try:
-        client.request(method, target, body)
-    except ApiError as error:
-        _api_error(error)
-    except OSError as exc:
-        fail(f"the server at {client.url} did not answer: {exc}")
+    _send(client, method, target, body)
     return True
 
 
-def _locally(config: Config, operation: Callable[[Any], None]) -> None:
+def _locally(config: Config, operation: Callable[[JobService], None]) -> None:
     """Apply a change with this process's own job service (no engine)."""
     local = open_local(config, None)
     try:
@@ -129,49 +138,54 @@ def status_command(
     job_id: str, task: str | None, instance: int | None, as_json: bool, config: Config
 ) -> None:
     """Show a job and its tasks, a task and its instances, or an instance and its attempts."""
-    out = console()
     with _store(config) as store:
         record = store.get_job(job_id)
         if record is None:
             _api_error(not_found(job_id))
-            return
         if task is None:
-            tasks = store.list_tasks(job_id, max_items=10_000).items
-            if as_json:
-                print_json({**shapes.job(record), "Tasks": [shapes.task(t) for t in tasks]})
-            else:
-                print_job(out, record, tasks)
-            return
-        task_record = store.get_task(job_id, task)
-        if task_record is None:
-            _api_error(not_found(f"{job_id}/{task}"))
-            return
-        if instance is None:
-            instances = store.list_instances(job_id, task, max_items=None).items
-            if as_json:
-                print_json(
-                    {
-                        **shapes.task(task_record),
-                        "Instances": [_instance_json(store, i) for i in instances],
-                    }
-                )
-            else:
-                print_task(out, task_record, instances)
-            return
-        one = store.get_instance(job_id, task, instance)
-        if one is None:
-            _api_error(not_found(f"{job_id}/{task}/{instance}"))
-            return
-        attempts = store.attempts(job_id, task, instance)
-        if as_json:
-            print_json(
-                {**_instance_json(store, one), "Attempts": [attempt_json(a) for a in attempts]}
-            )
+            _show_job(store, record, as_json)
+        elif instance is None:
+            _show_task(store, job_id, task, as_json)
         else:
-            print_instance(out, one, attempts)
+            _show_instance(store, job_id, task, instance, as_json)
 
 
-def _instance_json(store: Store, instance: Any) -> dict[str, Any]:
+def _show_job(store: Store, record: JobRecord, as_json: bool) -> None:
+    tasks = store.list_tasks(record.id, max_items=None).items
+    if as_json:
+        print_json({**shapes.job(record), "Tasks": [shapes.task(t) for t in tasks]})
+    else:
+        print_job(console(), record, tasks)
+
+
+def _show_task(store: Store, job_id: str, task: str, as_json: bool) -> None:
+    record = store.get_task(job_id, task)
+    if record is None:
+        _api_error(not_found(f"{job_id}/{task}"))
+    instances = store.list_instances(job_id, task, max_items=None).items
+    if as_json:
+        print_json(
+            {**shapes.task(record), "Instances": [_instance_json(store, i) for i in instances]}
+        )
+    else:
+        print_task(console(), record, instances)
+
+
+def _show_instance(store: Store, job_id: str, task: str, instance: int, as_json: bool) -> None:
+    record = store.get_instance(job_id, task, instance)
+    if record is None:
+        _api_error(not_found(f"{job_id}/{task}/{instance}"))
+    attempts = store.attempts(job_id, task, instance)
+    if as_json:
+        print_json(
+            {**_instance_json(store, record), "Attempts": [attempt_json(a) for a in attempts]}
+        )
+    else:
+        print_instance(console(), record, attempts)
+
+
+def _instance_json(store: Store, instance: InstanceRecord) -> dict[str, Any]:
+    """The API's instance shape; its redirect paths are read from the stored job body."""
     body = store.job_body(instance.job_id) or {}
     task = body.get("DAG", {}).get("Tasks", {}).get(instance.task_name, {})
     params = task.get("Parameters", {}) if isinstance(task, dict) else {}
@@ -204,7 +218,7 @@ def logs_command(
         if task is not None and store.get_task(job_id, task) is None:
             _api_error(not_found(f"{job_id}/{task}"))
 
-        def instances() -> list[Any]:
+        def instances() -> list[InstanceRecord]:
             found = store.list_instances(job_id, task, max_items=None).items
             return [i for i in found if instance is None or i.instance_id == instance]
 
@@ -234,7 +248,7 @@ def _named(job_id: str, task: str | None, instance: int | None) -> str:
 def _change(
     config: Config,
     request: tuple[str, str, Any],
-    operation: Callable[[Any], None],
+    operation: Callable[[JobService], None],
     done: str,
 ) -> None:
     """Send (method, target, body) to the running server, else apply `operation` here."""
@@ -336,26 +350,15 @@ def submit_command(file: str, token: str, url: str | None, config: Config) -> No
             f"no `localbatch serve` runs for {config.state_dir}: start one, "
             "pass --url, or run the job here with `localbatch run`"
         )
-        return
     try:
         body = read_body(file)
     except JobFileError as exc:
         fail(str(exc))
-        return
     except ApiError as error:
         explain_unreadable_json(file, error)
         _api_error(error)
-        return
     target = f"/jobs?IdempotentToken={token}" if token else "/jobs"
-    try:
-        answer = client.request("POST", target, body)
-    except ApiError as error:
-        _api_error(error)
-        return
-    except OSError as exc:
-        fail(f"the server at {client.url} did not answer: {exc}")
-        return
-    click.echo(answer["Id"])
+    click.echo(_send(client, "POST", target, body)["Id"])
 
 
 COMMANDS = (
