@@ -20,7 +20,7 @@ from pathlib import Path
 from localbatch.config import Config
 from localbatch.engine.capacity import HostCapacity, Sizing, size_instance
 from localbatch.node_choice import choose_node
-from localbatch.runtime.base import WORKDIR, AttemptSpec, Bind
+from localbatch.runtime.base import WORKDIR, AttemptSpec, Bind, attempt_labels
 from localbatch.spec.model import Task
 
 #: In Docker mode the service documents exactly these (no /usr/local/bin in PATH).
@@ -30,11 +30,6 @@ CONTAINER_ENV: Mapping[str, str] = {
     "PWD": WORKDIR,
     "PATH": "/sbin:/usr/sbin:/bin:/usr/bin",
 }
-#: Labels every attempt carries (Docker labels for containers; names for sandboxes).
-LABEL_JOB = "localbatch.job"
-LABEL_TASK = "localbatch.task"
-LABEL_INSTANCE = "localbatch.instance"
-LABEL_ATTEMPT = "localbatch.attempt"
 
 
 @dataclass(frozen=True)
@@ -145,11 +140,6 @@ def attempt_spec(
         memory_bytes=env.sizing.granted.memory_bytes,
         stdout_path=stdout_path,
         stderr_path=stderr_path,
-        labels={
-            LABEL_JOB: job_id,
-            LABEL_TASK: env.task_name,
-            LABEL_INSTANCE: str(instance_id),
-            LABEL_ATTEMPT: str(attempt),
-        },
+        labels=attempt_labels(job_id, env.task_name, instance_id, attempt),
         keep_on_failure=env.keep_on_failure,
     )

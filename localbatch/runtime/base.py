@@ -23,6 +23,12 @@ STOP_GRACE_SECONDS = 10.0
 STOPPED_ERROR_CODE = "Stopped"
 #: Error code of an attempt the runtime could not start (not the program's fault).
 START_FAILED = "InstanceStartFailed"
+#: Labels every attempt carries: a runtime that can label what it starts (Docker) lets a
+#: later run tell whose job, task, instance and attempt a leftover belongs to.
+LABEL_JOB = "localbatch.job"
+LABEL_TASK = "localbatch.task"
+LABEL_INSTANCE = "localbatch.instance"
+LABEL_ATTEMPT = "localbatch.attempt"
 
 
 class RuntimeUnavailable(Exception):
@@ -103,6 +109,16 @@ class Runtime(Protocol):
 
     def release(self, handle: AttemptHandle, keep: bool) -> None:
         """Free what the attempt used (remove the container) unless `keep`."""
+
+
+def attempt_labels(job_id: str, task_name: str, instance_id: int, attempt: int) -> dict[str, str]:
+    """The labels naming one attempt, written once for the engine and the runtimes."""
+    return {
+        LABEL_JOB: job_id,
+        LABEL_TASK: task_name,
+        LABEL_INSTANCE: str(instance_id),
+        LABEL_ATTEMPT: str(attempt),
+    }
 
 
 def uses_images(runtime: Runtime) -> bool:

@@ -27,20 +27,21 @@ import requests.exceptions
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.runtime.base import (
+    LABEL_ATTEMPT,
+    LABEL_INSTANCE,
+    LABEL_JOB,
+    LABEL_TASK,
     START_FAILED,
     WORKDIR,
     AttemptHandle,
     AttemptOutcome,
     AttemptSpec,
     RuntimeUnavailable,
+    attempt_labels,
 )
 from localbatch.runtime.engine_unreachable import unreachable_message
 from localbatch.runtime.images import how_to_get
 
-LABEL_JOB = "localbatch.job"
-LABEL_TASK = "localbatch.task"
-LABEL_INSTANCE = "localbatch.instance"
-LABEL_ATTEMPT = "localbatch.attempt"
 LABEL_OWNER_PID = "localbatch.owner-pid"
 #: The owner's process start time, so a recycled pid is not mistaken for a live owner.
 LABEL_OWNER_STARTED = "localbatch.owner-started"
@@ -177,10 +178,7 @@ class DockerRuntime:
     def _labels(self, spec: AttemptSpec) -> dict[str, str]:
         return {
             **spec.labels,
-            LABEL_JOB: spec.job_id,
-            LABEL_TASK: spec.task_name,
-            LABEL_INSTANCE: str(spec.instance_id),
-            LABEL_ATTEMPT: str(spec.attempt),
+            **attempt_labels(spec.job_id, spec.task_name, spec.instance_id, spec.attempt),
             **self.owner_labels,
         }
 
