@@ -26,6 +26,7 @@ from localbatch.cli.common import (
     fail,
 )
 from localbatch.cli.validate import valid_body_or_exit
+from localbatch.runtime.select import CHOICES as RUNTIMES
 from localbatch.states import State
 
 if TYPE_CHECKING:
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from localbatch.ossendpoint.server import OssEndpoint
     from localbatch.runtime.base import Runtime
     from localbatch.spec.model import Job
-
-RUNTIMES = ("auto", "docker", "process")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
