@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,10 +24,14 @@ from localbatch.cli.common import (
 )
 from localbatch.cli.run import _terminate_as_interrupt  # SIGTERM ends it like Ctrl-C
 from localbatch.cli.run_progress import PlainProgress
-from localbatch.engine.service import UnknownJob
+from localbatch.engine.service import Engine, UnknownJob
 from localbatch.spec.errors import ApiError
 from localbatch.states import State
 from localbatch.store import runner_alive
+
+if TYPE_CHECKING:
+    from localbatch.jobservice import JobService
+    from localbatch.recovery import Recovery
 
 #: Seconds between two looks at the job while waiting for it.
 WAIT_STEP = 0.5
@@ -42,40 +47,48 @@ def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
         runtime, notice = select_sparing_runtime(runtime_choice, config)
     except RuntimeUnavailable as exc:
         fail(str(exc))
-        raise
     click.echo(notice, err=True)
     local = open_local(config, runtime)
-    service = local.service
     assert local.engine is not None and local.recovery is not None
-    engine, recovery = local.engine, local.recovery
     local.bus.subscribe(PlainProgress(sys.stdout))
-    state: State | None = None
     try:
         with _terminate_as_interrupt():
             try:
-                record = service.job(job_id)
-                if not record.state.terminal and not runner_alive(record.runner):
-                    click.echo(f"{job_id}: its runner is gone; recovering it here", err=True)
-                    recovery.take_over(record)
-                else:
-                    service.start(job_id)
-                while state is None:
-                    try:
-                        state = engine.wait(job_id, WAIT_STEP)
-                    except UnknownJob:  # recovery has not handed it to the engine (yet)
-                        current = service.job(job_id).state
-                        state = current if current.terminal else None
-                        time.sleep(WAIT_STEP)
+                state = _start_and_wait(local.service, local.engine, local.recovery, job_id)
             except ApiError as error:
                 fail(f"{error.code}: {error.message}", EXIT_INVALID)
             except KeyboardInterrupt:
                 click.echo("interrupted: stopping the job", err=True)
-                with contextlib.suppress(Exception):
-                    engine.stop(job_id)
-                with contextlib.suppress(KeyboardInterrupt, UnknownJob):
-                    state = engine.wait(job_id, 60)
+                _stop_and_wait(local.engine, job_id)
                 return EXIT_INTERRUPTED
     finally:
         with contextlib.suppress(KeyboardInterrupt):
             local.close()
-    return EXIT_FOR_STATE.get(state, EXIT_JOB_FAILED) if state else EXIT_JOB_FAILED
+    return EXIT_FOR_STATE.get(state, EXIT_JOB_FAILED)
+
+
+def _start_and_wait(service: JobService, engine: Engine, recovery: Recovery, job_id: str) -> State:
+    """Start the job here, or recover it when its runner is gone; answers how it ended."""
+    record = service.job(job_id)
+    if not record.state.terminal and not runner_alive(record.runner):
+        click.echo(f"{job_id}: its runner is gone; recovering it here", err=True)
+        recovery.take_over(record)
+    else:
+        service.start(job_id)
+    state: State | None = None
+    while state is None:
+        try:
+            state = engine.wait(job_id, WAIT_STEP)
+        except UnknownJob:  # recovery has not handed it to the engine (yet)
+            current = service.job(job_id).state
+            state = current if current.terminal else None
+            time.sleep(WAIT_STEP)
+    return state
+
+
+def _stop_and_wait(engine: Engine, job_id: str) -> None:
+    """Ctrl-C: stop the job and give it a minute to end (a second Ctrl-C gives up)."""
+    with contextlib.suppress(Exception):
+        engine.stop(job_id)
+    with contextlib.suppress(KeyboardInterrupt, UnknownJob):
+        engine.wait(job_id, 60)
