@@ -21,6 +21,8 @@ _SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE", re.IGNORECASE
 
 @dataclass(frozen=True)
 class TaskPreview:
+    """One task as --dry-run prints it; derived without preparing or starting anything."""
+
     name: str
     environment: TaskEnvironment
     instance_count: int

@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from localbatch.spec.errors import ApiError
 from localbatch.spec.model import Job, parse_job
@@ -30,7 +30,8 @@ class InvalidJob(Exception):
         self.report = report
 
 
-def _reject_constant(name: str) -> Any:
+def _reject_constant(name: str) -> NoReturn:
+    """NaN and Infinity are Python's extensions of JSON; the service refuses them."""
     raise ValueError(f"{name} is not JSON")
 
 

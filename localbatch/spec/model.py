@@ -113,6 +113,8 @@ class AutoCluster:
 
 @dataclass(frozen=True)
 class Task:
+    """One `DAG.Tasks` entry, with the service's defaults for members left out."""
+
     name: str
     parameters: Parameters
     instance_count: int = 1
@@ -137,6 +139,8 @@ class Task:
 
 @dataclass(frozen=True)
 class Topic:
+    """`Notification.Topic`: which job/task events are announced, and where."""
+
     name: str = ""
     endpoint: str = ""
     events: tuple[str, ...] = ()
@@ -146,6 +150,8 @@ class Topic:
 
 @dataclass(frozen=True)
 class Job:
+    """A CreateJob body, typed; `raw` keeps the body as sent, for GetJobDescription."""
+
     name: str
     tasks: Mapping[str, Task]
     #: upstream task name -> names of the tasks that run after it.

@@ -46,6 +46,7 @@ class ValidationReport:
 
     @property
     def valid(self) -> bool:
+        """Warnings alone leave a body valid: the service accepts unknown members."""
         return not self.errors
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,9 +150,11 @@ class _Walker:
         }
 
     def error(self, entry: str, path: str, **values: object) -> None:
+        """Record one catalogue error; the walk goes on so every error is reported."""
         self.report.errors.append(ApiError.from_catalogue(entry, path, **values))
 
     def check(self, rule: Rule, value: object, param: str, path: str) -> None:
+        """Check one value against its rule: the type first, then what the type allows."""
         if rule.type is None:
             self._free(value, param, path)
         elif not _type_ok(rule.type, value):
