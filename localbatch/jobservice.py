@@ -128,6 +128,7 @@ class JobService:
     # -- operations on a recorded job -----------------------------------------------------
 
     def job(self, job_id: str) -> JobRecord:
+        """The recorded job, or the service's not-found error."""
         record = self.store.get_job(job_id)
         if record is None:
             raise not_found(job_id)
@@ -270,6 +271,7 @@ class JobService:
             raise
 
     def delete(self, job_id: str) -> None:
+        """Remove an ended job from the store; its files under the state dir stay."""
         _check(check_can_delete, self.job(job_id).state)
         self.store.delete_job(job_id)
         self._jobs.pop(job_id, None)

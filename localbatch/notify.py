@@ -28,7 +28,7 @@ from localbatch.events import Event
 from localbatch.spec.model import Topic, parse_job
 from localbatch.storage.layout import job_dir
 from localbatch.store import Store
-from localbatch.store.eventcodec import event_to_dict
+from localbatch.store.eventcodec import event_json
 from localbatch.timefmt import api_time
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,14 @@ MAX_QUEUED = 10_000
 
 
 def events_file(state_dir: Path, job_id: str) -> Path:
+    """A job's JSON-lines event log; it stays when the job is deleted from the store."""
     return job_dir(state_dir, job_id) / EVENTS_FILE
 
 
 @dataclass(frozen=True)
 class Delivery:
+    """One POST waiting in the queue: the delivery thread sends it, the engine never waits."""
+
     endpoint: str
     topic: str
     message: Mapping[str, Any]
@@ -116,7 +119,7 @@ class Notifier:
     def _append(self, event: Event) -> None:
         path = events_file(self.state_dir, event.job_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(event_to_dict(event), ensure_ascii=False, default=str)
+        line = event_json(event)
         with path.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 

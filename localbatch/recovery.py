@@ -276,6 +276,7 @@ class Recovery:
                 log.exception("recovery sweep failed")
 
     def close(self) -> None:
+        """Stop the periodic sweep (a take-over already running finishes on its own)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)

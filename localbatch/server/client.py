@@ -19,6 +19,8 @@ from localbatch.spec.errors import ApiError
 
 @dataclass(frozen=True)
 class ApiClient:
+    """A signed client of the BatchCompute API, for commands that hand work to a server."""
+
     url: str
     access_key_id: str = ""
     access_key_secret: str = ""

@@ -27,6 +27,7 @@ class ServerInfo:
 
 
 def write_server_info(state_dir: Path, info: ServerInfo) -> None:
+    """Announce the server atomically (write then rename): a reader never sees half a file."""
     path = state_dir / FILE_NAME
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
     temporary.write_text(json.dumps(asdict(info)) + "\n")

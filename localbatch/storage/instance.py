@@ -145,6 +145,8 @@ class JobStorage:
 
     # -- before the attempt -------------------------------------------------------------
     def prepare(self, task_name: str, instance_id: int, attempt: int) -> PreparedAttempt:
+        """Everything one attempt needs before it starts; a StorageError (secrets masked)
+        fails the attempt before any program runs, and leaves no attempt directory behind."""
         task = self._task(task_name)
         name = f"{task_name}.{instance_id}"
         attempt_dir = self._attempt_dir(name, attempt)

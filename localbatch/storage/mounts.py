@@ -28,6 +28,8 @@ NAS_SCHEME = "nas://"
 def mount_binds(
     entries: Iterable[MountEntry], resolver: OssResolver, views: ViewCache, config: Config
 ) -> list[Bind]:
+    """Binds for a Mounts block: oss:// through the view cache, nas:// as a local directory;
+    any other scheme is refused rather than silently left unmounted."""
     binds = []
     for entry in entries:
         target = container_path(entry.destination, MOUNT_ERROR, "Mounts Destination")

@@ -322,6 +322,8 @@ class PackageCache:
         return True
 
     def evict(self, package: CachedPackage, reason: str) -> None:
+        """Forget a cache entry that can no longer be trusted; it is renamed away first so
+        that no new attempt links to it while it is being removed."""
         log.warning("package cache entry %s evicted: %s", package.digest, reason)
         with self._lock:
             self._packages.pop(package.digest, None)

@@ -24,7 +24,7 @@ import psutil
 from localbatch.events import Event
 from localbatch.spec.model import Job
 from localbatch.states import State
-from localbatch.store.eventcodec import event_to_dict
+from localbatch.store.eventcodec import event_json
 from localbatch.store.records import (
     AttemptRecord,
     Counts,
@@ -229,7 +229,7 @@ class Store:
 
         Events of a job that no longer exists (deleted, auto-released) are dropped.
         """
-        payload = json.dumps(event_to_dict(event), ensure_ascii=False, default=str)
+        payload = event_json(event)
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM jobs WHERE id = ?", (event.job_id,)).fetchone() is None:
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from localbatch.events import Event
@@ -26,3 +27,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "error_message": event.error_message,
         "detail": dict(event.detail),
     }
+
+
+def event_json(event: Event) -> str:
+    """The event as one line of JSON (non-ASCII kept readable), as stored and appended."""
+    return json.dumps(event_to_dict(event), ensure_ascii=False, default=str)
