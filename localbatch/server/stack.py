@@ -130,12 +130,17 @@ class LocalService:
 
     def close(self) -> None:
         """Stop the jobs this process runs, then close everything else, last opened first."""
-        for closer in reversed(self.closers):
-            try:
-                closer()
-            except Exception:
-                log.exception("closing %r failed", closer)
-        self.closers.clear()
+        _close_all(self.closers)
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Call each closer, last opened first; one that fails is logged, the others still run."""
+    for closer in reversed(closers):
+        try:
+            closer()
+        except Exception:
+            log.exception("closing %r failed", closer)
+    closers.clear()
 
 
 def open_local_service(
@@ -168,8 +173,7 @@ def open_local_service(
             closers.append(engine.shutdown)
         service = JobService(config, store, engine, bus)
     except BaseException:
-        for closer in reversed(closers):
-            closer()
+        _close_all(closers)
         raise
     return LocalService(
         config,
