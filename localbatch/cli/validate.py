@@ -29,7 +29,6 @@ def _check(source: str, quotas: Mapping[str, int]) -> tuple[dict[str, Any], Vali
         body = read_body(source)
     except JobFileError as exc:
         fail(str(exc))
-        raise  # unreachable: fail() exits
     except ApiError as error:
         explain_unreadable_json(source, error)
         return {}, ValidationReport(errors=[error])
@@ -52,9 +51,14 @@ def explain_unreadable_json(source: str, error: ApiError) -> None:
     click.echo(f"{source}: {where}", err=True)
 
 
-def _print_report(report: ValidationReport) -> None:
+def _print_warnings(report: ValidationReport) -> None:
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
+
+
+def _print_report(report: ValidationReport) -> None:
+    """Warnings to stderr, then the errors (the report itself) to stdout."""
+    _print_warnings(report)
     for error in report.errors:
         where = f" (at {error.path})" if error.path else ""
         click.echo(f"{error.http_status} {error.code}: {error.message}{where}")
@@ -66,8 +70,7 @@ def valid_body_or_exit(source: str, quotas: Mapping[str, int]) -> dict[str, Any]
     if not report.valid:
         _print_report(report)
         raise SystemExit(EXIT_INVALID)
-    for warning in report.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    _print_warnings(report)
     return body
 
 
