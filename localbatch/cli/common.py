@@ -68,7 +68,7 @@ def config_options(func: F) -> F:
 STATE_DIR_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error)
 
 
-def state_dir_unusable(config: Config, exc: Exception) -> None:
+def state_dir_unusable(config: Config, exc: Exception) -> NoReturn:
     """Exit with why the state directory cannot be used (cannot be created, no permission,
     not a database), never a traceback."""
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -83,7 +83,6 @@ def open_store(config: Config) -> Store:
         return Store.open(config.state_dir)
     except STATE_DIR_ERRORS as exc:
         state_dir_unusable(config, exc)
-        raise  # unreachable: fail() exits
 
 
 def open_local(config: Config, runtime: Runtime | None) -> LocalService:
@@ -94,7 +93,6 @@ def open_local(config: Config, runtime: Runtime | None) -> LocalService:
         return open_local_service(config, runtime)
     except STATE_DIR_ERRORS as exc:
         state_dir_unusable(config, exc)
-        raise  # unreachable: fail() exits
 
 
 def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:

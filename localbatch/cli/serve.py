@@ -12,11 +12,14 @@ import os
 import signal
 import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail, open_store
+
+if TYPE_CHECKING:
+    from localbatch.runtime.base import Runtime
 
 RUNTIMES = ("auto", "docker", "process")
 #: Test hook: `--runtime fake` runs nothing; each attempt behaves as this JSON FakeStep says
@@ -25,7 +28,7 @@ FAKE_STEP_ENV = "LOCALBATCH_FAKE_STEP"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def _runtime(choice: str, config: Config) -> tuple[Any, str]:
+def _runtime(choice: str, config: Config) -> tuple[Runtime, str]:
     if choice == "fake":
         from localbatch.runtime.fake import FakeRuntime, FakeStep
 
@@ -38,8 +41,7 @@ def _runtime(choice: str, config: Config) -> tuple[Any, str]:
         runtime, notice = select_sparing_runtime(choice, config)
     except RuntimeUnavailable as exc:
         fail(str(exc))
-        raise  # unreachable: fail exits
-    return runtime, str(notice)
+    return runtime, notice
 
 
 def _auth_notice(config: Config) -> str:
@@ -129,10 +131,8 @@ def serve_command(
         )
     except ServerRunning as exc:
         fail(str(exc), EXIT_USAGE)
-        raise  # unreachable
     except OSError as exc:
         fail(f"cannot listen on {host}: {exc.strerror or exc}", EXIT_USAGE)
-        raise  # unreachable
     click.echo(f"BatchCompute API: {stack.url} (state dir {config.state_dir})", err=True)
     if stack.oss_address:
         click.echo(f"OSS endpoint: http://{stack.oss_address} (root {config.oss.root})", err=True)
