@@ -13,8 +13,6 @@ from localbatch.states import State
 
 T = TypeVar("T")
 
-STATE_NAMES = tuple(state.value for state in State)
-
 
 @dataclass(frozen=True)
 class Counts:
