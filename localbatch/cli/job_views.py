@@ -27,10 +27,6 @@ from localbatch.store.records import (
 )
 from localbatch.timefmt import api_time
 
-#: "job-" and 32 hex digits: never cut.
-JOB_ID_WIDTH = 36
-
-
 #: Width of tables written to a pipe or file (a terminal's own width is used otherwise).
 PIPE_WIDTH = 200
 

@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 #: What `[packages] copy` asks for; `Copying` is what one attempt got.
 CopyMode = Literal["auto", "overlay", "link", "copy"]
 Copying = Literal["overlay", "link", "copy"]
-COPY_MODES: tuple[CopyMode, ...] = ("auto", "overlay", "link", "copy")
 #: In link mode, files up to this size are still copied: small files (configs, scripts,
 #: shipped empty logs) are the ones programs rewrite or append to in place, and copying
 #: them costs about what a link does.
