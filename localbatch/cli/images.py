@@ -7,15 +7,18 @@ is there.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from localbatch.cli.common import Config, config_options, fail
 from localbatch.config import DEFAULT_DOCKER_IMAGE
 
+if TYPE_CHECKING:
+    from docker import DockerClient
 
-def _client() -> Any:
+
+def _client() -> DockerClient:
     """A Docker client on an engine that answers, or a clear exit."""
     from localbatch.runtime.base import RuntimeUnavailable
     from localbatch.runtime.docker import DockerRuntime
