@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from localbatch.config import ClusterDefinition, Config
 from localbatch.instance_types import INSTANCE_TYPES, InstanceType
 from localbatch.states import State
+from localbatch.storage.layout import redirect_object_name
 from localbatch.store.records import Counts, InstanceRecord, JobRecord, Page, TaskRecord
 from localbatch.timefmt import api_time
 
@@ -58,7 +59,9 @@ def log_object(directory: str, stream: str, record: InstanceRecord) -> str:
     """`<dir>stdout.<jobId>.<task>.<n>`: the only naming the official CLI finds logs by."""
     if not directory:
         return ""
-    return f"{directory}{stream}.{record.job_id}.{record.task_name}.{record.instance_id}"
+    return directory + redirect_object_name(
+        stream, record.job_id, record.task_name, record.instance_id
+    )
 
 
 def instance(record: InstanceRecord, stdout_dir: str = "", stderr_dir: str = "") -> Json:

@@ -40,7 +40,12 @@ from localbatch.storage.errors import (
     PACKAGE_ERROR,
     StorageError,
 )
-from localbatch.storage.layout import log_file_name, logs_dir
+from localbatch.storage.layout import (
+    instance_suffix,
+    log_file_name,
+    logs_dir,
+    redirect_object_name,
+)
 from localbatch.storage.logs import Cadence, LogStreamer, LogTarget
 from localbatch.storage.mounts import container_path, mount_binds
 from localbatch.storage.outputs import upload_directory
@@ -270,12 +275,11 @@ class JobStorage:
         return self.work_root / "attempts" / f"{name}.{attempt}"
 
     def _std_logs(self, task: Task, instance_id: int, logs: Path) -> _StdLogs:
-        suffix = f"{self.job_id}.{task.name}.{instance_id}"
         return _StdLogs(
             stdout_path=logs / log_file_name(task.name, instance_id, "stdout"),
             stderr_path=logs / log_file_name(task.name, instance_id, "stderr"),
-            stdout_object=self._redirect(task.parameters.stdout_redirect_path, "stdout", suffix),
-            stderr_object=self._redirect(task.parameters.stderr_redirect_path, "stderr", suffix),
+            stdout_object=self._redirect(task, instance_id, "stdout"),
+            stderr_object=self._redirect(task, instance_id, "stderr"),
         )
 
     def _streamer(self, std: _StdLogs, mapped: list[LogTarget]) -> LogStreamer:
@@ -312,19 +316,21 @@ class JobStorage:
             raise StorageError(INVALID_OSS_PATH, f"{what} {url} must be a folder (end with '/')")
         return location
 
-    def _redirect(self, folder: str, stream: str, suffix: str) -> Location | None:
+    def _redirect(self, task: Task, instance_id: int, stream: str) -> Location | None:
+        """The object a redirected stdout/stderr goes to; None when the task sets no folder."""
+        params = task.parameters
+        folder = params.stdout_redirect_path if stream == "stdout" else params.stderr_redirect_path
         if not folder:
             return None
-        return self._folder(folder, f"{stream.capitalize()}RedirectPath").child(
-            f"{stream}.{suffix}"
-        )
+        name = redirect_object_name(stream, self.job_id, task.name, instance_id)
+        return self._folder(folder, f"{stream.capitalize()}RedirectPath").child(name)
 
     def _log_mapping(
         self, task: Task, name: str, instance_id: int, logs: Path
     ) -> tuple[list[LogTarget], list[Bind]]:
         targets: list[LogTarget] = []
         binds: list[Bind] = []
-        suffix = f".{self.job_id}.{task.name}.{instance_id}"
+        suffix = "." + instance_suffix(self.job_id, task.name, instance_id)
         for index, (local, url) in enumerate(task.log_mapping.items()):
             target = container_path(local, LOG_UPLOAD_FAILED, "LogMapping key")
             folder = self._folder(url, "LogMapping")

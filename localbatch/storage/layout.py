@@ -1,7 +1,8 @@
-"""Where a job's files live under the state directory.
+"""Where a job's files live under the state directory, and what its log objects are named.
 
 One answer for the code that writes them (the engine's `JobStorage`, recovery, the
-notifier's JSON-lines file) and the commands that read them (`localbatch logs`).
+notifier's JSON-lines file) and the code that reads or reports them (`localbatch logs`,
+the API's instance shapes).
 """
 
 from __future__ import annotations
@@ -22,3 +23,14 @@ def logs_dir(job_root: Path) -> Path:
 def log_file_name(task_name: str, instance_id: int, stream: str) -> str:
     """`<task>.<instance>.stdout|stderr`: the name an instance's output file has."""
     return f"{task_name}.{instance_id}.{stream}"
+
+
+def instance_suffix(job_id: str, task_name: str, instance_id: int) -> str:
+    """`<jobId>.<task>.<n>`: what names an instance's log objects apart in a shared folder."""
+    return f"{job_id}.{task_name}.{instance_id}"
+
+
+def redirect_object_name(stream: str, job_id: str, task_name: str, instance_id: int) -> str:
+    """`stdout.<jobId>.<task>.<n>` in the Stdout/StderrRedirectPath folder: the only naming
+    the official CLI finds logs by."""
+    return f"{stream}.{instance_suffix(job_id, task_name, instance_id)}"
