@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from localbatch.config import Config
-from localbatch.spec.model import Job, Task
+from localbatch.spec.model import Job, Mounts, Task
+
+
+def _mount_groups(task: Task) -> tuple[Mounts, ...]:
+    """The task's own Mounts and its AutoCluster's: each carries its own Lock and NAS fields."""
+    groups = (task.mounts, task.auto_cluster.configs.mounts if task.auto_cluster else None)
+    return tuple(m for m in groups if m is not None)
+
 
 #: (field, test on a task, what localbatch does instead).
 _TASK_FIELDS: tuple[tuple[str, Callable[[Task], bool], str], ...] = (
@@ -61,18 +68,12 @@ _TASK_FIELDS: tuple[tuple[str, Callable[[Task], bool], str], ...] = (
     ),
     (
         "Mounts.Lock / Mounts.CacheSupport",
-        lambda t: any(
-            m is not None and (m.lock or m.cache_support)
-            for m in (t.mounts, t.auto_cluster.configs.mounts if t.auto_cluster else None)
-        ),
+        lambda t: any(m.lock or m.cache_support for m in _mount_groups(t)),
         "mounts are plain local directories, without locking or a cache layer",
     ),
     (
         "Mounts.NAS.AccessGroup",
-        lambda t: any(
-            m is not None and m.nas_access_groups
-            for m in (t.mounts, t.auto_cluster.configs.mounts if t.auto_cluster else None)
-        ),
+        lambda t: any(m.nas_access_groups for m in _mount_groups(t)),
         "NAS access groups are not checked; nas:// paths map to local directories",
     ),
 )
