@@ -20,7 +20,7 @@ from pathlib import Path
 from localbatch.config import Config
 from localbatch.engine.capacity import HostCapacity, Sizing, size_instance
 from localbatch.node_choice import choose_node
-from localbatch.runtime.base import WORKDIR, AttemptSpec, Bind, attempt_labels
+from localbatch.runtime.base import SERVICE_PATH, WORKDIR, AttemptSpec, Bind, attempt_labels
 from localbatch.spec.model import Task
 
 #: In Docker mode the service documents exactly these (no /usr/local/bin in PATH).
@@ -28,7 +28,7 @@ CONTAINER_ENV: Mapping[str, str] = {
     "USER": "root",
     "HOME": "/root",
     "PWD": WORKDIR,
-    "PATH": "/sbin:/usr/sbin:/bin:/usr/bin",
+    "PATH": SERVICE_PATH,
 }
 
 

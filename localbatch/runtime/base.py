@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Protocol
 
 WORKDIR = "/batchcompute/workdir"
+#: PATH in Docker mode as the service documents it (no /usr/local/bin): the default image
+#: bakes it in and the engine sets it for every instance.
+SERVICE_PATH = "/sbin:/usr/sbin:/bin:/usr/bin"
 #: Seconds between the graceful stop signal and the kill.
 STOP_GRACE_SECONDS = 10.0
 #: Error code of an attempt that was cancelled: the scheduler tells a stop from a failure

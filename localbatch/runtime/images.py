@@ -21,6 +21,7 @@ import docker
 import docker.errors
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE
+from localbatch.runtime.base import SERVICE_PATH
 
 #: Bump when the recipe changes; recorded on the image as the `localbatch.recipe` label.
 RECIPE_VERSION = "1"
@@ -29,8 +30,8 @@ SUITE = "bookworm"
 PACKAGES = ("python3", "python-is-python3")
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
-#: What the service documents for Docker mode; the engine sets it per instance as well.
-IMAGE_PATH = "/sbin:/usr/sbin:/bin:/usr/bin"
+#: The PATH baked into the image.
+IMAGE_PATH = SERVICE_PATH
 
 Log = Callable[[str], None]
 
