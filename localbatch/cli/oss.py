@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
-
 import click
 
 from localbatch.cli.common import EXIT_OK, Config, config_options, fail
-
-
-def _wait_for_stop() -> None:
-    """Block until Ctrl-C or SIGTERM; both are a normal way to stop a server."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+from localbatch.cli.stop_signal import wait_for_stop_signal
 
 
 @click.command("oss-serve", short_help="Serve the OSS root over OSS's HTTP API (oss2, ossfs, bcs).")
@@ -60,7 +40,7 @@ def oss_serve(host: str, port: int, config: Config) -> None:
     else:
         click.echo("no credentials configured: accepting any request, signed or not", err=True)
     try:
-        _wait_for_stop()
+        wait_for_stop_signal()
     finally:
         endpoint.stop()
     raise SystemExit(EXIT_OK)

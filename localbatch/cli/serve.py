@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
 from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail, open_store
+from localbatch.cli.stop_signal import wait_for_stop_signal
 
 if TYPE_CHECKING:
     from localbatch.runtime.base import Runtime
@@ -52,21 +50,6 @@ def _auth_notice(config: Config) -> str:
         "authentication: OFF: every request is accepted "
         "(set LOCALBATCH_ACCESS_KEY_ID/LOCALBATCH_ACCESS_KEY_SECRET or [api] in the config)"
     )
-
-
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(3600):
-            pass
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @click.command("serve", short_help="Answer the BatchCompute API here and run the jobs it gets.")
@@ -141,7 +124,7 @@ def serve_command(
         click.echo(f"warning: listening on {host}: reachable from other machines", err=True)
     click.echo("ready (Ctrl-C to stop)", err=True)
     try:
-        _wait_for_signal()
+        wait_for_stop_signal()
     finally:
         click.echo("stopping: jobs still running are stopped", err=True)
         stack.close()
