@@ -166,8 +166,7 @@ class Scheduler:
         priority: int | None,
         retries_used: Mapping[str, Mapping[int, int]],
     ) -> JobRecord:
-        """The records of a job: kept instances Finished, those with no retry left Failed,
-        the others Waiting."""
+        """The records of a job (`_new_task` for each task); its counts sum the tasks'."""
         job = JobRecord(
             job_id=plan.job_id,
             name=plan.name,
@@ -178,31 +177,11 @@ class Scheduler:
             notices=plan.notices,
         )
         for tp in plan.tasks:
-            instances = [InstanceRecord(i) for i in range(tp.instance_count)]
-            task = TaskRecord(
-                name=tp.name,
-                resources=tp.resources,
-                max_retry_count=tp.max_retry_count,
-                instances=instances,
-                upstream=tp.upstream,
-                downstream=tp.downstream,
-                selected=only is None or tp.name in only,
-            )
-            used = retries_used.get(tp.name, {})
-            for inst in instances:
-                if inst.instance_id in kept.get(tp.name, ()):
-                    inst.state = State.FINISHED
-                else:
-                    inst.retry_count = used.get(inst.instance_id, 0)
-                    task.retries += inst.retry_count
-                    if inst.retry_count > tp.max_retry_count:
-                        inst.state = State.FAILED
-                task.counts[inst.state] += 1
-                job.instance_counts[inst.state] += 1
-            if task.counts[State.FINISHED] == len(instances):
-                task.state = State.FINISHED
+            selected = only is None or tp.name in only
+            task = _new_task(tp, selected, kept.get(tp.name, ()), retries_used.get(tp.name, {}))
             job.tasks[tp.name] = task
             job.task_counts[task.state] += 1
+            job.instance_counts.update(task.counts)
         return job
 
     def _announce(self, job: JobRecord, now: float) -> None:
@@ -282,7 +261,21 @@ class Scheduler:
         attempt.exit_code = outcome.exit_code
         attempt.error_code = outcome.error_code
         attempt.error_message = outcome.error_message
+        self._after_attempt(job, task, inst, outcome, now)
+        self._maybe_end_task(job, task, now)
+        self._maybe_end_job(job, now)
+        return self._flush(now)
 
+    def _after_attempt(
+        self,
+        job: JobRecord,
+        task: TaskRecord,
+        inst: InstanceRecord,
+        outcome: AttemptOutcome,
+        now: float,
+    ) -> None:
+        """The instance's next state: Finished, Stopped, Waiting for a retry, or Failed
+        (which fails the job under JobFailOnInstanceFail)."""
         if outcome.succeeded:
             inst.end_time = now
             self._set_instance(job, task, inst, State.FINISHED, now)
@@ -299,10 +292,7 @@ class Scheduler:
             self._set_instance(job, task, inst, State.FAILED, now)
             if job.fail_on_instance_fail and job.ending is None:
                 reason = outcome.error_code or f"exit code {outcome.exit_code}"
-                self._fail_job_for(job, task, instance_id, reason, now)
-        self._maybe_end_task(job, task, now)
-        self._maybe_end_job(job, now)
-        return self._flush(now)
+                self._fail_job_for(job, task, inst.instance_id, reason, now)
 
     def stop(self, job_id: str, now: float) -> list[Action]:
         """Stop a waiting or running job; it ends Stopped once its attempts returned."""
@@ -528,3 +518,32 @@ class Scheduler:
             error_message=last.error_message if last else "",
             detail={**inst.detail, "attempts": [a.as_dict() for a in inst.attempts]},
         )
+
+
+def _new_task(
+    plan: TaskPlan, selected: bool, kept: Collection[int], retries_used: Mapping[int, int]
+) -> TaskRecord:
+    """A task's records: kept instances Finished, those with no retry left Failed, the
+    others Waiting with the retries they already used; a task all kept is Finished."""
+    instances = [InstanceRecord(i) for i in range(plan.instance_count)]
+    task = TaskRecord(
+        name=plan.name,
+        resources=plan.resources,
+        max_retry_count=plan.max_retry_count,
+        instances=instances,
+        upstream=plan.upstream,
+        downstream=plan.downstream,
+        selected=selected,
+    )
+    for inst in instances:
+        if inst.instance_id in kept:
+            inst.state = State.FINISHED
+        else:
+            inst.retry_count = retries_used.get(inst.instance_id, 0)
+            task.retries += inst.retry_count
+            if inst.retry_count > plan.max_retry_count:
+                inst.state = State.FAILED
+        task.counts[inst.state] += 1
+    if task.counts[State.FINISHED] == len(instances):
+        task.state = State.FINISHED
+    return task
