@@ -91,16 +91,7 @@ def execute_attempt(
         prepared = storage.prepare(launch.task_name, launch.instance_id, launch.attempt)
     except Exception as exc:
         return failure_outcome(exc)
-    detail.update(
-        stdout_object=prepared.stdout_object,
-        stderr_object=prepared.stderr_object,
-        stdout_path=str(prepared.stdout_path),
-        stderr_path=str(prepared.stderr_path),
-        workdir=str(prepared.workdir),
-        runtime=runtime.name,
-    )
-    if uses_images(runtime):
-        detail["image"] = env.image
+    detail.update(_where_it_runs(runtime, env, prepared))
     spec = attempt_spec(
         env,
         launch.job_id,
@@ -124,6 +115,24 @@ def execute_attempt(
         outcome = finish_storage(storage, prepared, outcome, keep, detail)
     assert outcome is not None
     return outcome
+
+
+def _where_it_runs(
+    runtime: Runtime, env: TaskEnvironment, prepared: PreparedAttemptLike
+) -> dict[str, str]:
+    """The instance's detail known before it starts: log objects and files, work directory,
+    runtime and image, so a user can find them while it runs."""
+    detail = {
+        "stdout_object": prepared.stdout_object,
+        "stderr_object": prepared.stderr_object,
+        "stdout_path": str(prepared.stdout_path),
+        "stderr_path": str(prepared.stderr_path),
+        "workdir": str(prepared.workdir),
+        "runtime": runtime.name,
+    }
+    if uses_images(runtime):
+        detail["image"] = env.image
+    return detail
 
 
 def finish_storage(

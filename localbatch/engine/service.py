@@ -255,6 +255,8 @@ class Engine:
         plan = job_plan(job_id, job, envs, notices)
         for notice in notices:
             log.info("%s: %s", job_id, notice)
+        # The scheduler refuses it too; checked first so that no second storage is opened
+        # over the work directory of a job that still runs.
         existing = self._scheduler.jobs.get(job_id)
         if existing is not None and not existing.state.terminal:
             raise StateConflict(existing.state)
