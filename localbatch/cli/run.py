@@ -91,8 +91,7 @@ def _oss_host(config: Config, runtime_name: str, wanted: bool) -> tuple[str, Oss
         )
     except (RuntimeUnavailable, OSError) as exc:
         fail(f"cannot start the OSS endpoint for the instances ({exc}); --no-oss-endpoint skips it")
-        raise  # unreachable: fail() exits
-    return f"{endpoint.url.split('://', 1)[-1]}", endpoint
+    return endpoint.url.split("://", 1)[-1], endpoint
 
 
 def _print_dry_run(
@@ -198,7 +197,6 @@ def run_command(
         runtime, notice = select_sparing_runtime(runtime_choice, config)
     except RuntimeUnavailable as exc:
         fail(str(exc))
-        raise  # unreachable
     if pull:
         _allow_pull(runtime)
     click.echo(notice, err=True)
