@@ -26,6 +26,11 @@ STOP_GRACE_SECONDS = 10.0
 STOPPED_ERROR_CODE = "Stopped"
 #: Error code of an attempt the runtime could not start (not the program's fault).
 START_FAILED = "InstanceStartFailed"
+#: Error codes every runtime gives the same way: the program could not be executed, or it
+#: was killed for going over its memory limit; `run_attempt` gives the timeout's.
+COMMAND_NOT_FOUND = "CommandNotFound"
+OUT_OF_MEMORY = "OutOfMemory"
+TIMED_OUT = "Timeout"
 #: Labels every attempt carries: a runtime that can label what it starts (Docker) lets a
 #: later run tell whose job, task, instance and attempt a leftover belongs to.
 LABEL_JOB = "localbatch.job"
@@ -162,7 +167,7 @@ def run_attempt(
                 outcome = runtime.wait(handle, 0)  # it may have ended just in time
                 if outcome is None:
                     message = f"The instance did not end within its Timeout of {timeout:g} s."
-                    outcome = _stop(runtime, handle, grace, "Timeout", message)
+                    outcome = _stop(runtime, handle, grace, TIMED_OUT, message)
                 break
             outcome = runtime.wait(handle, min(poll, remaining))
     finally:

@@ -27,10 +27,12 @@ import requests.exceptions
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.runtime.base import (
+    COMMAND_NOT_FOUND,
     LABEL_ATTEMPT,
     LABEL_INSTANCE,
     LABEL_JOB,
     LABEL_TASK,
+    OUT_OF_MEMORY,
     START_FAILED,
     WORKDIR,
     AttemptHandle,
@@ -285,7 +287,7 @@ class DockerRuntime:
             if _command_not_found(explanation):
                 return AttemptOutcome(
                     exit_code=127,
-                    error_code="CommandNotFound",
+                    error_code=COMMAND_NOT_FOUND,
                     error_message=f"{spec.argv[0]!r} was not found in the image {spec.image}: "
                     f"{explanation}",
                 )
@@ -465,14 +467,14 @@ def _classify(
         where = f" of {limit // 2**20} MiB" if limit else ""
         return AttemptOutcome(
             exit_code,
-            "OutOfMemory",
+            OUT_OF_MEMORY,
             f"The program used more than its memory limit{where} and was killed.",
         )
     first = stderr_head.decode("utf-8", "replace").partition("\n")[0]
     if exit_code in (126, 127) and first.startswith(INIT_EXEC_FAILED):
         return AttemptOutcome(
             exit_code,
-            "CommandNotFound",
+            COMMAND_NOT_FOUND,
             f"{argv0!r} could not be executed in the container: {first.partition('] ')[2]}",
         )
     return AttemptOutcome(exit_code)

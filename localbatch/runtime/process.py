@@ -32,6 +32,8 @@ from typing import BinaryIO
 import psutil
 
 from localbatch.runtime.base import (
+    COMMAND_NOT_FOUND,
+    OUT_OF_MEMORY,
     START_FAILED,
     WORKDIR,
     AttemptHandle,
@@ -302,7 +304,7 @@ class ProcessRuntime:
         if handle.scope is not None and self._limiter().oom_killed(handle.scope):
             return AttemptOutcome(
                 exit_code,
-                "OutOfMemory",
+                OUT_OF_MEMORY,
                 f"The program used more than its memory limit of "
                 f"{handle.spec.memory_bytes // 2**20} MiB and was killed.",
             )
@@ -311,7 +313,7 @@ class ProcessRuntime:
             if first.startswith("bwrap: execvp "):
                 return AttemptOutcome(
                     127,
-                    "CommandNotFound",
+                    COMMAND_NOT_FOUND,
                     f"{handle.spec.argv[0]!r} could not be executed in the sandbox: "
                     f"{first.removeprefix('bwrap: ')}",
                 )
