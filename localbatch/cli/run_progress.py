@@ -96,6 +96,8 @@ def _instance_line(event: Event) -> str:
 
 
 class _TaskRow:
+    """One line of the live table, kept from events (the display never asks the engine)."""
+
     def __init__(self, name: str, instance_count: int) -> None:
         self.name = name
         self.state = State.WAITING

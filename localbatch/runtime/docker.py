@@ -153,6 +153,7 @@ class DockerRuntime:
 
     @property
     def client(self) -> docker.DockerClient:
+        """Connected on first use, so building a runtime never fails without an engine."""
         if self._client is None:
             try:
                 self._client = docker.from_env(max_pool_size=POOL_SIZE)
@@ -173,6 +174,7 @@ class DockerRuntime:
         self.orphans_removed = self.cleanup_orphans()
 
     def version(self) -> str:
+        """The engine's version, for the runtime notice."""
         return str(self.client.version().get("Version", "unknown"))
 
     # -- one attempt ------------------------------------------------------------------------
@@ -322,6 +324,7 @@ class DockerRuntime:
             handle.done.set()
 
     def wait(self, handle: AttemptHandle, timeout: float | None) -> AttemptOutcome | None:
+        """The outcome once the watcher recorded it (output copied, exit classified)."""
         assert isinstance(handle, DockerHandle)
         handle.done.wait(timeout)
         return handle.outcome if handle.done.is_set() else None
@@ -463,6 +466,7 @@ def _copy_demuxed(stream: _Stream, out: BinaryIO, err: BinaryIO) -> bytes:
 def _classify(
     exit_code: int, oom_killed: bool, limit: int, stderr_head: bytes, argv0: str
 ) -> AttemptOutcome:
+    """The service's error code for an exit that is not the program's own choice."""
     if oom_killed:
         where = f" of {limit // 2**20} MiB" if limit else ""
         return AttemptOutcome(

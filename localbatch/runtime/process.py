@@ -290,6 +290,7 @@ class ProcessRuntime:
         return True
 
     def wait(self, handle: AttemptHandle, timeout: float | None) -> AttemptOutcome | None:
+        """The outcome once bwrap exited, classified once (stop and wait may both ask)."""
         assert isinstance(handle, ProcessHandle)
         if not self._ended(handle, timeout):
             return None
@@ -299,6 +300,8 @@ class ProcessRuntime:
         return handle.outcome
 
     def _classify(self, handle: ProcessHandle) -> AttemptOutcome:
+        """Tell the program's exit from the sandbox's: out of memory, not executable, or
+        bwrap failing to build the sandbox (its own message on stderr)."""
         status = handle.popen.returncode
         exit_code = status if status >= 0 else 128 - status
         if handle.scope is not None and self._limiter().oom_killed(handle.scope):
