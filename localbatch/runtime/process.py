@@ -290,7 +290,7 @@ class ProcessRuntime:
         return True
 
     def wait(self, handle: AttemptHandle, timeout: float | None) -> AttemptOutcome | None:
-        """The outcome once bwrap exited, classified once (stop and wait may both ask)."""
+        """The outcome once bwrap exited, classified once under the lock, whoever asks first."""
         assert isinstance(handle, ProcessHandle)
         if not self._ended(handle, timeout):
             return None
