@@ -227,6 +227,7 @@ def _run(
     from localbatch.engine.service import Engine
     from localbatch.events import EventBus
     from localbatch.notify import Notifier
+    from localbatch.storage.layout import job_dir, logs_dir
     from localbatch.store import Store
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -244,7 +245,7 @@ def _run(
         err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
         state, interrupted = _watch(engine, bus, job_id, job, only, out, err)
         if job_id in engine.job_ids():
-            logs = config.state_dir / "jobs" / job_id / "logs"
+            logs = logs_dir(job_dir(config.state_dir, job_id))
             print_summary(out, engine.snapshot(job_id), logs, _not_run(job, only))
         if job.auto_release and state == State.FINISHED:
             store.delete_job(job_id)

@@ -49,6 +49,7 @@ from localbatch.runtime.base import (
 )
 from localbatch.spec.model import Job
 from localbatch.states import State, StateConflict
+from localbatch.storage.layout import job_dir
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,7 @@ class Engine:
             raise StateConflict(existing.state)
         previous = self._contexts.get(job_id)
         storage = self._storage_factory(
-            self.config, job_id, job, self.config.state_dir / "jobs" / job_id
+            self.config, job_id, job, job_dir(self.config.state_dir, job_id)
         )
         self._contexts[job_id] = _JobContext(job=job, storage=storage, envs=envs)
         try:
