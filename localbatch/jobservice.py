@@ -22,7 +22,7 @@ from localbatch.config import Config
 from localbatch.engine.service import Engine, UnknownJob
 from localbatch.events import Event, EventBus, event_name
 from localbatch.ids import new_job_id
-from localbatch.runtime.base import STOP_GRACE_SECONDS, AttemptOutcome
+from localbatch.runtime.base import STOP_GRACE_SECONDS, STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.spec.errors import ApiError, not_found, state_conflict
 from localbatch.spec.model import Job, parse_job
 from localbatch.spec.validate import check_job_count, validate
@@ -205,7 +205,7 @@ class JobService:
             self.bus.publish(
                 instance_end_event(
                     instance,
-                    AttemptOutcome(None, "Stopped", "The instance was stopped."),
+                    AttemptOutcome(None, STOPPED_ERROR_CODE, "The instance was stopped."),
                     now,
                     state=State.STOPPED,
                     end_time=now if instance.start_time is not None else None,

@@ -34,7 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from localbatch.engine.attempts import failure_outcome, finish_storage
 from localbatch.jobservice import JobService, instance_end_event
-from localbatch.runtime.base import STOP_GRACE_SECONDS, AttemptHandle, AttemptOutcome, Runtime
+from localbatch.runtime.base import (
+    STOP_GRACE_SECONDS,
+    TIMED_OUT,
+    AttemptHandle,
+    AttemptOutcome,
+    Runtime,
+)
 from localbatch.states import State
 from localbatch.storage.layout import job_dir
 from localbatch.store import runner_alive
@@ -196,7 +202,7 @@ class Recovery:
         if outcome is None:
             self.runtime.stop(item.handle, STOP_GRACE_SECONDS)
             outcome = AttemptOutcome(
-                None, "Timeout", f"The instance did not end within {task.timeout} s."
+                None, TIMED_OUT, f"The instance did not end within its Timeout of {task.timeout} s."
             )
         reserve = bool(task.auto_cluster and task.auto_cluster.reserve_on_fail)
         keep = reserve and not outcome.succeeded

@@ -22,8 +22,8 @@ from localbatch.cli.common import (
     fail,
     open_local,
 )
-from localbatch.cli.run import _terminate_as_interrupt  # SIGTERM ends it like Ctrl-C
 from localbatch.cli.run_progress import PlainProgress
+from localbatch.cli.stop_signal import terminate_as_interrupt  # SIGTERM ends it like Ctrl-C
 from localbatch.engine.service import Engine, UnknownJob
 from localbatch.spec.errors import ApiError
 from localbatch.states import State
@@ -52,7 +52,7 @@ def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
     assert local.engine is not None and local.recovery is not None
     local.bus.subscribe(PlainProgress(sys.stdout))
     try:
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             try:
                 state = _start_and_wait(local.service, local.engine, local.recovery, job_id)
             except ApiError as error:

@@ -11,7 +11,6 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
@@ -25,6 +24,7 @@ from localbatch.cli.common import (
     config_options,
     fail,
 )
+from localbatch.cli.stop_signal import terminate_as_interrupt
 from localbatch.cli.validate import valid_body_or_exit
 from localbatch.runtime.select import CHOICES as RUNTIMES
 from localbatch.states import State
@@ -37,20 +37,6 @@ if TYPE_CHECKING:
     from localbatch.ossendpoint.server import OssEndpoint
     from localbatch.runtime.base import Runtime
     from localbatch.spec.model import Job
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (and `localbatch stop` from another process) ends the run like Ctrl-C."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -285,7 +271,7 @@ def _watch(
     else:
         bus.subscribe(PlainProgress(sys.stdout, not_run))
     state: State | None = None
-    with _terminate_as_interrupt(), display:
+    with terminate_as_interrupt(), display:
         try:
             engine.submit(job_id, job, only=only or None)
             for notice in engine.snapshot(job_id).notices:
