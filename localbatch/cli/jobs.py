@@ -337,8 +337,7 @@ def _http_url(value: str | None) -> str | None:
 @config_options
 def submit_command(file: str, token: str, url: str | None, config: Config) -> None:
     """Hand the job in FILE (or - for stdin) to a running `localbatch serve`."""
-    from localbatch.cli.validate import explain_unreadable_json
-    from localbatch.spec.load import JobFileError, read_body
+    from localbatch.cli.validate import read_job_source
 
     client = (
         ApiClient(url, config.api_access_key_id, config.api_access_key_secret, config.region)
@@ -351,11 +350,8 @@ def submit_command(file: str, token: str, url: str | None, config: Config) -> No
             "pass --url, or run the job here with `localbatch run`"
         )
     try:
-        body = read_body(file)
-    except JobFileError as exc:
-        fail(str(exc))
+        body = read_job_source(file)
     except ApiError as error:
-        explain_unreadable_json(file, error)
         _api_error(error)
     target = f"/jobs?IdempotentToken={token}" if token else "/jobs"
     click.echo(_send(client, "POST", target, body)["Id"])

@@ -20,17 +20,27 @@ if TYPE_CHECKING:
     from localbatch.plan import TaskPlan
 
 
-def _check(source: str, quotas: Mapping[str, int]) -> tuple[dict[str, Any], ValidationReport]:
-    """The body and its report; an unreadable file exits with the usage status."""
+def read_job_source(source: str) -> dict[str, Any]:
+    """The job body of FILE or `-`, as every command reads it: an unreadable file exits with
+    the usage status; a body that is not a JSON object raises its ApiError, after saying on
+    stderr where the JSON breaks."""
     if source == "-" and sys.stdin.isatty():
         # Otherwise a command waiting on a terminal looks hung.
         click.echo("reading the job from stdin; end with Ctrl-D", err=True)
     try:
-        body = read_body(source)
+        return read_body(source)
     except JobFileError as exc:
         fail(str(exc))
     except ApiError as error:
         explain_unreadable_json(source, error)
+        raise
+
+
+def _check(source: str, quotas: Mapping[str, int]) -> tuple[dict[str, Any], ValidationReport]:
+    """The body and its report; an unreadable file exits with the usage status."""
+    try:
+        body = read_job_source(source)
+    except ApiError as error:
         return {}, ValidationReport(errors=[error])
     return body, validate(body, quotas)
 
