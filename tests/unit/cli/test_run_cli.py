@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import oss2
 import pytest
 from click.testing import CliRunner
 
+import localbatch.runtime.select
 from localbatch.cli import main
 from localbatch.runtime.fake import FakeRuntime, FakeStep
 from localbatch.store import Store
@@ -57,13 +56,12 @@ def _job(tmp_path: Path, **fields: Any) -> Path:
 def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRuntime]:
     """The runtime `run` selects: a fake one, whatever --runtime says."""
     fake = FakeRuntime(FakeStep(stdout="hello\n"))
-    module = types.ModuleType("localbatch.runtime.select")
 
     def select_runtime(choice: str, config: object, **_: object) -> tuple[FakeRuntime, str]:
         return fake, f"runtime: fake (asked for {choice})"
 
-    module.select_runtime = select_runtime  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "localbatch.runtime.select", module)
+    # Only the function is replaced: the module's other names (CHOICES) stay real.
+    monkeypatch.setattr(localbatch.runtime.select, "select_runtime", select_runtime)
     yield fake
 
 
@@ -210,8 +208,9 @@ def test_instances_signing_with_their_own_keys_reach_the_endpoint_under_api_cred
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     worker = SigningWorker()
-    select = sys.modules["localbatch.runtime.select"]
-    monkeypatch.setattr(select, "select_runtime", lambda choice, config, **_: (worker, "fake"))
+    monkeypatch.setattr(
+        localbatch.runtime.select, "select_runtime", lambda choice, config, **_: (worker, "fake")
+    )
     monkeypatch.setenv("LOCALBATCH_ACCESS_KEY_ID", "api-id")
     monkeypatch.setenv("LOCALBATCH_ACCESS_KEY_SECRET", "api-secret")
     result = _invoke(tmp_path, str(_job(tmp_path)))
