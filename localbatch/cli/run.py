@@ -73,7 +73,6 @@ def _oss_host(config: Config, runtime_name: str, wanted: bool) -> tuple[str, Oss
             runtime_name,
             config.oss.root,
             access_key_id=config.api_access_key_id,
-            access_key_secret=config.api_access_key_secret,
         )
     except (RuntimeUnavailable, OSError) as exc:
         fail(f"cannot start the OSS endpoint for the instances ({exc}); --no-oss-endpoint skips it")

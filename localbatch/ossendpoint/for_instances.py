@@ -77,16 +77,13 @@ def instance_host(runtime_name: str) -> str:
     raise ValueError(f"unknown runtime {runtime_name!r}: expected docker, process or fake")
 
 
-def instance_endpoint(
-    runtime_name: str, root: Path, *, access_key_id: str = "", access_key_secret: str = ""
-) -> OssEndpoint:
+def instance_endpoint(runtime_name: str, root: Path, *, access_key_id: str = "") -> OssEndpoint:
     """A started endpoint over `root` that instances of `runtime_name` can reach.
 
-    It accepts any signature (module docstring). The configured API keys are taken only to
+    It accepts any signature (module docstring). The configured API key id is taken only to
     say so when they are set: a user who configured them must not believe instances are
-    held to them. `access_key_secret` is accepted for callers that pass both keys.
+    held to them.
     """
-    del access_key_secret  # never checked here: see the module docstring
     endpoint = OssEndpoint(root, host=instance_host(runtime_name), port=0, announce_open=False)
     endpoint.start()
     if not access_key_id:

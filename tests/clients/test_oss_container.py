@@ -34,8 +34,7 @@ def test_oss2_worker_in_a_container(docker_client: Any, default_image: str, tmp_
     (root / BUCKET / "input" / "a.txt").write_bytes(b"12345")
     (root / BUCKET / "input" / "b.txt").write_bytes(b"678")
     site_packages = sysconfig.get_paths()["purelib"]
-    creds = {"access_key_id": ACCESS_KEY_ID, "access_key_secret": ACCESS_KEY_SECRET}
-    with instance_endpoint("docker", root, **creds) as endpoint:
+    with instance_endpoint("docker", root, access_key_id=ACCESS_KEY_ID) as endpoint:
         assert not endpoint.host.startswith(("127.", "0.0.0.0"))
         output = docker_client.containers.run(
             default_image,

@@ -34,9 +34,7 @@ def test_workers_signing_with_their_own_cloud_keys_are_served(
 ) -> None:
     (tmp_path / "bkt").mkdir()
     caplog.set_level(logging.WARNING, logger="localbatch.ossendpoint.for_instances")
-    with instance_endpoint(
-        "process", tmp_path, access_key_id="api-id", access_key_secret="api-secret"
-    ) as endpoint:
+    with instance_endpoint("process", tmp_path, access_key_id="api-id") as endpoint:
         assert endpoint.host == "127.0.0.1" and not endpoint.verifies_signatures
         worker = oss2.Bucket(oss2.Auth("LTAIcloudkey", "cloud-secret"), endpoint.url, "bkt")
         worker.put_object("out/result.txt", b"42")
