@@ -211,7 +211,7 @@ def _run(
     from localbatch.cli.run_progress import print_summary
     from localbatch.engine.service import Engine
     from localbatch.events import EventBus
-    from localbatch.notify import Notifier
+    from localbatch.events.notify import Notifier
     from localbatch.storage.layout import job_dir, logs_dir
     from localbatch.store import Store
 

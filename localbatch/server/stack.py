@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from localbatch.config import Config
 from localbatch.engine.service import Engine
 from localbatch.events import EventBus
+from localbatch.events.notify import Notifier
 from localbatch.jobservice import JobService
-from localbatch.notify import Notifier
 from localbatch.recovery import SWEEP_INTERVAL, Recovery
 from localbatch.runtime.base import Runtime
 from localbatch.server.app import make_app

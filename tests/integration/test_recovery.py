@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from localbatch.config import load_config
-from localbatch.notify import events_file
+from localbatch.events.notify import events_file
 from localbatch.runtime.docker import DockerRuntime
 from localbatch.server.runtime_choice import select_sparing_runtime
 from localbatch.states import State
