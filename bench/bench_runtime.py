@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE, DEFAULT_INSTANCE_TYPE
-from localbatch.instance_types import INSTANCE_TYPES
 from localbatch.runtime.base import WORKDIR, AttemptSpec, Runtime, run_attempt
+from localbatch.spec.instance_types import INSTANCE_TYPES
 
 PARALLEL = 2
 CONTAINERS = 24

@@ -89,7 +89,7 @@ def _print_dry_run(
 ) -> None:
     from localbatch.engine.capacity import HostCapacity
     from localbatch.engine.dry_run import preview
-    from localbatch.node_choice import describe_image
+    from localbatch.plan.node_choice import describe_image
     from localbatch.runtime.base import uses_images
 
     host = HostCapacity.detect()

@@ -5,7 +5,7 @@ would, but executed without one), the `BATCH_COMPUTE_*` variables of semantics.m
 task's `EnvVars`, the image and the instance type, and the notices
 a user must see. `attempt_spec` then fills in what differs per attempt.
 
-The image and instance type come from `localbatch.node_choice`, the one place that decides
+The image and instance type come from `localbatch.plan.node_choice`, the one place that decides
 them (`localbatch plan` shows the same answer).
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from localbatch.config import Config
 from localbatch.engine.capacity import HostCapacity, Sizing, size_instance
-from localbatch.node_choice import choose_node
+from localbatch.plan.node_choice import choose_node
 from localbatch.runtime.base import SERVICE_PATH, WORKDIR, AttemptSpec, Bind, attempt_labels
 from localbatch.spec.model import Task
 

@@ -14,7 +14,7 @@ from localbatch.engine.environment import (
     split_command_line,
     task_environment,
 )
-from localbatch.instance_types import GIB
+from localbatch.spec.instance_types import GIB
 from localbatch.spec.model import Job
 
 HOST = HostCapacity(cpu_cores=16, memory_bytes=64 * GIB)
