@@ -30,8 +30,8 @@ from localbatch.states import State
 from localbatch.store import runner_alive
 
 if TYPE_CHECKING:
-    from localbatch.jobservice import JobService
-    from localbatch.recovery import Recovery
+    from localbatch.application.job_service import JobService
+    from localbatch.application.recovery import Recovery
 
 #: Seconds between two looks at the job while waiting for it.
 WAIT_STEP = 0.5
@@ -40,8 +40,8 @@ EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
 
 def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
     """Run the job's unfinished instances here; the exit status `localbatch run` would give."""
+    from localbatch.application.runtime_choice import select_sparing_runtime
     from localbatch.runtime.base import RuntimeUnavailable
-    from localbatch.server.runtime_choice import select_sparing_runtime
 
     try:
         runtime, notice = select_sparing_runtime(runtime_choice, config)

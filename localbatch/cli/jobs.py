@@ -43,7 +43,7 @@ from localbatch.store import Store
 from localbatch.store.records import InstanceRecord, JobRecord
 
 if TYPE_CHECKING:
-    from localbatch.jobservice import JobService
+    from localbatch.application.job_service import JobService
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's shapes).")
 

@@ -167,9 +167,9 @@ def run_command(
     """Validate FILE (or - for stdin), then run the job on this machine."""
     body = valid_body_or_exit(file, config.quotas)
 
+    from localbatch.application.runtime_choice import select_sparing_runtime
     from localbatch.ids import new_job_id
     from localbatch.runtime.base import RuntimeUnavailable
-    from localbatch.server.runtime_choice import select_sparing_runtime
     from localbatch.spec.model import parse_job
 
     job = parse_job(body)

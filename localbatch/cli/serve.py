@@ -32,8 +32,8 @@ def _runtime(choice: str, config: Config) -> tuple[Runtime, str]:
 
         step = FakeStep(**json.loads(os.environ.get(FAKE_STEP_ENV) or "{}"))
         return FakeRuntime(step), f"runtime: fake (nothing runs; every attempt: {step})"
+    from localbatch.application.runtime_choice import select_sparing_runtime
     from localbatch.runtime.base import RuntimeUnavailable
-    from localbatch.server.runtime_choice import select_sparing_runtime
 
     try:
         runtime, notice = select_sparing_runtime(choice, config)

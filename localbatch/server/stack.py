@@ -12,12 +12,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from localbatch.application.job_service import JobService
+from localbatch.application.recovery import SWEEP_INTERVAL, Recovery
 from localbatch.config import Config
 from localbatch.engine.service import Engine
 from localbatch.events import EventBus
 from localbatch.events.notify import Notifier
-from localbatch.jobservice import JobService
-from localbatch.recovery import SWEEP_INTERVAL, Recovery
 from localbatch.runtime.base import Runtime
 from localbatch.server.app import make_app
 from localbatch.server.background import ServerThread

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from localbatch.application.job_service import JobService, instance_end_event
 from localbatch.engine.attempts import failure_outcome, finish_storage
-from localbatch.jobservice import JobService, instance_end_event
 from localbatch.runtime.base import (
     STOP_GRACE_SECONDS,
     TIMED_OUT,
