@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from localbatch.config import Config
+from localbatch.engine.records import JobSnapshot
 from localbatch.engine.service import Engine, UnknownJob
 from localbatch.events import Event, EventBus, event_name
 from localbatch.ids import new_job_id
@@ -94,26 +95,46 @@ class JobService:
             too_many = check_job_count(self.store.job_count(), self.config.quotas)
             if too_many:
                 raise too_many
-            job_id = new_job_id()
             try:
-                self.store.create_job(
-                    job_id,
-                    job,
-                    created=self.clock(),
-                    owner=owner,
-                    idempotent_token=token,
-                    runner=self.runner,
-                )
+                job_id = self._record(job, owner=owner, token=token)
             except DuplicateToken as taken:
                 return self._same_body(taken.job_id, taken.body_digest, body)
-        self._jobs[job_id] = job
         try:
-            self._engine().submit(job_id, job)
+            self.submit(job_id)
         except BaseException:  # nothing runs it: leave no record of a job that never was
             self.store.delete_job(job_id)
             self._jobs.pop(job_id, None)
             raise
         return job_id
+
+    def record(self, job: Job) -> str:
+        """Record a job the caller validated (`localbatch run`), Waiting, run by this
+        process; its id. `submit` hands it to the engine."""
+        return self._record(job)
+
+    def _record(self, job: Job, *, owner: str = "", token: str = "") -> str:
+        job_id = new_job_id()
+        self.store.create_job(
+            job_id,
+            job,
+            created=self.clock(),
+            owner=owner,
+            idempotent_token=token,
+            runner=self.runner,
+        )
+        self._jobs[job_id] = job
+        return job_id
+
+    def submit(self, job_id: str, *, only: Collection[str] | None = None) -> None:
+        """Hand a recorded job to this process's engine: it runs in the background (only
+        the tasks in `only`, when given; the others end Stopped, not run)."""
+        self._engine().submit(job_id, self.model(job_id), only=only)
+
+    def snapshot(self, job_id: str) -> JobSnapshot | None:
+        """How a job this process runs is going, as its engine sees it; None when this
+        process never ran it."""
+        engine = self._engine()
+        return engine.snapshot(job_id) if job_id in engine.job_ids() else None
 
     def _job_for_token(self, token: str, body: Mapping[str, Any]) -> str:
         row = self.store.job_for_token(token)

@@ -14,8 +14,8 @@ import click
 from localbatch.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
+    from localbatch.application.stack import LocalService
     from localbatch.runtime.base import Runtime
-    from localbatch.server.stack import LocalService
     from localbatch.store import Store
 
 # Exit statuses, in one place.
@@ -85,14 +85,20 @@ def open_store(config: Config) -> Store:
         state_dir_unusable(config, exc)
 
 
-def open_local(config: Config, runtime: Runtime | None) -> LocalService:
-    """This process's own job service on the state directory, or a clear exit."""
-    from localbatch.server.stack import open_local_service
+def open_local(
+    config: Config, runtime: Runtime | None, *, endpoint_hint: str = "", **options: Any
+) -> LocalService:
+    """This process's own local stack on the state directory (`open_local_service`
+    `options`), or a clear exit (with `endpoint_hint` when the instances' OSS endpoint
+    cannot be started)."""
+    from localbatch.application.stack import InstanceEndpointUnavailable, open_local_service
 
     try:
-        return open_local_service(config, runtime)
+        return open_local_service(config, runtime, **options)
     except STATE_DIR_ERRORS as exc:
         state_dir_unusable(config, exc)
+    except InstanceEndpointUnavailable as exc:
+        fail(f"cannot start the OSS endpoint for the instances ({exc}){endpoint_hint}")
 
 
 def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:

@@ -34,6 +34,7 @@ from localbatch.cli.job_views import (
     print_json,
     print_task,
 )
+from localbatch.runtime.registry import AUTO, choices
 from localbatch.server import shapes
 from localbatch.server.client import ApiClient
 from localbatch.server.discovery import read_server_info
@@ -297,8 +298,8 @@ def priority_command(job_id: str, priority: int, config: Config) -> None:
 @click.option(
     "--runtime",
     "runtime_choice",
-    type=click.Choice(("auto", "docker", "process")),
-    default="auto",
+    type=click.Choice(choices()),
+    default=AUTO,
     show_default=True,
     help="Where instances run when no server runs the job.",
 )

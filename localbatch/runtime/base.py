@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 WORKDIR = "/batchcompute/workdir"
 #: PATH in Docker mode as the service documents it (no /usr/local/bin): the default image
@@ -117,6 +117,14 @@ class Runtime(Protocol):
 
     def release(self, handle: AttemptHandle, keep: bool) -> None:
         """Free what the attempt used (remove the container) unless `keep`."""
+
+
+@runtime_checkable
+class PullsImages(Protocol):
+    """A runtime that can pull an image its engine lacks (`--pull`) instead of failing the
+    attempt with ImageNotFound."""
+
+    pull: bool
 
 
 def attempt_labels(job_id: str, task_name: str, instance_id: int, attempt: int) -> dict[str, str]:

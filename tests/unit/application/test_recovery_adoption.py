@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from localbatch.application.stack import LocalService, open_local_service
 from localbatch.config import load_config
 from localbatch.events import Event
 from localbatch.runtime.base import AttemptSpec
 from localbatch.runtime.fake import FakeHandle, FakeRuntime, FakeStep
-from localbatch.server.stack import LocalService, open_local_service
 from localbatch.spec.model import parse_job
 from localbatch.states import State
 from localbatch.store import Store
