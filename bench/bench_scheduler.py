@@ -29,6 +29,7 @@ from localbatch.runtime.base import AttemptOutcome, AttemptSpec, run_attempt
 from localbatch.runtime.fake import FakeRuntime
 from localbatch.spec.model import Job, parse_job
 from localbatch.states import State
+from localbatch.storage.needs import package_view
 
 TASKS = 1000
 PARALLEL = 4
@@ -100,7 +101,7 @@ class _NoStorage:
     def prepare(self, task_name: str, instance_id: int, attempt: int) -> Any:
         class Prepared:
             workdir = self.root
-            binds = ()
+            needs = (package_view(self.root),)
             stdout_path = Path("/dev/null")
             stderr_path = Path("/dev/null")
             stdout_object = ""

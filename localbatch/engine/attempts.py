@@ -21,12 +21,12 @@ from localbatch.runtime.base import (
     STOPPED_ERROR_CODE,
     AttemptHandle,
     AttemptOutcome,
-    Bind,
     Runtime,
     run_attempt,
     uses_images,
 )
 from localbatch.spec.model import Job
+from localbatch.storage.needs import Need
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class PreparedAttemptLike(Protocol):
     """What `localbatch.storage.instance.PreparedAttempt` offers the engine."""
 
     workdir: Path
-    binds: tuple[Bind, ...]
+    needs: tuple[Need, ...]
     stdout_path: Path
     stderr_path: Path
     stdout_object: str
@@ -97,8 +97,7 @@ def execute_attempt(
         launch.job_id,
         launch.instance_id,
         launch.attempt,
-        workdir=prepared.workdir,
-        binds=tuple(prepared.binds),
+        needs=tuple(prepared.needs),
         stdout_path=prepared.stdout_path,
         stderr_path=prepared.stderr_path,
     )

@@ -20,8 +20,9 @@ from pathlib import Path
 from localbatch.config import Config
 from localbatch.engine.capacity import HostCapacity, Sizing, size_instance
 from localbatch.plan.node_choice import choose_node
-from localbatch.runtime.base import SERVICE_PATH, WORKDIR, AttemptSpec, Bind, attempt_labels
+from localbatch.runtime.base import SERVICE_PATH, WORKDIR, AttemptSpec, attempt_labels
 from localbatch.spec.model import Task
+from localbatch.storage.needs import Need
 
 #: In Docker mode the service documents exactly these (no /usr/local/bin in PATH).
 CONTAINER_ENV: Mapping[str, str] = {
@@ -120,8 +121,7 @@ def attempt_spec(
     instance_id: int,
     attempt: int,
     *,
-    workdir: Path,
-    binds: tuple[Bind, ...] = (),
+    needs: tuple[Need, ...] = (),
     stdout_path: Path = Path("/dev/null"),
     stderr_path: Path = Path("/dev/null"),
 ) -> AttemptSpec:
@@ -133,8 +133,7 @@ def attempt_spec(
         attempt=attempt,
         argv=env.argv,
         env=instance_env(env, instance_id),
-        workdir=workdir,
-        binds=binds,
+        needs=needs,
         image=env.image,
         cpu_cores=env.sizing.granted.cpu_cores,
         memory_bytes=env.sizing.granted.memory_bytes,

@@ -207,7 +207,7 @@ def _prepare_as_the_dead_runner(local: LocalService) -> Path:
     )  # fmt: skip
     for directory, _ in prepared.outputs:
         (directory / "result.txt").write_text("made before the crash")
-    for bind in prepared.binds:
+    for bind in prepared.needs:
         if bind.target == "/var/log/app.log":
             bind.source.write_text("app log line\n")
     prepared.stdout_path.write_text("printed\n")
