@@ -1,7 +1,9 @@
 """The engine's records of jobs, tasks, instances and attempts, and their frozen snapshots.
 
-Records are mutable and owned by the scheduler (one thread touches them); snapshots are
-immutable copies handed to everyone else (progress display, HTTP API, events).
+The `Tracked*` records are mutable and owned by the scheduler (one thread touches them);
+snapshots are immutable copies handed to everyone else (progress display, run summary).
+They are not the store's rows (`localbatch.store.records`: `JobRecord`, ...), which are
+frozen and read back from SQLite by any process.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class Metrics:
 
 
 @dataclass
-class AttemptRecord:
+class TrackedAttempt:
     """One try of one instance: when it ran and how it ended."""
 
     attempt: int
@@ -64,7 +66,7 @@ class AttemptRecord:
 
 
 @dataclass
-class InstanceRecord:
+class TrackedInstance:
     """One instance of a task as the scheduler tracks it, across all its attempts."""
 
     instance_id: int
@@ -72,7 +74,7 @@ class InstanceRecord:
     retry_count: int = 0
     start_time: float | None = None
     end_time: float | None = None
-    attempts: list[AttemptRecord] = field(default_factory=list)
+    attempts: list[TrackedAttempt] = field(default_factory=list)
     #: Log object paths, local log files, runtime ref: whatever the driver reported.
     detail: dict[str, Any] = field(default_factory=dict)
     #: An attempt is in flight (capacity is held for it).
@@ -82,19 +84,19 @@ class InstanceRecord:
     queue_key: int = -1
 
     @property
-    def last(self) -> AttemptRecord | None:
+    def last(self) -> TrackedAttempt | None:
         """The current (or final) attempt: it holds the instance's exit and error codes."""
         return self.attempts[-1] if self.attempts else None
 
 
 @dataclass
-class TaskRecord:
+class TrackedTask:
     """One task: its instances, its place in the DAG and its running counts."""
 
     name: str
     resources: Resources
     max_retry_count: int
-    instances: list[InstanceRecord]
+    instances: list[TrackedInstance]
     upstream: frozenset[str]
     downstream: tuple[str, ...]
     state: State = State.WAITING
@@ -112,7 +114,7 @@ class TaskRecord:
 
 
 @dataclass
-class JobRecord:
+class TrackedJob:
     """One job: its tasks, counts and, once it winds down, the state it will end in."""
 
     job_id: str
@@ -120,7 +122,7 @@ class JobRecord:
     priority: int
     seq: int
     fail_on_instance_fail: bool
-    tasks: dict[str, TaskRecord]
+    tasks: dict[str, TrackedTask]
     state: State = State.WAITING
     start_time: float | None = None
     end_time: float | None = None
@@ -145,7 +147,7 @@ class InstanceSnapshot:
     exit_code: int | None
     error_code: str
     error_message: str
-    attempts: tuple[AttemptRecord, ...]
+    attempts: tuple[TrackedAttempt, ...]
     detail: dict[str, Any]
 
 
@@ -180,7 +182,7 @@ class JobSnapshot:
     notices: tuple[str, ...]
 
 
-def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
+def instance_snapshot(record: TrackedInstance) -> InstanceSnapshot:
     """A copy the scheduler's later changes cannot reach (attempts are copied too)."""
     last = record.last
     return InstanceSnapshot(
@@ -197,7 +199,7 @@ def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
     )
 
 
-def task_snapshot(record: TaskRecord) -> TaskSnapshot:
+def task_snapshot(record: TrackedTask) -> TaskSnapshot:
     """A copy of the task and of each of its instances."""
     return TaskSnapshot(
         name=record.name,
@@ -211,7 +213,7 @@ def task_snapshot(record: TaskRecord) -> TaskSnapshot:
     )
 
 
-def job_snapshot(record: JobRecord) -> JobSnapshot:
+def job_snapshot(record: TrackedJob) -> JobSnapshot:
     """A copy of the whole job, safe to hand to another thread."""
     return JobSnapshot(
         job_id=record.job_id,

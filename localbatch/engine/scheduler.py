@@ -26,12 +26,12 @@ from typing import Any
 
 from localbatch.engine.capacity import CapacityLedger, HostCapacity, Resources
 from localbatch.engine.records import (
-    AttemptRecord,
-    InstanceRecord,
-    JobRecord,
     JobSnapshot,
     Metrics,
-    TaskRecord,
+    TrackedAttempt,
+    TrackedInstance,
+    TrackedJob,
+    TrackedTask,
     job_snapshot,
 )
 from localbatch.events import Event, event_name
@@ -110,7 +110,7 @@ class Scheduler:
 
     def __init__(self, capacity: HostCapacity) -> None:
         self.ledger = CapacityLedger(capacity)
-        self.jobs: dict[str, JobRecord] = {}
+        self.jobs: dict[str, TrackedJob] = {}
         self._ready: dict[str, dict[Resources, list[_Ready]]] = {}
         self._seq = 0
         self._queue_keys = 0
@@ -165,9 +165,9 @@ class Scheduler:
         kept: Mapping[str, Collection[int]],
         priority: int | None,
         retries_used: Mapping[str, Mapping[int, int]],
-    ) -> JobRecord:
+    ) -> TrackedJob:
         """The records of a job (`_new_task` for each task); its counts sum the tasks'."""
-        job = JobRecord(
+        job = TrackedJob(
             job_id=plan.job_id,
             name=plan.name,
             priority=plan.priority if priority is None else priority,
@@ -184,7 +184,7 @@ class Scheduler:
             job.instance_counts.update(task.counts)
         return job
 
-    def _announce(self, job: JobRecord, now: float) -> None:
+    def _announce(self, job: TrackedJob, now: float) -> None:
         """Publish the new job, its tasks and instances; tasks left out by `only` stop."""
         self._publish_job(job, now)
         for task in job.tasks.values():
@@ -202,7 +202,7 @@ class Scheduler:
                 if not inst.state.terminal:
                     self._publish_instance(job, task, inst, now)
 
-    def _fail_if_exhausted(self, job: JobRecord, now: float) -> None:
+    def _fail_if_exhausted(self, job: TrackedJob, now: float) -> None:
         """JobFailOnInstanceFail: an instance submitted with no retry left fails the job."""
         if not job.fail_on_instance_fail:
             return
@@ -268,9 +268,9 @@ class Scheduler:
 
     def _after_attempt(
         self,
-        job: JobRecord,
-        task: TaskRecord,
-        inst: InstanceRecord,
+        job: TrackedJob,
+        task: TrackedTask,
+        inst: TrackedInstance,
         outcome: AttemptOutcome,
         now: float,
     ) -> None:
@@ -313,12 +313,12 @@ class Scheduler:
         return [j.job_id for j in self.jobs.values() if not j.state.terminal]
 
     # ------------------------------------------------------------ scheduling
-    def _enqueue_task(self, job: JobRecord, task: TaskRecord) -> None:
+    def _enqueue_task(self, job: TrackedJob, task: TrackedTask) -> None:
         for inst in task.instances:
             if inst.state == State.WAITING and not inst.launched:
                 self._push(job, task, inst)
 
-    def _push(self, job: JobRecord, task: TaskRecord, inst: InstanceRecord) -> None:
+    def _push(self, job: TrackedJob, task: TrackedTask, inst: TrackedInstance) -> None:
         if inst.queue_key < 0:
             self._queue_keys += 1
             inst.queue_key = self._queue_keys
@@ -347,14 +347,14 @@ class Scheduler:
                 return
 
     def _launch(
-        self, job: JobRecord, task: TaskRecord, instance_id: int, shape: Resources, now: float
+        self, job: TrackedJob, task: TrackedTask, instance_id: int, shape: Resources, now: float
     ) -> None:
         inst = task.instances[instance_id]
         self.ledger.take(shape)
         inst.launched = True
         job.in_flight += 1
         attempt = len(inst.attempts)
-        inst.attempts.append(AttemptRecord(attempt=attempt, start_time=now))
+        inst.attempts.append(TrackedAttempt(attempt=attempt, start_time=now))
         self._actions.append(Launch(job.job_id, task.name, instance_id, attempt))
 
     def _flush(self, now: float) -> list[Action]:
@@ -364,14 +364,14 @@ class Scheduler:
 
     # --------------------------------------------------------------- endings
     def _fail_job_for(
-        self, job: JobRecord, task: TaskRecord, instance_id: int, reason: str, now: float
+        self, job: TrackedJob, task: TrackedTask, instance_id: int, reason: str, now: float
     ) -> None:
         """An instance failed for good under JobFailOnInstanceFail: its task and job fail."""
         self._set_task(job, task, State.FAILED, now, end=True)
         job.message = f"Instance {instance_id} of task {task.name} failed: {reason}"
         self._wind_down(job, State.FAILED, now)
 
-    def _wind_down(self, job: JobRecord, ending: State, now: float) -> None:
+    def _wind_down(self, job: TrackedJob, ending: State, now: float) -> None:
         """Start nothing new; stop what waits now and cancel what runs."""
         job.ending = ending
         self._ready[job.job_id] = {}
@@ -385,7 +385,7 @@ class Scheduler:
                     self._set_instance(job, task, inst, State.STOPPED, now)
             self._maybe_end_task(job, task, now)
 
-    def _maybe_end_task(self, job: JobRecord, task: TaskRecord, now: float) -> None:
+    def _maybe_end_task(self, job: TrackedJob, task: TrackedTask, now: float) -> None:
         if task.state.terminal or task.counts[State.WAITING] or task.counts[State.RUNNING]:
             return
         if job.ending is None:
@@ -404,7 +404,7 @@ class Scheduler:
                 if down.pending_upstream == 0 and down.selected and not down.state.terminal:
                     self._enqueue_task(job, down)
 
-    def _maybe_end_job(self, job: JobRecord, now: float) -> None:
+    def _maybe_end_job(self, job: TrackedJob, now: float) -> None:
         if job.state.terminal or job.in_flight:
             return
         if job.ending is None and (
@@ -421,13 +421,13 @@ class Scheduler:
         self._actions.append(JobEnded(job.job_id, final))
 
     # ------------------------------------------------------- state + events
-    def _set_job(self, job: JobRecord, state: State, now: float) -> None:
+    def _set_job(self, job: TrackedJob, state: State, now: float) -> None:
         check_transition(job.state, state)
         job.state = state
         self._publish_job(job, now)
 
     def _set_task(
-        self, job: JobRecord, task: TaskRecord, state: State, now: float, *, end: bool = False
+        self, job: TrackedJob, task: TrackedTask, state: State, now: float, *, end: bool = False
     ) -> None:
         check_transition(task.state, state)
         job.task_counts[task.state] -= 1
@@ -438,7 +438,7 @@ class Scheduler:
         self._publish_task(job, task, now)
 
     def _set_instance(
-        self, job: JobRecord, task: TaskRecord, inst: InstanceRecord, state: State, now: float
+        self, job: TrackedJob, task: TrackedTask, inst: TrackedInstance, state: State, now: float
     ) -> None:
         check_transition(inst.state, state)
         task.counts[inst.state] -= 1
@@ -448,7 +448,9 @@ class Scheduler:
         inst.state = state
         self._publish_instance(job, task, inst, now)
 
-    def _emit(self, job: JobRecord, category: str, state: State, now: float, **fields: Any) -> None:
+    def _emit(
+        self, job: TrackedJob, category: str, state: State, now: float, **fields: Any
+    ) -> None:
         self._actions.append(
             Publish(
                 Event(
@@ -462,7 +464,7 @@ class Scheduler:
             )
         )
 
-    def _publish_job(self, job: JobRecord, now: float) -> None:
+    def _publish_job(self, job: TrackedJob, now: float) -> None:
         detail = {
             "name": job.name,
             "priority": job.priority,
@@ -481,7 +483,7 @@ class Scheduler:
             detail=detail,
         )
 
-    def _publish_task(self, job: JobRecord, task: TaskRecord, now: float) -> None:
+    def _publish_task(self, job: TrackedJob, task: TrackedTask, now: float) -> None:
         detail = {
             **task.detail,
             "instance_metrics": Metrics.of(task.counts).as_api(),
@@ -499,7 +501,7 @@ class Scheduler:
         )
 
     def _publish_instance(
-        self, job: JobRecord, task: TaskRecord, inst: InstanceRecord, now: float
+        self, job: TrackedJob, task: TrackedTask, inst: TrackedInstance, now: float
     ) -> None:
         last = inst.last
         self._emit(
@@ -522,11 +524,11 @@ class Scheduler:
 
 def _new_task(
     plan: TaskPlan, selected: bool, kept: Collection[int], retries_used: Mapping[int, int]
-) -> TaskRecord:
+) -> TrackedTask:
     """A task's records: kept instances Finished, those with no retry left Failed, the
     others Waiting with the retries they already used; a task all kept is Finished."""
-    instances = [InstanceRecord(i) for i in range(plan.instance_count)]
-    task = TaskRecord(
+    instances = [TrackedInstance(i) for i in range(plan.instance_count)]
+    task = TrackedTask(
         name=plan.name,
         resources=plan.resources,
         max_retry_count=plan.max_retry_count,
