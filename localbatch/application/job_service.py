@@ -21,7 +21,7 @@ from typing import Any
 from localbatch.config import Config
 from localbatch.engine.records import JobSnapshot
 from localbatch.engine.service import Engine, UnknownJob
-from localbatch.events import Event, EventBus, event_name
+from localbatch.events import Event, EventBus, EventDetail, event_name
 from localbatch.ids import new_job_id
 from localbatch.runtime.base import STOP_GRACE_SECONDS, STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.spec.errors import ApiError, not_found, state_conflict
@@ -214,7 +214,7 @@ class JobService:
                 "Job",
                 start_time=record.start_time,
                 end_time=now,
-                detail={"message": message} if message else {},
+                detail=EventDetail(message=message) if message else EventDetail(),
             )
         )
 
@@ -317,7 +317,7 @@ class JobService:
                 "Job",
                 start_time=record.start_time,
                 end_time=record.end_time,
-                detail={"priority": priority, "previous_priority": record.priority},
+                detail=EventDetail(priority=priority, previous_priority=record.priority),
             )
         )
 
@@ -338,7 +338,7 @@ def instance_end_event(
     *,
     end_time: float | None,
     state: State | None = None,
-    detail: Mapping[str, Any] | None = None,
+    detail: EventDetail | None = None,
 ) -> Event:
     """The event that ends a recorded instance outside the engine (stopped or recovered),
     so that both write the same record the engine would have.
@@ -362,7 +362,7 @@ def instance_end_event(
         exit_code=outcome.exit_code,
         error_code=outcome.error_code,
         error_message=outcome.error_message,
-        detail=detail or {},
+        detail=detail or EventDetail(),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from localbatch.config import Config
 from localbatch.engine.environment import TaskEnvironment, attempt_spec
 from localbatch.engine.scheduler import Launch
+from localbatch.events import EventDetail
 from localbatch.runtime.base import (
     STOPPED_ERROR_CODE,
     AttemptHandle,
@@ -74,7 +75,7 @@ def execute_attempt(
     env: TaskEnvironment,
     launch: Launch,
     cancel: threading.Event,
-    detail: dict[str, Any],
+    detail: EventDetail,
     on_started: Callable[[AttemptHandle], None],
 ) -> AttemptOutcome:
     """Prepare, run and finish one attempt; `detail` receives the log paths as they are known.
@@ -118,10 +119,10 @@ def execute_attempt(
 
 def _where_it_runs(
     runtime: Runtime, env: TaskEnvironment, prepared: PreparedAttemptLike
-) -> dict[str, str]:
+) -> EventDetail:
     """The instance's detail known before it starts: log objects and files, work directory,
     runtime and image, so a user can find them while it runs."""
-    detail = {
+    detail: EventDetail = {
         "stdout_object": prepared.stdout_object,
         "stderr_object": prepared.stderr_object,
         "stdout_path": str(prepared.stdout_path),
@@ -139,7 +140,7 @@ def finish_storage(
     prepared: Any,
     outcome: AttemptOutcome | None,
     keep: bool,
-    detail: dict[str, Any],
+    detail: EventDetail,
 ) -> AttemptOutcome | None:
     """`storage.finish` after the program ended: outputs that cannot be uploaded fail an
     attempt that succeeded; after a failure the storage error goes into `detail`."""

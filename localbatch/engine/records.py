@@ -9,10 +9,10 @@ frozen and read back from SQLite by any process.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from localbatch.engine.capacity import Resources
+from localbatch.events import AttemptDetail, EventDetail
 from localbatch.states import State
 
 
@@ -60,9 +60,17 @@ class TrackedAttempt:
     error_message: str = ""
     ref: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> AttemptDetail:
         """Plain JSON values, for an event's detail (stored and sent as they are)."""
-        return asdict(self)
+        return AttemptDetail(
+            attempt=self.attempt,
+            start_time=self.start_time,
+            end_time=self.end_time,
+            exit_code=self.exit_code,
+            error_code=self.error_code,
+            error_message=self.error_message,
+            ref=self.ref,
+        )
 
 
 @dataclass
@@ -76,7 +84,7 @@ class TrackedInstance:
     end_time: float | None = None
     attempts: list[TrackedAttempt] = field(default_factory=list)
     #: Log object paths, local log files, runtime ref: whatever the driver reported.
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: EventDetail = field(default_factory=lambda: EventDetail())
     #: An attempt is in flight (capacity is held for it).
     launched: bool = False
     cancel_requested: bool = False
@@ -110,7 +118,7 @@ class TrackedTask:
     counts: Counter[State] = field(default_factory=Counter)
     #: Retries used by all its instances.
     retries: int = 0
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: EventDetail = field(default_factory=lambda: EventDetail())
 
 
 @dataclass
@@ -148,7 +156,7 @@ class InstanceSnapshot:
     error_code: str
     error_message: str
     attempts: tuple[TrackedAttempt, ...]
-    detail: dict[str, Any]
+    detail: EventDetail
 
 
 @dataclass(frozen=True)
@@ -162,7 +170,7 @@ class TaskSnapshot:
     metrics: Metrics
     retries: int
     instances: tuple[InstanceSnapshot, ...]
-    detail: dict[str, Any]
+    detail: EventDetail
 
 
 @dataclass(frozen=True)
@@ -195,7 +203,7 @@ def instance_snapshot(record: TrackedInstance) -> InstanceSnapshot:
         error_code=last.error_code if last else "",
         error_message=last.error_message if last else "",
         attempts=tuple(replace(a) for a in record.attempts),
-        detail=dict(record.detail),
+        detail=record.detail.copy(),
     )
 
 
@@ -209,7 +217,7 @@ def task_snapshot(record: TrackedTask) -> TaskSnapshot:
         metrics=Metrics.of(record.counts),
         retries=record.retries,
         instances=tuple(instance_snapshot(i) for i in record.instances),
-        detail=dict(record.detail),
+        detail=record.detail.copy(),
     )
 
 

@@ -34,7 +34,7 @@ from localbatch.engine.records import (
     TrackedTask,
     job_snapshot,
 )
-from localbatch.events import Event, event_name
+from localbatch.events import Event, EventDetail, event_name
 from localbatch.runtime.base import STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.states import State, StateConflict, check_can_stop, check_transition
 
@@ -213,7 +213,7 @@ class Scheduler:
                 return
 
     def started(
-        self, job_id: str, task_name: str, instance_id: int, now: float, detail: Mapping[str, Any]
+        self, job_id: str, task_name: str, instance_id: int, now: float, detail: EventDetail
     ) -> list[Action]:
         """The runtime started an attempt: the instance (and its task and job) run."""
         job = self.jobs[job_id]
@@ -224,7 +224,7 @@ class Scheduler:
         inst.detail.update(detail)
         attempt = inst.last
         if attempt is not None:
-            attempt.ref = str(detail.get("ref", attempt.ref))
+            attempt.ref = detail.get("ref", attempt.ref)
         if job.state == State.WAITING:
             job.start_time = job.start_time or now
             self._set_job(job, State.RUNNING, now)
@@ -243,7 +243,7 @@ class Scheduler:
         instance_id: int,
         outcome: AttemptOutcome,
         now: float,
-        detail: Mapping[str, Any] | None = None,
+        detail: EventDetail | None = None,
     ) -> list[Action]:
         """An attempt returned (ran, could not start, or was cancelled): apply the rules."""
         job = self.jobs[job_id]
@@ -465,7 +465,7 @@ class Scheduler:
         )
 
     def _publish_job(self, job: TrackedJob, now: float) -> None:
-        detail = {
+        detail: EventDetail = {
             "name": job.name,
             "priority": job.priority,
             "message": job.message,
@@ -484,7 +484,7 @@ class Scheduler:
         )
 
     def _publish_task(self, job: TrackedJob, task: TrackedTask, now: float) -> None:
-        detail = {
+        detail: EventDetail = {
             **task.detail,
             "instance_metrics": Metrics.of(task.counts).as_api(),
             "retries": task.retries,
@@ -504,6 +504,7 @@ class Scheduler:
         self, job: TrackedJob, task: TrackedTask, inst: TrackedInstance, now: float
     ) -> None:
         last = inst.last
+        detail: EventDetail = {**inst.detail, "attempts": [a.as_dict() for a in inst.attempts]}
         self._emit(
             job,
             "Instance",
@@ -518,7 +519,7 @@ class Scheduler:
             exit_code=last.exit_code if last else None,
             error_code=last.error_code if last else "",
             error_message=last.error_message if last else "",
-            detail={**inst.detail, "attempts": [a.as_dict() for a in inst.attempts]},
+            detail=detail,
         )
 
 
