@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from localbatch.config import Config
 from localbatch.engine.environment import TaskEnvironment, attempt_spec
@@ -49,17 +49,23 @@ class PreparedAttemptLike(Protocol):
     def start_streaming(self) -> None: ...
 
 
-class JobStorageLike(Protocol):
+#: The prepared attempts of one storage: `finish` takes back what its `prepare` gave.
+P = TypeVar("P", bound=PreparedAttemptLike)
+
+
+class JobStorageLike(Protocol[P]):
     """What `localbatch.storage.instance.JobStorage` offers the engine."""
 
-    def prepare(self, task_name: str, instance_id: int, attempt: int) -> PreparedAttemptLike: ...
+    def prepare(self, task_name: str, instance_id: int, attempt: int) -> P: ...
 
-    def finish(self, prepared: Any, *, keep: bool = False) -> None: ...
+    def finish(self, prepared: P, *, keep: bool = False) -> None: ...
 
     def close(self) -> None: ...
 
 
-StorageFactory = Callable[[Config, str, Job, Path], JobStorageLike]
+#: Opens the storage of one job. The engine never looks inside a prepared attempt beyond
+#: `PreparedAttemptLike`; which kind a storage makes is its own (hence Any here).
+StorageFactory = Callable[[Config, str, Job, Path], JobStorageLike[Any]]
 
 
 def failure_outcome(exc: BaseException, default_code: str = INTERNAL_ERROR) -> AttemptOutcome:
@@ -71,7 +77,7 @@ def failure_outcome(exc: BaseException, default_code: str = INTERNAL_ERROR) -> A
 
 def execute_attempt(
     runtime: Runtime,
-    storage: JobStorageLike,
+    storage: JobStorageLike[P],
     env: TaskEnvironment,
     launch: Launch,
     cancel: threading.Event,
@@ -136,8 +142,8 @@ def _where_it_runs(
 
 
 def finish_storage(
-    storage: JobStorageLike,
-    prepared: Any,
+    storage: JobStorageLike[P],
+    prepared: P,
     outcome: AttemptOutcome | None,
     keep: bool,
     detail: EventDetail,

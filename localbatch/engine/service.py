@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from localbatch.config import Config
 from localbatch.engine.attempts import (
@@ -77,7 +77,7 @@ class UnknownJob(LookupError):
 @dataclass
 class _JobContext:
     job: Job
-    storage: JobStorageLike
+    storage: JobStorageLike[Any]
     envs: dict[str, TaskEnvironment]
     done: threading.Event = field(default_factory=threading.Event)
     final: State | None = None
