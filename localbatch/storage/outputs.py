@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from localbatch.storage.errors import OUTPUT_UPLOAD_FAILED, StorageError, describe
+from localbatch.storage.errors import OUTPUT_UPLOAD_FAILED, StorageError, file_system_errors
 from localbatch.storage.paths import contained
-from localbatch.storage.redaction import redact_text
 from localbatch.storage.resolver import Location
 from localbatch.storage.transfer import publish_file
 
@@ -42,27 +41,23 @@ def upload_directory(
 
     def upload(item: tuple[Path, str, bool]) -> None:
         source, relative, is_own_file = item
+        failed = f"uploading {relative} to {prefix.url}{relative} failed"
         try:
-            folder = relative.rpartition("/")[0]
-            if folder not in checked_folders:  # symlinks checked once per folder
-                prefix.child(folder + "/")
-                checked_folders.add(folder)
-            target = prefix.child(relative, check=False)
-            move_ok = (
-                link_ok
-                and is_own_file
-                and source not in link_targets
-                and source.stat().st_nlink == 1
-            )
-            publish_file(source, target, move_ok=move_ok, known_dirs=known_dirs)
-        except StorageError as exc:
+            with file_system_errors(OUTPUT_UPLOAD_FAILED, failed, secrets=secrets):
+                folder = relative.rpartition("/")[0]
+                if folder not in checked_folders:  # symlinks checked once per folder
+                    prefix.child(folder + "/")
+                    checked_folders.add(folder)
+                target = prefix.child(relative, check=False)
+                move_ok = (
+                    link_ok
+                    and is_own_file
+                    and source not in link_targets
+                    and source.stat().st_nlink == 1
+                )
+                publish_file(source, target, move_ok=move_ok, known_dirs=known_dirs)
+        except StorageError as exc:  # e.g. an unsafe key: the upload is what failed
             raise StorageError(OUTPUT_UPLOAD_FAILED, exc.message) from exc
-        except Exception as exc:  # a file system's own errors, translated here
-            message = redact_text(describe(exc), secrets)
-            raise StorageError(
-                OUTPUT_UPLOAD_FAILED,
-                f"uploading {relative} to {prefix.url}{relative} failed: {message}",
-            ) from exc
 
     if prefix.local is not None or len(files) < 2:
         for item in files:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from localbatch.storage import overlay
-from localbatch.storage.errors import PACKAGE_ERROR, StorageError, describe
+from localbatch.storage.errors import PACKAGE_ERROR, StorageError, file_system_errors
 from localbatch.storage.resolver import Location
 from localbatch.storage.safe_tar import extract_archive
 
@@ -381,24 +381,20 @@ def _unchanged(entry: FileEntry, tree_fd: int) -> bool:
 
 def _signature(location: Location) -> str:
     """What identifies one version of an archive without reading it."""
-    try:
+    not_a_file = StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file")
+    with _reading(location):
         if location.local is not None:
             info = location.local.stat()
             if not stat.S_ISREG(info.st_mode):
-                raise IsADirectoryError(str(location.local))
+                raise not_a_file
             real = os.path.realpath(location.local)
             return f"local:{real}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_dev}"
-        details: dict[str, Any] = location.fs.info(location.path)
-    except FileNotFoundError:
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
-    except IsADirectoryError:
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file") from None
-    except Exception as exc:  # file systems raise their own types (oss2's for a bad key)
-        raise StorageError(
-            PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {describe(exc)}"
-        ) from exc
+        try:
+            details: dict[str, Any] = location.fs.info(location.path)
+        except IsADirectoryError:
+            raise not_a_file from None
     if details.get("type") == "directory":
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file")
+        raise not_a_file
     version = [str(details.get(k, "")) for k in ("size", "ETag", "etag", "LastModified", "mtime")]
     version.append(str(details.get("created", "")))
     return f"{location.fs.protocol}:{location.path}:{':'.join(version)}"
@@ -407,7 +403,7 @@ def _signature(location: Location) -> str:
 @contextlib.contextmanager
 def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], str]]:
     """The archive as a local binary file and its SHA-256 (remote ones downloaded first)."""
-    try:
+    with _reading(location):
         if location.local is not None:
             with open(location.local, "rb") as handle:
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
@@ -422,14 +418,15 @@ def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], s
                 local.write(chunk)
         with open(download, "rb") as handle:
             yield handle, hasher.hexdigest()
-    except FileNotFoundError:
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
-    except StorageError:
-        raise
-    except Exception as exc:  # file systems raise their own types
-        raise StorageError(
-            PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {describe(exc)}"
-        ) from exc
+
+
+def _reading(location: Location) -> contextlib.AbstractContextManager[None]:
+    """Reading a PackagePath: what its file system raises is the job's PackageError."""
+    return file_system_errors(
+        PACKAGE_ERROR,
+        f"cannot read PackagePath {location.url}",
+        missing=f"PackagePath {location.url} does not exist",
+    )
 
 
 def _manifest(digest: str, tree: Path) -> CachedPackage:
