@@ -156,7 +156,7 @@ def baseline(root: Path) -> float:
     never = threading.Event()
     started = time.perf_counter()
     for i in range(TASKS):
-        spec = AttemptSpec("job-bench", f"t{i:04d}", 0, 0, ("true",), {}, root)
+        spec = AttemptSpec("job-bench", f"t{i:04d}", 0, 0, ("true",), {}, (package_view(root),))
         run_attempt(runtime, spec, 60.0, never)
     return time.perf_counter() - started
 

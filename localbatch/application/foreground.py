@@ -60,7 +60,8 @@ def stop_and_wait(local: LocalService, job_id: str) -> State | None:
     """Ctrl-C: stop the job and give it a minute to end; None when it never reached the
     engine, or when a second Ctrl-C gives up waiting (closing the stack still stops it)."""
     engine = _engine(local)
-    with contextlib.suppress(UnknownJob, StateConflict):  # not handed over, or ending
+    # Not handed to the engine yet (the scheduler's KeyError), or already ending.
+    with contextlib.suppress(UnknownJob, KeyError, StateConflict):
         engine.stop(job_id)
     try:
         return engine.wait(job_id, STOP_WAIT_SECONDS)

@@ -21,6 +21,7 @@ from localbatch.runtime.base import AttemptSpec
 from localbatch.runtime.fake import FakeHandle, FakeRuntime, FakeStep
 from localbatch.spec.model import parse_job
 from localbatch.states import State
+from localbatch.storage.needs import package_view
 from localbatch.store import Store
 from tests.unit.server.server_helpers import make_body
 
@@ -36,7 +37,7 @@ class ReattachingRuntime(FakeRuntime):
         self.reattached: list[str] = []
 
     def survive(self, ref: str, step: FakeStep, tmp: Path) -> None:
-        spec = AttemptSpec("job-1", "split", 0, 0, ("x",), {}, tmp)
+        spec = AttemptSpec("job-1", "split", 0, 0, ("x",), {}, (package_view(tmp),))
         self.survivors[ref] = FakeHandle(ref, spec, step, 0.0)
 
     def reattach(self, ref: str, stdout: Path | None = None, stderr: Path | None = None) -> Any:
