@@ -101,6 +101,22 @@ def open_local(
         fail(f"cannot start the OSS endpoint for the instances ({exc}){endpoint_hint}")
 
 
+def choose_runtime(config: Config, choice: str, *, pull: bool = False) -> Runtime:
+    """The runtime `--runtime` names (allowed to pull images with `pull`), its notice
+    said on stderr; a clear exit when it cannot be used here."""
+    from localbatch.application.runtime_choice import allow_pulls, select_sparing_runtime
+    from localbatch.runtime.base import RuntimeUnavailable
+
+    try:
+        runtime, notice = select_sparing_runtime(choice, config)
+        if pull:
+            allow_pulls(runtime)
+    except (RuntimeUnavailable, ValueError) as exc:
+        fail(str(exc))
+    click.echo(notice, err=True)
+    return runtime
+
+
 def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:
     """Print a diagnostic to stderr and exit; never a traceback."""
     click.echo(f"localbatch: {message}", err=True)

@@ -16,6 +16,7 @@ from localbatch.cli.common import (
     EXIT_JOB_FAILED,
     EXIT_OK,
     Config,
+    choose_runtime,
     fail,
     open_local,
 )
@@ -30,15 +31,8 @@ EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
 def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
     """Run the job's unfinished instances here; the exit status `localbatch run` would give."""
     from localbatch.application.foreground import start_or_recover, stop_and_wait, wait_for_end
-    from localbatch.application.runtime_choice import select_sparing_runtime
-    from localbatch.runtime.base import RuntimeUnavailable
 
-    try:
-        runtime, notice = select_sparing_runtime(runtime_choice, config)
-    except RuntimeUnavailable as exc:
-        fail(str(exc))
-    click.echo(notice, err=True)
-    local = open_local(config, runtime)
+    local = open_local(config, choose_runtime(config, runtime_choice))
     local.bus.subscribe(PlainProgress(sys.stdout))
     try:
         with terminate_as_interrupt():

@@ -18,6 +18,7 @@ from localbatch.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     Config,
+    choose_runtime,
     config_options,
     fail,
     open_local,
@@ -113,8 +114,6 @@ def run_command(
     """Validate FILE (or - for stdin), then run the job on this machine."""
     body = valid_body_or_exit(file, config.quotas)
 
-    from localbatch.application.runtime_choice import allow_pulls, select_sparing_runtime
-    from localbatch.runtime.base import RuntimeUnavailable
     from localbatch.spec.model import parse_job
 
     job = parse_job(body)
@@ -123,13 +122,7 @@ def run_command(
         fail(
             f"--only names no task of the job: {', '.join(unknown)} (tasks: {', '.join(job.tasks)})"
         )
-    try:
-        runtime, notice = select_sparing_runtime(runtime_choice, config)
-        if pull:
-            allow_pulls(runtime)
-    except (RuntimeUnavailable, ValueError) as exc:
-        fail(str(exc))
-    click.echo(notice, err=True)
+    runtime = choose_runtime(config, runtime_choice, pull=pull)
     if dry_run:
         from rich.console import Console
 

@@ -7,29 +7,20 @@ SIGINT or SIGTERM; jobs it was running are stopped then, and recorded as Stopped
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail, open_store
+from localbatch.cli.common import (
+    EXIT_USAGE,
+    Config,
+    choose_runtime,
+    config_options,
+    fail,
+    open_store,
+)
 from localbatch.cli.stop_signal import wait_for_stop_signal
 from localbatch.runtime.registry import AUTO, choices, describe_choices
 
-if TYPE_CHECKING:
-    from localbatch.runtime.base import Runtime
-
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def _runtime(choice: str, config: Config) -> tuple[Runtime, str]:
-    from localbatch.application.runtime_choice import select_sparing_runtime
-    from localbatch.runtime.base import RuntimeUnavailable
-
-    try:
-        runtime, notice = select_sparing_runtime(choice, config)
-    except RuntimeUnavailable as exc:
-        fail(str(exc))
-    return runtime, notice
 
 
 def _auth_notice(config: Config) -> str:
@@ -88,8 +79,7 @@ def serve_command(
     # An unusable state directory is one clear line here, not a traceback (or a misleading
     # "cannot listen") from inside the stack.
     open_store(config).close()
-    runtime, notice = _runtime(runtime_choice, config)
-    click.echo(notice, err=True)
+    runtime = choose_runtime(config, runtime_choice)
     click.echo(package_copy_notice(config), err=True)
     try:
         stack = start_stack(
