@@ -39,6 +39,7 @@ LAYERS = {
     "localbatch.cli": 6,
     "localbatch.server": 6,
     "localbatch.__main__": 6,
+    "localbatch.docgen": 7,  # writes the documents from the code, the commands included
 }
 SURFACES = ("localbatch.cli", "localbatch.server")
 #: What other layers may use of `localbatch.runtime`; a runtime's own modules stay inside.
