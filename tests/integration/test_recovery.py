@@ -69,7 +69,11 @@ def test_lost_instances_are_retried_after_kill_9(tmp_path: Path) -> None:
         assert job["State"] == "Finished"
         assert job["InstanceMetrics"]["FinishedCount"] == 3
         attempts = store.attempts(job_id, "split", 0)
-        assert [(a.run, a.error_code) for a in attempts] == [(0, "Lost"), (1, "")]
+        assert [(a.run, a.state, a.error_code) for a in attempts] == [
+            (0, State.FAILED, "Lost"),
+            (1, State.FINISHED, ""),
+        ]
+        assert all(a.start_time and a.end_time and a.start_time <= a.end_time for a in attempts)
         names = [e.name for e in store.events(job_id)]
         assert len(names) > events_before  # nothing recorded before the kill was lost
         lost = [e.payload for e in store.events(job_id) if e.payload.get("error_code") == "Lost"]
@@ -161,7 +165,11 @@ def test_kill_9_of_localbatch_run_is_recovered_by_serve(tmp_path: Path, bwrap_pa
         finally:
             server.terminate()
         attempts = store.attempts(job_id, "split", 0)
-        assert [(a.run, a.error_code) for a in attempts] == [(0, "Lost"), (1, "")]
+        assert [(a.run, a.state, a.error_code) for a in attempts] == [
+            (0, State.FAILED, "Lost"),
+            (1, State.FINISHED, ""),
+        ]
+        assert all(a.start_time and a.end_time and a.start_time <= a.end_time for a in attempts)
         assert _stdout_object(tmp_path, job_id).read_text() == "slept\n"
     finally:
         store.close()
