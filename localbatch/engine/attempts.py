@@ -92,6 +92,7 @@ def execute_attempt(
     except Exception as exc:
         return failure_outcome(exc)
     detail.update(_where_it_runs(runtime, env, prepared))
+    detail.update(log_offsets(prepared.stdout_path, prepared.stderr_path))
     spec = attempt_spec(
         env,
         launch.job_id,
@@ -133,6 +134,19 @@ def _where_it_runs(
     if uses_images(runtime):
         detail["image"] = env.image
     return detail
+
+
+def log_offsets(stdout_path: Path, stderr_path: Path) -> dict[str, int]:
+    """Where an attempt about to start begins in its instance's log files, which every
+    attempt of every run appends to: what `localbatch logs` shows as that attempt."""
+    return {"stdout_offset": _size(stdout_path), "stderr_offset": _size(stderr_path)}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def finish_storage(

@@ -163,3 +163,18 @@ def test_job_fail_on_instance_fail_ends_the_other_attempts_stopped(
     slow = store.attempts("job-1", "slow", 0)
     assert _results(slow) == [(0, State.STOPPED, SIGTERM_EXIT, "Stopped")]
     _own_times(store, slow, "slow")
+
+
+def test_each_attempt_records_where_its_output_begins(
+    harness: Any, submit: Callable[[Job], None], store: Store, job_factory: JobFactory,
+    task_factory: TaskFactory,
+) -> None:  # fmt: skip
+    # Every attempt appends to the instance's one stdout file (and stderr file).
+    harness.runtime.script("a", FakeStep(exit_code=1, stdout="first try\n"), attempt=0)
+    harness.runtime.script("a", FakeStep(exit_code=0, stdout="second\n"), attempt=1)
+    submit(job_factory({"a": task_factory(MaxRetryCount=1)}))
+    assert _final(harness) == State.FINISHED
+    attempts = store.attempts("job-1", "a", 0)
+    assert [(a.stdout_offset, a.stderr_offset) for a in attempts] == [(0, 0), (10, 0)]
+    stdout = harness.storage.root / "stdout.a.0"
+    assert stdout.read_bytes()[10:] == b"second\n"
