@@ -23,6 +23,7 @@ from localbatch.runtime.base import (
     AttemptOutcome,
     Bind,
     Runtime,
+    file_size,
     run_attempt,
     uses_images,
 )
@@ -139,14 +140,7 @@ def _where_it_runs(
 def log_offsets(stdout_path: Path, stderr_path: Path) -> dict[str, int]:
     """Where an attempt about to start begins in its instance's log files, which every
     attempt of every run appends to: what `localbatch logs` shows as that attempt."""
-    return {"stdout_offset": _size(stdout_path), "stderr_offset": _size(stderr_path)}
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
+    return {"stdout_offset": file_size(stdout_path), "stderr_offset": file_size(stderr_path)}
 
 
 def finish_storage(

@@ -133,6 +133,34 @@ def _sleeper_body(command: str, retries: int = 1) -> dict[str, Any]:
     return dict(body)
 
 
+def _localbatch(tmp_path: Path, *args: str) -> list[str]:
+    """A localbatch command on the test's state dir and OSS root."""
+    where = ["--state-dir", str(tmp_path / "state"), "--oss-root", str(tmp_path / "oss")]
+    return [sys.executable, "-m", "localbatch", *args, *where]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "LOCALBATCH_CONFIG": str(tmp_path / "none.toml")}
+
+
+def _run_in_background(
+    tmp_path: Path, runtime: str, command: str, retries: int = 1
+) -> tuple[subprocess.Popen[bytes], Store, str]:
+    """`localbatch run` of a one-instance job running `command`; answers it, a store on its
+    state dir and the job's id once recorded."""
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(_sleeper_body(command, retries)))
+    run = subprocess.Popen(
+        [*_localbatch(tmp_path, "run", str(job_file)), "--runtime", runtime],
+        env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    state_dir = tmp_path / "state"
+    eventually(lambda: (state_dir / "localbatch.db").exists())
+    store = Store.open(state_dir)
+    eventually(lambda: bool(store.unfinished_jobs()))
+    return run, store, store.unfinished_jobs()[0].id
+
+
 def _stdout_object(tmp_path: Path, job_id: str) -> Path:
     return tmp_path / "oss" / "bucket" / "logs" / f"stdout.{job_id}.split.0"
 
@@ -140,20 +168,8 @@ def _stdout_object(tmp_path: Path, job_id: str) -> Path:
 @pytest.mark.sandbox
 def test_kill_9_of_localbatch_run_is_recovered_by_serve(tmp_path: Path, bwrap_path: str) -> None:
     state_dir = tmp_path / "state"
-    job_file = tmp_path / "job.json"
-    job_file.write_text(json.dumps(_sleeper_body("sh -c 'sleep 2; echo slept'")))
-    run = subprocess.Popen(
-        [sys.executable, "-m", "localbatch", "run", str(job_file), "--runtime", "process",
-         "--state-dir", str(state_dir), "--oss-root", str(tmp_path / "oss")],
-        env={**os.environ, "LOCALBATCH_CONFIG": str(tmp_path / "none.toml")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    eventually(lambda: (state_dir / "localbatch.db").exists())
-    store = Store.open(state_dir)
+    run, store, job_id = _run_in_background(tmp_path, "process", "sh -c 'sleep 2; echo slept'")
     try:
-        eventually(lambda: bool(store.unfinished_jobs()))
-        job_id = store.unfinished_jobs()[0].id
         eventually(lambda: _running_instances(store, job_id) == 1)
         run.send_signal(signal.SIGKILL)
         run.wait(30)
@@ -212,3 +228,50 @@ def test_running_container_is_adopted_after_kill_9(tmp_path: Path, default_image
         assert (bucket / "applogs" / f"app.log.{job_id}.split.0").read_text() == "line\n"
     finally:
         store.close()
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("still_running", [True, False], ids=["running", "ended"])
+def test_kill_9_of_run_then_start_collects_all_the_output(
+    tmp_path: Path, docker_client: Any, default_image: str, still_running: bool
+) -> None:
+    """What the program wrote while no runner watched, and after, ends up in the log files
+    and objects: `start` adopts the container, whether it still runs or has ended."""
+    state_dir = tmp_path / "state"
+    later = 8 if still_running else 0
+    script = (
+        "echo before; echo e-before >&2; sleep 3; echo during; echo e-during >&2;"
+        f" sleep {later}; echo after; echo e-after >&2"
+    )
+    run, store, job_id = _run_in_background(tmp_path, "docker", f"sh -c '{script}'", retries=0)
+    try:
+        logs = state_dir / "jobs" / job_id / "logs"
+        eventually(lambda: _running_instances(store, job_id) == 1)
+        eventually(lambda: "e-before" in _text(logs / "split.0.stderr"))
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
+        instance = store.get_instance(job_id, "split", 0)
+        assert instance is not None
+        container = docker_client.containers.get(instance.detail["ref"])
+        written = "after" if not still_running else "during"
+        eventually(lambda: written in container.logs().decode())  # nobody watches it
+        if not still_running:
+            eventually(lambda: container.reload() or container.status == "exited")
+        start = subprocess.run(
+            [*_localbatch(tmp_path, "start", job_id), "--runtime", "docker"],
+            env=_env(tmp_path), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert start.returncode == 0, start.stdout + start.stderr
+        assert _text(logs / "split.0.stdout") == "before\nduring\nafter\n"
+        assert _text(logs / "split.0.stderr") == "e-before\ne-during\ne-after\n"
+        objects = tmp_path / "oss" / "bucket" / "logs"
+        assert _text(objects / f"stdout.{job_id}.split.0") == "before\nduring\nafter\n"
+        assert _text(objects / f"stderr.{job_id}.split.0") == "e-before\ne-during\ne-after\n"
+        attempts = store.attempts(job_id, "split", 0)
+        assert [(a.state, a.exit_code) for a in attempts] == [(State.FINISHED, 0)]
+    finally:
+        store.close()
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""

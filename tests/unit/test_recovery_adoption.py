@@ -34,13 +34,23 @@ class ReattachingRuntime(FakeRuntime):
         super().__init__()
         self.survivors: dict[str, FakeHandle] = {}
         self.reattached: list[str] = []
+        #: Where each reattached attempt's output begins in the log files, as recovery said.
+        self.begins_at: list[tuple[int, int] | None] = []
 
     def survive(self, ref: str, step: FakeStep, tmp: Path) -> None:
         spec = AttemptSpec("job-1", "split", 0, 0, ("x",), {}, tmp)
         self.survivors[ref] = FakeHandle(ref, spec, step, 0.0)
 
-    def reattach(self, ref: str, stdout: Path | None = None, stderr: Path | None = None) -> Any:
+    def reattach(
+        self,
+        ref: str,
+        stdout: Path | None = None,
+        stderr: Path | None = None,
+        *,
+        begins_at: tuple[int, int] | None = None,
+    ) -> Any:
         self.reattached.append(ref)
+        self.begins_at.append(begins_at)
         return self.survivors.get(ref)
 
 
@@ -208,7 +218,9 @@ def _prepare_as_the_dead_runner(local: LocalService) -> Path:
         Event(
             "OnInstanceRunning", "job-1", State.RUNNING, 2.0, "Instance", "split", 0,
             start_time=2.0, attempt=0, detail=detail,
-            latest_attempt=AttemptSnapshot(0, State.RUNNING, 2.0, ref="c-1"),
+            latest_attempt=AttemptSnapshot(
+                0, State.RUNNING, 2.0, ref="c-1", stdout_offset=0, stderr_offset=0
+            ),
         )
     )  # fmt: skip
     for directory, _ in prepared.outputs:
@@ -233,6 +245,8 @@ def test_adopted_attempt_uploads_its_outputs_and_pushes_its_logs(
         workdir = _prepare_as_the_dead_runner(local)
         runtime.survive("c-1", FakeStep(exit_code=0), tmp_path)
         assert _finish(local) == State.FINISHED
+        # Its output is completed from where the attempt began in the log files.
+        assert runtime.begins_at == [(0, 0)]
         attempts = local.store.attempts("job-1", "split", 0)
         assert [(a.run, a.state, a.exit_code) for a in attempts] == [(0, State.FINISHED, 0)]
         assert ("split", 0) not in {(s.task_name, s.instance_id) for s in runtime.started}
