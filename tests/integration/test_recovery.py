@@ -25,7 +25,7 @@ from localbatch.server.runtime_choice import select_sparing_runtime
 from localbatch.states import State
 from localbatch.store import Store
 from tests.integration.serve_process import ServeProcess, eventually, kill_leftovers
-from tests.unit.server.server_helpers import make_body
+from tests.unit.server.server_helpers import make_body, record_orphan
 
 HANG = {"LOCALBATCH_FAKE_STEP": json.dumps({"hang": True})}
 SUCCEED = {"LOCALBATCH_FAKE_STEP": json.dumps({"exit_code": 0})}
@@ -108,15 +108,21 @@ def test_lost_instance_without_retries_fails_the_job(tmp_path: Path) -> None:
 
 
 def test_a_server_notices_an_orphan_while_running(tmp_path: Path) -> None:
-    """A job whose runner dies while a server runs is recovered by that server's sweep."""
+    """A job whose runner dies while a server runs is recovered by that server's periodic
+    sweep (every 5 s): the job is orphaned only after the server started."""
     state_dir = tmp_path / "state"
-    job_id, store, _ = _submit_and_kill(state_dir, retries=1)
-    store.claim_job(job_id, runner="999999999:1.000", new_run=False)  # a dead runner
-    second = ServeProcess(state_dir, env=SUCCEED)
+    server = ServeProcess(state_dir, env=SUCCEED)
+    store = Store.open(state_dir)
     try:
-        eventually(lambda: store.get_job(job_id).state == State.FINISHED)  # type: ignore[union-attr]
+        # What a `localbatch run` killed beside the server leaves: split.0 Running, 1 retry.
+        body = make_body(instances=1)
+        body["DAG"]["Tasks"]["split"]["MaxRetryCount"] = 1
+        record_orphan(store, body)
+        eventually(lambda: store.get_job("job-1").state == State.FINISHED, timeout=30)  # type: ignore[union-attr]
+        attempts = store.attempts("job-1", "split", 0)
+        assert [(a.run, a.error_code) for a in attempts] == [(0, "Lost"), (1, "")]
     finally:
-        second.terminate()
+        server.terminate()
         store.close()
 
 

@@ -19,12 +19,9 @@ from localbatch.events import AttemptSnapshot, Event
 from localbatch.runtime.base import AttemptSpec
 from localbatch.runtime.fake import FakeHandle, FakeRuntime, FakeStep
 from localbatch.server.stack import LocalService, open_local_service
-from localbatch.spec.model import parse_job
 from localbatch.states import State
 from localbatch.store import Store
-from tests.unit.server.server_helpers import make_body
-
-DEAD = "999999999:1.000"
+from tests.unit.server.server_helpers import make_body, record_orphan
 
 
 class ReattachingRuntime(FakeRuntime):
@@ -60,15 +57,7 @@ def _orphan(state_dir: Path, retry_count: int = 0, *, fail_on: bool = True, **ta
     body["DAG"]["Tasks"]["split"].update(task)
     body["JobFailOnInstanceFail"] = fail_on
     store = Store.open(state_dir)
-    store.create_job("job-1", parse_job(body), created=1.0, runner=DEAD)
-    store.on_event(Event("OnJobRunning", "job-1", State.RUNNING, 2.0, "Job", start_time=2.0))
-    store.on_event(
-        Event(
-            "OnInstanceRunning", "job-1", State.RUNNING, 2.0, "Instance", "split", 0,
-            start_time=2.0, attempt=retry_count, retry_count=retry_count, detail={"ref": "c-1"},
-            latest_attempt=AttemptSnapshot(retry_count, State.RUNNING, 2.5, ref="c-1"),
-        )
-    )  # fmt: skip
+    record_orphan(store, body, retry_count, ref="c-1")
     store.close()
 
 
