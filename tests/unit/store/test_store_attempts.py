@@ -96,6 +96,15 @@ def _old_store(state_dir: Path) -> Path:
             "INSERT INTO events (job_id, name, payload) VALUES ('job-1', ?, ?)",
             ("OnInstanceWaiting", json.dumps(payload)),
         )
+    running = {
+        "name": "OnInstanceRunning", "task_name": "split", "instance_id": 0, "attempt": 1,
+        "start_time": 20.0, "time": 25.0,
+        "detail": {"attempts": [{"start_time": 21.0}, {"start_time": 24.5}]},
+    }  # fmt: skip
+    conn.execute(
+        "INSERT INTO events (job_id, name, payload) VALUES ('job-1', ?, ?)",
+        ("OnInstanceRunning", json.dumps(running)),
+    )
     conn.commit()
     conn.close()
     return path
@@ -110,9 +119,9 @@ def test_opening_an_old_store_closes_the_attempts_it_left_running(tmp_path: Path
             (a.run, a.attempt, a.state, a.start_time, a.end_time, a.exit_code) for a in rows
         ] == [
             (0, 0, State.FAILED, 10.5, 12.0, 7),  # from the retry's event
-            (0, 1, State.FAILED, 10.0, 15.0, 3),  # was closed: untouched
+            (0, 1, State.FAILED, 10.0, 15.0, 3),  # was closed, its own start not logged
             (1, 0, State.FAILED, 21.0, 24.0, 9),
-            (1, 1, State.RUNNING, 20.0, None, None),  # the current attempt: still running
+            (1, 1, State.RUNNING, 24.5, None, None),  # the current attempt: still running
         ]
         assert all(a.stdout_offset is None for a in rows)
         (unknown,) = store.attempts("job-1", "split", 1)
