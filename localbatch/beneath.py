@@ -30,6 +30,7 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 #: openat2(2) resolve flags and syscall number (the same on every Linux architecture).
@@ -179,6 +180,18 @@ def split_parent(path: str) -> tuple[str, str]:
     return "/".join(parts[:-1]), parts[-1]
 
 
+@dataclass(frozen=True)
+class Found:
+    """Something other than a directory that `Root.walk` met."""
+
+    #: '/'-separated path below the root.
+    path: str
+    #: stat of what it leads to; None for a link leading out of the root, or dangling.
+    stat: os.stat_result | None
+    #: Reached through a symbolic link (its own entry, or a directory above it).
+    through_link: bool
+
+
 class Root:
     """A directory that paths are resolved beneath; each call opens it anew (no fd kept)."""
 
@@ -238,12 +251,15 @@ class Root:
             os.close(fd)
 
     def makedirs(self, path: str, mode: int = 0o777) -> int:
-        """`mkdir -p` beneath the root; answers the directory, open (O_PATH)."""
+        """`mkdir -p` beneath the root (the root too, if missing: its path is trusted);
+        answers the directory, open (O_PATH)."""
         flags = os.O_PATH | os.O_DIRECTORY
         try:
             return self.open(path, flags)
         except FileNotFoundError:
-            pass
+            if not _components(path):
+                self.path.mkdir(parents=True, exist_ok=True)
+                return self.open(path, flags)
         # FileExistsError: made meanwhile, or a link (resolved by the open below)
         with (
             self.parent(path, create=True) as (parent_fd, name),
@@ -283,3 +299,32 @@ class Root:
                 except FileNotFoundError:  # removed since the listing was read
                     continue
         return found
+
+    def walk(self, path: str = "") -> Iterator[Found]:
+        """Everything but directories below `path`, depth first in name order; links are
+        followed while they stay inside (a directory reached twice on one branch, a link
+        loop, is walked once)."""
+        top = self.stat(path)
+        yield from self._walk(path, {(top.st_dev, top.st_ino)}, through_link=False)
+
+    def _walk(self, path: str, branch: set[tuple[int, int]], through_link: bool) -> Iterator[Found]:
+        for name, entry in sorted(self.entries(path)):
+            below = f"{path}/{name}" if path else name
+            linked = through_link or stat.S_ISLNK(entry.st_mode)
+            st: os.stat_result | None = entry
+            if stat.S_ISLNK(entry.st_mode):
+                try:
+                    st = self.stat(below)
+                except (Escape, FileNotFoundError, NotADirectoryError):
+                    st = None
+                except OSError as exc:
+                    if exc.errno != errno.ELOOP:
+                        raise
+                    st = None
+            if st is None or not stat.S_ISDIR(st.st_mode):
+                yield Found(below, st, linked)
+                continue
+            identity = (st.st_dev, st.st_ino)
+            if identity in branch:
+                continue
+            yield from self._walk(below, branch | {identity}, linked)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from localbatch.beneath import Escape, Root
 from localbatch.storage import overlay
 from localbatch.storage.errors import PACKAGE_ERROR, StorageError, describe
 from localbatch.storage.resolver import Location
@@ -383,12 +384,14 @@ def _signature(location: Location) -> str:
     """What identifies one version of an archive without reading it."""
     try:
         if location.local is not None:
-            info = location.local.stat()
+            info = _local_archive(location).stat(_key(location))
             if not stat.S_ISREG(info.st_mode):
                 raise IsADirectoryError(str(location.local))
-            real = os.path.realpath(location.local)
-            return f"local:{real}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_dev}"
+            stamp = f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_dev}"
+            return f"local:{location.bucket_dir}/{_key(location)}:{stamp}"
         details: dict[str, Any] = location.fs.info(location.path)
+    except Escape:
+        raise _escaped(location) from None
     except FileNotFoundError:
         raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
     except IsADirectoryError:
@@ -404,12 +407,29 @@ def _signature(location: Location) -> str:
     return f"{location.fs.protocol}:{location.path}:{':'.join(version)}"
 
 
+def _local_archive(location: Location) -> Root:
+    """The bucket directory a local archive is read beneath (a link out is not followed)."""
+    assert location.bucket_dir is not None
+    return Root(location.bucket_dir)
+
+
+def _key(location: Location) -> str:
+    return "/".join(location.oss.parts)
+
+
+def _escaped(location: Location) -> StorageError:
+    return StorageError(
+        PACKAGE_ERROR,
+        f"PackagePath {location.url} leads outside its bucket directory through a symbolic link",
+    )
+
+
 @contextlib.contextmanager
 def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], str]]:
     """The archive as a local binary file and its SHA-256 (remote ones downloaded first)."""
     try:
         if location.local is not None:
-            with open(location.local, "rb") as handle:
+            with os.fdopen(_local_archive(location).open(_key(location)), "rb") as handle:
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
                 handle.seek(0)
                 yield handle, digest
@@ -422,6 +442,8 @@ def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], s
                 local.write(chunk)
         with open(download, "rb") as handle:
             yield handle, hasher.hexdigest()
+    except Escape:
+        raise _escaped(location) from None
     except FileNotFoundError:
         raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
     except StorageError:

@@ -71,13 +71,14 @@ def test_symlink_leading_out_fails_the_upload(config: Config, tmp_path: Path) ->
 def test_failed_upload_leaves_nothing_half_written(config: Config, tmp_path: Path) -> None:
     write(tmp_path / "out/big.bin", b"x" * 100_000)
 
-    def broken_copy(source: object, target: str | Path) -> None:
-        Path(target).write_bytes(b"x" * 10)
+    def broken_copy(source_fd: int, target_fd: int) -> None:
+        os.write(target_fd, b"x" * 10)
+        os.close(target_fd)
         raise OSError(28, "No space left on device")
 
     prefix = OssResolver(config.oss).resolve("oss://b/r/")
     with (
-        mock.patch("localbatch.storage.transfer.shutil.copyfile", broken_copy),
+        mock.patch("localbatch.storage.transfer._copy_to", broken_copy),
         pytest.raises(StorageError) as caught,
     ):
         upload_directory(tmp_path / "out", prefix, link_ok=False)
