@@ -113,12 +113,15 @@ class OssApplication:
             response = await handler(ctx)
         except OssError as error:
             response = self._error(ctx, error)
-        except (ConnectionError, web.HTTPException):
+        except ConnectionError as exc:  # the client hung up: nobody to answer, nothing wrong
+            log.debug("OSS request %s %r: client gone (%s)", request.method, request.raw_path, exc)
+            return ctx.response or web.Response(status=400)
+        except web.HTTPException:
             raise
         except Exception as exc:
             known = translated(exc)
             if known is None:
-                log.exception("OSS request %s %s failed", request.method, request.raw_path)
+                log.exception("OSS request %s %r failed", request.method, request.raw_path)
                 detail = f"Local file system error: {exc}" if isinstance(exc, OSError) else ""
                 known = OssError("InternalError", detail)
             response = self._error(ctx, known)

@@ -103,6 +103,7 @@ async def _send_object(ctx: RequestContext, info: ObjectInfo, fd: int) -> web.St
         headers["Content-Range"] = f"bytes {first}-{last}/{info.size}"
     response = web.StreamResponse(status=status, headers={**headers, **ctx.base_headers()})
     response.content_length = length
+    ctx.response = response
     await response.prepare(ctx.request)
     if ctx.request.method != "HEAD" and length:
         await send_file(response, fd, offset, length)
