@@ -21,6 +21,7 @@ import requests
 from localbatch import owner
 from localbatch.ossendpoint.server import OssEndpoint
 from localbatch.tempfiles import TEMPORARY_PREFIX, temporary_name
+from tests.unit.ossendpoint.oss_http import complete_body, upload_id_of
 
 
 @dataclass
@@ -54,6 +55,16 @@ def wait_for(condition: Callable[[], bool]) -> None:
         time.sleep(0.01)
 
 
+def read_answer(connection: socket.socket) -> str:
+    """One whole error answer (head and XML body) from a raw connection."""
+    answer = b""
+    while b"</Error>" not in answer:
+        chunk = connection.recv(65536)
+        assert chunk, answer
+        answer += chunk
+    return answer.decode()
+
+
 def code_of(response: requests.Response) -> str:
     return response.text.split("<Code>")[1].split("<")[0] if "<Code>" in response.text else ""
 
@@ -82,7 +93,7 @@ def test_a_too_long_segment_is_invalid_object_name_everywhere(served: Served, me
 
 def test_a_part_racing_its_abort_is_no_such_upload(served: Served) -> None:
     start = requests.post(f"{served.url}/bkt/big?uploads", timeout=10)
-    upload_id = start.text.split("<UploadId>")[1].split("<")[0]
+    upload_id = upload_id_of(start)
     with socket.create_connection(("127.0.0.1", served.port), timeout=10) as connection:
         head = (
             f"PUT /bkt/big?partNumber=1&uploadId={upload_id} HTTP/1.1\r\nHost: h\r\n"
@@ -93,7 +104,7 @@ def test_a_part_racing_its_abort_is_no_such_upload(served: Served) -> None:
         abort = requests.delete(f"{served.url}/bkt/big?uploadId={upload_id}", timeout=10)
         assert abort.status_code == 204
         connection.sendall(b"p" * 100_000)
-        answer = connection.recv(65536).decode()
+        answer = read_answer(connection)
     assert answer.startswith("HTTP/1.1 404"), answer
     assert "<Code>NoSuchUpload</Code>" in answer
     assert served.leftovers() == []
@@ -103,12 +114,9 @@ def test_a_part_racing_its_abort_is_no_such_upload(served: Served) -> None:
 
 def test_complete_then_part_and_second_complete_are_no_such_upload(served: Served) -> None:
     start = requests.post(f"{served.url}/bkt/m?uploads", timeout=10)
-    upload_id = start.text.split("<UploadId>")[1].split("<")[0]
+    upload_id = upload_id_of(start)
     part = requests.put(f"{served.url}/bkt/m?partNumber=1&uploadId={upload_id}", data=b"one")
-    body = (
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
-        f"<ETag>{part.headers['ETag']}</ETag></Part></CompleteMultipartUpload>"
-    )
+    body = complete_body((1, part.headers["ETag"]))
     done = requests.post(f"{served.url}/bkt/m?uploadId={upload_id}", data=body, timeout=10)
     assert done.status_code == 200
     late = requests.put(f"{served.url}/bkt/m?partNumber=2&uploadId={upload_id}", data=b"two")
@@ -120,12 +128,9 @@ def test_complete_then_part_and_second_complete_are_no_such_upload(served: Serve
 
 def test_a_failed_complete_leaves_the_upload_open(served: Served) -> None:
     start = requests.post(f"{served.url}/bkt/m?uploads", timeout=10)
-    upload_id = start.text.split("<UploadId>")[1].split("<")[0]
+    upload_id = upload_id_of(start)
     requests.put(f"{served.url}/bkt/m?partNumber=1&uploadId={upload_id}", data=b"one")
-    wrong = (
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
-        '<ETag>"00000000000000000000000000000000"</ETag></Part></CompleteMultipartUpload>'
-    )
+    wrong = complete_body((1, '"00000000000000000000000000000000"'))
     failed = requests.post(f"{served.url}/bkt/m?uploadId={upload_id}", data=wrong, timeout=10)
     assert (failed.status_code, code_of(failed)) == (400, "InvalidPart")
     listed = requests.get(f"{served.url}/bkt/m?uploadId={upload_id}", timeout=10)
@@ -138,9 +143,9 @@ def test_undecodable_header_values_are_invalid_argument(served: Served) -> None:
             b"PUT /bkt/k HTTP/1.1\r\nHost: h\r\nx-oss-meta-name: caf\xe9\xff\r\n"
             b"Content-Length: 1\r\n\r\nx"
         )
-        answer = connection.recv(65536)
-    assert answer.startswith(b"HTTP/1.1 400"), answer
-    assert b"<Code>InvalidArgument</Code>" in answer
+        answer = read_answer(connection)
+    assert answer.startswith("HTTP/1.1 400"), answer
+    assert "<Code>InvalidArgument</Code>" in answer
     assert not (served.root / "bkt" / "k").exists()
 
 

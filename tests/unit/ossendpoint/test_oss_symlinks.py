@@ -18,6 +18,7 @@ import requests
 
 from localbatch import beneath
 from localbatch.ossendpoint.server import OssEndpoint
+from tests.unit.ossendpoint.oss_http import complete_body, upload_id_of
 
 SECRET = b"host secret"
 
@@ -93,12 +94,9 @@ def test_multipart_through_a_link_out_is_refused(planted: Planted) -> None:
     url = planted.url
     start = requests.post(f"{url}/bkt/lnk/multi?uploads", timeout=10)
     if start.status_code == 200:  # refused at the latest when the parts are assembled
-        upload_id = start.text.split("<UploadId>")[1].split("<")[0]
+        upload_id = upload_id_of(start)
         part = requests.put(f"{url}/bkt/lnk/multi?partNumber=1&uploadId={upload_id}", data=b"p")
-        body = (
-            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber>"
-            f"<ETag>{part.headers.get('ETag', '')}</ETag></Part></CompleteMultipartUpload>"
-        )
+        body = complete_body((1, part.headers.get("ETag", "")))
         done = requests.post(f"{url}/bkt/lnk/multi?uploadId={upload_id}", data=body, timeout=10)
         assert refused(done)
     else:
