@@ -210,3 +210,12 @@ def test_start_up_sweeps_what_dead_writers_left(tmp_path: Path) -> None:
         pass
     assert sorted(p.name for p in temp_dir.iterdir()) == sorted([mine, "not-ours"])
     assert list(uploads.iterdir()) == []
+
+
+def test_get_with_object_meta_reads_the_object(served: Served) -> None:
+    """GetObjectMeta is a HEAD; a GET naming `objectMeta` once announced a length it never
+    sent, and its client hung."""
+    requests.put(f"{served.url}/bkt/k", data=b"body", timeout=10)
+    assert requests.get(f"{served.url}/bkt/k?objectMeta", timeout=10).content == b"body"
+    head = requests.head(f"{served.url}/bkt/k?objectMeta", timeout=10)
+    assert head.headers["Content-Length"] == "4" and "x-oss-object-type" not in head.headers
