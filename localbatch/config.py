@@ -99,7 +99,7 @@ class Config:
     #: Where notification messages are POSTed (a local webhook); empty disables publishing.
     notification_endpoint: str = ""
     #: How each attempt gets its copy of the package: "auto" (overlay where possible, else
-    #: link), "overlay", "link" or "copy" (README, "Packages").
+    #: link), "overlay", "link" or "copy" (docs/storage.md, "Packages").
     package_copy: str = "auto"
     #: Bytes one package may take unpacked (PackageError beyond), and the cache's cap.
     package_max_unpacked: int = DEFAULT_PACKAGE_MAX_UNPACKED
