@@ -18,25 +18,9 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from localbatch.fdcopy import CHUNK_SIZE, copy_chunk
 from localbatch.ossendpoint.errors import OssError
 from localbatch.tempfiles import temporary_name
-
-#: Bytes read or written per step when streaming through Python.
-CHUNK_SIZE = 1 << 20
-
-
-def _copy_chunk(source_fd: int, target_fd: int, remaining: int) -> int:
-    """One kernel-side copy step (copy_file_range, else sendfile, else read/write)."""
-    count = min(remaining, 1 << 30)
-    with contextlib.suppress(OSError, AttributeError):
-        return os.copy_file_range(source_fd, target_fd, count)
-    with contextlib.suppress(OSError):
-        return os.sendfile(target_fd, source_fd, None, count)
-    data = os.read(source_fd, min(count, CHUNK_SIZE))
-    view = memoryview(data)
-    while view:
-        view = view[os.write(target_fd, view) :]
-    return len(data)
 
 
 def _open_temporary(directory: Path) -> tuple[Path, BinaryIO]:
@@ -100,7 +84,7 @@ class AtomicWriter(HashedSink):
         with source.open("rb") as part:
             remaining = os.fstat(part.fileno()).st_size
             while remaining > 0:
-                copied = _copy_chunk(part.fileno(), self._file.fileno(), remaining)
+                copied = copy_chunk(part.fileno(), self._file.fileno(), remaining)
                 if copied == 0:
                     break
                 remaining -= copied

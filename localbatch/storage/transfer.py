@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from localbatch.beneath import Escape, Found, Root
+from localbatch.fdcopy import copy_all
 from localbatch.storage.errors import INVALID_OSS_PATH, StorageError
 from localbatch.storage.paths import safe_relative
 from localbatch.storage.resolver import Location
@@ -37,8 +38,6 @@ __all__ = [
     "publish_host_file",
     "remote_files",
 ]
-
-_CHUNK = 1 << 20
 
 
 def files_below(root: Root, code: str, what: str) -> Iterator[Found]:
@@ -139,12 +138,8 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 def _copy_to(source_fd: int, target_fd: int) -> None:
     """Copy a whole open file into `target_fd` (from its start), then close the target."""
     try:
-        offset = 0
-        while chunk := os.pread(source_fd, _CHUNK, offset):
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(target_fd, view) :]
-            offset += len(chunk)
+        os.lseek(source_fd, 0, os.SEEK_SET)
+        copy_all(source_fd, target_fd)
     finally:
         os.close(target_fd)
 
