@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from localbatch import tempfiles
 from localbatch.config import Config
 from localbatch.runtime.base import Bind
 from localbatch.spec.model import Job, Task
@@ -52,7 +53,7 @@ from localbatch.storage.mounts import container_path, mount_binds
 from localbatch.storage.outputs import upload_directory
 from localbatch.storage.packages import CachedPackage, Copying, CopyMode, PackageCache
 from localbatch.storage.redaction import redact_text
-from localbatch.storage.resolver import Location, OssResolver
+from localbatch.storage.resolver import ROOT_TMP_DIR, Location, OssResolver
 from localbatch.storage.views import ViewCache
 
 __all__ = ["JobStorage", "PreparedAttempt", "StorageError"]
@@ -152,6 +153,8 @@ class JobStorage:
         self.work_root = work_root
         self.cadence = cadence or Cadence()
         self.resolver = OssResolver(config.oss)
+        # Uploads of processes killed mid-write (also when no OSS endpoint starts to sweep).
+        tempfiles.sweep(config.oss.root / ROOT_TMP_DIR)
         self.packages = package_cache(config, copy_mode)
         self._views = ViewCache(work_root / "inputs")
         self._lock = threading.Lock()
