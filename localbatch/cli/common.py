@@ -92,7 +92,10 @@ def open_local(
     `options`), or a clear exit (with `endpoint_hint` when the instances' OSS endpoint
     cannot be started)."""
     from localbatch.application.stack import InstanceEndpointUnavailable, open_local_service
+    from localbatch.cli.server_logs import quiet_bad_requests
 
+    if runtime is not None:
+        quiet_bad_requests()  # an instance sending garbage gets its 400, not a traceback here
     try:
         return open_local_service(config, runtime, **options)
     except STATE_DIR_ERRORS as exc:

@@ -1,18 +1,19 @@
-"""The engine's records of jobs, tasks, instances and attempts, and their frozen snapshots.
+"""The engine's records of jobs, tasks and instances, and their frozen snapshots.
 
 The `Tracked*` records are mutable and owned by the scheduler (one thread touches them);
-snapshots are immutable copies handed to everyone else (progress display, run summary).
-They are not the store's rows (`localbatch.store.records`: `JobRecord`, ...), which are
-frozen and read back from SQLite by any process.
+snapshots are immutable copies handed to everyone else (progress display, run summary,
+events). An attempt is a frozen `AttemptSnapshot` the scheduler replaces as it starts and
+ends, as events carry it. They are not the store's rows (`localbatch.store.records`:
+`JobRecord`, ...), which are frozen and read back from SQLite by any process.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from localbatch.engine.capacity import Resources
-from localbatch.events import AttemptDetail, EventDetail
+from localbatch.events import AttemptSnapshot, EventDetail
 from localbatch.states import State
 
 
@@ -49,31 +50,6 @@ class Metrics:
 
 
 @dataclass
-class TrackedAttempt:
-    """One try of one instance: when it ran and how it ended."""
-
-    attempt: int
-    start_time: float | None = None
-    end_time: float | None = None
-    exit_code: int | None = None
-    error_code: str = ""
-    error_message: str = ""
-    ref: str = ""
-
-    def as_dict(self) -> AttemptDetail:
-        """Plain JSON values, for an event's detail (stored and sent as they are)."""
-        return AttemptDetail(
-            attempt=self.attempt,
-            start_time=self.start_time,
-            end_time=self.end_time,
-            exit_code=self.exit_code,
-            error_code=self.error_code,
-            error_message=self.error_message,
-            ref=self.ref,
-        )
-
-
-@dataclass
 class TrackedInstance:
     """One instance of a task as the scheduler tracks it, across all its attempts."""
 
@@ -82,7 +58,7 @@ class TrackedInstance:
     retry_count: int = 0
     start_time: float | None = None
     end_time: float | None = None
-    attempts: list[TrackedAttempt] = field(default_factory=list)
+    attempts: list[AttemptSnapshot] = field(default_factory=list)
     #: Log object paths, local log files, runtime ref: whatever the driver reported.
     detail: EventDetail = field(default_factory=lambda: EventDetail())
     #: An attempt is in flight (capacity is held for it).
@@ -92,7 +68,7 @@ class TrackedInstance:
     queue_key: int = -1
 
     @property
-    def last(self) -> TrackedAttempt | None:
+    def last(self) -> AttemptSnapshot | None:
         """The current (or final) attempt: it holds the instance's exit and error codes."""
         return self.attempts[-1] if self.attempts else None
 
@@ -155,7 +131,7 @@ class InstanceSnapshot:
     exit_code: int | None
     error_code: str
     error_message: str
-    attempts: tuple[TrackedAttempt, ...]
+    attempts: tuple[AttemptSnapshot, ...]
     detail: EventDetail
 
 
@@ -191,7 +167,7 @@ class JobSnapshot:
 
 
 def instance_snapshot(record: TrackedInstance) -> InstanceSnapshot:
-    """A copy the scheduler's later changes cannot reach (attempts are copied too)."""
+    """A copy the scheduler's later changes cannot reach (attempts are frozen values)."""
     last = record.last
     return InstanceSnapshot(
         instance_id=record.instance_id,
@@ -202,7 +178,7 @@ def instance_snapshot(record: TrackedInstance) -> InstanceSnapshot:
         exit_code=last.exit_code if last else None,
         error_code=last.error_code if last else "",
         error_message=last.error_message if last else "",
-        attempts=tuple(replace(a) for a in record.attempts),
+        attempts=tuple(record.attempts),
         detail=record.detail.copy(),
     )
 

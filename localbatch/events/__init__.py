@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TypedDict
+from dataclasses import asdict, dataclass, field
+from typing import TypedDict, cast
 
 from localbatch.states import State
 
@@ -37,16 +37,19 @@ def event_name(category: str, state: State) -> str:
 
 
 class AttemptDetail(TypedDict):
-    """One attempt of an instance, as instance events list them (`attempts`)."""
+    """One attempt of an instance as instance events list them (`attempts`): the fields of
+    `AttemptSnapshot` (`AttemptSnapshot.as_detail`)."""
 
     attempt: int
+    state: State
     start_time: float | None
     end_time: float | None
     exit_code: int | None
     error_code: str
     error_message: str
-    #: The runtime's reference (container id, pid) while or after it ran.
     ref: str
+    stdout_offset: int | None
+    stderr_offset: int | None
 
 
 class EventDetail(TypedDict, total=False):
@@ -78,12 +81,43 @@ class EventDetail(TypedDict, total=False):
     image: str
     #: The runtime's reference of the running attempt (container id, pid).
     ref: str
+    #: Where the attempt's output begins in the instance's stdout and stderr files.
+    stdout_offset: int
+    stderr_offset: int
     #: Logs or outputs that could not be pushed after a failed attempt.
     storage_error: str
     attempts: list[AttemptDetail]
     #: The API's NodeIp and ResultDetail of an instance.
     node_ip: str
     result_detail: str
+
+
+@dataclass(frozen=True)
+class AttemptSnapshot:
+    """One attempt of an instance, as the engine keeps it and instance events carry it: the
+    store keeps one row per attempt from it, apart from the instance (whose next attempt
+    may already wait)."""
+
+    attempt: int
+    #: Waiting while localbatch prepares it (never sent), Running once its program started,
+    #: then how it ended: Finished, Failed or Stopped.
+    state: State
+    #: When its program started (when localbatch began preparing it, for one that never
+    #: started); None when the event does not know it (the store keeps what it has).
+    start_time: float | None = None
+    end_time: float | None = None
+    exit_code: int | None = None
+    error_code: str = ""
+    error_message: str = ""
+    ref: str = ""
+    #: Where its output begins in the instance's stdout and stderr files, which every
+    #: attempt appends to; None when not known (it never started, or an older record).
+    stdout_offset: int | None = None
+    stderr_offset: int | None = None
+
+    def as_detail(self) -> AttemptDetail:
+        """Its fields as an event's detail lists them (stored as JSON)."""
+        return cast(AttemptDetail, asdict(self))
 
 
 @dataclass(frozen=True)
@@ -106,6 +140,9 @@ class Event:
     exit_code: int | None = None
     error_code: str = ""
     error_message: str = ""
+    #: Instance events: the attempt that started or ended (or the instance's last one);
+    #: None when no attempt is concerned (an instance waiting for its first).
+    latest_attempt: AttemptSnapshot | None = None
     #: Extras: runtime ref, log object paths, metrics, messages.
     detail: EventDetail = field(default_factory=lambda: EventDetail())
 

@@ -18,14 +18,18 @@ from localbatch.runtime.registry import RUNTIMES
 
 PACKAGE = Path(__file__).resolve().parents[2] / "localbatch"
 
-#: Layer of each module (longest matching prefix wins); a module imports only from its
-#: own layer or lower ones.
+#: Layer of each module (longest matching package wins); a module imports only from its
+#: own layer or lower ones. A new top-level module or package gets its line here.
 LAYERS = {
-    "localbatch": 0,  # the package's public API: the spec functions
+    "localbatch": 0,  # the package itself only: its public API, the spec functions
     "localbatch.config": 0,
     "localbatch.states": 0,
     "localbatch.ids": 0,
     "localbatch.timefmt": 0,
+    "localbatch.owner": 0,
+    "localbatch.beneath": 0,
+    "localbatch.fdcopy": 0,
+    "localbatch.tempfiles": 0,
     "localbatch.spec": 0,
     "localbatch.plan": 1,
     "localbatch.events": 1,
@@ -99,8 +103,13 @@ def imports(name: str, tree: ast.Module) -> Iterator[Import]:
 
 
 def layer(module: str) -> int:
-    owner = max((p for p in LAYERS if module == p or module.startswith(p + ".")), key=len)
-    return LAYERS[owner]
+    """The layer of a module; KeyError for one no line of LAYERS places."""
+    if module == "localbatch":
+        return LAYERS[module]
+    owners = [p for p in LAYERS if p != "localbatch" and within(module, p)]
+    if not owners:
+        raise KeyError(f"{module} has no layer: give it one in LAYERS")
+    return LAYERS[max(owners, key=len)]
 
 
 def within(module: str, package: str) -> bool:
