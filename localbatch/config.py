@@ -8,7 +8,9 @@ variable, command-line flag (passed to `load_config` as overrides).
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -79,6 +81,23 @@ class OssSettings:
         return bool(self.endpoint and self.access_key_id and self.access_key_secret)
 
 
+#: A Swarm placement constraint as `docker service create --constraint` takes it.
+_CONSTRAINT = re.compile(r"^\s*[A-Za-z0-9_.\-]+\s*(==|!=)\s*\S.*$")
+
+
+@dataclass(frozen=True)
+class SwarmSettings:
+    """`[swarm]`: where the swarm runtime places instances and where they reach this host."""
+
+    #: Placement constraints every instance's service gets ("node.labels.batch==yes").
+    constraints: tuple[str, ...] = ()
+    #: The network the services join ("" = each node's default bridge network).
+    network: str = ""
+    #: Where instances on other nodes reach the OSS endpoint of this manager ("" = the
+    #: swarm's advertise address of this node).
+    advertise_address: str = ""
+
+
 @dataclass(frozen=True)
 class Config:
     state_dir: Path
@@ -104,6 +123,7 @@ class Config:
     #: Bytes one package may take unpacked (PackageError beyond), and the cache's cap.
     package_max_unpacked: int = DEFAULT_PACKAGE_MAX_UNPACKED
     package_cache_size: int = DEFAULT_PACKAGE_CACHE_SIZE
+    swarm: SwarmSettings = field(default_factory=SwarmSettings)
     source: Path | None = None
 
     def nas_dir(self, file_system_id: str) -> Path:
@@ -156,6 +176,7 @@ KNOWN_KEYS: Mapping[str, frozenset[str] | None] = {
     "api": frozenset({"access_key_id", "access_key_secret"}),
     "notifications": frozenset({"endpoint"}),
     "packages": frozenset({"copy", "max_unpacked_size", "cache_size"}),
+    "swarm": frozenset({"constraints", "network", "advertise_address"}),
 }
 CLUSTER_KEYS = frozenset({"image_id", "instance_type", "docker_image"})
 
@@ -289,7 +310,36 @@ def load_config(
         package_copy=package_copy,
         package_max_unpacked=max_unpacked,
         package_cache_size=cache_size,
+        swarm=_swarm_settings(_table(data, "swarm", config_path), env, config_path),
         source=config_path if data else None,
+    )
+
+
+def _swarm_settings(table: Mapping[str, Any], env: Mapping[str, str], path: Path) -> SwarmSettings:
+    """`[swarm]` checked: constraints as Swarm writes them, an IP address to advertise."""
+    constraints = table.get("constraints", [])
+    if not isinstance(constraints, list) or not all(isinstance(c, str) for c in constraints):
+        raise ConfigError(f"{path}: swarm.constraints must be a list of strings")
+    for constraint in constraints:
+        if not _CONSTRAINT.match(constraint):
+            raise ConfigError(
+                f"{path}: swarm constraint {constraint!r} is not of the form "
+                "'node.labels.KEY==VALUE' (== or !=)"
+            )
+    address = env.get("LOCALBATCH_SWARM_ADVERTISE_ADDRESS") or str(
+        table.get("advertise_address", "")
+    )
+    if address:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ConfigError(
+                f"swarm advertise_address must be an IP address of this host, not {address!r}"
+            ) from None
+    return SwarmSettings(
+        constraints=tuple(c.strip() for c in constraints),
+        network=env.get("LOCALBATCH_SWARM_NETWORK") or str(table.get("network", "")),
+        advertise_address=address,
     )
 
 

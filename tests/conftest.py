@@ -25,7 +25,7 @@ from localbatch.config import DEFAULT_DOCKER_IMAGE
 #: may carry; a test sets the ones it needs itself.
 LEAKY_PREFIXES = ("LOCALBATCH_", "OSS_")
 #: What CI and a developer set on purpose, kept.
-KEPT = ("LOCALBATCH_REQUIRE_DOCKER", "LOCALBATCH_REQUIRE_SANDBOX")
+KEPT = ("LOCALBATCH_REQUIRE_DOCKER", "LOCALBATCH_REQUIRE_SANDBOX", "LOCALBATCH_REQUIRE_SWARM")
 #: Tests talk to servers on 127.0.0.1: never through a proxy the machine configures.
 LOCAL_HOSTS = "127.0.0.1,localhost"
 
@@ -76,6 +76,23 @@ def docker_client() -> Iterator[Any]:
         )
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def swarm_manager(docker_client: Any, default_image: str) -> Any:
+    """The Docker client, once its engine showed it is an active swarm manager (CI makes
+    it one: `docker swarm init --advertise-addr 127.0.0.1` in .ci/run)."""
+    from localbatch.runtime.base import RuntimeUnavailable
+    from localbatch.runtime.swarm import SwarmRuntime
+
+    try:
+        SwarmRuntime(docker_client).swarm_info()
+    except RuntimeUnavailable as exc:
+        _missing(
+            "LOCALBATCH_REQUIRE_SWARM",
+            f"{exc} (`docker swarm init --advertise-addr 127.0.0.1` runs the swarm tests)",
+        )
+    return docker_client
 
 
 @pytest.fixture(scope="session")

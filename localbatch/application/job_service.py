@@ -23,7 +23,12 @@ from localbatch.engine.records import JobSnapshot
 from localbatch.engine.service import Engine, UnknownJob
 from localbatch.events import AttemptSnapshot, Event, EventBus, EventDetail, event_name
 from localbatch.ids import new_job_id
-from localbatch.runtime.base import STOP_GRACE_SECONDS, STOPPED_ERROR_CODE, AttemptOutcome
+from localbatch.runtime.base import (
+    STOP_GRACE_SECONDS,
+    STOPPED_ERROR_CODE,
+    AttemptOutcome,
+    JobRefused,
+)
 from localbatch.spec.errors import ApiError, not_found, state_conflict
 from localbatch.spec.model import Job, parse_job
 from localbatch.spec.validate import check_job_count, validate
@@ -101,11 +106,18 @@ class JobService:
                 return self._same_body(taken.job_id, taken.body_digest, body)
         try:
             self.submit(job_id)
+        except JobRefused as refused:
+            self.discard(job_id)
+            raise refusal_error(refused) from None
         except BaseException:  # nothing runs it: leave no record of a job that never was
-            self.store.delete_job(job_id)
-            self._jobs.pop(job_id, None)
+            self.discard(job_id)
             raise
         return job_id
+
+    def discard(self, job_id: str) -> None:
+        """Forget a job that never ran (its runtime refused it, its creation failed)."""
+        self.store.delete_job(job_id)
+        self._jobs.pop(job_id, None)
 
     def record(self, job: Job) -> str:
         """Record a job the caller validated (`localbatch run`), Waiting, run by this
@@ -285,7 +297,10 @@ class JobService:
         except StateConflict as conflict:  # still ending in the engine
             raise state_conflict(conflict.current) from None
         except Exception as exc:  # the job must not look Waiting with nothing behind it
-            log.exception("handing %s to the engine failed", job_id)
+            if isinstance(exc, JobRefused):
+                log.warning("%s cannot run here: %s", job_id, exc.message)
+            else:
+                log.exception("handing %s to the engine failed", job_id)
             self.end_unfinished(
                 self.job(job_id), State.FAILED, message=f"The job could not be started: {exc}"
             )
@@ -294,8 +309,7 @@ class JobService:
     def delete(self, job_id: str) -> None:
         """Remove an ended job from the store; its files under the state dir stay."""
         _check(check_can_delete, self.job(job_id).state)
-        self.store.delete_job(job_id)
-        self._jobs.pop(job_id, None)
+        self.discard(job_id)
 
     def change_priority(self, job_id: str, body: Mapping[str, Any]) -> None:
         """Set a Stopped job's Priority, checked by the CreateJob validator's own rule."""
@@ -376,6 +390,15 @@ def instance_end_event(
         latest_attempt=attempt,
         detail=detail or EventDetail(),
     )
+
+
+def refusal_error(refused: JobRefused) -> ApiError:
+    """How the API answers a job its runtime cannot run: the field at fault, or the
+    cluster's own error."""
+    if refused.parameter:
+        invalid = ApiError.from_catalogue("Invalid", Parameter=refused.parameter)
+        return ApiError(invalid.http_status, invalid.code, f"{invalid.message} {refused.message}")
+    return ApiError.from_catalogue("ClusterCannotRun", Reason=refused.message)
 
 
 def _check(rule: Callable[[State], None], state: State) -> None:

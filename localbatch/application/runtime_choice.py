@@ -10,7 +10,7 @@ directory reattaches and adopts it, or records it `Lost`. Everything else behave
 
 from __future__ import annotations
 
-from localbatch.config import Config
+from localbatch.config import Config, ConfigError
 from localbatch.runtime.base import PullsImages, Runtime, uses_images
 from localbatch.runtime.registry import entries
 from localbatch.store.unfinished import UnfinishedJobs
@@ -21,6 +21,30 @@ def select_sparing_runtime(choice: str, config: Config) -> tuple[Runtime, str]:
     from localbatch.runtime.select import select_runtime  # at each call: tests replace it
 
     return select_runtime(choice, config, keep_job=UnfinishedJobs(config.state_dir))
+
+
+def storage_config(config: Config, runtime: Runtime | None) -> Config:
+    """The config storage works with for this runtime: one whose instances do not see this
+    host's files (other machines) gets package views that are files on the shared state
+    directory, never overlay mounts on this host ("auto" becomes "link"); ConfigError when
+    "overlay" is asked for there."""
+    if runtime is None or _shares_host_files(runtime):
+        return config
+    if config.package_copy == "overlay":
+        raise ConfigError(
+            f"package copy mode 'overlay' cannot be used with the {runtime.name} runtime: an "
+            "overlay is a mount on this host, which other nodes do not see; use 'link' or 'copy'"
+        )
+    if config.package_copy == "auto":
+        return config.with_overrides(package_copy="link")
+    return config
+
+
+def _shares_host_files(runtime: Runtime) -> bool:
+    for entry in entries(for_tests=True):
+        if entry.name == runtime.name:
+            return entry.capabilities.shares_host_files
+    return True  # a runtime of the tests' own, on this host
 
 
 def allow_pulls(runtime: Runtime) -> None:

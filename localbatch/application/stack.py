@@ -17,6 +17,7 @@ from typing import Protocol
 
 from localbatch.application.job_service import JobService
 from localbatch.application.recovery import Recovery
+from localbatch.application.runtime_choice import storage_config
 from localbatch.config import Config
 from localbatch.engine.service import Engine
 from localbatch.events import Event, EventBus
@@ -102,7 +103,9 @@ def _oss_endpoints(
         return public_address, ""
     try:
         endpoint = instance_endpoint(
-            instance_host(runtime.name), config.oss.root, access_key_id=config.api_access_key_id
+            instance_host(runtime.name, config),
+            config.oss.root,
+            access_key_id=config.api_access_key_id,
         )
     except (RuntimeUnavailable, OSError) as exc:
         raise InstanceEndpointUnavailable(str(exc)) from exc
@@ -146,6 +149,7 @@ def open_local_service(
     (InstanceEndpointUnavailable when it cannot be). Without a runtime there is no engine
     and no endpoint: jobs can be read, stopped, deleted and re-prioritised, not run.
     """
+    config = storage_config(config, runtime)
     closers: list[Callable[[], None]] = []
     try:
         store = Store.open(config.state_dir)

@@ -102,6 +102,8 @@ def open_local(
         state_dir_unusable(config, exc)
     except InstanceEndpointUnavailable as exc:
         fail(f"cannot start the OSS endpoint for the instances ({exc}){endpoint_hint}")
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def choose_runtime(config: Config, choice: str, *, pull: bool = False) -> Runtime:

@@ -22,6 +22,7 @@ from localbatch.cli.common import (
 )
 from localbatch.cli.run_progress import PlainProgress
 from localbatch.cli.stop_signal import close_uninterrupted, terminate_as_interrupt
+from localbatch.runtime.base import JobRefused
 from localbatch.spec.errors import ApiError
 from localbatch.states import State
 
@@ -41,6 +42,8 @@ def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
                 state = wait_for_end(local, job_id)
             except ApiError as error:
                 fail(f"{error.code}: {error.message}", EXIT_INVALID)
+            except JobRefused as refused:
+                fail(f"the job cannot run on this runtime: {refused.message}")
             except KeyboardInterrupt:
                 click.echo("interrupted: stopping the job", err=True)
                 stop_and_wait(local, job_id)

@@ -123,6 +123,13 @@ def run_command(
             f"--only names no task of the job: {', '.join(unknown)} (tasks: {', '.join(job.tasks)})"
         )
     runtime = choose_runtime(config, runtime_choice, pull=pull)
+    from localbatch.application.runtime_choice import storage_config
+    from localbatch.config import ConfigError
+
+    try:
+        config = storage_config(config, runtime)
+    except ConfigError as exc:
+        fail(str(exc))
     if dry_run:
         from rich.console import Console
 
@@ -155,13 +162,18 @@ def _run(local: LocalService, job: Job, only: tuple[str, ...]) -> int:
     from rich.console import Console
 
     from localbatch.cli.run_progress import print_summary
+    from localbatch.runtime.base import JobRefused
     from localbatch.storage.layout import job_dir, logs_dir
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False, soft_wrap=True)
     job_id = local.service.record(job)
     err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
-    state, interrupted = _watch(local, job_id, job, only, out, err)
+    try:
+        state, interrupted = _watch(local, job_id, job, only, out, err)
+    except JobRefused as refused:
+        local.service.discard(job_id)  # nothing of it ran
+        fail(f"the job cannot run on this runtime: {refused.message}")
     snapshot = local.service.snapshot(job_id)
     if snapshot is not None:
         logs = logs_dir(job_dir(local.config.state_dir, job_id))

@@ -84,6 +84,7 @@ def execute_attempt(
     cancel: threading.Event,
     detail: EventDetail,
     on_started: Callable[[AttemptHandle], None],
+    on_waiting: Callable[[str], None] | None = None,
 ) -> AttemptOutcome:
     """Prepare, run and finish one attempt; `detail` receives the log paths as they are known.
 
@@ -114,7 +115,9 @@ def execute_attempt(
     outcome: AttemptOutcome | None = None
     try:
         prepared.start_streaming()
-        outcome = run_attempt(runtime, spec, float(env.timeout), cancel, on_started)
+        outcome = run_attempt(
+            runtime, spec, float(env.timeout), cancel, on_started, on_waiting=on_waiting
+        )
     except Exception as exc:
         log.exception("running %s failed inside localbatch", launch)
         outcome = failure_outcome(exc)

@@ -12,6 +12,10 @@ only run as many at once as its cores and memory hold. The rules (docs/running.m
 - a type larger than the host is *scaled down* to the host's cores and memory, with a
   warning (a job written for cloud VMs still runs here, alone, instead of being refused).
 
+On a cluster runtime (docs/scale-out.md) the budget is the sum of its nodes', and an
+instance keeps its type's exact size: the cluster places it on a node that holds it, and
+a type no node holds is refused before anything starts (`Sizing.refusal`).
+
 Everything here is pure except `HostCapacity.detect`, which reads psutil once.
 """
 
@@ -42,6 +46,30 @@ class HostCapacity:
     cpu_cores: float
     memory_bytes: int
     max_parallel: int | None = None
+    #: The nodes of a cluster runtime (empty: this one machine, which scales types down).
+    nodes: tuple[Resources, ...] = ()
+    #: What the budget is, for the user ("this host", "swarm of 2 nodes (...)").
+    where: str = "this host"
+
+    @classmethod
+    def of_nodes(
+        cls, nodes: tuple[Resources, ...], where: str, max_parallel: int | None = None
+    ) -> HostCapacity:
+        """A cluster's budget: what its nodes hold together."""
+        return cls(
+            cpu_cores=sum(n.cpu_cores for n in nodes),
+            memory_bytes=sum(n.memory_bytes for n in nodes),
+            max_parallel=max_parallel,
+            nodes=nodes,
+            where=where,
+        )
+
+    def describe(self) -> str:
+        """The budget as the plan and the live display show it."""
+        cap = f"; at most {self.max_parallel} at once" if self.max_parallel else ""
+        if self.nodes:
+            return f"{self.where}; {Resources(self.cpu_cores, self.memory_bytes).describe()} in all{cap}"
+        return f"{self.where}: {Resources(self.cpu_cores, self.memory_bytes).describe()}{cap}"
 
     @classmethod
     def detect(cls, max_parallel: int | None = None) -> HostCapacity:
@@ -68,6 +96,8 @@ class Sizing:
     requested: Resources
     granted: Resources
     warning: str = ""
+    #: Why no node of a cluster can run it ("" when one can): the job is refused.
+    refusal: str = ""
 
 
 def size_instance(type_name: str, host: HostCapacity) -> Sizing:
@@ -84,6 +114,8 @@ def size_instance(type_name: str, host: HostCapacity) -> Sizing:
         )
         known = fallback
     requested = Resources(float(known.cpu_cores), known.memory_bytes)
+    if host.nodes:
+        return _on_a_node(type_name, requested, host, notes)
     granted = Resources(
         min(requested.cpu_cores, host.cpu_cores), min(requested.memory_bytes, host.memory_bytes)
     )
@@ -94,6 +126,24 @@ def size_instance(type_name: str, host: HostCapacity) -> Sizing:
             f"{granted.describe()}"
         )
     return Sizing(type_name, requested, granted, "; ".join(notes))
+
+
+def _on_a_node(
+    type_name: str, requested: Resources, host: HostCapacity, notes: list[str]
+) -> Sizing:
+    """A cluster's sizing: exactly the type's, refused when no node holds it."""
+    holds = any(
+        node.cpu_cores + 1e-9 >= requested.cpu_cores and node.memory_bytes >= requested.memory_bytes
+        for node in host.nodes
+    )
+    refusal = ""
+    if not holds:
+        largest = max(host.nodes, key=lambda n: (n.cpu_cores, n.memory_bytes))
+        refusal = (
+            f"instance type {type_name} ({requested.describe()}) is larger than every node of "
+            f"the {host.where} (largest: {largest.describe()}): no node can run it"
+        )
+    return Sizing(type_name, requested, requested, "; ".join(notes), refusal)
 
 
 class CapacityLedger:

@@ -236,6 +236,19 @@ class Scheduler:
         self._set_instance(job, task, inst, State.RUNNING, now)
         return self._flush(now)
 
+    def waiting(
+        self, job_id: str, task_name: str, instance_id: int, reason: str, now: float
+    ) -> list[Action]:
+        """A launched attempt waits for a place to run (a cluster has no node for it now):
+        the instance stays Waiting, and says why (`waiting_for`; "" once it is placed)."""
+        job = self.jobs[job_id]
+        task = job.tasks[task_name]
+        inst = task.instances[instance_id]
+        if inst.launched and inst.state == State.WAITING:
+            inst.detail["waiting_for"] = reason
+            self._publish_instance(job, task, inst, now)
+        return self._flush(now)
+
     def ended(
         self,
         job_id: str,

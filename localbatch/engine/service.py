@@ -25,7 +25,7 @@ from localbatch.engine.attempts import (
     execute_attempt,
     failure_outcome,
 )
-from localbatch.engine.capacity import HostCapacity
+from localbatch.engine.capacity import HostCapacity, Resources
 from localbatch.engine.environment import TaskEnvironment, task_environment
 from localbatch.engine.not_emulated import not_emulated
 from localbatch.engine.records import JobSnapshot
@@ -44,7 +44,12 @@ from localbatch.runtime.base import (
     STOP_GRACE_SECONDS,
     AttemptHandle,
     AttemptOutcome,
+    ChecksJobs,
+    JobRefused,
+    Node,
     Runtime,
+    SpansNodes,
+    placed_on,
     uses_images,
 )
 from localbatch.spec.model import Job
@@ -54,6 +59,21 @@ from localbatch.storage.layout import job_dir
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+def cluster_capacity(
+    runtime: SpansNodes, nodes: tuple[Node, ...], max_parallel: int | None
+) -> HostCapacity:
+    """The budget of a runtime on a cluster: its nodes'."""
+    sizes = tuple(Resources(n.cpu_cores, n.memory_bytes) for n in nodes)
+    return HostCapacity.of_nodes(sizes, runtime.describe_nodes(nodes), max_parallel)
+
+
+def capacity_of(runtime: Runtime, max_parallel: int | None = None) -> HostCapacity:
+    """What the runtime can run at once: a cluster's nodes, else this host."""
+    if isinstance(runtime, SpansNodes):
+        return cluster_capacity(runtime, runtime.nodes(), max_parallel)
+    return HostCapacity.detect(max_parallel)
 
 
 class Clock(Protocol):
@@ -138,7 +158,8 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         if capacity is not None and max_parallel is not None:
             capacity = replace(capacity, max_parallel=max_parallel)
-        self.capacity = capacity or HostCapacity.detect(max_parallel)
+        self.max_parallel = max_parallel
+        self.capacity = capacity or capacity_of(runtime, max_parallel)
         self._storage_factory = storage_factory
         self._scheduler = Scheduler(self.capacity)
         self._contexts: dict[str, _JobContext] = {}
@@ -163,9 +184,13 @@ class Engine:
         """Queue the job; it runs in the background (only the instances not kept finished).
 
         `retries_used` (task -> instance -> RetryCount): what a recovered job's instances
-        already used; they get only the retries left (`Scheduler.submit`).
+        already used; they get only the retries left (`Scheduler.submit`). JobRefused,
+        before anything starts, when the runtime cannot run it (`_check`).
         """
-        self._call(lambda: self._submit(job_id, job, only, keep_finished, priority, retries_used))
+        envs = self._check(job_id, job, only)
+        self._call(
+            lambda: self._submit(job_id, job, envs, only, keep_finished, priority, retries_used)
+        )
 
     def stop(self, job_id: str) -> None:
         """Stop the job: waiting instances at once, running ones gracefully, then killed."""
@@ -239,19 +264,44 @@ class Engine:
         except KeyError:
             raise UnknownJob(f"no such job in this engine: {job_id}") from None
 
+    def _check(
+        self, job_id: str, job: Job, only: Collection[str] | None
+    ) -> dict[str, TaskEnvironment]:
+        """What the job's tasks see, once the runtime said it can run them: on a cluster,
+        a node holds each instance type, and every node sees the job's files (JobRefused
+        otherwise). Runs on the caller's thread: a cluster's check takes a moment."""
+        if isinstance(self.runtime, SpansNodes):
+            nodes = self.runtime.nodes()
+            if not nodes:
+                raise JobRefused(f"no node may run instances: {self.runtime.describe_nodes(nodes)}")
+            self.capacity = cluster_capacity(self.runtime, nodes, self.max_parallel)
+        envs = {
+            name: task_environment(job_id, task, self.config, self.capacity, self.oss_host)
+            for name, task in job.tasks.items()
+        }
+        selected = [envs[name] for name in job.tasks if only is None or name in only]
+        for env in selected:
+            if env.sizing.refusal:
+                raise JobRefused(f"task {env.task_name}: {env.sizing.refusal}", "InstanceType")
+        if isinstance(self.runtime, ChecksJobs):
+            work_root = job_dir(self.config.state_dir, job_id)
+            work_root.mkdir(parents=True, exist_ok=True)
+            shared = (work_root,) if self.config.oss.remote else (work_root, self.config.oss.root)
+            images = tuple(env.image for env in selected) if uses_images(self.runtime) else ()
+            self.runtime.check_job(shared, images)
+        return envs
+
     def _submit(
         self,
         job_id: str,
         job: Job,
+        envs: dict[str, TaskEnvironment],
         only: Collection[str] | None,
         keep_finished: Mapping[str, Collection[int]] | None,
         priority: int | None,
         retries_used: Mapping[str, Mapping[int, int]] | None,
     ) -> None:
-        envs = {
-            name: task_environment(job_id, task, self.config, self.capacity, self.oss_host)
-            for name, task in job.tasks.items()
-        }
+        self._scheduler.ledger.host = self.capacity
         notices = self._notices(job, envs)
         plan = job_plan(job_id, job, envs, notices)
         for notice in notices:
@@ -331,6 +381,13 @@ class Engine:
             )
         )
 
+    def _on_waiting(self, launch: Launch, reason: str) -> None:
+        self._perform(
+            self._scheduler.waiting(
+                launch.job_id, launch.task_name, launch.instance_id, reason, self.clock.now()
+            )
+        )
+
     def _on_ended(self, launch: Launch, outcome: AttemptOutcome, detail: EventDetail) -> None:
         context = self._contexts[launch.job_id]
         context.cancels.pop((launch.task_name, launch.instance_id), None)
@@ -366,11 +423,17 @@ class Engine:
 
         def on_started(handle: AttemptHandle) -> None:
             started: EventDetail = {**detail, "ref": handle.ref}
+            node, node_ip = placed_on(handle)
+            if node:
+                started.update({"node": node, "node_ip": node_ip, "waiting_for": ""})
             self._inbox.put(lambda: self._on_started(launch, started))
+
+        def on_waiting(reason: str) -> None:
+            self._inbox.put(lambda: self._on_waiting(launch, reason))
 
         try:
             outcome = execute_attempt(
-                self.runtime, context.storage, env, launch, cancel, detail, on_started
+                self.runtime, context.storage, env, launch, cancel, detail, on_started, on_waiting
             )
         except Exception as exc:  # a defect below must still end the attempt visibly
             log.exception("attempt %s failed inside localbatch", launch)

@@ -87,6 +87,11 @@ class EventDetail(TypedDict, total=False):
     #: Logs or outputs that could not be pushed after a failed attempt.
     storage_error: str
     attempts: list[AttemptDetail]
+    #: Why a launched instance still waits for a place to run, in its cluster's words
+    #: ("no suitable node (insufficient resources on 1 node)"); "" once placed.
+    waiting_for: str
+    #: The node of a cluster that runs (or ran) the instance's latest attempt.
+    node: str
     #: The API's NodeIp and ResultDetail of an instance.
     node_ip: str
     result_detail: str

@@ -45,6 +45,17 @@ class RuntimeUnavailable(Exception):
     """The runtime cannot be used here; the message says what to install or start."""
 
 
+class JobRefused(Exception):
+    """The runtime cannot run this job at all (no node holds its instance type, a node does
+    not see its files): said before anything starts. `parameter` names the job field at
+    fault, "" when the cluster is."""
+
+    def __init__(self, message: str, parameter: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.parameter = parameter
+
+
 @dataclass(frozen=True)
 class Bind:
     """A host directory or file shown to the program at `target`: how a runtime that
@@ -139,6 +150,53 @@ class Runtime(Protocol):
         """Free what the attempt used (remove the container) unless `keep`."""
 
 
+@dataclass(frozen=True)
+class Pending:
+    """An attempt started but not placed yet: it waits for a node, `reason` says why in the
+    cluster's words ("" while it is merely being prepared)."""
+
+    reason: str = ""
+
+
+@runtime_checkable
+class PlacesAttempts(Protocol):
+    """A runtime whose attempts wait for a place to run (a cluster's scheduler): the
+    attempt's Timeout counts from its placement, and while it waits the engine shows why."""
+
+    def placement(self, handle: AttemptHandle, timeout: float) -> Pending | AttemptOutcome | None:
+        """None once placed (running, or already ran); Pending while it waits (after up to
+        `timeout` seconds); an outcome when it ended without running (rejected)."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One machine a cluster runtime may place instances on, as the cluster reports it."""
+
+    name: str
+    cpu_cores: float
+    memory_bytes: int
+
+
+@runtime_checkable
+class SpansNodes(Protocol):
+    """A runtime on a cluster: its capacity is its nodes', not this host's."""
+
+    def nodes(self) -> tuple[Node, ...]:
+        """The nodes instances may be placed on now (ready, available, eligible)."""
+
+    def describe_nodes(self, nodes: tuple[Node, ...]) -> str:
+        """What these nodes are, for the user ("swarm of 2 nodes (...)")."""
+
+
+@runtime_checkable
+class ChecksJobs(Protocol):
+    """A runtime that checks, before a job starts, what only it can know (JobRefused)."""
+
+    def check_job(self, shared: tuple[Path, ...], images: tuple[str, ...]) -> None:
+        """Raise JobRefused unless every node that may run an instance sees each of the
+        `shared` directories (the same files as this host) and can run `images`."""
+
+
 @runtime_checkable
 class PullsImages(Protocol):
     """A runtime that can pull an image its engine lacks (`--pull`) instead of failing the
@@ -155,6 +213,12 @@ def attempt_labels(job_id: str, task_name: str, instance_id: int, attempt: int) 
         LABEL_INSTANCE: str(instance_id),
         LABEL_ATTEMPT: str(attempt),
     }
+
+
+def placed_on(handle: AttemptHandle) -> tuple[str, str]:
+    """The node (host name, address) a cluster runtime placed the attempt on; ("", "") on
+    a runtime of this one machine."""
+    return str(getattr(handle, "node", "") or ""), str(getattr(handle, "node_ip", "") or "")
 
 
 def file_size(path: Path) -> int:
@@ -180,36 +244,79 @@ def run_attempt(
     on_started: Callable[[AttemptHandle], None] | None = None,
     poll: float = 0.2,
     grace: float = STOP_GRACE_SECONDS,
+    on_waiting: Callable[[str], None] | None = None,
 ) -> AttemptOutcome:
     """Run one attempt to its end: enforce `timeout`, honour `cancel`, always release.
 
     On timeout or cancel the program gets SIGTERM and `grace` seconds before it is killed.
+    On a runtime that places attempts (`PlacesAttempts`), `on_waiting` hears why it waits
+    each time that changes, `on_started` is called once it is placed, and `timeout` counts
+    from then.
     """
     started = runtime.start(spec)
     if isinstance(started, AttemptOutcome):
         return started
     handle = started
-    deadline = time.monotonic() + timeout
     outcome: AttemptOutcome | None = None
     try:
-        if on_started is not None:
-            on_started(handle)
-        while outcome is None:
-            if cancel.is_set():
-                message = "The instance was stopped."
-                outcome = _stop(runtime, handle, grace, STOPPED_ERROR_CODE, message)
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                outcome = runtime.wait(handle, 0)  # it may have ended just in time
-                if outcome is None:
-                    message = f"The instance did not end within its Timeout of {timeout:g} s."
-                    outcome = _stop(runtime, handle, grace, TIMED_OUT, message)
-                break
-            outcome = runtime.wait(handle, min(poll, remaining))
+        outcome = _await_placement(runtime, handle, cancel, on_waiting, poll, grace)
+        if outcome is None:
+            if on_started is not None:
+                on_started(handle)
+            outcome = _await_end(runtime, handle, timeout, cancel, poll, grace)
     finally:
         runtime.release(handle, keep=spec.keep_on_failure and not (outcome and outcome.succeeded))
     return outcome
+
+
+def _await_placement(
+    runtime: Runtime,
+    handle: AttemptHandle,
+    cancel: threading.Event,
+    on_waiting: Callable[[str], None] | None,
+    poll: float,
+    grace: float,
+) -> AttemptOutcome | None:
+    """None once the attempt is placed (at once on a runtime that does not place); its
+    outcome when it was stopped, or could not run, while it waited."""
+    if not isinstance(runtime, PlacesAttempts):
+        return None
+    said = ""  # nothing to say while it is merely being prepared
+    while not cancel.is_set():
+        placement = runtime.placement(handle, poll)
+        if not isinstance(placement, Pending):
+            return placement
+        if on_waiting is not None and placement.reason != said:
+            on_waiting(placement.reason)
+        said = placement.reason
+    message = "The instance was stopped before it was placed."
+    return _stop(runtime, handle, grace, STOPPED_ERROR_CODE, message)
+
+
+def _await_end(
+    runtime: Runtime,
+    handle: AttemptHandle,
+    timeout: float,
+    cancel: threading.Event,
+    poll: float,
+    grace: float,
+) -> AttemptOutcome:
+    """Wait for the running attempt's end, stopping it on cancel or at its Timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if cancel.is_set():
+            message = "The instance was stopped."
+            return _stop(runtime, handle, grace, STOPPED_ERROR_CODE, message)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            ended = runtime.wait(handle, 0)  # it may have ended just in time
+            if ended is not None:
+                return ended
+            message = f"The instance did not end within its Timeout of {timeout:g} s."
+            return _stop(runtime, handle, grace, TIMED_OUT, message)
+        outcome = runtime.wait(handle, min(poll, remaining))
+        if outcome is not None:
+            return outcome
 
 
 def _stop(

@@ -87,7 +87,9 @@ class DockerHandle:
 KeepJob = Callable[[str, str], bool]
 
 
-def _owner_labels() -> dict[str, str]:
+def owner_labels() -> dict[str, str]:
+    """Labels naming the process that starts a container or service, so that a later run
+    tells a live owner's from a dead one's (`owner_alive`)."""
     me = psutil.Process()
     return {
         LABEL_OWNER_PID: str(me.pid),
@@ -96,7 +98,7 @@ def _owner_labels() -> dict[str, str]:
     }
 
 
-def _owner_alive(labels: dict[str, str]) -> bool:
+def owner_alive(labels: dict[str, str]) -> bool:
     try:
         process = psutil.Process(int(labels.get(LABEL_OWNER_PID, "")))
         started = float(labels.get(LABEL_OWNER_STARTED, "0"))
@@ -112,6 +114,41 @@ def _command_not_found(explanation: str) -> bool:
 
 def _safe_name(*parts: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]", "_", ".".join(parts))
+
+
+def labels_of(spec: AttemptSpec, owner: dict[str, str]) -> dict[str, str]:
+    """What a container or service of an attempt is labelled with: its attempt and owner."""
+    return {
+        **spec.labels,
+        **attempt_labels(spec.job_id, spec.task_name, spec.instance_id, spec.attempt),
+        **owner,
+    }
+
+
+def image_missing(image: str, default_image: str) -> AttemptOutcome:
+    """ImageNotFound for an image the engine lacks, saying how to get it."""
+    return AttemptOutcome(
+        exit_code=None,
+        error_code="ImageNotFound",
+        error_message=(
+            f"The image {image} is not in the local Docker engine (localbatch never pulls "
+            f"unless run with --pull): {how_to_get(image, default_image=default_image)}."
+        ),
+    )
+
+
+def pull_image(
+    client: docker.DockerClient, image: str, default_image: str
+) -> AttemptOutcome | None:
+    """Pull `image` (only with --pull); an ImageNotFound outcome when that fails."""
+    try:
+        client.images.pull(image)
+    except ENGINE_ERRORS as exc:
+        missing = image_missing(image, default_image)
+        return AttemptOutcome(
+            None, missing.error_code, f"Pulling {image} failed ({exc}). {missing.error_message}"
+        )
+    return None
 
 
 def engine_address() -> str:
@@ -149,7 +186,7 @@ class DockerRuntime:
         self.orphans_removed: list[str] = []
         #: Ids of the dead owners' containers the last check() kept for `keep_job`.
         self.orphans_kept: list[str] = []
-        self.owner_labels = _owner_labels()
+        self.owner_labels = owner_labels()
         if state_dir is not None:
             self.owner_labels[LABEL_STATE_DIR] = str(state_dir.resolve())
 
@@ -181,13 +218,6 @@ class DockerRuntime:
 
     # -- one attempt ------------------------------------------------------------------------
 
-    def _labels(self, spec: AttemptSpec) -> dict[str, str]:
-        return {
-            **spec.labels,
-            **attempt_labels(spec.job_id, spec.task_name, spec.instance_id, spec.attempt),
-            **self.owner_labels,
-        }
-
     def _host_config(self, spec: AttemptSpec) -> dict[str, Any]:
         mounts = [docker.types.Mount(WORKDIR, str(spec.workdir), type="bind", read_only=False)]
         mounts += [
@@ -214,32 +244,11 @@ class DockerRuntime:
                 command=list(spec.argv),
                 environment=dict(spec.env),
                 working_dir=WORKDIR,
-                labels=self._labels(spec),
+                labels=labels_of(spec, self.owner_labels),
                 host_config=self._host_config(spec),
                 detach=True,
             )["Id"]
         )
-
-    def _image_missing(self, image: str) -> AttemptOutcome:
-        return AttemptOutcome(
-            exit_code=None,
-            error_code="ImageNotFound",
-            error_message=(
-                f"The image {image} is not in the local Docker engine (localbatch never pulls "
-                f"unless run with --pull): {how_to_get(image, default_image=self.default_image)}."
-            ),
-        )
-
-    def _pull(self, image: str) -> AttemptOutcome | None:
-        """Pull `image` (only with --pull); an ImageNotFound outcome when that fails."""
-        try:
-            self.client.images.pull(image)
-        except ENGINE_ERRORS as exc:
-            missing = self._image_missing(image)
-            return AttemptOutcome(
-                None, missing.error_code, f"Pulling {image} failed ({exc}). {missing.error_message}"
-            )
-        return None
 
     def start(self, spec: AttemptSpec) -> DockerHandle | AttemptOutcome:
         """Create, attach to and start the container; an outcome when it cannot start."""
@@ -272,13 +281,13 @@ class DockerRuntime:
                 container_id = self._create(spec)
             except docker.errors.ImageNotFound:
                 if not self.pull:
-                    return self._image_missing(spec.image)
-                pulled = self._pull(spec.image)
+                    return image_missing(spec.image, self.default_image)
+                pulled = pull_image(self.client, spec.image, self.default_image)
                 if pulled is not None:
                     return pulled
                 container_id = self._create(spec)
         except docker.errors.ImageNotFound:
-            return self._image_missing(spec.image)
+            return image_missing(spec.image, self.default_image)
         except ENGINE_ERRORS as exc:
             return AttemptOutcome(None, START_FAILED, f"Docker refused the container: {exc}")
         try:
@@ -309,7 +318,7 @@ class DockerRuntime:
             oom = exit_code == SIGKILL_EXIT and bool(
                 self.client.api.inspect_container(handle.ref)["State"].get("OOMKilled")
             )
-            handle.outcome = _classify(
+            handle.outcome = classify_exit(
                 exit_code,
                 oom,
                 output.memory_bytes if output else 0,
@@ -388,7 +397,7 @@ class DockerRuntime:
                 continue
             if labels.get(LABEL_OWNER_HOST) != self.owner_labels[LABEL_OWNER_HOST]:
                 continue
-            if _owner_alive(labels) or container["Id"] in self.spare:
+            if owner_alive(labels) or container["Id"] in self.spare:
                 continue
             if self.keep_job is not None and self.keep_job(
                 labels.get(LABEL_STATE_DIR, ""), labels.get(LABEL_JOB, "")
@@ -521,7 +530,7 @@ def _copy_demuxed(stream: _Stream, out: BinaryIO, err: BinaryIO) -> bytes:
     return head
 
 
-def _classify(
+def classify_exit(
     exit_code: int, oom_killed: bool, limit: int, stderr_head: bytes, argv0: str
 ) -> AttemptOutcome:
     """The service's error code for an exit that is not the program's own choice."""

@@ -77,7 +77,7 @@ class RuntimeEntry:
     create: Callable[[RuntimeOptions], Created]
     #: The address on this host that its instances reach, where the endpoints they use
     #: (the local OSS endpoint) must listen; RuntimeUnavailable when it cannot be known.
-    instance_host: Callable[[], str]
+    instance_host: Callable[[Config], str]
     #: Offered only where test hooks are (`localbatch serve --runtime fake`).
     for_tests: bool = False
 
@@ -97,20 +97,49 @@ def _docker(options: RuntimeOptions) -> Created:
     )
     runtime.check()
     notice = f"runtime: docker (Docker Engine {runtime.version()}{_why(options)})"
-    if runtime.orphans_removed:
-        notice += f"; removed {len(runtime.orphans_removed)} container(s) left by dead runs"
-    if runtime.orphans_kept:
+    return runtime, notice + _orphans(runtime.orphans_removed, runtime.orphans_kept, "container")
+
+
+def _orphans(removed: list[str], kept: list[str], what: str) -> str:
+    """What the start-up clean-up did with what dead runs left, for the runtime notice."""
+    notice = f"; removed {len(removed)} {what}(s) left by dead runs" if removed else ""
+    if kept:
         notice += (
-            f"; kept {len(runtime.orphans_kept)} container(s) of dead runs whose jobs are "
+            f"; kept {len(kept)} {what}(s) of dead runs whose jobs are "
             "unfinished (`localbatch serve` adopts them)"
         )
-    return runtime, notice
+    return notice
 
 
-def _docker_host() -> str:
+def _docker_host(config: Config) -> str:
     from localbatch.runtime.docker_network import docker_bridge_gateway
 
     return docker_bridge_gateway()
+
+
+def _swarm(options: RuntimeOptions) -> Created:
+    from localbatch.runtime.swarm import SwarmRuntime
+
+    config = options.config
+    runtime = SwarmRuntime(
+        settings=config.swarm,
+        default_image=config.default_docker_image,
+        keep_job=options.keep_job,
+        state_dir=config.state_dir,
+    )
+    runtime.check()
+    nodes = runtime.describe_nodes(runtime.nodes())
+    notice = f"runtime: swarm (Docker Engine {runtime.version()}, {nodes}{_why(options)})"
+    return runtime, notice + _orphans(runtime.orphans_removed, runtime.orphans_kept, "service")
+
+
+def _swarm_host(config: Config) -> str:
+    from localbatch.runtime.swarm import SwarmRuntime
+    from localbatch.runtime.swarm_nodes import instance_address
+
+    if config.swarm.advertise_address:
+        return config.swarm.advertise_address
+    return instance_address(SwarmRuntime().advertise_address(), lambda: _docker_host(config))
 
 
 def _process(options: RuntimeOptions) -> Created:
@@ -128,7 +157,7 @@ def _fake(options: RuntimeOptions) -> Created:
     return FakeRuntime(step), f"runtime: fake (nothing runs; every attempt: {step}{_why(options)})"
 
 
-def _loopback() -> str:
+def _loopback(config: Config) -> str:
     return LOOPBACK
 
 
@@ -140,6 +169,13 @@ RUNTIMES = (
         capabilities=Capabilities(uses_images=True, reattaches=True, shares_host_files=True),
         create=_docker,
         instance_host=_docker_host,
+    ),
+    RuntimeEntry(
+        name="swarm",
+        summary="Docker Swarm services",
+        capabilities=Capabilities(uses_images=True, reattaches=True, shares_host_files=False),
+        create=_swarm,
+        instance_host=_swarm_host,
     ),
     RuntimeEntry(
         name="process",
@@ -180,9 +216,9 @@ def lookup(name: str) -> RuntimeEntry:
     raise RuntimeUnavailable(f"unknown runtime {name!r}: choose one of {', '.join(choices())}")
 
 
-def instance_host(name: str) -> str:
+def instance_host(name: str, config: Config) -> str:
     """Where instances of the named runtime reach this host's endpoints."""
-    return lookup(name).instance_host()
+    return lookup(name).instance_host(config)
 
 
 def describe_choices(*, for_tests: bool = False) -> str:

@@ -87,6 +87,9 @@ CATALOGUE: Final[dict[str, ErrorRow]] = {
     "InvalidResource.NotFound": ErrorRow(
         404, "InvalidResource.NotFound", "Specified resource {Resource} is not found."
     ),
+    # A job the cluster runtime cannot run (no node holds its type, a node does not see
+    # its files): the service would not fail this way; said before anything starts.
+    "ClusterCannotRun": ErrorRow(409, "ClusterCannotRun", "{Reason}"),
     "InternalError": ErrorRow(
         500,
         "InternalError",

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from localbatch.config import load_config
 from localbatch.ossendpoint.for_instances import instance_endpoint
 from localbatch.runtime.registry import instance_host
 from tests.clients.oss_support import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BUCKET
@@ -35,7 +36,8 @@ def test_oss2_worker_in_a_container(docker_client: Any, default_image: str, tmp_
     (root / BUCKET / "input" / "a.txt").write_bytes(b"12345")
     (root / BUCKET / "input" / "b.txt").write_bytes(b"678")
     site_packages = sysconfig.get_paths()["purelib"]
-    with instance_endpoint(instance_host("docker"), root, access_key_id=ACCESS_KEY_ID) as endpoint:
+    host = instance_host("docker", load_config(tmp_path / "none.toml", env={}))
+    with instance_endpoint(host, root, access_key_id=ACCESS_KEY_ID) as endpoint:
         assert not endpoint.host.startswith(("127.", "0.0.0.0"))
         output = docker_client.containers.run(
             default_image,

@@ -39,6 +39,16 @@ def session_docker_runtime(client: Any, **options: Any) -> Any:
     return runtime
 
 
+def session_swarm_runtime(client: Any, **options: Any) -> Any:
+    """A SwarmRuntime whose services and orphan clean-up are this test session's only."""
+    from localbatch.runtime.docker import LABEL_OWNER_HOST
+    from localbatch.runtime.swarm import SwarmRuntime
+
+    runtime = SwarmRuntime(client, **options)
+    runtime.owner_labels[LABEL_OWNER_HOST] = TEST_OWNER_HOST
+    return runtime
+
+
 @dataclass
 class Harness:
     """Builds specs in a temporary directory and runs them to their end."""
@@ -104,6 +114,13 @@ def docker_runtime(docker_client: Any) -> Any:
 
 
 @pytest.fixture
+def swarm_runtime(swarm_manager: Any) -> Any:
+    runtime = session_swarm_runtime(swarm_manager, stop_grace=GRACE)
+    runtime.check()
+    return runtime
+
+
+@pytest.fixture
 def process_runtime(bwrap_path: str) -> Any:
     from localbatch.runtime.process import ProcessRuntime
 
@@ -112,12 +129,12 @@ def process_runtime(bwrap_path: str) -> Any:
     return runtime
 
 
-@pytest.fixture(params=["docker", "process"])
+@pytest.fixture(params=["docker", "swarm", "process"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     """A harness on each real runtime in turn."""
-    if request.param == "docker":
+    if request.param in ("docker", "swarm"):
         image = request.getfixturevalue("default_image")
-        runtime = request.getfixturevalue("docker_runtime")
+        runtime = request.getfixturevalue(f"{request.param}_runtime")
     else:
         image = ""
         runtime = request.getfixturevalue("process_runtime")

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from localbatch.runtime.docker import _classify, _command_not_found, _safe_name, _skip
+from localbatch.runtime.docker import _command_not_found, _safe_name, _skip, classify_exit
 
 
 def test_oom_killed_is_out_of_memory() -> None:
-    outcome = _classify(137, True, 64 * 2**20, b"", "python")
+    outcome = classify_exit(137, True, 64 * 2**20, b"", "python")
     assert (outcome.exit_code, outcome.error_code) == (137, "OutOfMemory")
     assert "64 MiB" in outcome.error_message
 
 
 def test_init_exec_failure_is_command_not_found() -> None:
     head = b"[FATAL tini (7)] exec nosuch failed: No such file or directory\n"
-    outcome = _classify(127, False, 0, head, "nosuch")
+    outcome = classify_exit(127, False, 0, head, "nosuch")
     assert outcome.error_code == "CommandNotFound"
     assert "exec nosuch failed" in outcome.error_message
 
 
 def test_a_program_exiting_127_by_itself_is_just_its_exit_code() -> None:
-    outcome = _classify(127, False, 0, b"sh: 1: foo: not found\n", "sh")
+    outcome = classify_exit(127, False, 0, b"sh: 1: foo: not found\n", "sh")
     assert (outcome.exit_code, outcome.error_code) == (127, "")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from localbatch.config import load_config
+from localbatch.config import SwarmSettings, load_config
 from localbatch.runtime.base import RuntimeUnavailable
 from localbatch.runtime.docker import DockerRuntime
 from localbatch.runtime.fake import FakeRuntime, FakeStep
@@ -21,21 +21,30 @@ from localbatch.runtime.registry import (
     instance_host,
     lookup,
 )
+from localbatch.runtime.swarm import SwarmRuntime
 
-CLASSES = {"docker": DockerRuntime, "process": ProcessRuntime, "fake": FakeRuntime}
+CLASSES = {
+    "docker": DockerRuntime,
+    "swarm": SwarmRuntime,
+    "process": ProcessRuntime,
+    "fake": FakeRuntime,
+}
+CONFIG = load_config(Path("/nonexistent/config.toml"), env={}, state_dir=Path("/nonexistent"))
 
 
 def test_instance_hosts() -> None:
-    assert instance_host("process") == "127.0.0.1"
-    assert instance_host("fake") == "127.0.0.1"
+    assert instance_host("process", CONFIG) == "127.0.0.1"
+    assert instance_host("fake", CONFIG) == "127.0.0.1"
     with pytest.raises(RuntimeUnavailable, match="unknown runtime 'vm'"):
-        instance_host("vm")
+        instance_host("vm", CONFIG)
 
 
 def test_choices_offer_the_test_runtime_only_where_asked() -> None:
-    assert choices() == ("auto", "docker", "process")
-    assert choices(for_tests=True) == ("auto", "docker", "process", "fake")
-    assert describe_choices() == "Docker containers or the daemon-less sandbox"
+    assert choices() == ("auto", "docker", "swarm", "process")
+    assert choices(for_tests=True) == ("auto", "docker", "swarm", "process", "fake")
+    assert describe_choices() == (
+        "Docker containers or Docker Swarm services or the daemon-less sandbox"
+    )
     assert describe_choices(for_tests=True).endswith(
         "; fake is a scripted in-memory runtime for tests "
         "(runs nothing; each attempt as $LOCALBATCH_FAKE_STEP)"
@@ -49,6 +58,17 @@ def test_declared_capabilities_are_the_runtimes_own(name: str) -> None:
     assert runtime.name == name
     assert runtime.uses_images is declared.uses_images
     assert hasattr(runtime, "reattach") is declared.reattaches
+
+
+def test_only_the_swarm_runtime_needs_shared_storage() -> None:
+    """Its instances run on other machines: storage's needs must be on shared storage."""
+    sharing = {name: lookup(name).capabilities.shares_host_files for name in CLASSES}
+    assert sharing == {"docker": True, "swarm": False, "process": True, "fake": True}
+
+
+def test_swarm_instances_reach_the_configured_address() -> None:
+    config = CONFIG.with_overrides(swarm=SwarmSettings(advertise_address="10.1.2.3"))
+    assert instance_host("swarm", config) == "10.1.2.3"
 
 
 def test_the_fake_runtime_follows_its_environment_step(
