@@ -67,9 +67,10 @@ class HostCapacity:
     def describe(self) -> str:
         """The budget as the plan and the live display show it."""
         cap = f"; at most {self.max_parallel} at once" if self.max_parallel else ""
+        total = Resources(self.cpu_cores, self.memory_bytes).describe()
         if self.nodes:
-            return f"{self.where}; {Resources(self.cpu_cores, self.memory_bytes).describe()} in all{cap}"
-        return f"{self.where}: {Resources(self.cpu_cores, self.memory_bytes).describe()}{cap}"
+            return f"{self.where}; {total} in all{cap}"
+        return f"{self.where}: {total}{cap}"
 
     @classmethod
     def detect(cls, max_parallel: int | None = None) -> HostCapacity:
