@@ -128,6 +128,10 @@ class LocalService:
     instance_oss_address: str = ""
     closers: list[Callable[[], None]] = field(default_factory=list)
 
+    def capacity(self) -> str:
+        """What its engine can run at once, as the user reads it ("" without an engine)."""
+        return self.engine.capacity.describe() if self.engine is not None else ""
+
     def close(self) -> None:
         """Stop the jobs this process runs, then close everything else, last opened first."""
         _close_all(self.closers)

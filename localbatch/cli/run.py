@@ -62,6 +62,7 @@ def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runti
             *(f"  {p}" for p in item.paths),
         ]
         lines += [f"note: {n}" for n in env.notices]
+        lines += [f"cannot run: {sizing.refusal}"] if sizing.refusal else []
         for line in lines:
             console.print(f"  {line}", markup=False, highlight=False)
         for instance_id, instance_env in enumerate(item.instance_envs):
@@ -133,11 +134,13 @@ def run_command(
     if dry_run:
         from rich.console import Console
 
-        from localbatch.application.preview import preview_run
+        from localbatch.application.preview import preview_run, runtime_capacity
         from localbatch.ids import new_job_id
 
-        previews = preview_run(new_job_id(), job, config, only)
-        _print_dry_run(Console(highlight=False, soft_wrap=True), previews, runtime)
+        capacity = runtime_capacity(runtime, max_parallel)
+        console = Console(highlight=False, soft_wrap=True)
+        console.print(f"capacity: {capacity.describe()}", markup=False)
+        _print_dry_run(console, preview_run(new_job_id(), job, config, only, capacity), runtime)
         raise SystemExit(EXIT_OK)
     from localbatch.storage.instance import package_copy_notice
 
@@ -173,7 +176,7 @@ def _run(local: LocalService, job: Job, only: tuple[str, ...]) -> int:
         state, interrupted = _watch(local, job_id, job, only, out, err)
     except JobRefused as refused:
         local.service.discard(job_id)  # nothing of it ran
-        fail(f"the job cannot run on this runtime: {refused.message}")
+        fail(f"job {job_id} not run (and not kept): {refused.message}")
     snapshot = local.service.snapshot(job_id)
     if snapshot is not None:
         logs = logs_dir(job_dir(local.config.state_dir, job_id))
@@ -200,7 +203,8 @@ def _watch(
     not_run = _not_run(job, only)
     display: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if out.is_terminal:  # the live table draws while it is entered
-        live = LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()}, not_run)
+        counts = {n: t.instance_count for n, t in job.tasks.items()}
+        live = LiveProgress(out, counts, not_run, capacity=local.capacity())
         local.bus.subscribe(live)
         display = live
     else:

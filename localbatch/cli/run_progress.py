@@ -16,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from localbatch.events import Event
 from localbatch.runtime.base import STOPPED_ERROR_CODE
@@ -43,6 +44,11 @@ def _error(code: str, message: str | None) -> str:
     return f"{code}: {message}" if message else code
 
 
+#: How an instance a cluster has no node for yet is shown, before the cluster's reason.
+WAITING_FOR = "waiting for capacity"
+#: At most this many such instances are listed under the live table.
+WAITING_SHOWN = 3
+
 #: How a task left out by `run --only` is shown: the engine records it Stopped, but
 #: "Stopped, 1 stopped" would read as if it had been interrupted.
 NOT_RUN = "not run (--only)"
@@ -60,6 +66,11 @@ class PlainProgress:
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
+        waiting_for = event.detail.get("waiting_for")
+        if event.category == "Instance" and event.state == State.WAITING and waiting_for:
+            line = f"instance {event.task_name}.{event.instance_id} {WAITING_FOR}: {waiting_for}"
+            self._print(event, line)
+            return
         if event.category == "Instance" and event.state == State.WAITING and not event.retry_count:
             return
         if event.task_name in self.not_run and event.category != "Job":
@@ -124,8 +135,14 @@ class LiveProgress:
         console: Console,
         instance_counts: Mapping[str, int],
         not_run: Collection[str] = (),
+        *,
+        capacity: str = "",
     ) -> None:
         self.rows = {name: _TaskRow(name, n) for name, n in instance_counts.items()}
+        #: What can run at once ("swarm of 2 nodes (...); 4 cores, 8 GiB in all").
+        self.capacity = capacity
+        #: "task.instance" -> why it waits for a node (the cluster's words).
+        self.waiting: dict[str, str] = {}
         #: Tasks left out by --only: shown as not run, not as stopped instances.
         self.not_run = frozenset(not_run)
         self.job_state = State.WAITING
@@ -142,11 +159,17 @@ class LiveProgress:
             row.state = event.state
             row.start, row.end = event.start_time, event.end_time
         elif event.instance_id is not None:
+            name = f"{event.task_name}.{event.instance_id}"
+            reason = event.detail.get("waiting_for")
+            if event.state == State.WAITING and reason:
+                self.waiting[name] = reason
+            else:
+                self.waiting.pop(name, None)
             row.instance_changed(event.instance_id, event.state)
             if event.state == State.WAITING and event.retry_count:
                 row.retries += 1
 
-    def render(self) -> Table:
+    def render(self) -> RenderableType:
         """The table as it is now; `Live` calls it on each refresh, off the engine thread."""
         table = Table(title=f"job {self.job_state}", title_justify="left")
         if self.not_run:
@@ -174,7 +197,12 @@ class LiveProgress:
                 str(row.retries),
                 _duration(row.start, row.end),
             )
-        return table
+        below = [f"capacity: {self.capacity}"] if self.capacity else []
+        waiting = list(self.waiting.items())
+        below += [f"{name} {WAITING_FOR}: {why}" for name, why in waiting[:WAITING_SHOWN]]
+        if len(waiting) > WAITING_SHOWN:
+            below.append(f"... and {len(waiting) - WAITING_SHOWN} more {WAITING_FOR}")
+        return Group(table, *(Text(line) for line in below)) if below else table
 
     def __enter__(self) -> LiveProgress:
         self.live.start()

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from localbatch.cli.common import EXIT_INVALID, EXIT_OK, Config, config_options, fail
+from localbatch.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Config,
+    choose_runtime,
+    config_options,
+    fail,
+)
+from localbatch.runtime.registry import choices
 from localbatch.spec.errors import ApiError
 from localbatch.spec.load import JobFileError, read_body
 from localbatch.spec.validate import ValidationReport, validate
@@ -115,24 +123,38 @@ def _plural(count: int, noun: str) -> str:
 @click.command("plan")
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--runtime",
+    "runtime_choice",
+    type=click.Choice(choices()),
+    help="Show the capacity of this runtime (a swarm's nodes) instead of this host's.",
+)
 @config_options
-def plan_command(file: str, as_json: bool, config: Config) -> None:
+def plan_command(file: str, as_json: bool, runtime_choice: str | None, config: Config) -> None:
     """Show FILE's tasks in execution order, without running anything."""
+    from localbatch.application.preview import refusals, runtime_capacity
     from localbatch.plan import plan_tasks
     from localbatch.spec.model import parse_job
 
     body = valid_body_or_exit(file, config.quotas)
-    plans = plan_tasks(parse_job(body), config)
+    job = parse_job(body)
+    plans = plan_tasks(job, config)
     if as_json:
         _echo_json([dataclasses.asdict(plan) for plan in plans])
         return
+    runtime = choose_runtime(config, runtime_choice) if runtime_choice else None
+    capacity = runtime_capacity(runtime)
+    refused = refusals(job, config, capacity)
     total = sum(plan.instance_count for plan in plans)
     counts = f"{_plural(len(plans), 'task')}, {_plural(total, 'instance')}"
     click.echo(f"job {body['Name']}: {counts}")
+    click.echo(f"capacity: {capacity.describe()}")
     for level, members in itertools.groupby(plans, key=lambda plan: plan.level):
         click.echo(f"level {level}")
         for plan in members:
-            for index, line in enumerate(_plan_lines(plan)):
+            lines = _plan_lines(plan)
+            lines += [f"cannot run: {refused[plan.name]}"] if plan.name in refused else []
+            for index, line in enumerate(lines):
                 click.echo(f"{'    ' if index else '  '}{line}")
 
 

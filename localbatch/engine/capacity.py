@@ -139,10 +139,9 @@ def _on_a_node(
     )
     refusal = ""
     if not holds:
-        largest = max(host.nodes, key=lambda n: (n.cpu_cores, n.memory_bytes))
         refusal = (
-            f"instance type {type_name} ({requested.describe()}) is larger than every node of "
-            f"the {host.where} (largest: {largest.describe()}): no node can run it"
+            f"instance type {type_name} ({requested.describe()}) is larger than every node "
+            f"of the {host.where}: no node can run it"
         )
     return Sizing(type_name, requested, requested, "; ".join(notes), refusal)
 

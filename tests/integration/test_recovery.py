@@ -21,7 +21,6 @@ import pytest
 from localbatch.application.runtime_choice import select_sparing_runtime
 from localbatch.config import load_config
 from localbatch.events.notify import events_file
-from localbatch.runtime.docker import DockerRuntime
 from localbatch.states import State
 from localbatch.store import Store
 from tests.integration.serve_process import ServeProcess, eventually, kill_leftovers
@@ -197,10 +196,19 @@ def test_kill_9_of_localbatch_run_is_recovered_by_serve(tmp_path: Path, bwrap_pa
         store.close()
 
 
-@pytest.mark.docker
-def test_running_container_is_adopted_after_kill_9(tmp_path: Path, default_image: str) -> None:
+@pytest.mark.parametrize(
+    "runtime",
+    [
+        pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("swarm", marks=pytest.mark.swarm),
+    ],
+)
+def test_running_container_is_adopted_after_kill_9(
+    tmp_path: Path, request: pytest.FixtureRequest, runtime: str
+) -> None:
+    request.getfixturevalue("swarm_manager" if runtime == "swarm" else "default_image")
     state_dir = tmp_path / "state"
-    first = ServeProcess(state_dir, runtime="docker")
+    first = ServeProcess(state_dir, runtime=runtime)
     script = "echo before; sleep 3; echo after; echo made > /out/r.txt; echo line > /app.log"
     body = _sleeper_body(f"sh -c '{script}'", retries=0)
     body["DAG"]["Tasks"]["split"]["OutputMapping"] = {"/out/": "oss://bucket/out/"}
@@ -210,14 +218,14 @@ def test_running_container_is_adopted_after_kill_9(tmp_path: Path, default_image
     try:
         eventually(lambda: _running_instances(store, job_id) == 1)
         first.kill()
-        # Another localbatch process (a `localbatch run`) selects Docker meanwhile: its
-        # orphan clean-up must keep the container of the job the store left unfinished.
+        # Another localbatch process (a `localbatch run`) selects the runtime meanwhile: its
+        # orphan clean-up must keep the container (service) of the job left unfinished.
         config = load_config(
             tmp_path / "none.toml", env={}, state_dir=state_dir, oss_root=tmp_path / "oss"
         )
-        other_run, notice = select_sparing_runtime("docker", config)
-        assert isinstance(other_run, DockerRuntime) and len(other_run.orphans_kept) == 1, notice
-        second = ServeProcess(state_dir, runtime="docker")
+        other_run, notice = select_sparing_runtime(runtime, config)
+        assert len(getattr(other_run, "orphans_kept", ())) == 1, notice
+        second = ServeProcess(state_dir, runtime=runtime)
         try:
             eventually(lambda: store.get_job(job_id).state.terminal)  # type: ignore[union-attr]
             job = second.request("GET", f"/jobs/{job_id}")

@@ -12,8 +12,9 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,12 +135,15 @@ class Runner:
     params=[
         pytest.param("process", marks=pytest.mark.sandbox),
         pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("swarm", marks=pytest.mark.swarm),
     ]
 )
 def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
     if request.param == "docker":
         request.getfixturevalue("docker_client")
         request.getfixturevalue("default_image")
+    elif request.param == "swarm":
+        request.getfixturevalue("swarm_manager")
     else:
         request.getfixturevalue("bwrap_path")
     yield Runner(request.param, tmp_path)
@@ -252,19 +256,27 @@ def test_ctrl_c_stops_the_job_and_leaves_nothing_running(runner: Runner) -> None
         store.close()
     stopped = ran.attempts("t", 0) + ran.attempts("t", 1)
     assert stopped and {(state, code) for state, _, code in stopped} == {("Stopped", "Stopped")}
-    if runner.runtime == "docker":
+    if runner.runtime in ("docker", "swarm"):
         import docker
 
         client = docker.from_env()
+        label = {"label": f"localbatch.job={ran.job_id}"}
         try:
-            left = client.containers.list(
-                all=True, filters={"label": f"localbatch.job={ran.job_id}"}
-            )
-            assert left == []
+            if runner.runtime == "swarm":  # its services are gone; their containers follow
+                assert client.services.list(filters=label) == []
+                _until(lambda: not client.containers.list(all=True, filters=label))
+            assert client.containers.list(all=True, filters=label) == []
         finally:
             client.close()
     else:
         assert not _sleepers(sleeper)
+
+
+def _until(condition: Callable[[], bool], seconds: float = 30) -> None:
+    """Wait for what a node does after a service is removed (its container's removal)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _sleepers(command: str) -> list[int]:

@@ -42,6 +42,7 @@ def _expected() -> dict[str, int]:
     [
         pytest.param("process", marks=pytest.mark.sandbox),
         pytest.param("docker", marks=pytest.mark.docker),
+        pytest.param("swarm", marks=pytest.mark.swarm),
     ],
 )
 def test_logcount_produces_its_merged_output(
@@ -50,6 +51,8 @@ def test_logcount_produces_its_merged_output(
     if runtime == "docker":
         request.getfixturevalue("docker_client")
         request.getfixturevalue("default_image")
+    elif runtime == "swarm":
+        request.getfixturevalue("swarm_manager")
     else:
         request.getfixturevalue("bwrap_path")
     oss_root = tmp_path / "oss"

@@ -83,3 +83,34 @@ def test_bad_quota_variable(tmp_path: Path) -> None:
             tmp_path / "none.toml",
             env={"HOME": str(tmp_path), "LOCALBATCH_MAX_TASK_INSTANCE_COUNT": "many"},
         )
+
+
+def test_swarm_settings_are_read_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[swarm]\nconstraints = ["node.labels.batch==yes", "node.role != manager"]\n'
+        'network = "batchnet"\nadvertise_address = "10.0.0.5"\n'
+    )
+    swarm = load_config(path, env={}).swarm
+    assert swarm.constraints == ("node.labels.batch==yes", "node.role != manager")
+    assert (swarm.network, swarm.advertise_address) == ("batchnet", "10.0.0.5")
+    env = {"LOCALBATCH_SWARM_ADVERTISE_ADDRESS": "10.9.9.9", "LOCALBATCH_SWARM_NETWORK": "n2"}
+    assert load_config(path, env=env).swarm.advertise_address == "10.9.9.9"
+    assert load_config(path, env=env).swarm.network == "n2"
+    assert load_config(tmp_path / "none.toml", env={}).swarm.constraints == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('constraints = "node.role==worker"', "must be a list of strings"),
+        ('constraints = ["node.role"]', "is not of the form"),
+        ('advertise_address = "manager.local"', "must be an IP address"),
+        ('placement = "x"', "unknown setting swarm.placement"),
+    ],
+)
+def test_bad_swarm_settings_are_clear_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[swarm]\n{text}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env={})

@@ -182,8 +182,15 @@ def config(tmp_path: Path) -> Config:
 def harness_factory(tmp_path: Path, config: Config) -> Iterator[Callable[..., EngineHarness]]:
     engines: list[Engine] = []
 
-    def build(capacity: HostCapacity | None = None, oss_host: str = "") -> EngineHarness:
-        runtime = FakeRuntime()
+    def build(
+        capacity: HostCapacity | None = None,
+        oss_host: str = "",
+        runtime: FakeRuntime | None = None,
+    ) -> EngineHarness:
+        """An engine on `runtime` (the fake, by default with unlimited capacity; a
+        cluster fake's capacity is its nodes')."""
+        if runtime is None:
+            runtime, capacity = FakeRuntime(), capacity or HostCapacity.unlimited()
         storage = StandInStorage(tmp_path / "work")
         bus = EventBus()
         log = EventLog()
@@ -196,7 +203,7 @@ def harness_factory(tmp_path: Path, config: Config) -> Iterator[Callable[..., En
             oss_host=oss_host,
             clock=clock,
             storage_factory=lambda *_: storage,
-            capacity=capacity or HostCapacity.unlimited(),
+            capacity=capacity,
         )
         engines.append(engine)
         return EngineHarness(engine, runtime, storage, log, clock, config)

@@ -8,6 +8,7 @@ import pytest
 
 from localbatch.runtime.base import AttemptHandle, AttemptSpec, run_attempt, uses_images
 from localbatch.runtime.fake import FakeRuntime, FakeStep
+from tests.unit.runtime.cluster_fake import ClusterFake
 from tests.unit.runtime.specs import attempt_spec
 
 
@@ -82,3 +83,36 @@ def test_an_attempt_that_ended_at_the_deadline_is_not_a_timeout() -> None:
     outcome = run_attempt(runtime, spec(), 0, threading.Event())
     assert outcome.succeeded
     assert runtime.stopped == []
+
+
+def test_an_attempt_waiting_for_a_node_says_why_and_its_timeout_waits_too() -> None:
+    runtime = ClusterFake(FakeStep(duration=0.05))
+    runtime.hold("no suitable node (insufficient resources on 1 node)")
+    heard: list[str] = []
+    started: list[str] = []
+
+    def waiting(reason: str) -> None:
+        heard.append(reason)
+        if len(heard) == 1:  # placed once it said why, after longer than its Timeout
+            threading.Timer(0.2, runtime.place).start()
+
+    outcome = run_attempt(
+        runtime, spec(), 0.1, threading.Event(), lambda h: started.append(h.ref), 0.01,
+        on_waiting=waiting,
+    )  # fmt: skip
+    assert outcome.succeeded
+    assert heard == ["no suitable node (insufficient resources on 1 node)"]
+    assert started == ["fake-1"]
+
+
+def test_an_attempt_stopped_while_it_waits_for_a_node_never_started() -> None:
+    runtime = ClusterFake(FakeStep(hang=True))
+    runtime.hold("no suitable node")
+    cancel = threading.Event()
+    started: list[AttemptHandle] = []
+    outcome = run_attempt(
+        runtime, spec(), 60, cancel, started.append, 0.01, 0.1, lambda _: cancel.set()
+    )
+    assert outcome.error_code == "Stopped" and "before it was placed" in outcome.error_message
+    assert started == [] and runtime.stopped == ["fake-1"]
+    assert runtime.released == [("fake-1", False)]
