@@ -125,6 +125,34 @@ class Runner:
         )
         return self.ran(done.returncode, done.stdout, done.stderr)
 
+    def start(self, body: dict[str, Any]) -> subprocess.Popen[str]:
+        """`localbatch run` in the background; its plain progress is read with `read_until`."""
+        return subprocess.Popen(
+            self.command(body),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env(),
+        )
+
+    @staticmethod
+    def read_until(process: subprocess.Popen[str], text: str) -> str:
+        """The first progress line holding `text` (the test fails if the run ends first)."""
+        assert process.stdout is not None
+        for line in process.stdout:
+            if text in line:
+                return line
+        pytest.fail(f"the run ended before {text!r}:\n{process.communicate()[1]}")
+
+    def unfinished_job(self) -> str:
+        """The id of the job the running `localbatch run` recorded."""
+        store = Store.open(self.state_dir)
+        try:
+            (job,) = store.unfinished_jobs()
+            return job.id
+        finally:
+            store.close()
+
     def ran(self, code: int, stdout: str, stderr: str) -> Ran:
         found = re.search(r"job (job-[0-9A-F]{32})", stderr + stdout)
         assert found, f"no job id in output:\n{stdout}\n{stderr}"

@@ -1,9 +1,10 @@
 """A run that dies: starts one long attempt, prints a reference to it, then blocks on stdin
 until the test kills it with SIGKILL (no cleanup can run). Used by test_dead_runs.py.
 
-Usage: python dead_owner.py docker|process WORKDIR [OWNER_HOST]
-OWNER_HOST labels the Docker container in place of the host name, so only the test that
-started this run judges its orphan (`conftest.session_docker_runtime`).
+Usage: python dead_owner.py docker|swarm|process WORKDIR [OWNER_HOST [CORES]]
+OWNER_HOST labels the Docker container (Swarm service) in place of the host name, so only
+the test that started this run judges its orphan (`conftest.session_docker_runtime`).
+CORES sizes the attempt (more than any node has: a service that waits for a node).
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from localbatch.storage.needs import package_view
 
 
 def runtime_named(name: str, owner_host: str) -> Runtime:
+    if name == "swarm":
+        from localbatch.runtime.docker import LABEL_OWNER_HOST
+        from localbatch.runtime.swarm import SwarmRuntime
+
+        swarm = SwarmRuntime()
+        if owner_host:
+            swarm.owner_labels[LABEL_OWNER_HOST] = owner_host
+        return swarm
     if name == "docker":
         from localbatch.runtime.docker import LABEL_OWNER_HOST, DockerRuntime
 
@@ -29,7 +38,7 @@ def runtime_named(name: str, owner_host: str) -> Runtime:
     return ProcessRuntime()
 
 
-def main(name: str, workdir: str, owner_host: str = "") -> None:
+def main(name: str, workdir: str, owner_host: str = "", cores: str = "1") -> None:
     runtime = runtime_named(name, owner_host)
     runtime.check()
     spec = AttemptSpec(
@@ -41,7 +50,10 @@ def main(name: str, workdir: str, owner_host: str = "") -> None:
         env={"PATH": "/usr/bin:/bin"},
         needs=(package_view(Path(workdir)),),
         image=DEFAULT_DOCKER_IMAGE,
+        cpu_cores=float(cores),
         memory_bytes=64 * 2**20,
+        stdout_path=Path(workdir) / "stdout",
+        stderr_path=Path(workdir) / "stderr",
     )
     handle = runtime.start(spec)
     # The container id, or the sandbox's init pid as the host sees it.
