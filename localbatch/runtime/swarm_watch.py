@@ -1,7 +1,8 @@
 """Watching the tasks of many attempt services with one look at a time.
 
-One thread asks the manager for the tasks of every watched service and for the nodes, in
-two requests per interval however many attempts run, and judges each service's task
+One thread asks the manager for the tasks of every watched service, in one request per
+interval however many attempts run, and for the nodes (whose state says whether a task's
+node went down or was drained) once per `NODES_INTERVAL`; it judges each service's task
 (`swarm_tasks.judge`). Attempts wait on what it saw (`wait_for`), never poll themselves.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,8 +22,11 @@ from localbatch.runtime.swarm_tasks import Phase, TaskState, judge, latest_task
 
 log = logging.getLogger(__name__)
 
-#: Seconds between two looks at the watched services.
-INTERVAL = 0.25
+#: Seconds between two looks at the watched services' tasks: what an attempt's start and
+#: end are noticed late by, half of it on average (docs/benchmarks.md).
+INTERVAL = 0.1
+#: Seconds between two looks at the nodes.
+NODES_INTERVAL = 1.0
 
 
 class TaskWatch:
@@ -40,6 +45,8 @@ class TaskWatch:
         self._watched: set[str] = set()
         self._states: dict[str, TaskState] = {}
         self._thread: threading.Thread | None = None
+        self._nodes: dict[str, Mapping[str, Any]] = {}
+        self._nodes_seen = 0.0
 
     def watch(self, service_id: str) -> None:
         with self._cond:
@@ -99,7 +106,10 @@ class TaskWatch:
             tasks = client.api.tasks(filters={"service": watched})
         except docker.errors.NotFound:
             return self._look_one_by_one(watched)
-        nodes = {str(n["ID"]): n for n in client.api.nodes()}
+        if time.monotonic() - self._nodes_seen >= NODES_INTERVAL:
+            self._nodes = {str(n["ID"]): n for n in client.api.nodes()}
+            self._nodes_seen = time.monotonic()
+        nodes = self._nodes
         by_service: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         for task in tasks:
             by_service[str(task.get("ServiceID", ""))].append(task)
