@@ -6,10 +6,11 @@
   (each runtime call timed: creating the service, the wait until a node runs it, the wait
   for its end, its removal).
 - Throughput: 100 attempts of `sleep 1`, at most 8 at once, against the ideal
-  100 / 8 = 12.5 s (and, for reference, the Docker runtime under the same load). Through `localbatch run --max-parallel 8` when the swarm can hold 8
-  instances of the default type (16 cores), otherwise at the runtime level with 8 workers
-  and quarter-core attempts (8 fit on 2 cores): the instance type table has nothing
-  smaller than 2 cores, which a 2-core node runs one at a time.
+  100 / 8 = 12.5 s (and, for reference, the Docker runtime under the same load). Through
+  `localbatch run --max-parallel 8` when the swarm can hold 8 instances of the default
+  type (16 cores), otherwise at the runtime level with 8 workers and quarter-core attempts
+  (8 fit on 2 cores): the instance type table has nothing smaller than 2 cores, which a
+  2-core node runs one at a time.
 
 Needs this Docker Engine to be a swarm manager (`docker swarm init`).
 Run standalone: `.venv/bin/python -m bench.bench_swarm`.
