@@ -20,7 +20,7 @@ from aiohttp import web
 
 from localbatch.ids import new_request_id
 from localbatch.jobservice import JobService
-from localbatch.server import shapes
+from localbatch.server import replay, shapes
 from localbatch.server.query import bad_query, check_order, flag, list_query
 from localbatch.server.signature import API_VERSION, check_request
 from localbatch.spec.errors import ApiError, internal_error, not_found
@@ -53,7 +53,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     request_id = new_request_id()
     try:
         _check_version(request)
-        _check_signature(request)
+        await _check_request(request)
         response = await handler(request)
     except ApiError as error:
         response = error_response(error)
@@ -80,20 +80,37 @@ def _check_version(request: web.Request) -> None:
         raise ApiError.from_catalogue("InvalidVersion.NotFound", Version=version)
 
 
-def _check_signature(request: web.Request) -> None:
-    config = request.app[SERVICE_KEY].config
-    if not config.api_access_key_id:
-        return
-    error = check_request(
-        request.method,
-        request.headers,
-        request.raw_path,
-        access_key_id=config.api_access_key_id,
-        access_key_secret=config.api_access_key_secret,
-        now=time.time(),
-    )
-    if error is not None:
-        raise error
+async def _check_request(request: web.Request) -> None:
+    """The signature (when credentials are set), the body digest, then the nonce: a
+    request is recorded as seen only once it is otherwise acceptable."""
+    service = request.app[SERVICE_KEY]
+    config = service.config
+    now = time.time()
+    if config.api_access_key_id:
+        error = check_request(
+            request.method,
+            request.headers,
+            request.raw_path,
+            access_key_id=config.api_access_key_id,
+            access_key_secret=config.api_access_key_secret,
+            now=now,
+        )
+        if error is not None:
+            raise error
+    digest = replay.digest_error(request.headers, await request.read())
+    if digest is not None:
+        raise digest
+    if config.api_access_key_id:
+        fresh = await _blocking(
+            functools.partial(
+                service.store.use_nonce,
+                replay.nonce_key(config.api_access_key_id, request.headers),
+                expires=replay.nonce_expiry(request.headers, now),
+                now=now,
+            )
+        )
+        if not fresh:
+            raise replay.nonce_used()
 
 
 def _service(request: web.Request) -> JobService:

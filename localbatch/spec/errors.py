@@ -84,6 +84,13 @@ CATALOGUE: Final[dict[str, ErrorRow]] = {
         403, "InvalidQueryString", "Specified query string {Query} is not valid."
     ),
     "Forbidden": ErrorRow(403, "Forbidden", "{Reason}"),  # see `forbidden()`
+    # Alibaba Cloud's gateway code and words for a signature nonce seen before.
+    "SignatureNonceUsed": ErrorRow(
+        400, "SignatureNonceUsed", "Specified signature nonce was used already."
+    ),
+    "InvalidDigest": ErrorRow(
+        400, "InvalidDigest", "Specified Content-MD5 is not matched with the request body."
+    ),
     "InvalidResource.NotFound": ErrorRow(
         404, "InvalidResource.NotFound", "Specified resource {Resource} is not found."
     ),

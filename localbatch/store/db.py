@@ -344,6 +344,17 @@ class Store:
                 conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
         return deleted > 0
 
+    def use_nonce(self, nonce: str, *, expires: float, now: float) -> bool:
+        """Record a request signature's nonce until `expires`; False when it is recorded
+        already (a replay). Nonces whose time has passed are forgotten on the way."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM signature_nonces WHERE expires < ?", (now,))
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO signature_nonces (nonce, expires) VALUES (?, ?)",
+                (nonce, expires),
+            ).rowcount
+        return inserted > 0
+
     # -- reads ------------------------------------------------------------------------
 
     def _counts(self, table: str, where: str, args: Sequence[Any]) -> Counts:
