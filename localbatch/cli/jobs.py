@@ -12,7 +12,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import click
 
@@ -353,7 +353,7 @@ def submit_command(file: str, token: str, url: str | None, config: Config) -> No
         body = read_job_source(file)
     except ApiError as error:
         _api_error(error)
-    target = f"/jobs?IdempotentToken={token}" if token else "/jobs"
+    target = f"/jobs?IdempotentToken={quote(token, safe='')}" if token else "/jobs"
     click.echo(_send(client, "POST", target, body)["Id"])
 
 

@@ -52,8 +52,6 @@ def explain_unreadable_json(source: str, error: ApiError) -> None:
         where = f"line {cause.lineno} column {cause.colno}: {cause.msg}"
     elif isinstance(cause, UnicodeDecodeError):
         where = f"byte {cause.start}: not UTF-8"
-    elif isinstance(cause, RecursionError):
-        where = "nested too deeply to parse"
     elif cause is not None:
         where = str(cause)
     else:

@@ -17,11 +17,19 @@ from typing import Any, TypeVar
 
 import psutil
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from localbatch.ids import new_request_id
 from localbatch.jobservice import JobService
-from localbatch.server import replay, shapes
-from localbatch.server.query import bad_query, check_order, flag, list_query
+from localbatch.server import headers, replay, shapes
+from localbatch.server.query import (
+    bad_query,
+    check_order,
+    flag,
+    idempotent_token,
+    list_query,
+    plain_number,
+)
 from localbatch.server.signature import API_VERSION, check_request
 from localbatch.spec.errors import ApiError, internal_error, not_found
 from localbatch.spec.load import parse_body
@@ -36,8 +44,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
+    """A JSON answer that can always be encoded: a lone surrogate in a text (there should
+    be none) goes out as a JSON escape rather than failing the answer."""
     return web.Response(
-        body=json.dumps(body, ensure_ascii=False).encode(),
+        body=json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace"),
         status=status,
         content_type="application/json",
     )
@@ -47,31 +57,57 @@ def error_response(error: ApiError) -> web.Response:
     return json_response(error.to_body(), status=error.http_status)
 
 
+#: The answer when even shaping an error failed: built once, so it cannot fail itself.
+_INTERNAL_ERROR_BODY = json.dumps(internal_error().to_body()).encode()
+
+
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request id on every answer; version and signature checks; errors as service bodies."""
+    """Request id on every answer; the header, version and signature checks; errors as
+    service bodies. Whatever happens below, the answer is a JSON body."""
     request_id = new_request_id()
     try:
+        response = await _answer(request, handler, request_id)
+    except Exception:
+        log.exception(
+            "answering %s %s failed (request id %s)", request.method, request.path, request_id
+        )
+        response = web.Response(
+            body=_INTERNAL_ERROR_BODY, status=500, content_type="application/json"
+        )
+    response.headers["x-acs-request-id"] = request_id
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
+    try:
+        header_error = headers.header_error(request.raw_headers)
+        if header_error is not None:
+            raise header_error
         _check_version(request)
         await _check_request(request)
-        response = await handler(request)
+        return await handler(request)
     except ApiError as error:
-        response = error_response(error)
+        return error_response(error)
     except web.HTTPMethodNotAllowed:
-        response = error_response(
+        return error_response(
             ApiError.from_catalogue("MethodNotAllowed", Method=request.method, Path=request.path)
         )
     except web.HTTPNotFound:
-        response = error_response(ApiError.from_catalogue("InvalidUrlPattern", Path=request.path))
-    except web.HTTPRequestEntityTooLarge:
-        response = error_response(ApiError.from_catalogue("Invalid", Parameter="HttpBody"))
+        return error_response(ApiError.from_catalogue("InvalidUrlPattern", Path=request.path))
+    except (web.HTTPRequestEntityTooLarge, RequestPayloadError):
+        return error_response(ApiError.from_catalogue("Invalid", Parameter="HttpBody"))
+    except ConnectionError:
+        # The client hung up while its request was read: nobody reads this answer.
+        log.info(
+            "client hung up during %s %s (request id %s)", request.method, request.path, request_id
+        )
+        return error_response(ApiError.from_catalogue("Invalid", Parameter="HttpBody"))
     except Exception:
         log.exception(
             "request %s %s failed (request id %s)", request.method, request.path_qs, request_id
         )
-        response = error_response(internal_error())
-    response.headers["x-acs-request-id"] = request_id
-    return response
+        return error_response(internal_error())
 
 
 def _check_version(request: web.Request) -> None:
@@ -127,8 +163,8 @@ async def _blocking(func: Callable[[], T]) -> T:
 
 async def create_job(request: web.Request) -> web.Response:
     service = _service(request)
-    body = parse_body(await request.read())
-    token = request.query.get("IdempotentToken", "")
+    token = idempotent_token(request.query)
+    body = await _blocking(functools.partial(parse_body, await request.read()))
     job_id = await _blocking(functools.partial(service.create, body, token=token))
     return json_response({"Id": job_id}, status=201)
 
@@ -162,7 +198,7 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 async def change_priority(request: web.Request) -> web.Response:
-    body = parse_body(await request.read())
+    body = await _blocking(functools.partial(parse_body, await request.read()))
     job_id = request.match_info["job_id"]
     await _blocking(functools.partial(_service(request).change_priority, job_id, body))
     return json_response({}, status=200)
@@ -232,8 +268,9 @@ async def get_instance(request: web.Request) -> web.Response:
     job_id, task_name = request.match_info["job_id"], request.match_info["task"]
     shape = _instance_shaper(service, job_id, task_name)
     raw_id = request.match_info["instance"]
+    instance_id = plain_number(raw_id)
     record = (
-        service.store.get_instance(job_id, task_name, int(raw_id)) if raw_id.isdigit() else None
+        None if instance_id is None else service.store.get_instance(job_id, task_name, instance_id)
     )
     if record is None:
         raise not_found(f"{job_id}/{task_name}/{raw_id}")

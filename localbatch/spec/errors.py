@@ -88,6 +88,9 @@ CATALOGUE: Final[dict[str, ErrorRow]] = {
     "SignatureNonceUsed": ErrorRow(
         400, "SignatureNonceUsed", "Specified signature nonce was used already."
     ),
+    "InvalidHeader": ErrorRow(
+        400, "InvalidHeader", "Specified header {Header} is not valid. {Reason}"
+    ),
     "InvalidDigest": ErrorRow(
         400, "InvalidDigest", "Specified Content-MD5 is not matched with the request body."
     ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -570,8 +571,11 @@ def _filter_states(where: list[str], args: list[Any], column: str, states: Itera
         args.extend(wanted)
 
 
+#: A marker this store issues: a row number or instance id, ASCII digits, fits SQLite's int64.
+_MARKER = re.compile(r"[0-9]{1,18}")
+
+
 def _marker_number(marker: str) -> int:
-    try:
-        return int(marker)
-    except ValueError:
-        raise ValueError(f"unknown marker {marker!r}") from None
+    if not _MARKER.fullmatch(marker):
+        raise ValueError(f"unknown marker {marker!r}")
+    return int(marker)
