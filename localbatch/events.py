@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,23 @@ def event_name(category: str, state: State) -> str:
 
 
 @dataclass(frozen=True)
+class InstanceBatch:
+    """The instances of one task an event speaks for at once: ids 0..count-1 but `exempt`
+    (those reported one by one). Announcing 10,000 instances Waiting, or stopping the ones
+    that never started, is then one event, not 10,000."""
+
+    count: int
+    exempt: frozenset[int] = frozenset()
+
+    def ids(self) -> Iterator[int]:
+        """The instance ids the batch covers, in order."""
+        return (i for i in range(self.count) if i not in self.exempt)
+
+    def size(self) -> int:
+        return self.count - sum(1 for i in self.exempt if 0 <= i < self.count)
+
+
+@dataclass(frozen=True)
 class Event:
     """One state change. Times are POSIX seconds (float); None when not reached yet."""
 
@@ -58,6 +75,10 @@ class Event:
     error_message: str = ""
     #: Free-form extras: runtime ref, log object paths, metrics, messages.
     detail: Mapping[str, Any] = field(default_factory=dict)
+    #: An instance event for many instances of `task_name` (then `instance_id` is None):
+    #: each covered instance is in `state` afresh (Waiting: no attempt, times or result;
+    #: Stopped: never started), with this event's error code and message.
+    batch: InstanceBatch | None = None
 
 
 Listener = Callable[[Event], None]

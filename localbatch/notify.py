@@ -20,7 +20,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,15 +134,21 @@ class Notifier:
         if topic is None or event.name not in topic.events:
             return
         record = self.store.get_job(event.job_id)
-        message = message_body(
-            event,
-            record.name if record else "",
-            record.creation_time if record else None,
+        name = record.name if record else ""
+        created = record.creation_time if record else None
+        # A batch event is one message per instance, as if each had had its own event.
+        singles = (
+            (replace(event, instance_id=i, batch=None) for i in event.batch.ids())
+            if event.batch is not None
+            else (event,)
         )
-        try:
-            self._queue.put_nowait(Delivery(self.endpoint, topic.name, message))
-        except queue.Full:
-            log.error("notification queue full: %s of %s not sent", event.name, event.job_id)
+        for single in singles:
+            try:
+                message = message_body(single, name, created)
+                self._queue.put_nowait(Delivery(self.endpoint, topic.name, message))
+            except queue.Full:
+                log.error("notification queue full: %s of %s not sent", event.name, event.job_id)
+                return
 
     def _deliver_all(self) -> None:
         while True:

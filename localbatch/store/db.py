@@ -25,6 +25,7 @@ import psutil
 from localbatch.events import Event
 from localbatch.spec.model import Job
 from localbatch.states import State
+from localbatch.store import instance_rows
 from localbatch.store.eventcodec import event_json
 from localbatch.store.records import (
     AttemptRecord,
@@ -35,7 +36,7 @@ from localbatch.store.records import (
     Page,
     TaskRecord,
 )
-from localbatch.store.schema import SCHEMA
+from localbatch.store.schema import SCHEMA, migrate
 
 DB_NAME = "localbatch.db"
 #: How long a writer waits for another process's transaction before giving up.
@@ -104,6 +105,8 @@ class Store:
         # Inside a write transaction, so two processes creating a new store at once take
         # turns (BEGIN IMMEDIATE waits on the busy timeout) instead of one failing.
         self._conn().executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
+        with self._write() as conn:
+            migrate(conn)
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
@@ -161,7 +164,8 @@ class Store:
         idempotent_token: str = "",
         runner: str | None = None,
     ) -> None:
-        """Record a submitted job with all its tasks and instances Waiting.
+        """Record a submitted job with all its tasks and instances Waiting (the instances
+        as counts: each gets a row once something happens to it, see `instance_rows`).
 
         Raises DuplicateToken when `idempotent_token` already names a job.
         """
@@ -190,15 +194,11 @@ class Store:
                 ),
             )
             conn.executemany(
-                "INSERT INTO tasks (job_id, name, pos, state) VALUES (?, ?, ?, ?)",
-                [(job_id, name, pos, State.WAITING.value) for pos, name in enumerate(job.tasks)],
-            )
-            conn.executemany(
-                "INSERT INTO instances (job_id, task_name, instance_id, state) VALUES (?, ?, ?, ?)",
+                "INSERT INTO tasks (job_id, name, pos, state, instance_count)"
+                " VALUES (?, ?, ?, ?, ?)",
                 [
-                    (job_id, name, index, State.WAITING.value)
-                    for name, task in job.tasks.items()
-                    for index in range(task.instance_count)
+                    (job_id, name, pos, State.WAITING.value, task.instance_count)
+                    for pos, (name, task) in enumerate(job.tasks.items())
                 ],
             )
 
@@ -238,6 +238,8 @@ class Store:
                 self._apply_job(conn, event)
             elif event.category == "Task" and event.task_name is not None:
                 self._apply_task(conn, event)
+            elif event.category == "Instance" and event.batch is not None:
+                instance_rows.apply_batch(conn, event)
             elif (
                 event.category == "Instance"
                 and event.task_name is not None
@@ -370,7 +372,7 @@ class Store:
             row,
             state=State(row["state"]),
             task_counts=self._counts("tasks", "job_id = ?", (row["id"],)),
-            instance_counts=self._counts("instances", "job_id = ?", (row["id"],)),
+            instance_counts=instance_rows.instance_counts(self._conn(), row["id"]),
         )
 
     def get_job(self, job_id: str) -> JobRecord | None:
@@ -429,9 +431,8 @@ class Store:
             TaskRecord,
             row,
             state=State(row["state"]),
-            instance_counts=self._counts(
-                "instances", "job_id = ? AND task_name = ?", (row["job_id"], row["name"])
-            ),
+            idle_state=State(row["idle_state"]),
+            instance_counts=instance_rows.instance_counts(self._conn(), row["job_id"], row["name"]),
         )
 
     def get_task(self, job_id: str, task_name: str) -> TaskRecord | None:
@@ -469,22 +470,9 @@ class Store:
         next_marker = rows[-1]["name"] if more else ""
         return Page(tuple(self._task(row) for row in rows[:max_items]), next_marker)
 
-    @staticmethod
-    def _instance(row: sqlite3.Row) -> InstanceRecord:
-        return _from_row(
-            InstanceRecord, row, state=State(row["state"]), detail=json.loads(row["detail"])
-        )
-
     def get_instance(self, job_id: str, task_name: str, instance_id: int) -> InstanceRecord | None:
-        row = (
-            self._conn()
-            .execute(
-                "SELECT * FROM instances WHERE job_id = ? AND task_name = ? AND instance_id = ?",
-                (job_id, task_name, instance_id),
-            )
-            .fetchone()
-        )
-        return self._instance(row) if row else None
+        """The instance (an idle one as it stands: `instance_rows`), None if it is none."""
+        return instance_rows.get_instance(self._conn(), job_id, task_name, instance_id)
 
     def list_instances(
         self,
@@ -494,29 +482,21 @@ class Store:
         states: Iterable[State] = (),
         marker: str = "",
         max_items: int | None = 100,
+        recorded_only: bool = False,
     ) -> Page[InstanceRecord]:
-        """Instances by task order then id; the marker is an instance id (one task only)."""
-        where, args = ["i.job_id = ?"], list[Any]([job_id])
-        if task_name is not None:
-            where.append("i.task_name = ?")
-            args.append(task_name)
-        _filter_states(where, args, "i.state", states)
-        if marker:
-            where.append("i.instance_id >= ?")
-            args.append(_marker_number(marker))
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT i.* FROM instances i LEFT JOIN tasks t"
-                " ON t.job_id = i.job_id AND t.name = i.task_name"
-                f" WHERE {' AND '.join(where)} ORDER BY t.pos, i.instance_id LIMIT ?",
-                (*args, _sql_limit(max_items)),
-            )
-            .fetchall()
+        """Instances by task order then id; the marker is an instance id (one task only).
+
+        `recorded_only`: leave out the idle instances nothing happened to yet.
+        """
+        return instance_rows.list_instances(
+            self._conn(),
+            job_id,
+            task_name,
+            states=states,
+            start=_marker_number(marker) if marker else 0,
+            max_items=max_items,
+            recorded_only=recorded_only,
         )
-        more = max_items is not None and len(rows) > max_items
-        next_marker = str(rows[-1]["instance_id"]) if more else ""
-        return Page(tuple(self._instance(row) for row in rows[:max_items]), next_marker)
 
     def attempts(self, job_id: str, task_name: str, instance_id: int) -> list[AttemptRecord]:
         rows = self._conn().execute(

@@ -1,6 +1,9 @@
-"""The SQLite schema, created on first open (and idempotent on every open)."""
+"""The SQLite schema, created on first open (and idempotent on every open), and the
+migration of a store written by an earlier localbatch."""
 
 from __future__ import annotations
+
+import sqlite3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -28,6 +31,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     state TEXT NOT NULL,
     start_time REAL,
     end_time REAL,
+    -- Instances are rows once something happens to them; the others (idle) are counted
+    -- here, in idle_state (store/instance_rows.py).
+    instance_count INTEGER NOT NULL DEFAULT 0,
+    idle_state TEXT NOT NULL DEFAULT 'Waiting',
     PRIMARY KEY (job_id, name)
 );
 CREATE TABLE IF NOT EXISTS instances (
@@ -74,3 +81,19 @@ CREATE TABLE IF NOT EXISTS signature_nonces (
 );
 CREATE INDEX IF NOT EXISTS signature_nonces_by_expiry ON signature_nonces (expires);
 """
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store of an earlier version up to this schema (inside a write transaction).
+
+    Stores before lazily recorded instances have a row for every instance: each task's
+    instance count is its number of rows, and none is idle.
+    """
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}
+    if "instance_count" not in columns:
+        conn.execute("ALTER TABLE tasks ADD COLUMN instance_count INTEGER NOT NULL DEFAULT 0")
+        conn.execute("ALTER TABLE tasks ADD COLUMN idle_state TEXT NOT NULL DEFAULT 'Waiting'")
+        conn.execute(
+            "UPDATE tasks SET instance_count = (SELECT COUNT(*) FROM instances i"
+            " WHERE i.job_id = tasks.job_id AND i.task_name = tasks.name)"
+        )
