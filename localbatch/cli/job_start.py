@@ -19,8 +19,10 @@ from localbatch.cli.common import (
     EXIT_JOB_FAILED,
     EXIT_OK,
     Config,
+    check_oss_root,
     fail,
     open_local,
+    open_store,
 )
 from localbatch.cli.run_progress import PlainProgress
 from localbatch.cli.stop_signal import terminate_as_interrupt  # SIGTERM ends it like Ctrl-C
@@ -43,6 +45,8 @@ def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
     from localbatch.runtime.base import RuntimeUnavailable
     from localbatch.server.runtime_choice import select_sparing_runtime
 
+    open_store(config).close()  # before anything starts: one line, exit 2
+    check_oss_root(config)
     try:
         runtime, notice = select_sparing_runtime(runtime_choice, config)
     except RuntimeUnavailable as exc:

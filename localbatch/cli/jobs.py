@@ -75,6 +75,8 @@ def _send(client: ApiClient, method: str, target: str, body: Any = None) -> Any:
     try:
         return client.request(method, target, body)
     except ApiError as error:
+        if error.http_status == 503:  # its store is full or read-only: not the request's fault
+            fail(f"the server at {client.url} cannot record it: {error.code}: {error.message}")
         _api_error(error)
     except OSError as exc:
         fail(f"the server at {client.url} did not answer: {exc}")

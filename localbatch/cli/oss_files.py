@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail
+from localbatch.diskspace import NOT_WRITABLE, WRITE_SIDE, cause_of, explain
 from localbatch.storage.errors import StorageError
 from localbatch.storage.paths import SCHEME, safe_relative
 from localbatch.storage.resolver import Location, OssResolver
@@ -180,6 +181,17 @@ def cp(src: str, dst: str, config: Config) -> None:
     click.echo(f"copied {copied} object{'s' if copied != 1 else ''}")
 
 
+def _publish(source: Path, target: Location) -> None:
+    """One upload; a destination that cannot be written is named with the cause."""
+    try:
+        publish_file(source, target)
+    except OSError as exc:
+        if cause_of(exc) not in WRITE_SIDE:  # e.g. the source cannot be read: said as is
+            raise
+        fail(f"cannot write {target.url} ({target.path}): {cause_of(exc)}")
+    click.echo(f"{source} -> {target.url}", err=True)
+
+
 def _upload(config: Config, source: Path, dst: str) -> int:
     if source.is_file():
         target = _resolve(config, dst)
@@ -187,8 +199,7 @@ def _upload(config: Config, source: Path, dst: str) -> int:
             target = _as_folder(config, target)
         if target.oss.is_folder:
             target = target.child(source.name)
-        publish_file(source, target)
-        click.echo(f"{source} -> {target.url}", err=True)
+        _publish(source, target)
         return 1
     if not source.is_dir():
         fail(f"no such file or directory: {source}", EXIT_USAGE)
@@ -196,9 +207,7 @@ def _upload(config: Config, source: Path, dst: str) -> int:
     count = 0
     for file in sorted(p for p in source.rglob("*") if not p.is_dir()):
         relative = safe_relative(file.relative_to(source).as_posix())
-        target = folder.child(relative)
-        publish_file(file, target)
-        click.echo(f"{file} -> {target.url}", err=True)
+        _publish(file, folder.child(relative))
         count += 1
     return count
 
@@ -222,11 +231,15 @@ def _download(config: Config, src: str, destination: Path) -> int:
 
 def _fetch(location: Location, path: str, url: str, target: Path) -> None:
     """Download one object to `target` through a temporary sibling, so it appears whole."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         location.fs.get_file(path, str(temp))
         os.replace(temp, target)
+    except OSError as exc:
+        if cause_of(exc) not in (*WRITE_SIDE, NOT_WRITABLE):
+            raise
+        fail(f"cannot write {target}: {explain(target.parent, exc)}")
     finally:
         temp.unlink(missing_ok=True)
     click.echo(f"{url} -> {target}", err=True)

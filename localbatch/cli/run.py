@@ -21,8 +21,10 @@ from localbatch.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     Config,
+    check_oss_root,
     config_options,
     fail,
+    open_store,
 )
 from localbatch.cli.stop_signal import terminate_as_interrupt
 from localbatch.cli.validate import valid_body_or_exit
@@ -37,6 +39,10 @@ if TYPE_CHECKING:
     from localbatch.ossendpoint.server import OssEndpoint
     from localbatch.runtime.base import Runtime
     from localbatch.spec.model import Job
+    from localbatch.store.recorder import EventRecorder
+
+#: Seconds between two tries to record the end of a job while its store cannot be written.
+RECORD_RETRY_SECONDS = 1.0
 
 
 @contextlib.contextmanager
@@ -166,6 +172,9 @@ def run_command(
 ) -> None:
     """Validate FILE (or - for stdin), then run the job on this machine."""
     body = valid_body_or_exit(file, config.quotas)
+    if not dry_run:  # before a runtime is chosen: one line, nothing started
+        open_store(config).close()
+        check_oss_root(config)
 
     from localbatch.ids import new_job_id
     from localbatch.runtime.base import RuntimeUnavailable
@@ -213,18 +222,20 @@ def _run(
     from localbatch.events import EventBus
     from localbatch.notify import Notifier
     from localbatch.storage.layout import job_dir, logs_dir
-    from localbatch.store import Store
+    from localbatch.store.recorder import EventRecorder
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False, soft_wrap=True)
     bus = EventBus()
-    oss_host, endpoint = _oss_host(config, runtime.name, endpoint_wanted)
-    store = Store.open(config.state_dir)
+    store = open_store(config)
+    recorder = EventRecorder(store)
     notifier = Notifier(config.state_dir, store, config.notification_endpoint)
     engine: Engine | None = None
+    endpoint = None
     try:
         store.create_job(job_id, job, created=time.time())
-        bus.subscribe(store.on_event)
+        oss_host, endpoint = _oss_host(config, runtime.name, endpoint_wanted)
+        bus.subscribe(recorder)
         bus.subscribe(notifier)
         engine = Engine(config, runtime, bus, max_parallel=max_parallel, oss_host=oss_host)
         err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
@@ -243,10 +254,30 @@ def _run(
             if endpoint is not None:
                 endpoint.stop()
             notifier.close()
-            store.close()
+        _record_the_end(recorder, err)  # may wait for space: Ctrl-C gives up
+        store.close()
     if interrupted or state == State.STOPPED:
         return EXIT_INTERRUPTED
     return EXIT_OK if state == State.FINISHED else EXIT_JOB_FAILED
+
+
+def _record_the_end(recorder: EventRecorder, err: Console) -> None:
+    """The job's last events wait for a store that cannot be written (full disk): wait for
+    space to come back, saying so once; Ctrl-C leaves them to the next start's recovery."""
+    if recorder.flush():
+        return
+    err.print(
+        f"the job store cannot record the end of the job ({recorder.failure}); "
+        "waiting for it to be writable again (Ctrl-C: the next start recovers the job)",
+        markup=False,
+        soft_wrap=True,
+    )
+    try:
+        while not recorder.flush():
+            time.sleep(RECORD_RETRY_SECONDS)
+    except KeyboardInterrupt:
+        pass
+    recorder.close()
 
 
 def _watch(

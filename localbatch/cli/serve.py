@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail, open_store
+from localbatch.cli.common import (
+    EXIT_USAGE,
+    Config,
+    check_oss_root,
+    config_options,
+    fail,
+    open_store,
+)
 from localbatch.cli.stop_signal import wait_for_stop_signal
 
 if TYPE_CHECKING:
@@ -100,6 +107,7 @@ def serve_command(
     # An unusable state directory is one clear line here, not a traceback (or a misleading
     # "cannot listen") from inside the stack.
     open_store(config).close()
+    check_oss_root(config)  # jobs write their logs and outputs there, endpoint or not
     runtime, notice = _runtime(runtime_choice, config)
     click.echo(notice, err=True)
     click.echo(package_copy_notice(config), err=True)

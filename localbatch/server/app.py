@@ -34,6 +34,7 @@ from localbatch.server.signature import API_VERSION, check_request
 from localbatch.spec.errors import ApiError, internal_error, not_found
 from localbatch.spec.load import parse_body
 from localbatch.store.records import InstanceRecord
+from localbatch.unwritable import StoreUnwritable
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,11 @@ async def _answer(request: web.Request, handler: Handler, request_id: str) -> we
         return error_response(ApiError.from_catalogue("InvalidUrlPattern", Path=request.path))
     except (web.HTTPRequestEntityTooLarge, RequestPayloadError):
         return error_response(ApiError.from_catalogue("Invalid", Parameter="HttpBody"))
+    except StoreUnwritable as exc:
+        log.warning("%s %s refused: %s", request.method, request.path, exc)
+        if exc.full:
+            return error_response(ApiError.from_catalogue("StoreFull"))
+        return error_response(ApiError.from_catalogue("StoreUnavailable", Reason=exc.cause))
     except ConnectionError:
         # The client hung up while its request was read: nobody reads this answer.
         log.info(

@@ -28,6 +28,7 @@ from localbatch.server.discovery import (
     write_server_info,
 )
 from localbatch.store import Store, runner_pid
+from localbatch.store.recorder import EventRecorder
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,9 @@ def open_local_service(
         oss_address, instance_oss, oss_closers = _oss_endpoints(config, runtime, oss_host, oss_port)
         closers.extend(oss_closers)
         bus = EventBus()
-        bus.subscribe(store.on_event)
+        recorder = EventRecorder(store)
+        bus.subscribe(recorder)
+        closers.append(recorder.close)
         notifier = Notifier(config.state_dir, store, config.notification_endpoint)
         bus.subscribe(notifier)
         closers.append(notifier.close)

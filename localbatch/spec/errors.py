@@ -97,6 +97,19 @@ CATALOGUE: Final[dict[str, ErrorRow]] = {
     "InvalidResource.NotFound": ErrorRow(
         404, "InvalidResource.NotFound", "Specified resource {Resource} is not found."
     ),
+    # The job store's disk is full, or cannot be written: nothing was recorded; retrying
+    # later succeeds once it can be written again.
+    "StoreFull": ErrorRow(
+        503,
+        "StoreFull",
+        "The job store has no space left on its device; the request was not recorded. "
+        "Retry once space is freed.",
+    ),
+    "StoreUnavailable": ErrorRow(
+        503,
+        "StoreUnavailable",
+        "The job store cannot be written ({Reason}); the request was not recorded.",
+    ),
     "InternalError": ErrorRow(
         500,
         "InternalError",

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import psutil
 
+from localbatch.diskspace import explain
 from localbatch.events import Event
 from localbatch.spec.model import Job
 from localbatch.states import State
@@ -37,6 +38,7 @@ from localbatch.store.records import (
     TaskRecord,
 )
 from localbatch.store.schema import SCHEMA, migrate
+from localbatch.unwritable import StoreUnwritable, unwritable
 
 DB_NAME = "localbatch.db"
 #: How long a writer waits for another process's transaction before giving up.
@@ -104,13 +106,23 @@ class Store:
         self._closed = False
         # Inside a write transaction, so two processes creating a new store at once take
         # turns (BEGIN IMMEDIATE waits on the busy timeout) instead of one failing.
-        self._conn().executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
-        with self._write() as conn:
-            migrate(conn)
+        try:
+            with self._unwritable_as_such():
+                self._conn().executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
+            with self._write() as conn:
+                migrate(conn)
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        """The store of a state directory (created if need be); StoreUnwritable when it
+        cannot be created or written there."""
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnwritable(state_dir, explain(state_dir, exc)) from exc
         return cls(state_dir / DB_NAME)
 
     # -- connections and transactions -------------------------------------------------
@@ -120,30 +132,50 @@ class Store:
         if conn is None:
             if self._closed:
                 raise RuntimeError("the store is closed")
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.row_factory = sqlite3.Row
-            _enable_wal(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")
+            with self._unwritable_as_such():
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                try:
+                    conn.row_factory = sqlite3.Row
+                    _enable_wal(conn)
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                except BaseException:
+                    conn.close()
+                    raise
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
         return conn
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+    def _unwritable_as_such(self) -> Iterator[None]:
+        """A full, read-only or forbidden store directory raises StoreUnwritable."""
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            translated = unwritable(self.path.parent, exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; StoreUnwritable when the directory refuses it (SQLite may
+        have rolled back on its own then: a rollback is only sent to an open transaction)."""
+        conn = self._conn()
+        with self._unwritable_as_such():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:

@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     state TEXT NOT NULL,
     start_time REAL,
     end_time REAL,
-    -- Instances are rows once something happens to them; the others (idle) are counted
+    -- Instances are rows once something happens to them: the others (idle) are counted
     -- here, in idle_state (store/instance_rows.py).
     instance_count INTEGER NOT NULL DEFAULT 0,
     idle_state TEXT NOT NULL DEFAULT 'Waiting',
