@@ -1,9 +1,7 @@
-"""The SQLite schema, created on first open (and idempotent on every open), and the
-migration of a store written by an earlier localbatch."""
+"""The SQLite schema, created on first open (and idempotent on every open); a store made
+by an earlier version is brought up to it by `migrations`."""
 
 from __future__ import annotations
-
-import sqlite3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -65,6 +63,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     error_code TEXT NOT NULL DEFAULT '',
     error_message TEXT NOT NULL DEFAULT '',
     ref TEXT NOT NULL DEFAULT '',
+    stdout_offset INTEGER,
+    stderr_offset INTEGER,
     PRIMARY KEY (job_id, task_name, instance_id, run, attempt)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -81,19 +81,3 @@ CREATE TABLE IF NOT EXISTS signature_nonces (
 );
 CREATE INDEX IF NOT EXISTS signature_nonces_by_expiry ON signature_nonces (expires);
 """
-
-
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring a store of an earlier version up to this schema (inside a write transaction).
-
-    Stores before lazily recorded instances have a row for every instance: each task's
-    instance count is its number of rows, and none is idle.
-    """
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(tasks)")}
-    if "instance_count" not in columns:
-        conn.execute("ALTER TABLE tasks ADD COLUMN instance_count INTEGER NOT NULL DEFAULT 0")
-        conn.execute("ALTER TABLE tasks ADD COLUMN idle_state TEXT NOT NULL DEFAULT 'Waiting'")
-        conn.execute(
-            "UPDATE tasks SET instance_count = (SELECT COUNT(*) FROM instances i"
-            " WHERE i.job_id = tasks.job_id AND i.task_name = tasks.name)"
-        )
