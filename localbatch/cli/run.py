@@ -233,8 +233,8 @@ def _run(
     engine: Engine | None = None
     endpoint = None
     try:
-        store.create_job(job_id, job, created=time.time())
         oss_host, endpoint = _oss_host(config, runtime.name, endpoint_wanted)
+        store.create_job(job_id, job, created=time.time())
         bus.subscribe(recorder)
         bus.subscribe(notifier)
         engine = Engine(config, runtime, bus, max_parallel=max_parallel, oss_host=oss_host)
