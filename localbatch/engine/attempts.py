@@ -12,23 +12,24 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from localbatch.config import Config
 from localbatch.diskspace import DISK_FULL_CODE, NO_SPACE, cause_of, is_full
 from localbatch.engine.environment import TaskEnvironment, attempt_spec
 from localbatch.engine.scheduler import Launch
+from localbatch.events import EventDetail
 from localbatch.runtime.base import (
     STOPPED_ERROR_CODE,
     AttemptHandle,
     AttemptOutcome,
-    Bind,
     Runtime,
     file_size,
     run_attempt,
     uses_images,
 )
 from localbatch.spec.model import Job
+from localbatch.storage.needs import Need
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class PreparedAttemptLike(Protocol):
     """What `localbatch.storage.instance.PreparedAttempt` offers the engine."""
 
     workdir: Path
-    binds: tuple[Bind, ...]
+    needs: tuple[Need, ...]
     stdout_path: Path
     stderr_path: Path
     stdout_object: str
@@ -50,17 +51,23 @@ class PreparedAttemptLike(Protocol):
     def start_streaming(self) -> None: ...
 
 
-class JobStorageLike(Protocol):
+#: The prepared attempts of one storage: `finish` takes back what its `prepare` gave.
+P = TypeVar("P", bound=PreparedAttemptLike)
+
+
+class JobStorageLike(Protocol[P]):
     """What `localbatch.storage.instance.JobStorage` offers the engine."""
 
-    def prepare(self, task_name: str, instance_id: int, attempt: int) -> PreparedAttemptLike: ...
+    def prepare(self, task_name: str, instance_id: int, attempt: int) -> P: ...
 
-    def finish(self, prepared: Any, *, keep: bool = False) -> None: ...
+    def finish(self, prepared: P, *, keep: bool = False) -> None: ...
 
     def close(self) -> None: ...
 
 
-StorageFactory = Callable[[Config, str, Job, Path], JobStorageLike]
+#: Opens the storage of one job. The engine never looks inside a prepared attempt beyond
+#: `PreparedAttemptLike`; which kind a storage makes is its own (hence Any here).
+StorageFactory = Callable[[Config, str, Job, Path], JobStorageLike[Any]]
 
 
 def failure_outcome(exc: BaseException, default_code: str = INTERNAL_ERROR) -> AttemptOutcome:
@@ -79,7 +86,7 @@ def disk_full_outcome(outcome: AttemptOutcome, prepared: PreparedAttemptLike) ->
     if outcome.succeeded or outcome.error_code in (STOPPED_ERROR_CODE, DISK_FULL_CODE):
         return outcome
     places = [prepared.workdir, prepared.stdout_path.parent]
-    places += [bind.source for bind in prepared.binds if not bind.read_only]
+    places += [need.source for need in prepared.needs if not need.read_only]
     full = next((place for place in places if is_full(place)), None)
     if full is None:
         return outcome
@@ -90,11 +97,11 @@ def disk_full_outcome(outcome: AttemptOutcome, prepared: PreparedAttemptLike) ->
 
 def execute_attempt(
     runtime: Runtime,
-    storage: JobStorageLike,
+    storage: JobStorageLike[P],
     env: TaskEnvironment,
     launch: Launch,
     cancel: threading.Event,
-    detail: dict[str, Any],
+    detail: EventDetail,
     on_started: Callable[[AttemptHandle], None],
 ) -> AttemptOutcome:
     """Prepare, run and finish one attempt; `detail` receives the log paths as they are known.
@@ -118,8 +125,7 @@ def execute_attempt(
         launch.job_id,
         launch.instance_id,
         launch.attempt,
-        workdir=prepared.workdir,
-        binds=tuple(prepared.binds),
+        needs=tuple(prepared.needs),
         stdout_path=prepared.stdout_path,
         stderr_path=prepared.stderr_path,
     )
@@ -142,10 +148,10 @@ def execute_attempt(
 
 def _where_it_runs(
     runtime: Runtime, env: TaskEnvironment, prepared: PreparedAttemptLike
-) -> dict[str, str]:
+) -> EventDetail:
     """The instance's detail known before it starts: log objects and files, work directory,
     runtime and image, so a user can find them while it runs."""
-    detail = {
+    detail: EventDetail = {
         "stdout_object": prepared.stdout_object,
         "stderr_object": prepared.stderr_object,
         "stdout_path": str(prepared.stdout_path),
@@ -158,18 +164,18 @@ def _where_it_runs(
     return detail
 
 
-def log_offsets(stdout_path: Path, stderr_path: Path) -> dict[str, int]:
+def log_offsets(stdout_path: Path, stderr_path: Path) -> EventDetail:
     """Where an attempt about to start begins in its instance's log files, which every
     attempt of every run appends to: what `localbatch logs` shows as that attempt."""
     return {"stdout_offset": file_size(stdout_path), "stderr_offset": file_size(stderr_path)}
 
 
 def finish_storage(
-    storage: JobStorageLike,
-    prepared: Any,
+    storage: JobStorageLike[P],
+    prepared: P,
     outcome: AttemptOutcome | None,
     keep: bool,
-    detail: dict[str, Any],
+    detail: EventDetail,
 ) -> AttemptOutcome | None:
     """`storage.finish` after the program ended: outputs that cannot be uploaded fail an
     attempt that succeeded; after a failure the storage error goes into `detail`."""

@@ -1,8 +1,10 @@
 """The engine's records of jobs, tasks and instances, and their frozen snapshots.
 
-Records are mutable and owned by the scheduler (one thread touches them); snapshots are
-immutable copies handed to everyone else (progress display, HTTP API, events). An attempt is
-a frozen `AttemptSnapshot` the scheduler replaces as it starts and ends, as events carry it.
+The `Tracked*` records are mutable and owned by the scheduler (one thread touches them);
+snapshots are immutable copies handed to everyone else (progress display, run summary,
+events). An attempt is a frozen `AttemptSnapshot` the scheduler replaces as it starts and
+ends, as events carry it. They are not the store's rows (`localbatch.store.records`:
+`JobRecord`, ...), which are frozen and read back from SQLite by any process.
 """
 
 from __future__ import annotations
@@ -10,10 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from localbatch.engine.capacity import Resources
-from localbatch.events import AttemptSnapshot
+from localbatch.events import AttemptSnapshot, EventDetail
 from localbatch.states import State
 
 
@@ -50,7 +51,7 @@ class Metrics:
 
 
 @dataclass
-class InstanceRecord:
+class TrackedInstance:
     """One instance of a task as the scheduler tracks it, across all its attempts."""
 
     instance_id: int
@@ -60,7 +61,7 @@ class InstanceRecord:
     end_time: float | None = None
     attempts: list[AttemptSnapshot] = field(default_factory=list)
     #: Log object paths, local log files, runtime ref: whatever the driver reported.
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: EventDetail = field(default_factory=lambda: EventDetail())
     #: An attempt is in flight (capacity is held for it).
     launched: bool = False
     cancel_requested: bool = False
@@ -86,21 +87,21 @@ class TaskInstances:
     count: int
     idle_state: State = State.WAITING
     #: The instances recorded so far, by id.
-    records: dict[int, InstanceRecord] = field(default_factory=dict)
+    records: dict[int, TrackedInstance] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.count
 
-    def __getitem__(self, instance_id: int) -> InstanceRecord:
+    def __getitem__(self, instance_id: int) -> TrackedInstance:
         """The instance's record, recorded from now on (an idle one starts as it was)."""
         record = self.records.get(instance_id)
         if record is None:
             if not 0 <= instance_id < self.count:
                 raise IndexError(f"no instance {instance_id} of {self.count}")
-            record = self.records[instance_id] = InstanceRecord(instance_id, self.idle_state)
+            record = self.records[instance_id] = TrackedInstance(instance_id, self.idle_state)
         return record
 
-    def tracked(self) -> list[InstanceRecord]:
+    def tracked(self) -> list[TrackedInstance]:
         """The recorded instances, by id."""
         return [self.records[i] for i in sorted(self.records)]
 
@@ -118,15 +119,15 @@ class TaskInstances:
         idle = self.idle_count() if self.idle_state == State.WAITING else 0
         return idle + sum(1 for i in self.records if self.is_fresh(i))
 
-    def view(self) -> Iterator[InstanceRecord]:
+    def view(self) -> Iterator[TrackedInstance]:
         """Every instance by id, the idle ones as copies nothing records (for snapshots)."""
         for instance_id in range(self.count):
             record = self.records.get(instance_id)
-            yield record if record is not None else InstanceRecord(instance_id, self.idle_state)
+            yield record if record is not None else TrackedInstance(instance_id, self.idle_state)
 
 
 @dataclass
-class TaskRecord:
+class TrackedTask:
     """One task: its instances, its place in the DAG and its running counts."""
 
     name: str
@@ -146,11 +147,11 @@ class TaskRecord:
     counts: Counter[State] = field(default_factory=Counter)
     #: Retries used by all its instances.
     retries: int = 0
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: EventDetail = field(default_factory=lambda: EventDetail())
 
 
 @dataclass
-class JobRecord:
+class TrackedJob:
     """One job: its tasks, counts and, once it winds down, the state it will end in."""
 
     job_id: str
@@ -158,7 +159,7 @@ class JobRecord:
     priority: int
     seq: int
     fail_on_instance_fail: bool
-    tasks: dict[str, TaskRecord]
+    tasks: dict[str, TrackedTask]
     state: State = State.WAITING
     start_time: float | None = None
     end_time: float | None = None
@@ -184,7 +185,7 @@ class InstanceSnapshot:
     error_code: str
     error_message: str
     attempts: tuple[AttemptSnapshot, ...]
-    detail: dict[str, Any]
+    detail: EventDetail
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ class TaskSnapshot:
     metrics: Metrics
     retries: int
     instances: tuple[InstanceSnapshot, ...]
-    detail: dict[str, Any]
+    detail: EventDetail
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ class JobSnapshot:
     notices: tuple[str, ...]
 
 
-def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
+def instance_snapshot(record: TrackedInstance) -> InstanceSnapshot:
     """A copy the scheduler's later changes cannot reach (attempts are frozen values)."""
     last = record.last
     return InstanceSnapshot(
@@ -231,11 +232,11 @@ def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
         error_code=last.error_code if last else "",
         error_message=last.error_message if last else "",
         attempts=tuple(record.attempts),
-        detail=dict(record.detail),
+        detail=record.detail.copy(),
     )
 
 
-def task_snapshot(record: TaskRecord) -> TaskSnapshot:
+def task_snapshot(record: TrackedTask) -> TaskSnapshot:
     """A copy of the task and of each of its instances."""
     return TaskSnapshot(
         name=record.name,
@@ -245,11 +246,11 @@ def task_snapshot(record: TaskRecord) -> TaskSnapshot:
         metrics=Metrics.of(record.counts),
         retries=record.retries,
         instances=tuple(instance_snapshot(i) for i in record.instances.view()),
-        detail=dict(record.detail),
+        detail=record.detail.copy(),
     )
 
 
-def job_snapshot(record: JobRecord) -> JobSnapshot:
+def job_snapshot(record: TrackedJob) -> JobSnapshot:
     """A copy of the whole job, safe to hand to another thread."""
     return JobSnapshot(
         job_id=record.job_id,

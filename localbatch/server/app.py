@@ -19,8 +19,8 @@ import psutil
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
+from localbatch.application.job_service import JobService
 from localbatch.ids import new_request_id
-from localbatch.jobservice import JobService
 from localbatch.server import headers, replay, shapes
 from localbatch.server.query import (
     bad_query,

@@ -24,10 +24,10 @@ import psutil
 
 from localbatch.diskspace import explain
 from localbatch.events import Event
+from localbatch.events.codec import event_json
 from localbatch.spec.model import Job
 from localbatch.states import State
 from localbatch.store import instance_rows
-from localbatch.store.eventcodec import event_json
 from localbatch.store.migrations import migrate
 from localbatch.store.records import (
     AttemptRecord,
