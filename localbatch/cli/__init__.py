@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from localbatch import __version__
+from localbatch.cli.common import global_options
 from localbatch.cli.lazy import LazyGroup
 
 #: Modules under localbatch.cli that each define `register(group)`; one per command family.
@@ -38,5 +39,10 @@ COMMANDS = {
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="localbatch")
+@global_options
 def main() -> None:
-    """Run Alibaba Cloud BatchCompute jobs on one machine."""
+    """Run Alibaba Cloud BatchCompute jobs on one machine.
+
+    --config, --state-dir and --oss-root may be given before the command or after it
+    (after it wins).
+    """

@@ -28,25 +28,51 @@ EXIT_INTERRUPTED = 130
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def config_options(func: F) -> F:
-    """Add --config, --state-dir and --oss-root; the command receives `config: Config`."""
+#: Where the main group keeps --config, --state-dir and --oss-root given before the command.
+GLOBAL_OPTIONS = "localbatch.global_options"
 
-    @click.option(
+
+def _shared_options(func: F) -> F:
+    """--config, --state-dir and --oss-root, for the main group and for every command."""
+    func = click.option(
+        "--oss-root",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Local directory holding oss://bucket/key as <root>/bucket/key.",
+    )(func)
+    func = click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where jobs, logs and caches live (default ~/.local/share/localbatch).",
+    )(func)
+    return click.option(
         "--config",
         "config_path",
         type=click.Path(dir_okay=False, path_type=Path),
         help="Config file (default $LOCALBATCH_CONFIG or ~/.config/localbatch/config.toml).",
-    )
-    @click.option(
-        "--state-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Where jobs, logs and caches live (default ~/.local/share/localbatch).",
-    )
-    @click.option(
-        "--oss-root",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Local directory holding oss://bucket/key as <root>/bucket/key.",
-    )
+    )(func)
+
+
+def global_options(func: F) -> F:
+    """The shared options on the main group: `localbatch --state-dir D jobs` works too."""
+
+    @_shared_options
+    @functools.wraps(func)
+    def wrapper(*args: Any, **options: Any) -> Any:
+        click.get_current_context().meta[GLOBAL_OPTIONS] = {
+            name: options.pop(name) for name in ("config_path", "state_dir", "oss_root")
+        }
+        return func(*args, **options)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def config_options(func: F) -> F:
+    """Add --config, --state-dir and --oss-root; the command receives `config: Config`.
+
+    Each falls back to the same option given before the command name; the one after it wins.
+    """
+
+    @_shared_options
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -55,8 +81,13 @@ def config_options(func: F) -> F:
         oss_root: Path | None,
         **kwargs: Any,
     ) -> Any:
+        given = click.get_current_context().meta.get(GLOBAL_OPTIONS, {})
         try:
-            config = load_config(config_path, state_dir=state_dir, oss_root=oss_root)
+            config = load_config(
+                config_path or given.get("config_path"),
+                state_dir=state_dir or given.get("state_dir"),
+                oss_root=oss_root or given.get("oss_root"),
+            )
         except ConfigError as exc:
             fail(str(exc))
         return func(*args, config=config, **kwargs)

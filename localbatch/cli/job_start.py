@@ -22,11 +22,13 @@ from localbatch.cli.common import (
     fail,
     open_local,
 )
-from localbatch.cli.run_progress import PlainProgress
+from localbatch.cli.job_views import print_json
+from localbatch.cli.run_progress import PlainProgress, summary_json
 from localbatch.cli.stop_signal import terminate_as_interrupt  # SIGTERM ends it like Ctrl-C
 from localbatch.engine.service import Engine, UnknownJob
 from localbatch.spec.errors import ApiError
 from localbatch.states import State
+from localbatch.storage.layout import job_dir, logs_dir
 from localbatch.store import runner_alive
 
 if TYPE_CHECKING:
@@ -38,8 +40,11 @@ WAIT_STEP = 0.5
 EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
 
 
-def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
-    """Run the job's unfinished instances here; the exit status `localbatch run` would give."""
+def start_here(config: Config, job_id: str, runtime_choice: str, as_json: bool = False) -> int:
+    """Run the job's unfinished instances here; the exit status `localbatch run` would give.
+
+    With `as_json`, progress goes to stderr and the final summary to stdout as JSON.
+    """
     from localbatch.runtime.base import RuntimeUnavailable
     from localbatch.server.runtime_choice import select_sparing_runtime
 
@@ -50,21 +55,25 @@ def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
     click.echo(notice, err=True)
     local = open_local(config, runtime)
     assert local.engine is not None and local.recovery is not None
-    local.bus.subscribe(PlainProgress(sys.stdout))
+    local.bus.subscribe(PlainProgress(sys.stderr if as_json else sys.stdout))
     try:
         with terminate_as_interrupt():
             try:
                 state = _start_and_wait(local.service, local.engine, local.recovery, job_id)
+                status = EXIT_FOR_STATE.get(state, EXIT_JOB_FAILED)
             except ApiError as error:
                 fail(f"{error.code}: {error.message}", EXIT_INVALID)
             except KeyboardInterrupt:
                 click.echo("interrupted: stopping the job", err=True)
                 _stop_and_wait(local.engine, job_id)
-                return EXIT_INTERRUPTED
+                status = EXIT_INTERRUPTED
+        if as_json and job_id in local.engine.job_ids():
+            logs = logs_dir(job_dir(config.state_dir, job_id))
+            print_json(summary_json(local.engine.snapshot(job_id), logs, (), status))
     finally:
         with contextlib.suppress(KeyboardInterrupt):
             local.close()
-    return EXIT_FOR_STATE.get(state, EXIT_JOB_FAILED)
+    return status
 
 
 def _start_and_wait(service: JobService, engine: Engine, recovery: Recovery, job_id: str) -> State:

@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
@@ -24,6 +25,7 @@ from localbatch.cli.common import (
     config_options,
     fail,
 )
+from localbatch.cli.job_views import print_json
 from localbatch.cli.stop_signal import terminate_as_interrupt
 from localbatch.cli.validate import valid_body_or_exit
 from localbatch.runtime.select import CHOICES as RUNTIMES
@@ -153,6 +155,12 @@ def _print_dry_run(
 @click.option(
     "--no-oss-endpoint", is_flag=True, help="Do not start the local OSS endpoint for the instances."
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Progress on stderr; the final summary (or the validation report) as JSON on stdout.",
+)
 @config_options
 def run_command(
     file: str,
@@ -162,10 +170,13 @@ def run_command(
     dry_run: bool,
     pull: bool,
     no_oss_endpoint: bool,
+    as_json: bool,
     config: Config,
 ) -> None:
     """Validate FILE (or - for stdin), then run the job on this machine."""
-    body = valid_body_or_exit(file, config.quotas)
+    if as_json and dry_run:
+        fail("--json does not apply to --dry-run (its output is for reading)")
+    body = valid_body_or_exit(file, config.quotas, as_json=as_json)
 
     from localbatch.ids import new_job_id
     from localbatch.runtime.base import RuntimeUnavailable
@@ -194,21 +205,24 @@ def run_command(
     from localbatch.storage.instance import package_copy_notice
 
     click.echo(package_copy_notice(config), err=True)
-    raise SystemExit(_run(job_id, job, config, runtime, max_parallel, only, not no_oss_endpoint))
+    options = RunOptions(max_parallel, only, not no_oss_endpoint, as_json)
+    raise SystemExit(_run(job_id, job, config, runtime, options))
 
 
-def _run(
-    job_id: str,
-    job: Job,
-    config: Config,
-    runtime: Runtime,
-    max_parallel: int | None,
-    only: tuple[str, ...],
-    endpoint_wanted: bool,
-) -> int:
+@dataclass(frozen=True)
+class RunOptions:
+    """How `run` runs the job and shows it."""
+
+    max_parallel: int | None
+    only: tuple[str, ...]
+    endpoint_wanted: bool
+    as_json: bool
+
+
+def _run(job_id: str, job: Job, config: Config, runtime: Runtime, options: RunOptions) -> int:
     from rich.console import Console
 
-    from localbatch.cli.run_progress import print_summary
+    from localbatch.cli.run_progress import print_summary, summary_json
     from localbatch.engine.service import Engine
     from localbatch.events import EventBus
     from localbatch.notify import Notifier
@@ -216,9 +230,11 @@ def _run(
     from localbatch.store import Store
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    out = Console(highlight=False, soft_wrap=True)
+    # With --json, stdout holds the summary alone: progress and the table go to stderr.
+    out = err if options.as_json else Console(highlight=False, soft_wrap=True)
+    only = options.only
     bus = EventBus()
-    oss_host, endpoint = _oss_host(config, runtime.name, endpoint_wanted)
+    oss_host, endpoint = _oss_host(config, runtime.name, options.endpoint_wanted)
     store = Store.open(config.state_dir)
     notifier = Notifier(config.state_dir, store, config.notification_endpoint)
     engine: Engine | None = None
@@ -226,12 +242,16 @@ def _run(
         store.create_job(job_id, job, created=time.time())
         bus.subscribe(store.on_event)
         bus.subscribe(notifier)
-        engine = Engine(config, runtime, bus, max_parallel=max_parallel, oss_host=oss_host)
+        engine = Engine(config, runtime, bus, max_parallel=options.max_parallel, oss_host=oss_host)
         err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
         state, interrupted = _watch(engine, bus, job_id, job, only, out, err)
+        status = _exit_status(state, interrupted)
         if job_id in engine.job_ids():
             logs = logs_dir(job_dir(config.state_dir, job_id))
-            print_summary(out, engine.snapshot(job_id), logs, _not_run(job, only))
+            snapshot, not_run = engine.snapshot(job_id), _not_run(job, only)
+            print_summary(out, snapshot, logs, not_run)
+            if options.as_json:
+                print_json(summary_json(snapshot, logs, not_run, status))
         if job.auto_release and state == State.FINISHED:
             store.delete_job(job_id)
             err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
@@ -244,6 +264,10 @@ def _run(
                 endpoint.stop()
             notifier.close()
             store.close()
+    return status
+
+
+def _exit_status(state: State | None, interrupted: bool) -> int:
     if interrupted or state == State.STOPPED:
         return EXIT_INTERRUPTED
     return EXIT_OK if state == State.FINISHED else EXIT_JOB_FAILED
@@ -263,12 +287,12 @@ def _watch(
 
     not_run = _not_run(job, only)
     display: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    if out.is_terminal:  # the live table draws while it is entered
+    if out.is_terminal and not out.stderr:  # the live table draws while it is entered
         live = LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()}, not_run)
         bus.subscribe(live)
         display = live
     else:
-        bus.subscribe(PlainProgress(sys.stdout, not_run))
+        bus.subscribe(PlainProgress(sys.stderr if out.stderr else sys.stdout, not_run))
     state: State | None = None
     with terminate_as_interrupt(), display:
         try:

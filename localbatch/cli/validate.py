@@ -74,11 +74,17 @@ def _print_report(report: ValidationReport) -> None:
         click.echo(f"{error.http_status} {error.code}: {error.message}{where}")
 
 
-def valid_body_or_exit(source: str, quotas: Mapping[str, int]) -> dict[str, Any]:
-    """For commands that need a valid job: its body, or its errors printed and exit 1."""
+def valid_body_or_exit(
+    source: str, quotas: Mapping[str, int], *, as_json: bool = False
+) -> dict[str, Any]:
+    """For commands that need a valid job: its body, or its errors printed and exit 1
+    (as `validate --json` prints them, with `as_json`)."""
     body, report = _check(source, quotas)
     if not report.valid:
-        _print_report(report)
+        if as_json:
+            _echo_json(report.to_dict())
+        else:
+            _print_report(report)
         raise SystemExit(EXIT_INVALID)
     _print_warnings(report)
     return body
