@@ -16,13 +16,9 @@ from pathlib import Path
 
 from localbatch.ossendpoint.errors import OssError
 from localbatch.ossendpoint.metadata import MetadataStore, ObjectMeta, Stamp, plain_meta
-from localbatch.ossendpoint.naming import (
-    META_DIR_NAME,
-    check_bucket_name,
-    is_bucket_name,
-    object_path,
-)
+from localbatch.ossendpoint.naming import META_DIR_NAME, check_bucket_name, object_path
 from localbatch.ossendpoint.writer import AtomicWriter
+from localbatch.spec.buckets import is_bucket_name
 
 #: ETag of zero bytes, as OSS reports it for folder objects.
 EMPTY_ETAG = "D41D8CD98F00B204E9800998ECF8427E"

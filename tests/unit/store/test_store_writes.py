@@ -65,7 +65,7 @@ def test_events_update_snapshots_and_are_recorded(store: Store, make_job: JobFac
             exit_code=2,
             error_code="ExitCode",
             error_message="exit 2",
-            detail={"stdout": "oss://b/logs/stdout.job-1.split.0"},
+            detail={"stdout": "oss://bkt/logs/stdout.job-1.split.0"},
         )
     )
 
@@ -82,7 +82,7 @@ def test_events_update_snapshots_and_are_recorded(store: Store, make_job: JobFac
         "ExitCode",
     )
     # Detail accumulates: the runtime ref survives the later event.
-    assert instance.detail == {"ref": "c1", "stdout": "oss://b/logs/stdout.job-1.split.0"}
+    assert instance.detail == {"ref": "c1", "stdout": "oss://bkt/logs/stdout.job-1.split.0"}
     attempts = store.attempts("job-1", "split", 0)
     assert [(a.attempt, a.state, a.ref) for a in attempts] == [(0, State.FAILED, "c1")]
     # A restart numbers attempts from 0 again; the first run's attempt is kept.
