@@ -13,7 +13,16 @@ from localbatch.cli.common import global_options
 from localbatch.cli.lazy import LazyGroup
 
 #: Modules under localbatch.cli that each define `register(group)`; one per command family.
-COMMAND_MODULES = ("validate", "oss", "oss_files", "run", "serve", "jobs", "images")
+COMMAND_MODULES = (
+    "validate",
+    "instance_types",
+    "oss",
+    "oss_files",
+    "run",
+    "serve",
+    "jobs",
+    "images",
+)
 
 #: Which module registers each command, so that only that module is imported. A command
 #: missing here still works (its name makes every module load); tests keep this true.
@@ -21,6 +30,7 @@ COMMANDS = {
     "validate": "validate",
     "plan": "validate",
     "schema": "validate",
+    "instance-types": "instance_types",
     "oss-serve": "oss",
     "oss": "oss_files",
     "run": "run",

@@ -295,7 +295,7 @@ def _change(
         _print_job_json(config, job_id)
 
 
-@click.command("stop")
+@click.command("stop", short_help="Stop a Waiting or Running job (its instances end Stopped).")
 @job_id_argument
 @json_option
 @config_options
