@@ -14,6 +14,7 @@ from localbatch.cli.lazy import LazyGroup
 
 #: Modules under localbatch.cli that each define `register(group)`; one per command family.
 COMMAND_MODULES = (
+    "init",
     "validate",
     "instance_types",
     "oss",
@@ -27,6 +28,7 @@ COMMAND_MODULES = (
 #: Which module registers each command, so that only that module is imported. A command
 #: missing here still works (its name makes every module load); tests keep this true.
 COMMANDS = {
+    "init": "init",
     "validate": "validate",
     "plan": "validate",
     "schema": "validate",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -30,6 +31,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Where the main group keeps --config, --state-dir and --oss-root given before the command.
 GLOBAL_OPTIONS = "localbatch.global_options"
+#: The three as the command uses them (before or after its name).
+CHOSEN_OPTIONS = "localbatch.chosen_options"
+OPTION_FLAGS = {"config_path": "--config", "state_dir": "--state-dir", "oss_root": "--oss-root"}
 
 
 def _shared_options(func: F) -> F:
@@ -81,18 +85,34 @@ def config_options(func: F) -> F:
         oss_root: Path | None,
         **kwargs: Any,
     ) -> Any:
-        given = click.get_current_context().meta.get(GLOBAL_OPTIONS, {})
+        meta = click.get_current_context().meta
+        given = meta.get(GLOBAL_OPTIONS, {})
+        chosen = {
+            "config_path": config_path or given.get("config_path"),
+            "state_dir": state_dir or given.get("state_dir"),
+            "oss_root": oss_root or given.get("oss_root"),
+        }
+        meta[CHOSEN_OPTIONS] = chosen
         try:
             config = load_config(
-                config_path or given.get("config_path"),
-                state_dir=state_dir or given.get("state_dir"),
-                oss_root=oss_root or given.get("oss_root"),
+                chosen["config_path"], state_dir=chosen["state_dir"], oss_root=chosen["oss_root"]
             )
         except ConfigError as exc:
             fail(str(exc))
         return func(*args, config=config, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def given_options() -> str:
+    """The --config/--state-dir/--oss-root this command was given, as a shell would repeat
+    them (`--oss-root /x`), for the follow-up commands a command suggests."""
+    chosen = click.get_current_context().meta.get(CHOSEN_OPTIONS, {})
+    return " ".join(
+        f"{OPTION_FLAGS[name]} {shlex.quote(str(value))}"
+        for name, value in chosen.items()
+        if value is not None
+    )
 
 
 #: What opening a state directory's store raises when the directory cannot be used.
