@@ -40,6 +40,13 @@ DEFAULT_DOCKER_IMAGE = "localbatch/bookworm-python:1"
 DEFAULT_IMAGE_IDS = ("img-ubuntu", "img-ubuntu-vpc", "img-centos-vpc")
 DEFAULT_INSTANCE_TYPE = "ecs.sn1.medium"
 DEFAULT_REGION = "cn-local"
+#: `[packages] max_unpacked_size`: what one package may take once unpacked (a package is
+#: code, its data comes through the mappings); checked while unpacking.
+DEFAULT_PACKAGE_MAX_UNPACKED = 4 << 30
+#: `[packages] cache_size`: the unpacked package cache is pruned (least recently used
+#: first, never what a running attempt uses) once it holds more.
+DEFAULT_PACKAGE_CACHE_SIZE = 20 << 30
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 class ConfigError(Exception):
@@ -96,6 +103,9 @@ class Config:
     #: How each attempt gets its copy of the package: "auto" (overlay where possible, else
     #: link), "overlay", "link" or "copy" (docs/storage.md, "Packages").
     package_copy: str = "auto"
+    #: Bytes one package may take unpacked (PackageError beyond), and the cache's cap.
+    package_max_unpacked: int = DEFAULT_PACKAGE_MAX_UNPACKED
+    package_cache_size: int = DEFAULT_PACKAGE_CACHE_SIZE
     source: Path | None = None
 
     def nas_dir(self, file_system_id: str) -> Path:
@@ -147,7 +157,7 @@ KNOWN_KEYS: Mapping[str, frozenset[str] | None] = {
     "nas": None,  # any file system id
     "api": frozenset({"access_key_id", "access_key_secret"}),
     "notifications": frozenset({"endpoint"}),
-    "packages": frozenset({"copy"}),
+    "packages": frozenset({"copy", "max_unpacked_size", "cache_size"}),
 }
 CLUSTER_KEYS = frozenset({"image_id", "instance_type", "docker_image"})
 
@@ -254,8 +264,17 @@ def load_config(
     nas = {str(k): Path(str(v)).expanduser() for k, v in _table(data, "nas", config_path).items()}
     api = _table(data, "api", config_path)
     notifications = _table(data, "notifications", config_path)
-    package_copy = env.get("LOCALBATCH_PACKAGE_COPY") or str(
-        _table(data, "packages", config_path).get("copy", "auto")
+    packages = _table(data, "packages", config_path)
+    package_copy = env.get("LOCALBATCH_PACKAGE_COPY") or str(packages.get("copy", "auto"))
+    max_unpacked = _size(
+        env.get("LOCALBATCH_PACKAGE_MAX_UNPACKED_SIZE")
+        or packages.get("max_unpacked_size", DEFAULT_PACKAGE_MAX_UNPACKED),
+        "packages max_unpacked_size",
+    )
+    cache_size = _size(
+        env.get("LOCALBATCH_PACKAGE_CACHE_SIZE")
+        or packages.get("cache_size", DEFAULT_PACKAGE_CACHE_SIZE),
+        "packages cache_size",
     )
     if package_copy not in ("auto", "overlay", "link", "copy"):
         raise ConfigError(
@@ -276,5 +295,17 @@ def load_config(
         notification_endpoint=env.get("LOCALBATCH_NOTIFICATION_ENDPOINT")
         or str(notifications.get("endpoint", "")),
         package_copy=package_copy,
+        package_max_unpacked=max_unpacked,
+        package_cache_size=cache_size,
         source=config_path if data else None,
     )
+
+
+def _size(value: object, name: str) -> int:
+    """A size in bytes: an integer, or a string such as "4GiB", "512 MB", "10g" (binary units)."""
+    text = str(value).strip().lower().removesuffix("b").removesuffix("i").strip()
+    unit = text[-1:] if text[-1:] in _SIZE_UNITS and not text[-1:].isdigit() else ""
+    number = text[: len(text) - len(unit)].strip()
+    if isinstance(value, bool) or not number.isdigit() or int(number) <= 0:
+        raise ConfigError(f"{name} must be a positive size such as 4GiB or 500MiB, not {value!r}")
+    return int(number) * _SIZE_UNITS[unit]

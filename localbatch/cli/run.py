@@ -67,9 +67,11 @@ def _oss_host(config: Config, runtime_name: str, wanted: bool) -> tuple[str, Oss
         return config.oss.endpoint.split("://", 1)[-1].rstrip("/"), None
     if not wanted:
         return "", None
+    from localbatch.cli.server_logs import quiet_bad_requests
     from localbatch.ossendpoint.for_instances import instance_endpoint
     from localbatch.runtime.base import RuntimeUnavailable
 
+    quiet_bad_requests()  # an instance sending garbage gets its 400, not a traceback here
     try:
         endpoint = instance_endpoint(
             runtime_name,

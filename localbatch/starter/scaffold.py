@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from localbatch.storage.resolver import OssResolver
-from localbatch.storage.transfer import publish_file
+from localbatch.storage.transfer import publish_host_file
 
 DEFAULT_BUCKET = "localbatch-jobs"
 #: Instances of the `count` task, each counting one part `split` wrote.
@@ -161,5 +161,5 @@ def stage(starter: StarterJob, resolver: OssResolver) -> list[str]:
         package = Path(scratch) / "worker.tar.gz"
         package.write_bytes(pack([starter.directory / "worker" / name for name in WORKER]))
         for source, url in [(package, starter.package), *inputs]:
-            publish_file(source, resolver.resolve(url))
+            publish_host_file(source, resolver.resolve(url))
     return [starter.package, *(url for _, url in inputs)]

@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from localbatch import tempfiles
 from localbatch.config import Config
 from localbatch.runtime.base import Bind
 from localbatch.spec.model import Job, Task
 from localbatch.storage import overlay
+from localbatch.storage.cache_pruning import Hold
 from localbatch.storage.errors import (
     INPUT_MAPPING_ERROR,
     INVALID_OSS_PATH,
@@ -51,7 +53,7 @@ from localbatch.storage.mounts import container_path, mount_binds
 from localbatch.storage.outputs import upload_directory
 from localbatch.storage.packages import CachedPackage, Copying, CopyMode, PackageCache
 from localbatch.storage.redaction import redact_text
-from localbatch.storage.resolver import Location, OssResolver
+from localbatch.storage.resolver import ROOT_TMP_DIR, Location, OssResolver
 from localbatch.storage.views import ViewCache
 
 __all__ = ["JobStorage", "PreparedAttempt", "StorageError"]
@@ -63,22 +65,30 @@ _CACHES: dict[tuple[Path, str], PackageCache] = {}
 _CACHES_LOCK = threading.Lock()
 
 
-def package_cache(state_dir: Path, copy_mode: CopyMode = "auto") -> PackageCache:
-    """The process's cache for `state_dir`; the first use of a state dir (as root) also
-    unmounts overlay work directories that a dead localbatch process left mounted there."""
+def package_cache(config: Config, copy_mode: CopyMode | None = None) -> PackageCache:
+    """The process's cache for the config's state dir; the first use of a state dir (as
+    root) also unmounts overlay work directories that a dead localbatch process left
+    mounted there."""
+    state_dir = config.state_dir
+    mode = copy_mode or cast(CopyMode, config.package_copy)
     with _CACHES_LOCK:
-        key = (state_dir, copy_mode)
+        key = (state_dir, mode)
         if key not in _CACHES:
             if os.geteuid() == 0 and not any(known == state_dir for known, _ in _CACHES):
                 overlay.clean_stale(state_dir)
-            _CACHES[key] = PackageCache(state_dir / "cache" / "packages", copy_mode=copy_mode)
+            _CACHES[key] = PackageCache(
+                state_dir / "cache" / "packages",
+                copy_mode=mode,
+                max_unpacked=config.package_max_unpacked,
+                cache_size=config.package_cache_size,
+            )
         return _CACHES[key]
 
 
 def package_copy_notice(config: Config) -> str:
     """The line a surface prints next to the runtime notice: how attempts get their package
     (probes overlay mounts once, as the first attempt would)."""
-    return package_cache(config.state_dir, cast(CopyMode, config.package_copy)).notice()
+    return package_cache(config).notice()
 
 
 @dataclass
@@ -96,6 +106,8 @@ class PreparedAttempt:
     package: CachedPackage | None = field(repr=False, default=None)
     #: How the attempt got its package: "overlay", "link", "copy" (None without a package).
     package_copy: Copying | None = None
+    #: Keeps the package's cache entry from being pruned while the attempt uses it.
+    package_hold: Hold | None = field(repr=False, default=None)
     streamer: LogStreamer | None = field(repr=False, default=None)
 
     def start_streaming(self) -> None:
@@ -141,8 +153,9 @@ class JobStorage:
         self.work_root = work_root
         self.cadence = cadence or Cadence()
         self.resolver = OssResolver(config.oss)
-        mode = copy_mode or cast(CopyMode, config.package_copy)
-        self.packages = package_cache(config.state_dir, mode)
+        # Uploads of processes killed mid-write (also when no OSS endpoint starts to sweep).
+        tempfiles.sweep(config.oss.root / ROOT_TMP_DIR)
+        self.packages = package_cache(config, copy_mode)
         self._views = ViewCache(work_root / "inputs")
         self._lock = threading.Lock()
         #: Attempts prepared and not finished yet, so that `close` can stop their streamers.
@@ -179,7 +192,6 @@ class JobStorage:
         self, task: Task, name: str, instance_id: int, attempt_dir: Path
     ) -> PreparedAttempt:
         workdir = attempt_dir / "workdir"
-        package, package_copy = self._package(task, workdir)
         binds: list[Bind] = []
         for url, destination in task.input_mapping.items():
             target = container_path(destination, INPUT_MAPPING_ERROR, f"InputMapping {url}")
@@ -208,6 +220,9 @@ class JobStorage:
         _refuse_duplicate_targets(binds)
 
         std = self._std_logs(task, instance_id, logs)
+        streamer = self._streamer(std, log_targets)
+        # Last: nothing after it can fail, so its hold on the cache entry is never lost.
+        package, package_copy, hold = self._package(task, workdir)
         prepared = PreparedAttempt(
             workdir=workdir,
             binds=tuple(binds),
@@ -219,7 +234,8 @@ class JobStorage:
             outputs=tuple(outputs),
             package=package,
             package_copy=package_copy,
-            streamer=self._streamer(std, log_targets),
+            package_hold=hold,
+            streamer=streamer,
         )
         with self._lock:
             self._unfinished[id(prepared)] = prepared
@@ -294,21 +310,31 @@ class JobStorage:
             raise StorageError(INVALID_OSS_PATH, f"task name {task_name!r} cannot name files")
         return task
 
-    def _package(self, task: Task, workdir: Path) -> tuple[CachedPackage | None, Copying | None]:
+    def _package(
+        self, task: Task, workdir: Path
+    ) -> tuple[CachedPackage | None, Copying | None, Hold | None]:
         url = task.parameters.command.package_path
         if not url:
             workdir.mkdir(parents=True)
-            return None, None
+            return None, None, None
         location = self.resolver.resolve(url)
         if location.oss.is_folder:
             raise StorageError(PACKAGE_ERROR, f"PackagePath {url} is a folder, not a .tar.gz file")
-        package = self.packages.fetch(location)
+        package, hold = self.packages.fetch_held(location)
         try:
-            return package, self.packages.materialize(package, workdir, mount=True)
+            return package, self.packages.materialize(package, workdir, mount=True), hold
         except FileNotFoundError:  # evicted while we linked: unpack again, once
+            hold.release()
             remove_tree(workdir)
-            package = self.packages.fetch(location)
-            return package, self.packages.materialize(package, workdir, mount=True)
+            package, hold = self.packages.fetch_held(location)
+        except BaseException:
+            hold.release()
+            raise
+        try:
+            return package, self.packages.materialize(package, workdir, mount=True), hold
+        except BaseException:
+            hold.release()
+            raise
 
     def _folder(self, url: str, what: str) -> Location:
         location = self.resolver.resolve(url)
@@ -384,6 +410,8 @@ class JobStorage:
             keep = True  # never delete through a view that may still be mounted
         if prepared.package is not None and prepared.package_copy == "link":
             self.packages.verify(prepared.package)
+        if prepared.package_hold is not None:
+            prepared.package_hold.release()
         if not keep:
             remove_tree(prepared.attempt_dir)
         if errors:
@@ -397,6 +425,8 @@ class JobStorage:
             leftovers = list(self._unfinished.values())
             self._unfinished.clear()
         for prepared in leftovers:
+            if prepared.package_hold is not None:
+                prepared.package_hold.release()
             if prepared.streamer is not None:
                 try:
                     prepared.streamer.stop()

@@ -10,15 +10,16 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
+from localbatch.beneath import Escape, Root
 from localbatch.config import Config
 from localbatch.runtime.base import Bind
 from localbatch.spec.model import MountEntry
 from localbatch.storage.errors import INVALID_OSS_PATH, MOUNT_ERROR, StorageError
-from localbatch.storage.paths import contained
 from localbatch.storage.resolver import OssResolver
 from localbatch.storage.views import ViewCache
 
@@ -67,14 +68,16 @@ def nas_directory(source: str, config: Config) -> Path:
     parts = [part for part in path.split("/") if part]
     if any(part in (".", "..") for part in parts):
         raise StorageError(INVALID_OSS_PATH, f"{source!r} has a '.' or '..' segment")
-    directory = base.joinpath(*parts)
-    if not contained(base, directory):
-        raise StorageError(INVALID_OSS_PATH, f"{source!r} resolves outside {base}")
+    relative = "/".join(parts)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        base.mkdir(parents=True, exist_ok=True)
+        os.close(Root(base).makedirs(relative))
+        return Root(base).real_path(relative)
+    except Escape:
+        raise StorageError(INVALID_OSS_PATH, f"{source!r} resolves outside {base}") from None
     except OSError as exc:
-        raise StorageError(MOUNT_ERROR, f"cannot create {directory} for {source}: {exc}") from exc
-    return directory
+        where = base.joinpath(*parts)
+        raise StorageError(MOUNT_ERROR, f"cannot create {where} for {source}: {exc}") from exc
 
 
 def container_path(path: str, code: str, what: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from click.testing import CliRunner
 
 import localbatch.runtime.select
 from localbatch.cli import main
+from localbatch.cli import run as run_module
+from localbatch.cli.server_logs import AIOHTTP_SERVER_LOGGER, BadRequestOneLine
+from localbatch.config import load_config
 from localbatch.runtime.fake import FakeRuntime, FakeStep
 from localbatch.store import Store
 
@@ -249,3 +253,18 @@ def test_json_of_an_invalid_job_is_the_validation_report(
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["valid"] is False and report["errors"][0]["Code"] == "InvalidName"
+
+
+def test_the_instance_endpoint_answers_non_http_with_one_line(tmp_path: Path) -> None:
+    """An instance sending garbage to `$OSS_ENDPOINT` gets its 400; `run` logs one line."""
+    logger = logging.getLogger(AIOHTTP_SERVER_LOGGER)
+    before = list(logger.filters)
+    logger.filters[:] = [f for f in before if not isinstance(f, BadRequestOneLine)]
+    config = load_config(tmp_path / "none.toml", env={}, state_dir=tmp_path / "s")
+    try:
+        _, endpoint = run_module._oss_host(config, "process", True)
+        assert endpoint is not None
+        endpoint.stop()
+        assert any(isinstance(f, BadRequestOneLine) for f in logger.filters)
+    finally:
+        logger.filters[:] = before
