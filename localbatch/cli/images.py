@@ -15,20 +15,18 @@ from localbatch.cli.common import Config, config_options, fail
 from localbatch.config import DEFAULT_DOCKER_IMAGE
 
 if TYPE_CHECKING:
-    from docker import DockerClient
+    from localbatch.runtime.images import EngineClient
 
 
-def _client() -> DockerClient:
+def _client() -> EngineClient:
     """A Docker client on an engine that answers, or a clear exit."""
     from localbatch.runtime.base import RuntimeUnavailable
-    from localbatch.runtime.docker import DockerRuntime
+    from localbatch.runtime.images import engine_client
 
-    runtime = DockerRuntime()
     try:
-        runtime.ping()
+        return engine_client()
     except RuntimeUnavailable as exc:
         fail(str(exc))
-    return runtime.client
 
 
 @click.group("images", short_help="Build the default image; list what each image id runs.")

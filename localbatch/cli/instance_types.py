@@ -7,22 +7,15 @@ to the host and runs as many at once as the host's cores and memory hold
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from localbatch.cli.job_views import print_json
-from localbatch.engine.capacity import CapacityLedger, HostCapacity, Resources, size_instance
-from localbatch.instance_types import GIB, INSTANCE_TYPES
+from localbatch.spec.instance_types import GIB, INSTANCE_TYPES
 
-#: Where counting instances that fit at once stops (a tiny type on a big host).
-AT_ONCE_LIMIT = 1000
-
-
-def at_once(host: HostCapacity, need: Resources) -> int:
-    """How many instances of this size the scheduler's ledger lets run side by side."""
-    ledger = CapacityLedger(host)
-    while ledger.running < AT_ONCE_LIMIT and ledger.fits(need):
-        ledger.take(need)
-    return ledger.running
+if TYPE_CHECKING:
+    from localbatch.engine.capacity import Resources
 
 
 def _number(value: float) -> float | int:
@@ -48,34 +41,35 @@ def instance_types_command(as_json: bool) -> None:
 
     Any other InstanceType runs sized as ecs.sn1.medium (validate warns).
     """
-    host = HostCapacity.detect()
-    sizes = [size_instance(name, host) for name in INSTANCE_TYPES]
+    from localbatch.application.instance_types import sizes_here
+
+    sizes = sizes_here()
     if as_json:
         print_json(
             {
-                "Host": _size_json(Resources(host.cpu_cores, host.memory_bytes)),
+                "Host": _size_json(sizes.host),
                 "InstanceTypes": [
                     {
-                        "Name": size.instance_type,
-                        **_size_json(size.requested),
-                        "Here": _size_json(size.granted),
-                        "ScaledDown": size.granted != size.requested,
-                        "AtOnce": at_once(host, size.granted),
+                        "Name": row.name,
+                        **_size_json(row.requested),
+                        "Here": _size_json(row.granted),
+                        "ScaledDown": row.scaled_down,
+                        "AtOnce": row.at_once,
                     }
-                    for size in sizes
+                    for row in sizes.types
                 ],
             }
         )
         return
-    click.echo(f"this host: {_size_text(Resources(host.cpu_cores, host.memory_bytes))}")
-    width = max(len(name) for name in INSTANCE_TYPES)
+    click.echo(f"this host: {_size_text(sizes.host)}")
+    width = max(len(row.name) for row in sizes.types)
     click.echo(f"{'INSTANCE TYPE':<{width}}  {'CORES':>5}  {'MEMORY':>7}  {'AT ONCE':>7}  HERE")
-    for size in sizes:
-        kind = INSTANCE_TYPES[size.instance_type]
-        here = "as is" if size.granted == size.requested else _size_text(size.granted)
+    for row in sizes.types:
+        kind = INSTANCE_TYPES[row.name]
+        here = "as is" if not row.scaled_down else _size_text(row.granted)
         click.echo(
-            f"{size.instance_type:<{width}}  {kind.cpu_cores:>5}  "
-            f"{f'{kind.memory_gib} GiB':>7}  {at_once(host, size.granted):>7}  {here}"
+            f"{row.name:<{width}}  {kind.cpu_cores:>5}  "
+            f"{f'{kind.memory_gib} GiB':>7}  {row.at_once:>7}  {here}"
         )
 
 

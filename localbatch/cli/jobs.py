@@ -38,6 +38,7 @@ from localbatch.cli.job_views import (
     print_json,
     print_task,
 )
+from localbatch.runtime.registry import AUTO, choices
 from localbatch.server import shapes
 from localbatch.server.client import ApiClient
 from localbatch.server.discovery import read_server_info
@@ -48,7 +49,7 @@ from localbatch.store.job_ids import AmbiguousJobId, resolve_job_id
 from localbatch.store.records import AttemptRecord, InstanceRecord, JobRecord, TaskRecord
 
 if TYPE_CHECKING:
-    from localbatch.jobservice import JobService
+    from localbatch.application.job_service import JobService
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's shapes).")
 job_id_argument = click.argument("job_id", metavar="JOB")
@@ -395,8 +396,8 @@ def priority_command(job_id: str, priority: int, as_json: bool, config: Config) 
 @click.option(
     "--runtime",
     "runtime_choice",
-    type=click.Choice(("auto", "docker", "process")),
-    default="auto",
+    type=click.Choice(choices()),
+    default=AUTO,
     show_default=True,
     help="Where instances run when no server runs the job.",
 )

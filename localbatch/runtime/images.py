@@ -17,12 +17,16 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import docker
 import docker.errors
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.runtime.base import SERVICE_PATH
+
+#: A connection to the Docker engine whose image store these functions read and fill.
+EngineClient: TypeAlias = docker.DockerClient
 
 #: Bump when the recipe changes; recorded on the image as the `localbatch.recipe` label.
 RECIPE_VERSION = "1"
@@ -52,6 +56,15 @@ class ImageStatus:
 
 def _quiet(_: str) -> None:
     """Default progress sink: say nothing."""
+
+
+def engine_client() -> EngineClient:
+    """A client on a Docker engine that answers; RuntimeUnavailable says how to start one."""
+    from localbatch.runtime.docker import DockerRuntime
+
+    runtime = DockerRuntime()
+    runtime.ping()
+    return runtime.client
 
 
 def image_present(client: docker.DockerClient, name: str) -> bool:

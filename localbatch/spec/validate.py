@@ -20,10 +20,10 @@ from decimal import Decimal
 from typing import Any
 
 from localbatch.config import DEFAULT_INSTANCE_TYPE, DEFAULT_QUOTAS, QUOTA_ENV
-from localbatch.instance_types import lookup as lookup_instance_type
-from localbatch.instance_types import nearest as nearest_instance_types
 from localbatch.spec import hints
 from localbatch.spec.errors import ApiError, quota_exhausted
+from localbatch.spec.instance_types import lookup as lookup_instance_type
+from localbatch.spec.instance_types import nearest as nearest_instance_types
 from localbatch.spec.rules import (
     ABSOLUTE_PATTERN,
     AUTO_CLUSTER,

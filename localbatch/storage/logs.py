@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localbatch.beneath import Found, Root
-from localbatch.storage.errors import LOG_UPLOAD_FAILED, StorageError, describe
-from localbatch.storage.redaction import redact_text
+from localbatch.storage.errors import LOG_UPLOAD_FAILED, StorageError, reason
 from localbatch.storage.resolver import Location
 from localbatch.storage.transfer import files_below, publish_file, publish_host_file
 
@@ -84,7 +83,9 @@ class LogStreamer:
                 try:
                     self._maybe_push(target)
                 except Exception as exc:  # retried at the next tick and at the end
-                    log.warning("pushing %s failed: %s", target.target.url, self._scrub(exc))
+                    log.warning(
+                        "pushing %s failed: %s", target.target.url, reason(exc, self.secrets)
+                    )
 
     def _maybe_push(self, target: LogTarget) -> None:
         size, mtime = _size_and_mtime(target.source)
@@ -120,13 +121,10 @@ class LogStreamer:
             try:
                 size, mtime = _size_and_mtime(target.source)
                 self._push(target, size, mtime)
-            except Exception as exc:
-                failures.append(f"{target.target.url}: {self._scrub(exc)}")
+            except Exception as exc:  # a file system's own error, said with the others
+                failures.append(f"{target.target.url}: {reason(exc, self.secrets)}")
         if failures:
             raise StorageError(LOG_UPLOAD_FAILED, "log upload failed: " + "; ".join(failures))
-
-    def _scrub(self, exc: BaseException) -> str:
-        return redact_text(describe(exc), self.secrets)
 
 
 def _log_files(root: Root) -> list[Found]:

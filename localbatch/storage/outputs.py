@@ -16,8 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from localbatch.beneath import Found, Root
-from localbatch.storage.errors import OUTPUT_UPLOAD_FAILED, StorageError, describe
-from localbatch.storage.redaction import redact_text
+from localbatch.storage.errors import OUTPUT_UPLOAD_FAILED, StorageError, file_system_errors
 from localbatch.storage.resolver import Location
 from localbatch.storage.transfer import files_below, publish_file
 
@@ -39,23 +38,19 @@ def upload_directory(
     link_targets = {_identity(found) for found in files if found.through_link}
 
     def upload(found: Found) -> None:
+        failed = f"uploading {found.path} to {prefix.url}{found.path} failed"
         try:
-            move_ok = (
-                link_ok
-                and not found.through_link
-                and _identity(found) not in link_targets
-                and found.stat is not None
-                and found.stat.st_nlink == 1
-            )
-            publish_file(root, found.path, prefix.child(found.path), move_ok=move_ok)
-        except StorageError as exc:
+            with file_system_errors(OUTPUT_UPLOAD_FAILED, failed, secrets=secrets):
+                move_ok = (
+                    link_ok
+                    and not found.through_link
+                    and _identity(found) not in link_targets
+                    and found.stat is not None
+                    and found.stat.st_nlink == 1
+                )
+                publish_file(root, found.path, prefix.child(found.path), move_ok=move_ok)
+        except StorageError as exc:  # e.g. an unsafe key: the upload is what failed
             raise StorageError(OUTPUT_UPLOAD_FAILED, exc.message) from exc
-        except Exception as exc:  # a file system's own errors, translated here
-            message = redact_text(describe(exc), secrets)
-            raise StorageError(
-                OUTPUT_UPLOAD_FAILED,
-                f"uploading {found.path} to {prefix.url}{found.path} failed: {message}",
-            ) from exc
 
     if prefix.local is not None or len(files) < 2:
         for item in files:

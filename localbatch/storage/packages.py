@@ -43,7 +43,7 @@ from typing import IO, Any, Literal
 from localbatch.beneath import Escape, Root
 from localbatch.config import DEFAULT_PACKAGE_CACHE_SIZE, DEFAULT_PACKAGE_MAX_UNPACKED
 from localbatch.storage import cache_pruning, overlay
-from localbatch.storage.errors import PACKAGE_ERROR, StorageError, describe
+from localbatch.storage.errors import PACKAGE_ERROR, StorageError, file_system_errors
 from localbatch.storage.resolver import Location
 from localbatch.storage.safe_tar import extract_archive
 
@@ -413,26 +413,20 @@ def _unchanged(entry: FileEntry, tree_fd: int) -> bool:
 
 def _signature(location: Location) -> str:
     """What identifies one version of an archive without reading it."""
-    try:
+    not_a_file = StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file")
+    with _reading(location):
         if location.local is not None:
             info = _local_archive(location).stat(_key(location))
             if not stat.S_ISREG(info.st_mode):
-                raise IsADirectoryError(str(location.local))
+                raise not_a_file
             stamp = f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_dev}"
             return f"local:{location.bucket_dir}/{_key(location)}:{stamp}"
-        details: dict[str, Any] = location.fs.info(location.path)
-    except Escape:
-        raise _escaped(location) from None
-    except FileNotFoundError:
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
-    except IsADirectoryError:
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file") from None
-    except Exception as exc:  # file systems raise their own types (oss2's for a bad key)
-        raise StorageError(
-            PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {describe(exc)}"
-        ) from exc
+        try:
+            details: dict[str, Any] = location.fs.info(location.path)
+        except IsADirectoryError:
+            raise not_a_file from None
     if details.get("type") == "directory":
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file")
+        raise not_a_file
     version = [str(details.get(k, "")) for k in ("size", "ETag", "etag", "LastModified", "mtime")]
     version.append(str(details.get("created", "")))
     return f"{location.fs.protocol}:{location.path}:{':'.join(version)}"
@@ -456,9 +450,24 @@ def _escaped(location: Location) -> StorageError:
 
 
 @contextlib.contextmanager
+def _reading(location: Location) -> Iterator[None]:
+    """Reading a PackagePath: a link leading out of its bucket, or what its file system
+    raises, is the job's PackageError."""
+    with file_system_errors(
+        PACKAGE_ERROR,
+        f"cannot read PackagePath {location.url}",
+        missing=f"PackagePath {location.url} does not exist",
+    ):
+        try:
+            yield
+        except Escape:
+            raise _escaped(location) from None
+
+
+@contextlib.contextmanager
 def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], str]]:
     """The archive as a local binary file and its SHA-256 (remote ones downloaded first)."""
-    try:
+    with _reading(location):
         if location.local is not None:
             with os.fdopen(_local_archive(location).open(_key(location)), "rb") as handle:
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
@@ -473,16 +482,6 @@ def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], s
                 local.write(chunk)
         with open(download, "rb") as handle:
             yield handle, hasher.hexdigest()
-    except Escape:
-        raise _escaped(location) from None
-    except FileNotFoundError:
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
-    except StorageError:
-        raise
-    except Exception as exc:  # file systems raise their own types
-        raise StorageError(
-            PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {describe(exc)}"
-        ) from exc
 
 
 def _manifest(digest: str, tree: Path) -> CachedPackage:

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from localbatch.beneath import Escape, Root
-from localbatch.storage.errors import StorageError, describe
+from localbatch.storage.errors import StorageError, file_system_errors
 from localbatch.storage.resolver import Location
 from localbatch.storage.transfer import download_tree
 
@@ -42,16 +42,12 @@ class ViewCache:
         with self._key_lock(key):
             if not destination.exists():
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
-                try:
+                with file_system_errors(
+                    error_code,
+                    f"cannot download {location.url}",
+                    missing=f"{location.url} does not exist",
+                ):
                     download_tree(location, destination)
-                except FileNotFoundError:
-                    raise StorageError(error_code, f"{location.url} does not exist") from None
-                except StorageError:
-                    raise
-                except Exception as exc:  # third-party file systems raise anything
-                    raise StorageError(
-                        error_code, f"cannot download {location.url}: {describe(exc)}"
-                    ) from exc
         if location.oss.is_folder:
             return destination
         return destination / Path(location.path).name

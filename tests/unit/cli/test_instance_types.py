@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from localbatch.cli import main
 from localbatch.engine.capacity import HostCapacity
-from localbatch.instance_types import GIB, INSTANCE_TYPES
+from localbatch.spec.instance_types import GIB, INSTANCE_TYPES
 
 HOST = HostCapacity(cpu_cores=4.0, memory_bytes=16 * GIB)
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import localbatch.runtime.select
 from localbatch.cli import main
-from localbatch.cli import run as run_module
+from localbatch.cli.common import open_local
 from localbatch.cli.server_logs import AIOHTTP_SERVER_LOGGER, BadRequestOneLine
 from localbatch.config import load_config
 from localbatch.runtime.fake import FakeRuntime, FakeStep
@@ -262,9 +262,10 @@ def test_the_instance_endpoint_answers_non_http_with_one_line(tmp_path: Path) ->
     logger.filters[:] = [f for f in before if not isinstance(f, BadRequestOneLine)]
     config = load_config(tmp_path / "none.toml", env={}, state_dir=tmp_path / "s")
     try:
-        _, endpoint = run_module._oss_host(config, "process", True)
-        assert endpoint is not None
-        endpoint.stop()
+        # What `run` opens: no endpoint for clients, one for the instances.
+        local = open_local(config, FakeRuntime(), oss_port=None, instance_oss=True)
+        assert local.instance_oss_address
+        local.close()
         assert any(isinstance(f, BadRequestOneLine) for f in logger.filters)
     finally:
         logger.filters[:] = before
