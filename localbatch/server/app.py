@@ -37,6 +37,8 @@ from localbatch.store.records import InstanceRecord
 from localbatch.unwritable import StoreUnwritable
 
 log = logging.getLogger(__name__)
+#: One INFO line per answered request; `localbatch serve` shows them unless told not to.
+request_log = logging.getLogger("localbatch.server.requests")
 
 T = TypeVar("T")
 
@@ -65,10 +67,13 @@ _INTERNAL_ERROR_BODY = json.dumps(internal_error().to_body()).encode()
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id on every answer; the header, version and signature checks; errors as
-    service bodies. Whatever happens below, the answer is a JSON body."""
+    service bodies; one INFO line per request. Whatever happens below, the answer is a
+    JSON body."""
     request_id = new_request_id()
+    started = time.monotonic()
+    error: ApiError | None = None
     try:
-        response = await _answer(request, handler, request_id)
+        response, error = await _answer(request, handler, request_id)
     except Exception:
         log.exception(
             "answering %s %s failed (request id %s)", request.method, request.path, request_id
@@ -77,43 +82,58 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             body=_INTERNAL_ERROR_BODY, status=500, content_type="application/json"
         )
     response.headers["x-acs-request-id"] = request_id
+    if request_log.isEnabledFor(logging.INFO):
+        request_log.info(
+            "%s %s -> %d%s (%.1f ms, request id %s)",
+            request.method,
+            request.path_qs,
+            response.status,
+            f" {error.code}" if error else "",
+            (time.monotonic() - started) * 1000,
+            request_id,
+        )
     return response
 
 
-async def _answer(request: web.Request, handler: Handler, request_id: str) -> web.StreamResponse:
+async def _answer(
+    request: web.Request, handler: Handler, request_id: str
+) -> tuple[web.StreamResponse, ApiError | None]:
+    """The answer, and the error it carries (None for a success)."""
     try:
         header_error = headers.header_error(request.raw_headers)
         if header_error is not None:
             raise header_error
         _check_version(request)
         await _check_request(request)
-        return await handler(request)
-    except ApiError as error:
-        return error_response(error)
+        return await handler(request), None
+    except ApiError as raised:
+        error = raised
     except web.HTTPMethodNotAllowed:
-        return error_response(
-            ApiError.from_catalogue("MethodNotAllowed", Method=request.method, Path=request.path)
+        error = ApiError.from_catalogue(
+            "MethodNotAllowed", Method=request.method, Path=request.path
         )
     except web.HTTPNotFound:
-        return error_response(ApiError.from_catalogue("InvalidUrlPattern", Path=request.path))
+        error = ApiError.from_catalogue("InvalidUrlPattern", Path=request.path)
     except (web.HTTPRequestEntityTooLarge, RequestPayloadError):
-        return error_response(ApiError.from_catalogue("Invalid", Parameter="HttpBody"))
+        error = ApiError.from_catalogue("Invalid", Parameter="HttpBody")
     except StoreUnwritable as exc:
         log.warning("%s %s refused: %s", request.method, request.path, exc)
         if exc.full:
-            return error_response(ApiError.from_catalogue("StoreFull"))
-        return error_response(ApiError.from_catalogue("StoreUnavailable", Reason=exc.cause))
+            error = ApiError.from_catalogue("StoreFull")
+        else:
+            error = ApiError.from_catalogue("StoreUnavailable", Reason=exc.cause)
     except ConnectionError:
         # The client hung up while its request was read: nobody reads this answer.
         log.info(
             "client hung up during %s %s (request id %s)", request.method, request.path, request_id
         )
-        return error_response(ApiError.from_catalogue("Invalid", Parameter="HttpBody"))
+        error = ApiError.from_catalogue("Invalid", Parameter="HttpBody")
     except Exception:
         log.exception(
             "request %s %s failed (request id %s)", request.method, request.path_qs, request_id
         )
-        return error_response(internal_error())
+        error = internal_error()
+    return error_response(error), error
 
 
 def _check_version(request: web.Request) -> None:

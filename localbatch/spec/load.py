@@ -7,6 +7,7 @@ same whatever the caller's stack), and the body must be an object.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from localbatch.spec import jsontext
 from localbatch.spec.errors import ApiError
+from localbatch.spec.hints import json_type
 from localbatch.spec.model import Job, parse_job
 from localbatch.spec.validate import ValidationReport, validate
 
@@ -31,16 +33,29 @@ class InvalidJob(Exception):
         self.report = report
 
 
+def where_it_breaks(cause: BaseException) -> str:
+    """Where a body stops being JSON, which the service's InvalidJsonFormat never says."""
+    if isinstance(cause, json.JSONDecodeError):
+        return f"line {cause.lineno} column {cause.colno}: {cause.msg}"
+    if isinstance(cause, UnicodeDecodeError):
+        return f"byte {cause.start}: not UTF-8"
+    return str(cause)
+
+
 def parse_body(data: bytes | str) -> dict[str, Any]:
-    """Decode a request body: 400 InvalidJsonFormat or 400 InvalidHttpBody when unusable."""
+    """Decode a request body: 400 InvalidJsonFormat or 400 InvalidHttpBody when unusable.
+
+    The error's hint says where the JSON breaks (line and column) or what the body is.
+    """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         body = jsontext.loads(text)
-    except ValueError:
+    except ValueError as exc:
         # UnicodeDecodeError, JSONDecodeError and JsonTextError are ValueErrors.
-        raise ApiError.from_catalogue("InvalidJsonFormat") from None
+        raise ApiError.from_catalogue("InvalidJsonFormat", hint=where_it_breaks(exc)) from None
     if not isinstance(body, dict):
-        raise ApiError.from_catalogue("InvalidHttpBody")
+        hint = f"the body is {json_type(body)}, not an object"
+        raise ApiError.from_catalogue("InvalidHttpBody", hint=hint)
     return body
 
 
