@@ -67,9 +67,9 @@ class PlainProgress:
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        waiting_for = event.detail.get("waiting_for")
-        if event.category == "Instance" and event.state == State.WAITING and waiting_for:
-            line = f"instance {event.task_name}.{event.instance_id} {WAITING_FOR}: {waiting_for}"
+        held = event.detail.get("capacity_wait")
+        if event.category == "Instance" and event.state == State.WAITING and held:
+            line = f"instance {event.task_name}.{event.instance_id} {WAITING_FOR}: {held['reason']}"
             self._print(event, line)
             return
         if event.category == "Instance" and event.state == State.WAITING and not event.retry_count:
@@ -167,9 +167,9 @@ class LiveProgress:
                 row.instance_changed(instance_id, event.state)
         elif event.instance_id is not None:
             name = f"{event.task_name}.{event.instance_id}"
-            reason = event.detail.get("waiting_for")
-            if event.state == State.WAITING and reason:
-                self.waiting[name] = reason
+            held = event.detail.get("capacity_wait")
+            if event.state == State.WAITING and held:
+                self.waiting[name] = held["reason"]
             else:
                 self.waiting.pop(name, None)
             row.instance_changed(event.instance_id, event.state)

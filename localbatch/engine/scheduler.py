@@ -248,6 +248,8 @@ class Scheduler:
         if not inst.launched or inst.state.terminal:
             return self._flush(now)
         inst.detail.update(detail)
+        if inst.detail.get("capacity_wait"):  # it waited for a node: it has one now
+            inst.detail["capacity_wait"] = None
         attempt = inst.last
         if attempt is not None:
             running = replace(attempt, state=State.RUNNING, start_time=now)
@@ -267,12 +269,15 @@ class Scheduler:
         self, job_id: str, task_name: str, instance_id: int, reason: str, now: float
     ) -> list[Action]:
         """A launched attempt waits for a place to run (a cluster has no node for it now):
-        the instance stays Waiting, and says why (`waiting_for`; "" once it is placed)."""
+        the instance stays Waiting, and says why and since when (`capacity_wait`; None once
+        it is placed, "" a reason while it is merely being prepared)."""
         job = self.jobs[job_id]
         task = job.tasks[task_name]
         inst = task.instances[instance_id]
         if inst.launched and inst.state == State.WAITING:
-            inst.detail["waiting_for"] = reason
+            held = inst.detail.get("capacity_wait")
+            since = held["since"] if held else now
+            inst.detail["capacity_wait"] = {"since": since, "reason": reason} if reason else None
             self._publish_instance(job, task, inst, now)
         return self._flush(now)
 

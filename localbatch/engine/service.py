@@ -425,7 +425,7 @@ class Engine:
             started: EventDetail = {**detail, "ref": handle.ref}
             node, node_ip = placed_on(handle)
             if node:
-                started.update({"node": node, "node_ip": node_ip, "waiting_for": ""})
+                started.update({"node": node, "node_ip": node_ip})
             self._inbox.put(lambda: self._on_started(launch, started))
 
         def on_waiting(reason: str) -> None:

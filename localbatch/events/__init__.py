@@ -52,6 +52,13 @@ class AttemptDetail(TypedDict):
     stderr_offset: int | None
 
 
+class CapacityWait(TypedDict):
+    """An instance held back for capacity: since when, and why."""
+
+    since: float
+    reason: str
+
+
 class EventDetail(TypedDict, total=False):
     """What an event carries beyond the entity's state and times: each key is optional, and
     the store keeps an instance's keys across its events (`Store.on_event`)."""
@@ -87,9 +94,10 @@ class EventDetail(TypedDict, total=False):
     #: Logs or outputs that could not be pushed after a failed attempt.
     storage_error: str
     attempts: list[AttemptDetail]
-    #: Why a launched instance still waits for a place to run, in its cluster's words
-    #: ("no suitable node (insufficient resources on 1 node)"); "" once placed.
-    waiting_for: str
+    #: Set while an instance waits for capacity: since when and why; a cluster runtime
+    #: gives its own words ("no suitable node (insufficient resources on 1 node)"). None
+    #: once it runs.
+    capacity_wait: CapacityWait | None
     #: The node of a cluster that runs (or ran) the instance's latest attempt.
     node: str
     #: The API's NodeIp and ResultDetail of an instance.

@@ -117,13 +117,19 @@ def test_instances_waiting_for_capacity_show_the_clusters_reason() -> None:
     reason = "no suitable node (insufficient resources on 2 nodes)"
     out = io.StringIO()
     plain = PlainProgress(out)
-    plain(_instance(State.WAITING, 0, detail={"waiting_for": reason}))
+    plain(_instance(State.WAITING, 0, detail={"capacity_wait": {"since": 0.0, "reason": reason}}))
     assert out.getvalue().split(" ", 1)[1] == f"instance count.0 waiting for capacity: {reason}\n"
     console = Console(file=io.StringIO(), width=200, record=True)
     progress = LiveProgress(console, {"count": 5}, capacity="cluster of 2 nodes; 6 cores")
     for instance_id in range(5):
-        progress(_instance(State.WAITING, instance_id, detail={"waiting_for": reason}))
-    progress(_instance(State.RUNNING, 0, detail={"waiting_for": ""}))
+        progress(
+            _instance(
+                State.WAITING,
+                instance_id,
+                detail={"capacity_wait": {"since": 0.0, "reason": reason}},
+            )
+        )
+    progress(_instance(State.RUNNING, 0, detail={"capacity_wait": None}))
     lines = [line.rstrip() for line in _rendered(console, progress)[0]]
     assert "capacity: cluster of 2 nodes; 6 cores" in lines
     assert f"count.1 waiting for capacity: {reason}" in lines

@@ -90,15 +90,18 @@ def test_an_instance_waiting_for_a_node_says_why_then_runs(
     runtime.hold("no suitable node (insufficient resources on 2 nodes)")
     harness.engine.submit("job-1", job_factory({"t": task_factory()}))
     harness.log.wait_for(
-        lambda e: e.category == "Instance" and bool(e.detail.get("waiting_for")), timeout=10
+        lambda e: e.category == "Instance" and bool(e.detail.get("capacity_wait")), timeout=10
     )
-    waiting = [e for e in harness.log.of_instance("t", 0) if e.detail.get("waiting_for")]
+    waiting = [e for e in harness.log.of_instance("t", 0) if e.detail.get("capacity_wait")]
     assert waiting[0].state == State.WAITING
-    assert waiting[0].detail["waiting_for"].startswith("no suitable node")
+    held = waiting[0].detail["capacity_wait"]
+    assert held is not None and held["reason"].startswith("no suitable node")
+    assert held["since"] == harness.clock.now()
     runtime.place()
     assert harness.engine.wait("job-1", 10) == State.FINISHED
     snapshot = harness.engine.snapshot("job-1")
     assert snapshot.tasks[0].instances[0].state == State.FINISHED
+    assert snapshot.tasks[0].instances[0].detail["capacity_wait"] is None  # placed
 
 
 def test_resources_of_the_nodes_bound_what_runs_at_once(
