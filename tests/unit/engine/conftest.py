@@ -186,6 +186,7 @@ def harness_factory(tmp_path: Path, config: Config) -> Iterator[Callable[..., En
         capacity: HostCapacity | None = None,
         oss_host: str = "",
         runtime: FakeRuntime | None = None,
+        max_parallel: int | None = None,
     ) -> EngineHarness:
         """An engine on `runtime` (the fake, by default with unlimited capacity; a
         cluster fake's capacity is its nodes')."""
@@ -204,6 +205,7 @@ def harness_factory(tmp_path: Path, config: Config) -> Iterator[Callable[..., En
             clock=clock,
             storage_factory=lambda *_: storage,
             capacity=capacity,
+            max_parallel=max_parallel,
         )
         engines.append(engine)
         return EngineHarness(engine, runtime, storage, log, clock, config)

@@ -114,3 +114,14 @@ def test_resources_of_the_nodes_bound_what_runs_at_once(
     # ecs.sn1.medium is 2 cores: the 6 cores of the two nodes hold 3 at once.
     assert runtime.max_running == 3
     assert harness.engine.capacity.nodes == (Resources(2, 4 * GIB), Resources(4, 8 * GIB))
+
+
+def test_max_parallel_caps_the_services_at_once(
+    harness_factory: Any, job_factory: JobFactory, task_factory: TaskFactory
+) -> None:
+    runtime = ClusterFake(FakeStep(duration=0.1))
+    harness = harness_factory(runtime=runtime, max_parallel=2)
+    harness.engine.submit("job-1", job_factory({"t": task_factory(InstanceCount=5)}))
+    assert harness.engine.wait("job-1", 20) == State.FINISHED
+    assert runtime.max_running == 2  # the nodes hold 3
+    assert harness.engine.capacity.describe().endswith("; at most 2 at once")
