@@ -139,10 +139,13 @@ class Runner:
     def read_until(process: subprocess.Popen[str], text: str) -> str:
         """The first progress line holding `text` (the test fails if the run ends first)."""
         assert process.stdout is not None
+        seen = []
         for line in process.stdout:
             if text in line:
                 return line
-        pytest.fail(f"the run ended before {text!r}:\n{process.communicate()[1]}")
+            seen.append(line)
+        _, stderr = process.communicate()
+        pytest.fail(f"the run ended before {text!r}:\n{''.join(seen)}{stderr}")
 
     def unfinished_job(self) -> str:
         """The id of the job the running `localbatch run` recorded."""

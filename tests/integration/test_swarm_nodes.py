@@ -15,7 +15,7 @@ from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.store import Store
 from tests.conftest import _missing
 from tests.integration.second_node import NodeUnavailable, SecondNode
-from tests.integration.test_run_jobs import Runner, _job, _task
+from tests.integration.test_run_jobs import BUCKET, Runner, _job, _task
 
 pytestmark = pytest.mark.swarm
 
@@ -51,7 +51,7 @@ def test_a_drained_nodes_attempt_is_retried_on_the_other(
 ) -> None:
     # The first attempt runs until its node is drained; the retry sees it tried and ends.
     again = "if [ -e /mnt/state/tried ]; then echo again; else touch /mnt/state/tried; sleep 60; fi"
-    mount = {"Source": "oss://it/state/", "Destination": "/mnt/state/", "WriteSupport": True}
+    mount = {"Source": f"oss://{BUCKET}/state/", "Destination": "/mnt/state/", "WriteSupport": True}
     body = _job({"t": _task(again, MaxRetryCount=1, Mounts={"Entries": [mount]})})
     process = runner.start(body)
     drained = ""

@@ -55,5 +55,5 @@ def test_nothing_available_names_both_fixes(
 
 
 def test_unknown_choice(config: Any) -> None:
-    with pytest.raises(RuntimeUnavailable, match="auto, docker, process"):
+    with pytest.raises(RuntimeUnavailable, match="auto, docker, swarm, process"):
         select_runtime("podman", config)
