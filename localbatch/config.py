@@ -34,7 +34,7 @@ QUOTA_ENV = {
 }
 
 #: The locally built image every BatchCompute image id maps to unless configured otherwise.
-DEFAULT_DOCKER_IMAGE = "localbatch/bookworm-python:1"
+DEFAULT_DOCKER_IMAGE = "localbatch/bookworm-python:2"
 DEFAULT_IMAGE_IDS = ("img-ubuntu", "img-ubuntu-vpc", "img-centos-vpc")
 DEFAULT_INSTANCE_TYPE = "ecs.sn1.medium"
 DEFAULT_REGION = "cn-local"
@@ -94,7 +94,18 @@ class Config:
     #: How each attempt gets its copy of the package: "auto" (overlay where possible, else
     #: link), "overlay", "link" or "copy" (README, "Packages").
     package_copy: str = "auto"
+    #: Where prepared root file systems and registry mirrors live (README, "Images").
+    image_cache: Path = Path()
+    #: Docker image name -> an image file skopeo reads ("docker-archive:/x.tar", "oci:/d:ref").
+    image_sources: Mapping[str, str] = field(default_factory=dict)
+    #: What the process runtime shows programs: "image" (their image) or "host" (this
+    #: host's own files, asked for explicitly).
+    process_files: str = "image"
     source: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.image_cache == Path():
+            object.__setattr__(self, "image_cache", self.state_dir / "images")
 
     def nas_dir(self, file_system_id: str) -> Path:
         return self.nas.get(file_system_id, self.state_dir / "nas" / file_system_id)
@@ -146,7 +157,11 @@ KNOWN_KEYS: Mapping[str, frozenset[str] | None] = {
     "api": frozenset({"access_key_id", "access_key_secret"}),
     "notifications": frozenset({"endpoint"}),
     "packages": frozenset({"copy"}),
+    "image_cache": None,
+    "image_sources": None,  # any image name
+    "process": frozenset({"files"}),
 }
+PROCESS_FILES = ("image", "host")
 CLUSTER_KEYS = frozenset({"image_id", "instance_type", "docker_image"})
 
 
@@ -253,6 +268,18 @@ def load_config(
         raise ConfigError(
             f"package copy mode must be 'auto', 'overlay', 'link' or 'copy', not {package_copy!r}"
         )
+    image_cache = Path(
+        env.get("LOCALBATCH_IMAGE_CACHE") or data.get("image_cache") or state / "images"
+    ).expanduser()
+    image_sources = _image_sources(_table(data, "image_sources", config_path), config_path)
+    process_files = env.get("LOCALBATCH_PROCESS_FILES") or str(
+        _table(data, "process", config_path).get("files", "image")
+    )
+    if process_files not in PROCESS_FILES:
+        raise ConfigError(
+            f"process files must be 'image' (the job's image) or 'host' (this host's own "
+            f"files), not {process_files!r}"
+        )
     return Config(
         state_dir=state,
         oss=oss,
@@ -268,5 +295,22 @@ def load_config(
         notification_endpoint=env.get("LOCALBATCH_NOTIFICATION_ENDPOINT")
         or str(notifications.get("endpoint", "")),
         package_copy=package_copy,
+        image_cache=image_cache,
+        image_sources=image_sources,
+        process_files=process_files,
         source=config_path if data else None,
     )
+
+
+def _image_sources(table: Mapping[str, Any], path: Path) -> dict[str, str]:
+    """`[image_sources]`: each value checked now, so a typo fails the start, not a job."""
+    from localbatch.images.archives import parse_source
+
+    sources = {}
+    for name, value in table.items():
+        try:
+            parse_source(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: [image_sources] {name!r}: {exc}") from None
+        sources[str(name)] = str(value)
+    return sources

@@ -19,10 +19,14 @@ CHOICES = ("auto", "docker", "process")
 
 
 def _docker(config: Config, keep_job: KeepJob | None) -> tuple[Runtime, str]:
+    from localbatch.images.sources import ImageSources
     from localbatch.runtime.docker import DockerRuntime
 
     runtime = DockerRuntime(
-        default_image=config.default_docker_image, keep_job=keep_job, state_dir=config.state_dir
+        default_image=config.default_docker_image,
+        keep_job=keep_job,
+        state_dir=config.state_dir,
+        images=ImageSources(config, engine_factory=None),
     )
     runtime.check()
     notice = f"runtime: docker (Docker Engine {runtime.version()})"
@@ -36,10 +40,14 @@ def _docker(config: Config, keep_job: KeepJob | None) -> tuple[Runtime, str]:
     return runtime, notice
 
 
-def _process(why: str = "") -> tuple[Runtime, str]:
+def _process(config: Config, why: str = "") -> tuple[Runtime, str]:
+    """The sandbox runtime; it runs programs in their image unless the config asks for the
+    host's files (`[process] files = "host"`)."""
+    from localbatch.images.sources import ImageSources
     from localbatch.runtime.process import ProcessRuntime
 
-    runtime = ProcessRuntime()
+    images = ImageSources(config) if config.process_files == "image" else None
+    runtime = ProcessRuntime(images=images)
     runtime.check()
     return runtime, f"runtime: process ({runtime.describe()}{why})"
 
@@ -53,7 +61,7 @@ def select_runtime(
     if choice == "docker":
         return _docker(config, keep_job)
     if choice == "process":
-        return _process()
+        return _process(config)
     if choice != "auto":
         raise RuntimeUnavailable(f"unknown runtime {choice!r}: choose one of {', '.join(CHOICES)}")
     try:
@@ -65,7 +73,7 @@ def select_runtime(
         address, cause = engine_address(), no_docker.__cause__ or no_docker
         try:
             reason = short_reason(address, cause)
-            return _process(f"; no Docker engine answered at {address}: {reason}")
+            return _process(config, f"; no Docker engine answered at {address}: {reason}")
         except RuntimeUnavailable as no_sandbox:
             docker_part = unreachable_message(address, cause, other_runtime=False)
             raise RuntimeUnavailable(

@@ -1,0 +1,146 @@
+"""An attempt's root file system in the process runtime: its image, privately writable.
+
+The image's cached root file system is never written. Each attempt gets an overlay over
+it (the cache as the lower layer, a private upper layer under `<image-cache>/attempts/`),
+mounted before bwrap starts and unmounted when the attempt is released: the program may
+write anywhere, as in a container, and what it writes goes with the attempt. Overlay
+mounts need root (`localbatch.storage.overlay.probe` tries one first); without them the
+image is shown read-only, with fresh writable directories at /tmp, /var/tmp, /root, /run
+and /home, so a write elsewhere fails with "Read-only file system" (README, "Process
+runtime"). Either way /proc and /dev are fresh, and the host's /etc/resolv.conf and
+/etc/hosts are shown read-only, as Docker shows them, since the network is the host's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from localbatch.runtime.image_supply import PreparedRootfs
+from localbatch.storage import overlay
+
+log = logging.getLogger(__name__)
+
+#: Writable, fresh directories of a read-only image.
+WRITABLE_DIRS = ("/tmp", "/var/tmp", "/root", "/run", "/home")
+#: Host files every sandbox sees in its image, read-only, when the host has them.
+HOST_FILES = ("/etc/resolv.conf", "/etc/hosts")
+#: Top-level entries of an image that bwrap makes itself.
+MADE_BY_BWRAP = frozenset({"proc", "dev"})
+
+
+@dataclass
+class AttemptRoot:
+    """One attempt's root: an overlay mounted at `merged`, or the image read-only."""
+
+    image: PreparedRootfs
+    #: The attempt's own directory (overlay mode), holding the mount and its layers.
+    directory: Path | None = None
+
+    @property
+    def merged(self) -> Path | None:
+        return self.directory / "root" if self.directory is not None else None
+
+    def bwrap_args(self) -> list[str]:
+        """bwrap's arguments that build `/` from the image (before the job's binds)."""
+        if self.merged is not None:
+            args = ["--bind", str(self.merged), "/"]
+        else:
+            args = _read_only_args(self.image.rootfs)
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        for name in HOST_FILES:
+            inside = self.image.rootfs / name.lstrip("/")
+            shown = inside.is_file() and not inside.is_symlink()
+            if os.path.isfile(name) and (shown or self.merged is not None):
+                args += ["--ro-bind", name, name]
+        return args
+
+    def release(self, keep: bool) -> None:
+        """Unmount; remove the private layer, or keep what the program changed (`keep`)."""
+        if self.directory is None:
+            return
+        assert self.merged is not None
+        overlay.unmount(self.merged)
+        if keep:
+            log.warning(
+                "kept what attempt's program changed in its image: %s",
+                overlay.Layers.beside(self.merged).upper,
+            )
+            return
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory = None
+
+
+def _read_only_args(rootfs: Path) -> list[str]:
+    """The image's top-level entries bound read-only; links kept as links."""
+    args: list[str] = []
+    writable = {d.strip("/") for d in WRITABLE_DIRS if d.count("/") == 1}
+    for entry in sorted(os.scandir(rootfs), key=lambda e: e.name):
+        if entry.name in MADE_BY_BWRAP or entry.name in writable:
+            continue
+        target = "/" + entry.name
+        if entry.is_symlink():
+            args += ["--symlink", os.readlink(entry.path), target]
+        else:
+            args += ["--ro-bind", entry.path, target]
+    for directory in WRITABLE_DIRS:
+        if directory.count("/") == 1 or (rootfs / directory.lstrip("/")).is_dir():
+            args += ["--tmpfs", directory]
+    return args
+
+
+class AttemptRoots:
+    """Makes attempts' roots under one directory; probes once whether overlays work."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._availability: overlay.Availability | None = None
+
+    @property
+    def availability(self) -> overlay.Availability:
+        if self._availability is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._availability = overlay.probe(self.directory)
+        return self._availability
+
+    def describe(self) -> str:
+        if self.availability.usable:
+            return "a private overlay over the image per attempt"
+        return (
+            f"the image read-only, writable /tmp, /root, /home, /run ({self.availability.reason})"
+        )
+
+    def open(self, image: PreparedRootfs) -> AttemptRoot:
+        """The root of one attempt on `image`; OSError when its overlay cannot be mounted."""
+        if not self.availability.usable:
+            return AttemptRoot(image)
+        directory = self.directory / f"{os.getpid()}-{uuid.uuid4().hex}"
+        merged = directory / "root"
+        merged.mkdir(parents=True)
+        try:
+            overlay.mount(
+                image.rootfs, overlay.Layers.beside(merged), merged, self.availability.options
+            )
+        except OSError:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        return AttemptRoot(image, directory)
+
+    def clean_stale(self) -> None:
+        """Unmount and remove the roots of processes that died before releasing them."""
+        if not self.directory.is_dir():
+            return
+        overlay.clean_stale(self.directory)
+        for leftover in self.directory.iterdir():
+            pid, _, _ = leftover.name.partition("-")
+            if pid.isdigit() and not psutil.pid_exists(int(pid)):
+                with contextlib.suppress(OSError):
+                    overlay.unmount(leftover / "root")
+                shutil.rmtree(leftover, ignore_errors=True)
