@@ -25,7 +25,7 @@ from localbatch.config import Config
 from localbatch.images import engine
 from localbatch.images.archives import ArchiveSource, image_config, parse_source
 from localbatch.images.oss_registry import RegistryStorage
-from localbatch.images.reference import REGISTRY_OSS_VAR, RegistryImage, registry_image
+from localbatch.images.reference import RegistryImage, registry_image
 from localbatch.images.registry import loopback_registry
 from localbatch.images.store import RootfsStore
 from localbatch.images.tools import skopeo_copy
@@ -124,7 +124,7 @@ class ImageSources:
         client = self.engine()
         info = engine.image_info(client, image) if client is not None else None
         if info is None:
-            raise ImageProblem(self._not_found(image, env, engine_answers=client is not None))
+            raise ImageProblem(self._not_found(image, engine_answers=client is not None))
         image_id = str(info["Id"])
         return self.store.prepare(
             image_id.removeprefix("sha256:"),
@@ -166,7 +166,7 @@ class ImageSources:
                 self._engine_failed_at = time.monotonic()
             return self._engine
 
-    def _not_found(self, image: str, env: Mapping[str, str], *, engine_answers: bool) -> str:
+    def _not_found(self, image: str, *, engine_answers: bool) -> str:
         from localbatch.runtime.images import how_to_get
 
         where = (
@@ -175,8 +175,6 @@ class ImageSources:
             else "no Docker engine answers to read it from"
         )
         hint = how_to_get(image, default_image=self.config.default_docker_image)
-        if image.startswith("localhost:5000/") and not env.get(REGISTRY_OSS_VAR):
-            hint = f"set {REGISTRY_OSS_VAR} to the registry's OSS path in the task's EnvVars"
         return (
             f"The image {image} is not available to the process runtime: it is not built "
             f"here (`localbatch images build`), not named in [image_sources], and {where}: "

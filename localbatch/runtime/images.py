@@ -279,11 +279,18 @@ def image_statuses(client: docker.DockerClient, mapping: dict[str, str]) -> list
 
 
 def how_to_get(name: str, *, default_image: str = DEFAULT_DOCKER_IMAGE) -> str:
-    """The one sentence a user needs when `name` is missing from the engine."""
+    """The one sentence a user needs when `name` is missing (from the engine, or from
+    every place the process runtime looks)."""
     if name == default_image:
         return "build it with `localbatch images build` (no registry needed)"
+    if name.startswith("localhost:5000/"):
+        return (
+            "images named localhost:5000/... come from the registry stored at the OSS path "
+            "in the task's BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH (EnvVars), which is not set"
+        )
     return (
         f"load it (`docker load -i image.tar`), import a root file system (`docker import`), "
-        f"or build it (`docker build -t {name} .`); or map the image id to another image "
-        "in the [images] table of the config"
+        f"or build it (`docker build -t {name} .`); or name an image file for it in the "
+        "[image_sources] table of the config; or map the image id to another image in the "
+        "[images] table"
     )

@@ -83,3 +83,38 @@ def test_bad_quota_variable(tmp_path: Path) -> None:
             tmp_path / "none.toml",
             env={"HOME": str(tmp_path), "LOCALBATCH_MAX_TASK_INSTANCE_COUNT": "many"},
         )
+
+
+def test_image_settings(tmp_path: Path) -> None:
+    defaults = load_config(tmp_path / "missing.toml", env={}, state_dir=tmp_path / "s")
+    assert defaults.image_cache == tmp_path / "s" / "images"
+    assert (defaults.process_files, dict(defaults.image_sources)) == ("image", {})
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'image_cache = "/srv/images"\n'
+        "[image_sources]\n"
+        '"team/x:1" = "docker-archive:/data/x.tar"\n'
+        '[process]\nfiles = "host"\n'
+    )
+    config = load_config(path, env={})
+    assert config.image_cache == Path("/srv/images")
+    assert dict(config.image_sources) == {"team/x:1": "docker-archive:/data/x.tar"}
+    assert config.process_files == "host"
+    env = {"LOCALBATCH_IMAGE_CACHE": "/elsewhere", "LOCALBATCH_PROCESS_FILES": "image"}
+    overridden = load_config(path, env=env)
+    assert (overridden.image_cache, overridden.process_files) == (Path("/elsewhere"), "image")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[process]\nfiles = "mine"\n', "process files must be 'image'"),
+        ('[process]\nfile = "host"\n', "unknown setting process.file"),
+        ('[image_sources]\n"x:1" = "/data/x.tar"\n', r"\[image_sources\] 'x:1': '/data/x.tar'"),
+    ],
+)
+def test_bad_image_settings(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env={})
