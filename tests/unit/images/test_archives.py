@@ -4,15 +4,15 @@ config digest) read from its index without a tool."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from localbatch.images.archives import ArchiveSource, image_config, parse_source
 from localbatch.runtime.image_supply import ImageProblem
+
+from .saved import docker_archive
 
 CONFIG = json.dumps({"config": {"Env": ["PATH=/bin", "A=1"]}}).encode()
 CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG).hexdigest()
@@ -63,17 +63,11 @@ def test_an_oci_layout_with_several_images_needs_a_ref(tmp_path: Path) -> None:
 
 def test_a_docker_save_archive(tmp_path: Path) -> None:
     archive = tmp_path / "saved.tar"
-    manifest = [{"Config": "abc.json", "RepoTags": ["team/x:1"], "Layers": []}]
-    with tarfile.open(archive, "w") as tar:
-        for name, data in {
-            "abc.json": CONFIG,
-            "manifest.json": json.dumps(manifest).encode(),
-        }.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    assert docker_archive(archive, CONFIG) == CONFIG_DIGEST
     assert image_config(parse_source(f"docker-archive:{archive}")).digest == CONFIG_DIGEST
     assert image_config(parse_source(f"docker-archive:{archive}:team/x:1")).key == CONFIG_DIGEST[7:]
+    with pytest.raises(ImageProblem, match="no image 'team/y:1' in the archive"):
+        image_config(parse_source(f"docker-archive:{archive}:team/y:1"))
 
 
 def test_unreadable_files_say_which(tmp_path: Path) -> None:

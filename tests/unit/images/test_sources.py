@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +13,8 @@ import pytest
 from localbatch.config import load_config
 from localbatch.images.sources import ImageSources
 from localbatch.runtime.image_supply import ImageProblem
+
+from .saved import docker_archive
 
 ENGINE_KEY = "e" * 64
 
@@ -36,19 +34,6 @@ class _Engine:
         self.api = _Api(images)
 
 
-def _archive(path: Path, config: bytes) -> str:
-    manifest = [{"Config": "c.json", "RepoTags": ["x:1"], "Layers": []}]
-    with tarfile.open(path, "w") as tar:
-        for name, data in {
-            "c.json": config,
-            "manifest.json": json.dumps(manifest).encode(),
-        }.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return hashlib.sha256(config).hexdigest()
-
-
 def _sources(tmp_path: Path, text: str = "", engine: Any = None) -> ImageSources:
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "config.toml").write_text(text)
@@ -66,7 +51,7 @@ def _made(sources: ImageSources, key: str, marker: str) -> None:
 
 
 def test_the_order_file_then_built_then_engine(tmp_path: Path) -> None:
-    file_key = _archive(tmp_path / "x.tar", b'{"config": {}}')
+    file_key = docker_archive(tmp_path / "x.tar", b'{"config": {}}').removeprefix("sha256:")
     config = f'[image_sources]\n"team/x:1" = "docker-archive:{tmp_path}/x.tar"\n'
     engine = _Engine({"team/x:1": f"sha256:{ENGINE_KEY}", "team/y:1": f"sha256:{ENGINE_KEY}"})
     sources = _sources(tmp_path, config, engine)
