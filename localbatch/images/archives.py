@@ -66,11 +66,6 @@ class ImageConfig:
     def key(self) -> str:
         return self.digest.removeprefix("sha256:")
 
-    @property
-    def env(self) -> object:
-        inner = self.config.get("config") or {}
-        return inner.get("Env") if isinstance(inner, dict) else None
-
 
 _memo: dict[tuple[str, int, int, str], ImageConfig] = {}
 _memo_lock = threading.Lock()

@@ -27,7 +27,7 @@ from localbatch.images.archives import ArchiveSource, image_config, parse_source
 from localbatch.images.oss_registry import RegistryStorage
 from localbatch.images.reference import RegistryImage, registry_image
 from localbatch.images.registry import loopback_registry
-from localbatch.images.store import RootfsStore
+from localbatch.images.store import RootfsStore, RunConfig
 from localbatch.images.tools import skopeo_copy
 from localbatch.images.tree import RegistryTreeError, ResolvedImage
 from localbatch.images.unpack import unpack_image
@@ -138,7 +138,7 @@ class ImageSources:
         storage, resolved = self._resolve(image)
         what = self._what(image)
 
-        def fill(work: Path) -> Mapping[str, str]:
+        def fill(work: Path) -> RunConfig:
             with self._served(storage, resolved, image) as reference:
                 return unpack_image(f"docker://{reference}", work, what)
 

@@ -21,7 +21,9 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -29,18 +31,32 @@ from localbatch.runtime.image_supply import ImageProblem, PreparedRootfs
 
 IMAGE_JSON = "image.json"
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
-#: Fills a new directory with `rootfs/` and answers the image's environment.
-Fill = Callable[[Path], Mapping[str, str]]
 
 
-def env_mapping(entries: object) -> dict[str, str]:
-    """An image config's `Env` list ("KEY=value" strings) as a mapping."""
-    found: dict[str, str] = {}
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, str) and "=" in entry:
-            key, _, value = entry.partition("=")
-            found[key] = value
-    return found
+@dataclass(frozen=True)
+class RunConfig:
+    """What an image's config says about running it that a sandbox must apply."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    entrypoint: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> RunConfig:
+        """From an image config (`{"config": {"Env": [...], "Entrypoint": [...]}}`)."""
+        inner = config.get("config")
+        inner = inner if isinstance(inner, Mapping) else {}
+        env: dict[str, str] = {}
+        for entry in inner.get("Env") or []:
+            if isinstance(entry, str) and "=" in entry:
+                key, _, value = entry.partition("=")
+                env[key] = value
+        entrypoint = inner.get("Entrypoint") or []
+        words = entrypoint if isinstance(entrypoint, list) else []
+        return cls(env, tuple(str(word) for word in words))
+
+
+#: Fills a new directory with `rootfs/` and answers how the image runs.
+Fill = Callable[[Path], RunConfig]
 
 
 class RootfsStore:
@@ -81,6 +97,7 @@ class RootfsStore:
             key,
             entry / "rootfs",
             {str(k): str(v) for k, v in dict(data.get("env") or {}).items()},
+            tuple(str(word) for word in data.get("entrypoint") or []),
             str(data.get("source", "")),
         )
         self._known[key] = prepared
@@ -99,8 +116,13 @@ class RootfsStore:
             work = self.root / "tmp" / f"{os.getpid()}-{uuid.uuid4().hex}"
             work.mkdir(parents=True)
             try:
-                env = fill(work)
-                record = {"key": key, "env": dict(env), "source": source}
+                run = fill(work)
+                record = {
+                    "key": key,
+                    "env": dict(run.env),
+                    "entrypoint": list(run.entrypoint),
+                    "source": source,
+                }
                 (work / IMAGE_JSON).write_text(json.dumps(record, indent=1))
                 entry = self._entry(key)
                 entry.parent.mkdir(parents=True, exist_ok=True)
@@ -111,12 +133,12 @@ class RootfsStore:
         assert prepared is not None
         return prepared
 
-    def adopt(self, key: str, source: str, rootfs: Path, env: Mapping[str, str]) -> PreparedRootfs:
+    def adopt(self, key: str, source: str, rootfs: Path, run: RunConfig) -> PreparedRootfs:
         """Move the finished directory `rootfs` (same file system) into the cache as `key`."""
 
-        def fill(work: Path) -> Mapping[str, str]:
+        def fill(work: Path) -> RunConfig:
             os.rename(rootfs, work / "rootfs")
-            return env
+            return run
 
         return self.prepare(key, source, fill)
 

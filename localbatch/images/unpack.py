@@ -8,24 +8,23 @@ environment. skopeo checks every blob against its digest on the way.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 
 from localbatch.images.archives import ImageConfig, directory_reader, layout_config
-from localbatch.images.store import env_mapping
+from localbatch.images.store import RunConfig
 from localbatch.images.tools import skopeo_copy, umoci_unpack
 
 LAYOUT = "layout"
 REF = "image"
 
 
-def unpack_image(source: str, work: Path, what: str) -> Mapping[str, str]:
-    """Unpack the image skopeo reads as `source` into `work/rootfs`; its environment.
+def unpack_image(source: str, work: Path, what: str) -> RunConfig:
+    """Unpack the image skopeo reads as `source` into `work/rootfs`; how it runs.
     `what` starts every error message ("image X from Y")."""
     config = copy_to_layout(source, work, what)
     umoci_unpack(work / LAYOUT, REF, work / "rootfs", f"{what}: unpacking")
     shutil.rmtree(work / LAYOUT, ignore_errors=True)
-    return env_mapping(config.env)
+    return RunConfig.of(config.config)
 
 
 def copy_to_layout(source: str, work: Path, what: str) -> ImageConfig:

@@ -38,6 +38,8 @@ class PreparedRootfs:
     rootfs: Path
     #: The image's own environment (`Config.Env`), under the attempt's variables.
     env: Mapping[str, str] = field(default_factory=dict)
+    #: The image's `Config.Entrypoint`: the argv follows it, as `docker run` does.
+    entrypoint: tuple[str, ...] = ()
     #: Where it came from, in words ("registry oss://bucket/path/", "Docker engine", ...).
     source: str = ""
 

@@ -208,6 +208,8 @@ def build_default_images(
     if not (need_docker or need_rootfs):
         return Built(False, False)
     debootstrap = _check_can_build()
+    from localbatch.images.store import RunConfig
+
     if store is not None and need_rootfs:
         workspace = store.root / "tmp"  # the root file system is renamed into the cache
         workspace.mkdir(parents=True, exist_ok=True)
@@ -220,7 +222,7 @@ def build_default_images(
         if store is not None and need_rootfs:
             log(f"keeping the root file system as {name} for the process runtime")
             source = f"debootstrap {SUITE}, recipe {RECIPE_VERSION} (localbatch images build)"
-            store.adopt(key, source, rootfs, {"PATH": IMAGE_PATH})
+            store.adopt(key, source, rootfs, RunConfig({"PATH": IMAGE_PATH}))
             store.record_name(name, key)
     return Built(need_docker, need_rootfs)
 

@@ -224,8 +224,9 @@ class ProcessRuntime:
         root = self._open_root(spec)
         if isinstance(root, AttemptOutcome):
             return root
-        if root is not None:  # the image's variables, under the attempt's, as in Docker
-            spec = replace(spec, env={**root.image.env, **spec.env})
+        if root is not None:  # the image's variables under the attempt's, and its
+            image = root.image  # entrypoint before the argv, as in Docker
+            spec = replace(spec, env={**image.env, **spec.env}, argv=image.entrypoint + spec.argv)
         cores = self.cpus.take(spec.cpu_cores)
         hold = bool(spec.memory_bytes) or cores is not None
         launched = self._launch(self.bwrap, spec, hold, root)

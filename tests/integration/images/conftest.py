@@ -70,12 +70,13 @@ class TinyImage:
         return path
 
 
-def import_tiny(client: Any, name: str) -> TinyImage:
+def import_tiny(client: Any, name: str, *changes: str) -> TinyImage:
+    """Import a tiny image as `name`, with its variable and any further Dockerfile
+    `changes` (ENTRYPOINT ...)."""
     marker = f"tiny-{uuid.uuid4().hex[:12]}"
     repository, _, tag = name.rpartition(":")
-    changes = [f"ENV {IMAGE_ENV}"]
     client.api.import_image_from_data(
-        tiny_rootfs(marker), repository=repository, tag=tag, changes=changes
+        tiny_rootfs(marker), repository=repository, tag=tag, changes=[f"ENV {IMAGE_ENV}", *changes]
     )
     return TinyImage(name, marker, client, str(client.api.inspect_image(name)["Id"]))
 

@@ -11,7 +11,7 @@ import pytest
 from localbatch.images.archives import image_config, parse_source
 from localbatch.images.tools import skopeo_copy
 
-from .conftest import TinyImage, image_job, run_job, write_config
+from .conftest import TinyImage, image_job, import_tiny, run_job, write_config
 
 pytestmark = [pytest.mark.docker, pytest.mark.sandbox]
 
@@ -49,3 +49,24 @@ def test_image_files_run_on_both_runtimes(
     finally:
         for image in ("files/archived:1", "files/layout:1"):
             docker_client.api.remove_image(image)
+
+
+def test_an_image_entrypoint_runs_before_the_command_on_both_runtimes(
+    docker_client: Any, default_rootfs: str, tmp_path: Path
+) -> None:
+    entrypoint = '["/bin/sh", "-c", "echo entrypoint; exec \\"$0\\" \\"$@\\""]'
+    image = import_tiny(docker_client, "localbatch-test/entry:1", f"ENTRYPOINT {entrypoint}")
+    try:
+        archive = image.save(tmp_path / "entry.tar")
+    finally:
+        docker_client.api.remove_image(image.name)
+    sources = {"files/entry:1": f"docker-archive:{archive}"}
+    write_config(tmp_path / "config.toml", image_sources=sources)
+    body = image_job("cat /marker", BATCH_COMPUTE_DOCKER_IMAGE="files/entry:1")
+    try:
+        for runtime in ("process", "docker"):
+            ran = run_job(tmp_path, runtime, body)
+            assert ran.code == 0, ran.output
+            assert ran.log() == f"entrypoint\n{image.marker}\n", runtime
+    finally:
+        docker_client.api.remove_image("files/entry:1")

@@ -50,7 +50,7 @@ def test_an_oci_layout_by_ref_and_the_only_one(tmp_path: Path) -> None:
     for text in (f"oci:{layout}:tool", f"oci:{layout}"):
         config = image_config(parse_source(text))
         assert config.digest == CONFIG_DIGEST
-        assert config.env == ["PATH=/bin", "A=1"]
+        assert config.config["config"]["Env"] == ["PATH=/bin", "A=1"]
 
 
 def test_an_oci_layout_with_several_images_needs_a_ref(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from localbatch.config import load_config
 from localbatch.images.sources import ImageSources
+from localbatch.images.store import RunConfig
 from localbatch.runtime.image_supply import ImageProblem
 
 from .saved import docker_archive
@@ -42,10 +43,10 @@ def _sources(tmp_path: Path, text: str = "", engine: Any = None) -> ImageSources
 
 
 def _made(sources: ImageSources, key: str, marker: str) -> None:
-    def fill(work: Path) -> Mapping[str, str]:
+    def fill(work: Path) -> RunConfig:
         (work / "rootfs").mkdir()
         (work / "rootfs" / "marker").write_text(marker)
-        return {}
+        return RunConfig()
 
     sources.store.prepare(key, marker, fill)
 

@@ -5,24 +5,23 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from localbatch.images.store import Fill, RootfsStore, env_mapping
+from localbatch.images.store import Fill, RootfsStore, RunConfig
 from localbatch.runtime.image_supply import ImageProblem
 
 KEY = "ab" * 32
 
 
 def _fill(marker: str, calls: list[str]) -> Fill:
-    def fill(work: Path) -> Mapping[str, str]:
+    def fill(work: Path) -> RunConfig:
         calls.append(marker)
         time.sleep(0.05)  # long enough for the other threads to arrive meanwhile
         (work / "rootfs").mkdir()
         (work / "rootfs" / "marker").write_text(marker)
-        return {"A": "1"}
+        return RunConfig({"A": "1"}, ("/bin/tini", "--"))
 
     return fill
 
@@ -45,6 +44,7 @@ def test_concurrent_preparations_make_it_once(tmp_path: Path) -> None:
     assert {r.rootfs for r in results} == {tmp_path / "rootfs" / KEY / "rootfs"}
     assert (results[0].rootfs / "marker").read_text() == calls[0]
     assert results[0].env == {"A": "1"} and results[0].source == "src"
+    assert results[0].entrypoint == ("/bin/tini", "--")
     other = RootfsStore(tmp_path)  # another process sharing the cache finds it made
     assert other.get(KEY) == results[0]
 
@@ -52,7 +52,7 @@ def test_concurrent_preparations_make_it_once(tmp_path: Path) -> None:
 def test_a_failed_preparation_leaves_nothing(tmp_path: Path) -> None:
     store = RootfsStore(tmp_path)
 
-    def fail(work: Path) -> Mapping[str, str]:
+    def fail(work: Path) -> RunConfig:
         (work / "rootfs").mkdir()
         raise ImageProblem("the copy failed")
 
@@ -88,6 +88,8 @@ def test_leftovers_of_dead_processes_are_removed(tmp_path: Path) -> None:
     assert not dead.exists() and alive.exists()
 
 
-def test_env_mapping_reads_an_image_configs_env() -> None:
-    assert env_mapping(["A=1", "B=x=y", "broken", 3]) == {"A": "1", "B": "x=y"}
-    assert env_mapping(None) == {}
+def test_run_config_reads_an_image_configs_env_and_entrypoint() -> None:
+    config = {"config": {"Env": ["A=1", "B=x=y", "broken", 3], "Entrypoint": ["/e", "-x"]}}
+    assert RunConfig.of(config) == RunConfig({"A": "1", "B": "x=y"}, ("/e", "-x"))
+    assert RunConfig.of({"config": {"Entrypoint": None}}) == RunConfig()
+    assert RunConfig.of({}) == RunConfig()
