@@ -2,10 +2,13 @@
 push needs it.
 
 It serves a local directory with the filesystem storage driver, whose tree is the one the
-OSS driver writes under an OSS path. It listens on a free port of 127.0.0.1 only (the
-Docker engine accepts plain HTTP from 127.0.0.0/8, its default insecure range), never on
-another address, with no debug server, and is stopped when the block ends. Its
-configuration is written as JSON, which its YAML reader accepts.
+OSS driver writes under an OSS path. It listens on 127.0.0.1 only (the Docker engine
+accepts plain HTTP from 127.0.0.0/8, its default insecure range), never on another
+address, with no debug server, and is stopped when the block ends. The port is the
+directory's own while it is free (so the engine, which remembers what it pushed where,
+does not send a base layer again on the next push), else any free one: never 5000, which
+the user's own registry may hold. Its configuration is written as JSON, which its YAML
+reader accepts.
 """
 
 from __future__ import annotations
@@ -94,7 +97,8 @@ def _answers(address: str) -> bool:
 
 @contextlib.contextmanager
 def loopback_registry(root: Path, *, read_only: bool) -> Iterator[str]:
-    """A registry serving `root` while the block runs; yields its `127.0.0.1:PORT`."""
+    """A registry serving `root` while the block runs (read-only unless it takes a push);
+    yields its `127.0.0.1:PORT`."""
     binary = registry_binary()
     with tempfile.TemporaryDirectory(prefix="localbatch-registry-") as scratch:
         failure = ""
