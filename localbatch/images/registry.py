@@ -76,6 +76,8 @@ def _port_for(root: Path, attempt: int) -> int:
     there); any free port when it is not."""
     preferred = PORT_BASE + int(hashlib.sha256(str(root).encode()).hexdigest(), 16) % PORT_SPAN
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As the registry (Go) listens: the last run's connections in TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", preferred if attempt == 0 else 0))
         except OSError:
