@@ -101,6 +101,9 @@ class Config:
     #: What the process runtime shows programs: "image" (their image) or "host" (this
     #: host's own files, asked for explicitly).
     process_files: str = "image"
+    #: Where the process runtime keeps attempts' private layers over their image:
+    #: "memory" (/dev/shm) or "disk" (the image cache).
+    process_layers: str = "memory"
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -159,9 +162,10 @@ KNOWN_KEYS: Mapping[str, frozenset[str] | None] = {
     "packages": frozenset({"copy"}),
     "image_cache": None,
     "image_sources": None,  # any image name
-    "process": frozenset({"files"}),
+    "process": frozenset({"files", "layers"}),
 }
 PROCESS_FILES = ("image", "host")
+PROCESS_LAYERS = ("memory", "disk")
 CLUSTER_KEYS = frozenset({"image_id", "instance_type", "docker_image"})
 
 
@@ -272,14 +276,18 @@ def load_config(
         env.get("LOCALBATCH_IMAGE_CACHE") or data.get("image_cache") or state / "images"
     ).expanduser()
     image_sources = _image_sources(_table(data, "image_sources", config_path), config_path)
-    process_files = env.get("LOCALBATCH_PROCESS_FILES") or str(
-        _table(data, "process", config_path).get("files", "image")
-    )
+    process_table = _table(data, "process", config_path)
+    process_files = env.get("LOCALBATCH_PROCESS_FILES") or str(process_table.get("files", "image"))
     if process_files not in PROCESS_FILES:
         raise ConfigError(
             f"process files must be 'image' (the job's image) or 'host' (this host's own "
             f"files), not {process_files!r}"
         )
+    process_layers = env.get("LOCALBATCH_PROCESS_LAYERS") or str(
+        process_table.get("layers", "memory")
+    )
+    if process_layers not in PROCESS_LAYERS:
+        raise ConfigError(f"process layers must be 'memory' or 'disk', not {process_layers!r}")
     return Config(
         state_dir=state,
         oss=oss,
@@ -298,6 +306,7 @@ def load_config(
         image_cache=image_cache,
         image_sources=image_sources,
         process_files=process_files,
+        process_layers=process_layers,
         source=config_path if data else None,
     )
 

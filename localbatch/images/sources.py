@@ -32,6 +32,7 @@ from localbatch.images.tools import skopeo_copy
 from localbatch.images.tree import RegistryTreeError, ResolvedImage
 from localbatch.images.unpack import unpack_image
 from localbatch.runtime.image_supply import ImageProblem, PreparedRootfs
+from localbatch.runtime.rootfs import memory_directory
 from localbatch.storage.resolver import OssResolver
 
 #: How long "no Docker engine answers" is believed before asking again.
@@ -76,6 +77,12 @@ class ImageSources:
 
     @property
     def attempts_dir(self) -> Path:
+        """Where attempts' upper layers go: in memory unless the config says disk (or
+        /dev/shm is no tmpfs)."""
+        if self.config.process_layers == "memory":
+            directory = memory_directory()
+            if directory is not None:
+                return directory
         return self.store.attempts_dir
 
     # -- the registry at an OSS path --------------------------------------------------------

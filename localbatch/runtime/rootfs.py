@@ -1,9 +1,14 @@
 """An attempt's root file system in the process runtime: its image, privately writable.
 
 The image's cached root file system is never written. Each attempt gets an overlay over
-it (the cache as the lower layer, a private upper layer under `<image-cache>/attempts/`),
-mounted before bwrap starts and unmounted when the attempt is released: the program may
-write anywhere, as in a container, and what it writes goes with the attempt. Overlay
+it (the cache as the lower layer, a private upper layer), mounted before bwrap starts and
+unmounted when the attempt is released: the program may write anywhere, as in a
+container, and what it writes goes with the attempt. The upper layers live in memory
+(`/dev/shm/localbatch-<uid>/layers`, `[process] layers = "memory"`, the default), where
+making and removing one costs about a millisecond, and what a program writes outside its
+work directory, mapped paths and mounts counts against its memory limit, as /tmp does;
+or on disk (`layers = "disk"`: `<image-cache>/attempts/`), where a file system mounted with
+`discard` makes each attempt's directories cost several milliseconds more. Overlay
 mounts need root (`localbatch.storage.overlay.probe` tries one first); without them the
 image is shown read-only, with fresh writable directories at /tmp, /var/tmp, /root, /run
 and /home, so a write elsewhere fails with "Read-only file system" (README, "Process
@@ -96,6 +101,27 @@ def _read_only_args(rootfs: Path) -> list[str]:
     return args
 
 
+#: Where in-memory upper layers go when /dev/shm is a tmpfs.
+SHM = Path("/dev/shm")
+
+
+def memory_directory() -> Path | None:
+    """This user's private directory for upper layers in memory, or None when /dev/shm is
+    no usable tmpfs (then layers go to disk)."""
+    try:
+        with open("/proc/self/mounts") as mounts:
+            if not any(line.split()[1:3] == [str(SHM), "tmpfs"] for line in mounts):
+                return None
+        directory = SHM / f"localbatch-{os.getuid()}"
+        directory.mkdir(mode=0o700, exist_ok=True)
+        status = directory.lstat()
+    except OSError:
+        return None
+    if status.st_uid != os.getuid() or not os.path.isdir(directory) or directory.is_symlink():
+        return None
+    return directory / "layers"
+
+
 class AttemptRoots:
     """Makes attempts' roots under one directory; probes once whether overlays work."""
 
@@ -112,7 +138,7 @@ class AttemptRoots:
 
     def describe(self) -> str:
         if self.availability.usable:
-            return "a private overlay over the image per attempt"
+            return f"a private overlay over the image per attempt, its layer in {self.directory}"
         return (
             f"the image read-only, writable /tmp, /root, /home, /run ({self.availability.reason})"
         )
