@@ -1,0 +1,107 @@
+"""The process runtime in an image: programs see the image, write into a private layer that
+goes with the attempt, and the cache is never changed; without overlays the image is
+read-only with writable scratch directories; the host's files only when asked for."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localbatch.config import load_config
+from localbatch.runtime.process import ProcessRuntime
+from localbatch.runtime.select import select_runtime
+from localbatch.storage import overlay
+
+from .conftest import Harness, image_sources
+
+pytestmark = pytest.mark.sandbox
+
+
+@pytest.fixture
+def in_image(image_process_runtime: ProcessRuntime, default_rootfs: str, tmp_path: Path) -> Harness:
+    (tmp_path / "workdir").mkdir()
+    return Harness(image_process_runtime, default_rootfs, tmp_path)
+
+
+def _rootfs(harness: Harness) -> Path:
+    runtime = harness.runtime
+    assert isinstance(runtime, ProcessRuntime) and runtime.images is not None
+    return runtime.images.root_for(harness.image, {}).rootfs
+
+
+def test_programs_see_the_image_not_the_host(in_image: Harness) -> None:
+    outcome = in_image.run(in_image.spec("sh", "-c", "cat /etc/os-release; python --version"))
+    assert outcome.succeeded, in_image.stderr.read_text()
+    assert in_image.stdout.read_text().startswith(
+        (_rootfs(in_image) / "etc/os-release").read_text()
+    )
+    assert "Python 3" in in_image.stdout.read_text()
+
+
+def test_writes_stay_in_the_attempts_own_layer(in_image: Harness) -> None:
+    marker = f"/usr/localbatch-{os.getpid()}"
+    first = in_image.run(in_image.spec("sh", "-c", f"echo x > {marker} && cat {marker}"))
+    assert first.succeeded and in_image.stdout.read_text() == "x\n"
+    second = in_image.run(in_image.spec("sh", "-c", f"test ! -e {marker}"))
+    assert second.succeeded  # the next attempt starts from the image again
+    assert not (_rootfs(in_image) / marker.lstrip("/")).exists()  # the cache is untouched
+    assert not Path(marker).exists()  # and so is the host
+    runtime = in_image.runtime
+    assert isinstance(runtime, ProcessRuntime) and runtime.roots is not None
+    layers = runtime.roots.directory
+    assert [p for p in layers.iterdir() if p.name.startswith(f"{os.getpid()}-")] == []
+    assert not [m for m in overlay._overlay_mounts(layers)]
+
+
+def test_without_overlays_the_image_is_read_only_with_scratch_directories(
+    in_image: Harness,
+) -> None:
+    runtime = in_image.runtime
+    assert isinstance(runtime, ProcessRuntime) and runtime.roots is not None
+    runtime.roots._availability = overlay.Availability(False, "overlay mounts need root")
+    assert "the image read-only" in runtime.describe()
+    script = "echo t > /tmp/t && echo h > /root/h && cat /tmp/t /root/h; echo u > /usr/u"
+    outcome = in_image.run(in_image.spec("sh", "-c", script))
+    assert outcome.exit_code != 0  # the last write
+    assert in_image.stdout.read_text() == "t\nh\n"
+    assert "Read-only file system" in in_image.stderr.read_text()
+
+
+def test_layers_on_disk_when_asked(
+    bwrap_path: str, default_rootfs: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCALBATCH_PROCESS_LAYERS", "disk")
+    sources = image_sources()
+    runtime = ProcessRuntime(bwrap_path, images=sources)
+    assert runtime.roots is not None and runtime.roots.directory == sources.store.attempts_dir
+    (tmp_path / "workdir").mkdir()
+    harness = Harness(runtime, default_rootfs, tmp_path)
+    assert harness.run(harness.spec("sh", "-c", "echo x > /etc/x && cat /etc/x")).succeeded
+
+
+def test_a_dead_runs_layer_is_unmounted_and_removed(in_image: Harness, tmp_path: Path) -> None:
+    runtime = in_image.runtime
+    assert isinstance(runtime, ProcessRuntime) and runtime.roots is not None
+    leftover = runtime.roots.directory / "999999999-dead" / "root"
+    leftover.mkdir(parents=True)
+    overlay.mount(_rootfs(in_image), overlay.Layers.beside(leftover), leftover)
+    runtime.check()
+    assert not leftover.parent.exists()
+    assert not [m for m in overlay._overlay_mounts(leftover.parent.parent) if m[0] == leftover]
+
+
+def test_the_hosts_files_only_when_asked_and_said(
+    bwrap_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no.sock")
+    config: Any = load_config(tmp_path / "none.toml", env={}, state_dir=tmp_path)
+    runtime, notice = select_runtime("process", config)
+    assert isinstance(runtime, ProcessRuntime) and runtime.uses_images
+    assert "programs see their image" in notice
+    host = config.with_overrides(process_files="host")
+    runtime, notice = select_runtime("process", host)
+    assert isinstance(runtime, ProcessRuntime) and not runtime.uses_images
+    assert 'programs see this host\'s files, not their image ([process] files = "host")' in (notice)
