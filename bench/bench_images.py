@@ -57,7 +57,8 @@ def rootfs_first_time(tmp: Path) -> tuple[dict[str, Any], RootfsStore]:
     index = json.loads((layout / "index.json").read_text())
     manifest_digest = index["manifests"][0]["digest"].removeprefix("sha256:")
     manifest = json.loads((layout / "blobs/sha256" / manifest_digest).read_text())
-    layers = [layout / "blobs/sha256" / d["digest"].removeprefix("sha256:") for d in manifest["layers"]]
+    blobs = layout / "blobs" / "sha256"
+    layers = [blobs / d["digest"].removeprefix("sha256:") for d in manifest["layers"]]
     rounds = iter(range(1000))
 
     def ours() -> float:

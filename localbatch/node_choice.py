@@ -5,9 +5,10 @@ the rules live here once (README, "Image and instance type"):
 
 Image: `Command.Docker.Image`, else the `BATCH_COMPUTE_DOCKER_IMAGE` entry of `EnvVars`
 (both are Docker images, used as they are; `localhost:5000/...` with
-`BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH` comes from that OSS path), else the node image: a defined `ClusterId`'s
-`[clusters.<id>]` (`docker_image`, or its `image_id` through `[images]`), else the
-AutoCluster's `ImageId` (or `ECSImageId`) through `[images]`. Instance type: the cluster
+`BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH` comes from that OSS path), else the node image: a
+defined `ClusterId`'s `[clusters.<id>]` (`docker_image`, or its `image_id` through
+`[images]`), else the AutoCluster's `ImageId` (or `ECSImageId`) through `[images]`.
+Instance type: the cluster
 definition's, else `AutoCluster.InstanceType`. An image id that is not mapped, or a
 `ClusterId` that is not defined, falls back to the default image and instance type, with a
 notice (a notice about the image only when the node image is the one used).
