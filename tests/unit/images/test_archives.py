@@ -11,8 +11,7 @@ import pytest
 
 from localbatch.images.archives import ArchiveSource, image_config, parse_source
 from localbatch.runtime.image_supply import ImageProblem
-
-from .saved import docker_archive
+from tests.unit.images.saved import docker_archive
 
 CONFIG = json.dumps({"config": {"Env": ["PATH=/bin", "A=1"]}}).encode()
 CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG).hexdigest()

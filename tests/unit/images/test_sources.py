@@ -14,8 +14,7 @@ from localbatch.config import load_config
 from localbatch.images.sources import ImageSources
 from localbatch.images.store import RunConfig
 from localbatch.runtime.image_supply import ImageProblem
-
-from .saved import docker_archive
+from tests.unit.images.saved import docker_archive
 
 ENGINE_KEY = "e" * 64
 
