@@ -75,3 +75,13 @@ def test_unreadable_files_say_which(tmp_path: Path) -> None:
     (tmp_path / "junk.tar").write_bytes(b"not a tar")
     with pytest.raises(ImageProblem, match="cannot be read"):
         image_config(parse_source(f"docker-archive:{tmp_path}/junk.tar"))
+
+
+def test_an_oci_archive(tmp_path: Path) -> None:
+    import tarfile
+
+    layout = _layout(tmp_path / "layout")
+    archive = tmp_path / "layout.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(layout, arcname=".")  # as `tar -C layout -cf layout.tar .` writes it
+    assert image_config(parse_source(f"oci-archive:{archive}:tool")).digest == CONFIG_DIGEST
