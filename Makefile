@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench install clean
+.PHONY: demo test lint unit bench docs install clean
 
 # Install the package and its test tools into a private virtual environment, once per
 # change of pyproject.toml. PIP_CONSTRAINT keeps the official SDK's old setup script working.
@@ -44,6 +44,11 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The parts of README.md and docs/ written from the code (command list, error catalogues,
+# instance types, tables of contents); a test fails while they are out of date.
+docs: $(STAMP)
+	$(BIN)/python -m localbatch.docgen
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

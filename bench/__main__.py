@@ -1,7 +1,7 @@
 """Run every benchmark (`make bench`): each `bench/bench_*.py` exposes `main() -> dict`.
 
 Results are printed as JSON lines and saved with a description of the machine in
-bench/results/latest.json, ready to copy into the README. Pass module names to run a
+bench/results/latest.json, ready to copy into docs/benchmarks.md. Pass module names to run a
 subset: `python -m bench bench_validate bench_storage`.
 """
 

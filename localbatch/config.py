@@ -92,7 +92,7 @@ class Config:
     #: Where notification messages are POSTed (a local webhook); empty disables publishing.
     notification_endpoint: str = ""
     #: How each attempt gets its copy of the package: "auto" (overlay where possible, else
-    #: link), "overlay", "link" or "copy" (README, "Packages").
+    #: link), "overlay", "link" or "copy" (docs/storage.md, "Packages").
     package_copy: str = "auto"
     #: Where prepared root file systems and registry mirrors live (README, "Images").
     image_cache: Path = Path()

@@ -37,6 +37,30 @@ def event_name(category: str, state: State) -> str:
 
 
 @dataclass(frozen=True)
+class AttemptSnapshot:
+    """One attempt of an instance, as the engine keeps it and instance events carry it: the
+    store keeps one row per attempt from it, apart from the instance (whose next attempt
+    may already wait)."""
+
+    attempt: int
+    #: Waiting while localbatch prepares it (never sent), Running once its program started,
+    #: then how it ended: Finished, Failed or Stopped.
+    state: State
+    #: When its program started (when localbatch began preparing it, for one that never
+    #: started); None when the event does not know it (the store keeps what it has).
+    start_time: float | None = None
+    end_time: float | None = None
+    exit_code: int | None = None
+    error_code: str = ""
+    error_message: str = ""
+    ref: str = ""
+    #: Where its output begins in the instance's stdout and stderr files, which every
+    #: attempt appends to; None when not known (it never started, or an older record).
+    stdout_offset: int | None = None
+    stderr_offset: int | None = None
+
+
+@dataclass(frozen=True)
 class Event:
     """One state change. Times are POSIX seconds (float); None when not reached yet."""
 
@@ -56,6 +80,9 @@ class Event:
     exit_code: int | None = None
     error_code: str = ""
     error_message: str = ""
+    #: Instance events: the attempt that started or ended (or the instance's last one);
+    #: None when no attempt is concerned (an instance waiting for its first).
+    latest_attempt: AttemptSnapshot | None = None
     #: Free-form extras: runtime ref, log object paths, metrics, messages.
     detail: Mapping[str, Any] = field(default_factory=dict)
 

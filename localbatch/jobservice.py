@@ -20,7 +20,7 @@ from typing import Any
 
 from localbatch.config import Config
 from localbatch.engine.service import Engine, UnknownJob
-from localbatch.events import Event, EventBus, event_name
+from localbatch.events import AttemptSnapshot, Event, EventBus, event_name
 from localbatch.ids import new_job_id
 from localbatch.runtime.base import STOP_GRACE_SECONDS, STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.spec.errors import ApiError, not_found, state_conflict
@@ -320,12 +320,23 @@ def instance_end_event(
     detail: Mapping[str, Any] | None = None,
 ) -> Event:
     """The event that ends a recorded instance outside the engine (stopped or recovered),
-    so that both write the same record the engine would have.
+    so that both write the same record the engine would have; a Running instance's attempt
+    ends with it.
 
     `state` defaults to what the outcome says (Finished or Failed).
     """
     if state is None:
         state = State.FINISHED if outcome.succeeded else State.FAILED
+    attempt = None
+    if instance.state == State.RUNNING and instance.attempt is not None:
+        attempt = AttemptSnapshot(
+            instance.attempt,
+            state,
+            end_time=end_time,
+            exit_code=outcome.exit_code,
+            error_code=outcome.error_code,
+            error_message=outcome.error_message,
+        )
     return Event(
         name=event_name("Instance", state),
         job_id=instance.job_id,
@@ -341,6 +352,7 @@ def instance_end_event(
         exit_code=outcome.exit_code,
         error_code=outcome.error_code,
         error_message=outcome.error_message,
+        latest_attempt=attempt,
         detail=detail or {},
     )
 

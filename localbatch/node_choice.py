@@ -1,7 +1,7 @@
 """Which image and instance type a task's instances get: one answer for plan and engine.
 
 `localbatch plan`, `run --dry-run` and the engine must agree on what a task runs on, so
-the rules live here once (README, "Image and instance type"):
+the rules live here once (docs/writing-jobs.md, "Image and instance type"):
 
 Image: `Command.Docker.Image`, else the `BATCH_COMPUTE_DOCKER_IMAGE` entry of `EnvVars`
 (both are Docker images, used as they are; `localhost:5000/...` with

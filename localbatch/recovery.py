@@ -4,7 +4,8 @@ A job recorded Waiting or Running whose runner process is gone is taken over by 
 process that notices it (a `localbatch serve`, at start and then periodically):
 
 1. Each instance recorded Running is looked for with the runtime (`reattach(ref, stdout,
-   stderr)`, which the Docker runtime offers; its output goes on into the log files). One
+   stderr, begins_at=...)`, which the Docker runtime offers; its output goes on into the
+   log files, completed first with what it wrote while no runner watched). One
    still running is adopted: waited for until it ends (within what is left of its Timeout)
    and its result recorded. Any other becomes Failed with error code `Lost` (a sandboxed
    process dies with the process that started it).
@@ -117,7 +118,7 @@ class Recovery:
         adopted: list[Adopted] = []
         lost: list[InstanceRecord] = []
         for instance in running:
-            handle = self._reattach(instance)
+            handle = self._reattach(instance, record.run)
             if handle is None:
                 lost.append(instance)
             else:
@@ -142,21 +143,44 @@ class Recovery:
         else:
             self._resume(record, lost)
 
-    def _reattach(self, instance: InstanceRecord) -> AttemptHandle | None:
+    def _reattach(self, instance: InstanceRecord, run: int) -> AttemptHandle | None:
         reattach = getattr(self.runtime, "reattach", None)
         ref = str(instance.detail.get("ref", ""))
         if reattach is None or not ref:
             return None
         paths = [instance.detail.get(f"{stream}_path") for stream in ("stdout", "stderr")]
         try:
-            if all(paths):  # output goes on into the instance's log files
-                handle: AttemptHandle | None = reattach(ref, *(Path(str(p)) for p in paths))
+            if all(paths):  # its output goes on into the instance's log files, completed
+                handle: AttemptHandle | None = reattach(
+                    ref,
+                    *(Path(str(p)) for p in paths),
+                    begins_at=self._output_begins(instance, run),
+                )
             else:
                 handle = reattach(ref)
         except Exception:
             log.exception("reattaching %s failed", ref)
             return None
         return handle
+
+    def _output_begins(self, instance: InstanceRecord, run: int) -> tuple[int, int] | None:
+        """Where the Running attempt's output begins in the instance's log files, so that
+        what it wrote while no runner watched is collected too (None: not recorded)."""
+        for attempt in self.service.store.attempts(
+            instance.job_id, instance.task_name, instance.instance_id
+        ):
+            if (attempt.run, attempt.attempt) == (run, instance.attempt):
+                if attempt.stdout_offset is None or attempt.stderr_offset is None:
+                    break
+                return attempt.stdout_offset, attempt.stderr_offset
+        log.warning(
+            "%s %s.%s: where its output begins is not recorded; what it wrote while no "
+            "runner watched stays in the runtime's log only",
+            instance.job_id,
+            instance.task_name,
+            instance.instance_id,
+        )
+        return None
 
     def _adopt_then_resume(
         self, record: JobRecord, adopted: list[Adopted], lost: list[InstanceRecord]

@@ -18,13 +18,15 @@ import click
 
 from localbatch.cli.common import (
     EXIT_INVALID,
+    EXIT_JOB_FAILED,
+    EXIT_USAGE,
     Config,
     config_options,
     fail,
     open_local,
     open_store,
 )
-from localbatch.cli.job_logs import LogPrinter, print_logs
+from localbatch.cli.job_logs import AttemptChoice, LogPrinter, print_logs
 from localbatch.cli.job_views import (
     attempt_json,
     console,
@@ -40,7 +42,7 @@ from localbatch.server.discovery import read_server_info
 from localbatch.spec.errors import ApiError, not_found
 from localbatch.states import State
 from localbatch.store import Store
-from localbatch.store.records import InstanceRecord, JobRecord
+from localbatch.store.records import AttemptRecord, InstanceRecord, JobRecord, TaskRecord
 
 if TYPE_CHECKING:
     from localbatch.jobservice import JobService
@@ -196,12 +198,23 @@ def _instance_json(store: Store, instance: InstanceRecord) -> dict[str, Any]:
     )
 
 
-@click.command("logs", short_help="Print instances' output, each line prefixed task.instance.")
+@click.command("logs", short_help="Print instances' output, attempt by attempt.")
 @click.argument("job_id")
 @click.argument("task", required=False)
 @click.argument("instance", required=False, type=int)
-@click.option("-f", "--follow", is_flag=True, help="Keep printing until the job ends.")
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Keep printing until what is shown (job, task or instance) ends; exit 3 if it failed.",
+)
 @click.option("--stderr", "stderr", is_flag=True, help="Standard error instead of output.")
+@click.option(
+    "--attempt",
+    type=click.IntRange(min=0),
+    help="Only this attempt of each instance (of the latest run that has it).",
+)
+@click.option("--run", type=click.IntRange(min=0), help="With --attempt: the attempt of this run.")
 @config_options
 def logs_command(
     job_id: str,
@@ -209,9 +222,16 @@ def logs_command(
     instance: int | None,
     follow: bool,
     stderr: bool,
+    attempt: int | None,
+    run: int | None,
     config: Config,
 ) -> None:
-    """Print instances' output, each line prefixed with <task>.<instance>."""
+    """Print instances' output, each line prefixed with <task>.<instance>.
+
+    Each attempt's output comes between a line naming it and a line saying how it ended.
+    """
+    if run is not None and attempt is None:
+        fail("--run goes with --attempt", EXIT_USAGE)
     with _store(config) as store:
         if store.get_job(job_id) is None:
             _api_error(not_found(job_id))
@@ -222,18 +242,43 @@ def logs_command(
             found = store.list_instances(job_id, task, max_items=None).items
             return [i for i in found if instance is None or i.instance_id == instance]
 
-        def ended() -> bool:
-            record = store.get_job(job_id)
-            return record is None or record.state.terminal
+        def attempts(record: InstanceRecord) -> list[AttemptRecord]:
+            return store.attempts(job_id, record.task_name, record.instance_id)
 
         if instance is not None and not instances():
             _api_error(not_found(f"{job_id}/{task}/{instance}"))
         stream = "stderr" if stderr else "stdout"
+        choice = AttemptChoice(attempt, run) if attempt is not None else None
         printer = LogPrinter(sys.stdout)
         with contextlib.suppress(KeyboardInterrupt):
-            print_logs(printer, config.state_dir, instances, stream, follow=follow, ended=ended)
+            print_logs(
+                printer,
+                config.state_dir,
+                instances,
+                attempts,
+                stream,
+                choice=choice,
+                follow=follow,
+                ended=lambda: _followed_state(store, job_id, task, instance).terminal,
+            )
+            if follow and _followed_state(store, job_id, task, instance) == State.FAILED:
+                raise SystemExit(EXIT_JOB_FAILED)
         if not printer.printed:
-            click.echo(f"no {stream} recorded (yet) for {_named(job_id, task, instance)}", err=True)
+            named = _named(job_id, task, instance) + (f" attempt {attempt}" if choice else "")
+            click.echo(f"no {stream} recorded (yet) for {named}", err=True)
+
+
+def _followed_state(store: Store, job_id: str, task: str | None, instance: int | None) -> State:
+    """The state of what `logs -f` follows: the instance, else the task, else the job (a
+    job deleted meanwhile counts as Stopped)."""
+    record: JobRecord | TaskRecord | InstanceRecord | None
+    if task is not None and instance is not None:
+        record = store.get_instance(job_id, task, instance)
+    elif task is not None:
+        record = store.get_task(job_id, task)
+    else:
+        record = store.get_job(job_id)
+    return record.state if record is not None else State.STOPPED
 
 
 def _named(job_id: str, task: str | None, instance: int | None) -> str:

@@ -23,6 +23,7 @@ from localbatch.runtime.base import (
     AttemptOutcome,
     Bind,
     Runtime,
+    file_size,
     run_attempt,
     uses_images,
 )
@@ -92,6 +93,7 @@ def execute_attempt(
     except Exception as exc:
         return failure_outcome(exc)
     detail.update(_where_it_runs(runtime, env, prepared))
+    detail.update(log_offsets(prepared.stdout_path, prepared.stderr_path))
     spec = attempt_spec(
         env,
         launch.job_id,
@@ -133,6 +135,12 @@ def _where_it_runs(
     if uses_images(runtime):
         detail["image"] = env.image
     return detail
+
+
+def log_offsets(stdout_path: Path, stderr_path: Path) -> dict[str, int]:
+    """Where an attempt about to start begins in its instance's log files, which every
+    attempt of every run appends to: what `localbatch logs` shows as that attempt."""
+    return {"stdout_offset": file_size(stdout_path), "stderr_offset": file_size(stderr_path)}
 
 
 def finish_storage(

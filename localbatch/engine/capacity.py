@@ -1,8 +1,8 @@
 """How many instances this host can run at once: cores and memory against instance type sizes.
 
 The service gives every instance its own VM of the task's instance type. One machine can
-only run as many at once as its cores and memory hold. The rules (README, "Scheduling and
-capacity"):
+only run as many at once as its cores and memory hold. The rules (docs/running.md,
+"Scheduling and capacity"):
 
 - memory is never oversubscribed: the memory limits of the running instances add up to at
   most the host's total memory;

@@ -1,16 +1,18 @@
-"""The engine's records of jobs, tasks, instances and attempts, and their frozen snapshots.
+"""The engine's records of jobs, tasks and instances, and their frozen snapshots.
 
 Records are mutable and owned by the scheduler (one thread touches them); snapshots are
-immutable copies handed to everyone else (progress display, HTTP API, events).
+immutable copies handed to everyone else (progress display, HTTP API, events). An attempt is
+a frozen `AttemptSnapshot` the scheduler replaces as it starts and ends, as events carry it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from localbatch.engine.capacity import Resources
+from localbatch.events import AttemptSnapshot
 from localbatch.states import State
 
 
@@ -47,23 +49,6 @@ class Metrics:
 
 
 @dataclass
-class AttemptRecord:
-    """One try of one instance: when it ran and how it ended."""
-
-    attempt: int
-    start_time: float | None = None
-    end_time: float | None = None
-    exit_code: int | None = None
-    error_code: str = ""
-    error_message: str = ""
-    ref: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON values, for an event's detail (stored and sent as they are)."""
-        return asdict(self)
-
-
-@dataclass
 class InstanceRecord:
     """One instance of a task as the scheduler tracks it, across all its attempts."""
 
@@ -72,7 +57,7 @@ class InstanceRecord:
     retry_count: int = 0
     start_time: float | None = None
     end_time: float | None = None
-    attempts: list[AttemptRecord] = field(default_factory=list)
+    attempts: list[AttemptSnapshot] = field(default_factory=list)
     #: Log object paths, local log files, runtime ref: whatever the driver reported.
     detail: dict[str, Any] = field(default_factory=dict)
     #: An attempt is in flight (capacity is held for it).
@@ -82,7 +67,7 @@ class InstanceRecord:
     queue_key: int = -1
 
     @property
-    def last(self) -> AttemptRecord | None:
+    def last(self) -> AttemptSnapshot | None:
         """The current (or final) attempt: it holds the instance's exit and error codes."""
         return self.attempts[-1] if self.attempts else None
 
@@ -145,7 +130,7 @@ class InstanceSnapshot:
     exit_code: int | None
     error_code: str
     error_message: str
-    attempts: tuple[AttemptRecord, ...]
+    attempts: tuple[AttemptSnapshot, ...]
     detail: dict[str, Any]
 
 
@@ -181,7 +166,7 @@ class JobSnapshot:
 
 
 def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
-    """A copy the scheduler's later changes cannot reach (attempts are copied too)."""
+    """A copy the scheduler's later changes cannot reach (attempts are frozen values)."""
     last = record.last
     return InstanceSnapshot(
         instance_id=record.instance_id,
@@ -192,7 +177,7 @@ def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
         exit_code=last.exit_code if last else None,
         error_code=last.error_code if last else "",
         error_message=last.error_message if last else "",
-        attempts=tuple(replace(a) for a in record.attempts),
+        attempts=tuple(record.attempts),
         detail=dict(record.detail),
     )
 

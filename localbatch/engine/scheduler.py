@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from localbatch.engine.capacity import CapacityLedger, HostCapacity, Resources
 from localbatch.engine.records import (
-    AttemptRecord,
     InstanceRecord,
     JobRecord,
     JobSnapshot,
@@ -34,7 +33,7 @@ from localbatch.engine.records import (
     TaskRecord,
     job_snapshot,
 )
-from localbatch.events import Event, event_name
+from localbatch.events import AttemptSnapshot, Event, event_name
 from localbatch.runtime.base import STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.states import State, StateConflict, check_can_stop, check_transition
 
@@ -224,7 +223,8 @@ class Scheduler:
         inst.detail.update(detail)
         attempt = inst.last
         if attempt is not None:
-            attempt.ref = str(detail.get("ref", attempt.ref))
+            running = replace(attempt, state=State.RUNNING, start_time=now)
+            inst.attempts[-1] = _with_worker_detail(running, detail)
         if job.state == State.WAITING:
             job.start_time = job.start_time or now
             self._set_job(job, State.RUNNING, now)
@@ -257,10 +257,15 @@ class Scheduler:
         inst.detail.update(detail or {})
         attempt = inst.last
         assert attempt is not None
-        attempt.end_time = now
-        attempt.exit_code = outcome.exit_code
-        attempt.error_code = outcome.error_code
-        attempt.error_message = outcome.error_message
+        finished = replace(
+            attempt,
+            state=_attempt_end_state(outcome, inst.cancel_requested),
+            end_time=now,
+            exit_code=outcome.exit_code,
+            error_code=outcome.error_code,
+            error_message=outcome.error_message,
+        )
+        inst.attempts[-1] = _with_worker_detail(finished, detail or {})
         self._after_attempt(job, task, inst, outcome, now)
         self._maybe_end_task(job, task, now)
         self._maybe_end_job(job, now)
@@ -274,14 +279,13 @@ class Scheduler:
         outcome: AttemptOutcome,
         now: float,
     ) -> None:
-        """The instance's next state: Finished, Stopped, Waiting for a retry, or Failed
-        (which fails the job under JobFailOnInstanceFail)."""
-        if outcome.succeeded:
+        """The instance's next state, from how its attempt ended: Finished, Stopped, Waiting
+        for a retry, or Failed (which fails the job under JobFailOnInstanceFail)."""
+        assert inst.last is not None
+        ended = inst.last.state
+        if ended in (State.FINISHED, State.STOPPED):
             inst.end_time = now
-            self._set_instance(job, task, inst, State.FINISHED, now)
-        elif inst.cancel_requested or outcome.error_code == STOPPED_ERROR_CODE:
-            inst.end_time = now
-            self._set_instance(job, task, inst, State.STOPPED, now)
+            self._set_instance(job, task, inst, ended, now)
         elif inst.retry_count < task.max_retry_count and job.ending is None:
             inst.retry_count += 1
             task.retries += 1
@@ -354,7 +358,7 @@ class Scheduler:
         inst.launched = True
         job.in_flight += 1
         attempt = len(inst.attempts)
-        inst.attempts.append(AttemptRecord(attempt=attempt, start_time=now))
+        inst.attempts.append(AttemptSnapshot(attempt, State.WAITING, start_time=now))
         self._actions.append(Launch(job.job_id, task.name, instance_id, attempt))
 
     def _flush(self, now: float) -> list[Action]:
@@ -516,8 +520,30 @@ class Scheduler:
             exit_code=last.exit_code if last else None,
             error_code=last.error_code if last else "",
             error_message=last.error_message if last else "",
-            detail={**inst.detail, "attempts": [a.as_dict() for a in inst.attempts]},
+            latest_attempt=last if last and last.state != State.WAITING else None,
+            detail={**inst.detail, "attempts": [asdict(a) for a in inst.attempts]},
         )
+
+
+def _attempt_end_state(outcome: AttemptOutcome, cancelled: bool) -> State:
+    """Finished when it succeeded, Stopped when it was cancelled, Failed otherwise."""
+    if outcome.succeeded:
+        return State.FINISHED
+    if cancelled or outcome.error_code == STOPPED_ERROR_CODE:
+        return State.STOPPED
+    return State.FAILED
+
+
+def _with_worker_detail(attempt: AttemptSnapshot, detail: Mapping[str, Any]) -> AttemptSnapshot:
+    """The attempt with what its worker reported of it alone: its runtime ref and where its
+    output begins in the instance's log files."""
+    stdout_offset, stderr_offset = detail.get("stdout_offset"), detail.get("stderr_offset")
+    return replace(
+        attempt,
+        ref=str(detail.get("ref", attempt.ref)),
+        stdout_offset=stdout_offset if isinstance(stdout_offset, int) else attempt.stdout_offset,
+        stderr_offset=stderr_offset if isinstance(stderr_offset, int) else attempt.stderr_offset,
+    )
 
 
 def _new_task(

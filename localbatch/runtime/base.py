@@ -129,6 +129,15 @@ def attempt_labels(job_id: str, task_name: str, instance_id: int, attempt: int) 
     }
 
 
+def file_size(path: Path) -> int:
+    """The size of a log file, 0 while it does not exist: where what is appended next
+    begins (every attempt of an instance appends to the same files)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def uses_images(runtime: Runtime) -> bool:
     """Whether the runtime honours `AttemptSpec.image` (the process runtime does not), so the
     engine can say once that image names are ignored. Absent attribute means it does."""

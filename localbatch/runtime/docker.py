@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
 import re
 import socket
 import threading
@@ -40,6 +41,7 @@ from localbatch.runtime.base import (
     AttemptSpec,
     RuntimeUnavailable,
     attempt_labels,
+    file_size,
 )
 from localbatch.runtime.engine_unreachable import unreachable_message
 from localbatch.runtime.image_supply import EngineSupply, ImageProblem
@@ -408,12 +410,19 @@ class DockerRuntime:
         return removed
 
     def reattach(
-        self, ref: str, stdout_path: Path | None = None, stderr_path: Path | None = None
+        self,
+        ref: str,
+        stdout_path: Path | None = None,
+        stderr_path: Path | None = None,
+        *,
+        begins_at: tuple[int, int] | None = None,
     ) -> DockerHandle | None:
         """A handle on an existing container (after a restart), or None if it is gone.
 
-        Output is appended to the given files from now on; what the program printed while
-        nobody watched stays in the engine's log (`docker logs`).
+        Its output goes on into the given files. With `begins_at` (where this container's
+        stdout and stderr begin in them), what it wrote while nobody watched is appended
+        first, from the engine's log, whether it still runs or has ended: the files end up
+        whole. Without it, only what it prints from now on (the rest stays in `docker logs`).
         """
         try:
             info = self.client.api.inspect_container(ref)
@@ -422,14 +431,63 @@ class DockerRuntime:
         handle = DockerHandle(ref=str(info["Id"]))
         output = None
         stream: _Stream = iter(())
-        if stdout_path is not None and stderr_path is not None and info["State"]["Running"]:
-            output = _Output.open(stdout_path, stderr_path)
-            stream = self.client.api.attach(handle.ref, stream=True, logs=False, demux=True)
+        if stdout_path is not None and stderr_path is not None:
+            if begins_at is not None:
+                output = _Output.open(stdout_path, stderr_path)
+                held_out = file_size(stdout_path) - begins_at[0]
+                held_err = file_size(stderr_path) - begins_at[1]
+                stream = _skip(_logs_from_start(self.client, handle.ref), held_out, held_err)
+            elif info["State"]["Running"]:
+                output = _Output.open(stdout_path, stderr_path)
+                stream = self.client.api.attach(handle.ref, stream=True, logs=False, demux=True)
         handle.watcher = threading.Thread(
             target=self._watch, args=(handle, stream, output), daemon=True
         )
         handle.watcher.start()
         return handle
+
+
+def _logs_from_start(client: docker.DockerClient, ref: str) -> _Stream:
+    """A container's whole output from its start, followed until it ends, as (stdout,
+    stderr) chunks. Two `logs` streams: attach's replay (the only demultiplexed one) misses
+    what is written while it switches from the log to the live output."""
+    chunks: queue.SimpleQueue[tuple[bytes | None, bytes | None] | None] = queue.SimpleQueue()
+
+    def pump(stdout: bool) -> None:
+        try:
+            for chunk in client.api.logs(
+                ref, stdout=stdout, stderr=not stdout, stream=True, follow=True
+            ):
+                chunks.put((chunk, None) if stdout else (None, chunk))
+        except ENGINE_ERRORS as exc:
+            log.warning("reading the output of container %s failed: %s", ref[:12], exc)
+        finally:
+            chunks.put(None)
+
+    for stdout in (True, False):
+        name = f"docker-logs-{ref[:12]}"
+        threading.Thread(target=pump, args=(stdout,), name=name, daemon=True).start()
+    ended = 0
+    while ended < 2:
+        item = chunks.get()
+        if item is None:
+            ended += 1
+        else:
+            yield item
+
+
+def _skip(stream: _Stream, stdout_bytes: int, stderr_bytes: int) -> _Stream:
+    """The stream less its first bytes of stdout and of stderr (already in the files)."""
+    left = [max(0, stdout_bytes), max(0, stderr_bytes)]
+    for chunks in stream:
+        kept: list[bytes | None] = []
+        for index, chunk in enumerate(chunks):
+            if chunk and left[index]:
+                dropped = min(left[index], len(chunk))
+                left[index] -= dropped
+                chunk = chunk[dropped:]
+            kept.append(chunk or None)
+        yield kept[0], kept[1]
 
 
 @dataclass

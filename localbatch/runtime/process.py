@@ -15,7 +15,8 @@ bwrap holds the program (through `--block-fd`) until it is inside its limits: me
 `sandbox_memory` (a cgroup when the host allows one, else RLIMIT_AS), CPU from
 `sandbox_cpu` (pinned to as many cores as the instance type has).
 `--die-with-parent` ties the sandbox to the thread that started it: the engine starts and
-waits for an attempt from the same worker thread, which outlives the attempt.
+waits for an attempt from the same worker thread, which outlives the attempt; `start`
+answers once the tie holds (`sandbox_lifetime`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from localbatch.runtime.base import (
 from localbatch.runtime.image_supply import ImageProblem, RootfsSupply
 from localbatch.runtime.rootfs import AttemptRoot, AttemptRoots
 from localbatch.runtime.sandbox_cpu import CoreAllocator
+from localbatch.runtime.sandbox_lifetime import wait_until_tied
 from localbatch.runtime.sandbox_memory import MemoryLimiter, MemoryScope, detect_memory_limiter
 
 INSTALL_HINT = (
@@ -253,6 +255,8 @@ class ProcessRuntime:
             with contextlib.suppress(BrokenPipeError):
                 os.write(release_fd, b"go")
             os.close(release_fd)
+        if child_pid is not None:
+            wait_until_tied(child_pid)  # else a runner killed now would leave it running
         handle = ProcessHandle(
             str(popen.pid), popen, spec, child_pid, scope, stderr_offset, cores=cores, root=root
         )

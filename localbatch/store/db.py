@@ -25,6 +25,7 @@ from localbatch.events import Event
 from localbatch.spec.model import Job
 from localbatch.states import State
 from localbatch.store.eventcodec import event_json
+from localbatch.store.migrations import migrate
 from localbatch.store.records import (
     AttemptRecord,
     Counts,
@@ -100,9 +101,13 @@ class Store:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        # Inside a write transaction, so two processes creating a new store at once take
-        # turns (BEGIN IMMEDIATE waits on the busy timeout) instead of one failing.
-        self._conn().executescript(f"BEGIN IMMEDIATE;\n{SCHEMA}\nCOMMIT;")
+        # Inside a write transaction, so two processes creating (or upgrading) a store at
+        # once take turns (BEGIN IMMEDIATE waits on the busy timeout) instead of one failing.
+        with self._write() as conn:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            migrate(conn)
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
@@ -311,28 +316,37 @@ class Store:
                 json.dumps(detail, ensure_ascii=False, default=str),
             ),
         )
-        if event.attempt is None or event.state == State.WAITING:
+        attempt = event.latest_attempt
+        if attempt is None:
             return
+        # Each attempt keeps its own row: a retry's Waiting event closes the one that failed.
+        # What an event does not know (None, "") leaves what the row has.
         conn.execute(
             "INSERT INTO attempts (job_id, task_name, instance_id, run, attempt, state,"
-            " start_time, end_time, exit_code, error_code, error_message, ref)"
-            " VALUES (?, ?, ?, (SELECT run FROM jobs WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?)"
+            " start_time, end_time, exit_code, error_code, error_message, ref,"
+            " stdout_offset, stderr_offset)"
+            " VALUES (?, ?, ?, (SELECT run FROM jobs WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (job_id, task_name, instance_id, run, attempt) DO UPDATE SET"
-            " state = excluded.state, start_time = excluded.start_time,"
+            " state = excluded.state,"
+            " start_time = COALESCE(excluded.start_time, attempts.start_time),"
             " end_time = excluded.end_time, exit_code = excluded.exit_code,"
             " error_code = excluded.error_code, error_message = excluded.error_message,"
-            " ref = CASE WHEN excluded.ref = '' THEN attempts.ref ELSE excluded.ref END",
+            " ref = CASE WHEN excluded.ref = '' THEN attempts.ref ELSE excluded.ref END,"
+            " stdout_offset = COALESCE(excluded.stdout_offset, attempts.stdout_offset),"
+            " stderr_offset = COALESCE(excluded.stderr_offset, attempts.stderr_offset)",
             (
                 *key,
                 event.job_id,
-                event.attempt,
-                event.state.value,
-                event.start_time,
-                event.end_time,
-                event.exit_code,
-                event.error_code,
-                event.error_message,
-                str(event.detail.get("ref", "")),
+                attempt.attempt,
+                attempt.state.value,
+                attempt.start_time,
+                attempt.end_time,
+                attempt.exit_code,
+                attempt.error_code,
+                attempt.error_message,
+                attempt.ref,
+                attempt.stdout_offset,
+                attempt.stderr_offset,
             ),
         )
 

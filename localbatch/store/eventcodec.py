@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from localbatch.events import Event
@@ -25,6 +26,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "exit_code": event.exit_code,
         "error_code": event.error_code,
         "error_message": event.error_message,
+        "latest_attempt": asdict(event.latest_attempt) if event.latest_attempt else None,
         "detail": dict(event.detail),
     }
 

@@ -85,6 +85,10 @@ class AttemptRecord:
     error_code: str
     error_message: str
     ref: str
+    #: Where its output begins in the instance's stdout and stderr files (every attempt of
+    #: every run appends to them); None when not recorded.
+    stdout_offset: int | None = None
+    stderr_offset: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The SQLite schema, created on first open (and idempotent on every open)."""
+"""The SQLite schema, created on first open (and idempotent on every open); a store made
+by an earlier version is brought up to it by `migrations`."""
 
 from __future__ import annotations
 
@@ -58,6 +59,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     error_code TEXT NOT NULL DEFAULT '',
     error_message TEXT NOT NULL DEFAULT '',
     ref TEXT NOT NULL DEFAULT '',
+    stdout_offset INTEGER,
+    stderr_offset INTEGER,
     PRIMARY KEY (job_id, task_name, instance_id, run, attempt)
 );
 CREATE TABLE IF NOT EXISTS events (

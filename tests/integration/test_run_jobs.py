@@ -72,6 +72,22 @@ class Ran:
         finally:
             store.close()
 
+    def attempts(self, task: str, instance_id: int = 0) -> list[tuple[str, int | None, str]]:
+        """(state, exit code, error code) of each attempt in the store, after checking that
+        each is closed with its own times: it ended after it started, once the one before
+        ended."""
+        store = Store.open(self.state_dir)
+        try:
+            rows = store.attempts(self.job_id, task, instance_id)
+        finally:
+            store.close()
+        previous_end = 0.0
+        for row in rows:
+            assert row.start_time is not None and row.end_time is not None, row
+            assert previous_end <= row.start_time <= row.end_time, row
+            previous_end = row.end_time
+        return [(str(row.state), row.exit_code, row.error_code) for row in rows]
+
     def stdout_of(self, task: str, instance_id: int = 0) -> str:
         path = self.oss_root / BUCKET / "logs" / f"stdout.{self.job_id}.{task}.{instance_id}"
         return path.read_text()
@@ -167,6 +183,7 @@ def test_dag_order_instance_env_retries_and_tolerated_failure(runner: Runner) ->
     flaky_record = ran.instance("flaky")
     assert flaky_record.state == "Finished" and flaky_record.retry_count == 1
     assert [a["exit_code"] for a in flaky_record.detail["attempts"]] == [7, 0]
+    assert ran.attempts("flaky") == [("Failed", 7, ""), ("Finished", 0, "")]
     assert ran.task_state("broken") == "Finished"
     assert ran.instance("broken").state == "Failed" and ran.instance("broken").exit_code == 5
 
@@ -179,6 +196,9 @@ def test_an_instance_failure_stops_the_rest_and_fails_the_job(runner: Runner) ->
     assert ran.task_state("bad") == "Failed"
     assert ran.task_state("later") == "Stopped"
     assert ran.instance("slow").state == "Stopped"
+    assert ran.attempts("bad") == [("Failed", 3, "")]
+    # (On a small host `slow` waits for `bad`'s cores and never starts: no attempt then.)
+    assert {(state, code) for state, _, code in ran.attempts("slow")} <= {("Stopped", "Stopped")}
     assert "bad.0 Failed: exit code 3" in ran.stdout
 
 
@@ -188,6 +208,7 @@ def test_timeout_kills_the_attempt_and_is_retried(runner: Runner) -> None:
     record = ran.instance("t")
     assert record.state == "Failed" and record.error_code == "Timeout"
     assert [a["error_code"] for a in record.detail["attempts"]] == ["Timeout", "Timeout"]
+    assert [(state, code) for state, _, code in ran.attempts("t")] == [("Failed", "Timeout")] * 2
 
 
 def test_a_bad_package_fails_with_package_error(runner: Runner) -> None:
@@ -229,6 +250,8 @@ def test_ctrl_c_stops_the_job_and_leaves_nothing_running(runner: Runner) -> None
         assert job is not None and job.state == "Stopped"
     finally:
         store.close()
+    stopped = ran.attempts("t", 0) + ran.attempts("t", 1)
+    assert stopped and {(state, code) for state, _, code in stopped} == {("Stopped", "Stopped")}
     if runner.runtime == "docker":
         import docker
 

@@ -15,16 +15,13 @@ from typing import Any
 import pytest
 
 from localbatch.config import load_config
-from localbatch.events import Event
+from localbatch.events import AttemptSnapshot, Event
 from localbatch.runtime.base import AttemptSpec
 from localbatch.runtime.fake import FakeHandle, FakeRuntime, FakeStep
 from localbatch.server.stack import LocalService, open_local_service
-from localbatch.spec.model import parse_job
 from localbatch.states import State
 from localbatch.store import Store
-from tests.unit.server.server_helpers import make_body
-
-DEAD = "999999999:1.000"
+from tests.unit.server.server_helpers import make_body, record_orphan
 
 
 class ReattachingRuntime(FakeRuntime):
@@ -34,13 +31,23 @@ class ReattachingRuntime(FakeRuntime):
         super().__init__()
         self.survivors: dict[str, FakeHandle] = {}
         self.reattached: list[str] = []
+        #: Where each reattached attempt's output begins in the log files, as recovery said.
+        self.begins_at: list[tuple[int, int] | None] = []
 
     def survive(self, ref: str, step: FakeStep, tmp: Path) -> None:
         spec = AttemptSpec("job-1", "split", 0, 0, ("x",), {}, tmp)
         self.survivors[ref] = FakeHandle(ref, spec, step, 0.0)
 
-    def reattach(self, ref: str, stdout: Path | None = None, stderr: Path | None = None) -> Any:
+    def reattach(
+        self,
+        ref: str,
+        stdout: Path | None = None,
+        stderr: Path | None = None,
+        *,
+        begins_at: tuple[int, int] | None = None,
+    ) -> Any:
         self.reattached.append(ref)
+        self.begins_at.append(begins_at)
         return self.survivors.get(ref)
 
 
@@ -50,14 +57,7 @@ def _orphan(state_dir: Path, retry_count: int = 0, *, fail_on: bool = True, **ta
     body["DAG"]["Tasks"]["split"].update(task)
     body["JobFailOnInstanceFail"] = fail_on
     store = Store.open(state_dir)
-    store.create_job("job-1", parse_job(body), created=1.0, runner=DEAD)
-    store.on_event(Event("OnJobRunning", "job-1", State.RUNNING, 2.0, "Job", start_time=2.0))
-    store.on_event(
-        Event(
-            "OnInstanceRunning", "job-1", State.RUNNING, 2.0, "Instance", "split", 0,
-            start_time=2.0, attempt=retry_count, retry_count=retry_count, detail={"ref": "c-1"},
-        )
-    )  # fmt: skip
+    record_orphan(store, body, retry_count, ref="c-1")
     store.close()
 
 
@@ -109,6 +109,7 @@ def test_a_still_running_attempt_is_adopted(
     assert runtime.reattached == ["c-1"]
     adopted = local.store.attempts("job-1", "split", 0)
     assert [(a.run, a.state, a.exit_code) for a in adopted] == [(0, State.FINISHED, 0)]
+    assert adopted[0].start_time == 2.0 and (adopted[0].end_time or 0) > 2.0
     rerun = {(s.task_name, s.instance_id) for s in runtime.started}
     assert ("split", 0) not in rerun and ("split", 1) in rerun and ("merge", 0) in rerun
 
@@ -120,6 +121,9 @@ def test_a_vanished_attempt_is_lost_and_retried(
     assert _finish(local) == State.FAILED
     instance = local.store.get_instance("job-1", "split", 0)
     assert instance is not None and instance.error_code == "Lost"
+    (lost,) = local.store.attempts("job-1", "split", 0)
+    assert (lost.state, lost.error_code, lost.start_time) == (State.FAILED, "Lost", 2.5)
+    assert lost.end_time == instance.end_time and (lost.end_time or 0) > 2.5
     merge = local.store.get_task("job-1", "merge")
     assert merge is not None and merge.state == State.STOPPED
 
@@ -203,6 +207,9 @@ def _prepare_as_the_dead_runner(local: LocalService) -> Path:
         Event(
             "OnInstanceRunning", "job-1", State.RUNNING, 2.0, "Instance", "split", 0,
             start_time=2.0, attempt=0, detail=detail,
+            latest_attempt=AttemptSnapshot(
+                0, State.RUNNING, 2.0, ref="c-1", stdout_offset=0, stderr_offset=0
+            ),
         )
     )  # fmt: skip
     for directory, _ in prepared.outputs:
@@ -227,6 +234,8 @@ def test_adopted_attempt_uploads_its_outputs_and_pushes_its_logs(
         workdir = _prepare_as_the_dead_runner(local)
         runtime.survive("c-1", FakeStep(exit_code=0), tmp_path)
         assert _finish(local) == State.FINISHED
+        # Its output is completed from where the attempt began in the log files.
+        assert runtime.begins_at == [(0, 0)]
         attempts = local.store.attempts("job-1", "split", 0)
         assert [(a.run, a.state, a.exit_code) for a in attempts] == [(0, State.FINISHED, 0)]
         assert ("split", 0) not in {(s.task_name, s.instance_id) for s in runtime.started}
@@ -253,6 +262,19 @@ def test_adopted_attempt_whose_storage_is_gone_runs_again(
         assert ("split", 0) in {(s.task_name, s.instance_id) for s in runtime.started}
     finally:
         local.close()
+
+
+def test_stopping_a_job_whose_runner_died_ends_its_running_attempt_stopped(
+    local: LocalService,
+) -> None:
+    local.service.stop("job-1")
+    (stopped,) = local.store.attempts("job-1", "split", 0)
+    assert (stopped.state, stopped.error_code, stopped.start_time) == (
+        State.STOPPED,
+        "Stopped",
+        2.5,
+    )
+    assert stopped.end_time is not None
 
 
 def test_a_live_runner_is_left_alone(local: LocalService) -> None:

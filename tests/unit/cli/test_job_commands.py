@@ -67,10 +67,17 @@ def test_jobs_and_status_read_the_store(api: Api, tmp_path: Path) -> None:
 def test_logs_prefix_every_line(api: Api, tmp_path: Path) -> None:
     job_id = _finished_job(api)
     out = _cli(tmp_path, "logs", job_id, "split").stdout.splitlines()
-    assert out == ["split.0 | one", "split.0 | two", "split.1 | one", "split.1 | two"]
-    assert _cli(tmp_path, "logs", job_id, "split", "1").stdout.splitlines() == [
+    assert [line for line in out if " | " in line] == [
+        "split.0 | one",
+        "split.0 | two",
         "split.1 | one",
         "split.1 | two",
+    ]
+    assert _cli(tmp_path, "logs", job_id, "split", "1").stdout.splitlines() == [
+        "split.1 ---- attempt 0 ----",
+        "split.1 | one",
+        "split.1 | two",
+        "split.1 ---- attempt 0 ended Finished (exit code 0) ----",
     ]
     empty = _cli(tmp_path, "logs", job_id, "--stderr")
     assert (empty.exit_code, empty.stdout) == (0, "")
@@ -156,6 +163,84 @@ def test_logs_follow_until_the_job_ends(api: Api, tmp_path: Path) -> None:
     follower.join(30)
     assert not follower.is_alive()
     assert "split.0 | working" in results[0].stdout.splitlines()
+
+
+def test_logs_tell_attempts_apart_and_show_one(api: Api, tmp_path: Path) -> None:
+    api.runtime.script("split", FakeStep(exit_code=3, stdout="try 0\n"), attempt=0)
+    api.runtime.script("split", FakeStep(exit_code=0, stdout="try 1\n"), attempt=1)
+    body = make_body(instances=1)
+    body["DAG"]["Tasks"]["split"]["MaxRetryCount"] = 1
+    job_id = api.create(body)
+    api.wait_state(job_id, "Finished")
+    assert _cli(tmp_path, "logs", job_id, "split", "0").stdout.splitlines() == [
+        "split.0 ---- attempt 0 ----",
+        "split.0 | try 0",
+        "split.0 ---- attempt 0 ended Failed (exit code 3) ----",
+        "split.0 ---- attempt 1 ----",
+        "split.0 | try 1",
+        "split.0 ---- attempt 1 ended Finished (exit code 0) ----",
+    ]
+    second = _cli(tmp_path, "logs", job_id, "split", "--attempt", "1").stdout.splitlines()
+    assert [line for line in second if " | " in line] == ["split.0 | try 1"]
+    missing = _cli(tmp_path, "logs", job_id, "split", "0", "--attempt", "0", "--run", "4")
+    assert (missing.exit_code, missing.stdout) == (0, "")
+    assert (
+        missing.stderr == f"no stdout recorded (yet) for {job_id} task split instance 0 attempt 0\n"
+    )
+    alone = _cli(tmp_path, "logs", job_id, "--run", "0")
+    assert alone.exit_code == 2 and "--run goes with --attempt" in alone.stderr
+    # The log file itself holds only what the program wrote.
+    assert (tmp_path / "oss" / "bucket" / "logs" / f"stdout.{job_id}.split.0").read_text() == (
+        "try 0\ntry 1\n"
+    )
+
+
+def _follow(tmp_path: Path, *args: str) -> tuple[threading.Thread, list[Result]]:
+    results: list[Result] = []
+    follower = threading.Thread(
+        target=lambda: results.append(_cli(tmp_path, "logs", *args, "-f")), daemon=True
+    )
+    follower.start()
+    return follower, results
+
+
+def test_logs_follow_of_an_instance_ends_with_it_and_exits_3_when_it_failed(
+    api: Api, tmp_path: Path
+) -> None:
+    gates = {0: threading.Event(), 1: threading.Event()}
+    for instance, gate in gates.items():
+        step = FakeStep(exit_code=instance, gate=gate, stdout=f"i{instance}\n")
+        api.runtime.script("split", step, instance=instance)
+    job_id = api.create(make_body(instances=2, JobFailOnInstanceFail=False))
+    api.runtime.wait_running(2)
+    first, first_result = _follow(tmp_path, job_id, "split", "0")
+    first.join(1.0)
+    assert first.is_alive()
+    gates[0].set()
+    first.join(30)  # split.0 ended: following it ends, though split.1 still runs
+    assert not first.is_alive() and first_result[0].exit_code == 0
+    assert "split.0 ---- attempt 0 ended Finished (exit code 0) ----" in first_result[0].stdout
+    assert api.request("GET", f"/jobs/{job_id}").body["State"] == "Running"
+    failing, failing_result = _follow(tmp_path, job_id, "split", "1")
+    failing.join(1.0)
+    gates[1].set()
+    failing.join(30)
+    assert failing_result[0].exit_code == 3  # the instance failed
+    assert "split.1 | i1" in failing_result[0].stdout
+    api.wait_state(job_id, "Finished")
+    assert _cli(tmp_path, "logs", job_id, "-f").exit_code == 0  # the job tolerates failures
+
+
+def test_logs_follow_exits_3_when_the_job_failed(api: Api, tmp_path: Path) -> None:
+    gate = threading.Event()
+    api.runtime.script("split", FakeStep(exit_code=4, gate=gate))
+    job_id = api.create(make_body(instances=1))
+    api.runtime.wait_running(1)
+    follower, results = _follow(tmp_path, job_id)
+    gate.set()
+    follower.join(30)
+    assert results[0].exit_code == 3
+    assert _cli(tmp_path, "logs", job_id).exit_code == 0  # not following: nothing to await
 
 
 @pytest.mark.parametrize(

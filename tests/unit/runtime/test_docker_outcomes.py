@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from localbatch.runtime.docker import _classify, _command_not_found, _safe_name
+from localbatch.runtime.docker import _classify, _command_not_found, _safe_name, _skip
 
 
 def test_oom_killed_is_out_of_memory() -> None:
@@ -32,3 +32,10 @@ def test_kept_names_are_valid_container_names() -> None:
     assert (
         _safe_name("localbatch-kept-job-1", "my task/1", "0") == "localbatch-kept-job-1.my_task_1.0"
     )
+
+
+def test_an_adopted_container_skips_what_the_log_files_already_hold() -> None:
+    chunks = [(b"abc", None), (None, b"E1"), (b"def", b"E2\n"), (b"g", None)]
+    kept = list(_skip(iter(chunks), 4, 2))
+    assert kept == [(None, None), (None, None), (b"ef", b"E2\n"), (b"g", None)]
+    assert b"".join(out for out, _ in kept if out) == b"abcdefg"[4:]

@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from localbatch.config import load_config
+from localbatch.events import AttemptSnapshot, Event
 from localbatch.runtime.fake import FakeRuntime
 from localbatch.server.signature import signed_headers
 from localbatch.server.stack import ServiceStack, start_stack
+from localbatch.spec.model import parse_job
+from localbatch.states import State
+from localbatch.store import Store
 
 Body = dict[str, Any]
 
@@ -114,3 +118,23 @@ def start_api(tmp_path: Path, env: dict[str, str] | None = None, max_parallel: i
     )
     runtime = FakeRuntime()
     return Api(start_stack(config, runtime, port=0, oss_port=0, max_parallel=max_parallel), runtime)
+
+
+#: A runner recorded in the store that no process is.
+DEAD_RUNNER = "999999999:1.000"
+
+
+def record_orphan(store: Store, body: Body, retry_count: int = 0, ref: str = "") -> None:
+    """What a runner killed while split.0 ran (as `ref`) leaves in the store: job-1 Running,
+    split.0 Running its attempt at retry `retry_count` (started at 2.5, the instance at 2.0),
+    the runner gone."""
+    store.create_job("job-1", parse_job(body), created=1.0, runner=DEAD_RUNNER)
+    store.on_event(Event("OnJobRunning", "job-1", State.RUNNING, 2.0, "Job", start_time=2.0))
+    store.on_event(
+        Event(
+            "OnInstanceRunning", "job-1", State.RUNNING, 2.0, "Instance", "split", 0,
+            start_time=2.0, attempt=retry_count, retry_count=retry_count,
+            latest_attempt=AttemptSnapshot(retry_count, State.RUNNING, 2.5, ref=ref),
+            detail={"ref": ref} if ref else {},
+        )
+    )  # fmt: skip

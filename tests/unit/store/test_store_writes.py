@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from localbatch.events import Event
+from localbatch.events import AttemptSnapshot, Event
 from localbatch.spec.model import Job
 from localbatch.states import State
 from localbatch.store import DuplicateToken, Store, body_digest, runner_alive
@@ -30,6 +30,14 @@ def _instance_event(state: State, instance: int = 0, *, attempt: int = 0, **kw: 
         instance_id=instance,
         attempt=attempt,
         **kw,  # type: ignore[arg-type]
+    )
+
+
+def _started(start: float, ref: str) -> Event:
+    """split.0's attempt 0 started as container `ref`."""
+    attempt = AttemptSnapshot(0, State.RUNNING, start, ref=ref)
+    return _instance_event(
+        State.RUNNING, start_time=start, latest_attempt=attempt, detail={"ref": ref}
     )
 
 
@@ -56,7 +64,7 @@ def test_events_update_snapshots_and_are_recorded(store: Store, make_job: JobFac
     store.on_event(
         Event("OnTaskRunning", "job-1", State.RUNNING, 2.0, "Task", "split", start_time=2.0)
     )
-    store.on_event(_instance_event(State.RUNNING, start_time=2.0, detail={"ref": "c1"}))
+    store.on_event(_started(2.0, "c1"))
     store.on_event(
         _instance_event(
             State.FAILED,
@@ -65,6 +73,7 @@ def test_events_update_snapshots_and_are_recorded(store: Store, make_job: JobFac
             exit_code=2,
             error_code="ExitCode",
             error_message="exit 2",
+            latest_attempt=AttemptSnapshot(0, State.FAILED, None, 3.0, 2, "ExitCode", "exit 2"),
             detail={"stdout": "oss://b/logs/stdout.job-1.split.0"},
         )
     )
@@ -85,9 +94,11 @@ def test_events_update_snapshots_and_are_recorded(store: Store, make_job: JobFac
     assert instance.detail == {"ref": "c1", "stdout": "oss://b/logs/stdout.job-1.split.0"}
     attempts = store.attempts("job-1", "split", 0)
     assert [(a.attempt, a.state, a.ref) for a in attempts] == [(0, State.FAILED, "c1")]
+    # The event that ends it need not repeat its start.
+    assert (attempts[0].start_time, attempts[0].end_time) == (2.0, 3.0)
     # A restart numbers attempts from 0 again; the first run's attempt is kept.
     store.claim_job("job-1")
-    store.on_event(_instance_event(State.RUNNING, start_time=4.0, detail={"ref": "c2"}))
+    store.on_event(_started(4.0, "c2"))
     runs = [(a.run, a.attempt, a.ref) for a in store.attempts("job-1", "split", 0)]
     assert runs == [(0, 0, "c1"), (1, 0, "c2")]
     assert [e.name for e in store.events("job-1")] == [
@@ -165,7 +176,7 @@ def test_threads_write_concurrently(store: Store, make_job: JobFactory) -> None:
 OTHER_PROCESS = """
 import sys
 from pathlib import Path
-from localbatch.events import Event
+from localbatch.events import AttemptSnapshot, Event
 from localbatch.states import State
 from localbatch.store import Store
 other = Store.open(Path(sys.argv[1]))

@@ -1,0 +1,154 @@
+"""One row per attempt, each closed by the event that ends it, and the upgrade that closes
+the rows an earlier version left Running (issue 10)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from localbatch.events import AttemptSnapshot, Event
+from localbatch.spec.model import Job
+from localbatch.states import State
+from localbatch.store import Store
+from localbatch.store.migrations import CURRENT_VERSION, UNKNOWN_END
+from localbatch.store.schema import SCHEMA
+
+JobFactory = Callable[..., Job]
+
+
+def _instance(state: State, attempt: AttemptSnapshot | None, **kw: Any) -> Event:
+    return Event(
+        f"OnInstance{state.value}", "job-1", state, 10.0, "Instance", "split", 0,
+        attempt=attempt.attempt if attempt else None, latest_attempt=attempt, **kw,
+    )  # fmt: skip
+
+
+def test_a_retry_closes_the_failed_attempt_and_the_next_has_its_own_row(
+    store: Store, make_job: JobFactory
+) -> None:
+    store.create_job("job-1", make_job(), created=1.0)
+    store.on_event(_instance(State.WAITING, None))  # submitted: no attempt yet
+    assert store.attempts("job-1", "split", 0) == []
+    first = AttemptSnapshot(0, State.RUNNING, 2.0, ref="c1", stdout_offset=0, stderr_offset=0)
+    store.on_event(_instance(State.RUNNING, first, start_time=2.0))
+    failed = AttemptSnapshot(0, State.FAILED, None, 3.0, exit_code=7)
+    store.on_event(_instance(State.WAITING, failed, start_time=2.0, retry_count=1))
+    second = AttemptSnapshot(1, State.RUNNING, 4.0, ref="c2", stdout_offset=12, stderr_offset=3)
+    store.on_event(_instance(State.RUNNING, second, start_time=2.0, retry_count=1))
+
+    rows = store.attempts("job-1", "split", 0)
+    assert [
+        (a.attempt, a.state, a.start_time, a.end_time, a.exit_code, a.ref, a.stdout_offset)
+        for a in rows
+    ] == [
+        (0, State.FAILED, 2.0, 3.0, 7, "c1", 0),
+        (1, State.RUNNING, 4.0, None, None, "c2", 12),
+    ]
+    assert rows[1].stderr_offset == 3
+    instance = store.get_instance("job-1", "split", 0)
+    assert instance is not None and (instance.state, instance.attempt) == (State.RUNNING, 1)
+
+
+# -- a store written before attempt records ended ----------------------------------------------
+
+
+def _old_store(state_dir: Path) -> Path:
+    """The schema as it was before the upgrade: no log offsets, user_version 0."""
+    state_dir.mkdir(parents=True)
+    path = state_dir / "localbatch.db"
+    old = SCHEMA.replace("    stdout_offset INTEGER,\n    stderr_offset INTEGER,\n", "")
+    assert old != SCHEMA
+    conn = sqlite3.connect(path)
+    conn.executescript(old)
+    conn.execute(
+        "INSERT INTO jobs (id, name, state, creation_time, body, run)"
+        " VALUES ('job-1', 'j', 'Running', 1.0, '{}', 1)"
+    )
+    # split.0: run 0 had attempts 0 (retried) and 1 (Failed, closed properly); run 1 is on
+    # attempt 1 after attempt 0 was retried. split.1's retry event is gone.
+    conn.execute(
+        "INSERT INTO instances (job_id, task_name, instance_id, state, start_time, attempt)"
+        " VALUES ('job-1', 'split', 0, 'Running', 20.0, 1),"
+        " ('job-1', 'split', 1, 'Waiting', 30.0, 0)"
+    )
+    rows = [
+        ("split", 0, 0, 0, "Running", 10.0, None, None),
+        ("split", 0, 0, 1, "Failed", 10.0, 15.0, 3),
+        ("split", 0, 1, 0, "Running", 20.0, None, None),
+        ("split", 0, 1, 1, "Running", 20.0, None, None),
+        ("split", 1, 1, 0, "Running", 30.0, None, None),
+    ]
+    conn.executemany(
+        "INSERT INTO attempts (job_id, task_name, instance_id, run, attempt, state, start_time,"
+        " end_time, exit_code) VALUES ('job-1', ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    for start, end, own, code in ((10.0, 12.0, 10.5, 7), (20.0, 24.0, 21.0, 9)):
+        payload = {
+            "name": "OnInstanceWaiting", "task_name": "split", "instance_id": 0, "attempt": 0,
+            "start_time": start, "time": end, "exit_code": code, "error_code": "",
+            "error_message": "", "detail": {"attempts": [{"start_time": own}]},
+        }  # fmt: skip
+        conn.execute(
+            "INSERT INTO events (job_id, name, payload) VALUES ('job-1', ?, ?)",
+            ("OnInstanceWaiting", json.dumps(payload)),
+        )
+    running = {
+        "name": "OnInstanceRunning", "task_name": "split", "instance_id": 0, "attempt": 1,
+        "start_time": 20.0, "time": 25.0,
+        "detail": {"attempts": [{"start_time": 21.0}, {"start_time": 24.5}]},
+    }  # fmt: skip
+    conn.execute(
+        "INSERT INTO events (job_id, name, payload) VALUES ('job-1', ?, ?)",
+        ("OnInstanceRunning", json.dumps(running)),
+    )
+    conn.commit()
+    conn.close()
+    return path
+
+
+def test_opening_an_old_store_closes_the_attempts_it_left_running(tmp_path: Path) -> None:
+    path = _old_store(tmp_path / "state")
+    store = Store.open(tmp_path / "state")
+    try:
+        rows = store.attempts("job-1", "split", 0)
+        assert [
+            (a.run, a.attempt, a.state, a.start_time, a.end_time, a.exit_code) for a in rows
+        ] == [
+            (0, 0, State.FAILED, 10.5, 12.0, 7),  # from the retry's event
+            (0, 1, State.FAILED, 10.0, 15.0, 3),  # was closed, its own start not logged
+            (1, 0, State.FAILED, 21.0, 24.0, 9),
+            (1, 1, State.RUNNING, 24.5, None, None),  # the current attempt: still running
+        ]
+        assert all(a.stdout_offset is None for a in rows)
+        (unknown,) = store.attempts("job-1", "split", 1)
+        assert (unknown.state, unknown.end_time, unknown.error_message) == (
+            State.FAILED,
+            None,
+            UNKNOWN_END,
+        )
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION
+    conn.close()
+
+
+def test_the_upgrade_runs_once(tmp_path: Path) -> None:
+    _old_store(tmp_path / "state")
+    Store.open(tmp_path / "state").close()
+    store = Store.open(tmp_path / "state")
+    try:
+        # A Running row that is not current, written after the upgrade, is not touched again.
+        store._conn().execute(
+            "UPDATE attempts SET state = 'Running' WHERE run = 0 AND attempt = 0"
+            " AND instance_id = 0"
+        )
+        store.close()
+        store = Store.open(tmp_path / "state")
+        assert store.attempts("job-1", "split", 0)[0].state == State.RUNNING
+    finally:
+        store.close()
