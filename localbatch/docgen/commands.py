@@ -23,7 +23,7 @@ SUBJECT_PAGES = {
     "plan": ("validation", "docs/validation.md#plan"),
     "schema": ("validation", "docs/validation.md#schema"),
     "run": ("running", "docs/running.md"),
-    "images": ("images", "docs/running.md#images-without-a-registry"),
+    "images": ("images", "docs/images.md"),
     "serve": ("job service", "docs/service.md"),
     "submit": ("job commands", "docs/service.md#job-commands"),
     "jobs": ("job commands", "docs/service.md#job-commands"),

@@ -28,6 +28,7 @@ from typing import Any
 import psutil
 
 from localbatch.runtime.image_supply import ImageProblem, PreparedRootfs
+from localbatch.runtime.rootfs import make_mount_points
 
 IMAGE_JSON = "image.json"
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
@@ -117,6 +118,7 @@ class RootfsStore:
             work.mkdir(parents=True)
             try:
                 run = fill(work)
+                make_mount_points(work / "rootfs")
                 record = {
                     "key": key,
                     "env": dict(run.env),

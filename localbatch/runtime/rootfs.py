@@ -18,16 +18,19 @@ runtime"). Either way /proc and /dev are fresh, and the host's /etc/resolv.conf 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import shutil
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from localbatch.runtime.base import WORKDIR
 from localbatch.runtime.image_supply import PreparedRootfs
 from localbatch.storage import overlay
 
@@ -48,6 +51,8 @@ class AttemptRoot:
     image: PreparedRootfs
     #: The attempt's own directory (overlay mode), holding the mount and its layers.
     directory: Path | None = None
+    #: Who made it, and takes an unchanged overlay back for the next attempt.
+    roots: AttemptRoots | None = None
 
     @property
     def merged(self) -> Path | None:
@@ -72,6 +77,9 @@ class AttemptRoot:
         if self.directory is None:
             return
         assert self.merged is not None
+        if not keep and self.roots is not None and self.roots.take_back(self):
+            self.directory = None
+            return
         overlay.unmount(self.merged)
         if keep:
             log.warning(
@@ -101,6 +109,29 @@ def _read_only_args(rootfs: Path) -> list[str]:
     return args
 
 
+def make_mount_points(rootfs: Path) -> None:
+    """Create in a prepared image what every attempt binds onto (the work directory, the
+    host's network files), so that an attempt's private layer stays empty unless the
+    program writes (and the layer can serve the next attempt). Never through a link of the
+    image, which could lead out of it: then bwrap makes it in the attempt's layer."""
+    for inside, is_dir in ((WORKDIR, True), *((name, False) for name in HOST_FILES)):
+        current = rootfs
+        parts = inside.strip("/").split("/")
+        for index, part in enumerate(parts):
+            current = current / part
+            last = index == len(parts) - 1
+            try:
+                if last and not is_dir:
+                    os.close(os.open(current, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+                else:
+                    current.mkdir()
+            except FileExistsError:
+                if current.is_symlink() or (not last and not current.is_dir()):
+                    break
+            except OSError:
+                break
+
+
 #: Where in-memory upper layers go when /dev/shm is a tmpfs.
 SHM = Path("/dev/shm")
 
@@ -123,11 +154,22 @@ def memory_directory() -> Path | None:
 
 
 class AttemptRoots:
-    """Makes attempts' roots under one directory; probes once whether overlays work."""
+    """Makes attempts' roots under one directory; probes once whether overlays work.
+
+    An overlay whose upper layer is still empty when its attempt ends (the program wrote
+    nothing outside its work directory and mappings) is the image as it was: it is kept
+    mounted for the next attempt on that image, up to `IDLE_PER_IMAGE` of them, and
+    unmounted when this process exits. So a trivial attempt costs no mount, and the kernel
+    objects of the image's files are made once, not once per attempt."""
+
+    IDLE_PER_IMAGE = 8
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._availability: overlay.Availability | None = None
+        self._idle: dict[str, list[Path]] = {}
+        self._lock = threading.Lock()
+        atexit.register(self.close)
 
     @property
     def availability(self) -> overlay.Availability:
@@ -147,6 +189,10 @@ class AttemptRoots:
         """The root of one attempt on `image`; OSError when its overlay cannot be mounted."""
         if not self.availability.usable:
             return AttemptRoot(image)
+        with self._lock:
+            idle = self._idle.get(image.key)
+            if idle:
+                return AttemptRoot(image, idle.pop(), self)
         directory = self.directory / f"{os.getpid()}-{uuid.uuid4().hex}"
         merged = directory / "root"
         merged.mkdir(parents=True)
@@ -157,7 +203,34 @@ class AttemptRoots:
         except OSError:
             shutil.rmtree(directory, ignore_errors=True)
             raise
-        return AttemptRoot(image, directory)
+        return AttemptRoot(image, directory, self)
+
+    def take_back(self, root: AttemptRoot) -> bool:
+        """Keep `root`'s overlay for the next attempt if the program changed nothing in it."""
+        assert root.directory is not None and root.merged is not None
+        upper = overlay.Layers.beside(root.merged).upper
+        try:
+            with os.scandir(upper) as entries:
+                if next(entries, None) is not None:
+                    return False
+        except OSError:
+            return False
+        with self._lock:
+            idle = self._idle.setdefault(root.image.key, [])
+            if len(idle) >= self.IDLE_PER_IMAGE:
+                return False
+            idle.append(root.directory)
+        return True
+
+    def close(self) -> None:
+        """Unmount and remove the overlays kept for later attempts."""
+        with self._lock:
+            kept = [directory for idle in self._idle.values() for directory in idle]
+            self._idle.clear()
+        for directory in kept:
+            with contextlib.suppress(OSError):
+                overlay.unmount(directory / "root")
+            shutil.rmtree(directory, ignore_errors=True)
 
     def clean_stale(self) -> None:
         """Unmount and remove the roots of processes that died before releasing them."""

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from localbatch.config import load_config
+from localbatch.runtime.base import AttemptOutcome
 from localbatch.runtime.process import ProcessRuntime
 from localbatch.runtime.select import select_runtime
 from localbatch.storage import overlay
@@ -49,11 +50,32 @@ def test_writes_stay_in_the_attempts_own_layer(in_image: Harness) -> None:
     assert second.succeeded  # the next attempt starts from the image again
     assert not (_rootfs(in_image) / marker.lstrip("/")).exists()  # the cache is untouched
     assert not Path(marker).exists()  # and so is the host
+    # What the program wrote went with its attempt: every layer left is an unchanged one,
+    # kept mounted for the next attempt.
     runtime = in_image.runtime
     assert isinstance(runtime, ProcessRuntime) and runtime.roots is not None
-    layers = runtime.roots.directory
-    assert [p for p in layers.iterdir() if p.name.startswith(f"{os.getpid()}-")] == []
-    assert not [m for m in overlay._overlay_mounts(layers)]
+    mine = [p for p in runtime.roots.directory.iterdir() if p.name.startswith(f"{os.getpid()}-")]
+    assert all(list((p / "root.upper").iterdir()) == [] for p in mine)
+
+
+def test_an_unchanged_layer_serves_the_next_attempt_a_changed_one_never(
+    in_image: Harness,
+) -> None:
+    runtime = in_image.runtime
+    assert isinstance(runtime, ProcessRuntime) and runtime.roots is not None
+    seen = []
+    for script in ("true", "echo x > /root/x", "test ! -e /root/x", "true"):
+        handle = runtime.start(in_image.spec("sh", "-c", script))
+        assert not isinstance(handle, AttemptOutcome) and handle.root is not None
+        seen.append(handle.root.directory)
+        outcome = runtime.wait(handle, 60)
+        assert outcome is not None and outcome.succeeded, script
+        runtime.release(handle, keep=False)
+    assert seen[1] == seen[0]  # the first one changed nothing: reused
+    assert seen[2] != seen[1]  # the second wrote /root/x: never used again
+    assert not seen[1].exists()
+    runtime.roots.close()
+    assert not [m for m in overlay._overlay_mounts(runtime.roots.directory) if m[0].parent in seen]
 
 
 def test_without_overlays_the_image_is_read_only_with_scratch_directories(

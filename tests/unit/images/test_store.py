@@ -93,3 +93,24 @@ def test_run_config_reads_an_image_configs_env_and_entrypoint() -> None:
     assert RunConfig.of(config) == RunConfig({"A": "1", "B": "x=y"}, ("/e", "-x"))
     assert RunConfig.of({"config": {"Entrypoint": None}}) == RunConfig()
     assert RunConfig.of({}) == RunConfig()
+
+
+def test_the_work_directory_mount_point_is_made_in_the_image_never_through_a_link(
+    tmp_path: Path,
+) -> None:
+    store = RootfsStore(tmp_path / "cache")
+    made = store.prepare(KEY, "src", _fill("x", []))
+    assert (made.rootfs / "batchcompute" / "workdir").is_dir()
+    assert (made.rootfs / "etc" / "hosts").read_text() == ""
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+
+    def hostile(work: Path) -> RunConfig:
+        (work / "rootfs").mkdir()
+        (work / "rootfs" / "batchcompute").symlink_to(outside)
+        (work / "rootfs" / "etc").symlink_to(outside)
+        return RunConfig()
+
+    store.prepare("cd" * 32, "src", hostile)
+    assert list(outside.iterdir()) == []
