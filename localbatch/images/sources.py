@@ -129,7 +129,13 @@ class ImageSources:
         if built is not None:
             return built
         client = self.engine()
-        info = engine.image_info(client, image) if client is not None else None
+        try:
+            info = engine.image_info(client, image) if client is not None else None
+        except engine.ENGINE_ERRORS as exc:
+            raise ImageProblem(
+                f"The image {image} is not prepared for the process runtime and the Docker "
+                f"engine did not answer about it: {exc}"
+            ) from exc
         if info is None:
             raise ImageProblem(self._not_found(image, engine_answers=client is not None))
         image_id = str(info["Id"])

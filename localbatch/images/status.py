@@ -41,7 +41,7 @@ def readiness(sources: ImageSources, image_id: str, image: str) -> Readiness:
         return Readiness(
             image_id, image, f"image file {file_source}", docker, _host(host_files, process)
         )
-    info = engine.image_info(client, image) if client is not None else None
+    info = _info(client, image)
     docker = NO_ENGINE if client is None else ("present" if info else "missing")
     built = sources.store.named(image)
     if built is not None:
@@ -54,10 +54,20 @@ def readiness(sources: ImageSources, image_id: str, image: str) -> Readiness:
     return Readiness(image_id, image, source, docker, _host(host_files, "missing"))
 
 
+def _info(client: Any, reference: str) -> dict[str, Any] | None:
+    """The engine's answer about `reference`; None without an engine (or an answer)."""
+    if client is None:
+        return None
+    try:
+        return engine.image_info(client, reference)
+    except engine.ENGINE_ERRORS:
+        return None
+
+
 def _in_engine(client: Any, image_id: str, otherwise: str) -> str:
     if client is None:
         return NO_ENGINE
-    return "present" if engine.image_info(client, image_id) else otherwise
+    return "present" if _info(client, image_id) else otherwise
 
 
 def _host(host_files: bool, process: str) -> str:
