@@ -4,7 +4,7 @@ OSS-backed registry. Every figure is a ratio against a baseline of the same run.
 - Root file system, first time: the default image unpacked into the cache (skopeo from an
   OCI layout, then umoci) vs `tar -xzf` of the same layer blobs into a directory.
 - A cached image's cost per attempt: trivial attempts one after another on the process
-  runtime in the default image vs with the host's files (`[process] files = "host"`);
+  runtime in the default image vs with the host's files (`[sandbox] files = "host"`);
   the difference per attempt. Target: <= 5 ms.
 - 200 trivial instances on the process runtime (parallelism 2, the default type's memory
   limit) in the default image vs with the host's files. Target: ratio <= 1.3.
@@ -101,10 +101,11 @@ def rootfs_first_time(tmp: Path) -> tuple[dict[str, Any], RootfsStore]:
 
 def _runtimes(tmp: Path, store: RootfsStore) -> tuple[Runtime, Runtime]:
     from localbatch.runtime.process import ProcessRuntime
+    from localbatch.runtime.rootfs import memory_directory
 
     config = load_config(tmp / "none.toml", env={}, state_dir=tmp / "state")
     config = config.with_overrides(image_cache=store.root)
-    image = ProcessRuntime(images=ImageSources(config, engine_factory=None))
+    image = ProcessRuntime(images=ImageSources(config), layers_dir=memory_directory())
     host = ProcessRuntime()
     for runtime in (image, host):
         runtime.check()
@@ -164,6 +165,7 @@ def registry_pull(tmp: Path) -> dict[str, Any]:
     import docker
 
     from localbatch.images.push import push_image
+    from localbatch.runtime.docker_images import DockerImageStore, EngineImages
 
     client = docker.from_env()
     content = tmp / "content.tar"
@@ -179,7 +181,8 @@ def registry_pull(tmp: Path) -> dict[str, Any]:
         for chunk in client.api.get_image(name):
             sink.write(chunk)
     config = load_config(tmp / "none.toml", env={}, state_dir=tmp / "state", oss_root=tmp / "oss")
-    sources = ImageSources(config, engine_factory=lambda: client)
+    sources = ImageSources(config, engine_factory=lambda: DockerImageStore(client))
+    supply = EngineImages(sources)
     pushed = push_image(sources, name, REGISTRY_PATH)
     env = {"BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH": REGISTRY_PATH}
 
@@ -188,7 +191,7 @@ def registry_pull(tmp: Path) -> dict[str, Any]:
 
     def pull() -> float:
         forget()
-        return _timed_once(lambda: sources.engine_image(client, pushed.target.job_image, env))
+        return _timed_once(lambda: supply.engine_image(client, pushed.target.job_image, env))
 
     def load() -> float:
         forget()

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE, DEFAULT_INSTANCE_TYPE
-from localbatch.instance_types import INSTANCE_TYPES
 from localbatch.runtime.base import WORKDIR, AttemptSpec, Runtime, run_attempt
+from localbatch.spec.instance_types import INSTANCE_TYPES
+from localbatch.storage.needs import package_view
 
 PARALLEL = 2
 CONTAINERS = 24
@@ -49,7 +50,7 @@ def _spec(root: Path, index: int, image: str, memory: int) -> AttemptSpec:
         attempt=0,
         argv=TRIVIAL,
         env=ENV,
-        workdir=root,
+        needs=(package_view(root),),
         image=image,
         cpu_cores=CPUS,
         memory_bytes=memory,

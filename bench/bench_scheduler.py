@@ -29,6 +29,7 @@ from localbatch.runtime.base import AttemptOutcome, AttemptSpec, run_attempt
 from localbatch.runtime.fake import FakeRuntime
 from localbatch.spec.model import Job, parse_job
 from localbatch.states import State
+from localbatch.storage.needs import package_view
 
 TASKS = 1000
 PARALLEL = 4
@@ -100,7 +101,7 @@ class _NoStorage:
     def prepare(self, task_name: str, instance_id: int, attempt: int) -> Any:
         class Prepared:
             workdir = self.root
-            binds = ()
+            needs = (package_view(self.root),)
             stdout_path = Path("/dev/null")
             stderr_path = Path("/dev/null")
             stdout_object = ""
@@ -155,7 +156,7 @@ def baseline(root: Path) -> float:
     never = threading.Event()
     started = time.perf_counter()
     for i in range(TASKS):
-        spec = AttemptSpec("job-bench", f"t{i:04d}", 0, 0, ("true",), {}, root)
+        spec = AttemptSpec("job-bench", f"t{i:04d}", 0, 0, ("true",), {}, (package_view(root),))
         run_attempt(runtime, spec, 60.0, never)
     return time.perf_counter() - started
 

@@ -32,6 +32,7 @@ from typing import Any
 from localbatch.config import Config, load_config
 from localbatch.spec.model import parse_job
 from localbatch.storage.instance import JobStorage
+from localbatch.storage.needs import NeedKind
 from localbatch.storage.packages import CopyMode, PackageCache
 from localbatch.storage.resolver import OssResolver
 
@@ -117,7 +118,8 @@ def bench_outputs(base: Path, rounds: int = 3) -> dict[str, Any]:
     def finish(keep: bool) -> float:
         job = storage(config, task)
         prepared = job.prepare("t", 0, 0)
-        write_tree(prepared.binds[0].source)
+        (output,) = (n.source for n in prepared.needs if n.kind is NeedKind.OUTPUT)
+        write_tree(output)
         seconds = timed(lambda: job.finish(prepared, keep=keep))
         shutil.rmtree(config.oss.root / "bench" / "out")
         shutil.rmtree(config.state_dir / "jobs")

@@ -38,10 +38,48 @@ DEFAULT_DOCKER_IMAGE = "localbatch/bookworm-python:2"
 DEFAULT_IMAGE_IDS = ("img-ubuntu", "img-ubuntu-vpc", "img-centos-vpc")
 DEFAULT_INSTANCE_TYPE = "ecs.sn1.medium"
 DEFAULT_REGION = "cn-local"
+#: `[packages] max_unpacked_size`: what one package may take once unpacked (a package is
+#: code, its data comes through the mappings); checked while unpacking.
+DEFAULT_PACKAGE_MAX_UNPACKED = 4 << 30
+#: `[packages] cache_size`: the unpacked package cache is pruned (least recently used
+#: first, never what a running attempt uses) once it holds more.
+DEFAULT_PACKAGE_CACHE_SIZE = 20 << 30
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 class ConfigError(Exception):
     """The configuration file or an environment variable is unusable."""
+
+
+#: The files an image may be kept in (`[image_sources]`), as skopeo names their transports.
+IMAGE_FILE_TRANSPORTS = ("docker-archive", "oci", "oci-archive")
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An `[image_sources]` value: a `docker save` archive, an OCI layout or an OCI archive."""
+
+    transport: str
+    path: Path
+    #: The image inside (an OCI ref name, or a docker-archive's `name:tag`); "" for the only one.
+    ref: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.transport}:{self.path}" + (f":{self.ref}" if self.ref else "")
+
+
+def parse_image_file(text: str) -> ImageFile:
+    """`transport:path[:ref]`; ValueError says what is wrong."""
+    transport, colon, rest = text.partition(":")
+    if not colon or transport not in IMAGE_FILE_TRANSPORTS:
+        raise ValueError(
+            f"{text!r} is not an image file: write docker-archive:PATH, oci:PATH[:REF] "
+            "or oci-archive:PATH[:REF]"
+        )
+    path, _, ref = rest.partition(":")
+    if not path.startswith(("/", "~")):
+        raise ValueError(f"{text!r}: the path must be absolute")
+    return ImageFile(transport, Path(path).expanduser(), ref)
 
 
 @dataclass(frozen=True)
@@ -94,16 +132,19 @@ class Config:
     #: How each attempt gets its copy of the package: "auto" (overlay where possible, else
     #: link), "overlay", "link" or "copy" (docs/storage.md, "Packages").
     package_copy: str = "auto"
-    #: Where prepared root file systems and registry mirrors live (README, "Images").
+    #: Where prepared root file systems and registry mirrors live (docs/images.md).
     image_cache: Path = Path()
     #: Docker image name -> an image file skopeo reads ("docker-archive:/x.tar", "oci:/d:ref").
     image_sources: Mapping[str, str] = field(default_factory=dict)
     #: What the process runtime shows programs: "image" (their image) or "host" (this
     #: host's own files, asked for explicitly).
-    process_files: str = "image"
+    sandbox_files: str = "image"
     #: Where the process runtime keeps attempts' private layers over their image:
     #: "memory" (/dev/shm) or "disk" (the image cache).
-    process_layers: str = "memory"
+    sandbox_layers: str = "memory"
+    #: Bytes one package may take unpacked (PackageError beyond), and the cache's cap.
+    package_max_unpacked: int = DEFAULT_PACKAGE_MAX_UNPACKED
+    package_cache_size: int = DEFAULT_PACKAGE_CACHE_SIZE
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -159,13 +200,13 @@ KNOWN_KEYS: Mapping[str, frozenset[str] | None] = {
     "nas": None,  # any file system id
     "api": frozenset({"access_key_id", "access_key_secret"}),
     "notifications": frozenset({"endpoint"}),
-    "packages": frozenset({"copy"}),
+    "packages": frozenset({"copy", "max_unpacked_size", "cache_size"}),
     "image_cache": None,
     "image_sources": None,  # any image name
-    "process": frozenset({"files", "layers"}),
+    "sandbox": frozenset({"files", "layers"}),
 }
-PROCESS_FILES = ("image", "host")
-PROCESS_LAYERS = ("memory", "disk")
+SANDBOX_FILES = ("image", "host")
+SANDBOX_LAYERS = ("memory", "disk")
 CLUSTER_KEYS = frozenset({"image_id", "instance_type", "docker_image"})
 
 
@@ -265,8 +306,17 @@ def load_config(
     nas = {str(k): Path(str(v)).expanduser() for k, v in _table(data, "nas", config_path).items()}
     api = _table(data, "api", config_path)
     notifications = _table(data, "notifications", config_path)
-    package_copy = env.get("LOCALBATCH_PACKAGE_COPY") or str(
-        _table(data, "packages", config_path).get("copy", "auto")
+    packages = _table(data, "packages", config_path)
+    package_copy = env.get("LOCALBATCH_PACKAGE_COPY") or str(packages.get("copy", "auto"))
+    max_unpacked = _size(
+        env.get("LOCALBATCH_PACKAGE_MAX_UNPACKED_SIZE")
+        or packages.get("max_unpacked_size", DEFAULT_PACKAGE_MAX_UNPACKED),
+        "packages max_unpacked_size",
+    )
+    cache_size = _size(
+        env.get("LOCALBATCH_PACKAGE_CACHE_SIZE")
+        or packages.get("cache_size", DEFAULT_PACKAGE_CACHE_SIZE),
+        "packages cache_size",
     )
     if package_copy not in ("auto", "overlay", "link", "copy"):
         raise ConfigError(
@@ -276,18 +326,18 @@ def load_config(
         env.get("LOCALBATCH_IMAGE_CACHE") or data.get("image_cache") or state / "images"
     ).expanduser()
     image_sources = _image_sources(_table(data, "image_sources", config_path), config_path)
-    process_table = _table(data, "process", config_path)
-    process_files = env.get("LOCALBATCH_PROCESS_FILES") or str(process_table.get("files", "image"))
-    if process_files not in PROCESS_FILES:
+    sandbox_table = _table(data, "sandbox", config_path)
+    sandbox_files = env.get("LOCALBATCH_SANDBOX_FILES") or str(sandbox_table.get("files", "image"))
+    if sandbox_files not in SANDBOX_FILES:
         raise ConfigError(
-            f"process files must be 'image' (the job's image) or 'host' (this host's own "
-            f"files), not {process_files!r}"
+            f"sandbox files must be 'image' (the job's image) or 'host' (this host's own "
+            f"files), not {sandbox_files!r}"
         )
-    process_layers = env.get("LOCALBATCH_PROCESS_LAYERS") or str(
-        process_table.get("layers", "memory")
+    sandbox_layers = env.get("LOCALBATCH_SANDBOX_LAYERS") or str(
+        sandbox_table.get("layers", "memory")
     )
-    if process_layers not in PROCESS_LAYERS:
-        raise ConfigError(f"process layers must be 'memory' or 'disk', not {process_layers!r}")
+    if sandbox_layers not in SANDBOX_LAYERS:
+        raise ConfigError(f"sandbox layers must be 'memory' or 'disk', not {sandbox_layers!r}")
     return Config(
         state_dir=state,
         oss=oss,
@@ -305,21 +355,31 @@ def load_config(
         package_copy=package_copy,
         image_cache=image_cache,
         image_sources=image_sources,
-        process_files=process_files,
-        process_layers=process_layers,
+        sandbox_files=sandbox_files,
+        sandbox_layers=sandbox_layers,
+        package_max_unpacked=max_unpacked,
+        package_cache_size=cache_size,
         source=config_path if data else None,
     )
 
 
 def _image_sources(table: Mapping[str, Any], path: Path) -> dict[str, str]:
     """`[image_sources]`: each value checked now, so a typo fails the start, not a job."""
-    from localbatch.images.archives import parse_source
-
     sources = {}
     for name, value in table.items():
         try:
-            parse_source(str(value))
+            parse_image_file(str(value))
         except ValueError as exc:
             raise ConfigError(f"{path}: [image_sources] {name!r}: {exc}") from None
         sources[str(name)] = str(value)
     return sources
+
+
+def _size(value: object, name: str) -> int:
+    """A size in bytes: an integer, or a string such as "4GiB", "512 MB", "10g" (binary units)."""
+    text = str(value).strip().lower().removesuffix("b").removesuffix("i").strip()
+    unit = text[-1:] if text[-1:] in _SIZE_UNITS and not text[-1:].isdigit() else ""
+    number = text[: len(text) - len(unit)].strip()
+    if isinstance(value, bool) or not number.isdigit() or int(number) <= 0:
+        raise ConfigError(f"{name} must be a positive size such as 4GiB or 500MiB, not {value!r}")
+    return int(number) * _SIZE_UNITS[unit]

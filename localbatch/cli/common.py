@@ -14,8 +14,8 @@ import click
 from localbatch.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
+    from localbatch.application.stack import LocalService
     from localbatch.runtime.base import Runtime
-    from localbatch.server.stack import LocalService
     from localbatch.store import Store
 
 # Exit statuses, in one place.
@@ -85,14 +85,39 @@ def open_store(config: Config) -> Store:
         state_dir_unusable(config, exc)
 
 
-def open_local(config: Config, runtime: Runtime | None) -> LocalService:
-    """This process's own job service on the state directory, or a clear exit."""
-    from localbatch.server.stack import open_local_service
+def open_local(
+    config: Config, runtime: Runtime | None, *, endpoint_hint: str = "", **options: Any
+) -> LocalService:
+    """This process's own local stack on the state directory (`open_local_service`
+    `options`), or a clear exit (with `endpoint_hint` when the instances' OSS endpoint
+    cannot be started)."""
+    from localbatch.application.stack import InstanceEndpointUnavailable, open_local_service
+    from localbatch.cli.server_logs import quiet_bad_requests
 
+    if runtime is not None:
+        quiet_bad_requests()  # an instance sending garbage gets its 400, not a traceback here
     try:
-        return open_local_service(config, runtime)
+        return open_local_service(config, runtime, **options)
     except STATE_DIR_ERRORS as exc:
         state_dir_unusable(config, exc)
+    except InstanceEndpointUnavailable as exc:
+        fail(f"cannot start the OSS endpoint for the instances ({exc}){endpoint_hint}")
+
+
+def choose_runtime(config: Config, choice: str, *, pull: bool = False) -> Runtime:
+    """The runtime `--runtime` names (allowed to pull images with `pull`), its notice
+    said on stderr; a clear exit when it cannot be used here."""
+    from localbatch.application.runtime_choice import allow_pulls, select_sparing_runtime
+    from localbatch.runtime.base import RuntimeUnavailable
+
+    try:
+        runtime, notice = select_sparing_runtime(choice, config)
+        if pull:
+            allow_pulls(runtime)
+    except (RuntimeUnavailable, ValueError) as exc:
+        fail(str(exc))
+    click.echo(notice, err=True)
+    return runtime
 
 
 def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:

@@ -17,15 +17,15 @@ from localbatch.cli.common import Config, config_options, fail
 from localbatch.config import DEFAULT_DOCKER_IMAGE
 
 if TYPE_CHECKING:
-    from docker import DockerClient
-
     from localbatch.images.sources import ImageSources
 
 
 def _sources(config: Config) -> ImageSources:
+    """Where images come from, the Docker engine's images included when one answers."""
     from localbatch.images.sources import ImageSources
+    from localbatch.runtime.images import engine_image_store
 
-    return ImageSources(config)
+    return ImageSources(config, engine_factory=engine_image_store)
 
 
 @click.group("images", short_help="Build, push and list images (Docker and process runtime).")
@@ -49,15 +49,19 @@ def build(config: Config, tag: str, mirror: str | None) -> None:
     and the process runtime's root file system (in the image cache). Each form that exists
     already is kept (a second build is a no-op).
     """
-    from localbatch.runtime.images import ImageBuildError, build_default_images
+    from localbatch.images.store import RootfsStore
+    from localbatch.runtime.images import ImageBuildError, answering_engine, build_default_images
 
-    sources = _sources(config)
-    client: DockerClient | None = sources.engine()
+    client = answering_engine()
     if client is None:
         click.echo("no Docker engine answers: building the process runtime's form only", err=True)
     try:
         built = build_default_images(
-            client, sources.store, tag, mirror=mirror, log=lambda line: click.echo(line, err=True)
+            client,
+            RootfsStore(config.image_cache),
+            tag,
+            mirror=mirror,
+            log=lambda line: click.echo(line, err=True),
         )
     except ImageBuildError as exc:
         fail(str(exc))

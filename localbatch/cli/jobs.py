@@ -36,6 +36,7 @@ from localbatch.cli.job_views import (
     print_json,
     print_task,
 )
+from localbatch.runtime.registry import AUTO, choices
 from localbatch.server import shapes
 from localbatch.server.client import ApiClient
 from localbatch.server.discovery import read_server_info
@@ -45,7 +46,7 @@ from localbatch.store import Store
 from localbatch.store.records import AttemptRecord, InstanceRecord, JobRecord, TaskRecord
 
 if TYPE_CHECKING:
-    from localbatch.jobservice import JobService
+    from localbatch.application.job_service import JobService
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's shapes).")
 
@@ -342,8 +343,8 @@ def priority_command(job_id: str, priority: int, config: Config) -> None:
 @click.option(
     "--runtime",
     "runtime_choice",
-    type=click.Choice(("auto", "docker", "process")),
-    default="auto",
+    type=click.Choice(choices()),
+    default=AUTO,
     show_default=True,
     help="Where instances run when no server runs the job.",
 )

@@ -2,7 +2,8 @@
 
 Every path goes through the storage layer's resolver, the one jobs use, so the same command
 reads the local OSS root, a bucket alias (`file://`, `memory://`, any fsspec URL) or real OSS
-through ossfs, whatever the config says; unsafe keys are refused with its `InvalidOssPath`.
+through ossfs, whatever the config says; unsafe keys are refused with its `InvalidOssPath`,
+and on the local root a symbolic link leading out of a bucket is never followed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,10 +20,11 @@ from typing import Any, TypeVar
 import click
 
 from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail
+from localbatch.storage import reading
 from localbatch.storage.errors import StorageError
 from localbatch.storage.paths import SCHEME, safe_relative
 from localbatch.storage.resolver import Location, OssResolver
-from localbatch.storage.transfer import TEMPORARY_PREFIX, publish_file, remote_files
+from localbatch.storage.transfer import publish_host_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,41 +57,15 @@ def _as_folder(config: Config, location: Location) -> Location:
 
 
 def _is_dir(location: Location) -> bool:
-    return bool(location.fs.isdir(location.path))
+    return reading.kind(location) == "folder"
 
 
 def _is_object(location: Location) -> bool:
-    return not location.oss.is_folder and bool(location.fs.isfile(location.path))
+    return reading.kind(location) == "object"
 
 
 def _missing(url: str) -> None:
     fail(f"no such object or folder: {url}", EXIT_USAGE)
-
-
-def _hidden(relative: str) -> bool:
-    """Half-written uploads are not objects yet (the OSS endpoint hides them too)."""
-    return relative.rsplit("/", 1)[-1].startswith(TEMPORARY_PREFIX)
-
-
-def _objects(folder: Location) -> Iterator[tuple[str, str]]:
-    """(file-system path, relative key) of every object under a folder, in key order."""
-    for path, relative in remote_files(folder):
-        if not _hidden(relative):
-            yield path, relative
-
-
-def _children(folder: Location) -> list[str]:
-    """The direct children's relative names under a folder; sub-folders end with '/'."""
-    fs = folder.fs
-    base = fs._strip_protocol(folder.path.rstrip("/")).rstrip("/")
-    names = []
-    for entry in fs.ls(folder.path.rstrip("/") or "/", detail=True):
-        name = fs._strip_protocol(entry["name"]).rstrip("/")
-        relative = name[len(base) :].lstrip("/")
-        if not relative or _hidden(relative):
-            continue
-        names.append(relative + "/" if entry["type"] == "directory" else relative)
-    return sorted(names)
 
 
 def _buckets(config: Config) -> list[str]:
@@ -132,7 +108,7 @@ def ls(prefix: str, recursive: bool, config: Config) -> None:
     if not _is_dir(location):
         _missing(location.url)
     folder = _as_folder(config, location)
-    names = [rel for _, rel in _objects(folder)] if recursive else _children(folder)
+    names = list(reading.folder_objects(folder)) if recursive else reading.folder_children(folder)
     for name in names:
         click.echo(folder.url + name)
 
@@ -149,7 +125,7 @@ def cat(path: str, config: Config) -> None:
             fail(f"{location.url} is a folder: list it with `localbatch oss ls`")
         _missing(location.url)
     out = sys.stdout.buffer
-    with location.fs.open(location.path, "rb") as source:
+    with reading.open_object(location) as source:
         try:
             shutil.copyfileobj(source, out)
             out.flush()
@@ -187,7 +163,7 @@ def _upload(config: Config, source: Path, dst: str) -> int:
             target = _as_folder(config, target)
         if target.oss.is_folder:
             target = target.child(source.name)
-        publish_file(source, target)
+        publish_host_file(source, target)
         click.echo(f"{source} -> {target.url}", err=True)
         return 1
     if not source.is_dir():
@@ -197,7 +173,7 @@ def _upload(config: Config, source: Path, dst: str) -> int:
     for file in sorted(p for p in source.rglob("*") if not p.is_dir()):
         relative = safe_relative(file.relative_to(source).as_posix())
         target = folder.child(relative)
-        publish_file(file, target)
+        publish_host_file(file, target)
         click.echo(f"{file} -> {target.url}", err=True)
         count += 1
     return count
@@ -208,28 +184,29 @@ def _download(config: Config, src: str, destination: Path) -> int:
     if _is_object(location):
         into_dir = destination.is_dir() or str(destination).endswith("/")
         target = destination / location.oss.parts[-1] if into_dir else destination
-        _fetch(location, location.path, location.url, target)
+        _fetch(location, target)
         return 1
     if not _is_dir(location):
         _missing(location.url)
     folder = _as_folder(config, location)
     count = 0
-    for path, relative in _objects(folder):
-        _fetch(folder, path, folder.url + relative, destination.joinpath(*relative.split("/")))
+    for relative in reading.folder_objects(folder):
+        _fetch(folder.child(relative), destination.joinpath(*relative.split("/")))
         count += 1
     return count
 
 
-def _fetch(location: Location, path: str, url: str, target: Path) -> None:
+def _fetch(location: Location, target: Path) -> None:
     """Download one object to `target` through a temporary sibling, so it appears whole."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
     try:
-        location.fs.get_file(path, str(temp))
+        with reading.open_object(location) as source, temp.open("xb") as copy:
+            shutil.copyfileobj(source, copy)
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)
-    click.echo(f"{url} -> {target}", err=True)
+    click.echo(f"{location.url} -> {target}", err=True)
 
 
 def register(group: click.Group) -> None:

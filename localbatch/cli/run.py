@@ -7,10 +7,7 @@ Exit status: 0 Finished, 1 invalid job, 2 unusable invocation (or no runtime), 3
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
-import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -21,81 +18,31 @@ from localbatch.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     Config,
+    choose_runtime,
     config_options,
     fail,
+    open_local,
 )
-from localbatch.cli.stop_signal import terminate_as_interrupt
+from localbatch.cli.stop_signal import close_uninterrupted, terminate_as_interrupt
 from localbatch.cli.validate import valid_body_or_exit
-from localbatch.runtime.select import CHOICES as RUNTIMES
+from localbatch.runtime.registry import AUTO, choices, describe_choices
 from localbatch.states import State
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from localbatch.engine.service import Engine
-    from localbatch.events import EventBus
-    from localbatch.ossendpoint.server import OssEndpoint
+    from localbatch.application.stack import LocalService
+    from localbatch.engine.dry_run import TaskPreview
     from localbatch.runtime.base import Runtime
     from localbatch.spec.model import Job
 
 
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _allow_pull(runtime: Runtime) -> None:
-    """--pull: only the docker runtime has images to pull."""
-    if runtime.name != "docker":
-        fail(f"--pull applies to the docker runtime only, not to {runtime.name}")
-    from localbatch.runtime.docker import DockerRuntime
-
-    if isinstance(runtime, DockerRuntime):
-        runtime.pull = True
-
-
-def _oss_host(config: Config, runtime_name: str, wanted: bool) -> tuple[str, OssEndpoint | None]:
-    """The address instances reach OSS at, and the local endpoint started for it (if any)."""
-    if config.oss.remote:
-        return config.oss.endpoint.split("://", 1)[-1].rstrip("/"), None
-    if not wanted:
-        return "", None
-    from localbatch.ossendpoint.for_instances import instance_endpoint
-    from localbatch.runtime.base import RuntimeUnavailable
-
-    try:
-        endpoint = instance_endpoint(
-            runtime_name,
-            config.oss.root,
-            access_key_id=config.api_access_key_id,
-        )
-    except (RuntimeUnavailable, OSError) as exc:
-        fail(f"cannot start the OSS endpoint for the instances ({exc}); --no-oss-endpoint skips it")
-    return endpoint.url.split("://", 1)[-1], endpoint
-
-
-def _print_dry_run(
-    console: Console,
-    job_id: str,
-    job: Job,
-    config: Config,
-    runtime: Runtime,
-    only: tuple[str, ...],
-) -> None:
-    from localbatch.engine.capacity import HostCapacity
-    from localbatch.engine.dry_run import preview
-    from localbatch.node_choice import describe_image
+def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runtime) -> None:
+    from localbatch.plan.node_choice import describe_image
     from localbatch.runtime.base import uses_images
 
-    host = HostCapacity.detect()
-    tasks = {name: task for name, task in job.tasks.items() if not only or name in only}
     images_used = uses_images(runtime)
-    for item in preview(job_id, tasks, config, host, "<oss endpoint>"):
+    for item in previews:
         env = item.environment
         sizing = env.sizing
         console.print(
@@ -128,10 +75,10 @@ def _print_dry_run(
 @click.option(
     "--runtime",
     "runtime_choice",
-    type=click.Choice(RUNTIMES),
-    default="auto",
+    type=click.Choice(choices()),
+    default=AUTO,
     show_default=True,
-    help="Where instances run: Docker containers or the daemon-less sandbox.",
+    help=f"Where instances run: {describe_choices()}.",
 )
 @click.option(
     "--max-parallel",
@@ -167,9 +114,6 @@ def run_command(
     """Validate FILE (or - for stdin), then run the job on this machine."""
     body = valid_body_or_exit(file, config.quotas)
 
-    from localbatch.ids import new_job_id
-    from localbatch.runtime.base import RuntimeUnavailable
-    from localbatch.server.runtime_choice import select_sparing_runtime
     from localbatch.spec.model import parse_job
 
     job = parse_job(body)
@@ -178,80 +122,59 @@ def run_command(
         fail(
             f"--only names no task of the job: {', '.join(unknown)} (tasks: {', '.join(job.tasks)})"
         )
-    try:
-        runtime, notice = select_sparing_runtime(runtime_choice, config)
-    except RuntimeUnavailable as exc:
-        fail(str(exc))
-    if pull:
-        _allow_pull(runtime)
-    click.echo(notice, err=True)
-    job_id = new_job_id()
+    runtime = choose_runtime(config, runtime_choice, pull=pull)
     if dry_run:
         from rich.console import Console
 
-        _print_dry_run(Console(highlight=False, soft_wrap=True), job_id, job, config, runtime, only)
+        from localbatch.application.preview import preview_run
+        from localbatch.ids import new_job_id
+
+        previews = preview_run(new_job_id(), job, config, only)
+        _print_dry_run(Console(highlight=False, soft_wrap=True), previews, runtime)
         raise SystemExit(EXIT_OK)
     from localbatch.storage.instance import package_copy_notice
 
     click.echo(package_copy_notice(config), err=True)
-    raise SystemExit(_run(job_id, job, config, runtime, max_parallel, only, not no_oss_endpoint))
+    local = open_local(
+        config,
+        runtime,
+        endpoint_hint="; --no-oss-endpoint skips it",
+        oss_port=None,
+        instance_oss=not no_oss_endpoint,
+        max_parallel=max_parallel,
+    )
+    try:
+        status = _run(local, job, only)
+    finally:
+        close_uninterrupted(local.close)
+    raise SystemExit(status)
 
 
-def _run(
-    job_id: str,
-    job: Job,
-    config: Config,
-    runtime: Runtime,
-    max_parallel: int | None,
-    only: tuple[str, ...],
-    endpoint_wanted: bool,
-) -> int:
+def _run(local: LocalService, job: Job, only: tuple[str, ...]) -> int:
+    """Record the job and run it here to its end, its progress shown; the exit status."""
     from rich.console import Console
 
     from localbatch.cli.run_progress import print_summary
-    from localbatch.engine.service import Engine
-    from localbatch.events import EventBus
-    from localbatch.notify import Notifier
     from localbatch.storage.layout import job_dir, logs_dir
-    from localbatch.store import Store
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False, soft_wrap=True)
-    bus = EventBus()
-    oss_host, endpoint = _oss_host(config, runtime.name, endpoint_wanted)
-    store = Store.open(config.state_dir)
-    notifier = Notifier(config.state_dir, store, config.notification_endpoint)
-    engine: Engine | None = None
-    try:
-        store.create_job(job_id, job, created=time.time())
-        bus.subscribe(store.on_event)
-        bus.subscribe(notifier)
-        engine = Engine(config, runtime, bus, max_parallel=max_parallel, oss_host=oss_host)
-        err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
-        state, interrupted = _watch(engine, bus, job_id, job, only, out, err)
-        if job_id in engine.job_ids():
-            logs = logs_dir(job_dir(config.state_dir, job_id))
-            print_summary(out, engine.snapshot(job_id), logs, _not_run(job, only))
-        if job.auto_release and state == State.FINISHED:
-            store.delete_job(job_id)
-            err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
-    finally:
-        # Cleanup must finish: a further Ctrl-C would leave containers or sandboxes behind.
-        with contextlib.suppress(KeyboardInterrupt), _signals_ignored():
-            if engine is not None:
-                engine.shutdown()
-            if endpoint is not None:
-                endpoint.stop()
-            notifier.close()
-            store.close()
+    job_id = local.service.record(job)
+    err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
+    state, interrupted = _watch(local, job_id, job, only, out, err)
+    snapshot = local.service.snapshot(job_id)
+    if snapshot is not None:
+        logs = logs_dir(job_dir(local.config.state_dir, job_id))
+        print_summary(out, snapshot, logs, _not_run(job, only))
+    if job.auto_release and state == State.FINISHED and local.store.get_job(job_id) is None:
+        err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
     if interrupted or state == State.STOPPED:
         return EXIT_INTERRUPTED
     return EXIT_OK if state == State.FINISHED else EXIT_JOB_FAILED
 
 
 def _watch(
-    engine: Engine,
-    bus: EventBus,
+    local: LocalService,
     job_id: str,
     job: Job,
     only: tuple[str, ...],
@@ -259,47 +182,32 @@ def _watch(
     err: Console,
 ) -> tuple[State | None, bool]:
     """Submit the job and show its progress until it ends; (final state, interrupted)."""
+    from localbatch.application.foreground import stop_and_wait, wait_for_end
     from localbatch.cli.run_progress import LiveProgress, PlainProgress
 
     not_run = _not_run(job, only)
     display: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if out.is_terminal:  # the live table draws while it is entered
         live = LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()}, not_run)
-        bus.subscribe(live)
+        local.bus.subscribe(live)
         display = live
     else:
-        bus.subscribe(PlainProgress(sys.stdout, not_run))
-    state: State | None = None
+        local.bus.subscribe(PlainProgress(sys.stdout, not_run))
     with terminate_as_interrupt(), display:
         try:
-            engine.submit(job_id, job, only=only or None)
-            for notice in engine.snapshot(job_id).notices:
+            local.service.submit(job_id, only=only or None)
+            snapshot = local.service.snapshot(job_id)
+            for notice in snapshot.notices if snapshot else ():
                 err.print(f"notice: {notice}", markup=False, soft_wrap=True)
-            while state is None:
-                state = engine.wait(job_id, 0.5)
+            return wait_for_end(local, job_id), False
         except KeyboardInterrupt:
             err.print("interrupted: stopping the job", markup=False, soft_wrap=True)
-            return _stop_and_wait(engine, job_id), True
-    return state, False
+            return stop_and_wait(local, job_id), True
 
 
 def _not_run(job: Job, only: tuple[str, ...]) -> frozenset[str]:
     """The tasks --only leaves out (none without --only)."""
     return frozenset(name for name in job.tasks if only and name not in only)
-
-
-def _stop_and_wait(engine: Engine, job_id: str) -> State | None:
-    """Stop the job (if it got that far) and wait for its instances to be stopped."""
-    from localbatch.engine.service import UnknownJob
-    from localbatch.states import StateConflict
-
-    try:
-        engine.stop(job_id)
-        return engine.wait(job_id, 60)
-    except (UnknownJob, StateConflict):
-        return None
-    except KeyboardInterrupt:  # a second Ctrl-C: shutdown() below still stops everything
-        return None
 
 
 def register(group: click.Group) -> None:

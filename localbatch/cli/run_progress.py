@@ -14,16 +14,18 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from localbatch.engine.records import JobSnapshot, TaskSnapshot
 from localbatch.events import Event
 from localbatch.runtime.base import STOPPED_ERROR_CODE
 from localbatch.states import State
+
+if TYPE_CHECKING:
+    from localbatch.engine.records import JobSnapshot, TaskSnapshot
 
 
 def _duration(start: float | None, end: float | None, now: float | None = None) -> str:

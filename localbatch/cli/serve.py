@@ -7,39 +7,20 @@ SIGINT or SIGTERM; jobs it was running are stopped then, and recorded as Stopped
 
 from __future__ import annotations
 
-import json
-import os
-from typing import TYPE_CHECKING
-
 import click
 
-from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail, open_store
+from localbatch.cli.common import (
+    EXIT_USAGE,
+    Config,
+    choose_runtime,
+    config_options,
+    fail,
+    open_store,
+)
 from localbatch.cli.stop_signal import wait_for_stop_signal
+from localbatch.runtime.registry import AUTO, choices, describe_choices
 
-if TYPE_CHECKING:
-    from localbatch.runtime.base import Runtime
-
-RUNTIMES = ("auto", "docker", "process")
-#: Test hook: `--runtime fake` runs nothing; each attempt behaves as this JSON FakeStep says
-#: (e.g. {"hang": true} or {"exit_code": 1}).
-FAKE_STEP_ENV = "LOCALBATCH_FAKE_STEP"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def _runtime(choice: str, config: Config) -> tuple[Runtime, str]:
-    if choice == "fake":
-        from localbatch.runtime.fake import FakeRuntime, FakeStep
-
-        step = FakeStep(**json.loads(os.environ.get(FAKE_STEP_ENV) or "{}"))
-        return FakeRuntime(step), f"runtime: fake (nothing runs; every attempt: {step})"
-    from localbatch.runtime.base import RuntimeUnavailable
-    from localbatch.server.runtime_choice import select_sparing_runtime
-
-    try:
-        runtime, notice = select_sparing_runtime(choice, config)
-    except RuntimeUnavailable as exc:
-        fail(str(exc))
-    return runtime, notice
 
 
 def _auth_notice(config: Config) -> str:
@@ -68,13 +49,10 @@ def _auth_notice(config: Config) -> str:
 @click.option(
     "--runtime",
     "runtime_choice",
-    type=click.Choice((*RUNTIMES, "fake")),
-    default="auto",
+    type=click.Choice(choices(for_tests=True)),
+    default=AUTO,
     show_default=True,
-    help=(
-        "Where instances run: Docker containers or the daemon-less sandbox; fake is a "
-        f"scripted in-memory runtime for tests (runs nothing; each attempt as ${FAKE_STEP_ENV})."
-    ),
+    help=f"Where instances run: {describe_choices(for_tests=True)}.",
 )
 @click.option(
     "--max-parallel",
@@ -92,6 +70,7 @@ def serve_command(
     config: Config,
 ) -> None:
     """Answer the BatchCompute API (official SDK and `bcs` CLI) and run the jobs it gets."""
+    from localbatch.application.stack import InstanceEndpointUnavailable
     from localbatch.cli.server_logs import quiet_bad_requests
     from localbatch.server.stack import ServerRunning, start_stack
     from localbatch.storage.instance import package_copy_notice
@@ -100,8 +79,7 @@ def serve_command(
     # An unusable state directory is one clear line here, not a traceback (or a misleading
     # "cannot listen") from inside the stack.
     open_store(config).close()
-    runtime, notice = _runtime(runtime_choice, config)
-    click.echo(notice, err=True)
+    runtime = choose_runtime(config, runtime_choice)
     click.echo(package_copy_notice(config), err=True)
     try:
         stack = start_stack(
@@ -114,6 +92,11 @@ def serve_command(
         )
     except ServerRunning as exc:
         fail(str(exc), EXIT_USAGE)
+    except InstanceEndpointUnavailable as exc:
+        fail(
+            f"cannot start the OSS endpoint for the instances ({exc}); --no-oss-endpoint skips it",
+            EXIT_USAGE,
+        )
     except OSError as exc:
         fail(f"cannot listen on {host}: {exc.strerror or exc}", EXIT_USAGE)
     click.echo(f"BatchCompute API: {stack.url} (state dir {config.state_dir})", err=True)

@@ -1,11 +1,12 @@
-"""Blocking until the user or the system asks a server command to stop."""
+"""Signals of the foreground commands: blocking until a server is asked to stop, SIGTERM
+taken as Ctrl-C, and clean-ups no further signal can cut short."""
 
 from __future__ import annotations
 
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 
@@ -39,3 +40,20 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def close_uninterrupted(close: Callable[[], None]) -> None:
+    """Run a clean-up to its end: a further Ctrl-C or SIGTERM would leave containers or
+    sandboxes behind."""
+    with contextlib.suppress(KeyboardInterrupt), _signals_ignored():
+        close()

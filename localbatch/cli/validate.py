@@ -138,7 +138,7 @@ def plan_command(file: str, as_json: bool, config: Config) -> None:
 
 def _plan_lines(plan: TaskPlan) -> list[str]:
     """One short line per fact, so that a task's plan reads without wrapping."""
-    from localbatch.node_choice import describe_image
+    from localbatch.plan.node_choice import describe_image
 
     size = f"{plan.cpu_cores} cores, {plan.memory_gib} GiB" if plan.cpu_cores else "size unknown"
     after = f", after {', '.join(plan.upstream)}" if plan.upstream else ""

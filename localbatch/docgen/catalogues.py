@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from localbatch.instance_types import INSTANCE_TYPES
 from localbatch.ossendpoint.errors import CATALOGUE as OSS_CATALOGUE
 from localbatch.spec.errors import CATALOGUE as API_CATALOGUE
+from localbatch.spec.instance_types import INSTANCE_TYPES
 
 
 def _cell(text: str) -> str:

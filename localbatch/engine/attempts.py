@@ -12,22 +12,23 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from localbatch.config import Config
 from localbatch.engine.environment import TaskEnvironment, attempt_spec
 from localbatch.engine.scheduler import Launch
+from localbatch.events import EventDetail
 from localbatch.runtime.base import (
     STOPPED_ERROR_CODE,
     AttemptHandle,
     AttemptOutcome,
-    Bind,
     Runtime,
     file_size,
     run_attempt,
     uses_images,
 )
 from localbatch.spec.model import Job
+from localbatch.storage.needs import Need
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class PreparedAttemptLike(Protocol):
     """What `localbatch.storage.instance.PreparedAttempt` offers the engine."""
 
     workdir: Path
-    binds: tuple[Bind, ...]
+    needs: tuple[Need, ...]
     stdout_path: Path
     stderr_path: Path
     stdout_object: str
@@ -49,17 +50,23 @@ class PreparedAttemptLike(Protocol):
     def start_streaming(self) -> None: ...
 
 
-class JobStorageLike(Protocol):
+#: The prepared attempts of one storage: `finish` takes back what its `prepare` gave.
+P = TypeVar("P", bound=PreparedAttemptLike)
+
+
+class JobStorageLike(Protocol[P]):
     """What `localbatch.storage.instance.JobStorage` offers the engine."""
 
-    def prepare(self, task_name: str, instance_id: int, attempt: int) -> PreparedAttemptLike: ...
+    def prepare(self, task_name: str, instance_id: int, attempt: int) -> P: ...
 
-    def finish(self, prepared: Any, *, keep: bool = False) -> None: ...
+    def finish(self, prepared: P, *, keep: bool = False) -> None: ...
 
     def close(self) -> None: ...
 
 
-StorageFactory = Callable[[Config, str, Job, Path], JobStorageLike]
+#: Opens the storage of one job. The engine never looks inside a prepared attempt beyond
+#: `PreparedAttemptLike`; which kind a storage makes is its own (hence Any here).
+StorageFactory = Callable[[Config, str, Job, Path], JobStorageLike[Any]]
 
 
 def failure_outcome(exc: BaseException, default_code: str = INTERNAL_ERROR) -> AttemptOutcome:
@@ -71,11 +78,11 @@ def failure_outcome(exc: BaseException, default_code: str = INTERNAL_ERROR) -> A
 
 def execute_attempt(
     runtime: Runtime,
-    storage: JobStorageLike,
+    storage: JobStorageLike[P],
     env: TaskEnvironment,
     launch: Launch,
     cancel: threading.Event,
-    detail: dict[str, Any],
+    detail: EventDetail,
     on_started: Callable[[AttemptHandle], None],
 ) -> AttemptOutcome:
     """Prepare, run and finish one attempt; `detail` receives the log paths as they are known.
@@ -99,8 +106,7 @@ def execute_attempt(
         launch.job_id,
         launch.instance_id,
         launch.attempt,
-        workdir=prepared.workdir,
-        binds=tuple(prepared.binds),
+        needs=tuple(prepared.needs),
         stdout_path=prepared.stdout_path,
         stderr_path=prepared.stderr_path,
     )
@@ -121,10 +127,10 @@ def execute_attempt(
 
 def _where_it_runs(
     runtime: Runtime, env: TaskEnvironment, prepared: PreparedAttemptLike
-) -> dict[str, str]:
+) -> EventDetail:
     """The instance's detail known before it starts: log objects and files, work directory,
     runtime and image, so a user can find them while it runs."""
-    detail = {
+    detail: EventDetail = {
         "stdout_object": prepared.stdout_object,
         "stderr_object": prepared.stderr_object,
         "stdout_path": str(prepared.stdout_path),
@@ -137,18 +143,18 @@ def _where_it_runs(
     return detail
 
 
-def log_offsets(stdout_path: Path, stderr_path: Path) -> dict[str, int]:
+def log_offsets(stdout_path: Path, stderr_path: Path) -> EventDetail:
     """Where an attempt about to start begins in its instance's log files, which every
     attempt of every run appends to: what `localbatch logs` shows as that attempt."""
     return {"stdout_offset": file_size(stdout_path), "stderr_offset": file_size(stderr_path)}
 
 
 def finish_storage(
-    storage: JobStorageLike,
-    prepared: Any,
+    storage: JobStorageLike[P],
+    prepared: P,
     outcome: AttemptOutcome | None,
     keep: bool,
-    detail: dict[str, Any],
+    detail: EventDetail,
 ) -> AttemptOutcome | None:
     """`storage.finish` after the program ended: outputs that cannot be uploaded fail an
     attempt that succeeded; after a failure the storage error goes into `detail`."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from localbatch.config import DEFAULT_INSTANCE_TYPE
-from localbatch.instance_types import GIB, InstanceType, lookup
+from localbatch.spec.instance_types import GIB, InstanceType, lookup
 
 
 @dataclass(frozen=True, order=True)

@@ -5,7 +5,7 @@ would, but executed without one), the `BATCH_COMPUTE_*` variables of semantics.m
 task's `EnvVars`, the image and the instance type, and the notices
 a user must see. `attempt_spec` then fills in what differs per attempt.
 
-The image and instance type come from `localbatch.node_choice`, the one place that decides
+The image and instance type come from `localbatch.plan.node_choice`, the one place that decides
 them (`localbatch plan` shows the same answer).
 """
 
@@ -19,9 +19,10 @@ from pathlib import Path
 
 from localbatch.config import Config
 from localbatch.engine.capacity import HostCapacity, Sizing, size_instance
-from localbatch.node_choice import choose_node
-from localbatch.runtime.base import SERVICE_PATH, WORKDIR, AttemptSpec, Bind, attempt_labels
+from localbatch.plan.node_choice import choose_node
+from localbatch.runtime.base import SERVICE_PATH, WORKDIR, AttemptSpec, attempt_labels
 from localbatch.spec.model import Task
+from localbatch.storage.needs import Need
 
 #: In Docker mode the service documents exactly these (no /usr/local/bin in PATH).
 CONTAINER_ENV: Mapping[str, str] = {
@@ -120,8 +121,7 @@ def attempt_spec(
     instance_id: int,
     attempt: int,
     *,
-    workdir: Path,
-    binds: tuple[Bind, ...] = (),
+    needs: tuple[Need, ...] = (),
     stdout_path: Path = Path("/dev/null"),
     stderr_path: Path = Path("/dev/null"),
 ) -> AttemptSpec:
@@ -133,8 +133,7 @@ def attempt_spec(
         attempt=attempt,
         argv=env.argv,
         env=instance_env(env, instance_id),
-        workdir=workdir,
-        binds=binds,
+        needs=needs,
         image=env.image,
         cpu_cores=env.sizing.granted.cpu_cores,
         memory_bytes=env.sizing.granted.memory_bytes,

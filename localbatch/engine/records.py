@@ -1,18 +1,19 @@
 """The engine's records of jobs, tasks and instances, and their frozen snapshots.
 
-Records are mutable and owned by the scheduler (one thread touches them); snapshots are
-immutable copies handed to everyone else (progress display, HTTP API, events). An attempt is
-a frozen `AttemptSnapshot` the scheduler replaces as it starts and ends, as events carry it.
+The `Tracked*` records are mutable and owned by the scheduler (one thread touches them);
+snapshots are immutable copies handed to everyone else (progress display, run summary,
+events). An attempt is a frozen `AttemptSnapshot` the scheduler replaces as it starts and
+ends, as events carry it. They are not the store's rows (`localbatch.store.records`:
+`JobRecord`, ...), which are frozen and read back from SQLite by any process.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from localbatch.engine.capacity import Resources
-from localbatch.events import AttemptSnapshot
+from localbatch.events import AttemptSnapshot, EventDetail
 from localbatch.states import State
 
 
@@ -49,7 +50,7 @@ class Metrics:
 
 
 @dataclass
-class InstanceRecord:
+class TrackedInstance:
     """One instance of a task as the scheduler tracks it, across all its attempts."""
 
     instance_id: int
@@ -59,7 +60,7 @@ class InstanceRecord:
     end_time: float | None = None
     attempts: list[AttemptSnapshot] = field(default_factory=list)
     #: Log object paths, local log files, runtime ref: whatever the driver reported.
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: EventDetail = field(default_factory=lambda: EventDetail())
     #: An attempt is in flight (capacity is held for it).
     launched: bool = False
     cancel_requested: bool = False
@@ -73,13 +74,13 @@ class InstanceRecord:
 
 
 @dataclass
-class TaskRecord:
+class TrackedTask:
     """One task: its instances, its place in the DAG and its running counts."""
 
     name: str
     resources: Resources
     max_retry_count: int
-    instances: list[InstanceRecord]
+    instances: list[TrackedInstance]
     upstream: frozenset[str]
     downstream: tuple[str, ...]
     state: State = State.WAITING
@@ -93,11 +94,11 @@ class TaskRecord:
     counts: Counter[State] = field(default_factory=Counter)
     #: Retries used by all its instances.
     retries: int = 0
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: EventDetail = field(default_factory=lambda: EventDetail())
 
 
 @dataclass
-class JobRecord:
+class TrackedJob:
     """One job: its tasks, counts and, once it winds down, the state it will end in."""
 
     job_id: str
@@ -105,7 +106,7 @@ class JobRecord:
     priority: int
     seq: int
     fail_on_instance_fail: bool
-    tasks: dict[str, TaskRecord]
+    tasks: dict[str, TrackedTask]
     state: State = State.WAITING
     start_time: float | None = None
     end_time: float | None = None
@@ -131,7 +132,7 @@ class InstanceSnapshot:
     error_code: str
     error_message: str
     attempts: tuple[AttemptSnapshot, ...]
-    detail: dict[str, Any]
+    detail: EventDetail
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ class TaskSnapshot:
     metrics: Metrics
     retries: int
     instances: tuple[InstanceSnapshot, ...]
-    detail: dict[str, Any]
+    detail: EventDetail
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ class JobSnapshot:
     notices: tuple[str, ...]
 
 
-def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
+def instance_snapshot(record: TrackedInstance) -> InstanceSnapshot:
     """A copy the scheduler's later changes cannot reach (attempts are frozen values)."""
     last = record.last
     return InstanceSnapshot(
@@ -178,11 +179,11 @@ def instance_snapshot(record: InstanceRecord) -> InstanceSnapshot:
         error_code=last.error_code if last else "",
         error_message=last.error_message if last else "",
         attempts=tuple(record.attempts),
-        detail=dict(record.detail),
+        detail=record.detail.copy(),
     )
 
 
-def task_snapshot(record: TaskRecord) -> TaskSnapshot:
+def task_snapshot(record: TrackedTask) -> TaskSnapshot:
     """A copy of the task and of each of its instances."""
     return TaskSnapshot(
         name=record.name,
@@ -192,11 +193,11 @@ def task_snapshot(record: TaskRecord) -> TaskSnapshot:
         metrics=Metrics.of(record.counts),
         retries=record.retries,
         instances=tuple(instance_snapshot(i) for i in record.instances),
-        detail=dict(record.detail),
+        detail=record.detail.copy(),
     )
 
 
-def job_snapshot(record: JobRecord) -> JobSnapshot:
+def job_snapshot(record: TrackedJob) -> JobSnapshot:
     """A copy of the whole job, safe to hand to another thread."""
     return JobSnapshot(
         job_id=record.job_id,

@@ -21,19 +21,19 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from localbatch.engine.capacity import CapacityLedger, HostCapacity, Resources
 from localbatch.engine.records import (
-    InstanceRecord,
-    JobRecord,
     JobSnapshot,
     Metrics,
-    TaskRecord,
+    TrackedInstance,
+    TrackedJob,
+    TrackedTask,
     job_snapshot,
 )
-from localbatch.events import AttemptSnapshot, Event, event_name
+from localbatch.events import AttemptSnapshot, Event, EventDetail, event_name
 from localbatch.runtime.base import STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.states import State, StateConflict, check_can_stop, check_transition
 
@@ -109,7 +109,7 @@ class Scheduler:
 
     def __init__(self, capacity: HostCapacity) -> None:
         self.ledger = CapacityLedger(capacity)
-        self.jobs: dict[str, JobRecord] = {}
+        self.jobs: dict[str, TrackedJob] = {}
         self._ready: dict[str, dict[Resources, list[_Ready]]] = {}
         self._seq = 0
         self._queue_keys = 0
@@ -164,9 +164,9 @@ class Scheduler:
         kept: Mapping[str, Collection[int]],
         priority: int | None,
         retries_used: Mapping[str, Mapping[int, int]],
-    ) -> JobRecord:
+    ) -> TrackedJob:
         """The records of a job (`_new_task` for each task); its counts sum the tasks'."""
-        job = JobRecord(
+        job = TrackedJob(
             job_id=plan.job_id,
             name=plan.name,
             priority=plan.priority if priority is None else priority,
@@ -183,7 +183,7 @@ class Scheduler:
             job.instance_counts.update(task.counts)
         return job
 
-    def _announce(self, job: JobRecord, now: float) -> None:
+    def _announce(self, job: TrackedJob, now: float) -> None:
         """Publish the new job, its tasks and instances; tasks left out by `only` stop."""
         self._publish_job(job, now)
         for task in job.tasks.values():
@@ -201,7 +201,7 @@ class Scheduler:
                 if not inst.state.terminal:
                     self._publish_instance(job, task, inst, now)
 
-    def _fail_if_exhausted(self, job: JobRecord, now: float) -> None:
+    def _fail_if_exhausted(self, job: TrackedJob, now: float) -> None:
         """JobFailOnInstanceFail: an instance submitted with no retry left fails the job."""
         if not job.fail_on_instance_fail:
             return
@@ -212,7 +212,7 @@ class Scheduler:
                 return
 
     def started(
-        self, job_id: str, task_name: str, instance_id: int, now: float, detail: Mapping[str, Any]
+        self, job_id: str, task_name: str, instance_id: int, now: float, detail: EventDetail
     ) -> list[Action]:
         """The runtime started an attempt: the instance (and its task and job) run."""
         job = self.jobs[job_id]
@@ -243,7 +243,7 @@ class Scheduler:
         instance_id: int,
         outcome: AttemptOutcome,
         now: float,
-        detail: Mapping[str, Any] | None = None,
+        detail: EventDetail | None = None,
     ) -> list[Action]:
         """An attempt returned (ran, could not start, or was cancelled): apply the rules."""
         job = self.jobs[job_id]
@@ -265,7 +265,7 @@ class Scheduler:
             error_code=outcome.error_code,
             error_message=outcome.error_message,
         )
-        inst.attempts[-1] = _with_worker_detail(finished, detail or {})
+        inst.attempts[-1] = _with_worker_detail(finished, detail or EventDetail())
         self._after_attempt(job, task, inst, outcome, now)
         self._maybe_end_task(job, task, now)
         self._maybe_end_job(job, now)
@@ -273,9 +273,9 @@ class Scheduler:
 
     def _after_attempt(
         self,
-        job: JobRecord,
-        task: TaskRecord,
-        inst: InstanceRecord,
+        job: TrackedJob,
+        task: TrackedTask,
+        inst: TrackedInstance,
         outcome: AttemptOutcome,
         now: float,
     ) -> None:
@@ -317,12 +317,12 @@ class Scheduler:
         return [j.job_id for j in self.jobs.values() if not j.state.terminal]
 
     # ------------------------------------------------------------ scheduling
-    def _enqueue_task(self, job: JobRecord, task: TaskRecord) -> None:
+    def _enqueue_task(self, job: TrackedJob, task: TrackedTask) -> None:
         for inst in task.instances:
             if inst.state == State.WAITING and not inst.launched:
                 self._push(job, task, inst)
 
-    def _push(self, job: JobRecord, task: TaskRecord, inst: InstanceRecord) -> None:
+    def _push(self, job: TrackedJob, task: TrackedTask, inst: TrackedInstance) -> None:
         if inst.queue_key < 0:
             self._queue_keys += 1
             inst.queue_key = self._queue_keys
@@ -351,7 +351,7 @@ class Scheduler:
                 return
 
     def _launch(
-        self, job: JobRecord, task: TaskRecord, instance_id: int, shape: Resources, now: float
+        self, job: TrackedJob, task: TrackedTask, instance_id: int, shape: Resources, now: float
     ) -> None:
         inst = task.instances[instance_id]
         self.ledger.take(shape)
@@ -368,14 +368,14 @@ class Scheduler:
 
     # --------------------------------------------------------------- endings
     def _fail_job_for(
-        self, job: JobRecord, task: TaskRecord, instance_id: int, reason: str, now: float
+        self, job: TrackedJob, task: TrackedTask, instance_id: int, reason: str, now: float
     ) -> None:
         """An instance failed for good under JobFailOnInstanceFail: its task and job fail."""
         self._set_task(job, task, State.FAILED, now, end=True)
         job.message = f"Instance {instance_id} of task {task.name} failed: {reason}"
         self._wind_down(job, State.FAILED, now)
 
-    def _wind_down(self, job: JobRecord, ending: State, now: float) -> None:
+    def _wind_down(self, job: TrackedJob, ending: State, now: float) -> None:
         """Start nothing new; stop what waits now and cancel what runs."""
         job.ending = ending
         self._ready[job.job_id] = {}
@@ -389,7 +389,7 @@ class Scheduler:
                     self._set_instance(job, task, inst, State.STOPPED, now)
             self._maybe_end_task(job, task, now)
 
-    def _maybe_end_task(self, job: JobRecord, task: TaskRecord, now: float) -> None:
+    def _maybe_end_task(self, job: TrackedJob, task: TrackedTask, now: float) -> None:
         if task.state.terminal or task.counts[State.WAITING] or task.counts[State.RUNNING]:
             return
         if job.ending is None:
@@ -408,7 +408,7 @@ class Scheduler:
                 if down.pending_upstream == 0 and down.selected and not down.state.terminal:
                     self._enqueue_task(job, down)
 
-    def _maybe_end_job(self, job: JobRecord, now: float) -> None:
+    def _maybe_end_job(self, job: TrackedJob, now: float) -> None:
         if job.state.terminal or job.in_flight:
             return
         if job.ending is None and (
@@ -425,13 +425,13 @@ class Scheduler:
         self._actions.append(JobEnded(job.job_id, final))
 
     # ------------------------------------------------------- state + events
-    def _set_job(self, job: JobRecord, state: State, now: float) -> None:
+    def _set_job(self, job: TrackedJob, state: State, now: float) -> None:
         check_transition(job.state, state)
         job.state = state
         self._publish_job(job, now)
 
     def _set_task(
-        self, job: JobRecord, task: TaskRecord, state: State, now: float, *, end: bool = False
+        self, job: TrackedJob, task: TrackedTask, state: State, now: float, *, end: bool = False
     ) -> None:
         check_transition(task.state, state)
         job.task_counts[task.state] -= 1
@@ -442,7 +442,7 @@ class Scheduler:
         self._publish_task(job, task, now)
 
     def _set_instance(
-        self, job: JobRecord, task: TaskRecord, inst: InstanceRecord, state: State, now: float
+        self, job: TrackedJob, task: TrackedTask, inst: TrackedInstance, state: State, now: float
     ) -> None:
         check_transition(inst.state, state)
         task.counts[inst.state] -= 1
@@ -452,7 +452,9 @@ class Scheduler:
         inst.state = state
         self._publish_instance(job, task, inst, now)
 
-    def _emit(self, job: JobRecord, category: str, state: State, now: float, **fields: Any) -> None:
+    def _emit(
+        self, job: TrackedJob, category: str, state: State, now: float, **fields: Any
+    ) -> None:
         self._actions.append(
             Publish(
                 Event(
@@ -466,8 +468,8 @@ class Scheduler:
             )
         )
 
-    def _publish_job(self, job: JobRecord, now: float) -> None:
-        detail = {
+    def _publish_job(self, job: TrackedJob, now: float) -> None:
+        detail: EventDetail = {
             "name": job.name,
             "priority": job.priority,
             "message": job.message,
@@ -485,8 +487,8 @@ class Scheduler:
             detail=detail,
         )
 
-    def _publish_task(self, job: JobRecord, task: TaskRecord, now: float) -> None:
-        detail = {
+    def _publish_task(self, job: TrackedJob, task: TrackedTask, now: float) -> None:
+        detail: EventDetail = {
             **task.detail,
             "instance_metrics": Metrics.of(task.counts).as_api(),
             "retries": task.retries,
@@ -503,9 +505,10 @@ class Scheduler:
         )
 
     def _publish_instance(
-        self, job: JobRecord, task: TaskRecord, inst: InstanceRecord, now: float
+        self, job: TrackedJob, task: TrackedTask, inst: TrackedInstance, now: float
     ) -> None:
         last = inst.last
+        detail: EventDetail = {**inst.detail, "attempts": [a.as_detail() for a in inst.attempts]}
         self._emit(
             job,
             "Instance",
@@ -521,7 +524,7 @@ class Scheduler:
             error_code=last.error_code if last else "",
             error_message=last.error_message if last else "",
             latest_attempt=last if last and last.state != State.WAITING else None,
-            detail={**inst.detail, "attempts": [asdict(a) for a in inst.attempts]},
+            detail=detail,
         )
 
 
@@ -534,7 +537,7 @@ def _attempt_end_state(outcome: AttemptOutcome, cancelled: bool) -> State:
     return State.FAILED
 
 
-def _with_worker_detail(attempt: AttemptSnapshot, detail: Mapping[str, Any]) -> AttemptSnapshot:
+def _with_worker_detail(attempt: AttemptSnapshot, detail: EventDetail) -> AttemptSnapshot:
     """The attempt with what its worker reported of it alone: its runtime ref and where its
     output begins in the instance's log files."""
     stdout_offset, stderr_offset = detail.get("stdout_offset"), detail.get("stderr_offset")
@@ -548,11 +551,11 @@ def _with_worker_detail(attempt: AttemptSnapshot, detail: Mapping[str, Any]) -> 
 
 def _new_task(
     plan: TaskPlan, selected: bool, kept: Collection[int], retries_used: Mapping[int, int]
-) -> TaskRecord:
+) -> TrackedTask:
     """A task's records: kept instances Finished, those with no retry left Failed, the
     others Waiting with the retries they already used; a task all kept is Finished."""
-    instances = [InstanceRecord(i) for i in range(plan.instance_count)]
-    task = TaskRecord(
+    instances = [TrackedInstance(i) for i in range(plan.instance_count)]
+    task = TrackedTask(
         name=plan.name,
         resources=plan.resources,
         max_retry_count=plan.max_retry_count,

@@ -39,7 +39,7 @@ from localbatch.engine.scheduler import (
     Scheduler,
     TaskPlan,
 )
-from localbatch.events import EventBus
+from localbatch.events import EventBus, EventDetail
 from localbatch.runtime.base import (
     STOP_GRACE_SECONDS,
     AttemptHandle,
@@ -77,7 +77,7 @@ class UnknownJob(LookupError):
 @dataclass
 class _JobContext:
     job: Job
-    storage: JobStorageLike
+    storage: JobStorageLike[Any]
     envs: dict[str, TaskEnvironment]
     done: threading.Event = field(default_factory=threading.Event)
     final: State | None = None
@@ -324,14 +324,14 @@ class Engine:
 
         threading.Thread(target=close, name=f"close-{action.job_id}", daemon=True).start()
 
-    def _on_started(self, launch: Launch, detail: dict[str, Any]) -> None:
+    def _on_started(self, launch: Launch, detail: EventDetail) -> None:
         self._perform(
             self._scheduler.started(
                 launch.job_id, launch.task_name, launch.instance_id, self.clock.now(), detail
             )
         )
 
-    def _on_ended(self, launch: Launch, outcome: AttemptOutcome, detail: dict[str, Any]) -> None:
+    def _on_ended(self, launch: Launch, outcome: AttemptOutcome, detail: EventDetail) -> None:
         context = self._contexts[launch.job_id]
         context.cancels.pop((launch.task_name, launch.instance_id), None)
         self._perform(
@@ -361,11 +361,11 @@ class Engine:
         worker.start()
 
     def _work(self, context: _JobContext, launch: Launch, cancel: threading.Event) -> None:
-        detail: dict[str, Any] = {}
+        detail = EventDetail()
         env = context.envs[launch.task_name]
 
         def on_started(handle: AttemptHandle) -> None:
-            started = {**detail, "ref": handle.ref}
+            started: EventDetail = {**detail, "ref": handle.ref}
             self._inbox.put(lambda: self._on_started(launch, started))
 
         try:
@@ -375,6 +375,6 @@ class Engine:
         except Exception as exc:  # a defect below must still end the attempt visibly
             log.exception("attempt %s failed inside localbatch", launch)
             outcome = failure_outcome(exc)
-        self._inbox.put(lambda: self._on_ended(launch, outcome, dict(detail)))
+        self._inbox.put(lambda: self._on_ended(launch, outcome, detail.copy()))
         with self._workers_lock:
             self._workers.discard(threading.current_thread())

@@ -18,41 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localbatch.config import ImageFile
 from localbatch.images.reference import DIGEST
 from localbatch.images.tree import DOCKER_LIST, OCI_INDEX, host_platform
 from localbatch.runtime.image_supply import ImageProblem
 
-TRANSPORTS = ("docker-archive", "oci", "oci-archive")
 REF_ANNOTATION = "org.opencontainers.image.ref.name"
 #: No index, manifest or config is this big.
 SMALL = 4 * 2**20
-
-
-@dataclass(frozen=True)
-class ArchiveSource:
-    """A checked `[image_sources]` value."""
-
-    transport: str
-    path: Path
-    #: The image inside (an OCI ref name, or a docker-archive's `name:tag`); "" for the only one.
-    ref: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.transport}:{self.path}" + (f":{self.ref}" if self.ref else "")
-
-
-def parse_source(text: str) -> ArchiveSource:
-    """`transport:path[:ref]`; ValueError says what is wrong."""
-    transport, colon, rest = text.partition(":")
-    if not colon or transport not in TRANSPORTS:
-        raise ValueError(
-            f"{text!r} is not an image file: write docker-archive:PATH, oci:PATH[:REF] "
-            "or oci-archive:PATH[:REF]"
-        )
-    path, _, ref = rest.partition(":")
-    if not path.startswith(("/", "~")):
-        raise ValueError(f"{text!r}: the path must be absolute")
-    return ArchiveSource(transport, Path(path).expanduser(), ref)
 
 
 @dataclass(frozen=True)
@@ -71,7 +44,7 @@ _memo: dict[tuple[str, int, int, str], ImageConfig] = {}
 _memo_lock = threading.Lock()
 
 
-def image_config(source: ArchiveSource) -> ImageConfig:
+def image_config(source: ImageFile) -> ImageConfig:
     """The config of the image in `source`; ImageProblem when the file does not hold one."""
     try:
         status = source.path.stat()
@@ -171,7 +144,7 @@ def layout_config(read: Reader, ref: str, where: str) -> ImageConfig:
     return ImageConfig(digest, _json(_blob(read, digest), "the image config"))
 
 
-def _docker_archive(source: ArchiveSource) -> ImageConfig:
+def _docker_archive(source: ImageFile) -> ImageConfig:
     with tarfile.open(source.path) as tar:
         read = _tar_reader(tar)
         entries = json.loads(read("manifest.json"))

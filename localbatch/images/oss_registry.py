@@ -15,14 +15,16 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from localbatch.beneath import Escape, Root
 from localbatch.images.tree import V2, Blob, RegistryTree, RegistryTreeError, ResolvedImage
 from localbatch.storage.errors import StorageError, describe
 from localbatch.storage.resolver import Location, OssResolver
-from localbatch.storage.transfer import publish_file
+from localbatch.storage.transfer import publish_host_file
 
 CHUNK = 2**20
 #: Where a push to a remote OSS path is staged, and partial downloads wait, in the cache.
@@ -54,39 +56,61 @@ class RegistryStorage:
     def _child(self, relative: str) -> Location:
         return self.location.child(relative)
 
+    def _beneath(self, target: Location) -> tuple[Root, str] | None:
+        """A local target as (its bucket's directory, its path below it): every local read
+        is resolved beneath the bucket, so a link in the tree never leads out of it."""
+        if target.local is None or target.bucket_dir is None:
+            return None
+        below = target.local.relative_to(target.bucket_dir).as_posix()
+        return Root(target.bucket_dir), "" if below == "." else below
+
+    def _failed(self, target: Location, exc: OSError) -> RegistryTreeError:
+        if isinstance(exc, Escape):
+            return RegistryTreeError(
+                f"{target.url} leads outside its bucket directory through a symbolic link; "
+                "it is not followed"
+            )
+        return RegistryTreeError(f"cannot read {target.url}: {describe(exc)}")
+
     def _read(self, relative: str) -> bytes | None:
         target = self._child(relative)
+        local = self._beneath(target)
         try:
-            if target.local is not None:
-                return target.local.read_bytes()
-            return bytes(target.fs.cat_file(target.path))
+            if local is None:
+                return bytes(target.fs.cat_file(target.path))
+            root, path = local
+            with root.opened(path) as fd, os.fdopen(os.dup(fd), "rb") as stream:
+                return stream.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except OSError as exc:
-            raise RegistryTreeError(f"cannot read {target.url}: {describe(exc)}") from exc
+            raise self._failed(target, exc) from exc
 
     def _size(self, relative: str) -> int | None:
         target = self._child(relative)
+        local = self._beneath(target)
         try:
-            if target.local is not None:
-                return target.local.stat().st_size if target.local.is_file() else None
+            if local is not None:
+                status = local[0].stat(local[1])
+                return status.st_size if stat.S_ISREG(status.st_mode) else None
             info = target.fs.info(target.path)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
-            raise RegistryTreeError(f"cannot read {target.url}: {describe(exc)}") from exc
+            raise self._failed(target, exc) from exc
         return int(info["size"]) if info.get("type") == "file" else None
 
     def _listdir(self, relative: str) -> list[str]:
         target = self._child(relative + "/")
+        local = self._beneath(target)
         try:
-            if target.local is not None:
-                return os.listdir(target.local) if target.local.is_dir() else []
+            if local is not None:
+                return [name for name, _ in local[0].entries(local[1])]
             entries = target.fs.ls(target.path, detail=False)
         except (FileNotFoundError, NotADirectoryError):
             return []
         except OSError as exc:
-            raise RegistryTreeError(f"cannot list {target.url}: {describe(exc)}") from exc
+            raise self._failed(target, exc) from exc
         return [str(entry).rstrip("/").rsplit("/", 1)[-1] for entry in entries]
 
     # -- bringing an image's files here, and a push's files there ---------------------------
@@ -159,7 +183,7 @@ class RegistryStorage:
             ):
                 continue  # content-addressed: the same name holds the same bytes
             try:
-                publish_file(source, self.location.child(relative, check=False))
+                publish_host_file(source, self.location.child(relative))
             except OSError as exc:
                 raise RegistryTreeError(
                     f"cannot upload {self.oss_path}{relative}: {describe(exc)}"

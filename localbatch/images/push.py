@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from localbatch.images import engine
-from localbatch.images.archives import parse_source
-from localbatch.images.reference import REGISTRY_OSS_VAR, PushTarget, push_target
+from localbatch.config import parse_image_file
+from localbatch.images.reference import PushTarget, push_target
 from localbatch.images.registry import loopback_registry
 from localbatch.images.sources import ImageSources
 from localbatch.images.tools import skopeo_copy
 from localbatch.images.tree import RegistryTreeError, ResolvedImage
+from localbatch.plan.node_choice import REGISTRY_OSS_VAR
 from localbatch.runtime.image_supply import ImageProblem
 
 
@@ -51,9 +51,9 @@ def push_image(
     saying what is wrong."""
     local_image, target = push_target(image, oss_path)
     what = f"pushing {local_image} to {target.oss_path}"
-    file_source = parse_source(from_file) if from_file else sources.files.get(local_image)
-    client = None if file_source is not None else sources.engine()
-    if file_source is None and client is None:
+    file_source = parse_image_file(from_file) if from_file else sources.files.get(local_image)
+    engine = None if file_source is not None else sources.engine()
+    if file_source is None and engine is None:
         raise ImageProblem(
             f"{what}: no Docker engine answers to read {local_image} from, and "
             f"[image_sources] names no image file for it: give one with --from "
@@ -66,10 +66,10 @@ def push_image(
             loopback_registry(directory, read_only=False) as address,
         ):
             destination = f"{address}/{target.repository}:{target.tag}"
-            if file_source is not None:
-                skopeo_copy(str(file_source), f"docker://{destination}", what)
+            if engine is not None:
+                engine.push(local_image, destination, what)
             else:
-                engine.push(client, local_image, destination, what)
+                skopeo_copy(str(file_source), f"docker://{destination}", what)
         resolved = storage.tree().resolve(target.job_image, target.repository, target.tag)
     except RegistryTreeError as exc:
         raise ImageProblem(f"{what}: {exc}") from exc

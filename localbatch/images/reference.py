@@ -13,14 +13,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from localbatch.plan.node_choice import REGISTRY_HOST, REGISTRY_OSS_VAR
 from localbatch.runtime.image_supply import ImageProblem
 from localbatch.storage.errors import StorageError
 from localbatch.storage.paths import parse_oss_path
 
-#: The registry the service's VM serves from OSS, as images name it.
-REGISTRY_HOST = "localhost:5000"
-#: Where that registry's storage lives (semantics.md, "Docker mode").
-REGISTRY_OSS_VAR = "BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH"
 DEFAULT_TAG = "latest"
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"

@@ -4,12 +4,10 @@ each runtime has it ready (nothing is pulled, unpacked or built to answer)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from localbatch.images import engine
 from localbatch.images.archives import image_config
 from localbatch.images.sources import ImageSources
-from localbatch.runtime.image_supply import ImageProblem
+from localbatch.runtime.image_supply import EngineImageStore, ImageProblem
 
 NO_ENGINE = "no engine"
 
@@ -28,46 +26,46 @@ class Readiness:
 
 def readiness(sources: ImageSources, image_id: str, image: str) -> Readiness:
     """How `image` (named by `image_id`) stands for each runtime."""
-    client = sources.engine()
-    host_files = sources.config.process_files == "host"
+    engine = sources.engine()
+    host_files = sources.config.sandbox_files == "host"
     file_source = sources.files.get(image)
     if file_source is not None:
         try:
             config = image_config(file_source)
         except ImageProblem as exc:
             return Readiness(image_id, image, exc.message, "missing", "missing")
-        docker = _in_engine(client, config.digest, "loaded on first use")
+        docker = _in_engine(engine, config.digest, "loaded on first use")
         process = "ready" if sources.store.get(config.key) else "unpacked on first use"
         return Readiness(
             image_id, image, f"image file {file_source}", docker, _host(host_files, process)
         )
-    info = _info(client, image)
-    docker = NO_ENGINE if client is None else ("present" if info else "missing")
+    image_id_here = _image_id(engine, image)
+    docker = NO_ENGINE if engine is None else ("present" if image_id_here else "missing")
     built = sources.store.named(image)
     if built is not None:
         return Readiness(image_id, image, built.source, docker, _host(host_files, "ready"))
-    if info is not None:
-        key = str(info["Id"]).removeprefix("sha256:")
+    if image_id_here is not None:
+        key = image_id_here.removeprefix("sha256:")
         process = "ready" if sources.store.get(key) else "unpacked on first use"
         return Readiness(image_id, image, "Docker engine", docker, _host(host_files, process))
     source = "nowhere yet: " + _how_to_get(sources, image)
     return Readiness(image_id, image, source, docker, _host(host_files, "missing"))
 
 
-def _info(client: Any, reference: str) -> dict[str, Any] | None:
-    """The engine's answer about `reference`; None without an engine (or an answer)."""
-    if client is None:
+def _image_id(engine: EngineImageStore | None, reference: str) -> str | None:
+    """The engine's image id for `reference`; None without an engine (or an answer)."""
+    if engine is None:
         return None
     try:
-        return engine.image_info(client, reference)
-    except engine.ENGINE_ERRORS:
+        return engine.image_id(reference)
+    except ImageProblem:
         return None
 
 
-def _in_engine(client: Any, image_id: str, otherwise: str) -> str:
-    if client is None:
+def _in_engine(engine: EngineImageStore | None, image_id: str, otherwise: str) -> str:
+    if engine is None:
         return NO_ENGINE
-    return "present" if _info(client, image_id) else otherwise
+    return "present" if _image_id(engine, image_id) else otherwise
 
 
 def _host(host_files: bool, process: str) -> str:

@@ -27,8 +27,7 @@ from typing import Any
 
 import psutil
 
-from localbatch.runtime.image_supply import ImageProblem, PreparedRootfs
-from localbatch.runtime.rootfs import make_mount_points
+from localbatch.runtime.image_supply import ImageProblem, PreparedRootfs, make_mount_points
 
 IMAGE_JSON = "image.json"
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")

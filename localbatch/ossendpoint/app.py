@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import uuid
 
 from aiohttp import web
 
+from localbatch.beneath import Escape
 from localbatch.ossendpoint.addressing import parse_target
 from localbatch.ossendpoint.context import EndpointState, RequestContext
 from localbatch.ossendpoint.errors import OssError, error_headers, error_xml
@@ -50,6 +52,34 @@ class UnhonouredHeaders:
                 )
 
 
+def check_headers(request: web.BaseRequest) -> None:
+    """Refuse header values that are not valid UTF-8 (aiohttp keeps such bytes as lone
+    surrogates, which no file, log or answer can hold)."""
+    for name, value in request.headers.items():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise OssError(
+                "InvalidArgument",
+                f"The value of header {name.encode('ascii', 'replace').decode()} is not valid "
+                "UTF-8.",
+            ) from None
+
+
+def translated(exc: Exception) -> OssError | None:
+    """The OSS error a file-system failure stands for, when it is the request's fault."""
+    if isinstance(exc, Escape):
+        return OssError(
+            "AccessDenied",
+            "The key leads outside its bucket through a symbolic link in the local OSS root.",
+        )
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        return OssError("InvalidObjectName", "The key is too long for the local file system.")
+    if isinstance(exc, PermissionError):
+        return OssError("AccessDenied", f"The local OSS root refused access: {exc.strerror}.")
+    return None
+
+
 async def _continue_if_expected(request: web.BaseRequest) -> None:
     """Answer `Expect: 100-continue` once the request is known to be acceptable, so clients
     that wait for it (curl, Java SDKs) send their body at once."""
@@ -72,6 +102,7 @@ class OssApplication:
             request=request, target=target, state=self.state, request_id=request_id
         )
         try:
+            check_headers(request)
             signed = SignedRequest(
                 request.method, request.headers, target.bucket, target.key, target.query
             )
@@ -82,12 +113,18 @@ class OssApplication:
             response = await handler(ctx)
         except OssError as error:
             response = self._error(ctx, error)
-        except (ConnectionError, web.HTTPException):
+        except ConnectionError as exc:  # the client hung up: nobody to answer, nothing wrong
+            log.debug("OSS request %s %r: client gone (%s)", request.method, request.raw_path, exc)
+            return ctx.response or web.Response(status=400)
+        except web.HTTPException:
             raise
         except Exception as exc:
-            log.exception("OSS request %s %s failed", request.method, request.raw_path)
-            detail = f"Local file system error: {exc}" if isinstance(exc, OSError) else ""
-            response = self._error(ctx, OssError("InternalError", detail))
+            known = translated(exc)
+            if known is None:
+                log.exception("OSS request %s %r failed", request.method, request.raw_path)
+                detail = f"Local file system error: {exc}" if isinstance(exc, OSError) else ""
+                known = OssError("InternalError", detail)
+            response = self._error(ctx, known)
         if not response.prepared:
             response.headers.update(ctx.base_headers())
         return response

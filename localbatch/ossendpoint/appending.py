@@ -9,11 +9,9 @@ hashing the whole object on every append would make appends quadratic.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from localbatch.ossendpoint.errors import OssError
 from localbatch.ossendpoint.metadata import ObjectMeta, Stamp
-from localbatch.ossendpoint.naming import object_path
 from localbatch.ossendpoint.store import ObjectInfo, ObjectStore
 from localbatch.ossendpoint.writer import AtomicWriter, HashedSink
 
@@ -31,16 +29,17 @@ def _position_error(expected: int) -> OssError:
 class InPlaceAppender(HashedSink):
     """Writes one append at the end of an existing Appendable object's file."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path.open("ab"))
-        self.path = path
+    def __init__(self, fd: int) -> None:
+        """`fd`: the object's file, open for appending (this appender closes it)."""
+        super().__init__(os.fdopen(fd, "ab"))
         self._before = os.fstat(self._file.fileno())
 
     def finish(self) -> os.stat_result:
         self._file.flush()
         os.fsync(self._file.fileno())
+        st = os.fstat(self._file.fileno())
         self._file.close()
-        return os.stat(self.path)
+        return st
 
     def discard(self) -> None:
         """Undo an append cut short: a failed OSS append leaves the object unchanged."""
@@ -61,20 +60,22 @@ def prepare_append(
     if key.endswith("/"):
         raise OssError("InvalidObjectName", "A folder key (ending in '/') cannot be appended to.")
     try:
-        info: ObjectInfo | None = store.stat(bucket, key)
+        info, fd = store.open(bucket, key, os.O_WRONLY | os.O_APPEND)
     except OssError as exc:
         if exc.code != "NoSuchKey":
             raise
-        info = None
-    if info is None:
         if position != 0:
-            raise _position_error(0)
+            raise _position_error(0) from None
         return None, store.new_writer()
-    if info.meta.object_type != APPENDABLE:
-        raise OssError("ObjectNotAppendable", extra={"Key": key})
-    if position != info.size:
-        raise _position_error(info.size)
-    return info, InPlaceAppender(object_path(store.root, bucket, key))
+    try:
+        if info.meta.object_type != APPENDABLE:
+            raise OssError("ObjectNotAppendable", extra={"Key": key})
+        if position != info.size:
+            raise _position_error(info.size)
+        return info, InPlaceAppender(fd)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def finish_append(
@@ -107,4 +108,5 @@ def finish_append(
         headers=existing.meta.headers,
     )
     store.metadata.save(bucket, key, meta, stamp)
-    return ObjectInfo(bucket, key, sink.path, st.st_size, st.st_mtime, meta)
+    store.metadata.forget(bucket, key, existing.stamp)
+    return ObjectInfo(bucket, key, st.st_size, st.st_mtime, meta, stamp)

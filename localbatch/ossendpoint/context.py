@@ -39,6 +39,8 @@ class RequestContext:
     target: Target
     state: EndpointState
     request_id: str
+    #: A response a handler has begun to stream (its headers are sent).
+    response: web.StreamResponse | None = None
 
     @property
     def store(self) -> ObjectStore:

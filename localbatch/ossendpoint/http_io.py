@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import os
 
 from aiohttp import web
 
@@ -61,15 +61,15 @@ async def receive_checked_body(ctx: RequestContext, writer: HashedSink) -> None:
         raise
 
 
-async def send_file(response: web.StreamResponse, path: Path, offset: int, length: int) -> None:
-    """Write `length` bytes of `path` from `offset` to a prepared response."""
+async def send_file(response: web.StreamResponse, fd: int, offset: int, length: int) -> None:
+    """Write `length` bytes of the open file `fd` from `offset` to a prepared response."""
     loop = asyncio.get_running_loop()
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        remaining = length
-        while remaining > 0:
-            chunk = await loop.run_in_executor(None, handle.read, min(remaining, READ_CHUNK))
-            if not chunk:
-                break  # the file shrank under us; the client sees a short body
-            await response.write(chunk)
-            remaining -= len(chunk)
+    remaining = length
+    while remaining > 0:
+        size = min(remaining, READ_CHUNK)
+        chunk = await loop.run_in_executor(None, os.pread, fd, size, offset)
+        if not chunk:
+            break  # the file shrank under us; the client sees a short body
+        await response.write(chunk)
+        offset += len(chunk)
+        remaining -= len(chunk)

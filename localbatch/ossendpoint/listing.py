@@ -5,16 +5,18 @@ sorts as `name/` and a file as `name`, so a depth-first walk yields keys in glob
 Directories that a prefix or marker rules out are never entered, and with a delimiter a
 directory that rolls up into one common prefix is not walked at all. A directory shows up
 as a folder object (`dir/`) when it is empty or was created as one, as OSS shows a
-folder object.
+folder object. Directories are opened beneath the bucket's directory: a symbolic link that
+stays inside is listed as what it leads to, one leading out is not listed at all.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from localbatch.beneath import Root
 from localbatch.ossendpoint.errors import OssError
 from localbatch.ossendpoint.naming import check_key
 from localbatch.ossendpoint.store import TEMPORARY_PREFIX, ObjectInfo, ObjectStore, folder_info
@@ -48,19 +50,30 @@ def _visible(name: str) -> bool:
     return True
 
 
-def _sorted_entries(directory: Path) -> list[tuple[str, os.DirEntry[str], bool]]:
+#: (sort key, path below the bucket, stat of what the entry leads to)
+_Entry = tuple[str, str, os.stat_result]
+
+
+def _sorted_entries(root: Root, path: str) -> list[_Entry]:
+    """The visible entries of the directory `path`, links followed only while inside."""
     try:
-        with os.scandir(directory) as scan:
-            entries = [entry for entry in scan if _visible(entry.name)]
-    except (FileNotFoundError, NotADirectoryError):
+        listed = root.entries(path)
+    except OSError:  # gone, not a directory, or a link leading out
         return []
     result = []
-    for entry in entries:
-        try:
-            is_dir = entry.is_dir()
-        except OSError:
+    for name, st in listed:
+        if not _visible(name):
             continue
-        result.append((entry.name + "/" if is_dir else entry.name, entry, is_dir))
+        below = f"{path}/{name}" if path else name
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                st = root.stat(below)
+            except OSError:  # a link leading out, or dangling
+                continue
+        if stat.S_ISDIR(st.st_mode):
+            result.append((name + "/", below, st))
+        elif stat.S_ISREG(st.st_mode):
+            result.append((name, below, st))
     result.sort(key=lambda item: item[0])
     return result
 
@@ -68,14 +81,14 @@ def _sorted_entries(directory: Path) -> list[tuple[str, os.DirEntry[str], bool]]
 class _Walker:
     """Yields ObjectInfo and common-prefix strings, in order, after the marker."""
 
-    def __init__(self, store: ObjectStore, bucket: str, bucket_dir: Path, query: ListQuery) -> None:
+    def __init__(self, store: ObjectStore, bucket: str, root: Root, query: ListQuery) -> None:
         self.store = store
         self.bucket = bucket
-        self.bucket_dir = bucket_dir
+        self.root = root
         self.query = query
-        root = bucket_dir.stat()
+        top = root.stat("")
         #: (device, inode) of the directories being walked, to stop at symbolic-link loops.
-        self._ancestors = {(root.st_dev, root.st_ino)}
+        self._ancestors = {(top.st_dev, top.st_ino)}
 
     def rolled_up(self, key: str) -> str | None:
         """The common prefix `key` rolls up into, if any."""
@@ -94,12 +107,12 @@ class _Walker:
             return False
         return not (marker > dir_key and not marker.startswith(dir_key))
 
-    def walk(self, directory: Path, rel: str) -> Iterator[ObjectInfo | str]:
-        for sort_key, entry, is_dir in _sorted_entries(directory):
+    def walk(self, path: str, rel: str) -> Iterator[ObjectInfo | str]:
+        for sort_key, below, st in _sorted_entries(self.root, path):
             key = rel + sort_key
-            if not is_dir:
-                if self._wanted(key) and entry.is_file():
-                    yield self.store.file_info(self.bucket, key, Path(entry.path), entry.stat())
+            if not sort_key.endswith("/"):
+                if self._wanted(key):
+                    yield self.store.file_info(self.bucket, key, st)
                 continue
             if not self._subtree_possible(key):
                 continue
@@ -107,25 +120,21 @@ class _Walker:
             if common is not None:  # every key below rolls up into this one prefix
                 yield common
                 continue
-            yield from self.walk_folder(Path(entry.path), key)
+            yield from self.walk_folder(below, key, st)
 
-    def walk_folder(self, directory: Path, key: str) -> Iterator[ObjectInfo | str]:
-        try:
-            st = directory.stat()
-        except OSError:
-            return
+    def walk_folder(self, path: str, key: str, st: os.stat_result) -> Iterator[ObjectInfo | str]:
         identity = (st.st_dev, st.st_ino)
         if identity in self._ancestors:
             return  # a symbolic link back up the tree: its contents are listed once
         self._ancestors.add(identity)
         try:
-            children = self.walk(directory, key)
+            children = self.walk(path, key)
             first = next(children, None)
-            is_folder_object = first is None and not _sorted_entries(directory)
+            is_folder_object = first is None and not _sorted_entries(self.root, path)
             marked = self.store.metadata.exists(self.bucket, key)
             if (is_folder_object or marked) and self._wanted(key):
                 meta = self.store.metadata.load(self.bucket, key, None)
-                yield folder_info(self.bucket, key, directory, st, meta)
+                yield folder_info(self.bucket, key, st, meta)
             if first is not None:
                 yield first
                 yield from children
@@ -135,20 +144,20 @@ class _Walker:
 
 def iter_listing(store: ObjectStore, bucket: str, query: ListQuery) -> Iterator[ObjectInfo | str]:
     """Every object and common prefix of the listing, in order (unpaged)."""
-    bucket_dir = store.require_bucket(bucket)
-    walker = _Walker(store, bucket, bucket_dir, query)
+    root = store.bucket_root(bucket)
+    walker = _Walker(store, bucket, root, query)
     start = query.prefix[: query.prefix.rfind("/") + 1]
     if start:
         try:
             check_key(start)
-        except OssError:
+            st = root.stat(start.rstrip("/"))
+        except (OssError, OSError):
             return  # no object can have this prefix under the local root
-        start_dir = bucket_dir / start.rstrip("/")
-        if not start_dir.is_dir():
+        if not stat.S_ISDIR(st.st_mode):
             return
-        items = walker.walk_folder(start_dir, start)
+        items = walker.walk_folder(start.rstrip("/"), start, st)
     else:
-        items = walker.walk(bucket_dir, "")
+        items = walker.walk("", "")
     last_common = None
     for item in items:
         if isinstance(item, str):

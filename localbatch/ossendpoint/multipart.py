@@ -3,17 +3,24 @@
 Listings never show them (the directory is outside every bucket). Completing an upload
 splices the chosen parts into one temporary file (kernel copy, no pass through Python
 when the file system allows) and publishes it like any other object.
+
+A part is received into the root's temporary directory and renamed into its upload's
+directory only when whole. Completing or aborting first claims the upload by renaming its
+directory away (one atomic step), so a part racing an abort or a completion, or a second
+completion, gets NoSuchUpload, and no part lands in a directory being removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,6 +28,7 @@ from localbatch.ossendpoint.errors import OssError
 from localbatch.ossendpoint.metadata import ObjectMeta
 from localbatch.ossendpoint.writer import AtomicWriter
 from localbatch.ossendpoint.xmlbody import PartEntry, UploadEntry
+from localbatch.tempfiles import temporary_name
 
 #: OSS's limits on parts.
 MAX_PART_NUMBER = 10_000
@@ -34,6 +42,7 @@ def _part_name(number: int) -> str:
 class UploadStore:
     def __init__(self, meta_dir: Path) -> None:
         self.directory = meta_dir / "uploads"
+        self.temp_dir = meta_dir / "tmp"
 
     def _dir(self, upload_id: str) -> Path:
         if not (len(upload_id) == 32 and all(c in "0123456789ABCDEF" for c in upload_id)):
@@ -64,11 +73,21 @@ class UploadStore:
         return ObjectMeta(**stored)
 
     def part_writer(self, upload_id: str) -> AtomicWriter:
-        return AtomicWriter(self._dir(upload_id))
+        self._dir(upload_id)  # a well-formed id
+        return AtomicWriter(self.temp_dir)
 
     def save_part(self, upload_id: str, number: int, writer: AtomicWriter) -> PartEntry:
+        """Move a received part into its upload; NoSuchUpload when the upload was completed
+        or aborted meanwhile. The writer's temporary file never outlives the call."""
+        try:
+            return self._save_part(upload_id, number, writer)
+        except FileNotFoundError:
+            raise OssError("NoSuchUpload", extra={"UploadId": upload_id}) from None
+        finally:
+            writer.discard()  # a no-op once published
+
+    def _save_part(self, upload_id: str, number: int, writer: AtomicWriter) -> PartEntry:
         if not 1 <= number <= MAX_PART_NUMBER:
-            writer.discard()
             raise OssError(
                 "InvalidArgument",
                 f"Part number must be an integer between 1 and {MAX_PART_NUMBER}.",
@@ -76,14 +95,35 @@ class UploadStore:
         directory = self._dir(upload_id)
         st = writer.finish()
         entry = PartEntry(number=number, etag=writer.etag, size=st.st_size, mtime=st.st_mtime)
-        (directory / f"{_part_name(number)}.json").write_text(
-            json.dumps({"etag": entry.etag, "md5": writer.md5_digest.hex()})
-        )
+        record = directory / f"{_part_name(number)}.json"
+        with open(record.with_name(temporary_name()), "x") as staged:  # FileNotFoundError
+            staged.write(json.dumps({"etag": entry.etag, "md5": writer.md5_digest.hex()}))
+        os.replace(staged.name, record)
         writer.publish(directory / _part_name(number))
         return entry
 
+    @contextlib.contextmanager
+    def claim(self, upload_id: str) -> Iterator[Path]:
+        """The upload's directory, taken away from every other request (NoSuchUpload for
+        them from now on); given back if the block fails, removed if it succeeds."""
+        claimed = self.directory / temporary_name()
+        try:
+            os.rename(self._dir(upload_id), claimed)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                raise OssError("NoSuchUpload", extra={"UploadId": upload_id}) from None
+            raise
+        try:
+            yield claimed
+        except BaseException:
+            os.rename(claimed, self._dir(upload_id))
+            raise
+        shutil.rmtree(claimed, ignore_errors=True)
+
     def parts(self, upload_id: str) -> list[PartEntry]:
-        directory = self._dir(upload_id)
+        return self._parts_in(self._dir(upload_id))
+
+    def _parts_in(self, directory: Path) -> list[PartEntry]:
         found = []
         for data in sorted(directory.glob("part-?????")):
             try:
@@ -98,6 +138,8 @@ class UploadStore:
         found = []
         with contextlib.suppress(FileNotFoundError), os.scandir(self.directory) as entries:
             for entry in entries:
+                if entry.name.startswith("."):  # claimed by a completion or an abort
+                    continue
                 try:
                     record = json.loads(Path(entry.path, "upload.json").read_text())
                 except (OSError, ValueError):
@@ -106,15 +148,15 @@ class UploadStore:
                     found.append(UploadEntry(record["key"], entry.name, record["initiated"]))
         return sorted(found, key=lambda u: (u.key, u.initiated))
 
-    def assemble(self, upload_id: str, chosen: list[tuple[int, str]], writer: AtomicWriter) -> str:
-        """Splice the chosen parts into `writer`; returns the multipart ETag (`MD5s-N`)."""
+    def assemble(self, directory: Path, chosen: list[tuple[int, str]], writer: AtomicWriter) -> str:
+        """Splice the chosen parts of the (claimed) upload directory into `writer`; returns
+        the multipart ETag (`MD5s-N`)."""
         if not chosen:
             raise OssError("MalformedXML", "CompleteMultipartUpload needs at least one part.")
         numbers = [number for number, _ in chosen]
         if numbers != sorted(set(numbers)):
             raise OssError("InvalidPartOrder")
-        directory = self._dir(upload_id)
-        stored = {part.number: part for part in self.parts(upload_id)}
+        stored = {part.number: part for part in self._parts_in(directory)}
         digests = hashlib.md5()
         for index, (number, etag) in enumerate(chosen):
             part = stored.get(number)
@@ -131,9 +173,7 @@ class UploadStore:
             writer.splice(directory / _part_name(number))
         return f"{digests.hexdigest().upper()}-{len(chosen)}"
 
-    def remove(self, upload_id: str) -> None:
-        shutil.rmtree(self._dir(upload_id), ignore_errors=True)
-
     def abort(self, upload_id: str, bucket: str, key: str) -> None:
         self.record(upload_id, bucket, key)
-        self.remove(upload_id)
+        with self.claim(upload_id):
+            pass  # removed once claimed

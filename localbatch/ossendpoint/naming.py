@@ -2,13 +2,13 @@
 
 `oss://bucket/key` is the file `<root>/<bucket>/<key>` (the storage layer's layout). A key
 is refused when the file system cannot hold it faithfully or when it would leave the
-bucket's directory: empty segments (`a//b`), `.` and `..` segments, NUL bytes.
+bucket's directory: empty segments (`a//b`), `.` and `..` segments, NUL bytes, and
+segments longer than a file name may be (255 bytes).
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from localbatch.ossendpoint.errors import OssError
 
@@ -16,6 +16,8 @@ from localbatch.ossendpoint.errors import OssError
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 #: The service's limit on a key, in UTF-8 bytes.
 MAX_KEY_BYTES = 1023
+#: The local file system's limit on one name (NAME_MAX): one segment of a key.
+MAX_SEGMENT_BYTES = 255
 #: Top-level directory of the root holding metadata, uploads and temporary files.
 META_DIR_NAME = ".localbatch-meta"
 
@@ -48,6 +50,13 @@ def check_key(key: str) -> None:
     if key.endswith("/"):
         segments = segments[:-1]
     for segment in segments:
+        if len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
+            raise OssError(
+                "InvalidObjectName",
+                f"A segment of the key (between '/') is longer than {MAX_SEGMENT_BYTES} bytes, "
+                "which the local OSS root cannot store as a file name.",
+                extra={"Key": key},
+            )
         if segment in ("", ".", ".."):
             raise OssError(
                 "InvalidObjectName",
@@ -55,9 +64,3 @@ def check_key(key: str) -> None:
                 "cannot store inside the bucket's directory.",
                 extra={"Key": key},
             )
-
-
-def object_path(root: Path, bucket: str, key: str) -> Path:
-    """The file (or, for a key ending in '/', the directory) holding `oss://bucket/key`."""
-    check_key(key)
-    return root / bucket / key.rstrip("/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from email.utils import formatdate
 from urllib.parse import unquote
 
@@ -14,7 +15,7 @@ from localbatch.ossendpoint.context import RequestContext
 from localbatch.ossendpoint.errors import OssError
 from localbatch.ossendpoint.http_io import receive_checked_body, send_file
 from localbatch.ossendpoint.metadata import ObjectMeta
-from localbatch.ossendpoint.naming import check_key
+from localbatch.ossendpoint.naming import check_bucket_name, check_key
 from localbatch.ossendpoint.store import ObjectInfo
 from localbatch.ossendpoint.writer import AtomicWriter
 
@@ -58,8 +59,14 @@ def _written_headers(info: ObjectInfo) -> dict[str, str]:
     return {"ETag": f'"{info.meta.etag}"'}
 
 
-async def put_object(ctx: RequestContext) -> web.StreamResponse:
+def check_target(ctx: RequestContext) -> None:
+    """Refuse a write to a bad bucket name or key before its body is received."""
+    check_bucket_name(ctx.bucket)
     check_key(ctx.key)
+
+
+async def put_object(ctx: RequestContext) -> web.StreamResponse:
+    check_target(ctx)
     writer: AtomicWriter = await ctx.run(ctx.store.new_writer)
     await receive_checked_body(ctx, writer)
     meta = ctx.meta_from_headers(etag=writer.etag)
@@ -72,7 +79,15 @@ async def put_object(ctx: RequestContext) -> web.StreamResponse:
 
 
 async def get_object(ctx: RequestContext) -> web.StreamResponse:
-    info = await ctx.run(ctx.store.stat, ctx.bucket, ctx.key)
+    info, fd = await ctx.run(ctx.store.open, ctx.bucket, ctx.key)
+    try:
+        return await _send_object(ctx, info, fd)
+    finally:
+        os.close(fd)
+
+
+async def _send_object(ctx: RequestContext, info: ObjectInfo, fd: int) -> web.StreamResponse:
+    """The answer to a GET: headers of exactly the version open at `fd`, then its bytes."""
     headers = object_headers(info)
     if not check_preconditions(ctx.request.headers, info.meta.etag, info.mtime):
         return web.Response(status=304, headers={"ETag": headers["ETag"]})
@@ -88,9 +103,10 @@ async def get_object(ctx: RequestContext) -> web.StreamResponse:
         headers["Content-Range"] = f"bytes {first}-{last}/{info.size}"
     response = web.StreamResponse(status=status, headers={**headers, **ctx.base_headers()})
     response.content_length = length
+    ctx.response = response
     await response.prepare(ctx.request)
     if ctx.request.method != "HEAD" and length:
-        await send_file(response, info.path, offset, length)
+        await send_file(response, fd, offset, length)
     await response.write_eof()
     return response
 
@@ -132,23 +148,25 @@ def copy_source(ctx: RequestContext) -> tuple[str, str]:
 
 
 async def copy_object(ctx: RequestContext) -> web.StreamResponse:
-    check_key(ctx.key)
+    check_target(ctx)
     source_bucket, source_key = copy_source(ctx)
-    source = await ctx.run(ctx.store.stat, source_bucket, source_key)
-    check_preconditions(
-        ctx.request.headers, source.meta.etag, source.mtime, prefix="x-oss-copy-source-"
-    )
     directive = ctx.header("x-oss-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise OssError("InvalidArgument", f"Invalid x-oss-metadata-directive {directive!r}.")
 
     def copy() -> ObjectInfo:
+        source, fd = ctx.store.open(source_bucket, source_key)
         writer = ctx.store.new_writer()
         try:
-            writer.copy_range(source.path, 0, source.size)
+            check_preconditions(
+                ctx.request.headers, source.meta.etag, source.mtime, prefix="x-oss-copy-source-"
+            )
+            writer.copy_range(fd, 0, source.size)
         except BaseException:
             writer.discard()
             raise
+        finally:
+            os.close(fd)
         kept = source.meta if directive == "COPY" else ctx.meta_from_headers()
         meta = ObjectMeta(
             etag=writer.etag,
@@ -168,7 +186,7 @@ async def copy_object(ctx: RequestContext) -> web.StreamResponse:
 
 
 async def append_object(ctx: RequestContext) -> web.StreamResponse:
-    check_key(ctx.key)
+    check_target(ctx)
     text = ctx.query.get("position", "")
     if not text.isdigit():
         raise OssError(

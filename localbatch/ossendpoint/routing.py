@@ -79,7 +79,7 @@ def _object_route(method: str, query: dict[str, str], copy: bool) -> Handler | N
         if "append" in query:
             return objects.append_object
         return None
-    if "objectMeta" in query and method in ("HEAD", "GET"):
+    if "objectMeta" in query and method == "HEAD":  # GetObjectMeta is a HEAD (a GET reads)
         return objects.get_object_meta
     if method == "PUT":
         return objects.copy_object if copy else objects.put_object

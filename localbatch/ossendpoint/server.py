@@ -145,8 +145,14 @@ class OssEndpoint:
             uploads=UploadStore(store.meta_dir),
             location=self.location,
         )
+        store.sweep()
+        # Bodies are stored as sent: `Content-Encoding: gzip` describes the object (served
+        # back with it), as on OSS; it is not for this server to decompress.
         server = web.Server(
-            OssApplication(state, self.verifier), access_log=None, read_bufsize=READ_BUFFER
+            OssApplication(state, self.verifier),
+            access_log=None,
+            read_bufsize=READ_BUFFER,
+            auto_decompress=False,
         )
         runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=STOP_GRACE)
         await runner.setup()

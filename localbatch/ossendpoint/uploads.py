@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from aiohttp import web
 
 from localbatch.ossendpoint import xmlbody
@@ -10,8 +12,7 @@ from localbatch.ossendpoint.context import RequestContext
 from localbatch.ossendpoint.errors import OssError
 from localbatch.ossendpoint.http_io import receive_checked_body
 from localbatch.ossendpoint.metadata import ObjectMeta
-from localbatch.ossendpoint.naming import check_key
-from localbatch.ossendpoint.objects import copy_source
+from localbatch.ossendpoint.objects import check_target, copy_source
 from localbatch.ossendpoint.store import ObjectInfo
 from localbatch.ossendpoint.writer import AtomicWriter
 
@@ -30,7 +31,7 @@ def _part_number(ctx: RequestContext) -> int:
 
 
 async def initiate(ctx: RequestContext) -> web.StreamResponse:
-    check_key(ctx.key)
+    check_target(ctx)
     await ctx.run(ctx.store.ensure_bucket, ctx.bucket)
     upload_id = await ctx.run(ctx.uploads.create, ctx.bucket, ctx.key, ctx.meta_from_headers())
     encode = xmlbody.KeyEncoder(ctx.query.get("encoding-type", ""))
@@ -54,12 +55,15 @@ async def _upload_part_copy(
 ) -> web.StreamResponse:
     source_bucket, source_key = copy_source(ctx)
     try:
-        source: ObjectInfo = await ctx.run(ctx.store.stat, source_bucket, source_key)
-        byte_range = parse_range(
-            ctx.header("x-oss-copy-source-range") or None, source.size, standard=True
-        )
-        first, last = byte_range if byte_range else (0, source.size - 1)
-        await ctx.run(writer.copy_range, source.path, first, last - first + 1)
+        source, fd = await ctx.run(ctx.store.open, source_bucket, source_key)
+        try:
+            byte_range = parse_range(
+                ctx.header("x-oss-copy-source-range") or None, source.size, standard=True
+            )
+            first, last = byte_range if byte_range else (0, source.size - 1)
+            await ctx.run(writer.copy_range, fd, first, last - first + 1)
+        finally:
+            os.close(fd)
     except BaseException:
         await ctx.run(writer.discard)
         raise
@@ -79,22 +83,21 @@ async def complete(ctx: RequestContext) -> web.StreamResponse:
         chosen = xmlbody.parse_complete(body)
 
     def assemble() -> ObjectInfo:
-        writer = ctx.store.new_writer()
-        try:
-            etag = ctx.uploads.assemble(upload_id, chosen, writer)
-        except BaseException:
-            writer.discard()
-            raise
-        final = ObjectMeta(
-            etag=etag,
-            content_type=meta.content_type,
-            object_type="Multipart",
-            user_meta=meta.user_meta,
-            headers=meta.headers,
-        )
-        info = ctx.store.publish(ctx.bucket, ctx.key, writer, final)
-        ctx.uploads.remove(upload_id)
-        return info
+        with ctx.uploads.claim(upload_id) as parts_dir:
+            writer = ctx.store.new_writer()
+            try:
+                etag = ctx.uploads.assemble(parts_dir, chosen, writer)
+            except BaseException:
+                writer.discard()
+                raise
+            final = ObjectMeta(
+                etag=etag,
+                content_type=meta.content_type,
+                object_type="Multipart",
+                user_meta=meta.user_meta,
+                headers=meta.headers,
+            )
+            return ctx.store.publish(ctx.bucket, ctx.key, writer, final)
 
     info = await ctx.run(assemble)
     encode = xmlbody.KeyEncoder(ctx.query.get("encoding-type", ""))

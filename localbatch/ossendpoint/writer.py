@@ -3,7 +3,8 @@
 Bytes arrive in chunks and are hashed as they are written, so an object of any size is
 never held in memory. The temporary file lives in the root's hidden directory (same file
 system, so the rename is atomic) unless the bucket is another file system, in which case it
-sits beside the target under a hidden name.
+is copied beside the target under a hidden name first. Its name carries the writer's pid
+and start time (`localbatch.tempfiles`), so one left by a killed process is swept.
 """
 
 from __future__ import annotations
@@ -14,33 +15,17 @@ import contextlib
 import errno
 import hashlib
 import os
-import uuid
 from pathlib import Path
 from typing import BinaryIO
 
+from localbatch.fdcopy import CHUNK_SIZE, copy_chunk
 from localbatch.ossendpoint.errors import OssError
-
-#: Bytes read or written per step when streaming through Python.
-CHUNK_SIZE = 1 << 20
-
-
-def _copy_chunk(source_fd: int, target_fd: int, remaining: int) -> int:
-    """One kernel-side copy step (copy_file_range, else sendfile, else read/write)."""
-    count = min(remaining, 1 << 30)
-    with contextlib.suppress(OSError, AttributeError):
-        return os.copy_file_range(source_fd, target_fd, count)
-    with contextlib.suppress(OSError):
-        return os.sendfile(target_fd, source_fd, None, count)
-    data = os.read(source_fd, min(count, CHUNK_SIZE))
-    view = memoryview(data)
-    while view:
-        view = view[os.write(target_fd, view) :]
-    return len(data)
+from localbatch.tempfiles import temporary_name
 
 
 def _open_temporary(directory: Path) -> tuple[Path, BinaryIO]:
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f".localbatch-upload-{uuid.uuid4().hex}"
+    path = directory / temporary_name()
     return path, path.open("xb")
 
 
@@ -89,6 +74,9 @@ class AtomicWriter(HashedSink):
         self.temp_path, file = _open_temporary(temp_dir)
         super().__init__(file)
         self._finished: os.stat_result | None = None
+        #: The copy made by `move_beside`: its name in `_beside_dir`, an fd the caller owns.
+        self._beside: str | None = None
+        self._beside_dir = -1
 
     def splice(self, source: Path) -> None:
         """Append a whole file without hashing it (multipart parts already carry their MD5)."""
@@ -96,22 +84,21 @@ class AtomicWriter(HashedSink):
         with source.open("rb") as part:
             remaining = os.fstat(part.fileno()).st_size
             while remaining > 0:
-                copied = _copy_chunk(part.fileno(), self._file.fileno(), remaining)
+                copied = copy_chunk(part.fileno(), self._file.fileno(), remaining)
                 if copied == 0:
                     break
                 remaining -= copied
                 self.size += copied
 
-    def copy_range(self, source: Path, offset: int, length: int) -> None:
-        """Append `length` bytes of `source` from `offset`, hashing them (CopyObject)."""
-        with source.open("rb") as handle:
-            handle.seek(offset)
-            while length > 0:
-                chunk = handle.read(min(length, CHUNK_SIZE))
-                if not chunk:
-                    break
-                self.write(chunk)
-                length -= len(chunk)
+    def copy_range(self, source_fd: int, offset: int, length: int) -> None:
+        """Append `length` bytes of the open file `source_fd` from `offset`, hashing them."""
+        while length > 0:
+            chunk = os.pread(source_fd, min(length, CHUNK_SIZE), offset)
+            if not chunk:
+                break
+            self.write(chunk)
+            offset += len(chunk)
+            length -= len(chunk)
 
     def finish(self) -> os.stat_result:
         """Flush and fsync (once); the stat returned is the one the published file will have."""
@@ -123,24 +110,50 @@ class AtomicWriter(HashedSink):
         return self._finished
 
     def publish(self, destination: Path) -> None:
-        """Rename into place (after `finish`); parents are created as needed."""
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        """Rename to `destination` in a directory of localbatch's own (after `finish`);
+        FileNotFoundError when that directory is gone (an aborted upload's)."""
+        os.replace(self.temp_path, destination)
+
+    def publish_at(self, dir_fd: int, name: str) -> bool:
+        """Rename to `name` in the open directory `dir_fd` (after `finish`); False when the
+        directory is on another file system (nothing moved: `move_beside` first)."""
         try:
-            os.replace(self.temp_path, destination)
+            if self._beside is not None:
+                os.replace(self._beside, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                self._beside = None
+            else:
+                os.replace(self.temp_path, name, dst_dir_fd=dir_fd)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
-            self._publish_across_devices(destination)
+            return False
+        return True
 
-    def _publish_across_devices(self, destination: Path) -> None:
-        beside = destination.parent / f".localbatch-upload-{uuid.uuid4().hex}"
-        with self.temp_path.open("rb") as source, beside.open("xb") as target:
-            while chunk := source.read(CHUNK_SIZE):
-                target.write(chunk)
-            target.flush()
-            os.fsync(target.fileno())
-        os.replace(beside, destination)
+    def move_beside(self, dir_fd: int) -> os.stat_result:
+        """Copy the bytes to a temporary name in `dir_fd` (another file system), which
+        becomes this writer's file; answers its stat, the stamp it will be published with."""
+        name = temporary_name()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        target = os.open(name, flags, 0o644, dir_fd=dir_fd)
+        try:
+            with self.temp_path.open("rb") as source:
+                while chunk := source.read(CHUNK_SIZE):
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(target, view) :]
+            os.fsync(target)
+            st = os.fstat(target)
+        except BaseException:
+            os.close(target)
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=dir_fd)
+            raise
+        os.close(target)
         self.temp_path.unlink()
+        self._beside = name
+        self._beside_dir = dir_fd
+        self._finished = st
+        return st
 
     def discard(self) -> None:
         """Drop everything written; safe to call at any point, also after a failure."""
@@ -148,3 +161,7 @@ class AtomicWriter(HashedSink):
             self._file.close()
         with contextlib.suppress(FileNotFoundError):
             self.temp_path.unlink()
+        if self._beside is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._beside, dir_fd=self._beside_dir)
+            self._beside = None

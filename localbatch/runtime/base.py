@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-WORKDIR = "/batchcompute/workdir"
+from localbatch.storage.needs import WORKDIR as WORKDIR
+from localbatch.storage.needs import Need, NeedKind
+
 #: PATH in Docker mode as the service documents it (no /usr/local/bin): the default image
 #: bakes it in and the engine sets it for every instance.
 SERVICE_PATH = "/sbin:/usr/sbin:/bin:/usr/bin"
@@ -45,7 +47,8 @@ class RuntimeUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Bind:
-    """A host directory or file shown to the program at `target`."""
+    """A host directory or file shown to the program at `target`: how a runtime that
+    shares this host's files places a need."""
 
     source: Path
     target: str
@@ -64,10 +67,9 @@ class AttemptSpec:
     argv: tuple[str, ...]
     #: The complete environment the program sees.
     env: Mapping[str, str]
-    #: Host directory shown at /batchcompute/workdir (the unpacked package, writable).
-    workdir: Path
-    #: Further binds: input/output/log mappings, mounts, data disk.
-    binds: tuple[Bind, ...] = ()
+    #: What the program sees, as storage describes it: the package view (shown at
+    #: WORKDIR), then input/output/log mappings, mounts, data disk.
+    needs: tuple[Need, ...] = ()
     #: Image name (the process runtime with the host's files does not use it).
     image: str = ""
     cpu_cores: float = 1.0
@@ -78,6 +80,24 @@ class AttemptSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     #: Keep the container / sandbox directory after a failure (AutoCluster.ReserveOnFail).
     keep_on_failure: bool = False
+
+    @property
+    def workdir(self) -> Path:
+        """The host directory shown at WORKDIR (the unpacked package, writable)."""
+        for need in self.needs:
+            if need.kind is NeedKind.PACKAGE:
+                return need.source
+        raise ValueError(f"attempt {self.attempt} of {self.task_name} has no package view")
+
+    @property
+    def binds(self) -> tuple[Bind, ...]:
+        """Every other need as a bind of its host path, for runtimes that share this host's
+        files (in storage's order)."""
+        return tuple(
+            Bind(need.source, need.target, need.read_only)
+            for need in self.needs
+            if need.kind is not NeedKind.PACKAGE
+        )
 
 
 @dataclass(frozen=True)
@@ -117,6 +137,14 @@ class Runtime(Protocol):
 
     def release(self, handle: AttemptHandle, keep: bool) -> None:
         """Free what the attempt used (remove the container) unless `keep`."""
+
+
+@runtime_checkable
+class PullsImages(Protocol):
+    """A runtime that can pull an image its engine lacks (`--pull`) instead of failing the
+    attempt with ImageNotFound."""
+
+    pull: bool
 
 
 def attempt_labels(job_id: str, task_name: str, instance_id: int, attempt: int) -> dict[str, str]:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import docker
 import docker.errors
@@ -29,6 +29,10 @@ from localbatch.runtime.base import SERVICE_PATH
 
 if TYPE_CHECKING:
     from localbatch.images.store import RootfsStore
+    from localbatch.runtime.image_supply import EngineImageStore
+
+#: A connection to the Docker engine whose image store these functions read and fill.
+EngineClient: TypeAlias = docker.DockerClient
 
 #: Bump when the recipe changes; recorded on the image as the `localbatch.recipe` label.
 RECIPE_VERSION = "2"
@@ -57,20 +61,30 @@ class ImageBuildError(Exception):
     """The default image could not be built; the message says what to do."""
 
 
-@dataclass(frozen=True)
-class ImageStatus:
-    """One line of `localbatch images list`."""
-
-    image_id: str
-    docker_image: str
-    present: bool
-
-
 def _quiet(_: str) -> None:
     """Default progress sink: say nothing."""
 
 
-def image_present(client: docker.DockerClient, name: str) -> bool:
+def answering_engine() -> EngineClient | None:
+    """A client of the Docker engine when one answers, else None (`images build` then makes
+    the process runtime's form only)."""
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except (docker.errors.DockerException, OSError):
+        return None
+    return client
+
+
+def engine_image_store() -> EngineImageStore:
+    """The Docker engine's images for an image supplier, on an engine that answers (raises
+    when none does); what `ImageSources(engine_factory=...)` is given outside the runtimes."""
+    from localbatch.runtime.docker_images import docker_image_store
+
+    return docker_image_store()
+
+
+def image_present(client: EngineClient, name: str) -> bool:
     try:
         client.api.inspect_image(name)
     except docker.errors.ImageNotFound:
@@ -173,7 +187,7 @@ class Built:
 
 
 def build_default_image(
-    client: docker.DockerClient,
+    client: EngineClient,
     name: str = DEFAULT_DOCKER_IMAGE,
     *,
     mirror: str | None = None,
@@ -187,7 +201,7 @@ def build_default_image(
 
 
 def build_default_images(
-    client: docker.DockerClient | None,
+    client: EngineClient | None,
     store: RootfsStore | None,
     name: str = DEFAULT_DOCKER_IMAGE,
     *,
@@ -227,7 +241,7 @@ def build_default_images(
     return Built(need_docker, need_rootfs)
 
 
-def _import(client: docker.DockerClient, name: str, rootfs: Path, archive: Path, log: Log) -> str:
+def _import(client: EngineClient, name: str, rootfs: Path, archive: Path, log: Log) -> str:
     """Import `rootfs` into the engine as `name`; the new image's id without "sha256:"."""
     repository, _, tag = name.rpartition(":") if ":" in name.split("/")[-1] else (name, "", "")
     changes = [
@@ -254,7 +268,7 @@ def _import(client: docker.DockerClient, name: str, rootfs: Path, archive: Path,
     return image_id.removeprefix("sha256:")
 
 
-def _rootfs_from_engine(client: docker.DockerClient, store: RootfsStore, name: str) -> None:
+def _rootfs_from_engine(client: EngineClient, store: RootfsStore, name: str) -> None:
     """The engine's `name` unpacked into the cache and recorded under its name."""
     from localbatch.images.unpack import unpack_image
     from localbatch.runtime.image_supply import ImageProblem
@@ -270,14 +284,6 @@ def _rootfs_from_engine(client: docker.DockerClient, store: RootfsStore, name: s
     except ImageProblem as exc:
         raise ImageBuildError(str(exc)) from exc
     store.record_name(name, key)
-
-
-def image_statuses(client: docker.DockerClient, mapping: dict[str, str]) -> list[ImageStatus]:
-    """Whether each configured image exists locally (no pull, no registry)."""
-    return [
-        ImageStatus(image_id, docker_image, image_present(client, docker_image))
-        for image_id, docker_image in sorted(mapping.items())
-    ]
 
 
 def how_to_get(name: str, *, default_image: str = DEFAULT_DOCKER_IMAGE) -> str:

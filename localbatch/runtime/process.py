@@ -8,7 +8,7 @@ OSS endpoint on 127.0.0.1.
 
 Given an image supply (`images`), the sandbox's `/` is instead the attempt's image: its
 cached root file system with a private writable layer (`runtime.rootfs`), and the image's
-own environment under the attempt's. Without one (`[process] files = "host"`, asked for
+own environment under the attempt's. Without one (`[sandbox] files = "host"`, asked for
 explicitly) programs see the host's system files and images are not used.
 
 bwrap holds the program (through `--block-fd`) until it is inside its limits: memory from
@@ -149,6 +149,8 @@ class ProcessRuntime:
     """Runs each attempt as a sandboxed process of this one."""
 
     name = "process"
+    #: Runs programs in their image; an instance made without images does not (host files).
+    uses_images: bool = True
 
     def __init__(
         self,
@@ -156,17 +158,17 @@ class ProcessRuntime:
         memory: MemoryLimiter | None = None,
         cpus: CoreAllocator | None = None,
         images: RootfsSupply | None = None,
+        layers_dir: Path | None = None,
     ) -> None:
         self.bwrap = bwrap or shutil.which("bwrap")
         self.memory = memory
         self.cpus = cpus or CoreAllocator()
         #: Where images come from; None shows programs the host's files instead.
         self.images = images
-        self.roots = AttemptRoots(images.attempts_dir) if images is not None else None
-
-    @property
-    def uses_images(self) -> bool:
-        return self.images is not None
+        #: Attempts' private layers go to `layers_dir` (in memory: `rootfs.memory_directory`),
+        #: else to the image supply's directory on disk.
+        self.roots = AttemptRoots(layers_dir or images.attempts_dir) if images is not None else None
+        self.uses_images = images is not None
 
     def check(self) -> None:
         """Raise RuntimeUnavailable unless bwrap exists and can create a sandbox here."""
@@ -199,7 +201,7 @@ class ProcessRuntime:
         files = (
             f"programs see their image: {self.roots.describe()}"
             if self.roots is not None
-            else 'programs see this host\'s files, not their image ([process] files = "host")'
+            else 'programs see this host\'s files, not their image ([sandbox] files = "host")'
         )
         return (
             f"{self.version()}; memory limits via {limiter}; CPU via {self.cpus.description}; "

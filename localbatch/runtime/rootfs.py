@@ -4,7 +4,7 @@ The image's cached root file system is never written. Each attempt gets an overl
 it (the cache as the lower layer, a private upper layer), mounted before bwrap starts and
 unmounted when the attempt is released: the program may write anywhere, as in a
 container, and what it writes goes with the attempt. The upper layers live in memory
-(`/dev/shm/localbatch-<uid>/layers`, `[process] layers = "memory"`, the default), where
+(`/dev/shm/localbatch-<uid>/layers`, `[sandbox] layers = "memory"`, the default), where
 making and removing one costs about a millisecond, and what a program writes outside its
 work directory, mapped paths and mounts counts against its memory limit, as /tmp does;
 or on disk (`layers = "disk"`: `<image-cache>/attempts/`), where a file system mounted with
@@ -30,16 +30,13 @@ from pathlib import Path
 
 import psutil
 
-from localbatch.runtime.base import WORKDIR
-from localbatch.runtime.image_supply import PreparedRootfs
+from localbatch.runtime.image_supply import HOST_FILES, PreparedRootfs
 from localbatch.storage import overlay
 
 log = logging.getLogger(__name__)
 
 #: Writable, fresh directories of a read-only image.
 WRITABLE_DIRS = ("/tmp", "/var/tmp", "/root", "/run", "/home")
-#: Host files every sandbox sees in its image, read-only, when the host has them.
-HOST_FILES = ("/etc/resolv.conf", "/etc/hosts")
 #: Top-level entries of an image that bwrap makes itself.
 MADE_BY_BWRAP = frozenset({"proc", "dev"})
 
@@ -107,29 +104,6 @@ def _read_only_args(rootfs: Path) -> list[str]:
         if directory.count("/") == 1 or (rootfs / directory.lstrip("/")).is_dir():
             args += ["--tmpfs", directory]
     return args
-
-
-def make_mount_points(rootfs: Path) -> None:
-    """Create in a prepared image what every attempt binds onto (the work directory, the
-    host's network files), so that an attempt's private layer stays empty unless the
-    program writes (and the layer can serve the next attempt). Never through a link of the
-    image, which could lead out of it: then bwrap makes it in the attempt's layer."""
-    for inside, is_dir in ((WORKDIR, True), *((name, False) for name in HOST_FILES)):
-        current = rootfs
-        parts = inside.strip("/").split("/")
-        for index, part in enumerate(parts):
-            current = current / part
-            last = index == len(parts) - 1
-            try:
-                if last and not is_dir:
-                    os.close(os.open(current, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-                else:
-                    current.mkdir()
-            except FileExistsError:
-                if current.is_symlink() or (not last and not current.is_dir()):
-                    break
-            except OSError:
-                break
 
 
 #: Where in-memory upper layers go when /dev/shm is a tmpfs.

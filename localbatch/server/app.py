@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import psutil
 from aiohttp import web
 
+from localbatch.application.job_service import JobService
 from localbatch.ids import new_request_id
-from localbatch.jobservice import JobService
 from localbatch.server import shapes
 from localbatch.server.query import bad_query, check_order, flag, list_query
 from localbatch.server.signature import API_VERSION, check_request

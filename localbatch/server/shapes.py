@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from localbatch.config import ClusterDefinition, Config
-from localbatch.instance_types import INSTANCE_TYPES, InstanceType
+from localbatch.spec.instance_types import INSTANCE_TYPES, InstanceType
 from localbatch.states import State
 from localbatch.storage.layout import redirect_object_name
 from localbatch.store.records import Counts, InstanceRecord, JobRecord, Page, TaskRecord

@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from localbatch.config import DEFAULT_INSTANCE_TYPE, DEFAULT_QUOTAS
-from localbatch.instance_types import lookup as lookup_instance_type
 from localbatch.spec.errors import ApiError, quota_exhausted
+from localbatch.spec.instance_types import lookup as lookup_instance_type
 from localbatch.spec.rules import (
     ABSOLUTE_PATTERN,
     AUTO_CLUSTER,

@@ -1,8 +1,9 @@
 """Storage for one job: what each attempt of an instance needs before and after it runs.
 
 `JobStorage.prepare` builds an attempt's private work directory (the package unpacked),
-the binds (InputMapping read-only, OutputMapping directories, LogMapping files, Mounts,
-the data disk) and the log files; `PreparedAttempt.start_streaming` pushes logs while the
+what the program sees besides (InputMapping read-only, OutputMapping directories,
+LogMapping files, Mounts, the data disk), described as `needs` that a runtime places, and
+the log files; `PreparedAttempt.start_streaming` pushes logs while the
 program runs; `JobStorage.finish` pushes the logs completely, uploads the OutputMapping
 directories and removes the attempt's directories. Host layout under `<work_root>`:
 
@@ -27,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from localbatch import tempfiles
 from localbatch.config import Config
-from localbatch.runtime.base import Bind
 from localbatch.spec.model import Job, Task
 from localbatch.storage import overlay
+from localbatch.storage.cache_pruning import Hold
 from localbatch.storage.errors import (
     INPUT_MAPPING_ERROR,
     INVALID_OSS_PATH,
@@ -47,11 +49,12 @@ from localbatch.storage.layout import (
     redirect_object_name,
 )
 from localbatch.storage.logs import Cadence, LogStreamer, LogTarget
-from localbatch.storage.mounts import container_path, mount_binds
+from localbatch.storage.mounts import container_path, mount_needs
+from localbatch.storage.needs import Access, Need, NeedKind, package_view
 from localbatch.storage.outputs import upload_directory
 from localbatch.storage.packages import CachedPackage, Copying, CopyMode, PackageCache
 from localbatch.storage.redaction import redact_text
-from localbatch.storage.resolver import Location, OssResolver
+from localbatch.storage.resolver import ROOT_TMP_DIR, Location, OssResolver
 from localbatch.storage.views import ViewCache
 
 __all__ = ["JobStorage", "PreparedAttempt", "StorageError"]
@@ -63,22 +66,30 @@ _CACHES: dict[tuple[Path, str], PackageCache] = {}
 _CACHES_LOCK = threading.Lock()
 
 
-def package_cache(state_dir: Path, copy_mode: CopyMode = "auto") -> PackageCache:
-    """The process's cache for `state_dir`; the first use of a state dir (as root) also
-    unmounts overlay work directories that a dead localbatch process left mounted there."""
+def package_cache(config: Config, copy_mode: CopyMode | None = None) -> PackageCache:
+    """The process's cache for the config's state dir; the first use of a state dir (as
+    root) also unmounts overlay work directories that a dead localbatch process left
+    mounted there."""
+    state_dir = config.state_dir
+    mode = copy_mode or cast(CopyMode, config.package_copy)
     with _CACHES_LOCK:
-        key = (state_dir, copy_mode)
+        key = (state_dir, mode)
         if key not in _CACHES:
             if os.geteuid() == 0 and not any(known == state_dir for known, _ in _CACHES):
                 overlay.clean_stale(state_dir)
-            _CACHES[key] = PackageCache(state_dir / "cache" / "packages", copy_mode=copy_mode)
+            _CACHES[key] = PackageCache(
+                state_dir / "cache" / "packages",
+                copy_mode=mode,
+                max_unpacked=config.package_max_unpacked,
+                cache_size=config.package_cache_size,
+            )
         return _CACHES[key]
 
 
 def package_copy_notice(config: Config) -> str:
     """The line a surface prints next to the runtime notice: how attempts get their package
     (probes overlay mounts once, as the first attempt would)."""
-    return package_cache(config.state_dir, cast(CopyMode, config.package_copy)).notice()
+    return package_cache(config).notice()
 
 
 @dataclass
@@ -86,7 +97,9 @@ class PreparedAttempt:
     """What the runtime needs for one attempt, and what `finish` needs afterwards."""
 
     workdir: Path
-    binds: tuple[Bind, ...]
+    #: What the program sees: the package view (`workdir`) first, then the mappings,
+    #: mounts and data disk.
+    needs: tuple[Need, ...]
     stdout_path: Path
     stderr_path: Path
     stdout_object: str
@@ -96,6 +109,8 @@ class PreparedAttempt:
     package: CachedPackage | None = field(repr=False, default=None)
     #: How the attempt got its package: "overlay", "link", "copy" (None without a package).
     package_copy: Copying | None = None
+    #: Keeps the package's cache entry from being pruned while the attempt uses it.
+    package_hold: Hold | None = field(repr=False, default=None)
     streamer: LogStreamer | None = field(repr=False, default=None)
 
     def start_streaming(self) -> None:
@@ -141,8 +156,9 @@ class JobStorage:
         self.work_root = work_root
         self.cadence = cadence or Cadence()
         self.resolver = OssResolver(config.oss)
-        mode = copy_mode or cast(CopyMode, config.package_copy)
-        self.packages = package_cache(config.state_dir, mode)
+        # Uploads of processes killed mid-write (also when no OSS endpoint starts to sweep).
+        tempfiles.sweep(config.oss.root / ROOT_TMP_DIR)
+        self.packages = package_cache(config, copy_mode)
         self._views = ViewCache(work_root / "inputs")
         self._lock = threading.Lock()
         #: Attempts prepared and not finished yet, so that `close` can stop their streamers.
@@ -179,38 +195,40 @@ class JobStorage:
         self, task: Task, name: str, instance_id: int, attempt_dir: Path
     ) -> PreparedAttempt:
         workdir = attempt_dir / "workdir"
-        package, package_copy = self._package(task, workdir)
-        binds: list[Bind] = []
+        needs: list[Need] = []
         for url, destination in task.input_mapping.items():
             target = container_path(destination, INPUT_MAPPING_ERROR, f"InputMapping {url}")
             location = self._folder(url, "InputMapping")
             host = self._views.host_path(location, INPUT_MAPPING_ERROR)
-            binds.append(Bind(host, target, read_only=True))
+            needs.append(Need(NeedKind.INPUT, host, target, Access.READ_ONLY))
         outputs = []
         for index, (local_dir, url) in enumerate(task.output_mapping.items()):
             target = container_path(local_dir, OUTPUT_UPLOAD_FAILED, "OutputMapping key")
             prefix = self._folder(url, "OutputMapping")
             host = attempt_dir / "outputs" / str(index)
             host.mkdir(parents=True)
-            binds.append(Bind(host, target, read_only=False))
+            needs.append(Need(NeedKind.OUTPUT, host, target, Access.READ_WRITE))
             outputs.append((host, prefix))
         logs = logs_dir(self.work_root)
         logs.mkdir(parents=True, exist_ok=True)
-        log_targets, log_binds = self._log_mapping(task, name, instance_id, logs)
-        binds += log_binds
-        binds += self._mounts(task)
+        log_targets, log_needs = self._log_mapping(task, name, instance_id, logs)
+        needs += log_needs
+        needs += self._mounts(task)
         data_disk = task.auto_cluster.configs.data_disk if task.auto_cluster else None
         if data_disk and data_disk.mount_point:
             target = container_path(data_disk.mount_point, MOUNT_ERROR, "DataDisk MountPoint")
             host = attempt_dir / "datadisk"
             host.mkdir(parents=True)
-            binds.append(Bind(host, target, read_only=False))
-        _refuse_duplicate_targets(binds)
+            needs.append(Need(NeedKind.DATA_DISK, host, target, Access.READ_WRITE))
+        _refuse_duplicate_targets(needs)
 
         std = self._std_logs(task, instance_id, logs)
+        streamer = self._streamer(std, log_targets)
+        # Last: nothing after it can fail, so its hold on the cache entry is never lost.
+        package, package_copy, hold = self._package(task, workdir)
         prepared = PreparedAttempt(
             workdir=workdir,
-            binds=tuple(binds),
+            needs=(package_view(workdir), *needs),
             stdout_path=std.stdout_path,
             stderr_path=std.stderr_path,
             stdout_object=std.object_url("stdout"),
@@ -219,7 +237,8 @@ class JobStorage:
             outputs=tuple(outputs),
             package=package,
             package_copy=package_copy,
-            streamer=self._streamer(std, log_targets),
+            package_hold=hold,
+            streamer=streamer,
         )
         with self._lock:
             self._unfinished[id(prepared)] = prepared
@@ -261,7 +280,7 @@ class JobStorage:
             raise self._scrubbed(exc) from None
         return PreparedAttempt(
             workdir=workdir,
-            binds=(),
+            needs=(),
             stdout_path=std.stdout_path,
             stderr_path=std.stderr_path,
             stdout_object=std.object_url("stdout"),
@@ -294,21 +313,31 @@ class JobStorage:
             raise StorageError(INVALID_OSS_PATH, f"task name {task_name!r} cannot name files")
         return task
 
-    def _package(self, task: Task, workdir: Path) -> tuple[CachedPackage | None, Copying | None]:
+    def _package(
+        self, task: Task, workdir: Path
+    ) -> tuple[CachedPackage | None, Copying | None, Hold | None]:
         url = task.parameters.command.package_path
         if not url:
             workdir.mkdir(parents=True)
-            return None, None
+            return None, None, None
         location = self.resolver.resolve(url)
         if location.oss.is_folder:
             raise StorageError(PACKAGE_ERROR, f"PackagePath {url} is a folder, not a .tar.gz file")
-        package = self.packages.fetch(location)
+        package, hold = self.packages.fetch_held(location)
         try:
-            return package, self.packages.materialize(package, workdir, mount=True)
+            return package, self.packages.materialize(package, workdir, mount=True), hold
         except FileNotFoundError:  # evicted while we linked: unpack again, once
+            hold.release()
             remove_tree(workdir)
-            package = self.packages.fetch(location)
-            return package, self.packages.materialize(package, workdir, mount=True)
+            package, hold = self.packages.fetch_held(location)
+        except BaseException:
+            hold.release()
+            raise
+        try:
+            return package, self.packages.materialize(package, workdir, mount=True), hold
+        except BaseException:
+            hold.release()
+            raise
 
     def _folder(self, url: str, what: str) -> Location:
         location = self.resolver.resolve(url)
@@ -327,9 +356,9 @@ class JobStorage:
 
     def _log_mapping(
         self, task: Task, name: str, instance_id: int, logs: Path
-    ) -> tuple[list[LogTarget], list[Bind]]:
+    ) -> tuple[list[LogTarget], list[Need]]:
         targets: list[LogTarget] = []
-        binds: list[Bind] = []
+        needs: list[Need] = []
         suffix = "." + instance_suffix(self.job_id, task.name, instance_id)
         for index, (local, url) in enumerate(task.log_mapping.items()):
             target = container_path(local, LOG_UPLOAD_FAILED, "LogMapping key")
@@ -337,18 +366,18 @@ class JobStorage:
             host_dir = logs / f"{name}.mapped" / str(index)
             host_dir.mkdir(parents=True, exist_ok=True)
             if local.endswith("/"):
-                binds.append(Bind(host_dir, target, read_only=False))
+                needs.append(Need(NeedKind.LOG, host_dir, target, Access.READ_WRITE))
                 targets.append(LogTarget(host_dir, folder, name_for=lambda rel: rel + suffix))
             else:
                 basename = Path(target).name
                 host = host_dir / basename
                 host.touch()
-                binds.append(Bind(host, target, read_only=False))
+                needs.append(Need(NeedKind.LOG, host, target, Access.READ_WRITE))
                 targets.append(LogTarget(host, folder.child(basename + suffix)))
-        return targets, binds
+        return targets, needs
 
-    def _mounts(self, task: Task) -> list[Bind]:
-        binds: list[Bind] = []
+    def _mounts(self, task: Task) -> list[Need]:
+        needs: list[Need] = []
         blocks = [task.mounts]
         if task.auto_cluster is not None:
             blocks.append(task.auto_cluster.configs.mounts)
@@ -356,8 +385,8 @@ class JobStorage:
             if block is None or not block.entries:
                 continue
             resolver = self.resolver.with_credentials(block.oss)
-            binds += mount_binds(block.entries, resolver, self._views, self.config)
-        return binds
+            needs += mount_needs(block.entries, resolver, self._views, self.config)
+        return needs
 
     # -- after the attempt --------------------------------------------------------------
     def finish(self, prepared: PreparedAttempt, *, keep: bool = False) -> None:
@@ -384,6 +413,8 @@ class JobStorage:
             keep = True  # never delete through a view that may still be mounted
         if prepared.package is not None and prepared.package_copy == "link":
             self.packages.verify(prepared.package)
+        if prepared.package_hold is not None:
+            prepared.package_hold.release()
         if not keep:
             remove_tree(prepared.attempt_dir)
         if errors:
@@ -397,6 +428,8 @@ class JobStorage:
             leftovers = list(self._unfinished.values())
             self._unfinished.clear()
         for prepared in leftovers:
+            if prepared.package_hold is not None:
+                prepared.package_hold.release()
             if prepared.streamer is not None:
                 try:
                     prepared.streamer.stop()
@@ -405,16 +438,16 @@ class JobStorage:
         remove_tree(self.work_root / "inputs")
 
 
-def _refuse_duplicate_targets(binds: list[Bind]) -> None:
-    seen: dict[str, Bind] = {}
-    for bind in binds:
-        if bind.target in seen:
+def _refuse_duplicate_targets(needs: list[Need]) -> None:
+    seen: dict[str, Need] = {}
+    for need in needs:
+        if need.target in seen:
             raise StorageError(
                 INPUT_MAPPING_ERROR,
-                f"{bind.target} is used twice (e.g. as both an input and an output); "
+                f"{need.target} is used twice (e.g. as both an input and an output); "
                 "each local path may appear in one mapping or mount only",
             )
-        seen[bind.target] = bind
+        seen[need.target] = need
 
 
 def _discard(attempt_dir: Path) -> None:

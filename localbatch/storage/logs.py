@@ -5,22 +5,25 @@ streamer: a background thread looks at each host file every `poll` seconds and p
 whole file (atomically, see `transfer.publish_file`) when it grew by `threshold` bytes or
 changed and `interval` seconds passed since the last push. `stop()` always ends with a
 complete push of every file, also an empty one, so the objects exist once the instance ends.
+A LogMapping directory is the instance's to fill, so it is read beneath itself
+(`localbatch.beneath`): a symbolic link leading out of it is never pushed (LogUploadFailed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import stat
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localbatch.storage.errors import LOG_UPLOAD_FAILED, StorageError, describe
-from localbatch.storage.redaction import redact_text
+from localbatch.beneath import Found, Root
+from localbatch.storage.errors import LOG_UPLOAD_FAILED, StorageError, reason
 from localbatch.storage.resolver import Location
-from localbatch.storage.transfer import publish_file
+from localbatch.storage.transfer import files_below, publish_file, publish_host_file
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +83,9 @@ class LogStreamer:
                 try:
                     self._maybe_push(target)
                 except Exception as exc:  # retried at the next tick and at the end
-                    log.warning("pushing %s failed: %s", target.target.url, self._scrub(exc))
+                    log.warning(
+                        "pushing %s failed: %s", target.target.url, reason(exc, self.secrets)
+                    )
 
     def _maybe_push(self, target: LogTarget) -> None:
         size, mtime = _size_and_mtime(target.source)
@@ -93,14 +98,14 @@ class LogStreamer:
 
     def _push(self, target: LogTarget, size: int, mtime: int) -> None:
         if target.source.is_dir():
-            for path in sorted(p for p in target.source.rglob("*") if p.is_file()):
-                relative = path.relative_to(target.source).as_posix()
-                name = target.name_for(relative) if target.name_for else relative
-                publish_file(path, target.target.child(name))
+            root = Root(target.source)
+            for found in _log_files(root):
+                name = target.name_for(found.path) if target.name_for else found.path
+                publish_file(root, found.path, target.target.child(name))
         else:
             if not target.source.exists():
                 target.source.touch()
-            publish_file(target.source, target.target)
+            publish_host_file(target.source, target.target)
         target.pushed_size, target.pushed_mtime = size, mtime
         target.pushed_at = time.monotonic()
         self.pushed.set()
@@ -116,20 +121,23 @@ class LogStreamer:
             try:
                 size, mtime = _size_and_mtime(target.source)
                 self._push(target, size, mtime)
-            except Exception as exc:
-                failures.append(f"{target.target.url}: {self._scrub(exc)}")
+            except Exception as exc:  # a file system's own error, said with the others
+                failures.append(f"{target.target.url}: {reason(exc, self.secrets)}")
         if failures:
             raise StorageError(LOG_UPLOAD_FAILED, "log upload failed: " + "; ".join(failures))
 
-    def _scrub(self, exc: BaseException) -> str:
-        return redact_text(describe(exc), self.secrets)
+
+def _log_files(root: Root) -> list[Found]:
+    """The regular files of a LogMapping directory; LogUploadFailed for a link leading out."""
+    found = files_below(root, LOG_UPLOAD_FAILED, "log directory")
+    return [f for f in found if f.stat is not None and stat.S_ISREG(f.stat.st_mode)]
 
 
 def _size_and_mtime(source: Path) -> tuple[int, int]:
     """Size and mtime of a file, or the totals of a directory's files; (0, 0) when absent."""
     with contextlib.suppress(FileNotFoundError):
         if source.is_dir():
-            infos = [p.stat() for p in source.rglob("*") if p.is_file()]
+            infos = [f.stat for f in Root(source).walk() if f.stat and stat.S_ISREG(f.stat.st_mode)]
             return sum(i.st_size for i in infos), max((i.st_mtime_ns for i in infos), default=0)
         info = source.stat()
         return info.st_size, info.st_mtime_ns

@@ -1,4 +1,4 @@
-"""`Mounts.Entries` (task level and `AutoCluster.Configs`) as binds.
+"""`Mounts.Entries` (task level and `AutoCluster.Configs`) as needs of kind mount.
 
 - `oss://bucket/dir/`: bound from the bucket's local directory (read-only unless
   `WriteSupport`). A bucket on another file system (alias or real OSS) is downloaded once
@@ -10,42 +10,44 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterable
 from pathlib import Path
 
+from localbatch.beneath import Escape, Root
 from localbatch.config import Config
-from localbatch.runtime.base import Bind
 from localbatch.spec.model import MountEntry
 from localbatch.storage.errors import INVALID_OSS_PATH, MOUNT_ERROR, StorageError
-from localbatch.storage.paths import contained
+from localbatch.storage.needs import Need, NeedKind, access
 from localbatch.storage.resolver import OssResolver
 from localbatch.storage.views import ViewCache
 
 NAS_SCHEME = "nas://"
 
 
-def mount_binds(
+def mount_needs(
     entries: Iterable[MountEntry], resolver: OssResolver, views: ViewCache, config: Config
-) -> list[Bind]:
-    """Binds for a Mounts block: oss:// through the view cache, nas:// as a local directory;
+) -> list[Need]:
+    """Needs for a Mounts block: oss:// through the view cache, nas:// as a local directory;
     any other scheme is refused rather than silently left unmounted."""
-    binds = []
+    needs = []
     for entry in entries:
         target = container_path(entry.destination, MOUNT_ERROR, "Mounts Destination")
         if entry.source.startswith("oss://"):
-            binds.append(_oss_bind(entry, target, resolver, views))
+            needs.append(_oss_need(entry, target, resolver, views))
         elif entry.source.startswith(NAS_SCHEME):
-            binds.append(Bind(nas_directory(entry.source, config), target, not entry.write_support))
+            directory = nas_directory(entry.source, config)
+            needs.append(Need(NeedKind.MOUNT, directory, target, access(not entry.write_support)))
         else:
             raise StorageError(
                 MOUNT_ERROR,
                 f"mount source {entry.source!r} is not supported: use oss://... or nas://...",
             )
-    return binds
+    return needs
 
 
-def _oss_bind(entry: MountEntry, target: str, resolver: OssResolver, views: ViewCache) -> Bind:
+def _oss_need(entry: MountEntry, target: str, resolver: OssResolver, views: ViewCache) -> Need:
     location = resolver.resolve(entry.source)
     if location.local is None and entry.write_support:
         raise StorageError(
@@ -53,7 +55,8 @@ def _oss_bind(entry: MountEntry, target: str, resolver: OssResolver, views: View
             f"WriteSupport cannot be honoured for {entry.source}: its bucket is not a local "
             f"directory (only the OSS root and file:// aliases can be mounted writable)",
         )
-    return Bind(views.host_path(location, MOUNT_ERROR), target, read_only=not entry.write_support)
+    host = views.host_path(location, MOUNT_ERROR)
+    return Need(NeedKind.MOUNT, host, target, access(not entry.write_support))
 
 
 def nas_directory(source: str, config: Config) -> Path:
@@ -67,14 +70,16 @@ def nas_directory(source: str, config: Config) -> Path:
     parts = [part for part in path.split("/") if part]
     if any(part in (".", "..") for part in parts):
         raise StorageError(INVALID_OSS_PATH, f"{source!r} has a '.' or '..' segment")
-    directory = base.joinpath(*parts)
-    if not contained(base, directory):
-        raise StorageError(INVALID_OSS_PATH, f"{source!r} resolves outside {base}")
+    relative = "/".join(parts)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        base.mkdir(parents=True, exist_ok=True)
+        os.close(Root(base).makedirs(relative))
+        return Root(base).real_path(relative)
+    except Escape:
+        raise StorageError(INVALID_OSS_PATH, f"{source!r} resolves outside {base}") from None
     except OSError as exc:
-        raise StorageError(MOUNT_ERROR, f"cannot create {directory} for {source}: {exc}") from exc
-    return directory
+        where = base.joinpath(*parts)
+        raise StorageError(MOUNT_ERROR, f"cannot create {where} for {source}: {exc}") from exc
 
 
 def container_path(path: str, code: str, what: str) -> str:

@@ -1,26 +1,24 @@
 """OutputMapping: publish what a program left in a local directory under an OSS prefix.
 
 Each file becomes the object `<prefix><relative path>`, written whole or not at all (see
-`transfer.publish_file`). Empty directories are not objects and are skipped. A symbolic
-link is uploaded with the content it points to when that stays inside the directory; one
-leading outside (it could expose host files) fails the upload, as do special files. Remote
-prefixes (real OSS, other fsspec targets) are uploaded by a few threads at once, since each
-put waits on the network; local trees are written in order.
+`transfer.publish_file`). Empty directories are not objects and are skipped. The directory
+is read beneath itself (`localbatch.beneath`): a symbolic link is uploaded with the content
+it points to when that stays inside the directory; one leading outside (it could expose
+host files), a dangling one and special files fail the upload before anything is written.
+Remote prefixes (real OSS, other fsspec targets) are uploaded by a few threads at once,
+since each put waits on the network; local trees are written in order.
 """
 
 from __future__ import annotations
 
-import os
 import stat
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from localbatch.storage.errors import OUTPUT_UPLOAD_FAILED, StorageError, describe
-from localbatch.storage.paths import contained
-from localbatch.storage.redaction import redact_text
+from localbatch.beneath import Found, Root
+from localbatch.storage.errors import OUTPUT_UPLOAD_FAILED, StorageError, file_system_errors
 from localbatch.storage.resolver import Location
-from localbatch.storage.transfer import publish_file
+from localbatch.storage.transfer import files_below, publish_file
 
 #: Concurrent puts to a remote prefix.
 REMOTE_UPLOADS = 8
@@ -34,35 +32,25 @@ def upload_directory(
     `link_ok`: the directory is about to be removed, so files nobody else links to are moved
     into place (zero copy) on the same file system instead of copied.
     """
-    files = list(_files(directory, prefix))
+    root = Root(directory)
+    files = _files(root)
     #: Files that symbolic links inside point to: copied, so each link still finds them.
-    link_targets = {source for source, _, is_own_file in files if not is_own_file}
-    known_dirs: set[Path] = set()
-    checked_folders: set[str] = {""}
+    link_targets = {_identity(found) for found in files if found.through_link}
 
-    def upload(item: tuple[Path, str, bool]) -> None:
-        source, relative, is_own_file = item
+    def upload(found: Found) -> None:
+        failed = f"uploading {found.path} to {prefix.url}{found.path} failed"
         try:
-            folder = relative.rpartition("/")[0]
-            if folder not in checked_folders:  # symlinks checked once per folder
-                prefix.child(folder + "/")
-                checked_folders.add(folder)
-            target = prefix.child(relative, check=False)
-            move_ok = (
-                link_ok
-                and is_own_file
-                and source not in link_targets
-                and source.stat().st_nlink == 1
-            )
-            publish_file(source, target, move_ok=move_ok, known_dirs=known_dirs)
-        except StorageError as exc:
+            with file_system_errors(OUTPUT_UPLOAD_FAILED, failed, secrets=secrets):
+                move_ok = (
+                    link_ok
+                    and not found.through_link
+                    and _identity(found) not in link_targets
+                    and found.stat is not None
+                    and found.stat.st_nlink == 1
+                )
+                publish_file(root, found.path, prefix.child(found.path), move_ok=move_ok)
+        except StorageError as exc:  # e.g. an unsafe key: the upload is what failed
             raise StorageError(OUTPUT_UPLOAD_FAILED, exc.message) from exc
-        except Exception as exc:  # a file system's own errors, translated here
-            message = redact_text(describe(exc), secrets)
-            raise StorageError(
-                OUTPUT_UPLOAD_FAILED,
-                f"uploading {relative} to {prefix.url}{relative} failed: {message}",
-            ) from exc
 
     if prefix.local is not None or len(files) < 2:
         for item in files:
@@ -77,37 +65,18 @@ def upload_directory(
     return len(files)
 
 
-def _files(directory: Path, prefix: Location) -> Iterator[tuple[Path, str, bool]]:
-    """(file to read, relative key, whether it is the directory's own file) for each file;
-    refuses links leading out and special files before anything is uploaded."""
-    for current, dirnames, filenames in os.walk(directory):
-        base = Path(current)
-        for name in [*filenames, *(d for d in dirnames if (base / d).is_symlink())]:
-            path = base / name
-            relative = path.relative_to(directory).as_posix()
-            source = _regular_file(directory, path, relative, prefix)
-            if source is not None:
-                yield source, relative, source == path
+def _identity(found: Found) -> tuple[int, int]:
+    assert found.stat is not None
+    return (found.stat.st_dev, found.stat.st_ino)
 
 
-def _regular_file(directory: Path, path: Path, relative: str, prefix: Location) -> Path | None:
-    """The file to read for `path`; None for a link to a directory inside (walked anyway)."""
-    info = path.lstat()
-    if stat.S_ISREG(info.st_mode):
-        return path
-    if stat.S_ISLNK(info.st_mode):
-        if not contained(directory, path):
+def _files(root: Root) -> list[Found]:
+    """Every file to upload; refuses links leading out and special files before anything
+    is uploaded."""
+    files = list(files_below(root, OUTPUT_UPLOAD_FAILED, "output directory"))
+    for found in files:
+        if found.stat is not None and not stat.S_ISREG(found.stat.st_mode):
             raise StorageError(
-                OUTPUT_UPLOAD_FAILED,
-                f"{relative} is a symbolic link leading outside the output directory; "
-                f"it is not uploaded to {prefix.url}",
+                OUTPUT_UPLOAD_FAILED, f"{found.path} is not a regular file and cannot be uploaded"
             )
-        real = Path(os.path.realpath(path))
-        if real.is_dir():
-            return None
-        if real.is_file():
-            return real
-        raise StorageError(OUTPUT_UPLOAD_FAILED, f"{relative} is a dangling symbolic link")
-    raise StorageError(
-        OUTPUT_UPLOAD_FAILED, f"{relative} is not a regular file and cannot be uploaded"
-    )
+    return files

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import functools
 import logging
 import os
 import shutil
@@ -29,7 +28,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
+from localbatch import owner
 
 log = logging.getLogger(__name__)
 
@@ -230,22 +229,13 @@ def _unescape(field: str) -> str:
     return field
 
 
-@functools.cache
-def _source_of(pid: int) -> str:
-    return f"{SOURCE_PREFIX}{pid}-{psutil.Process(pid).create_time()!r}"
-
-
 def _source_name() -> str:
     """This process, as its mounts' source names it (pid and start time: pids are reused)."""
-    return _source_of(os.getpid())
+    return f"{SOURCE_PREFIX}{owner.this_process()}"
 
 
 def _owner_alive(source: str) -> bool:
-    try:
-        pid_text, started = source.removeprefix(SOURCE_PREFIX).split("-", 1)
-        return repr(psutil.Process(int(pid_text)).create_time()) == started
-    except (ValueError, psutil.Error):
-        return False
+    return owner.alive(source.removeprefix(SOURCE_PREFIX))
 
 
 def _check(result: int) -> None:

@@ -7,6 +7,9 @@ Why this shape:
 - Extraction is checked member by member (Python's `tarfile` "data" filter): absolute
   names, `..`, links leading out and device files are refused with a PackageError, and the
   half-extracted tree is removed; nothing is written outside the cache's temporary dir.
+  The unpacked size is bounded while unpacking (`[packages] max_unpacked_size`), and the
+  cache as a whole (`[packages] cache_size`): least recently used entries that no running
+  attempt holds are pruned once it is over (`cache_pruning`).
 - Each attempt gets its own view of the package, chosen by `copy_mode`:
   "overlay": an overlay mount over the cache entry (true copy-on-write for every file, one
   mount per attempt, see `overlay.py`); needs root and is probed once. "auto" (default) is
@@ -37,8 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from localbatch.storage import overlay
-from localbatch.storage.errors import PACKAGE_ERROR, StorageError, describe
+from localbatch.beneath import Escape, Root
+from localbatch.config import DEFAULT_PACKAGE_CACHE_SIZE, DEFAULT_PACKAGE_MAX_UNPACKED
+from localbatch.storage import cache_pruning, overlay
+from localbatch.storage.errors import PACKAGE_ERROR, StorageError, file_system_errors
 from localbatch.storage.resolver import Location
 from localbatch.storage.safe_tar import extract_archive
 
@@ -78,9 +83,18 @@ class CachedPackage:
 class PackageCache:
     """Packages under `<cache_dir>/<sha256>/tree`; thread-safe, safe across processes."""
 
-    def __init__(self, cache_dir: Path, *, copy_mode: CopyMode = "link") -> None:
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        copy_mode: CopyMode = "link",
+        max_unpacked: int = DEFAULT_PACKAGE_MAX_UNPACKED,
+        cache_size: int = DEFAULT_PACKAGE_CACHE_SIZE,
+    ) -> None:
         self.cache_dir = cache_dir
         self.copy_mode = copy_mode
+        self.max_unpacked = max_unpacked
+        self.cache_size = cache_size
         #: How attempts get their files when they get no overlay.
         self.files_mode: Copying = "copy" if copy_mode == "copy" else "link"
         self._lock = threading.Lock()
@@ -101,8 +115,27 @@ class PackageCache:
             if package is None:
                 package = self._unpack(location)
                 self._write_index(signature, package.digest)
+                cache_pruning.prune(self.cache_dir, self.cache_size, keep=package.digest)
             self._digests[signature] = package.digest
             return package
+
+    def fetch_held(self, location: Location) -> tuple[CachedPackage, cache_pruning.Hold]:
+        """`fetch`, and a hold on the entry that keeps pruning off it until released."""
+        for _ in range(3):
+            package = self.fetch(location)
+            held = cache_pruning.hold(self.cache_dir / package.digest)
+            if held is not None:
+                return package, held
+            self._forget(package)  # pruned between the lookup and the hold: unpack again
+        raise StorageError(
+            PACKAGE_ERROR, f"package {location.url} kept being pruned from its cache"
+        )
+
+    def _forget(self, package: CachedPackage) -> None:
+        with self._lock:
+            self._packages.pop(package.digest, None)
+            for signature in [s for s, d in self._digests.items() if d == package.digest]:
+                del self._digests[signature]
 
     def _key_lock(self, key: str) -> threading.Lock:
         with self._lock:
@@ -126,7 +159,7 @@ class PackageCache:
 
     def _load(self, digest: str) -> CachedPackage | None:
         cached = self._packages.get(digest)
-        if cached is not None and cached.tree.is_dir():
+        if cached is not None and (self.cache_dir / digest / "manifest.json").is_file():
             return cached
         try:
             data = json.loads((self.cache_dir / digest / "manifest.json").read_text())
@@ -152,7 +185,7 @@ class PackageCache:
                     return package
                 tree = work / "tree"
                 tree.mkdir()
-                extract_archive(archive, tree, location.url)
+                size = extract_archive(archive, tree, location.url, self.max_unpacked)
             package = _manifest(digest, tree)
             (work / "manifest.json").write_text(
                 json.dumps(
@@ -160,9 +193,11 @@ class PackageCache:
                         "dirs": package.dirs,
                         "files": [list(vars(f).values()) for f in package.files],
                         "symlinks": package.symlinks,
+                        "size": size,
                     }
                 )
             )
+            (work / cache_pruning.LAST_USED_NAME).touch()
             final = self.cache_dir / digest
             try:
                 os.rename(work, final)
@@ -324,10 +359,7 @@ class PackageCache:
         """Forget a cache entry that can no longer be trusted; it is renamed away first so
         that no new attempt links to it while it is being removed."""
         log.warning("package cache entry %s evicted: %s", package.digest, reason)
-        with self._lock:
-            self._packages.pop(package.digest, None)
-            for signature in [s for s, d in self._digests.items() if d == package.digest]:
-                del self._digests[signature]
+        self._forget(package)
         entry = self.cache_dir / package.digest
         doomed = self.cache_dir / f"evicted-{uuid.uuid4().hex}"
         with contextlib.suppress(FileNotFoundError):
@@ -381,35 +413,63 @@ def _unchanged(entry: FileEntry, tree_fd: int) -> bool:
 
 def _signature(location: Location) -> str:
     """What identifies one version of an archive without reading it."""
-    try:
+    not_a_file = StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file")
+    with _reading(location):
         if location.local is not None:
-            info = location.local.stat()
+            info = _local_archive(location).stat(_key(location))
             if not stat.S_ISREG(info.st_mode):
-                raise IsADirectoryError(str(location.local))
-            real = os.path.realpath(location.local)
-            return f"local:{real}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_dev}"
-        details: dict[str, Any] = location.fs.info(location.path)
-    except FileNotFoundError:
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
-    except IsADirectoryError:
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file") from None
-    except Exception as exc:  # file systems raise their own types (oss2's for a bad key)
-        raise StorageError(
-            PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {describe(exc)}"
-        ) from exc
+                raise not_a_file
+            stamp = f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_dev}"
+            return f"local:{location.bucket_dir}/{_key(location)}:{stamp}"
+        try:
+            details: dict[str, Any] = location.fs.info(location.path)
+        except IsADirectoryError:
+            raise not_a_file from None
     if details.get("type") == "directory":
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} is not a file")
+        raise not_a_file
     version = [str(details.get(k, "")) for k in ("size", "ETag", "etag", "LastModified", "mtime")]
     version.append(str(details.get("created", "")))
     return f"{location.fs.protocol}:{location.path}:{':'.join(version)}"
 
 
+def _local_archive(location: Location) -> Root:
+    """The bucket directory a local archive is read beneath (a link out is not followed)."""
+    assert location.bucket_dir is not None
+    return Root(location.bucket_dir)
+
+
+def _key(location: Location) -> str:
+    return "/".join(location.oss.parts)
+
+
+def _escaped(location: Location) -> StorageError:
+    return StorageError(
+        PACKAGE_ERROR,
+        f"PackagePath {location.url} leads outside its bucket directory through a symbolic link",
+    )
+
+
+@contextlib.contextmanager
+def _reading(location: Location) -> Iterator[None]:
+    """Reading a PackagePath: a link leading out of its bucket, or what its file system
+    raises, is the job's PackageError."""
+    with file_system_errors(
+        PACKAGE_ERROR,
+        f"cannot read PackagePath {location.url}",
+        missing=f"PackagePath {location.url} does not exist",
+    ):
+        try:
+            yield
+        except Escape:
+            raise _escaped(location) from None
+
+
 @contextlib.contextmanager
 def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], str]]:
     """The archive as a local binary file and its SHA-256 (remote ones downloaded first)."""
-    try:
+    with _reading(location):
         if location.local is not None:
-            with open(location.local, "rb") as handle:
+            with os.fdopen(_local_archive(location).open(_key(location)), "rb") as handle:
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
                 handle.seek(0)
                 yield handle, digest
@@ -422,14 +482,6 @@ def _open_archive(location: Location, work: Path) -> Iterator[tuple[IO[bytes], s
                 local.write(chunk)
         with open(download, "rb") as handle:
             yield handle, hasher.hexdigest()
-    except FileNotFoundError:
-        raise StorageError(PACKAGE_ERROR, f"PackagePath {location.url} does not exist") from None
-    except StorageError:
-        raise
-    except Exception as exc:  # file systems raise their own types
-        raise StorageError(
-            PACKAGE_ERROR, f"cannot read PackagePath {location.url}: {describe(exc)}"
-        ) from exc
 
 
 def _manifest(digest: str, tree: Path) -> CachedPackage:

@@ -7,10 +7,8 @@ are refused here with `InvalidOssPath`, before anything touches a file system.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from localbatch.storage.errors import INVALID_OSS_PATH, StorageError
 
@@ -66,13 +64,6 @@ def parse_oss_path(url: str) -> OssPath:
             f"{url!r} has an empty, '.' or '..' segment: it would resolve outside its bucket",
         )
     return OssPath(bucket=bucket, key=key)
-
-
-def contained(root: Path, candidate: Path) -> bool:
-    """True when `candidate`, with every symlink of its existing part resolved, is in `root`."""
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(candidate)
-    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
 def safe_relative(path: str) -> str:

@@ -21,10 +21,11 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractFileSystem
 
+from localbatch.beneath import Escape, Root
 from localbatch.config import OssSettings
 from localbatch.spec.model import OssCredentials
 from localbatch.storage.errors import INVALID_OSS_PATH, StorageError
-from localbatch.storage.paths import OssPath, contained, parse_oss_path
+from localbatch.storage.paths import OssPath, parse_oss_path
 
 #: Where temporary upload files live on a local tree: inside the hidden directory the OSS
 #: endpoint keeps its metadata in (never a bucket: bucket names cannot start with a dot), so
@@ -49,24 +50,34 @@ class Location:
     def url(self) -> str:
         return self.oss.url
 
-    def child(self, relative: str, *, check: bool = True) -> Location:
-        """The object `relative` under this folder, resolved the same way. `check=False`
-        skips the symlink check, for callers that checked the object's folder already (a
-        final symlink is replaced by a rename, never followed)."""
+    def child(self, relative: str) -> Location:
+        """The object `relative` under this folder (whoever uses it resolves it beneath the
+        bucket's directory again)."""
         oss = self.oss.child(relative)
         path = f"{self.path}/{relative}" if self.path else relative
         local = self.local / relative if self.local is not None else None
-        if check and local is not None and self.bucket_dir is not None:
-            _check_contained(self.bucket_dir, local, oss.url)
         return Location(oss, self.fs, path, local, self.bucket_dir, self.tmp_dir)
 
 
-def _check_contained(bucket_dir: Path, local: Path, url: str) -> None:
-    if not contained(bucket_dir, local):
-        raise StorageError(
-            INVALID_OSS_PATH,
-            f"{url} resolves outside its bucket directory {bucket_dir} (a symbolic link leads out)",
-        )
+def _check_beneath(bucket_dir: Path, oss: OssPath) -> None:
+    """Refuse early, with a clear error before any program runs, a path whose existing part
+    leads out of its bucket through a symbolic link. Only a first answer: every read and
+    write resolves the path beneath the bucket again (a link planted later is caught there)."""
+    root = Root(bucket_dir)
+    for depth in range(len(oss.parts), 0, -1):
+        try:
+            root.stat("/".join(oss.parts[:depth]))
+        except Escape:
+            raise StorageError(
+                INVALID_OSS_PATH,
+                f"{oss.url} resolves outside its bucket directory {bucket_dir} (a symbolic link "
+                "leads out)",
+            ) from None
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # look at the part that exists
+        except OSError:
+            return  # a link loop, no permission: the step that uses the path will say
+        return
 
 
 class OssResolver:
@@ -110,7 +121,7 @@ class OssResolver:
 
     def _local(self, oss: OssPath, bucket_dir: Path, tmp_dir: Path) -> Location:
         local = bucket_dir.joinpath(*oss.parts)
-        _check_contained(bucket_dir, local, oss.url)
+        _check_beneath(bucket_dir, oss)
         return Location(oss, LocalFileSystem(), str(local), local, bucket_dir, tmp_dir)
 
     def _resolve_alias(self, oss: OssPath, alias: str) -> Location:

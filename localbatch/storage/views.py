@@ -1,7 +1,9 @@
 """Read-only views of OSS folders and objects, as host paths a runtime can bind.
 
 On a local tree the view is the directory itself (zero copy, whatever its size; a missing
-folder is created empty so the program sees an empty directory, as on the service). On
+folder is created empty so the program sees an empty directory, as on the service),
+resolved beneath the bucket's directory and bound by its real path: a link an instance
+planted in a writable mount never makes another instance see a host directory. On
 any other file system the folder is downloaded once per job into `<job>/inputs/` and that
 copy is bound; later instances and retries of the job reuse it.
 """
@@ -9,10 +11,13 @@ copy is bound; later instances and retries of the job reuse it.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import threading
 from pathlib import Path
 
-from localbatch.storage.errors import StorageError, describe
+from localbatch.beneath import Escape, Root
+from localbatch.storage.errors import StorageError, file_system_errors
 from localbatch.storage.resolver import Location
 from localbatch.storage.transfer import download_tree
 
@@ -37,16 +42,12 @@ class ViewCache:
         with self._key_lock(key):
             if not destination.exists():
                 self.cache_dir.mkdir(parents=True, exist_ok=True)
-                try:
+                with file_system_errors(
+                    error_code,
+                    f"cannot download {location.url}",
+                    missing=f"{location.url} does not exist",
+                ):
                     download_tree(location, destination)
-                except FileNotFoundError:
-                    raise StorageError(error_code, f"{location.url} does not exist") from None
-                except StorageError:
-                    raise
-                except Exception as exc:  # third-party file systems raise anything
-                    raise StorageError(
-                        error_code, f"cannot download {location.url}: {describe(exc)}"
-                    ) from exc
         if location.oss.is_folder:
             return destination
         return destination / Path(location.path).name
@@ -57,16 +58,30 @@ class ViewCache:
 
 
 def _local(location: Location, error_code: str) -> Path:
-    local = location.local
-    assert local is not None
-    if location.oss.is_folder:
+    assert location.bucket_dir is not None
+    root = Root(location.bucket_dir)
+    path = "/".join(location.oss.parts)
+    try:
+        if location.oss.is_folder:
+            try:
+                os.close(root.makedirs(path))
+            except OSError as exc:
+                if isinstance(exc, Escape):
+                    raise
+                raise StorageError(error_code, f"cannot create {location.url}: {exc}") from exc
+            wanted = stat.S_ISDIR
+        else:
+            wanted = stat.S_ISREG
         try:
-            local.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(error_code, f"cannot create {location.url}: {exc}") from exc
-        if not local.is_dir():
-            raise StorageError(error_code, f"{location.url} is not a folder")
-        return local
-    if not local.is_file():
-        raise StorageError(error_code, f"{location.url} does not exist")
-    return local
+            found = wanted(root.stat(path).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            found = False
+        if not found:
+            what = "a folder" if location.oss.is_folder else "an object"
+            raise StorageError(error_code, f"{location.url} does not exist as {what}")
+        return root.real_path(path)
+    except Escape:
+        raise StorageError(
+            error_code,
+            f"{location.url} leads outside its bucket directory through a symbolic link",
+        ) from None

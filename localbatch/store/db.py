@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 import psutil
 
 from localbatch.events import Event
+from localbatch.events.codec import event_json
 from localbatch.spec.model import Job
 from localbatch.states import State
-from localbatch.store.eventcodec import event_json
 from localbatch.store.migrations import migrate
 from localbatch.store.records import (
     AttemptRecord,

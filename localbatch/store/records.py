@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from localbatch.events import EventDetail
 from localbatch.states import State
 
 T = TypeVar("T")
@@ -67,7 +68,7 @@ class InstanceRecord:
     error_code: str
     error_message: str
     #: Extras from the engine: runtime ref, log object paths, progress, node address.
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    detail: EventDetail = field(default_factory=lambda: EventDetail())
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from localbatch.ossendpoint.for_instances import instance_endpoint
+from localbatch.runtime.registry import instance_host
 from tests.clients.oss_support import ACCESS_KEY_ID, ACCESS_KEY_SECRET, BUCKET
 
 WORKER = """
@@ -34,7 +35,7 @@ def test_oss2_worker_in_a_container(docker_client: Any, default_image: str, tmp_
     (root / BUCKET / "input" / "a.txt").write_bytes(b"12345")
     (root / BUCKET / "input" / "b.txt").write_bytes(b"678")
     site_packages = sysconfig.get_paths()["purelib"]
-    with instance_endpoint("docker", root, access_key_id=ACCESS_KEY_ID) as endpoint:
+    with instance_endpoint(instance_host("docker"), root, access_key_id=ACCESS_KEY_ID) as endpoint:
         assert not endpoint.host.startswith(("127.", "0.0.0.0"))
         output = docker_client.containers.run(
             default_image,

@@ -14,8 +14,8 @@ import pytest
 from localbatch.runtime.fake import FakeStep
 from localbatch.spec.model import parse_job
 from tests.conformance.conftest import Events, Serve
+from tests.unit.events.test_notify import Webhook
 from tests.unit.server.server_helpers import Api, make_body
-from tests.unit.test_notify import Webhook
 
 Body = dict[str, Any]
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from localbatch.images.archives import image_config, parse_source
+from localbatch.config import parse_image_file
+from localbatch.images.archives import image_config
 from localbatch.images.tools import skopeo_copy
 
 from .conftest import TinyImage, image_job, import_tiny, run_job, write_config
@@ -41,9 +42,9 @@ def test_image_files_run_on_both_runtimes(
             assert ran.code == 0, ran.output
             assert ran.log() == expected, image
             # The engine holds exactly the file's image (skopeo's OCI copy has its own id).
-            source = parse_source(sources[image])
+            source = parse_image_file(sources[image])
             assert docker_client.api.inspect_image(image)["Id"] == image_config(source).digest
-        assert image_config(parse_source(sources["files/archived:1"])).digest == (
+        assert image_config(parse_image_file(sources["files/archived:1"])).digest == (
             tiny_image.image_id
         )
     finally:

@@ -16,7 +16,9 @@ from localbatch.images.push import push_image
 from localbatch.images.registry import loopback_registry
 from localbatch.images.sources import ImageSources
 from localbatch.images.tree import V2, blob_path
+from localbatch.runtime.docker_images import EngineImages
 from localbatch.runtime.image_supply import ImageProblem
+from localbatch.runtime.images import engine_image_store
 
 from .conftest import TinyImage, write_config
 
@@ -39,7 +41,8 @@ def test_the_registry_listens_on_loopback_only_and_stops_after(tmp_path: Path) -
 def _sources(tmp_path: Path, **tables: dict[str, str]) -> ImageSources:
     config_file = write_config(tmp_path / "config.toml", **tables)
     return ImageSources(
-        load_config(config_file, env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss")
+        load_config(config_file, env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss"),
+        engine_factory=engine_image_store,
     )
 
 
@@ -64,7 +67,9 @@ def test_a_remote_oss_path_is_pushed_to_and_pulled_from(
     assert (root.rootfs / "marker").read_text() == f"{tiny_image.marker}\n"
     assert root.key == tiny_image.image_id.removeprefix("sha256:")
     assert root.env["GREETING"] == "hello-from-the-image"
-    assert sources.engine_image(docker_client, job_image, env) == tiny_image.image_id
+    assert EngineImages(sources).engine_image(docker_client, job_image, env) == (
+        tiny_image.image_id
+    )
     mirrored = list(sources.store.mirrors_dir.glob(f"*/{V2}/blobs/sha256/*/*/data"))
     assert len(mirrored) == 1 + len(pushed.resolved.blobs)  # the manifest, config and layer
 
@@ -92,7 +97,7 @@ def test_broken_blobs_are_named(tiny_image: TinyImage, docker_client: Any, tmp_p
     data.write_bytes(original[:-1] + bytes([original[-1] ^ 0xFF]))  # same size, wrong bytes
     for bring in (
         lambda: sources.root_for(image, env),
-        lambda: sources.engine_image(docker_client, image, env),
+        lambda: EngineImages(sources).engine_image(docker_client, image, env),
     ):
         with pytest.raises(ImageProblem) as corrupt:
             bring()
@@ -107,4 +112,4 @@ def test_broken_blobs_are_named(tiny_image: TinyImage, docker_client: Any, tmp_p
         match=f"broken blob: its layer 1 of 1 {layer.digest} is "
         "missing from the registry at oss://regs/dockers/",
     ):
-        sources.engine_image(docker_client, image, env)
+        EngineImages(sources).engine_image(docker_client, image, env)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from localbatch.runtime.base import AttemptHandle, AttemptOutcome, AttemptSpec, Runtime, run_attempt
+from localbatch.storage.needs import package_view
 
 #: What the service documents for Docker mode (semantics.md), used as every test's base env.
 SERVICE_ENV = {
@@ -68,7 +69,7 @@ class Harness:
             "attempt": self.counter,
             "argv": argv,
             "env": dict(SERVICE_ENV),
-            "workdir": self.workdir,
+            "needs": (package_view(self.workdir), *changes.pop("needs", ())),
             "image": self.image,
             "cpu_cores": 1.0,
             "memory_bytes": 256 * 2**20,
@@ -123,8 +124,9 @@ def image_sources() -> Any:
 def image_process_runtime(bwrap_path: str, default_rootfs: str) -> Any:
     """The process runtime as `localbatch run` makes it: programs see their image."""
     from localbatch.runtime.process import ProcessRuntime
+    from localbatch.runtime.rootfs import memory_directory
 
-    runtime = ProcessRuntime(bwrap_path, images=image_sources())
+    runtime = ProcessRuntime(bwrap_path, images=image_sources(), layers_dir=memory_directory())
     runtime.check()
     return runtime
 

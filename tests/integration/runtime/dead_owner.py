@@ -13,6 +13,7 @@ from pathlib import Path
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.runtime.base import AttemptSpec, Runtime
+from localbatch.storage.needs import package_view
 
 
 def runtime_named(name: str, owner_host: str) -> Runtime:
@@ -38,7 +39,7 @@ def main(name: str, workdir: str, owner_host: str = "") -> None:
         attempt=0,
         argv=("sleep", "300"),
         env={"PATH": "/usr/bin:/bin"},
-        workdir=Path(workdir),
+        needs=(package_view(Path(workdir)),),
         image=DEFAULT_DOCKER_IMAGE,
         memory_bytes=64 * 2**20,
     )

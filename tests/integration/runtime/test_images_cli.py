@@ -42,7 +42,7 @@ def test_list_shows_each_image_id_where_it_comes_from_and_its_readiness(
 def test_list_says_when_programs_see_the_host_files(
     docker_client: Any, default_image: str, tmp_path: Path
 ) -> None:
-    result = _invoke(tmp_path, "list", config='[process]\nfiles = "host"\n')
+    result = _invoke(tmp_path, "list", config='[sandbox]\nfiles = "host"\n')
     assert _rows(result.output)["img-ubuntu"][2:4] == ["host", "files"]
 
 

@@ -13,10 +13,11 @@ import pytest
 from localbatch.config import load_config
 from localbatch.runtime.base import AttemptOutcome
 from localbatch.runtime.process import ProcessRuntime
+from localbatch.runtime.rootfs import memory_directory
 from localbatch.runtime.select import select_runtime
 from localbatch.storage import overlay
 
-from .conftest import Harness, image_sources
+from .conftest import Harness
 
 pytestmark = pytest.mark.sandbox
 
@@ -92,13 +93,19 @@ def test_without_overlays_the_image_is_read_only_with_scratch_directories(
     assert "Read-only file system" in in_image.stderr.read_text()
 
 
-def test_layers_on_disk_when_asked(
+def test_layers_in_memory_by_default_on_disk_when_asked(
     bwrap_path: str, default_rootfs: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LOCALBATCH_PROCESS_LAYERS", "disk")
-    sources = image_sources()
-    runtime = ProcessRuntime(bwrap_path, images=sources)
-    assert runtime.roots is not None and runtime.roots.directory == sources.store.attempts_dir
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no.sock")
+    default, _ = select_runtime("process", load_config())
+    assert isinstance(default, ProcessRuntime) and default.roots is not None
+    assert default.roots.directory == memory_directory()
+    monkeypatch.setenv("LOCALBATCH_SANDBOX_LAYERS", "disk")
+    config = load_config()
+    runtime, notice = select_runtime("process", config)
+    assert isinstance(runtime, ProcessRuntime) and runtime.roots is not None
+    assert runtime.roots.directory == config.image_cache / "attempts"
+    assert f"its layer in {config.image_cache / 'attempts'}" in notice
     (tmp_path / "workdir").mkdir()
     harness = Harness(runtime, default_rootfs, tmp_path)
     assert harness.run(harness.spec("sh", "-c", "echo x > /etc/x && cat /etc/x")).succeeded
@@ -123,7 +130,7 @@ def test_the_hosts_files_only_when_asked_and_said(
     runtime, notice = select_runtime("process", config)
     assert isinstance(runtime, ProcessRuntime) and runtime.uses_images
     assert "programs see their image" in notice
-    host = config.with_overrides(process_files="host")
+    host = config.with_overrides(sandbox_files="host")
     runtime, notice = select_runtime("process", host)
     assert isinstance(runtime, ProcessRuntime) and not runtime.uses_images
-    assert 'programs see this host\'s files, not their image ([process] files = "host")' in (notice)
+    assert 'programs see this host\'s files, not their image ([sandbox] files = "host")' in (notice)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from localbatch.runtime.base import Bind, RuntimeUnavailable
+from localbatch.runtime.base import RuntimeUnavailable
 from localbatch.runtime.process import ProcessHandle, ProcessRuntime
 from localbatch.runtime.sandbox_memory import CgroupMemory
+from localbatch.storage.needs import Access, Need, NeedKind
 
 from .conftest import Harness
 
@@ -72,8 +73,8 @@ def test_a_sandbox_that_cannot_be_built_is_a_start_failure(
     sandbox: Harness, tmp_path: Path
 ) -> None:
     # /usr is read-only in the sandbox, so bwrap cannot create a mount point inside it.
-    bind = Bind(tmp_path, "/usr/localbatch-cannot-exist/")
-    outcome = sandbox.run(sandbox.spec("true", binds=(bind,), memory_bytes=64 * 2**20))
+    need = Need(NeedKind.INPUT, tmp_path, "/usr/localbatch-cannot-exist/", Access.READ_ONLY)
+    outcome = sandbox.run(sandbox.spec("true", needs=(need,), memory_bytes=64 * 2**20))
     assert outcome.error_code == "InstanceStartFailed"
     assert outcome.error_message.startswith("The sandbox could not start: bwrap: ")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from localbatch.runtime.base import AttemptHandle, Bind
+from localbatch.runtime.base import AttemptHandle
 from localbatch.runtime.sandbox_memory import RlimitMemory
+from localbatch.storage.needs import Access, Need, NeedKind
 
 from .conftest import SERVICE_ENV, Harness
 
@@ -50,9 +51,12 @@ def test_binds_are_read_only_or_writable_as_asked(harness: Harness, tmp_path: Pa
     inputs.mkdir()
     outputs.mkdir()
     (inputs / "a.txt").write_text("input\n")
-    binds = (Bind(inputs, "/home/input/", True), Bind(outputs, "/home/output/", False))
+    needs = (
+        Need(NeedKind.INPUT, inputs, "/home/input/", Access.READ_ONLY),
+        Need(NeedKind.OUTPUT, outputs, "/home/output/", Access.READ_WRITE),
+    )
     script = "cat /home/input/a.txt; echo x > /home/output/b.txt; echo y > /home/input/c.txt"
-    outcome = harness.run(harness.spec("sh", "-c", script, binds=binds))
+    outcome = harness.run(harness.spec("sh", "-c", script, needs=needs))
     assert outcome.exit_code != 0  # the last write, into the read-only bind, fails
     assert harness.stdout.read_text() == "input\n"
     assert (outputs / "b.txt").read_text() == "x\n"
@@ -123,7 +127,7 @@ def test_an_unwritable_log_file_is_a_start_failure(harness: Harness) -> None:
 
 
 def test_a_missing_bind_source_is_a_start_failure(harness: Harness) -> None:
-    bind = Bind(harness.root / "absent", "/home/input/")
-    outcome = harness.run(harness.spec("true", binds=(bind,)))
+    need = Need(NeedKind.INPUT, harness.root / "absent", "/home/input/", Access.READ_ONLY)
+    outcome = harness.run(harness.spec("true", needs=(need,)))
     assert outcome.error_code == "InstanceStartFailed"
     assert "absent" in outcome.error_message

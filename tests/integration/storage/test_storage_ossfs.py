@@ -11,7 +11,14 @@ import pytest
 from localbatch.config import Config
 from localbatch.ossendpoint.server import OssEndpoint
 from localbatch.storage.instance import JobStorage, StorageError
-from tests.unit.storage.storage_helpers import FAST, make_config, tar_gz, task_body, write
+from tests.unit.storage.storage_helpers import (
+    FAST,
+    make_config,
+    mapped,
+    tar_gz,
+    task_body,
+    write,
+)
 
 AK, SK = "test-akid", "test-secret-value"
 
@@ -59,7 +66,7 @@ def test_package_inputs_outputs_and_logs_through_ossfs(
     )
     storage = storage_for(remote_config(tmp_path, url), task)
     prepared = storage.prepare("t", 0, 0)
-    binds = {bind.target: bind for bind in prepared.binds}
+    binds = {bind.target: bind for bind in mapped(prepared)}
     assert (prepared.workdir / "main.py").read_bytes() == b"print('remote')\n"
     assert (binds["/in"].source / "sub/part-1.csv").read_text() == "c,d\n"
     assert binds["/in"].read_only
@@ -103,5 +110,5 @@ def test_job_mount_credentials_reach_real_oss(tmp_path: Path, served: tuple[Path
         }
     )
     prepared = storage_for(config, task).prepare("t", 0, 0)
-    (bind,) = prepared.binds
+    (bind,) = mapped(prepared)
     assert bind.read_only and (bind.source / "genome.fa").read_text() == ">chr1\n"

@@ -48,8 +48,7 @@ def test_a_program_sees_the_storage_layout(config: Config, bwrap_path: str) -> N
             attempt=0,
             argv=("sh", "-c", SCRIPT),
             env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-            workdir=prepared.workdir,
-            binds=prepared.binds,
+            needs=prepared.needs,
             stdout_path=prepared.stdout_path,
             stderr_path=prepared.stderr_path,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from click.testing import CliRunner
 
 import localbatch.runtime.select
 from localbatch.cli import main
+from localbatch.cli.common import open_local
+from localbatch.cli.server_logs import AIOHTTP_SERVER_LOGGER, BadRequestOneLine
+from localbatch.config import load_config
 from localbatch.runtime.fake import FakeRuntime, FakeStep
 from localbatch.store import Store
 
@@ -218,3 +222,19 @@ def test_instances_signing_with_their_own_keys_reach_the_endpoint_under_api_cred
     assert worker.answers == ["stored"] * 3
     assert (tmp_path / "oss" / "bucket" / "out" / "second.0").read_bytes() == b"done"
     assert any("accepts any signature" in r.getMessage() for r in caplog.records)
+
+
+def test_the_instance_endpoint_answers_non_http_with_one_line(tmp_path: Path) -> None:
+    """An instance sending garbage to `$OSS_ENDPOINT` gets its 400; `run` logs one line."""
+    logger = logging.getLogger(AIOHTTP_SERVER_LOGGER)
+    before = list(logger.filters)
+    logger.filters[:] = [f for f in before if not isinstance(f, BadRequestOneLine)]
+    config = load_config(tmp_path / "none.toml", env={}, state_dir=tmp_path / "s")
+    try:
+        # What `run` opens: no endpoint for clients, one for the instances.
+        local = open_local(config, FakeRuntime(), oss_port=None, instance_oss=True)
+        assert local.instance_oss_address
+        local.close()
+        assert any(isinstance(f, BadRequestOneLine) for f in logger.filters)
+    finally:
+        logger.filters[:] = before

@@ -8,7 +8,7 @@ import pytest
 
 from localbatch.docgen import catalogues, pages
 from localbatch.docgen.markers import MarkerError
-from localbatch.instance_types import INSTANCE_TYPES, InstanceType
+from localbatch.spec.instance_types import INSTANCE_TYPES, InstanceType
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -15,9 +15,9 @@ from localbatch.config import Config, load_config
 from localbatch.engine.capacity import HostCapacity
 from localbatch.engine.service import Engine
 from localbatch.events import Event, EventBus
-from localbatch.runtime.base import Bind
 from localbatch.runtime.fake import FakeRuntime
 from localbatch.spec.model import Job, parse_job
+from localbatch.storage.needs import Need, package_view
 
 
 def task_body(command: str = "python3 main.py", **fields: Any) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def make_job(
 @dataclass
 class StandInPrepared:
     workdir: Path
-    binds: tuple[Bind, ...] = ()
+    needs: tuple[Need, ...] = ()
     stdout_path: Path = Path("/dev/null")
     stderr_path: Path = Path("/dev/null")
     stdout_object: str = ""
@@ -90,6 +90,7 @@ class StandInStorage:
         workdir.mkdir(parents=True, exist_ok=True)
         return StandInPrepared(
             workdir=workdir,
+            needs=(package_view(workdir),),
             stdout_path=self.root / f"stdout.{task_name}.{instance_id}",
             stderr_path=self.root / f"stderr.{task_name}.{instance_id}",
             stdout_object=f"oss://b/logs/stdout.job.{task_name}.{instance_id}",

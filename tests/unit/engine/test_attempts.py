@@ -14,6 +14,7 @@ from localbatch.engine.environment import TaskEnvironment, task_environment
 from localbatch.engine.scheduler import Launch
 from localbatch.runtime.fake import FakeRuntime, FakeStep
 from localbatch.spec.model import Job
+from localbatch.storage.needs import package_view
 
 LAUNCH = Launch("job-1", "t", 0, 0)
 
@@ -40,7 +41,7 @@ class _Storage:
 
         class Prepared:
             workdir = root
-            binds = ()
+            needs = (package_view(root),)
             stdout_path = root / "out"
             stderr_path = root / "err"
             stdout_object = "oss://b/stdout.job-1.t.0"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from localbatch.engine.capacity import CapacityLedger, HostCapacity, Resources, size_instance
-from localbatch.instance_types import GIB
+from localbatch.spec.instance_types import GIB
 
 HOST = HostCapacity(cpu_cores=8, memory_bytes=16 * GIB)
 

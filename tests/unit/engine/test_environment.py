@@ -14,8 +14,9 @@ from localbatch.engine.environment import (
     split_command_line,
     task_environment,
 )
-from localbatch.instance_types import GIB
+from localbatch.spec.instance_types import GIB
 from localbatch.spec.model import Job
+from localbatch.storage.needs import package_view
 
 HOST = HostCapacity(cpu_cores=16, memory_bytes=64 * GIB)
 JobFactory = Callable[..., Job]
@@ -47,7 +48,7 @@ def test_service_variables_and_task_env_vars(
         "MINE": "1",
     }
     env = _env(job_factory, body, config, "10.0.0.1:8000")
-    spec = attempt_spec(env, "job-1", 2, 1, workdir=Path("/w"))
+    spec = attempt_spec(env, "job-1", 2, 1, needs=(package_view(Path("/w")),))
     e = spec.env
     assert e["BATCH_COMPUTE_DAG_JOB_ID"] == "job-1"
     assert e["BATCH_COMPUTE_DAG_TASK_ID"] == "t"

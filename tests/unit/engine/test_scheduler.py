@@ -15,8 +15,8 @@ from localbatch.engine.scheduler import (
     Scheduler,
     TaskPlan,
 )
-from localbatch.instance_types import GIB
 from localbatch.runtime.base import AttemptOutcome
+from localbatch.spec.instance_types import GIB
 from localbatch.states import State, StateConflict
 
 SMALL = Resources(1.0, 1 * GIB)

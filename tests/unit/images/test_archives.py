@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from localbatch.images.archives import ArchiveSource, image_config, parse_source
+from localbatch.config import ImageFile, parse_image_file
+from localbatch.images.archives import image_config
 from localbatch.runtime.image_supply import ImageProblem
 from tests.unit.images.saved import docker_archive
 
@@ -17,14 +18,14 @@ CONFIG = json.dumps({"config": {"Env": ["PATH=/bin", "A=1"]}}).encode()
 CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG).hexdigest()
 
 
-def test_parse_source() -> None:
-    assert parse_source("docker-archive:/d/x.tar") == ArchiveSource(
+def test_parse_image_file() -> None:
+    assert parse_image_file("docker-archive:/d/x.tar") == ImageFile(
         "docker-archive", Path("/d/x.tar")
     )
-    assert parse_source("oci:/d/layout:tool") == ArchiveSource("oci", Path("/d/layout"), "tool")
+    assert parse_image_file("oci:/d/layout:tool") == ImageFile("oci", Path("/d/layout"), "tool")
     for bad in ("/d/x.tar", "docker://team/x:1", "oci:relative/layout"):
         with pytest.raises(ValueError):
-            parse_source(bad)
+            parse_image_file(bad)
 
 
 def _blob(root: Path, data: bytes) -> dict[str, object]:
@@ -47,7 +48,7 @@ def _layout(root: Path, refs: tuple[str, ...] = ("tool",)) -> Path:
 def test_an_oci_layout_by_ref_and_the_only_one(tmp_path: Path) -> None:
     layout = _layout(tmp_path / "layout")
     for text in (f"oci:{layout}:tool", f"oci:{layout}"):
-        config = image_config(parse_source(text))
+        config = image_config(parse_image_file(text))
         assert config.digest == CONFIG_DIGEST
         assert config.config["config"]["Env"] == ["PATH=/bin", "A=1"]
 
@@ -55,26 +56,27 @@ def test_an_oci_layout_by_ref_and_the_only_one(tmp_path: Path) -> None:
 def test_an_oci_layout_with_several_images_needs_a_ref(tmp_path: Path) -> None:
     layout = _layout(tmp_path / "layout", ("a", "b"))
     with pytest.raises(ImageProblem, match=r"name one image of the layout \(a, b there\)"):
-        image_config(parse_source(f"oci:{layout}"))
+        image_config(parse_image_file(f"oci:{layout}"))
     with pytest.raises(ImageProblem, match="no image 'c' in the layout"):
-        image_config(parse_source(f"oci:{layout}:c"))
+        image_config(parse_image_file(f"oci:{layout}:c"))
 
 
 def test_a_docker_save_archive(tmp_path: Path) -> None:
     archive = tmp_path / "saved.tar"
     assert docker_archive(archive, CONFIG) == CONFIG_DIGEST
-    assert image_config(parse_source(f"docker-archive:{archive}")).digest == CONFIG_DIGEST
-    assert image_config(parse_source(f"docker-archive:{archive}:team/x:1")).key == CONFIG_DIGEST[7:]
+    assert image_config(parse_image_file(f"docker-archive:{archive}")).digest == CONFIG_DIGEST
+    named = image_config(parse_image_file(f"docker-archive:{archive}:team/x:1"))
+    assert named.key == CONFIG_DIGEST[7:]
     with pytest.raises(ImageProblem, match="no image 'team/y:1' in the archive"):
-        image_config(parse_source(f"docker-archive:{archive}:team/y:1"))
+        image_config(parse_image_file(f"docker-archive:{archive}:team/y:1"))
 
 
 def test_unreadable_files_say_which(tmp_path: Path) -> None:
     with pytest.raises(ImageProblem, match=f"the image file docker-archive:{tmp_path}/none.tar"):
-        image_config(parse_source(f"docker-archive:{tmp_path}/none.tar"))
+        image_config(parse_image_file(f"docker-archive:{tmp_path}/none.tar"))
     (tmp_path / "junk.tar").write_bytes(b"not a tar")
     with pytest.raises(ImageProblem, match="cannot be read"):
-        image_config(parse_source(f"docker-archive:{tmp_path}/junk.tar"))
+        image_config(parse_image_file(f"docker-archive:{tmp_path}/junk.tar"))
 
 
 def test_an_oci_archive(tmp_path: Path) -> None:
@@ -84,4 +86,4 @@ def test_an_oci_archive(tmp_path: Path) -> None:
     archive = tmp_path / "layout.tar"
     with tarfile.open(archive, "w") as tar:
         tar.add(layout, arcname=".")  # as `tar -C layout -cf layout.tar .` writes it
-    assert image_config(parse_source(f"oci-archive:{archive}:tool")).digest == CONFIG_DIGEST
+    assert image_config(parse_image_file(f"oci-archive:{archive}:tool")).digest == CONFIG_DIGEST

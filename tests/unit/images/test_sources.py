@@ -13,6 +13,7 @@ import pytest
 from localbatch.config import load_config
 from localbatch.images.sources import ImageSources
 from localbatch.images.store import RunConfig
+from localbatch.runtime.docker_images import DockerImageStore, EngineImages
 from localbatch.runtime.image_supply import ImageProblem
 from tests.unit.images.saved import docker_archive
 
@@ -38,7 +39,8 @@ def _sources(tmp_path: Path, text: str = "", engine: Any = None) -> ImageSources
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "config.toml").write_text(text)
     config = load_config(tmp_path / "config.toml", env={}, state_dir=tmp_path / "state")
-    return ImageSources(config, engine_factory=(lambda: engine) if engine else None)
+    factory = (lambda: DockerImageStore(engine)) if engine else None
+    return ImageSources(config, engine_factory=factory)
 
 
 def _made(sources: ImageSources, key: str, marker: str) -> None:
@@ -85,7 +87,7 @@ def test_an_image_found_nowhere(tmp_path: Path) -> None:
 
 
 def test_the_docker_runtime_gets_other_images_as_named(tmp_path: Path) -> None:
-    sources = _sources(tmp_path)
-    assert sources.engine_image(object(), "team/w:1", {}) == "team/w:1"
+    supply = EngineImages(_sources(tmp_path))
+    assert supply.engine_image(object(), "team/w:1", {}) == "team/w:1"
     env = {"BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH": "oss://b/p/"}
-    assert sources.engine_image(object(), "team/w:1", env) == "team/w:1"  # not localhost:5000
+    assert supply.engine_image(object(), "team/w:1", env) == "team/w:1"  # not localhost:5000

@@ -8,25 +8,8 @@ from pathlib import Path
 import oss2
 import pytest
 
-from localbatch.ossendpoint.for_instances import gateway_of, instance_endpoint, instance_host
+from localbatch.ossendpoint.for_instances import instance_endpoint
 from localbatch.ossendpoint.server import OssEndpoint
-
-
-def test_instance_hosts() -> None:
-    assert instance_host("process") == "127.0.0.1"
-    assert instance_host("fake") == "127.0.0.1"
-    with pytest.raises(ValueError):
-        instance_host("vm")
-
-
-def test_gateway_from_inspect_output() -> None:
-    ipam = {"IPAM": {"Config": [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]}}
-    assert gateway_of(ipam) == "172.18.0.1"
-    no_gateway = {
-        "IPAM": {"Config": [{"Subnet": "fd00::/64"}, {"Subnet": "10.7.0.0/16"}]},
-        "Options": {"com.docker.network.bridge.name": "no-such-interface"},
-    }
-    assert gateway_of(no_gateway) == "10.7.0.1"
 
 
 def test_workers_signing_with_their_own_cloud_keys_are_served(
@@ -34,7 +17,7 @@ def test_workers_signing_with_their_own_cloud_keys_are_served(
 ) -> None:
     (tmp_path / "bkt").mkdir()
     caplog.set_level(logging.WARNING, logger="localbatch.ossendpoint.for_instances")
-    with instance_endpoint("process", tmp_path, access_key_id="api-id") as endpoint:
+    with instance_endpoint("127.0.0.1", tmp_path, access_key_id="api-id") as endpoint:
         assert endpoint.host == "127.0.0.1" and not endpoint.verifies_signatures
         worker = oss2.Bucket(oss2.Auth("LTAIcloudkey", "cloud-secret"), endpoint.url, "bkt")
         worker.put_object("out/result.txt", b"42")
@@ -56,7 +39,7 @@ def test_the_same_request_is_refused_by_a_verifying_endpoint(tmp_path: Path) -> 
 
 def test_no_configured_keys_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="localbatch.ossendpoint")
-    with instance_endpoint("fake", tmp_path):
+    with instance_endpoint("127.0.0.1", tmp_path):
         pass
     # Exactly one notice, the instance endpoint's own: never two that contradict each other.
     notices = [r.getMessage() for r in caplog.records if "accepts any" in r.getMessage()]

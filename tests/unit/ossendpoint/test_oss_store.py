@@ -118,3 +118,19 @@ def test_listing_stops_at_a_symbolic_link_loop(tmp_path: Path) -> None:
         item.key for item in iter_listing(store, "bkt", ListQuery()) if not isinstance(item, str)
     ]
     assert keys == ["d/file"]
+
+
+def test_records_of_displaced_versions_are_pruned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ObjectStore(tmp_path)
+    for n in range(3):
+        put(store, "k", f"version {n}".encode(), content_type=f"x/{n}")
+    key_dir = store.metadata._dir("bkt", "k")
+    assert len(list(key_dir.iterdir())) == 3  # displaced moments ago: a reader may want them
+    monkeypatch.setattr("localbatch.ossendpoint.metadata.PRUNE_AFTER", -1.0)
+    put(store, "k", b"last", content_type="x/last")
+    assert len(list(key_dir.iterdir())) == 1
+    assert store.stat("bkt", "k").meta.content_type == "x/last"
+    store.delete("bkt", "k")
+    assert not key_dir.exists()

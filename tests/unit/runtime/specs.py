@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from localbatch.runtime.base import AttemptSpec
+from localbatch.storage.needs import Need, package_view
 
 
-def attempt_spec(**changes: Any) -> AttemptSpec:
+def attempt_spec(
+    *, workdir: Path = Path("/tmp"), needs: tuple[Need, ...] = (), **changes: Any
+) -> AttemptSpec:
+    """An attempt whose package view is `workdir`, with `needs` besides."""
     fields: dict[str, Any] = {
         "job_id": "job-1",
         "task_name": "t",
@@ -18,7 +22,7 @@ def attempt_spec(**changes: Any) -> AttemptSpec:
         "attempt": 0,
         "argv": ("true",),
         "env": {},
-        "workdir": Path("/tmp"),
+        "needs": (package_view(workdir), *needs),
     }
     fields.update(changes)
     return AttemptSpec(**fields)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from localbatch.runtime.base import AttemptOutcome, AttemptSpec, run_attempt
 from localbatch.runtime.fake import SIGTERM_EXIT, FakeRuntime, FakeStep
+from localbatch.storage.needs import package_view
 
 
 def spec(task: str = "t", instance: int = 0, attempt: int = 0, **kw: object) -> AttemptSpec:
@@ -17,7 +18,7 @@ def spec(task: str = "t", instance: int = 0, attempt: int = 0, **kw: object) -> 
         attempt=attempt,
         argv=("true",),
         env={},
-        workdir=Path("/tmp"),
+        needs=(package_view(Path("/tmp")),),
         **kw,  # type: ignore[arg-type]
     )
 

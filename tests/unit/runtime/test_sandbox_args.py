@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from localbatch.runtime.base import AttemptSpec, Bind
+from localbatch.runtime.base import AttemptSpec
 from localbatch.runtime.process import sandbox_args
+from localbatch.storage.needs import Access, Need, NeedKind
 from tests.unit.runtime.specs import attempt_spec
 
 
@@ -37,11 +38,11 @@ def test_environment_is_cleared_then_set_exactly() -> None:
 
 
 def test_binds_follow_the_workdir_parents_first() -> None:
-    binds = (
-        Bind(Path("/h/inner"), "/data/in/inner/", read_only=False),
-        Bind(Path("/h/in"), "/data/in/", read_only=True),
+    needs = (
+        Need(NeedKind.OUTPUT, Path("/h/inner"), "/data/in/inner/", Access.READ_WRITE),
+        Need(NeedKind.INPUT, Path("/h/in"), "/data/in/", Access.READ_ONLY),
     )
-    args = sandbox_args(spec(binds=binds))
+    args = sandbox_args(spec(needs=needs))
     assert pairs(args, "--bind") == [
         ("/host/work", "/batchcompute/workdir"),
         ("/h/inner", "/data/in/inner/"),

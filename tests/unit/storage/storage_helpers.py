@@ -10,8 +10,9 @@ from typing import Any
 
 from localbatch.config import Config, load_config
 from localbatch.spec.model import parse_job
-from localbatch.storage.instance import JobStorage
+from localbatch.storage.instance import JobStorage, PreparedAttempt
 from localbatch.storage.logs import Cadence
+from localbatch.storage.needs import Need, NeedKind
 
 #: Fast cadence so streaming tests wait on events, not on 30 s timers.
 FAST = Cadence(interval=0.05, threshold=64, poll=0.01)
@@ -89,3 +90,8 @@ def unmount_all_under(root: Path) -> None:
 
     for point in reversed(overlay_mounts_under(root)):
         unmount(Path(point))
+
+
+def mapped(prepared: PreparedAttempt) -> tuple[Need, ...]:
+    """What the program sees besides its package view, in storage's order."""
+    return tuple(need for need in prepared.needs if need.kind is not NeedKind.PACKAGE)

@@ -8,13 +8,20 @@ from pathlib import Path
 import pytest
 
 from localbatch.config import Config
-from localbatch.runtime.base import Bind
 from localbatch.storage.instance import StorageError
-from tests.unit.storage.storage_helpers import job_storage, mapped_task, tar_gz, task_body, write
+from localbatch.storage.needs import Access, Need, NeedKind, package_view
+from tests.unit.storage.storage_helpers import (
+    job_storage,
+    mapped,
+    mapped_task,
+    tar_gz,
+    task_body,
+    write,
+)
 
 
-def binds_by_target(binds: tuple[Bind, ...]) -> dict[str, Bind]:
-    return {bind.target: bind for bind in binds}
+def binds_by_target(needs: tuple[Need, ...]) -> dict[str, Need]:
+    return {need.target: need for need in needs}
 
 
 def full_task() -> dict[str, object]:
@@ -29,8 +36,11 @@ def test_prepare_gives_workdir_binds_and_log_names(config: Config) -> None:
     prepared = storage.prepare("count", 3, 0)
 
     assert (prepared.workdir / "main.py").read_bytes() == b"print(1)\n"
-    binds = binds_by_target(prepared.binds)
-    assert binds["/home/in"] == Bind(config.oss.root / "b/in", "/home/in", read_only=True)
+    binds = binds_by_target(mapped(prepared))
+    assert prepared.needs[0] == package_view(prepared.workdir)
+    assert binds["/home/in"] == Need(
+        NeedKind.INPUT, config.oss.root / "b/in", "/home/in", Access.READ_ONLY
+    )
     assert not binds["/home/out"].read_only and not any(binds["/home/out"].source.iterdir())
     assert binds["/var/log/app.log"].source.is_file() and not binds["/var/log/app.log"].read_only
     assert not binds["/data"].read_only and binds["/data"].source.is_dir()
@@ -43,7 +53,7 @@ def test_finish_uploads_outputs_logs_and_cleans_up(config: Config) -> None:
     write(config.oss.root / "b/pkg/w.tar.gz", tar_gz({"main.py": b"x"}))
     storage = job_storage(config, {"t": full_task()}, job_id="job-1")
     prepared = storage.prepare("t", 0, 0)
-    binds = binds_by_target(prepared.binds)
+    binds = binds_by_target(mapped(prepared))
     write(binds["/home/out"].source / "a/b.txt", "result")
     write(binds["/home/out"].source / "top.txt", "top")
     binds["/var/log/app.log"].source.write_text("app log\n")
@@ -76,10 +86,10 @@ def test_logs_accumulate_across_retries(config: Config) -> None:
 def test_outputs_are_uploaded_after_a_failed_attempt_too(config: Config) -> None:
     storage = job_storage(config, {"t": task_body(OutputMapping={"/out/": "oss://b/out/"})})
     prepared = storage.prepare("t", 0, 0)
-    write(prepared.binds[0].source / "partial.csv", "a,b\n")
+    write(mapped(prepared)[0].source / "partial.csv", "a,b\n")
     storage.finish(prepared, keep=True)  # ReserveOnFail keeps the attempt's directories
     assert (config.oss.root / "b/out/partial.csv").read_text() == "a,b\n"
-    assert (prepared.binds[0].source / "partial.csv").exists()
+    assert (mapped(prepared)[0].source / "partial.csv").exists()
     assert prepared.workdir.exists()
 
 
@@ -100,8 +110,8 @@ def test_streaming_pushes_stdout_while_running(config: Config) -> None:
 def test_input_prefix_missing_is_created_empty(config: Config) -> None:
     storage = job_storage(config, {"t": task_body(InputMapping={"oss://b/none/": "/in/"})})
     prepared = storage.prepare("t", 0, 0)
-    assert prepared.binds[0].source == config.oss.root / "b/none"
-    assert prepared.binds[0].source.is_dir()
+    assert mapped(prepared)[0].source == config.oss.root / "b/none"
+    assert mapped(prepared)[0].source.is_dir()
     storage.finish(prepared)
 
 
@@ -111,7 +121,9 @@ def test_single_file_input_is_bound_read_only(config: Config) -> None:
         config, {"t": task_body(InputMapping={"oss://b/ref/genome.fa": "/ref/g.fa"})}
     )
     prepared = storage.prepare("t", 0, 0)
-    assert prepared.binds == (Bind(config.oss.root / "b/ref/genome.fa", "/ref/g.fa", True),)
+    assert mapped(prepared) == (
+        Need(NeedKind.INPUT, config.oss.root / "b/ref/genome.fa", "/ref/g.fa", Access.READ_ONLY),
+    )
     storage.finish(prepared)
 
 
@@ -175,7 +187,7 @@ def test_memory_bucket_alias_round_trip(memory_config: Config) -> None:
     )
     storage = job_storage(memory_config, {"t": task})
     prepared = storage.prepare("t", 0, 0)
-    binds = binds_by_target(prepared.binds)
+    binds = binds_by_target(mapped(prepared))
     assert (prepared.workdir / "main.py").read_bytes() == b"m"
     assert (binds["/in"].source / "a/1.txt").read_bytes() == b"one"
     assert binds["/in"].read_only
@@ -186,7 +198,7 @@ def test_memory_bucket_alias_round_trip(memory_config: Config) -> None:
     assert memory.cat(f"/{base}/logs/stdout.job-1.t.0") == b"log"
     # a second instance reuses the job's download of the input
     again = storage.prepare("t", 1, 0)
-    assert binds_by_target(again.binds)["/in"].source == binds["/in"].source
+    assert binds_by_target(mapped(again))["/in"].source == binds["/in"].source
     storage.finish(again)
     storage.close()
     assert not (memory_config.state_dir / "jobs/job-1/inputs").exists()
@@ -207,7 +219,7 @@ def test_close_pushes_logs_of_attempts_never_finished(config: Config) -> None:
 def test_log_mapping_directory_pushes_each_file_with_the_suffix(config: Config) -> None:
     storage = job_storage(config, {"t": task_body(LogMapping={"/var/log/app/": "oss://b/al/"})})
     prepared = storage.prepare("t", 2, 0)
-    (bind,) = prepared.binds
+    (bind,) = mapped(prepared)
     assert bind.target == "/var/log/app" and bind.source.is_dir()
     write(bind.source / "a.log", "a")
     write(bind.source / "sub/b.log", "b")
@@ -232,7 +244,7 @@ def test_finish_reports_a_failed_log_push_after_uploading_outputs(config: Config
     )
     storage = job_storage(config, {"t": task})
     prepared = storage.prepare("t", 0, 0)
-    write(prepared.binds[0].source / "r.txt", "r")
+    write(mapped(prepared)[0].source / "r.txt", "r")
     write(config.oss.root / "b/logs", "a file where the log folder should be")
     with pytest.raises(StorageError) as caught:
         storage.finish(prepared)
@@ -250,7 +262,7 @@ def test_single_object_input_from_a_memory_bucket(memory_config: Config) -> None
     task = task_body(InputMapping={"oss://mem/ref/genome.fa": "/ref/g.fa"})
     storage = job_storage(memory_config, {"t": task})
     prepared = storage.prepare("t", 0, 0)
-    (bind,) = prepared.binds
+    (bind,) = mapped(prepared)
     assert bind.read_only and bind.source.read_bytes() == b">chr1\n"
     storage.finish(prepared)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from localbatch.config import Config
-from localbatch.runtime.base import Bind
 from localbatch.storage.errors import StorageError
-from tests.unit.storage.storage_helpers import job_storage, make_config, task_body
+from localbatch.storage.needs import Access, Need, NeedKind
+from tests.unit.storage.storage_helpers import job_storage, make_config, mapped, task_body
 
 
 def mounts(*entries: dict[str, object], **extra: object) -> dict[str, object]:
@@ -25,9 +25,9 @@ def test_oss_mount_read_only_unless_write_support(config: Config) -> None:
     )
     storage = job_storage(config, {"t": task})
     prepared = storage.prepare("t", 0, 0)
-    assert prepared.binds == (
-        Bind(config.oss.root / "b/ro", "/mnt/ro", read_only=True),
-        Bind(config.oss.root / "b/rw", "/mnt/rw", read_only=False),
+    assert mapped(prepared) == (
+        Need(NeedKind.MOUNT, config.oss.root / "b/ro", "/mnt/ro", Access.READ_ONLY),
+        Need(NeedKind.MOUNT, config.oss.root / "b/rw", "/mnt/rw", Access.READ_WRITE),
     )
     storage.finish(prepared)
 
@@ -37,7 +37,9 @@ def test_auto_cluster_mounts_are_bound_too(config: Config) -> None:
         AutoCluster={"Configs": {"Mounts": mounts({"Source": "oss://b/c/", "Destination": "/c"})}}
     )
     prepared = job_storage(config, {"t": task}).prepare("t", 0, 0)
-    assert prepared.binds == (Bind(config.oss.root / "b/c", "/c", read_only=True),)
+    assert mapped(prepared) == (
+        Need(NeedKind.MOUNT, config.oss.root / "b/c", "/c", Access.READ_ONLY),
+    )
 
 
 def test_nas_default_directory_and_configured_one(tmp_path: Path) -> None:
@@ -54,9 +56,9 @@ def test_nas_default_directory_and_configured_one(tmp_path: Path) -> None:
         )
     )
     prepared = job_storage(config, {"t": task}).prepare("t", 0, 0)
-    assert prepared.binds == (
-        Bind(shared / "data", "/n1", read_only=True),
-        Bind(config.state_dir / "nas/fs-two", "/n2", read_only=False),
+    assert mapped(prepared) == (
+        Need(NeedKind.MOUNT, shared / "data", "/n1", Access.READ_ONLY),
+        Need(NeedKind.MOUNT, config.state_dir / "nas/fs-two", "/n2", Access.READ_WRITE),
     )
     assert (shared / "data").is_dir()
 
@@ -98,5 +100,5 @@ def test_read_only_mount_of_a_memory_bucket_is_downloaded(memory_config: Config)
     fsspec.filesystem("memory").pipe(f"/{base}/ref/a.txt", b"A")
     task = task_body(Mounts=mounts({"Source": "oss://mem/ref/", "Destination": "/ref"}))
     prepared = job_storage(memory_config, {"t": task}).prepare("t", 0, 0)
-    (bind,) = prepared.binds
+    (bind,) = mapped(prepared)
     assert bind.read_only and (bind.source / "a.txt").read_bytes() == b"A"

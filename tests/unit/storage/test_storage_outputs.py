@@ -12,7 +12,8 @@ from localbatch.config import Config
 from localbatch.storage.errors import StorageError
 from localbatch.storage.outputs import upload_directory
 from localbatch.storage.resolver import OssResolver
-from tests.unit.storage.storage_helpers import write
+from localbatch.tempfiles import TEMPORARY_PREFIX, temporary_name
+from tests.unit.storage.storage_helpers import job_storage, task_body, write
 
 
 def test_tree_uploaded_with_relative_paths(config: Config, tmp_path: Path) -> None:
@@ -71,13 +72,14 @@ def test_symlink_leading_out_fails_the_upload(config: Config, tmp_path: Path) ->
 def test_failed_upload_leaves_nothing_half_written(config: Config, tmp_path: Path) -> None:
     write(tmp_path / "out/big.bin", b"x" * 100_000)
 
-    def broken_copy(source: object, target: str | Path) -> None:
-        Path(target).write_bytes(b"x" * 10)
+    def broken_copy(source_fd: int, target_fd: int) -> None:
+        os.write(target_fd, b"x" * 10)
+        os.close(target_fd)
         raise OSError(28, "No space left on device")
 
     prefix = OssResolver(config.oss).resolve("oss://b/r/")
     with (
-        mock.patch("localbatch.storage.transfer.shutil.copyfile", broken_copy),
+        mock.patch("localbatch.storage.transfer._copy_to", broken_copy),
         pytest.raises(StorageError) as caught,
     ):
         upload_directory(tmp_path / "out", prefix, link_ok=False)
@@ -135,3 +137,12 @@ def test_a_link_leading_out_is_refused_before_anything_is_uploaded(
             tmp_path / "out", OssResolver(config.oss).resolve("oss://b/r/"), link_ok=False
         )
     assert not (config.oss.root / "b/r/a.txt").exists()
+
+
+def test_a_job_sweeps_what_uploads_of_dead_processes_left(config: Config, tmp_path: Path) -> None:
+    temp_dir = config.oss.root / ".localbatch-meta" / "tmp"
+    # pid 1 runs, but did not start at time 123: the writer is gone
+    left = write(temp_dir / f"{TEMPORARY_PREFIX}1-123.0-{'0' * 32}", b"half")
+    mine = write(temp_dir / temporary_name(), b"being written")
+    job_storage(config, {"t": task_body()})
+    assert not left.exists() and mine.exists()

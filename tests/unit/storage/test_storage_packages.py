@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from localbatch.config import Config, ConfigError, load_config
+from localbatch.storage import cache_pruning
 from localbatch.storage.errors import StorageError
 from localbatch.storage.packages import SMALL_FILE_LIMIT, PackageCache
 from localbatch.storage.resolver import OssResolver
@@ -223,3 +224,121 @@ def test_package_copy_from_the_environment_and_refused_values(tmp_path: Path) ->
     assert load_config(path, env={}).package_copy == "auto"
     with pytest.raises(ConfigError, match="'auto', 'overlay', 'link' or 'copy'"):
         load_config(path, env={"LOCALBATCH_PACKAGE_COPY": "reflink"})
+
+
+@pytest.mark.parametrize("name", ["a/../b", "../evil", "a/../../evil", "./a/../a"])
+def test_a_dotdot_member_is_refused_even_when_it_stays_inside(config: Config, name: str) -> None:
+    """Decided: `a/../b` would land inside the work directory, but a name that means something
+    else than it reads is refused like one leading out."""
+    write(config.oss.root / "b/p.tar.gz", tar_gz({"ok.txt": b"ok"}, extra=lambda t: add(t, name)))
+    with pytest.raises(StorageError) as caught:
+        fetch(config, "oss://b/p.tar.gz")
+    assert "'..' segment" in caught.value.message and repr(name) in caught.value.message
+
+
+def bomb() -> bytes:
+    """60 MiB of zeros in a few dozen KiB: a small, highly compressible archive."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, size in (("first.bin", 1 << 20), ("second.bin", 60 << 20)):
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, io.BytesIO(bytes(size)))
+    return buffer.getvalue()
+
+
+def test_a_package_bomb_is_refused_while_unpacking(config: Config) -> None:
+    archive = bomb()
+    assert len(archive) < 200_000
+    write(config.oss.root / "b/bomb.tar.gz", archive)
+    cache = PackageCache(config.state_dir / "cache/packages", max_unpacked=8 << 20)
+    with pytest.raises(StorageError) as caught:
+        fetch(config, "oss://b/bomb.tar.gz", cache)
+    message = caught.value.message
+    assert caught.value.code == "PackageError"
+    assert f"more than {8 << 20} bytes" in message and "max_unpacked_size" in message
+    assert "'second.bin'" in message  # stopped at the member that passed the limit
+    leftovers = [p for p in (config.state_dir / "cache/packages").rglob("*") if p.is_file()]
+    assert leftovers == []
+    roomy = PackageCache(config.state_dir / "cache/roomy", max_unpacked=64 << 20)
+    assert (fetch(config, "oss://b/bomb.tar.gz", roomy) / "second.bin").stat().st_size == 60 << 20
+
+
+def test_the_unpacked_size_limit_is_a_setting(tmp_path: Path) -> None:
+    config = make_config(tmp_path, '[packages]\nmax_unpacked_size = "4MiB"\ncache_size = "1GiB"\n')
+    assert (config.package_max_unpacked, config.package_cache_size) == (4 << 20, 1 << 30)
+    write(config.oss.root / "b/bomb.tar.gz", bomb())
+    storage = job_storage(
+        config,
+        {
+            "t": task_body(
+                Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/bomb.tar.gz"}}
+            )
+        },
+        job_id="job-bomb",
+    )
+    with pytest.raises(StorageError, match="max_unpacked_size"):
+        storage.prepare("t", 0, 0)
+    with pytest.raises(ConfigError, match="max_unpacked_size"):
+        make_config(tmp_path, '[packages]\nmax_unpacked_size = "lots"\n')
+    default = make_config(tmp_path)
+    assert (default.package_max_unpacked, default.package_cache_size) == (4 << 30, 20 << 30)
+
+
+def _sized_package(config: Config, name: str, size: int) -> str:
+    write(config.oss.root / f"b/{name}.tar.gz", tar_gz({f"{name}.bin": os.urandom(size)}))
+    return f"oss://b/{name}.tar.gz"
+
+
+def test_the_cache_is_pruned_least_recently_used_first_but_never_what_is_held(
+    config: Config,
+) -> None:
+    cache_dir = config.state_dir / "cache/packages"
+    cache = PackageCache(cache_dir, cache_size=250_000)
+    resolve = OssResolver(config.oss).resolve
+    oldest, older, newest = (
+        _sized_package(config, name, 100_000) for name in ("oldest", "older", "newest")
+    )
+    held_package, hold = cache.fetch_held(resolve(oldest))  # held: an attempt runs on it
+    older_package = cache.fetch(resolve(older))
+    os.utime(cache_dir / held_package.digest / "last-used", (1, 1))  # least recently used
+    os.utime(cache_dir / older_package.digest / "last-used", (2, 2))
+    newest_package = cache.fetch(resolve(newest))  # over the cap: something must go
+    entries = {p.name for p in cache_dir.iterdir() if len(p.name) == 64}
+    assert entries == {held_package.digest, newest_package.digest}
+    hold.release()
+    assert cache.fetch(resolve(older)).tree.is_dir()  # unpacked again when needed
+    entries = {p.name for p in cache_dir.iterdir() if len(p.name) == 64}
+    assert held_package.digest not in entries  # released and least recently used: pruned
+    assert len(entries) == 2
+
+
+def test_an_entry_an_overlay_still_uses_is_not_pruned(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt adopted after its process died holds no lock; its overlay mount shows."""
+    cache_dir = config.state_dir / "cache/packages"
+    cache = PackageCache(cache_dir, cache_size=150_000)
+    resolve = OssResolver(config.oss).resolve
+    mounted = cache.fetch(resolve(_sized_package(config, "mounted", 100_000)))
+    monkeypatch.setattr(
+        "localbatch.storage.cache_pruning._mounted_lower_dirs", lambda: {str(mounted.tree)}
+    )
+    other = cache.fetch(resolve(_sized_package(config, "other", 100_000)))
+    entries = {p.name for p in cache_dir.iterdir() if len(p.name) == 64}
+    assert entries == {mounted.digest, other.digest}  # over the cap, but nothing is free
+
+
+def test_an_attempt_holds_its_package_entry_from_prepare_to_finish(tmp_path: Path) -> None:
+    config = make_config(tmp_path, LINK)  # no overlay mount: the hold alone protects it
+    write(config.oss.root / "b/p.tar.gz", tar_gz({"main.py": b"print(1)"}))
+    body = task_body(
+        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+    )
+    storage = job_storage(config, {"t": body}, job_id="job-hold")
+    prepared = storage.prepare("t", 0, 0)
+    assert prepared.package is not None
+    entry = storage.packages.cache_dir / prepared.package.digest
+    assert cache_pruning.prune(entry.parent, cap=0) == []  # held: nothing can go
+    storage.finish(prepared)
+    assert cache_pruning.prune(entry.parent, cap=0) == [entry]

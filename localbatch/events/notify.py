@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from localbatch.events import Event
+from localbatch.events.codec import event_json
 from localbatch.spec.model import Topic, parse_job
 from localbatch.storage.layout import job_dir
 from localbatch.store import Store
-from localbatch.store.eventcodec import event_json
 from localbatch.timefmt import api_time
 
 log = logging.getLogger(__name__)

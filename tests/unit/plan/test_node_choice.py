@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE, ClusterDefinition, Config, load_config
-from localbatch.node_choice import NodeChoice, choose_node, describe_image
+from localbatch.plan.node_choice import NodeChoice, choose_node, describe_image
 from localbatch.spec.model import parse_job
 from tests.unit.spec.bodies import auto_cluster, job_body, task_body
 

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
+from localbatch.application.stack import LocalService, open_local_service
 from localbatch.config import load_config
 from localbatch.events import AttemptSnapshot, Event
 from localbatch.runtime.base import AttemptSpec
 from localbatch.runtime.fake import FakeHandle, FakeRuntime, FakeStep
-from localbatch.server.stack import LocalService, open_local_service
 from localbatch.states import State
+from localbatch.storage.needs import package_view
 from localbatch.store import Store
 from tests.unit.server.server_helpers import make_body, record_orphan
 
@@ -35,7 +36,7 @@ class ReattachingRuntime(FakeRuntime):
         self.begins_at: list[tuple[int, int] | None] = []
 
     def survive(self, ref: str, step: FakeStep, tmp: Path) -> None:
-        spec = AttemptSpec("job-1", "split", 0, 0, ("x",), {}, tmp)
+        spec = AttemptSpec("job-1", "split", 0, 0, ("x",), {}, (package_view(tmp),))
         self.survivors[ref] = FakeHandle(ref, spec, step, 0.0)
 
     def reattach(
@@ -214,7 +215,7 @@ def _prepare_as_the_dead_runner(local: LocalService) -> Path:
     )  # fmt: skip
     for directory, _ in prepared.outputs:
         (directory / "result.txt").write_text("made before the crash")
-    for bind in prepared.binds:
+    for bind in prepared.needs:
         if bind.target == "/var/log/app.log":
             bind.source.write_text("app log line\n")
     prepared.stdout_path.write_text("printed\n")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from localbatch.events import Event
-from localbatch.notify import Notifier, events_file, message_body
+from localbatch.events.notify import Notifier, events_file, message_body
 from localbatch.states import State
 from tests.unit.server.server_helpers import Api, make_body, start_api
 

@@ -19,8 +19,9 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from localbatch.config import Config
+from localbatch.engine.records import JobSnapshot
 from localbatch.engine.service import Engine, UnknownJob
-from localbatch.events import AttemptSnapshot, Event, EventBus, event_name
+from localbatch.events import AttemptSnapshot, Event, EventBus, EventDetail, event_name
 from localbatch.ids import new_job_id
 from localbatch.runtime.base import STOP_GRACE_SECONDS, STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.spec.errors import ApiError, not_found, state_conflict
@@ -94,26 +95,46 @@ class JobService:
             too_many = check_job_count(self.store.job_count(), self.config.quotas)
             if too_many:
                 raise too_many
-            job_id = new_job_id()
             try:
-                self.store.create_job(
-                    job_id,
-                    job,
-                    created=self.clock(),
-                    owner=owner,
-                    idempotent_token=token,
-                    runner=self.runner,
-                )
+                job_id = self._record(job, owner=owner, token=token)
             except DuplicateToken as taken:
                 return self._same_body(taken.job_id, taken.body_digest, body)
-        self._jobs[job_id] = job
         try:
-            self._engine().submit(job_id, job)
+            self.submit(job_id)
         except BaseException:  # nothing runs it: leave no record of a job that never was
             self.store.delete_job(job_id)
             self._jobs.pop(job_id, None)
             raise
         return job_id
+
+    def record(self, job: Job) -> str:
+        """Record a job the caller validated (`localbatch run`), Waiting, run by this
+        process; its id. `submit` hands it to the engine."""
+        return self._record(job)
+
+    def _record(self, job: Job, *, owner: str = "", token: str = "") -> str:
+        job_id = new_job_id()
+        self.store.create_job(
+            job_id,
+            job,
+            created=self.clock(),
+            owner=owner,
+            idempotent_token=token,
+            runner=self.runner,
+        )
+        self._jobs[job_id] = job
+        return job_id
+
+    def submit(self, job_id: str, *, only: Collection[str] | None = None) -> None:
+        """Hand a recorded job to this process's engine: it runs in the background (only
+        the tasks in `only`, when given; the others end Stopped, not run)."""
+        self._engine().submit(job_id, self.model(job_id), only=only)
+
+    def snapshot(self, job_id: str) -> JobSnapshot | None:
+        """How a job this process runs is going, as its engine sees it; None when this
+        process never ran it."""
+        engine = self._engine()
+        return engine.snapshot(job_id) if job_id in engine.job_ids() else None
 
     def _job_for_token(self, token: str, body: Mapping[str, Any]) -> str:
         row = self.store.job_for_token(token)
@@ -193,7 +214,7 @@ class JobService:
                 "Job",
                 start_time=record.start_time,
                 end_time=now,
-                detail={"message": message} if message else {},
+                detail=EventDetail(message=message) if message else EventDetail(),
             )
         )
 
@@ -296,7 +317,7 @@ class JobService:
                 "Job",
                 start_time=record.start_time,
                 end_time=record.end_time,
-                detail={"priority": priority, "previous_priority": record.priority},
+                detail=EventDetail(priority=priority, previous_priority=record.priority),
             )
         )
 
@@ -317,7 +338,7 @@ def instance_end_event(
     *,
     end_time: float | None,
     state: State | None = None,
-    detail: Mapping[str, Any] | None = None,
+    detail: EventDetail | None = None,
 ) -> Event:
     """The event that ends a recorded instance outside the engine (stopped or recovered),
     so that both write the same record the engine would have; a Running instance's attempt
@@ -353,7 +374,7 @@ def instance_end_event(
         error_code=outcome.error_code,
         error_message=outcome.error_message,
         latest_attempt=attempt,
-        detail=detail or {},
+        detail=detail or EventDetail(),
     )
 
 

@@ -31,10 +31,11 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from localbatch.application.job_service import JobService, instance_end_event
 from localbatch.engine.attempts import failure_outcome, finish_storage
-from localbatch.jobservice import JobService, instance_end_event
+from localbatch.events import EventDetail
 from localbatch.runtime.base import (
     STOP_GRACE_SECONDS,
     TIMED_OUT,
@@ -207,10 +208,10 @@ class Recovery:
 
     def _finish_adopted(
         self, storage: JobStorage, task: Task, item: Adopted
-    ) -> tuple[AttemptOutcome, dict[str, Any]]:
+    ) -> tuple[AttemptOutcome, EventDetail]:
         """Wait for an adopted attempt, then finish it as its dead runner would have: push
         its logs, upload its outputs (or fail it as Lost when its storage is not rebuilt)."""
-        instance, detail, why = item.instance, dict[str, Any](), ""
+        instance, detail, why = item.instance, EventDetail(), ""
         prepared: PreparedAttempt | None = None
         try:
             workdir = Path(str(instance.detail.get("workdir", "")))
@@ -245,7 +246,7 @@ class Recovery:
         self,
         instance: InstanceRecord,
         outcome: AttemptOutcome,
-        detail: dict[str, Any] | None = None,
+        detail: EventDetail | None = None,
     ) -> None:
         now = self.service.clock()
         self.service.bus.publish(

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from localbatch.config import Config
-from localbatch.instance_types import lookup
-from localbatch.node_choice import choose_node
+from localbatch.plan.node_choice import choose_node
+from localbatch.spec.instance_types import lookup
 from localbatch.spec.model import Job
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TypedDict, cast
 
 from localbatch.states import State
 
@@ -34,6 +34,62 @@ ALL_EVENTS = (*JOB_EVENTS, *TASK_EVENTS, *INSTANCE_EVENTS, "OnPriorityChange")
 def event_name(category: str, state: State) -> str:
     """`("Instance", State.FAILED)` -> "OnInstanceFailed"."""
     return f"On{category}{state.value}"
+
+
+class AttemptDetail(TypedDict):
+    """One attempt of an instance as instance events list them (`attempts`): the fields of
+    `AttemptSnapshot` (`AttemptSnapshot.as_detail`)."""
+
+    attempt: int
+    state: State
+    start_time: float | None
+    end_time: float | None
+    exit_code: int | None
+    error_code: str
+    error_message: str
+    ref: str
+    stdout_offset: int | None
+    stderr_offset: int | None
+
+
+class EventDetail(TypedDict, total=False):
+    """What an event carries beyond the entity's state and times: each key is optional, and
+    the store keeps an instance's keys across its events (`Store.on_event`)."""
+
+    # -- jobs
+    name: str
+    priority: int
+    #: OnPriorityChange: the priority before the change.
+    previous_priority: int
+    #: Why a job or task ended as it did ("Not run: left out by --only.").
+    message: str
+    #: The API's TaskMetrics / InstanceMetrics of a job (a task has instance_metrics).
+    task_metrics: dict[str, int]
+    instance_metrics: dict[str, int]
+    #: What this run does not do as the service would, said once with the job.
+    notices: list[str]
+    # -- tasks
+    #: Retries used by all the task's instances.
+    retries: int
+    # -- instances: where it runs and where its logs go, known before it starts
+    stdout_object: str
+    stderr_object: str
+    stdout_path: str
+    stderr_path: str
+    workdir: str
+    runtime: str
+    image: str
+    #: The runtime's reference of the running attempt (container id, pid).
+    ref: str
+    #: Where the attempt's output begins in the instance's stdout and stderr files.
+    stdout_offset: int
+    stderr_offset: int
+    #: Logs or outputs that could not be pushed after a failed attempt.
+    storage_error: str
+    attempts: list[AttemptDetail]
+    #: The API's NodeIp and ResultDetail of an instance.
+    node_ip: str
+    result_detail: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +115,10 @@ class AttemptSnapshot:
     stdout_offset: int | None = None
     stderr_offset: int | None = None
 
+    def as_detail(self) -> AttemptDetail:
+        """Its fields as an event's detail lists them (stored as JSON)."""
+        return cast(AttemptDetail, asdict(self))
+
 
 @dataclass(frozen=True)
 class Event:
@@ -83,8 +143,8 @@ class Event:
     #: Instance events: the attempt that started or ended (or the instance's last one);
     #: None when no attempt is concerned (an instance waiting for its first).
     latest_attempt: AttemptSnapshot | None = None
-    #: Free-form extras: runtime ref, log object paths, metrics, messages.
-    detail: Mapping[str, Any] = field(default_factory=dict)
+    #: Extras: runtime ref, log object paths, metrics, messages.
+    detail: EventDetail = field(default_factory=lambda: EventDetail())
 
 
 Listener = Callable[[Event], None]

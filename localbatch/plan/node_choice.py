@@ -19,11 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from localbatch.config import DEFAULT_INSTANCE_TYPE, Config
-from localbatch.images.reference import REGISTRY_HOST, REGISTRY_OSS_VAR
 from localbatch.spec.model import Task
 
 #: Where the BatchCompute environment variable asks for Docker mode (semantics.md).
 DOCKER_IMAGE_VAR = "BATCH_COMPUTE_DOCKER_IMAGE"
+#: The registry the service's VM serves from OSS, as images name it, and where its storage
+#: lives (semantics.md, "Docker mode"; the official CLI's `--docker name@oss://...`).
+REGISTRY_HOST = "localhost:5000"
+REGISTRY_OSS_VAR = "BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,82 @@
+"""Running a job to its end in this process (`run`, `start`): start or recover, wait,
+stop on Ctrl-C."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from localbatch.application.foreground import start_or_recover, stop_and_wait, wait_for_end
+from localbatch.application.stack import LocalService, open_local_service
+from localbatch.config import Config
+from localbatch.events import Event
+from localbatch.runtime.fake import FakeRuntime, FakeStep
+from localbatch.spec.errors import ApiError
+from localbatch.spec.model import parse_job
+from localbatch.states import State
+from localbatch.store import Store
+from tests.unit.server.server_helpers import make_body
+
+DEAD = "999999999:1.000"
+
+
+@pytest.fixture
+def runtime() -> FakeRuntime:
+    return FakeRuntime()
+
+
+@pytest.fixture
+def local(config: Config, runtime: FakeRuntime) -> Iterator[LocalService]:
+    local = open_local_service(config, runtime, oss_port=None)
+    yield local
+    local.close()
+
+
+def _recorded(config: Config, state: State, runner: str) -> str:
+    """A job another process recorded and left in `state`."""
+    store = Store.open(config.state_dir)
+    try:
+        store.create_job("job-1", parse_job(make_body()), created=1.0, runner=runner)
+        name = f"OnJob{state.value}"
+        store.on_event(Event(name, "job-1", state, 2.0, "Job", start_time=2.0, end_time=2.0))
+    finally:
+        store.close()
+    return "job-1"
+
+
+def test_a_stopped_job_is_started_here(config: Config, local: LocalService) -> None:
+    job_id = _recorded(config, State.STOPPED, DEAD)
+    said: list[str] = []
+    start_or_recover(local, job_id, said.append)
+    assert wait_for_end(local, job_id) == State.FINISHED
+    assert said == []
+
+
+def test_a_job_whose_runner_died_is_recovered_here(config: Config, local: LocalService) -> None:
+    job_id = _recorded(config, State.RUNNING, DEAD)
+    said: list[str] = []
+    start_or_recover(local, job_id, said.append)
+    assert said == ["job-1: its runner is gone; recovering it here"]
+    assert wait_for_end(local, job_id) == State.FINISHED
+
+
+def test_a_finished_job_cannot_be_started(config: Config, local: LocalService) -> None:
+    job_id = _recorded(config, State.FINISHED, DEAD)
+    with pytest.raises(ApiError) as refused:
+        start_or_recover(local, job_id, print)
+    assert refused.value.code == "StateConflict"
+
+
+def test_stop_and_wait_ends_a_running_job_stopped(
+    local: LocalService, runtime: FakeRuntime
+) -> None:
+    runtime.script("split", FakeStep(hang=True))
+    job_id = local.service.record(parse_job(make_body()))
+    local.service.submit(job_id)
+    assert stop_and_wait(local, job_id) == State.STOPPED
+
+
+def test_stop_and_wait_on_a_job_never_handed_over(local: LocalService) -> None:
+    job_id = local.service.record(parse_job(make_body()))
+    assert stop_and_wait(local, job_id) is None
