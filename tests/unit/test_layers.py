@@ -39,6 +39,7 @@ LAYERS = {
     "localbatch.runtime": 2,
     "localbatch.images": 2,  # where images come from, for the runtimes
     "localbatch.events.notify": 3,  # a listener: it reads the store
+    "localbatch.starter": 3,  # the job `init` writes, staged through storage
     "localbatch.engine": 4,
     "localbatch.application": 5,
     "localbatch.cli": 6,

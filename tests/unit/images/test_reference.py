@@ -73,7 +73,7 @@ def test_a_registry_image_needs_localhost_5000_and_the_oss_path() -> None:
     [
         ("localhost:5000/Bad:1", "oss://b/p/", "not a valid repository name"),
         ("localhost:5000/app:1", "/local/dir/", "is not an OSS path"),
-        ("localhost:5000/app:1", "oss://b/../p/", "'..' segment"),
+        ("localhost:5000/app:1", "oss://bkt/../p/", "'..' segment"),
     ],
 )
 def test_a_bad_registry_image_or_path_is_an_image_problem(
@@ -101,7 +101,7 @@ def test_push_target_in_both_syntaxes() -> None:
     [
         ("team/app:3", None, "give the OSS path"),
         ("team/app@" + DIGEST, "oss://b/p/", "name the image by a tag"),
-        ("team/app:3", "oss://b/a//p/", "empty"),
+        ("team/app:3", "oss://bkt/../p/", "empty"),
     ],
 )
 def test_push_target_errors(image: str, path: str | None, expected: str) -> None:
