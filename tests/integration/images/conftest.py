@@ -113,7 +113,7 @@ class Ran:
 
     def log(self, task: str = "t", instance_id: int = 0, stream: str = "stdout") -> str:
         name = f"{stream}.{self.job_id}.{task}.{instance_id}"
-        return (self.oss_root / "it" / "logs" / name).read_text()
+        return (self.oss_root / "itest" / "logs" / name).read_text()
 
 
 def registry_job(image: str, oss_path: str, script: str) -> dict[str, Any]:
@@ -128,13 +128,13 @@ def registry_job(image: str, oss_path: str, script: str) -> dict[str, Any]:
 
 def image_job(script: str, **env_vars: str) -> dict[str, Any]:
     """One task running `script` (its image named by `BATCH_COMPUTE_DOCKER_IMAGE` in
-    `env_vars`, else img-ubuntu's), logs under oss://it/logs/."""
+    `env_vars`, else img-ubuntu's), logs under oss://itest/logs/."""
     command = {"CommandLine": f"sh -c '{script}'", "PackagePath": "", "EnvVars": env_vars}
     task = {
         "Parameters": {
             "Command": command,
-            "StdoutRedirectPath": "oss://it/logs/",
-            "StderrRedirectPath": "oss://it/logs/",
+            "StdoutRedirectPath": "oss://itest/logs/",
+            "StderrRedirectPath": "oss://itest/logs/",
         },
         "InstanceCount": 1,
         "MaxRetryCount": 0,
