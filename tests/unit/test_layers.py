@@ -30,6 +30,8 @@ LAYERS = {
     "localbatch.beneath": 0,
     "localbatch.fdcopy": 0,
     "localbatch.tempfiles": 0,
+    "localbatch.diskspace": 0,
+    "localbatch.unwritable": 0,
     "localbatch.spec": 0,
     "localbatch.plan": 1,
     "localbatch.events": 1,
