@@ -62,6 +62,7 @@ from localbatch.runtime.docker import (
     pull_image,
 )
 from localbatch.runtime.engine_unreachable import unreachable_message
+from localbatch.runtime.image_supply import EngineSupply, ImageProblem
 from localbatch.runtime.swarm_nodes import describe, eligible
 from localbatch.runtime.swarm_probe import probe_nodes
 from localbatch.runtime.swarm_service import (
@@ -118,8 +119,12 @@ class SwarmRuntime:
         keep_job: KeepJob | None = None,
         state_dir: Path | None = None,
         stop_grace: float = STOP_GRACE_SECONDS,
+        images: EngineSupply | None = None,
     ) -> None:
         self._client = client
+        #: Brings images from the OSS-backed registry or image files into this manager's
+        #: engine, as for the Docker runtime (other nodes need them too: see check_job).
+        self.images = images
         self.settings = settings or SwarmSettings()
         self.pull = pull
         self.default_image = default_image
@@ -191,8 +196,9 @@ class SwarmRuntime:
     # -- before a job -------------------------------------------------------------------
     def check_job(self, shared: tuple[Path, ...], images: tuple[str, ...]) -> None:
         """JobRefused unless every eligible node sees `shared` as this host does and can
-        run the job's images (one probe per image this manager has; an image it lacks
-        fails the attempts with ImageNotFound, as on Docker)."""
+        run the job's images (one probe per image this manager has, or with the default
+        image when it has none of them yet: an image it lacks fails the attempts with
+        ImageNotFound, as on Docker, unless the image supply brings it in)."""
         nodes = self.nodes()
         if not nodes:
             raise JobRefused(
@@ -200,10 +206,13 @@ class SwarmRuntime:
                 f"[swarm] constraints {list(self.settings.constraints)})"
             )
         problems: list[str] = []
-        for image in dict.fromkeys(images):
-            reference = self._image_reference(image)
-            if isinstance(reference, AttemptOutcome):
-                continue
+        present = [self._image_reference(image) for image in dict.fromkeys(images)]
+        references = [r for r in present if not isinstance(r, AttemptOutcome)]
+        if not references:  # the files must be checked even when no job image is here yet
+            references = [
+                r for r in [self._image_reference(self.default_image)] if isinstance(r, str)
+            ]
+        for reference in references:
             try:
                 problems += probe_nodes(
                     self.client,
@@ -224,9 +233,11 @@ class SwarmRuntime:
 
     # -- one attempt ----------------------------------------------------------------------
     def _image_reference(self, image: str) -> str | AttemptOutcome:
-        """How services name `image`: its digest in a registry when it has one (nodes
-        without it can pull it), else its id (the same on every node it was loaded on);
-        ImageNotFound when this manager lacks it (pulled first with --pull)."""
+        """How services name `image`: its digest in the registry its name is from, when it
+        came from one (nodes without it can pull it), else its id (the same on every node
+        it was loaded on; an image localbatch brought in from the OSS-backed registry or a
+        file too, since that registry serves only this host); ImageNotFound when this
+        manager lacks it (pulled first with --pull)."""
         try:
             try:
                 info = self.client.api.inspect_image(image)
@@ -244,13 +255,19 @@ class SwarmRuntime:
         repository = docker.utils.parse_repository_tag(image)[0]
         digests = [str(d) for d in info.get("RepoDigests") or []]
         same_name = [d for d in digests if d.split("@")[0] == repository]
-        return (same_name or digests or [str(info["Id"])])[0]
+        return (same_name or [str(info["Id"])])[0]
 
     def start(self, spec: AttemptSpec) -> SwarmHandle | AttemptOutcome:
         """Create the attempt's service; an outcome when it cannot be created."""
         if not spec.image:
             return AttemptOutcome(None, "ImageNotFound", "No Docker image was given.")
-        image = self._image_reference(spec.image)
+        supplied = spec.image
+        if self.images is not None:
+            try:
+                supplied = self.images.engine_image(self.client, spec.image, spec.env)
+            except ImageProblem as exc:
+                return AttemptOutcome(None, exc.code, exc.message)
+        image = self._image_reference(supplied)
         if isinstance(image, AttemptOutcome):
             return image
         try:

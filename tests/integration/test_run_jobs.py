@@ -176,7 +176,7 @@ def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
     elif request.param == "swarm":
         request.getfixturevalue("swarm_manager")
     else:
-        request.getfixturevalue("bwrap_path")
+        request.getfixturevalue("default_rootfs")
     yield Runner(request.param, tmp_path)
 
 

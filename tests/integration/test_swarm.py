@@ -14,6 +14,7 @@ import docker.errors
 import docker.types
 import pytest
 
+from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.store import Store
 from tests.integration.test_run_jobs import Runner, _job, _task
 
@@ -106,4 +107,4 @@ def test_an_image_only_this_manager_has_runs_by_its_id(runner: Runner, swarm_man
 
 
 def _image_id(client: Any) -> str:
-    return str(client.images.get("localbatch/bookworm-python:1").id)
+    return str(client.images.get(DEFAULT_DOCKER_IMAGE).id)
