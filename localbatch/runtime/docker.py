@@ -43,8 +43,10 @@ from localbatch.runtime.base import (
     attempt_labels,
     file_size,
 )
+from localbatch.runtime.cgroups import process_dirs
 from localbatch.runtime.engine_unreachable import unreachable_message
 from localbatch.runtime.images import how_to_get
+from localbatch.runtime.usage import CgroupProbe, ProcessTreeProbe, Unmeasured, UsageProbe
 
 LABEL_OWNER_PID = "localbatch.owner-pid"
 #: The owner's process start time, so a recycled pid is not mistaken for a live owner.
@@ -70,6 +72,12 @@ SIGKILL_EXIT = 137
 #: What the Engine's attach answers: (stdout chunk, stderr chunk) pairs.
 _Stream = Iterator[tuple[bytes | None, bytes | None]]
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+#: What a container's figures leave out: Docker removes its cgroup the moment it exits.
+LAST_READING_NOTE = (
+    "Docker removes a container's cgroup as it exits: the figures are its last reading, "
+    "at most {interval:g} s before the end (the memory peak is the kernel's high-water mark "
+    "up to then)"
+)
 
 
 @dataclass(eq=False)
@@ -102,6 +110,14 @@ def _owner_alive(labels: dict[str, str]) -> bool:
         started = float(labels.get(LABEL_OWNER_STARTED, "0"))
         return bool(abs(process.create_time() - started) < 1.0)
     except (ValueError, psutil.Error):
+        return False
+
+
+def _runs_here(pid: int, container_id: str) -> bool:
+    """Whether `pid` of this host is the container's (an engine elsewhere has its own pids)."""
+    try:
+        return container_id in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
         return False
 
 
@@ -330,6 +346,24 @@ class DockerRuntime:
         assert isinstance(handle, DockerHandle)
         handle.done.wait(timeout)
         return handle.outcome if handle.done.is_set() else None
+
+    def usage_probe(self, handle: object, memory_limit: int, cpu_cores: float) -> UsageProbe:
+        """The container's own cgroup when the engine runs on this host; its process tree
+        where its cgroup is not visible; nothing (said so) for an engine elsewhere."""
+        assert isinstance(handle, DockerHandle)
+        state = self.client.api.inspect_container(handle.ref)["State"]
+        pid = int(state.get("Pid") or 0)
+        cgroup = process_dirs(pid) if pid else None
+        if cgroup is not None and all(handle.ref in str(d) for d in cgroup.dirs.values()):
+            probe = CgroupProbe(cgroup, memory_limit, cpu_cores, outlives_attempt=False)
+            probe.note = LAST_READING_NOTE.format(interval=probe.interval)
+            return probe
+        if pid and _runs_here(pid, handle.ref):
+            return ProcessTreeProbe(pid, memory_limit, cpu_cores, "no CPU quota counter")
+        return Unmeasured(
+            f"the container's cgroup and processes are not visible from this host "
+            f"(Docker engine at {engine_address()})"
+        )
 
     def stop(self, handle: AttemptHandle, grace: float) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds (Docker's own stop; blocks until ended)."""
