@@ -12,7 +12,7 @@ from localbatch import __version__
 from localbatch.cli.lazy import LazyGroup
 
 #: Modules under localbatch.cli that each define `register(group)`; one per command family.
-COMMAND_MODULES = ("validate", "oss", "oss_files", "run", "serve", "jobs", "images")
+COMMAND_MODULES = ("validate", "oss", "oss_files", "run", "serve", "jobs", "report", "images")
 
 #: Which module registers each command, so that only that module is imported. A command
 #: missing here still works (its name makes every module load); tests keep this true.
@@ -27,6 +27,7 @@ COMMANDS = {
     **dict.fromkeys(
         ("jobs", "submit", "start", "status", "logs", "stop", "delete", "priority"), "jobs"
     ),
+    "report": "report",
     "images": "images",
 }
 

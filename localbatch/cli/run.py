@@ -166,6 +166,7 @@ def _run(local: LocalService, job: Job, only: tuple[str, ...]) -> int:
     if snapshot is not None:
         logs = logs_dir(job_dir(local.config.state_dir, job_id))
         print_summary(out, snapshot, logs, _not_run(job, only))
+    _print_report_path(out, local, job_id)
     if job.auto_release and state == State.FINISHED and local.store.get_job(job_id) is None:
         err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
     if interrupted or state == State.STOPPED:
@@ -203,6 +204,17 @@ def _watch(
         except KeyboardInterrupt:
             err.print("interrupted: stopping the job", markup=False, soft_wrap=True)
             return stop_and_wait(local, job_id), True
+
+
+def _print_report_path(out: Console, local: LocalService, job_id: str) -> None:
+    """Where the report the stack wrote as the job ended is (said when it could not be)."""
+    from localbatch.report.writer import report_path
+
+    path = report_path(local.config.state_dir, job_id)
+    if path.exists():
+        out.print(f"report: {path}", markup=False, soft_wrap=True)
+    else:
+        out.print("report: not written (see the log above)", markup=False)
 
 
 def _not_run(job: Job, only: tuple[str, ...]) -> frozenset[str]:

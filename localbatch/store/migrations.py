@@ -13,6 +13,9 @@ write transaction, so two processes opening an old store at once upgrade it once
    attempts the engine sent with its instance's events, where the log has it. The attempts
    also get columns for where their output begins in the log files (not known for the old
    ones: `localbatch logs` shows their output before the first known one).
+2. What each attempt used (peak memory, CPU seconds, OOM kill, time throttled, the limits
+   it ran with, where the figures come from): new columns, empty for the attempts recorded
+   before, which the report shows as not measured.
 """
 
 from __future__ import annotations
@@ -25,7 +28,18 @@ from typing import Any
 from localbatch.states import State
 
 #: The `user_version` of a store that has had every upgrade below.
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
+#: The columns of an attempt's resource use (`ResourceUsage`), added by upgrade 2.
+USAGE_COLUMNS = {
+    "usage_source": "TEXT",
+    "peak_memory_bytes": "INTEGER",
+    "cpu_seconds": "REAL",
+    "oom_killed": "INTEGER",
+    "throttled_seconds": "REAL",
+    "memory_limit_bytes": "INTEGER",
+    "cpu_limit_cores": "REAL",
+    "usage_note": "TEXT",
+}
 UNKNOWN_END = (
     "This attempt was recorded by an earlier localbatch that did not record how it ended; "
     "it was followed by a retry, so it failed."
@@ -43,6 +57,8 @@ def migrate(conn: sqlite3.Connection) -> None:
         _add_columns(conn, "attempts", stdout_offset="INTEGER", stderr_offset="INTEGER")
         for (job_id,) in conn.execute("SELECT DISTINCT job_id FROM attempts").fetchall():
             repair_attempts(conn, job_id)
+    if version < 2:
+        _add_columns(conn, "attempts", **USAGE_COLUMNS)
     if version < CURRENT_VERSION:
         conn.execute(f"PRAGMA user_version = {CURRENT_VERSION}")
 
