@@ -59,6 +59,12 @@ def _auth_notice(config: Config) -> str:
     type=click.IntRange(min=1),
     help="At most N instances at once over all jobs (cores and memory also limit).",
 )
+@click.option(
+    "--reports-from-anywhere",
+    is_flag=True,
+    help="Serve the run reports (/localbatch/reports/JOB_ID, unsigned) to every client, "
+    "not only to this machine's.",
+)
 @config_options
 def serve_command(
     host: str,
@@ -67,6 +73,7 @@ def serve_command(
     no_oss_endpoint: bool,
     runtime_choice: str,
     max_parallel: int | None,
+    reports_from_anywhere: bool,
     config: Config,
 ) -> None:
     """Answer the BatchCompute API (official SDK and `bcs` CLI) and run the jobs it gets."""
@@ -89,6 +96,7 @@ def serve_command(
             port=port,
             oss_port=None if no_oss_endpoint else oss_port,
             max_parallel=max_parallel,
+            reports_from_anywhere=reports_from_anywhere,
         )
     except ServerRunning as exc:
         fail(str(exc), EXIT_USAGE)
@@ -103,6 +111,8 @@ def serve_command(
     if stack.oss_address:
         click.echo(f"OSS endpoint: http://{stack.oss_address} (root {config.oss.root})", err=True)
     click.echo(_auth_notice(config), err=True)
+    who = "every client (unsigned)" if reports_from_anywhere else "this machine only"
+    click.echo(f"run reports: {stack.url}/localbatch/reports/<job-id> ({who})", err=True)
     if host not in LOOPBACK:
         click.echo(f"warning: listening on {host}: reachable from other machines", err=True)
     click.echo("ready (Ctrl-C to stop)", err=True)

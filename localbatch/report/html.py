@@ -15,8 +15,8 @@ from localbatch.report.layout import (
     NODE_WIDTH,
     DagLayout,
     TimeScale,
-    clock,
     dag_layout,
+    duration_label,
     job_moments,
     time_scale,
 )
@@ -65,10 +65,6 @@ def row_height(rows: int) -> float:
     return max(MIN_ROW, min(MAX_ROW, TALLEST // rows))
 
 
-def _duration(seconds: float | None) -> str:
-    return "-" if seconds is None else clock(round(seconds, 1))
-
-
 def _attempt_segments(
     name: str, inst: InstanceView, task: TaskView, report: JobReport, scale: TimeScale
 ) -> list[Segment]:
@@ -81,7 +77,7 @@ def _attempt_segments(
                 scale.x(task.ready_time) - scale.x(job_start),
                 "wait-upstream",
                 f"{name}: waiting for upstream tasks ({', '.join(task.upstream)}) for "
-                f"{_duration(task.ready_time - job_start)}",
+                f"{duration_label(task.ready_time - job_start)}",
             )
         )
     for attempt in inst.attempts:
@@ -96,7 +92,7 @@ def _attempt_segments(
                     scale.x(attempt.start_time) - scale.x(since),
                     "wait-retry" if attempt.attempt else "wait-start",
                     f"{name} attempt {attempt.attempt}: {what} (capacity, preparation) for "
-                    f"{_duration(attempt.start_time - since)}",
+                    f"{duration_label(attempt.start_time - since)}",
                 )
             )
         end = attempt.end_time if attempt.end_time is not None else report.generated_time
@@ -113,7 +109,7 @@ def _attempt_segments(
 
 def _attempt_title(name: str, attempt: AttemptView) -> str:
     parts = [f"{name} attempt {attempt.attempt}: {attempt.state.value}"]
-    parts.append(f"ran {_duration(attempt.duration)}")
+    parts.append(f"ran {duration_label(attempt.duration)}")
     if attempt.exit_code is not None:
         parts.append(f"exit {attempt.exit_code}")
     if attempt.error_code:
@@ -151,7 +147,12 @@ def timeline(report: JobReport) -> Timeline:
 
 
 def mib(value: int | None) -> str:
-    return "-" if value is None else f"{value / 2**20:,.1f} MiB"
+    """Bytes as a table shows them: "5.0 MiB", "4.0 GiB"."""
+    if value is None:
+        return "-"
+    if value >= 2**30:
+        return f"{value / 2**30:,.1f} GiB"
+    return f"{value / 2**20:,.1f} MiB"
 
 
 def share(usage: ResourceUsage | None, type_memory: int | None) -> str:
@@ -167,7 +168,7 @@ def local_time(moment: float | None) -> str:
 def offset(moment: float | None, origin: float | None) -> str:
     if moment is None or origin is None:
         return "-"
-    return "+" + clock(round(max(0.0, moment - origin), 1))
+    return "+" + duration_label(max(0.0, moment - origin))
 
 
 @cache
@@ -180,7 +181,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        mib=mib, duration=_duration, local_time=local_time, offset=offset, share=share
+        mib=mib, duration=duration_label, local_time=local_time, offset=offset, share=share
     )
     return env
 

@@ -135,6 +135,17 @@ def clock(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+def duration_label(seconds: float | None) -> str:
+    """A duration as a table shows it: "-", "0.04s", "12.3s", "2m05s"."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    return clock(seconds)
+
+
 def job_moments(report: JobReport) -> Sequence[float | None]:
     """Every moment the timeline must hold: the job's start and end, each attempt's."""
     moments: list[float | None] = [report.start_time, report.end_time]

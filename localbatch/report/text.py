@@ -3,22 +3,18 @@ the slowest instances, and the flags of the attempts."""
 
 from __future__ import annotations
 
-from localbatch.report.layout import clock, job_moments, time_scale
+from localbatch.report.layout import duration_label, job_moments, time_scale
 from localbatch.report.model import JobReport
 
 BAR_WIDTH = 40
 SLOWEST = 5
 
 
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else clock(round(value, 1))
-
-
 def render_text(report: JobReport) -> str:
     scale = time_scale(job_moments(report), BAR_WIDTH)
     span = report.end_time - report.start_time if report.end_time and report.start_time else None
     lines = [
-        f"job {report.job_id} ({report.name}): {report.state.value}, ran {_seconds(span)}, "
+        f"job {report.job_id} ({report.name}): {report.state.value}, ran {duration_label(span)}, "
         f"{len(report.tasks)} tasks, {report.instances} instances",
         "",
     ]
@@ -34,7 +30,7 @@ def render_text(report: JobReport) -> str:
         counts = f"{sum(i.state.value == 'Finished' for i in task.instances)}/{len(task.instances)}"
         lines.append(
             f"{task.name:<{width}} |{''.join(bar)}| {task.state.value:<8} {counts:>7} "
-            f"{_seconds(task.duration):>7}  {task.instance_type}"
+            f"{duration_label(task.duration):>7}  {task.instance_type}"
         )
     ran = [
         (inst.duration, f"{task.name}.{inst.instance_id}", len(inst.attempts))
@@ -45,9 +41,11 @@ def render_text(report: JobReport) -> str:
     if ran:
         lines += ["", "slowest instances:"]
         for duration, name, attempts in sorted(ran, key=lambda r: -r[0])[:SLOWEST]:
-            lines.append(f"  {name:<{width + 6}} {_seconds(duration):>7}  {attempts} attempt(s)")
+            lines.append(
+                f"  {name:<{width + 6}} {duration_label(duration):>7}  {attempts} attempt(s)"
+            )
     flagged = [
-        f"  {task.name}.{inst.instance_id} attempt {a.run}.{a.attempt}: {f.kind}: {f.message}"
+        f"  {task.name}.{inst.instance_id} attempt {a.attempt}: {f.kind}: {f.message}"
         for task in report.tasks
         for inst in task.instances
         for a in inst.attempts

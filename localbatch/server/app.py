@@ -22,6 +22,8 @@ from localbatch.application.job_service import JobService
 from localbatch.ids import new_request_id
 from localbatch.server import shapes
 from localbatch.server.query import bad_query, check_order, flag, list_query
+from localbatch.server.reports import PREFIX as REPORTS_PREFIX
+from localbatch.server.reports import is_report_path, job_report
 from localbatch.server.signature import API_VERSION, check_request
 from localbatch.spec.errors import ApiError, internal_error, not_found
 from localbatch.spec.load import parse_body
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SERVICE_KEY = web.AppKey("service", JobService)
+#: Whether run reports are served to clients on other machines too (`server.reports`).
+REPORTS_ANYWHERE_KEY = web.AppKey("reports_from_anywhere", bool)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -49,7 +53,10 @@ def error_response(error: ApiError) -> web.Response:
 
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request id on every answer; version and signature checks; errors as service bodies."""
+    """Request id on every answer; version and signature checks; errors as service bodies.
+    The run reports are no part of the API: neither signed nor shaped (`server.reports`)."""
+    if is_report_path(request.path):
+        return await handler(request)
     request_id = new_request_id()
     try:
         _check_version(request)
@@ -272,9 +279,14 @@ async def get_cluster(request: web.Request) -> web.Response:
     return json_response(shapes.cluster(definition))
 
 
-def make_app(service: JobService) -> web.Application:
+async def get_report(request: web.Request) -> web.Response:
+    return await job_report(request, _service(request), request.app[REPORTS_ANYWHERE_KEY])
+
+
+def make_app(service: JobService, *, reports_from_anywhere: bool = False) -> web.Application:
     app = web.Application(middlewares=[api_middleware], client_max_size=8 * 1024**2)
     app[SERVICE_KEY] = service
+    app[REPORTS_ANYWHERE_KEY] = reports_from_anywhere
     app.add_routes(
         [
             web.post("/jobs", create_job),
@@ -295,6 +307,7 @@ def make_app(service: JobService) -> web.Application:
             web.get("/images/{id}", get_image, allow_head=False),
             web.get("/clusters", list_clusters, allow_head=False),
             web.get("/clusters/{id}", get_cluster, allow_head=False),
+            web.get(REPORTS_PREFIX + "{job_id}", get_report, allow_head=False),
         ]
     )
     return app
