@@ -23,8 +23,13 @@ class Flag:
     message: str
 
 
-def mib(value: int) -> str:
-    return f"{value / 2**20:,.0f} MiB"
+def mib(value: int | None) -> str:
+    """Bytes as the report shows them: "5.0 MiB", "4.0 GiB"."""
+    if value is None:
+        return "-"
+    if value >= 2**30:
+        return f"{value / 2**30:,.1f} GiB"
+    return f"{value / 2**20:,.1f} MiB"
 
 
 def attempt_flags(attempt: AttemptRecord, type_memory: int | None) -> tuple[Flag, ...]:

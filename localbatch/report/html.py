@@ -10,6 +10,7 @@ from functools import cache
 
 import jinja2
 
+from localbatch.report.flags import mib
 from localbatch.report.layout import (
     NODE_HEIGHT,
     NODE_WIDTH,
@@ -144,15 +145,6 @@ def timeline(report: JobReport) -> Timeline:
         job_start=report.start_time,
         job_end=report.end_time,
     )
-
-
-def mib(value: int | None) -> str:
-    """Bytes as a table shows them: "5.0 MiB", "4.0 GiB"."""
-    if value is None:
-        return "-"
-    if value >= 2**30:
-        return f"{value / 2**30:,.1f} GiB"
-    return f"{value / 2**20:,.1f} MiB"
 
 
 def share(usage: ResourceUsage | None, type_memory: int | None) -> str:

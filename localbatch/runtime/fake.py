@@ -39,8 +39,9 @@ class FakeStep:
     gate: threading.Event | None = None
     #: The outcome is returned by start(): the attempt could not start at all.
     fails_to_start: bool = False
-    #: Written to the attempt's stdout file, as a program would.
+    #: Written to the attempt's stdout and stderr files, as a program would.
     stdout: str = ""
+    stderr: str = ""
     #: Files the "program" writes: path as the program sees it -> content.
     writes: Mapping[str, str] = field(default_factory=dict)
     #: What the attempt reports it used (`ResourceUsage`'s fields, source "fake"); None:
@@ -151,9 +152,10 @@ class FakeRuntime:
             self.running[handle.ref] = handle
             self.max_running = max(self.max_running, len(self.running))
             self._lock.notify_all()
-        if step.stdout and spec.stdout_path != Path("/dev/null"):
-            with spec.stdout_path.open("a") as out:
-                out.write(step.stdout)
+        for text, path in ((step.stdout, spec.stdout_path), (step.stderr, spec.stderr_path)):
+            if text and path != Path("/dev/null"):
+                with path.open("a") as out:
+                    out.write(text)
         for target, content in step.writes.items():
             host = host_path(spec, target)
             host.parent.mkdir(parents=True, exist_ok=True)
