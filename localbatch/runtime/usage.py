@@ -27,6 +27,10 @@ from localbatch.usage import ResourceUsage
 CGROUP_INTERVAL = 0.2
 #: Seconds between two walks of a process tree (heavier: every process's /proc files).
 TREE_INTERVAL = 1.0
+ENDED_TOO_SOON = (
+    "the attempt ended before its first reading (within a fraction of a second), "
+    "and its cgroup with it"
+)
 TREE_NOTE = (
     "measured over the process tree with psutil once a second (no cgroup of the attempt "
     "is reachable here): peak memory is the largest sum of resident memory seen, CPU time "
@@ -76,6 +80,7 @@ class CgroupProbe:
     interval: float = CGROUP_INTERVAL
     _last: Counters = field(default_factory=Counters)
     _peak: int | None = None
+    _readings: int = 0
 
     def sample(self) -> None:
         if self.tree is not None:
@@ -84,11 +89,14 @@ class CgroupProbe:
         if reading.cpu_seconds is None and reading.memory_bytes is None:
             return  # the cgroup is gone: keep the last reading
         self._last = reading
+        self._readings += 1
         self._peak = _max(self._peak, _max(reading.peak_memory_bytes, reading.memory_bytes))
 
     def finish(self, oom_killed: bool) -> ResourceUsage:
         if self.outlives_attempt:
             self.sample()
+        if not self._readings:
+            return ResourceUsage(oom_killed=oom_killed or None, note=ENDED_TOO_SOON)
         last = self._last
         cpu_seconds = last.cpu_seconds
         if cpu_seconds is None and self.tree is not None:

@@ -15,7 +15,12 @@ from localbatch.runtime.cgroups import (
     read_counters,
 )
 from localbatch.runtime.fake import FakeRuntime, FakeStep
-from localbatch.runtime.usage import CgroupProbe, ProcessTreeProbe, sample_until
+from localbatch.runtime.usage import (
+    ENDED_TOO_SOON,
+    CgroupProbe,
+    ProcessTreeProbe,
+    sample_until,
+)
 
 from .test_fake import spec
 
@@ -109,6 +114,12 @@ def test_a_cgroup_probe_keeps_the_last_reading_once_the_cgroup_is_gone(tmp_path:
     assert usage.throttled_seconds is None and usage.oom_killed is False
     killed = probe.finish(oom_killed=True)
     assert killed.oom_killed and killed.peak_memory_bytes == 512  # killed at its limit
+
+
+def test_a_cgroup_never_read_is_said_so(tmp_path: Path) -> None:
+    dirs = CgroupDirs(1, {"memory": tmp_path / "gone"})
+    usage = CgroupProbe(dirs, 0, 1.0, outlives_attempt=False).finish(oom_killed=False)
+    assert not usage.measured and usage.note == ENDED_TOO_SOON
 
 
 def test_a_cgroup_that_outlives_the_attempt_is_read_at_the_end(tmp_path: Path) -> None:
