@@ -22,7 +22,8 @@ HOSTILE = "<script>alert(1)</script></svg><b>bold</b>"
 #: fails the first time.
 FLAKY = (
     "sleep 2; f=/mnt/state/tried.$BATCH_COMPUTE_DAG_INSTANCE_ID;"
-    " if [ $BATCH_COMPUTE_DAG_INSTANCE_ID != 1 ] || [ -e $f ]; then echo ok; else touch $f; exit 7; fi"
+    " if [ $BATCH_COMPUTE_DAG_INSTANCE_ID != 1 ] || [ -e $f ]; then echo ok;"
+    " else touch $f; exit 7; fi"
 )
 
 
