@@ -20,31 +20,40 @@ from localbatch.cli.common import (
     fail,
     open_local,
 )
-from localbatch.cli.run_progress import PlainProgress
+from localbatch.cli.job_views import print_json
+from localbatch.cli.run_progress import PlainProgress, summary_json
 from localbatch.cli.stop_signal import close_uninterrupted, terminate_as_interrupt
 from localbatch.spec.errors import ApiError
 from localbatch.states import State
+from localbatch.storage.layout import job_dir, logs_dir
 
 EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
 
 
-def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
-    """Run the job's unfinished instances here; the exit status `localbatch run` would give."""
+def start_here(config: Config, job_id: str, runtime_choice: str, as_json: bool = False) -> int:
+    """Run the job's unfinished instances here; the exit status `localbatch run` would give.
+
+    With `as_json`, progress goes to stderr and the final summary to stdout as JSON.
+    """
     from localbatch.application.foreground import start_or_recover, stop_and_wait, wait_for_end
 
     local = open_local(config, choose_runtime(config, runtime_choice))
-    local.bus.subscribe(PlainProgress(sys.stdout))
+    local.bus.subscribe(PlainProgress(sys.stderr if as_json else sys.stdout))
     try:
         with terminate_as_interrupt():
             try:
                 start_or_recover(local, job_id, lambda line: click.echo(line, err=True))
-                state = wait_for_end(local, job_id)
+                status = EXIT_FOR_STATE.get(wait_for_end(local, job_id), EXIT_JOB_FAILED)
             except ApiError as error:
                 fail(f"{error.code}: {error.message}", EXIT_INVALID)
             except KeyboardInterrupt:
                 click.echo("interrupted: stopping the job", err=True)
                 stop_and_wait(local, job_id)
-                return EXIT_INTERRUPTED
+                status = EXIT_INTERRUPTED
+        snapshot = local.service.snapshot(job_id)
+        if as_json and snapshot is not None:
+            logs = logs_dir(job_dir(config.state_dir, job_id))
+            print_json(summary_json(snapshot, logs, (), status))
     finally:
         close_uninterrupted(local.close)
-    return EXIT_FOR_STATE.get(state, EXIT_JOB_FAILED)
+    return status

@@ -1,4 +1,4 @@
-"""`localbatch report JOB_ID`: a job's run report, as one HTML file, JSON or text.
+"""`localbatch report JOB`: a job's run report, as one HTML file, JSON or text.
 
 HTML goes to `<state-dir>/jobs/<job-id>/report.html` unless `-o` says where (`-o -`:
 stdout), and its path is printed; JSON and text go to stdout unless `-o` names a file.
@@ -12,14 +12,21 @@ from pathlib import Path
 
 import click
 
-from localbatch.cli.common import EXIT_INVALID, Config, config_options, fail, open_store
+from localbatch.cli.common import (
+    Config,
+    api_error_exit,
+    config_options,
+    fail,
+    open_store,
+    resolved_job_id,
+)
 from localbatch.spec.errors import ApiError
 
 FORMATS = ("html", "json", "text")
 
 
 @click.command("report", short_help="Write a job's run report (DAG, timeline, resources).")
-@click.argument("job_id")
+@click.argument("job", metavar="JOB")
 @click.option(
     "--format",
     "output_format",
@@ -32,13 +39,14 @@ FORMATS = ("html", "json", "text")
     "-o",
     "--output",
     metavar="FILE",
-    help="Write here (- for stdout). Default: html to <state-dir>/jobs/JOB_ID/report.html, "
+    help="Write here (- for stdout). Default: html to <state-dir>/jobs/<job-id>/report.html, "
     "json and text to stdout.",
 )
 @config_options
-def report_command(job_id: str, output_format: str, output: str | None, config: Config) -> None:
-    """Write the run report of JOB_ID: its DAG, a timeline of every attempt, and what each
-    attempt used (peak memory, CPU seconds, OOM, CPU throttling) against its instance type."""
+def report_command(job: str, output_format: str, output: str | None, config: Config) -> None:
+    """Write the run report of JOB (an id, a unique prefix of one, or `last`): its DAG, a
+    timeline of every attempt, and what each attempt used (peak memory, CPU seconds, OOM,
+    CPU throttling) against its instance type."""
     from localbatch.report.html import render_html
     from localbatch.report.json_view import report_json
     from localbatch.report.model import build_report
@@ -47,9 +55,10 @@ def report_command(job_id: str, output_format: str, output: str | None, config: 
 
     store = open_store(config)
     try:
+        job_id = resolved_job_id(store, job)
         report = build_report(config, store, job_id)
     except ApiError as error:
-        fail(f"{error.code}: {error.message}", EXIT_INVALID)
+        api_error_exit(error)
     finally:
         store.close()
     if output_format == "html":

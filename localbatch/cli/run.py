@@ -23,6 +23,7 @@ from localbatch.cli.common import (
     fail,
     open_local,
 )
+from localbatch.cli.job_views import print_json
 from localbatch.cli.stop_signal import close_uninterrupted, terminate_as_interrupt
 from localbatch.cli.validate import valid_body_or_exit
 from localbatch.runtime.registry import AUTO, choices, describe_choices
@@ -100,6 +101,12 @@ def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runti
 @click.option(
     "--no-oss-endpoint", is_flag=True, help="Do not start the local OSS endpoint for the instances."
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Progress on stderr; the final summary (or the validation report) as JSON on stdout.",
+)
 @config_options
 def run_command(
     file: str,
@@ -109,10 +116,13 @@ def run_command(
     dry_run: bool,
     pull: bool,
     no_oss_endpoint: bool,
+    as_json: bool,
     config: Config,
 ) -> None:
     """Validate FILE (or - for stdin), then run the job on this machine."""
-    body = valid_body_or_exit(file, config.quotas)
+    if as_json and dry_run:
+        fail("--json does not apply to --dry-run (its output is for reading)")
+    body = valid_body_or_exit(file, config.quotas, as_json=as_json)
 
     from localbatch.spec.model import parse_job
 
@@ -144,31 +154,41 @@ def run_command(
         max_parallel=max_parallel,
     )
     try:
-        status = _run(local, job, only)
+        status = _run(local, job, only, as_json)
     finally:
         close_uninterrupted(local.close)
     raise SystemExit(status)
 
 
-def _run(local: LocalService, job: Job, only: tuple[str, ...]) -> int:
-    """Record the job and run it here to its end, its progress shown; the exit status."""
+def _run(local: LocalService, job: Job, only: tuple[str, ...], as_json: bool) -> int:
+    """Record the job and run it here to its end, its progress shown (the summary also as
+    JSON on stdout with `as_json`); the exit status."""
     from rich.console import Console
 
-    from localbatch.cli.run_progress import print_summary
+    from localbatch.cli.run_progress import print_summary, summary_json
     from localbatch.storage.layout import job_dir, logs_dir
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    out = Console(highlight=False, soft_wrap=True)
+    # With --json, stdout holds the summary alone: progress and the table go to stderr.
+    out = err if as_json else Console(highlight=False, soft_wrap=True)
     job_id = local.service.record(job)
     err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
     state, interrupted = _watch(local, job_id, job, only, out, err)
+    status = _exit_status(state, interrupted)
     snapshot = local.service.snapshot(job_id)
+    logs = logs_dir(job_dir(local.config.state_dir, job_id))
+    not_run = _not_run(job, only)
     if snapshot is not None:
-        logs = logs_dir(job_dir(local.config.state_dir, job_id))
-        print_summary(out, snapshot, logs, _not_run(job, only))
+        print_summary(out, snapshot, logs, not_run)
     _print_report_path(out, local, job_id)
+    if snapshot is not None and as_json:
+        print_json(summary_json(snapshot, logs, not_run, status))
     if job.auto_release and state == State.FINISHED and local.store.get_job(job_id) is None:
         err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
+    return status
+
+
+def _exit_status(state: State | None, interrupted: bool) -> int:
     if interrupted or state == State.STOPPED:
         return EXIT_INTERRUPTED
     return EXIT_OK if state == State.FINISHED else EXIT_JOB_FAILED
@@ -188,12 +208,12 @@ def _watch(
 
     not_run = _not_run(job, only)
     display: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    if out.is_terminal:  # the live table draws while it is entered
+    if out.is_terminal and not out.stderr:  # the live table draws while it is entered
         live = LiveProgress(out, {n: t.instance_count for n, t in job.tasks.items()}, not_run)
         local.bus.subscribe(live)
         display = live
     else:
-        local.bus.subscribe(PlainProgress(sys.stdout, not_run))
+        local.bus.subscribe(PlainProgress(sys.stderr if out.stderr else sys.stdout, not_run))
     with terminate_as_interrupt(), display:
         try:
             local.service.submit(job_id, only=only or None)

@@ -23,9 +23,10 @@ from rich.table import Table
 from localbatch.events import Event
 from localbatch.runtime.base import STOPPED_ERROR_CODE
 from localbatch.states import State
+from localbatch.timefmt import api_time
 
 if TYPE_CHECKING:
-    from localbatch.engine.records import JobSnapshot, TaskSnapshot
+    from localbatch.engine.records import InstanceSnapshot, JobSnapshot, TaskSnapshot
 
 
 def _duration(start: float | None, end: float | None, now: float | None = None) -> str:
@@ -255,3 +256,49 @@ def _oss_log_folders(snapshot: JobSnapshot) -> list[str]:
             if inst.detail.get(key)
         }
     )
+
+
+def _instance_json(task: str, inst: InstanceSnapshot, logs_dir: Path) -> dict[str, object]:
+    return {
+        "InstanceId": inst.instance_id,
+        "State": inst.state.value,
+        "RetryCount": inst.retry_count,
+        "StartTime": api_time(inst.start_time),
+        "EndTime": api_time(inst.end_time),
+        "ExitCode": inst.exit_code,
+        "ErrorCode": inst.error_code,
+        "ErrorMessage": inst.error_message,
+        "StdoutLog": str(logs_dir / f"{task}.{inst.instance_id}.stdout"),
+        "StderrLog": str(logs_dir / f"{task}.{inst.instance_id}.stderr"),
+    }
+
+
+def summary_json(
+    snapshot: JobSnapshot, logs_dir: Path, not_run: Collection[str], exit_status: int
+) -> dict[str, object]:
+    """`run --json` / `start --json`: what the summary table says, for scripts."""
+    return {
+        "JobId": snapshot.job_id,
+        "JobName": snapshot.name,
+        "State": snapshot.state.value,
+        "Message": snapshot.message,
+        "ExitStatus": exit_status,
+        "StartTime": api_time(snapshot.start_time),
+        "EndTime": api_time(snapshot.end_time),
+        "InstanceMetrics": snapshot.instance_metrics.as_api(),
+        "Tasks": [
+            {
+                "TaskName": task.name,
+                "State": task.state.value,
+                "NotRun": task.name in not_run,
+                "Retries": task.retries,
+                "StartTime": api_time(task.start_time),
+                "EndTime": api_time(task.end_time),
+                "InstanceMetrics": task.metrics.as_api(),
+                "Instances": [_instance_json(task.name, i, logs_dir) for i in task.instances],
+            }
+            for task in snapshot.tasks
+        ],
+        "LogsDir": str(logs_dir),
+        "OssLogFolders": _oss_log_folders(snapshot),
+    }

@@ -30,6 +30,8 @@ from localbatch.spec.load import parse_body
 from localbatch.store.records import InstanceRecord
 
 log = logging.getLogger(__name__)
+#: One INFO line per answered request; `localbatch serve` shows them unless told not to.
+request_log = logging.getLogger("localbatch.server.requests")
 
 T = TypeVar("T")
 
@@ -58,26 +60,40 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     if is_report_path(request.path):
         return await handler(request)
     request_id = new_request_id()
+    started = time.monotonic()
+    error: ApiError | None = None
     try:
         _check_version(request)
         _check_signature(request)
         response = await handler(request)
-    except ApiError as error:
-        response = error_response(error)
+    except ApiError as raised:
+        error = raised
     except web.HTTPMethodNotAllowed:
-        response = error_response(
-            ApiError.from_catalogue("MethodNotAllowed", Method=request.method, Path=request.path)
+        error = ApiError.from_catalogue(
+            "MethodNotAllowed", Method=request.method, Path=request.path
         )
     except web.HTTPNotFound:
-        response = error_response(ApiError.from_catalogue("InvalidUrlPattern", Path=request.path))
+        error = ApiError.from_catalogue("InvalidUrlPattern", Path=request.path)
     except web.HTTPRequestEntityTooLarge:
-        response = error_response(ApiError.from_catalogue("Invalid", Parameter="HttpBody"))
+        error = ApiError.from_catalogue("Invalid", Parameter="HttpBody")
     except Exception:
         log.exception(
             "request %s %s failed (request id %s)", request.method, request.path_qs, request_id
         )
-        response = error_response(internal_error())
+        error = internal_error()
+    if error is not None:
+        response = error_response(error)
     response.headers["x-acs-request-id"] = request_id
+    if request_log.isEnabledFor(logging.INFO):
+        request_log.info(
+            "%s %s -> %d%s (%.1f ms, request id %s)",
+            request.method,
+            request.path_qs,
+            response.status,
+            f" {error.code}" if error else "",
+            (time.monotonic() - started) * 1000,
+            request_id,
+        )
     return response
 
 

@@ -92,28 +92,39 @@ CATALOGUE: Final[dict[str, ErrorRow]] = {
         "InternalError",
         "The request processing has failed due to some unknown error, exception or failure.",
     ),
+    # localbatch's own, only from `localbatch validate --strict`: the API accepts (and keeps)
+    # members it does not know.
+    "UnknownField": ErrorRow(400, "UnknownField", "{Parameter} is not a known field."),
 }
 
 
 class ApiError(Exception):
     """An error the API answers: HTTP status, service code and message, plus where it applies.
 
-    `path` is localbatch's own pointer into the request body (e.g. `DAG.Tasks.a.Timeout`);
-    it is never part of the wire body.
+    `path` is localbatch's own pointer into the request body (e.g. `DAG.Tasks.a.Timeout`),
+    `hint` its own words on what the message leaves out (the wrong value, the allowed range,
+    the name probably meant); neither is ever part of the wire body, and neither makes two
+    errors different.
     """
 
-    def __init__(self, http_status: int, code: str, message: str, path: str = "") -> None:
+    def __init__(
+        self, http_status: int, code: str, message: str, path: str = "", hint: str = ""
+    ) -> None:
         super().__init__(f"{http_status} {code}: {message}")
         self.http_status = http_status
         self.code = code
         self.message = message
         self.path = path
+        self.hint = hint
 
     @classmethod
-    def from_catalogue(cls, entry: str, path: str = "", **values: object) -> ApiError:
+    def from_catalogue(
+        cls, entry: str, path: str = "", *, hint: str = "", **values: object
+    ) -> ApiError:
         """Fill one catalogue shape, e.g. `from_catalogue("Missing", Parameter="Name")`."""
         row = CATALOGUE[entry]
-        return cls(row.http_status, row.code.format(**values), row.message.format(**values), path)
+        code, message = row.code.format(**values), row.message.format(**values)
+        return cls(row.http_status, code, message, path, hint)
 
     def to_body(self) -> dict[str, str]:
         """The wire body of the error response."""
@@ -126,15 +137,19 @@ class ApiError(Exception):
             "Code": self.code,
             "Message": self.message,
             "Path": self.path,
+            "Hint": self.hint,
         }
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ApiError):
             return NotImplemented
-        return self.to_dict() == other.to_dict()
+        return self._identity() == other._identity()
+
+    def _identity(self) -> tuple[int, str, str, str]:
+        return (self.http_status, self.code, self.message, self.path)
 
     def __hash__(self) -> int:
-        return hash((self.http_status, self.code, self.message, self.path))
+        return hash(self._identity())
 
     def __repr__(self) -> str:
         return f"ApiError({self.http_status}, {self.code!r}, {self.message!r}, path={self.path!r})"

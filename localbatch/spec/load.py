@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from localbatch.spec.errors import ApiError
+from localbatch.spec.hints import json_type
 from localbatch.spec.model import Job, parse_job
 from localbatch.spec.validate import ValidationReport, validate
 
@@ -35,17 +36,33 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+def where_it_breaks(cause: BaseException) -> str:
+    """Where a body stops being JSON, which the service's InvalidJsonFormat never says."""
+    if isinstance(cause, json.JSONDecodeError):
+        return f"line {cause.lineno} column {cause.colno}: {cause.msg}"
+    if isinstance(cause, UnicodeDecodeError):
+        return f"byte {cause.start}: not UTF-8"
+    if isinstance(cause, RecursionError):
+        return "nested too deeply to parse"
+    return str(cause)
+
+
 def parse_body(data: bytes | str) -> dict[str, Any]:
-    """Decode a request body: 400 InvalidJsonFormat or 400 InvalidHttpBody when unusable."""
+    """Decode a request body: 400 InvalidJsonFormat or 400 InvalidHttpBody when unusable.
+
+    The error's hint says where the JSON breaks (line and column) or what the body is.
+    """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         body = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError) as exc:
         # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError is nesting
         # deeper than the interpreter can parse.
-        raise ApiError.from_catalogue("InvalidJsonFormat") from None
+        hint = where_it_breaks(exc)
+        raise ApiError.from_catalogue("InvalidJsonFormat", hint=hint) from None
     if not isinstance(body, dict):
-        raise ApiError.from_catalogue("InvalidHttpBody")
+        hint = f"the body is {json_type(body)}, not an object"
+        raise ApiError.from_catalogue("InvalidHttpBody", hint=hint)
     return body
 
 

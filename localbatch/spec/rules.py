@@ -12,8 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from localbatch.spec.buckets import BUCKET_PATTERN
+
 JsonType = Literal["string", "integer", "number", "boolean", "object", "array"]
 #: file: `oss://bucket/key` not ending in `/`; folder: ends in `/`; mount: `oss://` or `nas://`.
+#: The bucket must be a valid OSS bucket name (spec/buckets.py).
 OssKind = Literal["file", "folder", "mount"]
 #: any_os: absolute on Linux or a drive letter on Windows; absolute: the shorter table message.
 LocalKind = Literal["any_os", "absolute", "generic"]
@@ -25,9 +28,9 @@ MAX_FREE_DEPTH = 64
 #: Whole-string patterns, valid both in Python and in JSON Schema (ECMA-262) regexes.
 NAME_PATTERN = r"[a-zA-Z_-][a-zA-Z0-9_-]*"
 OSS_PATTERNS = {
-    "file": r"oss://[^/]+/.*[^/]",
-    "folder": r"oss://[^/]+/(.*/)?",
-    "mount": r"(oss|nas)://.+",
+    "file": rf"oss://{BUCKET_PATTERN}/.*[^/]",
+    "folder": rf"oss://{BUCKET_PATTERN}/(.*/)?",
+    "mount": rf"oss://{BUCKET_PATTERN}(/.*)?|nas://.+",
 }
 ABSOLUTE_PATTERN = r"(/|[A-Za-z]:[\\/]).*"
 

@@ -385,6 +385,15 @@ class Store:
         row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return self._job(row) if row else None
 
+    def job_ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """At most `limit` job ids beginning with `prefix` (any case), newest first."""
+        rows = self._conn().execute(
+            "SELECT id FROM jobs WHERE upper(substr(id, 1, ?)) = upper(?)"
+            " ORDER BY seq DESC LIMIT ?",
+            (len(prefix), prefix, limit),
+        )
+        return [row["id"] for row in rows]
+
     def job_for_token(self, token: str) -> tuple[str, str] | None:
         """(job id, body digest) of the job created with this IdempotentToken."""
         row = (

@@ -94,4 +94,4 @@ def test_report_of_a_missing_job_is_one_line(tmp_path: Path) -> None:
          "--state-dir", str(tmp_path)],
         capture_output=True, text=True,
     )  # fmt: skip
-    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "NotFound" in done.stderr
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "NotFound" in done.stderr

@@ -39,6 +39,7 @@ LAYERS = {
     "localbatch.ossendpoint": 2,
     "localbatch.runtime": 2,
     "localbatch.events.notify": 3,  # a listener: it reads the store
+    "localbatch.starter": 3,  # the job `init` writes, staged through storage
     "localbatch.engine": 4,
     "localbatch.application": 5,
     "localbatch.report": 5,  # a use case of the stored jobs, and a listener of the stack

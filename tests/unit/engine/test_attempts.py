@@ -44,7 +44,7 @@ class _Storage:
             needs = (package_view(root),)
             stdout_path = root / "out"
             stderr_path = root / "err"
-            stdout_object = "oss://b/stdout.job-1.t.0"
+            stdout_object = "oss://bkt/stdout.job-1.t.0"
             stderr_object = ""
 
             def start_streaming(self) -> None:
@@ -96,7 +96,7 @@ def test_a_failed_program_still_finishes_storage_and_records_its_error(
     )
     assert outcome.exit_code == 2 and outcome.error_code == ""
     assert detail["storage_error"] == "OutputUploadFailed: disk full"
-    assert detail["stdout_object"] == "oss://b/stdout.job-1.t.0" and detail["runtime"] == "fake"
+    assert detail["stdout_object"] == "oss://bkt/stdout.job-1.t.0" and detail["runtime"] == "fake"
     assert storage.calls == ["prepare", "finish keep=False"] and started == ["fake-1"]
 
 

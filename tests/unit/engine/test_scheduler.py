@@ -330,12 +330,12 @@ def test_capacity_is_returned_after_every_attempt() -> None:
 def test_events_carry_attempt_results_and_metrics() -> None:
     s = unlimited()
     s.submit(plan({"a": 1}, retries=1), 0.0)
-    s.started("job-1", "a", 0, 1.0, {"stdout_object": "oss://b/stdout.x"})
+    s.started("job-1", "a", 0, 1.0, {"stdout_object": "oss://bkt/stdout.x"})
     actions = s.ended("job-1", "a", 0, AttemptOutcome(None, "OutOfMemory", "killed"), 2.0)
     waiting = next(a.event for a in actions if isinstance(a, Publish))
     assert waiting.name == "OnInstanceWaiting"
     assert (waiting.retry_count, waiting.attempt, waiting.error_code) == (1, 0, "OutOfMemory")
-    assert waiting.detail["stdout_object"] == "oss://b/stdout.x"
+    assert waiting.detail["stdout_object"] == "oss://bkt/stdout.x"
     assert waiting.detail["attempts"][0]["error_message"] == "killed"
     run(s, "a", 0)
     snap = s.snapshot("job-1")

@@ -60,6 +60,8 @@ def test_report_command_formats_and_outputs(ran: RanJob, tmp_path: Path) -> None
     path.unlink()
     html = _cli(ran, "report", ran.job_id)
     assert html.exit_code == 0 and html.stdout.strip() == str(path) and path.is_file()
+    assert _cli(ran, "report", "last").stdout.strip() == str(path)
+    assert _cli(ran, "report", ran.job_id[:12]).stdout.strip() == str(path)
     data = json.loads(_cli(ran, "report", ran.job_id, "--format", "json").stdout)
     assert data["JobId"] == ran.job_id
     assert _cli(ran, "report", ran.job_id, "--format", "text").stdout.startswith("job ")
@@ -67,7 +69,7 @@ def test_report_command_formats_and_outputs(ran: RanJob, tmp_path: Path) -> None
     written = _cli(ran, "report", ran.job_id, "-o", str(target))
     assert written.stdout.strip() == str(target) and "<svg" in target.read_text()
     missing = _cli(ran, "report", "job-00000000000000000000000000000000")
-    assert missing.exit_code == 1 and "NotFound" in missing.stderr
+    assert missing.exit_code == 2 and "NotFound" in missing.stderr
     nowhere = _cli(ran, "report", ran.job_id, "-o", str(tmp_path / "no" / "dir.html"))
     assert nowhere.exit_code != 0 and "cannot write the report" in nowhere.stderr
 
