@@ -263,6 +263,8 @@ class ProcessRuntime:
             try:
                 if child_pid is not None:  # None: bwrap failed before making the sandbox
                     scope, cpu_scope = self._confine(spec, child_pid, cores, quota)
+            except ProcessLookupError:
+                pass  # the sandbox is gone before its program ran: bwrap's exit says why
             except OSError as exc:
                 popen.kill()
                 popen.wait()
