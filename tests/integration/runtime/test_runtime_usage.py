@@ -13,7 +13,8 @@ from .conftest import Harness
 HOLD_100MB = (
     "b = bytearray(100 * 2**20)\nb[:: 4096] = b'x' * (len(b) // 4096)\nimport time\ntime.sleep(2)"
 )
-#: Two processes busy for three seconds each: a program that wants two cores.
+#: Two processes busy for three seconds each: a program that wants two cores. Against a
+#: tenth of a core it is throttled even when other work on the machine leaves it little.
 TWO_CORES_BUSY = (
     "import os, time\n"
     "for _ in range(2):\n"
@@ -49,16 +50,16 @@ def test_an_oom_killed_attempt_is_flagged(harness: Harness) -> None:
     assert usage.peak_memory_bytes is not None and usage.peak_memory_bytes >= 128 * 2**20 * 0.9
 
 
-def test_a_two_core_program_on_half_a_core_is_throttled(harness: Harness) -> None:
+def test_a_two_core_program_on_a_tenth_of_a_core_is_throttled(harness: Harness) -> None:
     describe = getattr(harness.runtime, "describe", None)
     if describe is not None and "CPU via CPU affinity" in describe():
         pytest.skip(f"no CPU quota cgroup here ({describe()})")
-    outcome = harness.run(harness.spec("python3", "-c", TWO_CORES_BUSY, cpu_cores=0.5))
+    outcome = harness.run(harness.spec("python3", "-c", TWO_CORES_BUSY, cpu_cores=0.1))
     assert outcome.succeeded, harness.stderr.read_text()
     usage = outcome.usage
     assert usage is not None
     assert usage.throttled is True and usage.throttled_seconds > 0, usage
-    assert usage.cpu_seconds is not None and usage.cpu_seconds > 0.5
+    assert usage.cpu_seconds is not None and usage.cpu_seconds > 0.1
 
 
 def test_a_one_core_program_within_its_limit_is_not_throttled(harness: Harness) -> None:
