@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from localbatch.config import Config
+from localbatch.diskspace import explain
 from localbatch.events import Event
 from localbatch.report.html import render_html
 from localbatch.report.model import build_report
@@ -61,6 +62,9 @@ class ReportWriter:
             return
         try:
             write_report(self.config, self.store, event.job_id)
+        except OSError as exc:  # a full or read-only disk: one line, not a traceback
+            where = report_path(self.config.state_dir, event.job_id)
+            log.warning("cannot write the report %s: %s", where, explain(where.parent, exc))
         except Exception:
             log.exception("could not write the report of %s", event.job_id)
 

@@ -103,8 +103,13 @@ def start_stack(
         assert recovery is not None
         recovery.start(sweep_interval)
         local.closers.append(recovery.close)
-        app = make_app(local.service, reports_from_anywhere=reports_from_anywhere)
-        api = ServerThread(app, host, port)
+        # The API refuses any Content-Encoding (server/headers.py): nothing is inflated first.
+        api = ServerThread(
+            make_app(local.service, reports_from_anywhere=reports_from_anywhere),
+            host,
+            port,
+            auto_decompress=False,
+        )
         api.start()
         local.closers.append(api.stop)
         info = ServerInfo(url=api.url, runner=local.service.runner, oss_address=local.oss_address)

@@ -57,7 +57,7 @@ def test_a_retry_closes_the_failed_attempt_and_the_next_has_its_own_row(
 
 
 def _without_usage(schema: str) -> str:
-    """The schema before upgrade 2: attempts without their resource use."""
+    """The schema before upgrade 3: attempts without their resource use."""
     for name, kind in USAGE_COLUMNS.items():
         schema = schema.replace(f"    {name} {kind},\n", "")
     assert "usage_source" not in schema
@@ -165,8 +165,8 @@ def test_the_upgrade_runs_once(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_version_1_store_gets_the_usage_columns(tmp_path: Path) -> None:
-    """Upgrade 2: old attempts have no usage (not measured then); new ones keep theirs."""
+def test_a_version_2_store_gets_the_usage_columns(tmp_path: Path) -> None:
+    """Upgrade 3: old attempts have no usage (not measured then); new ones keep theirs."""
     state_dir = tmp_path / "state"
     state_dir.mkdir()
     conn = sqlite3.connect(state_dir / "localbatch.db")
@@ -179,7 +179,7 @@ def test_a_version_1_store_gets_the_usage_columns(tmp_path: Path) -> None:
         "INSERT INTO attempts (job_id, task_name, instance_id, run, attempt, state)"
         " VALUES ('job-1', 'split', 0, 0, 0, 'Failed')"
     )
-    conn.execute("PRAGMA user_version = 1")
+    conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
     store = Store.open(state_dir)
@@ -196,5 +196,5 @@ def test_a_version_1_store_gets_the_usage_columns(tmp_path: Path) -> None:
     finally:
         store.close()
     conn = sqlite3.connect(state_dir / "localbatch.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION == 3
     conn.close()
