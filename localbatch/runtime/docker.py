@@ -127,6 +127,37 @@ def owner_alive(labels: dict[str, str]) -> bool:
         return False
 
 
+def find_cgroup(client: docker.DockerClient, container_id: str) -> tuple[int, CgroupDirs | None]:
+    """The container's main process and cgroups, when its engine runs on this host (asked
+    while it runs: one that already ended has none); (0, None) otherwise."""
+    try:
+        pid = int(client.api.inspect_container(container_id)["State"]["Pid"] or 0)
+    except (*ENGINE_ERRORS, KeyError, ValueError):
+        return 0, None
+    cgroup = process_dirs(pid) if pid else None
+    if cgroup is not None and all(container_id in str(d) for d in cgroup.dirs.values()):
+        return pid, cgroup
+    return pid, None
+
+
+def container_probe(
+    container_id: str, pid: int, cgroup: CgroupDirs | None, memory_limit: int, cpu_cores: float
+) -> UsageProbe:
+    """A running container's probe (`find_cgroup` found `pid` and `cgroup`): its cgroup,
+    else its process tree, else nothing, said why."""
+    if cgroup is not None:
+        note = LAST_READING_NOTE.format(interval=CGROUP_INTERVAL)
+        return CgroupProbe(cgroup, memory_limit, cpu_cores, False, note)
+    if pid and _runs_here(pid, container_id):
+        return ProcessTreeProbe(pid, memory_limit, cpu_cores, "no CPU quota counter")
+    if not pid and engine_address().startswith("unix://"):
+        return Unmeasured(ENDED_TOO_SOON)
+    return Unmeasured(
+        f"the container's cgroup and processes are not visible from this host "
+        f"(Docker engine at {engine_address()})"
+    )
+
+
 def _runs_here(pid: int, container_id: str) -> bool:
     """Whether `pid` of this host is the container's (an engine elsewhere has its own pids)."""
     try:
@@ -379,31 +410,13 @@ class DockerRuntime:
         return handle.outcome if handle.done.is_set() else None
 
     def _find_cgroup(self, handle: DockerHandle) -> None:
-        """The container's process and cgroups, when the engine runs on this host (a
-        container is started when this is asked; one that already ended has none)."""
-        try:
-            handle.pid = int(self.client.api.inspect_container(handle.ref)["State"]["Pid"] or 0)
-        except (*ENGINE_ERRORS, KeyError, ValueError):
-            return
-        cgroup = process_dirs(handle.pid) if handle.pid else None
-        if cgroup is not None and all(handle.ref in str(d) for d in cgroup.dirs.values()):
-            handle.cgroup = cgroup
+        handle.pid, handle.cgroup = find_cgroup(self.client, handle.ref)
 
     def usage_probe(self, handle: object, memory_limit: int, cpu_cores: float) -> UsageProbe:
         """The container's own cgroup when the engine runs on this host; its process tree
         where its cgroup is not visible; nothing (said so) for an engine elsewhere."""
         assert isinstance(handle, DockerHandle)
-        if handle.cgroup is not None:
-            note = LAST_READING_NOTE.format(interval=CGROUP_INTERVAL)
-            return CgroupProbe(handle.cgroup, memory_limit, cpu_cores, False, note)
-        if handle.pid and _runs_here(handle.pid, handle.ref):
-            return ProcessTreeProbe(handle.pid, memory_limit, cpu_cores, "no CPU quota counter")
-        if not handle.pid and engine_address().startswith("unix://"):
-            return Unmeasured(ENDED_TOO_SOON)
-        return Unmeasured(
-            f"the container's cgroup and processes are not visible from this host "
-            f"(Docker engine at {engine_address()})"
-        )
+        return container_probe(handle.ref, handle.pid, handle.cgroup, memory_limit, cpu_cores)
 
     def stop(self, handle: AttemptHandle, grace: float) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds (Docker's own stop; blocks until ended)."""

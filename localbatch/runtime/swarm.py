@@ -54,7 +54,9 @@ from localbatch.runtime.docker import (
     STDERR_HEAD,
     KeepJob,
     classify_exit,
+    container_probe,
     engine_address,
+    find_cgroup,
     image_missing,
     labels_of,
     owner_alive,
@@ -74,6 +76,7 @@ from localbatch.runtime.swarm_service import (
 )
 from localbatch.runtime.swarm_tasks import NODE_LOST, Phase, TaskState, judge, latest_task
 from localbatch.runtime.swarm_watch import TaskWatch
+from localbatch.runtime.usage import Unmeasured, UsageProbe
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +98,12 @@ class SwarmHandle:
     stderr_offset: int
     argv0: str = ""
     memory_bytes: int = 0
-    #: Where it was placed (host name and address), once it was.
+    #: Where it was placed (host name and address, the node's id), once it was, and the
+    #: container there.
     node: str = ""
     node_ip: str = ""
+    node_id: str = ""
+    container_id: str = ""
     outcome: AttemptOutcome | None = None
     removed: bool = False
 
@@ -140,6 +146,7 @@ class SwarmRuntime:
         if state_dir is not None:
             self.owner_labels[LABEL_STATE_DIR] = str(state_dir.resolve())
         self.tasks = TaskWatch(lambda: self.client, ENGINE_ERRORS)
+        self._node_id = ""
 
     @property
     def client(self) -> docker.DockerClient:
@@ -309,6 +316,7 @@ class SwarmRuntime:
         if state is None or state.phase is Phase.WAITING:
             return Pending(state.reason if state else "")
         handle.node, handle.node_ip = state.node_name, state.node_address
+        handle.node_id, handle.container_id = state.node_id, state.container_id
         if state.phase in (Phase.RUNNING, Phase.EXITED):
             return None
         handle.outcome = self._outcome(handle, state)
@@ -360,6 +368,24 @@ class SwarmRuntime:
             return bool(self.client.api.inspect_container(container_id)["State"].get("OOMKilled"))
         except ENGINE_ERRORS:
             return False
+
+    def usage_probe(self, handle: object, memory_limit: int, cpu_cores: float) -> UsageProbe:
+        """What a task on this manager's own node uses, read from its container's cgroup as
+        on the Docker runtime; a task on another node is not measured (said so)."""
+        assert isinstance(handle, SwarmHandle)
+        if handle.node_id != self._own_node():
+            return Unmeasured(
+                f"the task runs on node {handle.node}: its cgroup is on that node, out of "
+                "this manager's reach"
+            )
+        pid, cgroup = find_cgroup(self.client, handle.container_id)
+        return container_probe(handle.container_id, pid, cgroup, memory_limit, cpu_cores)
+
+    def _own_node(self) -> str:
+        """This engine's node id in the swarm (asked once)."""
+        if not self._node_id:
+            self._node_id = str(self.swarm_info().get("NodeID", ""))
+        return self._node_id
 
     def stop(self, handle: AttemptHandle, grace: float) -> None:
         """Remove the service: Swarm sends SIGTERM, then SIGKILL after the service's stop

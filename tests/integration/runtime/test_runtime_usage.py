@@ -40,7 +40,12 @@ def test_peak_memory_of_a_program_holding_100_mb(harness: Harness) -> None:
 
 
 def test_an_oom_killed_attempt_is_flagged(harness: Harness) -> None:
-    program = "b = bytearray(400 * 2**20)\nb[:: 4096] = b'x' * (len(b) // 4096)"
+    # A second before it allocates: the swarm runtime finds a task's cgroup once its node
+    # reported it running, a fraction of a second after it started.
+    program = (
+        "import time\ntime.sleep(1)\n"
+        "b = bytearray(400 * 2**20)\nb[:: 4096] = b'x' * (len(b) // 4096)"
+    )
     if isinstance(getattr(harness.runtime, "memory", None), RlimitMemory):
         pytest.skip("no memory cgroup here: RLIMIT_AS makes the allocation fail instead")
     outcome = harness.run(harness.spec("python3", "-c", program, memory_bytes=128 * 2**20))
