@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from localbatch.config import Config, ConfigError, load_config
+from localbatch.diskspace import explain, unwritable_cause
+from localbatch.unwritable import StoreUnwritable
 
 if TYPE_CHECKING:
     from localbatch.application.stack import LocalService
@@ -116,14 +118,24 @@ def given_options() -> str:
 
 
 #: What opening a state directory's store raises when the directory cannot be used.
-STATE_DIR_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error)
+STATE_DIR_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error, StoreUnwritable)
 
 
 def state_dir_unusable(config: Config, exc: Exception) -> NoReturn:
-    """Exit with why the state directory cannot be used (cannot be created, no permission,
-    not a database), never a traceback."""
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    """Exit with why the state directory cannot be used (full, read-only, cannot be created,
+    no permission, not a database), never a traceback."""
+    reason = exc.cause if isinstance(exc, StoreUnwritable) else explain(config.state_dir, exc)
     fail(f"cannot use the state directory {config.state_dir}: {reason}")
+
+
+def check_oss_root(config: Config) -> None:
+    """Commands that run jobs write to the local OSS root (logs, outputs): a full, read-only
+    or unwritable one is one line and exit 2 before anything starts."""
+    if config.oss.remote:
+        return
+    cause = unwritable_cause(config.oss.root)
+    if cause:
+        fail(f"cannot use the OSS root {config.oss.root}: {cause}")
 
 
 def open_store(config: Config) -> Store:

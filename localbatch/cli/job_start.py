@@ -16,9 +16,11 @@ from localbatch.cli.common import (
     EXIT_JOB_FAILED,
     EXIT_OK,
     Config,
+    check_oss_root,
     choose_runtime,
     fail,
     open_local,
+    open_store,
 )
 from localbatch.cli.job_views import print_json
 from localbatch.cli.run_progress import PlainProgress, summary_json
@@ -37,6 +39,8 @@ def start_here(config: Config, job_id: str, runtime_choice: str, as_json: bool =
     """
     from localbatch.application.foreground import start_or_recover, stop_and_wait, wait_for_end
 
+    open_store(config).close()  # before anything starts: one line, exit 2
+    check_oss_root(config)
     local = open_local(config, choose_runtime(config, runtime_choice))
     local.bus.subscribe(PlainProgress(sys.stderr if as_json else sys.stdout))
     try:

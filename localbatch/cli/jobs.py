@@ -14,7 +14,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import click
 
@@ -98,6 +98,8 @@ def _send(client: ApiClient, method: str, target: str, body: Any = None) -> Any:
     try:
         return client.request(method, target, body)
     except ApiError as error:
+        if error.http_status == 503:  # its store is full or read-only: not the request's fault
+            fail(f"the server at {client.url} cannot record it: {error.code}: {error.message}")
         _api_error(error)
     except OSError as exc:
         fail(f"the server at {client.url} did not answer: {exc}")
@@ -466,7 +468,7 @@ def submit_command(file: str, token: str, url: str | None, as_json: bool, config
         body = read_job_source(file)
     except ApiError as error:
         _api_error(error)
-    target = f"/jobs?IdempotentToken={token}" if token else "/jobs"
+    target = f"/jobs?IdempotentToken={quote(token, safe='')}" if token else "/jobs"
     answer = _send(client, "POST", target, body)
     if as_json:
         print_json(answer)

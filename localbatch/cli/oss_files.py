@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail
+from localbatch.diskspace import NOT_WRITABLE, WRITE_SIDE, cause_of, explain
 from localbatch.storage import reading
 from localbatch.storage.errors import StorageError
 from localbatch.storage.paths import SCHEME, safe_relative
@@ -175,6 +176,17 @@ def cp(src: str, dst: str, config: Config) -> None:
     click.echo(f"copied {copied} object{'s' if copied != 1 else ''}")
 
 
+def _publish(source: Path, target: Location, shown: str = "") -> None:
+    """One upload; a destination that cannot be written is named with the cause."""
+    try:
+        publish_host_file(source, target)
+    except OSError as exc:
+        if cause_of(exc) not in WRITE_SIDE:  # e.g. the source cannot be read: said as is
+            raise
+        fail(f"cannot write {target.url} ({target.path}): {cause_of(exc)}")
+    click.echo(f"{shown or source} -> {target.url}", err=True)
+
+
 def _upload_stdin(config: Config, dst: str) -> int:
     """Standard input, spooled to a temporary file so the object appears whole or not at all
     (input cut short by Ctrl-C or a broken pipe writes nothing)."""
@@ -184,8 +196,7 @@ def _upload_stdin(config: Config, dst: str) -> int:
     with tempfile.NamedTemporaryFile(prefix="localbatch-stdin-") as spool:
         shutil.copyfileobj(sys.stdin.buffer, spool)
         spool.flush()
-        publish_host_file(Path(spool.name), target)
-    click.echo(f"- -> {target.url}", err=True)
+        _publish(Path(spool.name), target, shown="-")
     return 1
 
 
@@ -196,8 +207,7 @@ def _upload(config: Config, source: Path, dst: str) -> int:
             target = _as_folder(config, target)
         if target.oss.is_folder:
             target = target.child(source.name)
-        publish_host_file(source, target)
-        click.echo(f"{source} -> {target.url}", err=True)
+        _publish(source, target)
         return 1
     if not source.is_dir():
         fail(f"no such file or directory: {source}", EXIT_USAGE)
@@ -205,9 +215,7 @@ def _upload(config: Config, source: Path, dst: str) -> int:
     count = 0
     for file in sorted(p for p in source.rglob("*") if not p.is_dir()):
         relative = safe_relative(file.relative_to(source).as_posix())
-        target = folder.child(relative)
-        publish_host_file(file, target)
-        click.echo(f"{file} -> {target.url}", err=True)
+        _publish(file, folder.child(relative))
         count += 1
     return count
 
@@ -231,12 +239,16 @@ def _download(config: Config, src: str, destination: Path) -> int:
 
 def _fetch(location: Location, target: Path) -> None:
     """Download one object to `target` through a temporary sibling, so it appears whole."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with reading.open_object(location) as source, temp.open("xb") as copy:
             shutil.copyfileobj(source, copy)
         os.replace(temp, target)
+    except OSError as exc:
+        if cause_of(exc) not in (*WRITE_SIDE, NOT_WRITABLE):
+            raise
+        fail(f"cannot write {target}: {explain(target.parent, exc)}")
     finally:
         temp.unlink(missing_ok=True)
     click.echo(f"{location.url} -> {target}", err=True)

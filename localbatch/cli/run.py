@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import click
@@ -18,10 +19,12 @@ from localbatch.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     Config,
+    check_oss_root,
     choose_runtime,
     config_options,
     fail,
     open_local,
+    open_store,
 )
 from localbatch.cli.job_views import print_json
 from localbatch.cli.stop_signal import close_uninterrupted, terminate_as_interrupt
@@ -36,6 +39,10 @@ if TYPE_CHECKING:
     from localbatch.engine.dry_run import TaskPreview
     from localbatch.runtime.base import Runtime
     from localbatch.spec.model import Job
+    from localbatch.store.recorder import EventRecorder
+
+#: Seconds between two tries to record the end of a job while its store cannot be written.
+RECORD_RETRY_SECONDS = 1.0
 
 
 def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runtime) -> None:
@@ -123,6 +130,9 @@ def run_command(
     if as_json and dry_run:
         fail("--json does not apply to --dry-run (its output is for reading)")
     body = valid_body_or_exit(file, config.quotas, as_json=as_json)
+    if not dry_run:  # before a runtime is chosen: one line, nothing started
+        open_store(config).close()
+        check_oss_root(config)
 
     from localbatch.spec.model import parse_job
 
@@ -155,6 +165,10 @@ def run_command(
     )
     try:
         status = _run(local, job, only, as_json)
+        if local.recorder is not None:  # may wait for space to come back: Ctrl-C gives up
+            from rich.console import Console
+
+            _record_the_end(local.recorder, Console(stderr=True, highlight=False))
     finally:
         close_uninterrupted(local.close)
     raise SystemExit(status)
@@ -191,6 +205,25 @@ def _exit_status(state: State | None, interrupted: bool) -> int:
     if interrupted or state == State.STOPPED:
         return EXIT_INTERRUPTED
     return EXIT_OK if state == State.FINISHED else EXIT_JOB_FAILED
+
+
+def _record_the_end(recorder: EventRecorder, err: Console) -> None:
+    """The job's last events wait for a store that cannot be written (full disk): wait for
+    space to come back, saying so once; Ctrl-C leaves them to the next start's recovery."""
+    if recorder.flush():
+        return
+    err.print(
+        f"the job store cannot record the end of the job ({recorder.failure}); "
+        "waiting for it to be writable again (Ctrl-C: the next start recovers the job)",
+        markup=False,
+        soft_wrap=True,
+    )
+    try:
+        while not recorder.flush():
+            time.sleep(RECORD_RETRY_SECONDS)
+    except KeyboardInterrupt:
+        pass
+    recorder.close()
 
 
 def _watch(

@@ -73,6 +73,9 @@ class PlainProgress:
                 line += f": {event.detail['message']}"
         elif event.category == "Task":
             line = f"task {event.task_name} {event.state}"
+        elif event.batch is not None:
+            never = " (never started)" if event.state == State.STOPPED else ""
+            line = f"instances {event.task_name}.* {event.state}: {event.batch.size()}{never}"
         else:
             line = _instance_line(event)
         self._print(event, line)
@@ -142,6 +145,9 @@ class LiveProgress:
         if event.category == "Task":
             row.state = event.state
             row.start, row.end = event.start_time, event.end_time
+        elif event.batch is not None:
+            for instance_id in event.batch.ids():
+                row.instance_changed(instance_id, event.state)
         elif event.instance_id is not None:
             row.instance_changed(event.instance_id, event.state)
             if event.state == State.WAITING and event.retry_count:

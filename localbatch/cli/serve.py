@@ -12,6 +12,7 @@ import click
 from localbatch.cli.common import (
     EXIT_USAGE,
     Config,
+    check_oss_root,
     choose_runtime,
     config_options,
     fail,
@@ -89,6 +90,7 @@ def serve_command(
     # An unusable state directory is one clear line here, not a traceback (or a misleading
     # "cannot listen") from inside the stack.
     open_store(config).close()
+    check_oss_root(config)  # jobs write their logs and outputs there, endpoint or not
     runtime = choose_runtime(config, runtime_choice)
     click.echo(package_copy_notice(config), err=True)
     try:

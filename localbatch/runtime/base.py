@@ -70,7 +70,7 @@ class AttemptSpec:
     #: What the program sees, as storage describes it: the package view (shown at
     #: WORKDIR), then input/output/log mappings, mounts, data disk.
     needs: tuple[Need, ...] = ()
-    #: Docker image name; unused by the process runtime.
+    #: Image name (the process runtime with the host's files does not use it).
     image: str = ""
     cpu_cores: float = 1.0
     memory_bytes: int = 0
@@ -167,8 +167,9 @@ def file_size(path: Path) -> int:
 
 
 def uses_images(runtime: Runtime) -> bool:
-    """Whether the runtime honours `AttemptSpec.image` (the process runtime does not), so the
-    engine can say once that image names are ignored. Absent attribute means it does."""
+    """Whether the runtime honours `AttemptSpec.image` (the process runtime does not when it
+    shows the host's files), so the engine can say once that image names are ignored.
+    Absent attribute means it does."""
     return bool(getattr(runtime, "uses_images", True))
 
 

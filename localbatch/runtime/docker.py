@@ -44,6 +44,7 @@ from localbatch.runtime.base import (
     file_size,
 )
 from localbatch.runtime.engine_unreachable import unreachable_message
+from localbatch.runtime.image_supply import EngineSupply, ImageProblem
 from localbatch.runtime.images import how_to_get
 
 LABEL_OWNER_PID = "localbatch.owner-pid"
@@ -146,8 +147,11 @@ class DockerRuntime:
         spare: Collection[str] = (),
         keep_job: KeepJob | None = None,
         state_dir: Path | None = None,
+        images: EngineSupply | None = None,
     ) -> None:
         self._client = client
+        #: Brings images from the OSS-backed registry or image files into the engine.
+        self.images = images
         #: Container ids orphan clean-up leaves alone (a restarted server adopts them).
         self.spare = frozenset(spare)
         #: Jobs whose containers orphan clean-up leaves alone though their owner died.
@@ -218,10 +222,10 @@ class DockerRuntime:
             options["memswap_limit"] = spec.memory_bytes
         return dict(self.client.api.create_host_config(**options))
 
-    def _create(self, spec: AttemptSpec) -> str:
+    def _create(self, spec: AttemptSpec, image: str) -> str:
         return str(
             self.client.api.create_container(
-                spec.image,
+                image,
                 command=list(spec.argv),
                 environment=dict(spec.env),
                 working_dir=WORKDIR,
@@ -278,16 +282,22 @@ class DockerRuntime:
         return handle
 
     def _start_container(self, spec: AttemptSpec) -> tuple[str, _Stream] | AttemptOutcome:
+        image = spec.image
+        if self.images is not None:
+            try:
+                image = self.images.engine_image(self.client, spec.image, spec.env)
+            except ImageProblem as exc:
+                return AttemptOutcome(None, exc.code, exc.message)
         try:
             try:
-                container_id = self._create(spec)
+                container_id = self._create(spec, image)
             except docker.errors.ImageNotFound:
                 if not self.pull:
                     return self._image_missing(spec.image)
                 pulled = self._pull(spec.image)
                 if pulled is not None:
                     return pulled
-                container_id = self._create(spec)
+                container_id = self._create(spec, image)
         except docker.errors.ImageNotFound:
             return self._image_missing(spec.image)
         except ENGINE_ERRORS as exc:

@@ -84,8 +84,31 @@ CATALOGUE: Final[dict[str, ErrorRow]] = {
         403, "InvalidQueryString", "Specified query string {Query} is not valid."
     ),
     "Forbidden": ErrorRow(403, "Forbidden", "{Reason}"),  # see `forbidden()`
+    # Alibaba Cloud's gateway code and words for a signature nonce seen before.
+    "SignatureNonceUsed": ErrorRow(
+        400, "SignatureNonceUsed", "Specified signature nonce was used already."
+    ),
+    "InvalidHeader": ErrorRow(
+        400, "InvalidHeader", "Specified header {Header} is not valid. {Reason}"
+    ),
+    "InvalidDigest": ErrorRow(
+        400, "InvalidDigest", "Specified Content-MD5 is not matched with the request body."
+    ),
     "InvalidResource.NotFound": ErrorRow(
         404, "InvalidResource.NotFound", "Specified resource {Resource} is not found."
+    ),
+    # The job store's disk is full, or cannot be written: nothing was recorded; retrying
+    # later succeeds once it can be written again.
+    "StoreFull": ErrorRow(
+        503,
+        "StoreFull",
+        "The job store has no space left on its device; the request was not recorded. "
+        "Retry once space is freed.",
+    ),
+    "StoreUnavailable": ErrorRow(
+        503,
+        "StoreUnavailable",
+        "The job store cannot be written ({Reason}); the request was not recorded.",
     ),
     "InternalError": ErrorRow(
         500,

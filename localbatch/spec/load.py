@@ -1,7 +1,8 @@
 """Reading a job body from text, a file or stdin, with the service's errors for bad JSON.
 
-`parse_body` is what the HTTP API and the CLI share: strict JSON (no NaN or Infinity, UTF-8,
-any nesting ends in an error rather than a crash), and the body must be an object.
+`parse_body` is what the HTTP API and the CLI share: strict JSON (`jsontext`: UTF-8, no NaN,
+Infinity or out-of-range numbers, no lone surrogates, at most `MAX_JSON_DEPTH` levels, the
+same whatever the caller's stack), and the body must be an object.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from localbatch.spec import jsontext
 from localbatch.spec.errors import ApiError
 from localbatch.spec.hints import json_type
 from localbatch.spec.model import Job, parse_job
@@ -31,19 +33,12 @@ class InvalidJob(Exception):
         self.report = report
 
 
-def _reject_constant(name: str) -> NoReturn:
-    """NaN and Infinity are Python's extensions of JSON; the service refuses them."""
-    raise ValueError(f"{name} is not JSON")
-
-
 def where_it_breaks(cause: BaseException) -> str:
     """Where a body stops being JSON, which the service's InvalidJsonFormat never says."""
     if isinstance(cause, json.JSONDecodeError):
         return f"line {cause.lineno} column {cause.colno}: {cause.msg}"
     if isinstance(cause, UnicodeDecodeError):
         return f"byte {cause.start}: not UTF-8"
-    if isinstance(cause, RecursionError):
-        return "nested too deeply to parse"
     return str(cause)
 
 
@@ -54,12 +49,10 @@ def parse_body(data: bytes | str) -> dict[str, Any]:
     """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        body = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError is nesting
-        # deeper than the interpreter can parse.
-        hint = where_it_breaks(exc)
-        raise ApiError.from_catalogue("InvalidJsonFormat", hint=hint) from None
+        body = jsontext.loads(text)
+    except ValueError as exc:
+        # UnicodeDecodeError, JSONDecodeError and JsonTextError are ValueErrors.
+        raise ApiError.from_catalogue("InvalidJsonFormat", hint=where_it_breaks(exc)) from None
     if not isinstance(body, dict):
         hint = f"the body is {json_type(body)}, not an object"
         raise ApiError.from_catalogue("InvalidHttpBody", hint=hint)

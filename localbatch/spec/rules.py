@@ -22,8 +22,9 @@ OssKind = Literal["file", "folder", "mount"]
 LocalKind = Literal["any_os", "absolute", "generic"]
 
 #: Deepest nesting accepted inside free-form values (UserData, unknown fields): deeper bodies
-#: could not be copied or echoed back safely.
-MAX_FREE_DEPTH = 64
+#: could not be copied or echoed back safely. Well within a whole body's limit
+#: (`jsontext.MAX_JSON_DEPTH`), so that a JSON body can reach it.
+MAX_FREE_DEPTH = 32
 
 #: Whole-string patterns, valid both in Python and in JSON Schema (ECMA-262) regexes.
 NAME_PATTERN = r"[a-zA-Z_-][a-zA-Z0-9_-]*"

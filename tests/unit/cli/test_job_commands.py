@@ -121,6 +121,18 @@ def test_submit_hands_a_file_to_the_server(api: Api, tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "InvalidName" in refused.stderr
 
 
+def test_submit_sends_any_token_as_one_query_value(api: Api, tmp_path: Path) -> None:
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(make_body()))
+    token = "a&b=c d/é?"
+    first = _cli(tmp_path, "submit", str(job_file), "--token", token)
+    assert first.exit_code == 0, first.stderr
+    job_id = first.stdout.strip()
+    assert api.stack.store.job_for_token(token) is not None
+    again = _cli(tmp_path, "submit", str(job_file), "--token", token)
+    assert again.stdout.strip() == job_id
+
+
 def test_without_a_server_changes_apply_to_the_store(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "state")
     # What a server killed in the middle of a job leaves: a Running job of a dead runner.

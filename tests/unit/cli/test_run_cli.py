@@ -224,6 +224,37 @@ def test_instances_signing_with_their_own_keys_reach_the_endpoint_under_api_cred
     assert any("accepts any signature" in r.getMessage() for r in caplog.records)
 
 
+def test_run_waits_for_a_full_store_to_record_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job ended but its store is full: `run` says so once and waits for space."""
+    import io
+
+    from rich.console import Console
+
+    from localbatch.cli import run as run_module
+    from localbatch.unwritable import StoreUnwritable
+
+    class FullThenFreed:
+        failure = StoreUnwritable(Path("/state"), "no space left on device")
+
+        def __init__(self) -> None:
+            self.answers = [False, False, True]
+            self.closed = False
+
+        def flush(self) -> bool:
+            return self.answers.pop(0)
+
+        def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setattr(run_module, "RECORD_RETRY_SECONDS", 0)
+    recorder = FullThenFreed()
+    err = io.StringIO()
+    run_module._record_the_end(recorder, Console(file=err, width=300))  # type: ignore[arg-type]
+    assert recorder.answers == [] and recorder.closed
+    said = err.getvalue().strip().splitlines()
+    assert len(said) == 1 and "no space left on device" in said[0] and "waiting" in said[0]
+
+
 def test_json_prints_the_final_summary_alone_on_stdout(
     tmp_path: Path, runtime: FakeRuntime
 ) -> None:

@@ -104,3 +104,19 @@ def test_failures_without_a_code_are_internal_errors() -> None:
     assert failure_outcome(_Coded("PackageError", "bad")).error_code == "PackageError"
     internal = failure_outcome(RuntimeError("boom"))
     assert (internal.error_code, internal.error_message) == ("InternalError", "RuntimeError: boom")
+
+
+def test_running_out_of_space_in_any_step_is_disk_full() -> None:
+    import errno
+
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device", "/state/jobs/x/logs")
+        except OSError as exc:
+            raise _Coded("OutputUploadFailed", "out/: No space left on device") from exc
+    except _Coded as wrapped:
+        outcome = failure_outcome(wrapped)
+    assert outcome.error_code == "DiskFull"
+    assert outcome.error_message == "out/: No space left on device"
+    assert failure_outcome(OSError(errno.ENOSPC, "full")).error_code == "DiskFull"
+    assert failure_outcome(OSError(errno.EIO, "io")).error_code == "InternalError"

@@ -53,15 +53,28 @@ def launches(actions: list[Action]) -> list[tuple[str, int, int]]:
 
 
 def events(actions: list[Action]) -> list[str]:
+    """Event names with what they are about; a batch is written out instance by instance."""
     out = []
     for a in actions:
         if isinstance(a, Publish):
             e = a.event
             where = e.task_name or ""
+            if e.batch is not None:
+                out.extend(f"{e.name}:{where}.{i}" for i in e.batch.ids())
+                continue
             if e.instance_id is not None:
                 where += f".{e.instance_id}"
             out.append(f"{e.name}:{where}" if where else e.name)
     return out
+
+
+def batches(actions: list[Action]) -> list[tuple[str, str, int, list[int]]]:
+    """The batch events: (name, task, instance count, the ids reported one by one)."""
+    return [
+        (a.event.name, a.event.task_name or "", a.event.batch.count, sorted(a.event.batch.exempt))
+        for a in actions
+        if isinstance(a, Publish) and a.event.batch is not None
+    ]
 
 
 def ended(actions: list[Action]) -> State | None:
@@ -107,6 +120,28 @@ def test_submit_announces_job_tasks_and_instances_waiting() -> None:
         "OnInstanceWaiting:a.0",
         "OnInstanceWaiting:a.1",
     ]
+    # One event speaks for all of a task's instances, however many.
+    assert batches(actions) == [("OnInstanceWaiting", "a", 2, [])]
+
+
+def test_a_large_task_costs_its_description_not_its_instance_count() -> None:
+    s = Scheduler(HostCapacity.unlimited(max_parallel=2))
+    actions = s.submit(plan({"a": 1_000_000, "b": 1_000_000}), 0.0)
+    assert len(actions) == 1 + 2 + 2 + 2  # job, tasks, one batch each, two launches
+    assert launches(actions) == [("a", 0, 0), ("a", 1, 0)]
+    job = s.jobs["job-1"]
+    assert len(job.tasks["a"].instances.records) == 2
+    assert job.instance_counts[State.WAITING] == 2_000_000  # launched, not started yet
+    # The queue goes on in id order, within capacity, without holding every instance.
+    assert launches(run(s, "a", 0)) == [("a", 2, 0)]
+    stop = s.stop("job-1", 3.0)
+    assert batches(stop) == [
+        ("OnInstanceStopped", "a", 1_000_000, [0, 1, 2]),
+        ("OnInstanceStopped", "b", 1_000_000, []),
+    ]
+    # The idle ones stop at once; a.1 and a.2 once their attempts return.
+    assert job.instance_counts[State.STOPPED] == 2_000_000 - 3
+    assert sorted(c.instance_id for c in stop if isinstance(c, Cancel)) == [1, 2]
 
 
 def test_job_and_task_run_once_their_first_instance_runs() -> None:
