@@ -303,8 +303,10 @@ class DockerRuntime:
         except ENGINE_ERRORS as exc:
             return AttemptOutcome(None, START_FAILED, f"Docker refused the container: {exc}")
         try:
-            # Attached before it starts, so no output is missed and the stream ends with it.
-            stream = self.client.api.attach(container_id, stream=True, logs=True, demux=True)
+            # Attached before it starts, so no output is missed and the stream ends with it:
+            # the engine subscribes before it answers. Its log is not asked for too: the
+            # replay would repeat what the live stream also delivers (a line written twice).
+            stream = self.client.api.attach(container_id, stream=True, logs=False, demux=True)
             self.client.api.start(container_id)
         except ENGINE_ERRORS as exc:
             self._remove(container_id)
@@ -472,8 +474,8 @@ class DockerRuntime:
 
 def _logs_from_start(client: docker.DockerClient, ref: str) -> _Stream:
     """A container's whole output from its start, followed until it ends, as (stdout,
-    stderr) chunks. Two `logs` streams: attach's replay (the only demultiplexed one) misses
-    what is written while it switches from the log to the live output.
+    stderr) chunks. Two `logs` streams: attach's replay (the only demultiplexed one) can miss
+    or repeat what is written while it switches from the log to the live output.
 
     OutputUnreadable when the engine refuses or breaks off either stream. Ending quietly
     instead would pass a partial log off as whole: a container someone else is removing
