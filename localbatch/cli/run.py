@@ -190,12 +190,13 @@ def _run(local: LocalService, job: Job, only: tuple[str, ...], as_json: bool) ->
     state, interrupted = _watch(local, job_id, job, only, out, err)
     status = _exit_status(state, interrupted)
     snapshot = local.service.snapshot(job_id)
+    logs = logs_dir(job_dir(local.config.state_dir, job_id))
+    not_run = _not_run(job, only)
     if snapshot is not None:
-        logs = logs_dir(job_dir(local.config.state_dir, job_id))
-        not_run = _not_run(job, only)
         print_summary(out, snapshot, logs, not_run)
-        if as_json:
-            print_json(summary_json(snapshot, logs, not_run, status))
+    _print_report_path(out, local, job_id)
+    if snapshot is not None and as_json:
+        print_json(summary_json(snapshot, logs, not_run, status))
     if job.auto_release and state == State.FINISHED and local.store.get_job(job_id) is None:
         err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
     return status
@@ -256,6 +257,17 @@ def _watch(
         except KeyboardInterrupt:
             err.print("interrupted: stopping the job", markup=False, soft_wrap=True)
             return stop_and_wait(local, job_id), True
+
+
+def _print_report_path(out: Console, local: LocalService, job_id: str) -> None:
+    """Where the report the stack wrote as the job ended is (said when it could not be)."""
+    from localbatch.report.writer import report_path
+
+    path = report_path(local.config.state_dir, job_id)
+    if path.exists():
+        out.print(f"report: {path}", markup=False, soft_wrap=True)
+    else:
+        out.print("report: not written (see the log above)", markup=False)
 
 
 def _not_run(job: Job, only: tuple[str, ...]) -> frozenset[str]:

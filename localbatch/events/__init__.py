@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TypedDict, cast
 
 from localbatch.states import State
+from localbatch.usage import ResourceUsage
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,19 @@ def event_name(category: str, state: State) -> str:
     return f"On{category}{state.value}"
 
 
+class UsageDetail(TypedDict):
+    """An attempt's `ResourceUsage` as events list it."""
+
+    source: str
+    peak_memory_bytes: int | None
+    cpu_seconds: float | None
+    oom_killed: bool | None
+    throttled_seconds: float | None
+    memory_limit_bytes: int | None
+    cpu_limit_cores: float | None
+    note: str
+
+
 class AttemptDetail(TypedDict):
     """One attempt of an instance as instance events list them (`attempts`): the fields of
     `AttemptSnapshot` (`AttemptSnapshot.as_detail`)."""
@@ -50,6 +64,8 @@ class AttemptDetail(TypedDict):
     ref: str
     stdout_offset: int | None
     stderr_offset: int | None
+    #: `ResourceUsage`'s fields once it ended; None before, or when it never started.
+    usage: UsageDetail | None
 
 
 class EventDetail(TypedDict, total=False):
@@ -131,6 +147,8 @@ class AttemptSnapshot:
     #: attempt appends to; None when not known (it never started, or an older record).
     stdout_offset: int | None = None
     stderr_offset: int | None = None
+    #: What it used, as its runtime measured it; None until it ended (or never started).
+    usage: ResourceUsage | None = None
 
     def as_detail(self) -> AttemptDetail:
         """Its fields as an event's detail lists them (stored as JSON)."""

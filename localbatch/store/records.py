@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from localbatch.events import EventDetail
 from localbatch.states import State
+from localbatch.usage import ResourceUsage
 
 T = TypeVar("T")
 
@@ -93,6 +94,8 @@ class AttemptRecord:
     #: every run appends to them); None when not recorded.
     stdout_offset: int | None = None
     stderr_offset: int | None = None
+    #: What it used; None until it ended, or when recorded by an earlier localbatch.
+    usage: ResourceUsage | None = None
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,14 @@ CREATE TABLE IF NOT EXISTS attempts (
     ref TEXT NOT NULL DEFAULT '',
     stdout_offset INTEGER,
     stderr_offset INTEGER,
+    usage_source TEXT,
+    peak_memory_bytes INTEGER,
+    cpu_seconds REAL,
+    oom_killed INTEGER,
+    throttled_seconds REAL,
+    memory_limit_bytes INTEGER,
+    cpu_limit_cores REAL,
+    usage_note TEXT,
     PRIMARY KEY (job_id, task_name, instance_id, run, attempt)
 );
 CREATE TABLE IF NOT EXISTS events (

@@ -13,8 +13,9 @@ from localbatch.events import AttemptSnapshot, Event
 from localbatch.spec.model import Job
 from localbatch.states import State
 from localbatch.store import Store
-from localbatch.store.migrations import CURRENT_VERSION, UNKNOWN_END
+from localbatch.store.migrations import CURRENT_VERSION, UNKNOWN_END, USAGE_COLUMNS
 from localbatch.store.schema import SCHEMA
+from localbatch.usage import ResourceUsage
 
 JobFactory = Callable[..., Job]
 
@@ -55,12 +56,22 @@ def test_a_retry_closes_the_failed_attempt_and_the_next_has_its_own_row(
 # -- a store written before attempt records ended ----------------------------------------------
 
 
+def _without_usage(schema: str) -> str:
+    """The schema before upgrade 3: attempts without their resource use."""
+    for name, kind in USAGE_COLUMNS.items():
+        schema = schema.replace(f"    {name} {kind},\n", "")
+    assert "usage_source" not in schema
+    return schema
+
+
 def _old_store(state_dir: Path) -> Path:
     """The schema as it was before the upgrade: no log offsets, user_version 0."""
     state_dir.mkdir(parents=True)
     path = state_dir / "localbatch.db"
-    old = SCHEMA.replace("    stdout_offset INTEGER,\n    stderr_offset INTEGER,\n", "")
-    assert old != SCHEMA
+    old = _without_usage(SCHEMA).replace(
+        "    stdout_offset INTEGER,\n    stderr_offset INTEGER,\n", ""
+    )
+    assert "stdout_offset" not in old
     conn = sqlite3.connect(path)
     conn.executescript(old)
     conn.execute(
@@ -152,3 +163,38 @@ def test_the_upgrade_runs_once(tmp_path: Path) -> None:
         assert store.attempts("job-1", "split", 0)[0].state == State.RUNNING
     finally:
         store.close()
+
+
+def test_a_version_2_store_gets_the_usage_columns(tmp_path: Path) -> None:
+    """Upgrade 3: old attempts have no usage (not measured then); new ones keep theirs."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    conn = sqlite3.connect(state_dir / "localbatch.db")
+    conn.executescript(_without_usage(SCHEMA))
+    conn.execute(
+        "INSERT INTO jobs (id, name, state, creation_time, body) VALUES ('job-1', 'j',"
+        " 'Running', 1.0, '{}')"
+    )
+    conn.execute(
+        "INSERT INTO attempts (job_id, task_name, instance_id, run, attempt, state)"
+        " VALUES ('job-1', 'split', 0, 0, 0, 'Failed')"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = Store.open(state_dir)
+    try:
+        (old,) = store.attempts("job-1", "split", 0)
+        assert old.usage is None
+        usage = ResourceUsage("cgroup v1", 100, 1.5, True, 0.25, 200, 2.0, "a note")
+        attempt = AttemptSnapshot(1, State.FINISHED, 2.0, 3.0, 0, usage=usage)
+        store.on_event(_instance(State.FINISHED, attempt))
+        # A later event that does not know the usage leaves it.
+        store.on_event(_instance(State.FINISHED, AttemptSnapshot(1, State.FINISHED, 2.0, 3.0, 0)))
+        assert [a.usage for a in store.attempts("job-1", "split", 0)] == [None, usage]
+        assert store.job_attempts("job-1")[1].usage == usage
+    finally:
+        store.close()
+    conn = sqlite3.connect(state_dir / "localbatch.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION == 3
+    conn.close()
