@@ -30,6 +30,9 @@ class NewContainer:
     def start(self, ref: str) -> None:
         self.calls.append(("start", {}))
 
+    def inspect_container(self, ref: str) -> dict[str, Any]:
+        return {"State": {"Pid": 0}}  # ended already: no process to measure
+
     def wait(self, ref: str) -> dict[str, int]:
         return {"StatusCode": 0}
 
