@@ -104,6 +104,9 @@ class Config:
     #: Bytes one package may take unpacked (PackageError beyond), and the cache's cap.
     package_max_unpacked: int = DEFAULT_PACKAGE_MAX_UNPACKED
     package_cache_size: int = DEFAULT_PACKAGE_CACHE_SIZE
+    #: Start instances side by side whatever their sizes add up to, each inside its own
+    #: limits, up to --max-parallel (docs/running.md, "Scheduling and capacity").
+    oversubscribe: bool = False
     source: Path | None = None
 
     def nas_dir(self, file_system_id: str) -> Path:
@@ -156,6 +159,7 @@ KNOWN_KEYS: Mapping[str, frozenset[str] | None] = {
     "api": frozenset({"access_key_id", "access_key_secret"}),
     "notifications": frozenset({"endpoint"}),
     "packages": frozenset({"copy", "max_unpacked_size", "cache_size"}),
+    "capacity": frozenset({"oversubscribe"}),
 }
 CLUSTER_KEYS = frozenset({"image_id", "instance_type", "docker_image"})
 
@@ -268,6 +272,11 @@ def load_config(
         or packages.get("cache_size", DEFAULT_PACKAGE_CACHE_SIZE),
         "packages cache_size",
     )
+    capacity = _table(data, "capacity", config_path)
+    oversubscribe = _flag(
+        env.get("LOCALBATCH_OVERSUBSCRIBE") or capacity.get("oversubscribe", False),
+        "capacity oversubscribe (LOCALBATCH_OVERSUBSCRIBE)",
+    )
     if package_copy not in ("auto", "overlay", "link", "copy"):
         raise ConfigError(
             f"package copy mode must be 'auto', 'overlay', 'link' or 'copy', not {package_copy!r}"
@@ -289,6 +298,7 @@ def load_config(
         package_copy=package_copy,
         package_max_unpacked=max_unpacked,
         package_cache_size=cache_size,
+        oversubscribe=oversubscribe,
         source=config_path if data else None,
     )
 
@@ -301,3 +311,17 @@ def _size(value: object, name: str) -> int:
     if isinstance(value, bool) or not number.isdigit() or int(number) <= 0:
         raise ConfigError(f"{name} must be a positive size such as 4GiB or 500MiB, not {value!r}")
     return int(number) * _SIZE_UNITS[unit]
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _flag(value: object, name: str) -> bool:
+    """A yes/no setting: a TOML boolean, or 1/true/yes/on and 0/false/no/off in a variable."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"{name} must be true or false, not {value!r}")

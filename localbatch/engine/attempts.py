@@ -84,8 +84,10 @@ def execute_attempt(
     cancel: threading.Event,
     detail: EventDetail,
     on_started: Callable[[AttemptHandle], None],
+    kill: threading.Event | None = None,
 ) -> AttemptOutcome:
     """Prepare, run and finish one attempt; `detail` receives the log paths as they are known.
+    `kill` cuts short the grace period of a stop (`run_attempt`).
 
     Never raises for a failure of the program, of storage or of the runtime: each becomes
     the attempt's outcome with its error code.
@@ -114,7 +116,7 @@ def execute_attempt(
     outcome: AttemptOutcome | None = None
     try:
         prepared.start_streaming()
-        outcome = run_attempt(runtime, spec, float(env.timeout), cancel, on_started)
+        outcome = run_attempt(runtime, spec, float(env.timeout), cancel, on_started, kill=kill)
     except Exception as exc:
         log.exception("running %s failed inside localbatch", launch)
         outcome = failure_outcome(exc)

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from localbatch.engine.capacity import Resources
-from localbatch.events import AttemptSnapshot, EventDetail
+from localbatch.events import AttemptSnapshot, CapacityWait, EventDetail
 from localbatch.states import State
 
 
@@ -66,6 +66,8 @@ class TrackedInstance:
     cancel_requested: bool = False
     #: Place in the ready queue; a retry keeps it, so it goes before later arrivals.
     queue_key: int = -1
+    #: Ready but held back for capacity: since when and why (None when not waiting so).
+    capacity_wait: CapacityWait | None = None
 
     @property
     def last(self) -> AttemptSnapshot | None:

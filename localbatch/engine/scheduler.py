@@ -15,6 +15,11 @@ tests drive it with any clock. The failure rules are those of semantics.md:
   tasks run, the job ends Finished;
 - stop: waiting instances end Stopped at once, running ones once their attempt returned;
   the job ends Stopped.
+
+An instance that is ready (its task's upstream finished) but cannot start because the
+capacity it needs is in use is *waiting for capacity*: the scheduler says so once, with
+the time and the reason (`CAPACITY_WAIT_EVENT`), and the attempt that finally starts it
+records since when it waited (`AttemptSnapshot.capacity_wait_start`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,14 @@ from localbatch.engine.records import (
     TrackedTask,
     job_snapshot,
 )
-from localbatch.events import AttemptSnapshot, Event, EventDetail, event_name
+from localbatch.events import (
+    CAPACITY_WAIT_EVENT,
+    AttemptSnapshot,
+    CapacityWait,
+    Event,
+    EventDetail,
+    event_name,
+)
 from localbatch.runtime.base import STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.states import State, StateConflict, check_can_stop, check_transition
 
@@ -114,6 +126,8 @@ class Scheduler:
         self._seq = 0
         self._queue_keys = 0
         self._actions: list[Action] = []
+        #: Instances queued since the last dispatch: those it leaves queued wait for capacity.
+        self._queued: list[tuple[TrackedJob, TrackedTask, TrackedInstance]] = []
 
     # ----------------------------------------------------------------- inputs
     def submit(
@@ -328,6 +342,7 @@ class Scheduler:
             inst.queue_key = self._queue_keys
         queue = self._ready[job.job_id].setdefault(task.resources, [])
         heapq.heappush(queue, (inst.queue_key, task.name, inst.instance_id))
+        self._queued.append((job, task, inst))
 
     def _dispatch(self, now: float) -> None:
         """Launch ready instances while they fit: higher priority first, then submit order."""
@@ -358,11 +373,34 @@ class Scheduler:
         inst.launched = True
         job.in_flight += 1
         attempt = len(inst.attempts)
-        inst.attempts.append(AttemptSnapshot(attempt, State.WAITING, start_time=now))
+        waited = inst.capacity_wait["since"] if inst.capacity_wait else None
+        inst.capacity_wait = None
+        inst.attempts.append(
+            AttemptSnapshot(
+                attempt,
+                State.WAITING,
+                start_time=now,
+                launch_time=now,
+                capacity_wait_start=waited,
+            )
+        )
         self._actions.append(Launch(job.job_id, task.name, instance_id, attempt))
+
+    def _hold_for_capacity(self, now: float) -> None:
+        """Say once of each instance queued since the last dispatch and still not launched
+        that it waits for capacity, and why (each instance is looked at once per queuing)."""
+        queued, self._queued = self._queued, []
+        for job, task, inst in queued:
+            if inst.launched or inst.state != State.WAITING or job.ending is not None:
+                continue
+            if inst.capacity_wait is None:
+                reason = self.ledger.why_held(task.resources)
+                inst.capacity_wait = CapacityWait(since=now, reason=reason)
+                self._publish_instance(job, task, inst, now, name=CAPACITY_WAIT_EVENT)
 
     def _flush(self, now: float) -> list[Action]:
         self._dispatch(now)
+        self._hold_for_capacity(now)
         actions, self._actions = self._actions, []
         return actions
 
@@ -385,6 +423,7 @@ class Scheduler:
                     inst.cancel_requested = True
                     self._actions.append(Cancel(job.job_id, task.name, inst.instance_id))
                 elif not inst.launched and not inst.state.terminal:
+                    inst.capacity_wait = None
                     inst.end_time = now if inst.start_time is not None else None
                     self._set_instance(job, task, inst, State.STOPPED, now)
             self._maybe_end_task(job, task, now)
@@ -453,12 +492,18 @@ class Scheduler:
         self._publish_instance(job, task, inst, now)
 
     def _emit(
-        self, job: TrackedJob, category: str, state: State, now: float, **fields: Any
+        self,
+        job: TrackedJob,
+        category: str,
+        state: State,
+        now: float,
+        name: str = "",
+        **fields: Any,
     ) -> None:
         self._actions.append(
             Publish(
                 Event(
-                    name=event_name(category, state),
+                    name=name or event_name(category, state),
                     job_id=job.job_id,
                     state=state,
                     time=now,
@@ -505,15 +550,25 @@ class Scheduler:
         )
 
     def _publish_instance(
-        self, job: TrackedJob, task: TrackedTask, inst: TrackedInstance, now: float
+        self,
+        job: TrackedJob,
+        task: TrackedTask,
+        inst: TrackedInstance,
+        now: float,
+        name: str = "",
     ) -> None:
         last = inst.last
-        detail: EventDetail = {**inst.detail, "attempts": [a.as_detail() for a in inst.attempts]}
+        detail: EventDetail = {
+            **inst.detail,
+            "attempts": [a.as_detail() for a in inst.attempts],
+            "capacity_wait": inst.capacity_wait,
+        }
         self._emit(
             job,
             "Instance",
             inst.state,
             now,
+            name,
             task_name=task.name,
             instance_id=inst.instance_id,
             start_time=inst.start_time,

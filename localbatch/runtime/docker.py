@@ -1,9 +1,11 @@
 """The Docker runtime: one container per attempt, through the Engine API (Docker SDK).
 
-No CLI subprocesses and no helper containers. Every container carries labels naming its
-job, task, instance, attempt and owning process, so a later run can remove the orphans of a
-run that died (`cleanup_orphans`) and a restarted server can find its containers again
-(`reattach`). Docker errors are translated into `AttemptOutcome`s here, at the edge.
+No CLI subprocesses and no helper containers started (the checks before a run create one
+container per image, never started, to look for programs: `docker_programs`). Every
+container carries labels naming its job, task, instance, attempt and owning process, so a
+later run can remove the orphans of a run that died (`cleanup_orphans`) and a restarted
+server can find its containers again (`reattach`). Docker errors are translated into
+`AttemptOutcome`s here, at the edge.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import queue
 import re
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -43,8 +45,9 @@ from localbatch.runtime.base import (
     attempt_labels,
     file_size,
 )
+from localbatch.runtime.docker_programs import executables_in_image
 from localbatch.runtime.engine_unreachable import unreachable_message
-from localbatch.runtime.images import how_to_get
+from localbatch.runtime.images import how_to_get, image_present
 
 LABEL_OWNER_PID = "localbatch.owner-pid"
 #: The owner's process start time, so a recycled pid is not mistaken for a live owner.
@@ -230,6 +233,23 @@ class DockerRuntime:
             ),
         )
 
+    def image_problem(self, image: str) -> str | None:
+        """Why an attempt of `image` could not start (missing, and --pull not given)."""
+        if not image:
+            return "no Docker image was given"
+        if self.pull:
+            return None
+        try:
+            if image_present(self.client, image):
+                return None
+        except ENGINE_ERRORS as exc:
+            return f"the Docker engine could not be asked about {image}: {exc}"
+        return self._image_missing(image).error_message
+
+    def executables(self, image: str, paths: Sequence[str]) -> frozenset[str] | None:
+        """Which of `paths` are executable files in `image` (None when it cannot be told)."""
+        return executables_in_image(self.client, image, paths, self.owner_labels)
+
     def _pull(self, image: str) -> AttemptOutcome | None:
         """Pull `image` (only with --pull); an ImageNotFound outcome when that fails."""
         try:
@@ -340,6 +360,13 @@ class DockerRuntime:
         except ENGINE_ERRORS as exc:
             # The outcome then says the attempt did not end; the next run removes it.
             log.warning("could not stop container %s: %s", handle.ref[:12], exc)
+
+    def terminate(self, handle: AttemptHandle) -> None:
+        """SIGTERM alone (the container's init passes it on to the program); `stop` kills."""
+        try:
+            self.client.api.kill(handle.ref, signal="SIGTERM")
+        except ENGINE_ERRORS as exc:  # already ended (409), or gone: stop() settles it
+            log.debug("SIGTERM to container %s: %s", handle.ref[:12], exc)
 
     def release(self, handle: AttemptHandle, keep: bool) -> None:
         """Remove the container once its output is collected; rename it instead when `keep`."""

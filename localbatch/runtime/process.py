@@ -26,6 +26,7 @@ import signal
 import stat
 import subprocess
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -176,6 +177,22 @@ class ProcessRuntime:
         """How this host confines attempts: what a user needs to trust the limits."""
         limiter = self.memory.description if self.memory else "not detected yet"
         return f"{self.version()}; memory limits via {limiter}; CPU via {self.cpus.description}"
+
+    def executables(self, image: str, paths: Sequence[str]) -> frozenset[str] | None:
+        """Which of `paths` are executable files a sandbox shows (this host's system
+        directories; /tmp and /root are empty); None for /proc and /dev, which are not
+        known before the sandbox exists."""
+        visible = (*SYSTEM_DIRS, *(name for name in SYSTEM_LINKS if Path(name).exists()))
+        found = set()
+        for path in paths:
+            top = "/" + path.strip("/").split("/")[0]
+            if top in ("/proc", "/dev"):
+                return None
+            real = os.path.realpath(path)
+            shown = any(real == d or real.startswith(d + "/") for d in _real_dirs(visible))
+            if shown and os.path.isfile(real) and os.access(real, os.X_OK):
+                found.add(path)
+        return frozenset(found)
 
     # -- one attempt ------------------------------------------------------------------------
 
@@ -328,14 +345,19 @@ class ProcessRuntime:
                 return AttemptOutcome(None, START_FAILED, f"The sandbox could not start: {first}")
         return AttemptOutcome(exit_code)
 
+    def terminate(self, handle: AttemptHandle) -> None:
+        """SIGTERM to the program and its children (the sandbox's init ignores it)."""
+        assert isinstance(handle, ProcessHandle)
+        for process in _sandboxed(handle):
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGTERM)
+
     def stop(self, handle: AttemptHandle, grace: float) -> None:
         """SIGTERM to the program and its children, SIGKILL to the sandbox after `grace`."""
         assert isinstance(handle, ProcessHandle)
         if self._ended(handle, 0):
             return
-        for process in _sandboxed(handle):
-            with contextlib.suppress(psutil.Error):
-                process.send_signal(signal.SIGTERM)
+        self.terminate(handle)
         if self._ended(handle, grace):
             return
         for pid in (handle.child_pid, handle.popen.pid):
@@ -360,6 +382,12 @@ class ProcessRuntime:
             handle.scope = None
         self.cpus.give_back(handle.cores)
         handle.cores = None
+
+
+def _real_dirs(names: Sequence[str]) -> list[str]:
+    """The host directories behind the names a sandbox shows (/bin may be a link to
+    usr/bin)."""
+    return [os.path.realpath(name) for name in names]
 
 
 def _sandboxed(handle: ProcessHandle) -> list[psutil.Process]:

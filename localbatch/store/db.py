@@ -324,8 +324,9 @@ class Store:
         conn.execute(
             "INSERT INTO attempts (job_id, task_name, instance_id, run, attempt, state,"
             " start_time, end_time, exit_code, error_code, error_message, ref,"
-            " stdout_offset, stderr_offset)"
-            " VALUES (?, ?, ?, (SELECT run FROM jobs WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " stdout_offset, stderr_offset, launch_time, capacity_wait_start)"
+            " VALUES (?, ?, ?, (SELECT run FROM jobs WHERE id = ?),"
+            " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (job_id, task_name, instance_id, run, attempt) DO UPDATE SET"
             " state = excluded.state,"
             " start_time = COALESCE(excluded.start_time, attempts.start_time),"
@@ -333,7 +334,10 @@ class Store:
             " error_code = excluded.error_code, error_message = excluded.error_message,"
             " ref = CASE WHEN excluded.ref = '' THEN attempts.ref ELSE excluded.ref END,"
             " stdout_offset = COALESCE(excluded.stdout_offset, attempts.stdout_offset),"
-            " stderr_offset = COALESCE(excluded.stderr_offset, attempts.stderr_offset)",
+            " stderr_offset = COALESCE(excluded.stderr_offset, attempts.stderr_offset),"
+            " launch_time = COALESCE(excluded.launch_time, attempts.launch_time),"
+            " capacity_wait_start ="
+            " COALESCE(excluded.capacity_wait_start, attempts.capacity_wait_start)",
             (
                 *key,
                 event.job_id,
@@ -347,6 +351,8 @@ class Store:
                 attempt.ref,
                 attempt.stdout_offset,
                 attempt.stderr_offset,
+                attempt.launch_time,
+                attempt.capacity_wait_start,
             ),
         )
 

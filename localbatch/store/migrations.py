@@ -13,6 +13,8 @@ write transaction, so two processes opening an old store at once upgrade it once
    attempts the engine sent with its instance's events, where the log has it. The attempts
    also get columns for where their output begins in the log files (not known for the old
    ones: `localbatch logs` shows their output before the first known one).
+2. When each attempt was launched and since when it waited for capacity: two columns,
+   unknown (NULL) for the attempts recorded before.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from localbatch.states import State
 
 #: The `user_version` of a store that has had every upgrade below.
-CURRENT_VERSION = 1
+CURRENT_VERSION = 2
 UNKNOWN_END = (
     "This attempt was recorded by an earlier localbatch that did not record how it ended; "
     "it was followed by a retry, so it failed."
@@ -43,6 +45,8 @@ def migrate(conn: sqlite3.Connection) -> None:
         _add_columns(conn, "attempts", stdout_offset="INTEGER", stderr_offset="INTEGER")
         for (job_id,) in conn.execute("SELECT DISTINCT job_id FROM attempts").fetchall():
             repair_attempts(conn, job_id)
+    if version < 2:
+        _add_columns(conn, "attempts", launch_time="REAL", capacity_wait_start="REAL")
     if version < CURRENT_VERSION:
         conn.execute(f"PRAGMA user_version = {CURRENT_VERSION}")
 

@@ -90,6 +90,10 @@ class AttemptRecord:
     #: every run appends to them); None when not recorded.
     stdout_offset: int | None = None
     stderr_offset: int | None = None
+    #: When localbatch began preparing it, and since when it was held back for capacity
+    #: before that (None: launched as soon as it was ready, or not recorded).
+    launch_time: float | None = None
+    capacity_wait_start: float | None = None
 
 
 @dataclass(frozen=True)

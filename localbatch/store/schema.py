@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     ref TEXT NOT NULL DEFAULT '',
     stdout_offset INTEGER,
     stderr_offset INTEGER,
+    launch_time REAL,
+    capacity_wait_start REAL,
     PRIMARY KEY (job_id, task_name, instance_id, run, attempt)
 );
 CREATE TABLE IF NOT EXISTS events (

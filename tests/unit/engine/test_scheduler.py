@@ -15,6 +15,8 @@ from localbatch.engine.scheduler import (
     Scheduler,
     TaskPlan,
 )
+from localbatch.events import CAPACITY_WAIT_EVENT as CAPACITY_WAIT
+from localbatch.events import Event
 from localbatch.runtime.base import AttemptOutcome
 from localbatch.spec.instance_types import GIB
 from localbatch.states import State, StateConflict
@@ -341,3 +343,68 @@ def test_events_carry_attempt_results_and_metrics() -> None:
     snap = s.snapshot("job-1")
     assert snap.task_metrics.finished == 1 and snap.instance_metrics.finished == 1
     assert snap.tasks[0].retries == 1
+
+
+def _capacity_waits(actions: list[Action]) -> list[Event]:
+    return [a.event for a in actions if isinstance(a, Publish) and a.event.name == CAPACITY_WAIT]
+
+
+def test_an_instance_held_back_by_capacity_is_said_once_with_its_reason() -> None:
+    s = Scheduler(HostCapacity(cpu_cores=2, memory_bytes=16 * GIB))
+    first = s.submit(plan({"a": 3}, resources=Resources(2.0, 4 * GIB)), 0.0)
+    assert launches(first) == [("a", 0, 0)]
+    held = _capacity_waits(first)
+    assert [(e.task_name, e.instance_id, e.state) for e in held] == [
+        ("a", 1, State.WAITING),
+        ("a", 2, State.WAITING),
+    ]
+    wait = held[0].detail["capacity_wait"]
+    assert wait == {"since": 0.0, "reason": "needs 2 cores, 2 of this host's 2 in use"}
+    s.started("job-1", "a", 0, 1.0, {})
+    after = s.ended("job-1", "a", 0, OK, 5.0)
+    assert launches(after) == [("a", 1, 0)]
+    assert _capacity_waits(after) == []  # a.2 was said to wait already
+    s.started("job-1", "a", 1, 6.0, {})
+    running = s.snapshot("job-1").tasks[0].instances[1]
+    attempt = running.attempts[0]
+    assert (attempt.launch_time, attempt.capacity_wait_start, attempt.start_time) == (5.0, 0.0, 6.0)
+
+
+def test_an_instance_launched_at_once_never_waited_for_capacity() -> None:
+    s = unlimited()
+    actions = s.submit(plan({"a": 2}), 0.0)
+    assert _capacity_waits(actions) == []
+    s.started("job-1", "a", 0, 1.0, {})
+    attempt = s.snapshot("job-1").tasks[0].instances[0].attempts[0]
+    assert (attempt.launch_time, attempt.capacity_wait_start) == (0.0, None)
+
+
+def test_a_retry_held_back_waits_again_and_max_parallel_is_the_reason() -> None:
+    s = Scheduler(HostCapacity.unlimited(max_parallel=1))
+    s.submit(plan({"a": 1}, retries=1), 0.0)
+    s.started("job-1", "a", 0, 1.0, {})
+    s.submit(plan({"b": 1}, job_id="job-2", priority=9), 1.5)
+    ended_ = s.ended("job-1", "a", 0, FAIL, 2.0)  # b.0 goes first; the retry of a.0 waits
+    assert launches(ended_) == [("b", 0, 0)]
+    [held] = _capacity_waits(ended_)
+    assert (held.job_id, held.instance_id, held.retry_count) == ("job-1", 0, 1)
+    reason = held.detail["capacity_wait"]
+    assert reason is not None and "--max-parallel 1" in reason["reason"]
+
+
+def test_stopping_a_job_clears_its_capacity_waits() -> None:
+    s = Scheduler(HostCapacity.unlimited(max_parallel=1))
+    s.submit(plan({"a": 2}), 0.0)
+    stopped = s.stop("job-1", 1.0)
+    final = [a.event for a in stopped if isinstance(a, Publish) and a.event.instance_id == 1]
+    assert final[-1].state == State.STOPPED and final[-1].detail["capacity_wait"] is None
+    assert _capacity_waits(stopped) == []
+
+
+def test_oversubscribe_starts_instances_side_by_side_up_to_max_parallel() -> None:
+    host = HostCapacity(cpu_cores=2, memory_bytes=4 * GIB, max_parallel=3, oversubscribe=True)
+    s = Scheduler(host)
+    actions = s.submit(plan({"a": 4}, resources=Resources(2.0, 4 * GIB)), 0.0)
+    assert launches(actions) == [("a", 0, 0), ("a", 1, 0), ("a", 2, 0)]
+    [held] = _capacity_waits(actions)
+    assert held.instance_id == 3

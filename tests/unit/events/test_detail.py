@@ -10,7 +10,9 @@ from localbatch.states import State
 
 def test_an_attempts_detail_has_the_snapshots_fields() -> None:
     assert set(AttemptDetail.__annotations__) == {f.name for f in fields(AttemptSnapshot)}
-    detail = AttemptSnapshot(2, State.FAILED, 1.0, 2.0, 3, "Timeout", "late", "c-1", 0, 5)
+    detail = AttemptSnapshot(
+        2, State.FAILED, 1.0, 2.0, 3, "Timeout", "late", "c-1", 0, 5, 0.5, 0.25
+    )
     assert detail.as_detail() == {
         "attempt": 2,
         "state": State.FAILED,
@@ -22,4 +24,6 @@ def test_an_attempts_detail_has_the_snapshots_fields() -> None:
         "ref": "c-1",
         "stdout_offset": 0,
         "stderr_offset": 5,
+        "launch_time": 0.5,
+        "capacity_wait_start": 0.25,
     }

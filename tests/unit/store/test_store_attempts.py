@@ -60,7 +60,8 @@ def _old_store(state_dir: Path) -> Path:
     state_dir.mkdir(parents=True)
     path = state_dir / "localbatch.db"
     old = SCHEMA.replace("    stdout_offset INTEGER,\n    stderr_offset INTEGER,\n", "")
-    assert old != SCHEMA
+    old = old.replace("    launch_time REAL,\n    capacity_wait_start REAL,\n", "")
+    assert "offset" not in old and "launch_time" not in old
     conn = sqlite3.connect(path)
     conn.executescript(old)
     conn.execute(
@@ -123,7 +124,7 @@ def test_opening_an_old_store_closes_the_attempts_it_left_running(tmp_path: Path
             (1, 0, State.FAILED, 21.0, 24.0, 9),
             (1, 1, State.RUNNING, 24.5, None, None),  # the current attempt: still running
         ]
-        assert all(a.stdout_offset is None for a in rows)
+        assert all(a.stdout_offset is None and a.launch_time is None for a in rows)
         (unknown,) = store.attempts("job-1", "split", 1)
         assert (unknown.state, unknown.end_time, unknown.error_message) == (
             State.FAILED,
@@ -152,3 +153,14 @@ def test_the_upgrade_runs_once(tmp_path: Path) -> None:
         assert store.attempts("job-1", "split", 0)[0].state == State.RUNNING
     finally:
         store.close()
+
+
+def test_an_attempt_keeps_its_launch_and_capacity_wait_across_events(
+    store: Store, make_job: JobFactory
+) -> None:
+    store.create_job("job-1", make_job(), created=1.0)
+    launched = AttemptSnapshot(0, State.RUNNING, 4.0, launch_time=3.0, capacity_wait_start=1.5)
+    store.on_event(_instance(State.RUNNING, launched))
+    store.on_event(_instance(State.FINISHED, AttemptSnapshot(0, State.FINISHED, None, 5.0)))
+    (row,) = store.attempts("job-1", "split", 0)
+    assert (row.launch_time, row.capacity_wait_start, row.end_time) == (3.0, 1.5, 5.0)
