@@ -196,7 +196,10 @@ def load_config(
     state_dir: Path | None = None,
     oss_root: Path | None = None,
 ) -> Config:
-    """Build the effective configuration (file, then environment, then the given flags)."""
+    """Build the effective configuration (file, then environment, then the given flags).
+
+    The state directory and the OSS root are made absolute: runtimes bind paths below them
+    (Docker refuses a relative one), and messages name them wherever the user is."""
     env = os.environ if env is None else env
     config_path = path or default_config_path(env)
     data = _read_toml(config_path)
@@ -207,12 +210,12 @@ def load_config(
         or env.get("LOCALBATCH_STATE_DIR")
         or data.get("state_dir")
         or default_state_dir(env)
-    ).expanduser()
+    ).expanduser().absolute()
 
     oss_table = _table(data, "oss", config_path)
     root = Path(
         oss_root or env.get("LOCALBATCH_OSS_ROOT") or oss_table.get("root") or state / "oss"
-    ).expanduser()
+    ).expanduser().absolute()
     aliases = _table(oss_table, "buckets", config_path)
     oss = OssSettings(
         root=root,

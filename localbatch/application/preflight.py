@@ -223,7 +223,9 @@ class _Checks:
     def _where(self, image: str) -> str:
         if uses_images(self.runtime):
             return f"in the image {image} nor in the package"
-        return f"this host's sandbox shows ({self.runtime.name} runtime) nor in the package"
+        return (
+            f"the {self.runtime.name} runtime shows (this host's system files) nor in the package"
+        )
 
 
 def program_candidates(program: str, path_var: str) -> list[str]:

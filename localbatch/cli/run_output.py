@@ -97,17 +97,19 @@ class TerminalScreen:
 
     # -- the footer -----------------------------------------------------------------------
     def _erase(self) -> bytes:
+        """Back to where the footer begins, and clear to the end of the screen. The cursor
+        waits on the line below the footer, so what the terminal echoes there (`^C`) never
+        makes the footer's last line wrap."""
         if not self._drawn:
             return b""
-        up = f"\x1b[{self._drawn - 1}A" if self._drawn > 1 else ""
-        self._drawn = 0
-        return f"\r{up}\x1b[J".encode()
+        up, self._drawn = self._drawn, 0
+        return f"\r\x1b[{up}A\x1b[J".encode()
 
     def _draw(self) -> bytes:
         if self._stop.is_set() or not self._footer:
             return b""
         self._drawn = len(self._footer)
-        return "\n".join(self._footer).encode()
+        return "\n".join(self._footer).encode() + b"\n"
 
     def _render(self) -> list[str]:
         """The footer's lines, fitted to the terminal (a line that wrapped would break the

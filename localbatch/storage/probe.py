@@ -33,7 +33,7 @@ def missing(location: Location, *, folder: bool) -> str | None:
         found = location.fs.isdir(location.path) if folder else location.fs.isfile(location.path)
         if folder and not found:
             found = bool(location.fs.exists(location.path))
-    except Exception as exc:
+    except Exception as exc:  # a file system's own error, whatever its kind: said
         return f"{location.url} cannot be checked: {reason(exc)}"
     return None if found else f"{location.url} does not exist"
 
@@ -46,11 +46,11 @@ def _missing_locally(location: Location, folder: bool) -> str | None:
     except Escape:
         return f"{location.url} leads outside its bucket directory through a symbolic link"
     except (FileNotFoundError, NotADirectoryError):
-        return f"{location.url} does not exist (looked for {location.local})"
+        return f"{location.url} does not exist (looked for {location.local.absolute()})"
     except OSError as exc:
         return f"{location.url} cannot be checked: {reason(exc)}"
     wanted, what = (stat.S_ISDIR, "a folder") if folder else (stat.S_ISREG, "a file")
-    return None if wanted(mode) else f"{location.url} is not {what} ({location.local})"
+    return None if wanted(mode) else f"{location.url} is not {what} ({location.local.absolute()})"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from localbatch.application.live_output import OutputBlock, OutputFollower
-from localbatch.events import AttemptSnapshot, Event
+from localbatch.events import AttemptSnapshot, Event, EventDetail
 from localbatch.states import State
 
 
@@ -54,10 +54,12 @@ def _event(
     snapshot = AttemptSnapshot(
         attempt, state, 1.0, stdout_offset=offsets[0], stderr_offset=offsets[1]
     )
+    detail = EventDetail(
+        stdout_path=str(tmp_path / "t.0.stdout"), stderr_path=str(tmp_path / "t.0.stderr")
+    )
     return Event(
         f"OnInstance{state.value}", "job-1", state, 1.0, "Instance", "t", 0,
-        attempt=attempt, latest_attempt=snapshot,
-        detail={"stdout_path": str(tmp_path / "t.0.stdout"), "stderr_path": str(tmp_path / "t.0.stderr")},
+        attempt=attempt, latest_attempt=snapshot, detail=detail,
     )  # fmt: skip
 
 

@@ -152,6 +152,7 @@ def test_dry_run_shows_image_limits_paths_env_and_runs_nothing(
         OutputMapping={"/home/output/": "oss://bucket/out/"},
     )
     path = _job(tmp_path, DAG={"Tasks": {"only": task}, "Dependencies": {}})
+    (tmp_path / "oss" / "bucket" / "in").mkdir(parents=True)
     result = _invoke(tmp_path, str(path), "--dry-run")
     assert result.exit_code == 0, result.output
     out = result.output
