@@ -39,7 +39,7 @@ def missing(location: Location, *, folder: bool) -> str | None:
 
 
 def _missing_locally(location: Location, folder: bool) -> str | None:
-    assert location.bucket_dir is not None
+    assert location.bucket_dir is not None and location.local is not None
     path = "/".join(location.oss.parts)
     try:
         mode = Root(location.bucket_dir).stat(path).st_mode
