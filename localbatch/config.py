@@ -205,17 +205,23 @@ def load_config(
     data = _read_toml(config_path)
     _check_known_keys(data, config_path)
 
-    state = Path(
-        state_dir
-        or env.get("LOCALBATCH_STATE_DIR")
-        or data.get("state_dir")
-        or default_state_dir(env)
-    ).expanduser().absolute()
+    state = (
+        Path(
+            state_dir
+            or env.get("LOCALBATCH_STATE_DIR")
+            or data.get("state_dir")
+            or default_state_dir(env)
+        )
+        .expanduser()
+        .absolute()
+    )
 
     oss_table = _table(data, "oss", config_path)
-    root = Path(
-        oss_root or env.get("LOCALBATCH_OSS_ROOT") or oss_table.get("root") or state / "oss"
-    ).expanduser().absolute()
+    root = (
+        Path(oss_root or env.get("LOCALBATCH_OSS_ROOT") or oss_table.get("root") or state / "oss")
+        .expanduser()
+        .absolute()
+    )
     aliases = _table(oss_table, "buckets", config_path)
     oss = OssSettings(
         root=root,

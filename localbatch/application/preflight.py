@@ -49,9 +49,10 @@ class Problem:
 
 
 def preflight(
-    job: Job, config: Config, runtime: Runtime, only: Collection[str] = ()
+    job: Job, config: Config, runtime: Runtime | None, only: Collection[str] = ()
 ) -> list[Problem]:
-    """Every problem of the tasks that would run (all, or those in `only`), in job order."""
+    """Every problem of the tasks that would run (all, or those in `only`), in job order;
+    without a runtime, images and programs are not looked at."""
     selected = {name: task for name, task in job.tasks.items() if not only or name in only}
     checks = _Checks(config, runtime, _written_by(selected.values()))
     problems: list[Problem] = []
@@ -74,7 +75,7 @@ def _covered(url: str, written: tuple[str, ...]) -> bool:
 @dataclass
 class _Checks:
     config: Config
-    runtime: Runtime
+    runtime: Runtime | None
     written: tuple[str, ...]
     _images: dict[str, str | None] = field(default_factory=dict)
     _listings: dict[str, PackageListing | None] = field(default_factory=dict)
@@ -152,7 +153,9 @@ class _Checks:
 
     # -- the runtime ----------------------------------------------------------------------------
     def _image(self, image: str) -> str | None:
-        if not uses_images(self.runtime) or not isinstance(self.runtime, ChecksImages):
+        if self.runtime is None or not uses_images(self.runtime):
+            return None
+        if not isinstance(self.runtime, ChecksImages):
             return None
         if image not in self._images:
             self._images[image] = self.runtime.image_problem(image)
@@ -214,13 +217,14 @@ class _Checks:
         self, image: str, paths: tuple[str, ...], image_problem: str | None
     ) -> frozenset[str] | None:
         if image_problem or not isinstance(self.runtime, FindsPrograms):
-            return None
+            return None  # (a runtime that finds programs is never None)
         key = (image if uses_images(self.runtime) else "", paths)
         if key not in self._programs:
             self._programs[key] = self.runtime.executables(image, paths)
         return self._programs[key]
 
     def _where(self, image: str) -> str:
+        assert self.runtime is not None  # only a runtime finds programs
         if uses_images(self.runtime):
             return f"in the image {image} nor in the package"
         return (

@@ -231,7 +231,7 @@ def concurrency(sizing: Sizing, host: HostCapacity) -> Concurrency:
             else f"{limit} (twice this host's cores, at least 4)"
         )
         return Concurrency(
-            limit, f"--oversubscribe, up to {cap}; each inside its own {granted.describe()}"
+            limit, f"--oversubscribe up to {cap}; each in its own {granted.describe()}"
         )
     by_cores = max(1, math.floor(host.cpu_cores / granted.cpu_cores + 1e-9))
     by_memory = max(1, host.memory_bytes // max(1, granted.memory_bytes))

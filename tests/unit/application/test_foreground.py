@@ -7,10 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from localbatch.application.foreground import start_or_recover, stop_and_wait, wait_for_end
+from localbatch.application.foreground import (
+    begin_stop,
+    kill_now,
+    start_or_recover,
+    stop_and_wait,
+    wait_for_end,
+    wait_for_stop,
+)
 from localbatch.application.stack import LocalService, open_local_service
 from localbatch.config import Config
 from localbatch.events import Event
+from localbatch.runtime.base import STOP_GRACE_SECONDS
 from localbatch.runtime.fake import FakeRuntime, FakeStep
 from localbatch.spec.errors import ApiError
 from localbatch.spec.model import parse_job
@@ -80,3 +88,32 @@ def test_stop_and_wait_ends_a_running_job_stopped(
 def test_stop_and_wait_on_a_job_never_handed_over(local: LocalService) -> None:
     job_id = local.service.record(parse_job(make_body()))
     assert stop_and_wait(local, job_id) is None
+
+
+def test_a_stop_says_what_runs_and_a_kill_ends_what_ignores_sigterm(
+    local: LocalService, runtime: FakeRuntime
+) -> None:
+    runtime.script("split", FakeStep(hang=True, ignores_term=True))
+    job_id = local.service.record(parse_job(make_body()))
+    local.service.submit(job_id)
+    assert runtime.wait_running(1)
+    assert wait_until_running(local, job_id)
+    stopping = begin_stop(local, job_id)
+    assert (stopping.running, stopping.grace) == (1, STOP_GRACE_SECONDS)
+    assert wait_for_stop(local, job_id, timeout=0.5) is None  # SIGTERM ignored: still ending
+    assert kill_now(local, job_id) == 1
+    assert wait_for_stop(local, job_id, timeout=10) == State.STOPPED
+    assert runtime.terminated and runtime.stops[-1][1] == 0
+
+
+def wait_until_running(local: LocalService, job_id: str) -> bool:
+    """The engine has seen its attempt start (the Running event)."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        record = local.store.get_job(job_id)
+        if record is not None and record.state == State.RUNNING:
+            return True
+        time.sleep(0.01)
+    return False

@@ -111,8 +111,8 @@ def test_concurrency_when_oversubscribing() -> None:
     host = HostCapacity(cpu_cores=2, memory_bytes=16 * GIB, oversubscribe=True)
     medium = size_instance("ecs.sn1.medium", host)
     assert concurrency(medium, host).describe() == (
-        "4 at a time: --oversubscribe, up to 4 (twice this host's cores, at least 4); "
-        "each inside its own 2 cores, 4 GiB"
+        "4 at a time: --oversubscribe up to 4 (twice this host's cores, at least 4); "
+        "each in its own 2 cores, 4 GiB"
     )
     capped = HostCapacity(cpu_cores=2, memory_bytes=16 * GIB, max_parallel=3, oversubscribe=True)
     assert concurrency(medium, capped).at_once == 3
