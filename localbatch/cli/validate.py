@@ -122,7 +122,9 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-@click.command("plan")
+@click.command(
+    "plan", short_help="Show a job's tasks in order, what runs at once here, and problems."
+)
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option(

@@ -90,9 +90,11 @@ class HostCapacity:
         return Resources(self.cpu_cores, self.memory_bytes).describe()
 
     @classmethod
-    def unlimited(cls, max_parallel: int | None = None) -> HostCapacity:
+    def unlimited(
+        cls, max_parallel: int | None = None, *, oversubscribe: bool = False
+    ) -> HostCapacity:
         """For fake runtimes and benchmarks: only `max_parallel` bounds concurrency."""
-        return cls(cpu_cores=float("inf"), memory_bytes=2**62, max_parallel=max_parallel)
+        return cls(float("inf"), 2**62, max_parallel=max_parallel, oversubscribe=oversubscribe)
 
 
 @dataclass(frozen=True)
