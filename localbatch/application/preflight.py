@@ -3,10 +3,10 @@ before anything starts, so `localbatch run` can list every problem and start not
 
 Looked at, per task that would run: CommandLine splits into words and names a program the
 attempt would see (in the image or on this host, on PATH, or in the package: where that
-can be known), PackagePath names an existing object, every InputMapping source and OSS
-Mounts source exists (unless a task of the run writes it first: an OutputMapping that
-covers it), Mounts sources have a supported scheme, and the image is present in the
-runtime (unless `--pull`). Each problem names its task and the field it comes from.
+can be known), PackagePath names an existing object, every InputMapping source and
+read-only OSS Mounts source exists (unless a task of the run writes it first: an
+OutputMapping that covers it; a writable mount may start empty), Mounts sources have a
+supported scheme, and the image is present in the runtime (unless `--pull`). Each problem names its task and the field it comes from.
 
 Nothing is created, downloaded or started (the Docker runtime creates one container per
 image to look for programs, and removes it). `serve` does none of this: the service
@@ -130,8 +130,8 @@ class _Checks:
             return None  # a local directory stands for it, made when first used
         if not entry.source.startswith("oss://"):
             return f"{entry.source!r} is not supported: use oss://... or nas://..."
-        if _covered(entry.source, self.written):
-            return None
+        if entry.write_support or _covered(entry.source, self.written):
+            return None  # a place the run writes: it may well start empty
         credentials = next(
             (
                 m.oss

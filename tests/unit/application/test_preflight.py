@@ -140,12 +140,14 @@ def test_a_missing_mount_source(config: Config, runtime: ImageRuntime) -> None:
         "Configs": {"Mounts": {"Entries": [{"Source": "oss://b/more/", "Destination": "/more"}]}},
     }
     nas = {"Entries": [{"Source": "nas://fs-1.example:/data/", "Destination": "/nas"}]}
+    writable = {"Entries": [{"Source": "oss://b/w/", "Destination": "/w", "WriteSupport": True}]}
     found = _check(config, runtime, {"t": _task(Mounts=mounts, AutoCluster=auto)})
     assert [m[:2] for m in found] == [
         ("t", "Mounts.Entries[0].Source"),
         ("t", "AutoCluster.Configs.Mounts.Entries[0].Source"),
     ]
     assert _check(config, runtime, {"t": _task(Mounts=nas)}) == []  # made when first used
+    assert _check(config, runtime, {"t": _task(Mounts=writable)}) == []  # may start empty
 
 
 def test_a_command_line_that_does_not_split(config: Config, runtime: ImageRuntime) -> None:
