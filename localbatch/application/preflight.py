@@ -6,7 +6,8 @@ attempt would see (in the image or on this host, on PATH, or in the package: whe
 can be known), PackagePath names an existing object, every InputMapping source and
 read-only OSS Mounts source exists (unless a task of the run writes it first: an
 OutputMapping that covers it; a writable mount may start empty), Mounts sources have a
-supported scheme, and the image is present in the runtime (unless `--pull`). Each problem names its task and the field it comes from.
+supported scheme, and the image is present in the runtime (unless `--pull`). Each problem
+names its task and the field it comes from.
 
 Nothing is created, downloaded or started (the Docker runtime creates one container per
 image to look for programs, and removes it). `serve` does none of this: the service
