@@ -56,12 +56,18 @@ class OutputSource:
 
 @dataclass(frozen=True)
 class OutputBlock:
-    """Lines one attempt wrote to one stream, in order, without their newlines."""
+    """Lines one attempt wrote to one stream, in order: `data` holds them joined by
+    newlines (no newline after the last), as read, so a flood is handed over without
+    being split into lines at all."""
 
     source: OutputSource
-    lines: list[bytes]
+    data: bytes
     #: Indexes of lines longer than the follower's `max_line`: only their start is here.
     cut: frozenset[int] = frozenset()
+
+    @property
+    def lines(self) -> list[bytes]:
+        return self.data.split(b"\n")
 
 
 Sink = Callable[[OutputBlock], None]
@@ -177,16 +183,18 @@ class OutputFollower:
         left to read. Called with the lock held."""
         data = self._read(tail, limit)
         more = len(data) >= limit
-        block = self._lines(tail, data)
+        blocks = [self._lines(tail, data)]
         if tail.ended and not more:
             if tail.partial and not tail.skipping:
-                block.lines.append(tail.partial)
+                blocks.append(OutputBlock(tail.source, tail.partial))
             tail.partial = b""
             tail.done = True
             if tail.fd is not None:
                 os.close(tail.fd)
                 tail.fd = None
-        if block.lines:
+        for block in blocks:
+            if block is None:
+                continue
             try:
                 self.sink(block)
             except Exception:  # a display that fails must not stop the engine
@@ -208,33 +216,57 @@ class OutputFollower:
         tail.offset += len(data)
         return data
 
-    def _lines(self, tail: _Tail, data: bytes) -> OutputBlock:
-        """The complete lines in `partial` + `data`; a line beyond `max_line` is handed over
-        cut, once, and the rest of it skipped up to its newline."""
-        lines: list[bytes] = []
-        cut: set[int] = set()
-        if data:
-            pieces = data.split(b"\n")
-            last = pieces.pop()
-            for index, piece in enumerate(pieces):
-                if index == 0:
-                    if tail.skipping:
-                        tail.skipping = False
-                        continue
-                    piece = tail.partial + piece
-                    tail.partial = b""
-                if len(piece) > self.max_line:
-                    cut.add(len(lines))
-                    piece = piece[: self.max_line]
-                lines.append(piece)
-            if not tail.skipping:
-                tail.partial += last
-                if len(tail.partial) > self.max_line:
-                    cut.add(len(lines))
-                    lines.append(tail.partial[: self.max_line])
-                    tail.partial = b""
-                    tail.skipping = True
-        return OutputBlock(tail.source, lines, frozenset(cut))
+    def _lines(self, tail: _Tail, data: bytes) -> OutputBlock | None:
+        """The complete lines in `partial` + `data` (None when there is none); a line beyond
+        `max_line` is handed over cut, once, and the rest of it skipped up to its newline."""
+        end = data.rfind(b"\n")
+        if end < 0:
+            return self._hold(tail, data)
+        complete: bytes | None = data[:end]
+        if tail.skipping:  # its first newline ends the line being skipped
+            tail.skipping = False
+            first = data.find(b"\n")
+            complete = data[first + 1 : end] if first < end else None
+        else:
+            complete = tail.partial + data[:end]
+        tail.partial = b""
+        block = self._cut_long_lines(tail.source, complete) if complete is not None else None
+        held = self._hold(tail, data[end + 1 :])
+        if held is None:
+            return block
+        if block is None:
+            return held
+        shift = len(block.lines)  # only when a line is held cut: rare
+        return OutputBlock(
+            tail.source, block.data + b"\n" + held.data, block.cut | {shift + i for i in held.cut}
+        )
+
+    def _hold(self, tail: _Tail, data: bytes) -> OutputBlock | None:
+        """Keep an unterminated line for later; when it grew beyond `max_line`, hand its
+        start over cut and skip the rest of it."""
+        if tail.skipping:
+            return None
+        tail.partial += data
+        if len(tail.partial) <= self.max_line:
+            return None
+        start, tail.partial, tail.skipping = tail.partial[: self.max_line], b"", True
+        return OutputBlock(tail.source, start, frozenset({0}))
+
+    def _cut_long_lines(self, source: OutputSource, data: bytes) -> OutputBlock:
+        """The block, its lines longer than `max_line` cut. Lines are split only when a
+        window of half that size holds no newline: ordinary output is never split."""
+        window = max(1, self.max_line // 2)
+        suspect = any(
+            data.find(b"\n", start, start + window) < 0
+            for start in range(0, len(data) - window + 1, window)
+        )
+        if not suspect:
+            return OutputBlock(source, data)
+        lines = data.split(b"\n")
+        cut = frozenset(i for i, line in enumerate(lines) if len(line) > self.max_line)
+        if not cut:
+            return OutputBlock(source, data)
+        return OutputBlock(source, b"\n".join(line[: self.max_line] for line in lines), cut)
 
     def close(self) -> None:
         """Hand over everything left (the attempts have ended), then stop the thread."""

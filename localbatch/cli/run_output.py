@@ -28,7 +28,7 @@ from typing import IO, Any
 from rich.console import Console, RenderableType
 
 from localbatch.application.live_output import OutputBlock, OutputSource
-from localbatch.cli.terminal_text import plain_block, safe_line
+from localbatch.cli.terminal_text import is_plain, safe_line
 
 #: Colours of instance prefixes (ANSI SGR), picked by a hash of `task.N`: stable across runs.
 PALETTE = ("36", "32", "33", "35", "34", "96", "92", "93", "95", "94")
@@ -200,9 +200,8 @@ class OutputPrinter:
 
     def __call__(self, block: OutputBlock) -> None:
         prefix = self._prefix(block.source)
-        fast = plain_block(block.lines) if not block.cut else None
-        if fast is not None:
-            data = prefix + fast.replace(b"\n", b"\n" + prefix) + b"\n"
+        if not block.cut and is_plain(block.data):
+            data = prefix + block.data.replace(b"\n", b"\n" + prefix) + b"\n"
         else:
             parts = []
             for index, line in enumerate(block.lines):

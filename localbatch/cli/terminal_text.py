@@ -20,7 +20,9 @@ import re
 
 #: A quick look: lines of printable ASCII (and TAB) need no work at all.
 _NEEDS_WORK = re.compile(rb"[^\t\x20-\x7e]")
-_BLOCK_NEEDS_WORK = re.compile(rb"[^\t\n\x20-\x7e]")
+#: Printable ASCII, TAB and newline: deleting them leaves nothing of ordinary output
+#: (`bytes.translate` is many times quicker than a regular expression over a flood).
+_PLAIN = bytes(range(0x20, 0x7F)) + b"\t\n"
 #: Sequences removed whole: CSI (ESC [ or 0x9b), and strings up to BEL or ST (OSC, DCS,
 #: SOS, PM, APC, 7-bit and 8-bit); an unterminated string runs to the end of the line.
 _SEQUENCES = re.compile(
@@ -54,8 +56,7 @@ def safe_line(line: bytes) -> str:
     return safe_text(line.decode("utf-8", "backslashreplace"))
 
 
-def plain_block(lines: list[bytes]) -> bytes | None:
-    """The lines joined with newlines when none needs work (printable ASCII), else None:
-    the fast path for floods of ordinary output."""
-    block = b"\n".join(lines)
-    return None if _BLOCK_NEEDS_WORK.search(block) else block
+def is_plain(data: bytes) -> bool:
+    """Whether lines (joined by newlines) need no work: printable ASCII and TABs only. The
+    fast path for floods of ordinary output."""
+    return not data.translate(None, _PLAIN)

@@ -129,3 +129,17 @@ def test_bytes_are_handed_over_untouched_and_nothing_is_lost_in_a_flood(
     follower(_event(tmp_path, State.FINISHED))
     follower.close()
     assert sink.lines() == lines
+
+
+def test_long_lines_among_short_ones_and_across_reads(
+    tmp_path: Path, sink: Collected, follower: OutputFollower
+) -> None:
+    follower(_event(tmp_path, State.RUNNING))
+    out = tmp_path / "t.0.stdout"
+    _append(out, b"short\n" + b"y" * 40 + b"\nmid\n" + b"z" * 20)
+    _append(out, b"z" * 20 + b"\nend\n")
+    follower(_event(tmp_path, State.FINISHED))
+    follower.close()
+    assert sink.lines() == [b"short", b"y" * 32, b"mid", b"z" * 32, b"end"]
+    flagged = [(b.data.split(b"\n")[i]) for b in sink.blocks for i in b.cut]
+    assert flagged == [b"y" * 32, b"z" * 32]

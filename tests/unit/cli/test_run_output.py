@@ -19,7 +19,7 @@ from localbatch.cli.run_output import (
     TerminalScreen,
     prefix_width,
 )
-from localbatch.cli.terminal_text import plain_block, safe_line, safe_text
+from localbatch.cli.terminal_text import is_plain, safe_line, safe_text
 
 #: What hostile programs write: clear the screen, move the cursor home and overwrite,
 #: retitle the window, set the clipboard, hide text behind CR or BS, reverse text, ring.
@@ -37,7 +37,7 @@ HOSTILE = [
 
 
 def _block(lines: list[bytes], stream: str = "stdout", attempt: int = 0) -> OutputBlock:
-    return OutputBlock(OutputSource("count", 1, attempt, stream), lines)
+    return OutputBlock(OutputSource("count", 1, attempt, stream), b"\n".join(lines))
 
 
 def test_lines_get_their_prefix_mark_and_retry() -> None:
@@ -55,7 +55,7 @@ def test_lines_get_their_prefix_mark_and_retry() -> None:
 def test_a_cut_line_says_so() -> None:
     buffer = io.BytesIO()
     printer = OutputPrinter(PlainScreen(buffer), colour=False)
-    printer(OutputBlock(OutputSource("t", 0, 0, "stdout"), [b"x" * 10, b"ok"], frozenset({0})))
+    printer(OutputBlock(OutputSource("t", 0, 0, "stdout"), b"x" * 10 + b"\nok", frozenset({0})))
     assert buffer.getvalue().decode().splitlines() == [f"t.0 | {'x' * 10}{CUT_NOTE}", "t.0 | ok"]
 
 
@@ -105,8 +105,8 @@ def test_text_and_blocks() -> None:
     assert safe_line(b"crlf\r") == "crlf"
     assert safe_line("café\tok".encode()) == "café\tok"
     assert safe_text("job \x1b]8;;http://x\x07name\x1b]8;;\x07") == "job name"
-    assert plain_block([b"a", b"b c"]) == b"a\nb c"
-    assert plain_block([b"a", b"\x1b"]) is None
+    assert is_plain(b"a\nb c\td") and is_plain(b"")
+    assert not is_plain(b"a\n\x1b") and not is_plain("café".encode()) and not is_plain(b"\r")
     assert prefix_width({"count": 12, "merge": 1}) == len("count.11")
 
 
