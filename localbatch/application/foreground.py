@@ -106,16 +106,3 @@ def wait_for_stop(
         return _engine(local).wait(job_id, timeout)
     except UnknownJob:
         return None
-
-
-def stop_and_wait(local: LocalService, job_id: str) -> State | None:
-    """Ctrl-C: stop the job and give it a minute to end; None when it never reached the
-    engine, or when a second Ctrl-C gives up waiting (closing the stack still stops it)."""
-    engine = _engine(local)
-    # Not handed to the engine yet (the scheduler's KeyError), or already ending.
-    with contextlib.suppress(UnknownJob, KeyError, StateConflict):
-        engine.stop(job_id)
-    try:
-        return engine.wait(job_id, STOP_WAIT_SECONDS)
-    except (UnknownJob, KeyboardInterrupt):
-        return None

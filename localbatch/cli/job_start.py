@@ -21,7 +21,11 @@ from localbatch.cli.common import (
     open_local,
 )
 from localbatch.cli.run_progress import PlainProgress
-from localbatch.cli.stop_signal import close_uninterrupted, terminate_as_interrupt
+from localbatch.cli.stop_signal import (
+    close_uninterrupted,
+    stop_on_interrupt,
+    terminate_as_interrupt,
+)
 from localbatch.spec.errors import ApiError
 from localbatch.states import State
 
@@ -30,7 +34,7 @@ EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
 
 def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
     """Run the job's unfinished instances here; the exit status `localbatch run` would give."""
-    from localbatch.application.foreground import start_or_recover, stop_and_wait, wait_for_end
+    from localbatch.application.foreground import start_or_recover, wait_for_end
 
     local = open_local(config, choose_runtime(config, runtime_choice))
     local.bus.subscribe(PlainProgress(sys.stdout))
@@ -42,8 +46,7 @@ def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
             except ApiError as error:
                 fail(f"{error.code}: {error.message}", EXIT_INVALID)
             except KeyboardInterrupt:
-                click.echo("interrupted: stopping the job", err=True)
-                stop_and_wait(local, job_id)
+                stop_on_interrupt(local, job_id, lambda line: click.echo(line, err=True))
                 return EXIT_INTERRUPTED
     finally:
         close_uninterrupted(local.close)

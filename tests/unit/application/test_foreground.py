@@ -11,7 +11,6 @@ from localbatch.application.foreground import (
     begin_stop,
     kill_now,
     start_or_recover,
-    stop_and_wait,
     wait_for_end,
     wait_for_stop,
 )
@@ -76,18 +75,18 @@ def test_a_finished_job_cannot_be_started(config: Config, local: LocalService) -
     assert refused.value.code == "StateConflict"
 
 
-def test_stop_and_wait_ends_a_running_job_stopped(
-    local: LocalService, runtime: FakeRuntime
-) -> None:
+def test_a_stop_ends_a_running_job_stopped(local: LocalService, runtime: FakeRuntime) -> None:
     runtime.script("split", FakeStep(hang=True))
     job_id = local.service.record(parse_job(make_body()))
     local.service.submit(job_id)
-    assert stop_and_wait(local, job_id) == State.STOPPED
+    begin_stop(local, job_id)
+    assert wait_for_stop(local, job_id) == State.STOPPED
 
 
-def test_stop_and_wait_on_a_job_never_handed_over(local: LocalService) -> None:
+def test_a_stop_of_a_job_never_handed_over(local: LocalService) -> None:
     job_id = local.service.record(parse_job(make_body()))
-    assert stop_and_wait(local, job_id) is None
+    assert begin_stop(local, job_id).running == 0
+    assert wait_for_stop(local, job_id) is None
 
 
 def test_a_stop_says_what_runs_and_a_kill_ends_what_ignores_sigterm(
