@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from localbatch.spec.buckets import BUCKET_RULE, is_bucket_name
+
 QUOTA_NAMES = ("MaxJobCount", "MaxJobTaskCount", "MaxTaskInstanceCount", "MaxInstanceTimeout")
 
 #: Generous defaults: the service publishes none (semantics.md, "Limits").
@@ -223,6 +225,12 @@ def load_config(
         .absolute()
     )
     aliases = _table(oss_table, "buckets", config_path)
+    for bucket in aliases:
+        if not is_bucket_name(str(bucket)):
+            raise ConfigError(
+                f"{config_path}: [oss.buckets] {bucket!r} is not a valid bucket name "
+                f"({BUCKET_RULE})"
+            )
     oss = OssSettings(
         root=root,
         bucket_aliases={str(k): str(v) for k, v in aliases.items()},

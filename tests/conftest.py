@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from localbatch.config import DEFAULT_DOCKER_IMAGE
+from tests.small_disks import read_only, small_disk  # noqa: F401  (fixtures for every test)
 
 #: Settings read from the environment (config.py, the OSS clients) that a developer's shell
 #: may carry; a test sets the ones it needs itself.

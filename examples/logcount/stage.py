@@ -12,10 +12,8 @@ environment, then the config file), so the job then run with the same options fi
 from __future__ import annotations
 
 import argparse
-import io
 import shutil
 import sys
-import tarfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -26,15 +24,11 @@ RESULT_FOLDERS = ("shards", "counts", "result")
 
 
 def pack_worker(worker_dir: Path) -> bytes:
-    """A reproducible tar.gz of the worker scripts (fixed times and owners)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for path in sorted(worker_dir.glob("*.py")):
-            info = tarfile.TarInfo(path.name)
-            data = path.read_bytes()
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    """A reproducible tar.gz of the worker scripts (fixed times and owners), packed as
+    `localbatch init` packs its starter job."""
+    from localbatch.starter.scaffold import pack
+
+    return pack(sorted(worker_dir.glob("*.py")))
 
 
 def stage(oss_root: Path) -> Path:

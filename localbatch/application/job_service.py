@@ -21,7 +21,14 @@ from typing import Any
 from localbatch.config import Config
 from localbatch.engine.records import JobSnapshot
 from localbatch.engine.service import Engine, UnknownJob
-from localbatch.events import AttemptSnapshot, Event, EventBus, EventDetail, event_name
+from localbatch.events import (
+    AttemptSnapshot,
+    Event,
+    EventBus,
+    EventDetail,
+    InstanceBatch,
+    event_name,
+)
 from localbatch.ids import new_job_id
 from localbatch.runtime.base import STOP_GRACE_SECONDS, STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.spec.errors import ApiError, not_found, state_conflict
@@ -219,10 +226,12 @@ class JobService:
         )
 
     def _stop_unfinished_instances(self, job_id: str, now: float) -> None:
-        """Waiting and Running instances end Stopped (one never started has no end time)."""
-        for instance in self.store.list_instances(
-            job_id, states=(State.WAITING, State.RUNNING), max_items=None
-        ).items:
+        """Waiting and Running instances end Stopped (one never started has no end time);
+        those nothing happened to yet, in one batch per task, as the engine stops them."""
+        unfinished = self.store.list_instances(
+            job_id, states=(State.WAITING, State.RUNNING), max_items=None, recorded_only=True
+        ).items
+        for instance in unfinished:
             self.bus.publish(
                 instance_end_event(
                     instance,
@@ -230,6 +239,25 @@ class JobService:
                     now,
                     state=State.STOPPED,
                     end_time=now if instance.start_time is not None else None,
+                )
+            )
+        for task in self.store.list_tasks(job_id, max_items=None).items:
+            if task.idle_state.terminal:
+                continue
+            recorded = self.store.list_instances(
+                job_id, task.name, max_items=None, recorded_only=True
+            ).items
+            self.bus.publish(
+                Event(
+                    event_name("Instance", State.STOPPED),
+                    job_id,
+                    State.STOPPED,
+                    now,
+                    "Instance",
+                    task.name,
+                    batch=InstanceBatch(
+                        task.instance_count, frozenset(i.instance_id for i in recorded)
+                    ),
                 )
             )
 

@@ -281,7 +281,8 @@ class Recovery:
         """RetryCount each unfinished instance starts the new run with: a Failed one (Lost,
         or its adopted attempt failed) used one more than it records."""
         used: dict[str, dict[int, int]] = {}
-        for instance in self.service.store.list_instances(job_id, max_items=None).items:
+        recorded = self.service.store.list_instances(job_id, max_items=None, recorded_only=True)
+        for instance in recorded.items:  # an idle instance used no retry
             if instance.state != State.FINISHED:
                 extra = 1 if instance.state == State.FAILED else 0
                 used.setdefault(instance.task_name, {})[instance.instance_id] = (

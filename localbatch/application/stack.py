@@ -2,9 +2,10 @@
 store, the event bus and its listeners, the OSS endpoints, the engine on a runtime, the job
 service and recovery.
 
-Listeners are subscribed store first, then each of `LISTENERS` (notifications), then the
-job service's own (AutoRelease): an event is persisted and announced before a job can
-disappear. A new side effect of events (a report written when a job ends) is one more
+Listeners are subscribed store first (through an `EventRecorder`, which keeps the events a
+full store refuses until it can write them), then each of `LISTENERS` (notifications),
+then the job service's own (AutoRelease): an event is persisted and announced before a job
+can disappear. A new side effect of events (a report written when a job ends) is one more
 entry of `LISTENERS`: every surface gets it.
 """
 
@@ -24,6 +25,7 @@ from localbatch.events.notify import Notifier
 from localbatch.runtime.base import Runtime, RuntimeUnavailable
 from localbatch.runtime.registry import instance_host
 from localbatch.store import Store
+from localbatch.store.recorder import EventRecorder
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,8 @@ class LocalService:
     oss_address: str = ""
     instance_oss_address: str = ""
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: Writes the events into the store, keeping those it refuses (full disk) for later.
+    recorder: EventRecorder | None = None
 
     def close(self) -> None:
         """Stop the jobs this process runs, then close everything else, last opened first."""
@@ -155,7 +159,9 @@ def open_local_service(
             config, runtime, oss_host, oss_port, for_instances, closers
         )
         bus = EventBus()
-        bus.subscribe(store.on_event)
+        recorder = EventRecorder(store)
+        bus.subscribe(recorder)
+        closers.append(recorder.close)
         for make_listener in LISTENERS:
             listener = make_listener(config, store)
             bus.subscribe(listener)
@@ -180,4 +186,5 @@ def open_local_service(
         oss_address,
         instance_address,
         closers,
+        recorder,
     )

@@ -9,17 +9,30 @@ from __future__ import annotations
 import click
 
 from localbatch import __version__
+from localbatch.cli.common import global_options
 from localbatch.cli.lazy import LazyGroup
 
 #: Modules under localbatch.cli that each define `register(group)`; one per command family.
-COMMAND_MODULES = ("validate", "oss", "oss_files", "run", "serve", "jobs", "images")
+COMMAND_MODULES = (
+    "init",
+    "validate",
+    "instance_types",
+    "oss",
+    "oss_files",
+    "run",
+    "serve",
+    "jobs",
+    "images",
+)
 
 #: Which module registers each command, so that only that module is imported. A command
 #: missing here still works (its name makes every module load); tests keep this true.
 COMMANDS = {
+    "init": "init",
     "validate": "validate",
     "plan": "validate",
     "schema": "validate",
+    "instance-types": "instance_types",
     "oss-serve": "oss",
     "oss": "oss_files",
     "run": "run",
@@ -38,5 +51,10 @@ COMMANDS = {
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="localbatch")
+@global_options
 def main() -> None:
-    """Run Alibaba Cloud BatchCompute jobs on one machine."""
+    """Run Alibaba Cloud BatchCompute jobs on one machine.
+
+    --config, --state-dir and --oss-root may be given before the command or after it
+    (after it wins).
+    """

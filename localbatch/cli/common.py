@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from localbatch.config import Config, ConfigError, load_config
+from localbatch.diskspace import explain, unwritable_cause
+from localbatch.unwritable import StoreUnwritable
 
 if TYPE_CHECKING:
     from localbatch.application.stack import LocalService
@@ -28,25 +31,54 @@ EXIT_INTERRUPTED = 130
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def config_options(func: F) -> F:
-    """Add --config, --state-dir and --oss-root; the command receives `config: Config`."""
+#: Where the main group keeps --config, --state-dir and --oss-root given before the command.
+GLOBAL_OPTIONS = "localbatch.global_options"
+#: The three as the command uses them (before or after its name).
+CHOSEN_OPTIONS = "localbatch.chosen_options"
+OPTION_FLAGS = {"config_path": "--config", "state_dir": "--state-dir", "oss_root": "--oss-root"}
 
-    @click.option(
+
+def _shared_options(func: F) -> F:
+    """--config, --state-dir and --oss-root, for the main group and for every command."""
+    func = click.option(
+        "--oss-root",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Local directory holding oss://bucket/key as <root>/bucket/key.",
+    )(func)
+    func = click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where jobs, logs and caches live (default ~/.local/share/localbatch).",
+    )(func)
+    return click.option(
         "--config",
         "config_path",
         type=click.Path(dir_okay=False, path_type=Path),
         help="Config file (default $LOCALBATCH_CONFIG or ~/.config/localbatch/config.toml).",
-    )
-    @click.option(
-        "--state-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Where jobs, logs and caches live (default ~/.local/share/localbatch).",
-    )
-    @click.option(
-        "--oss-root",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Local directory holding oss://bucket/key as <root>/bucket/key.",
-    )
+    )(func)
+
+
+def global_options(func: F) -> F:
+    """The shared options on the main group: `localbatch --state-dir D jobs` works too."""
+
+    @_shared_options
+    @functools.wraps(func)
+    def wrapper(*args: Any, **options: Any) -> Any:
+        click.get_current_context().meta[GLOBAL_OPTIONS] = {
+            name: options.pop(name) for name in ("config_path", "state_dir", "oss_root")
+        }
+        return func(*args, **options)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def config_options(func: F) -> F:
+    """Add --config, --state-dir and --oss-root; the command receives `config: Config`.
+
+    Each falls back to the same option given before the command name; the one after it wins.
+    """
+
+    @_shared_options
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -55,8 +87,18 @@ def config_options(func: F) -> F:
         oss_root: Path | None,
         **kwargs: Any,
     ) -> Any:
+        meta = click.get_current_context().meta
+        given = meta.get(GLOBAL_OPTIONS, {})
+        chosen = {
+            "config_path": config_path or given.get("config_path"),
+            "state_dir": state_dir or given.get("state_dir"),
+            "oss_root": oss_root or given.get("oss_root"),
+        }
+        meta[CHOSEN_OPTIONS] = chosen
         try:
-            config = load_config(config_path, state_dir=state_dir, oss_root=oss_root)
+            config = load_config(
+                chosen["config_path"], state_dir=chosen["state_dir"], oss_root=chosen["oss_root"]
+            )
         except ConfigError as exc:
             fail(str(exc))
         return func(*args, config=config, **kwargs)
@@ -64,15 +106,36 @@ def config_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def given_options() -> str:
+    """The --config/--state-dir/--oss-root this command was given, as a shell would repeat
+    them (`--oss-root /x`), for the follow-up commands a command suggests."""
+    chosen = click.get_current_context().meta.get(CHOSEN_OPTIONS, {})
+    return " ".join(
+        f"{OPTION_FLAGS[name]} {shlex.quote(str(value))}"
+        for name, value in chosen.items()
+        if value is not None
+    )
+
+
 #: What opening a state directory's store raises when the directory cannot be used.
-STATE_DIR_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error)
+STATE_DIR_ERRORS: tuple[type[Exception], ...] = (OSError, sqlite3.Error, StoreUnwritable)
 
 
 def state_dir_unusable(config: Config, exc: Exception) -> NoReturn:
-    """Exit with why the state directory cannot be used (cannot be created, no permission,
-    not a database), never a traceback."""
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    """Exit with why the state directory cannot be used (full, read-only, cannot be created,
+    no permission, not a database), never a traceback."""
+    reason = exc.cause if isinstance(exc, StoreUnwritable) else explain(config.state_dir, exc)
     fail(f"cannot use the state directory {config.state_dir}: {reason}")
+
+
+def check_oss_root(config: Config) -> None:
+    """Commands that run jobs write to the local OSS root (logs, outputs): a full, read-only
+    or unwritable one is one line and exit 2 before anything starts."""
+    if config.oss.remote:
+        return
+    cause = unwritable_cause(config.oss.root)
+    if cause:
+        fail(f"cannot use the OSS root {config.oss.root}: {cause}")
 
 
 def open_store(config: Config) -> Store:

@@ -16,11 +16,14 @@ from localbatch.cli.common import (
     EXIT_JOB_FAILED,
     EXIT_OK,
     Config,
+    check_oss_root,
     choose_runtime,
     fail,
     open_local,
+    open_store,
 )
-from localbatch.cli.run_progress import PlainProgress
+from localbatch.cli.job_views import print_json
+from localbatch.cli.run_progress import PlainProgress, summary_json
 from localbatch.cli.stop_signal import (
     close_uninterrupted,
     stop_on_interrupt,
@@ -28,26 +31,36 @@ from localbatch.cli.stop_signal import (
 )
 from localbatch.spec.errors import ApiError
 from localbatch.states import State
+from localbatch.storage.layout import job_dir, logs_dir
 
 EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
 
 
-def start_here(config: Config, job_id: str, runtime_choice: str) -> int:
-    """Run the job's unfinished instances here; the exit status `localbatch run` would give."""
+def start_here(config: Config, job_id: str, runtime_choice: str, as_json: bool = False) -> int:
+    """Run the job's unfinished instances here; the exit status `localbatch run` would give.
+
+    With `as_json`, progress goes to stderr and the final summary to stdout as JSON.
+    """
     from localbatch.application.foreground import start_or_recover, wait_for_end
 
+    open_store(config).close()  # before anything starts: one line, exit 2
+    check_oss_root(config)
     local = open_local(config, choose_runtime(config, runtime_choice))
-    local.bus.subscribe(PlainProgress(sys.stdout))
+    local.bus.subscribe(PlainProgress(sys.stderr if as_json else sys.stdout))
     try:
         with terminate_as_interrupt():
             try:
                 start_or_recover(local, job_id, lambda line: click.echo(line, err=True))
-                state = wait_for_end(local, job_id)
+                status = EXIT_FOR_STATE.get(wait_for_end(local, job_id), EXIT_JOB_FAILED)
             except ApiError as error:
                 fail(f"{error.code}: {error.message}", EXIT_INVALID)
             except KeyboardInterrupt:
                 stop_on_interrupt(local, job_id, lambda line: click.echo(line, err=True))
-                return EXIT_INTERRUPTED
+                status = EXIT_INTERRUPTED
+        snapshot = local.service.snapshot(job_id)
+        if as_json and snapshot is not None:
+            logs = logs_dir(job_dir(config.state_dir, job_id))
+            print_json(summary_json(snapshot, logs, (), status))
     finally:
         close_uninterrupted(local.close)
-    return EXIT_FOR_STATE.get(state, EXIT_JOB_FAILED)
+    return status

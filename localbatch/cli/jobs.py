@@ -3,7 +3,9 @@
 They read the SQLite store directly, so they work whether or not a server runs. Changes go
 through the running `localbatch serve` of the state directory when there is one (it owns
 its jobs); otherwise they are applied here with the same rules, and `start` runs the job in
-the foreground. Errors are the service's codes and messages; exit 1 for them.
+the foreground. Errors are the service's codes and messages: exit 2 for an unknown job,
+task or instance (InvalidResource.NotFound), 1 for the others (a state the change does not
+apply to). A job id may be `last` or a unique prefix (store/job_ids.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import click
 
@@ -43,12 +45,14 @@ from localbatch.server.discovery import read_server_info
 from localbatch.spec.errors import ApiError, not_found
 from localbatch.states import State
 from localbatch.store import Store
+from localbatch.store.job_ids import AmbiguousJobId, resolve_job_id
 from localbatch.store.records import AttemptRecord, InstanceRecord, JobRecord, TaskRecord
 
 if TYPE_CHECKING:
     from localbatch.application.job_service import JobService
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's shapes).")
+job_id_argument = click.argument("job_id", metavar="JOB")
 
 
 @contextlib.contextmanager
@@ -61,7 +65,23 @@ def _store(config: Config) -> Iterator[Store]:
 
 
 def _api_error(error: ApiError) -> NoReturn:
-    fail(f"{error.code}: {error.message}", EXIT_INVALID)
+    """The service's error in one line; an unknown job (or task, instance) is a usage error."""
+    fail(f"{error.code}: {error.message}", EXIT_USAGE if error.http_status == 404 else EXIT_INVALID)
+
+
+def _resolved(store: Store, typed: str) -> str:
+    """The full id of the job `typed` names (`last`, a unique prefix), or a clear exit."""
+    try:
+        return resolve_job_id(store, typed)
+    except AmbiguousJobId as exc:
+        fail(str(exc))
+    except ApiError as error:
+        _api_error(error)
+
+
+def _job_id(config: Config, typed: str) -> str:
+    with _store(config) as store:
+        return _resolved(store, typed)
 
 
 def _server_client(config: Config) -> ApiClient | None:
@@ -78,6 +98,8 @@ def _send(client: ApiClient, method: str, target: str, body: Any = None) -> Any:
     try:
         return client.request(method, target, body)
     except ApiError as error:
+        if error.http_status == 503:  # its store is full or read-only: not the request's fault
+            fail(f"the server at {client.url} cannot record it: {error.code}: {error.message}")
         _api_error(error)
     except OSError as exc:
         fail(f"the server at {client.url} did not answer: {exc}")
@@ -132,7 +154,7 @@ def jobs_command(states: tuple[str, ...], limit: int, as_json: bool, config: Con
 
 
 @click.command("status", short_help="Show a job, one of its tasks, or one instance.")
-@click.argument("job_id")
+@job_id_argument
 @click.argument("task", required=False)
 @click.argument("instance", required=False, type=int)
 @json_option
@@ -140,8 +162,12 @@ def jobs_command(states: tuple[str, ...], limit: int, as_json: bool, config: Con
 def status_command(
     job_id: str, task: str | None, instance: int | None, as_json: bool, config: Config
 ) -> None:
-    """Show a job and its tasks, a task and its instances, or an instance and its attempts."""
+    """Show a job and its tasks, a task and its instances, or an instance and its attempts.
+
+    JOB is a job id, any unique part of its start (with or without job-), or `last`.
+    """
     with _store(config) as store:
+        job_id = _resolved(store, job_id)
         record = store.get_job(job_id)
         if record is None:
             _api_error(not_found(job_id))
@@ -200,7 +226,7 @@ def _instance_json(store: Store, instance: InstanceRecord) -> dict[str, Any]:
 
 
 @click.command("logs", short_help="Print instances' output, attempt by attempt.")
-@click.argument("job_id")
+@job_id_argument
 @click.argument("task", required=False)
 @click.argument("instance", required=False, type=int)
 @click.option(
@@ -230,12 +256,12 @@ def logs_command(
     """Print instances' output, each line prefixed with <task>.<instance>.
 
     Each attempt's output comes between a line naming it and a line saying how it ended.
+    JOB is a job id, any unique part of its start (with or without job-), or `last`.
     """
     if run is not None and attempt is None:
         fail("--run goes with --attempt", EXIT_USAGE)
     with _store(config) as store:
-        if store.get_job(job_id) is None:
-            _api_error(not_found(job_id))
+        job_id = _resolved(store, job_id)
         if task is not None and store.get_task(job_id, task) is None:
             _api_error(not_found(f"{job_id}/{task}"))
 
@@ -291,55 +317,84 @@ def _named(job_id: str, task: str | None, instance: int | None) -> str:
 # -- changing ---------------------------------------------------------------------------
 
 
+def _print_job_json(config: Config, job_id: str) -> None:
+    """--json after a change: the job as the store has it now (the API's shape)."""
+    with _store(config) as store:
+        record = store.get_job(job_id)
+    print_json(shapes.job(record) if record else {"Id": job_id, "Deleted": True})
+
+
 def _change(
     config: Config,
+    job_id: str,
     request: tuple[str, str, Any],
     operation: Callable[[JobService], None],
+    as_json: bool,
     done: str,
 ) -> None:
     """Send (method, target, body) to the running server, else apply `operation` here."""
     if not _through_server(config, *request):
         _locally(config, operation)
-    click.echo(done, err=True)
+    click.echo(f"{job_id}: {done}", err=True)
+    if as_json:
+        _print_job_json(config, job_id)
 
 
-@click.command("stop")
-@click.argument("job_id")
+@click.command("stop", short_help="Stop a Waiting or Running job (its instances end Stopped).")
+@job_id_argument
+@json_option
 @config_options
-def stop_command(job_id: str, config: Config) -> None:
-    """Stop a Waiting or Running job (running instances end Stopped)."""
+def stop_command(job_id: str, as_json: bool, config: Config) -> None:
+    """Stop a Waiting or Running job (running instances end Stopped).
+
+    JOB is a job id, any unique part of its start (with or without job-), or `last`.
+    """
+    job_id = _job_id(config, job_id)
     request = ("POST", f"/jobs/{job_id}/stop", None)
-    _change(config, request, lambda s: s.stop(job_id), f"{job_id}: stop requested")
+    _change(config, job_id, request, lambda s: s.stop(job_id), as_json, "stop requested")
 
 
 @click.command("delete", short_help="Delete a Finished, Failed or Stopped job from the store.")
-@click.argument("job_id")
+@job_id_argument
+@json_option
 @config_options
-def delete_command(job_id: str, config: Config) -> None:
+def delete_command(job_id: str, as_json: bool, config: Config) -> None:
     """Delete a Finished, Failed or Stopped job from the job store.
 
     As DeleteJob does: the job's files (logs, events.jsonl) stay in the state
-    directory's jobs/JOB_ID/; remove that directory to free the space.
+    directory's jobs/JOB_ID/; remove that directory to free the space. JOB is a job id,
+    any unique part of its start (with or without job-), or `last`.
     """
+    job_id = _job_id(config, job_id)
     request = ("DELETE", f"/jobs/{job_id}", None)
-    _change(config, request, lambda s: s.delete(job_id), f"{job_id}: deleted")
+    _change(config, job_id, request, lambda s: s.delete(job_id), as_json, "deleted")
 
 
 @click.command("priority")
-@click.argument("job_id")
+@job_id_argument
 @click.argument("priority", type=int)
+@json_option
 @config_options
-def priority_command(job_id: str, priority: int, config: Config) -> None:
-    """Change the Priority (0..1000) of a Stopped job."""
+def priority_command(job_id: str, priority: int, as_json: bool, config: Config) -> None:
+    """Change the Priority (0..1000) of a Stopped job.
+
+    JOB is a job id, any unique part of its start (with or without job-), or `last`.
+    """
+    job_id = _job_id(config, job_id)
     body = {"Priority": priority}
     request = ("PUT", f"/jobs/{job_id}", body)
     _change(
-        config, request, lambda s: s.change_priority(job_id, body), f"{job_id}: priority {priority}"
+        config,
+        job_id,
+        request,
+        lambda s: s.change_priority(job_id, body),
+        as_json,
+        f"priority {priority}",
     )
 
 
 @click.command("start", short_help="Re-run the unfinished part of a Stopped or Failed job.")
-@click.argument("job_id")
+@job_id_argument
 @click.option(
     "--runtime",
     "runtime_choice",
@@ -348,19 +403,29 @@ def priority_command(job_id: str, priority: int, config: Config) -> None:
     show_default=True,
     help="Where instances run when no server runs the job.",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print JSON: the job (through a server) or, run here, the final summary.",
+)
 @config_options
-def start_command(job_id: str, runtime_choice: str, config: Config) -> None:
+def start_command(job_id: str, runtime_choice: str, as_json: bool, config: Config) -> None:
     """Re-run a Stopped or Failed job: only its instances that did not finish.
 
     With a server running, the server runs it. Otherwise it runs here, in the foreground,
-    like `localbatch run` (Ctrl-C stops it). A job whose runner died is recovered.
+    like `localbatch run` (Ctrl-C stops it). A job whose runner died is recovered. JOB is
+    a job id, any unique part of its start (with or without job-), or `last`.
     """
+    job_id = _job_id(config, job_id)
     if _through_server(config, "POST", f"/jobs/{job_id}/start"):
         click.echo(f"{job_id}: started on the server", err=True)
+        if as_json:
+            _print_job_json(config, job_id)
         return
     from localbatch.cli.job_start import start_here
 
-    raise SystemExit(start_here(config, job_id, runtime_choice))
+    raise SystemExit(start_here(config, job_id, runtime_choice, as_json))
 
 
 def _http_url(value: str | None) -> str | None:
@@ -380,9 +445,13 @@ def _http_url(value: str | None) -> str | None:
     callback=lambda _ctx, _param, value: _http_url(value),
     help="Server URL, http://host:port (default: the server of the state directory).",
 )
+@json_option
 @config_options
-def submit_command(file: str, token: str, url: str | None, config: Config) -> None:
-    """Hand the job in FILE (or - for stdin) to a running `localbatch serve`."""
+def submit_command(file: str, token: str, url: str | None, as_json: bool, config: Config) -> None:
+    """Hand the job in FILE (or - for stdin) to a running `localbatch serve`.
+
+    Prints the new job's id (with --json: CreateJob's answer, {"Id": ...}).
+    """
     from localbatch.cli.validate import read_job_source
 
     client = (
@@ -399,8 +468,12 @@ def submit_command(file: str, token: str, url: str | None, config: Config) -> No
         body = read_job_source(file)
     except ApiError as error:
         _api_error(error)
-    target = f"/jobs?IdempotentToken={token}" if token else "/jobs"
-    click.echo(_send(client, "POST", target, body)["Id"])
+    target = f"/jobs?IdempotentToken={quote(token, safe='')}" if token else "/jobs"
+    answer = _send(client, "POST", target, body)
+    if as_json:
+        print_json(answer)
+    else:
+        click.echo(answer["Id"])
 
 
 COMMANDS = (

@@ -6,7 +6,8 @@ knows which module defines which command; `--help` (which lists them all) and an
 name import every module not loaded yet, so a module missing from the map still works.
 
 It is also the one place Ctrl-C becomes exit status 130 (with a one-line note, never
-click's "Aborted!" and exit 1), for every command that does not handle it itself.
+click's "Aborted!" and exit 1), and a job store that cannot be written (full, read-only)
+one line and exit status 2, for every command that does not handle them itself.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 import click
 
-from localbatch.cli.common import EXIT_INTERRUPTED
+from localbatch.cli.common import EXIT_INTERRUPTED, fail
+from localbatch.unwritable import StoreUnwritable
 
 
 class LazyGroup(click.Group):
@@ -64,6 +66,8 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except StoreUnwritable as exc:
+            fail(f"cannot use the state directory {exc.directory}: {exc.cause}")
         except KeyboardInterrupt:
             pass
         except click.Abort as abort:

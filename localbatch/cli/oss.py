@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from localbatch.cli.common import EXIT_OK, Config, config_options, fail
+from localbatch.cli.common import EXIT_OK, Config, check_oss_root, config_options, fail
 from localbatch.cli.stop_signal import wait_for_stop_signal
 
 
@@ -20,7 +20,7 @@ def oss_serve(host: str, port: int, config: Config) -> None:
     from localbatch.ossendpoint.server import OssEndpoint  # aiohttp: only when serving
 
     quiet_bad_requests()
-
+    check_oss_root(config)
     endpoint = OssEndpoint(
         config.oss.root,
         host=host,

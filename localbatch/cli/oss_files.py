@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable
 from functools import wraps
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 import click
 
 from localbatch.cli.common import EXIT_USAGE, Config, config_options, fail
+from localbatch.diskspace import NOT_WRITABLE, WRITE_SIDE, cause_of, explain
 from localbatch.storage import reading
 from localbatch.storage.errors import StorageError
 from localbatch.storage.paths import SCHEME, safe_relative
@@ -27,6 +29,8 @@ from localbatch.storage.resolver import Location, OssResolver
 from localbatch.storage.transfer import publish_host_file
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: `cp`'s name for standard input (as SRC) or standard output (as DST).
+STDIO = "-"
 
 
 def _storage_errors(func: F) -> F:
@@ -86,8 +90,8 @@ def oss_group() -> None:
     """Inspect and fill oss:// paths (local root, bucket aliases or real OSS)."""
 
 
-@oss_group.command("ls", short_help="List what is under an oss:// prefix.")
-@click.argument("prefix", metavar="OSS_PREFIX")
+@oss_group.command("ls", short_help="List what is under an oss:// prefix (no prefix: buckets).")
+@click.argument("prefix", metavar="[OSS_PREFIX]", required=False, default=SCHEME)
 @click.option("-r", "--recursive", is_flag=True, help="Every object below, not only one level.")
 @config_options
 @_storage_errors
@@ -95,7 +99,8 @@ def ls(prefix: str, recursive: bool, config: Config) -> None:
     """List what is under OSS_PREFIX, one oss:// URL a line.
 
     Folders end with '/'. OSS_PREFIX is a folder (oss://bucket/ or oss://bucket/dir/) or
-    one object. Exit status 2 when nothing is there.
+    one object; without it (or with oss://), the buckets. Exit status 2 when nothing is
+    there.
     """
     if prefix == SCHEME:
         for bucket in _buckets(config):
@@ -119,7 +124,11 @@ def ls(prefix: str, recursive: bool, config: Config) -> None:
 @_storage_errors
 def cat(path: str, config: Config) -> None:
     """Write the object OSS_PATH to standard output, byte for byte."""
-    location = _resolve(config, path)
+    _write_to_stdout(_resolve(config, path))
+
+
+def _write_to_stdout(location: Location) -> None:
+    """The object's bytes on stdout; a folder or a missing object is a clear exit."""
     if not _is_object(location):
         if _is_dir(location):
             fail(f"{location.url} is a folder: list it with `localbatch oss ls`")
@@ -147,13 +156,48 @@ def cp(src: str, dst: str, config: Config) -> None:
     localbatch oss cp ./dir oss://bucket/in/           -> every file below ./dir, under in/
     localbatch oss cp oss://bucket/out/r.json .        -> ./r.json
     localbatch oss cp oss://bucket/out/ ./results      -> every object below out/
+    localbatch oss cp oss://bucket/out/r.json -        -> standard output
+    some-command | localbatch oss cp - oss://bucket/in/x.csv   -> from standard input
     Each object is written whole or not at all. Exit status 2 when SRC does not exist.
+    (A local file named - is ./-.)
     """
     src_oss, dst_oss = src.startswith(SCHEME), dst.startswith(SCHEME)
     if src_oss == dst_oss:
         fail("exactly one of SRC and DST must be an oss:// path (the other a local path)")
-    copied = _upload(config, Path(src), dst) if dst_oss else _download(config, src, Path(dst))
+    if dst == STDIO:
+        _write_to_stdout(_resolve(config, src))
+        return
+    if src == STDIO:
+        copied = _upload_stdin(config, dst)
+    elif dst_oss:
+        copied = _upload(config, Path(src), dst)
+    else:
+        copied = _download(config, src, Path(dst))
     click.echo(f"copied {copied} object{'s' if copied != 1 else ''}")
+
+
+def _publish(source: Path, target: Location, shown: str = "") -> None:
+    """One upload; a destination that cannot be written is named with the cause."""
+    try:
+        publish_host_file(source, target)
+    except OSError as exc:
+        if cause_of(exc) not in WRITE_SIDE:  # e.g. the source cannot be read: said as is
+            raise
+        fail(f"cannot write {target.url} ({target.path}): {cause_of(exc)}")
+    click.echo(f"{shown or source} -> {target.url}", err=True)
+
+
+def _upload_stdin(config: Config, dst: str) -> int:
+    """Standard input, spooled to a temporary file so the object appears whole or not at all
+    (input cut short by Ctrl-C or a broken pipe writes nothing)."""
+    target = _resolve(config, dst)
+    if target.oss.is_folder or _is_dir(target):
+        fail(f"{target.url} is a folder: from standard input, give the object's whole key")
+    with tempfile.NamedTemporaryFile(prefix="localbatch-stdin-") as spool:
+        shutil.copyfileobj(sys.stdin.buffer, spool)
+        spool.flush()
+        _publish(Path(spool.name), target, shown="-")
+    return 1
 
 
 def _upload(config: Config, source: Path, dst: str) -> int:
@@ -163,8 +207,7 @@ def _upload(config: Config, source: Path, dst: str) -> int:
             target = _as_folder(config, target)
         if target.oss.is_folder:
             target = target.child(source.name)
-        publish_host_file(source, target)
-        click.echo(f"{source} -> {target.url}", err=True)
+        _publish(source, target)
         return 1
     if not source.is_dir():
         fail(f"no such file or directory: {source}", EXIT_USAGE)
@@ -172,9 +215,7 @@ def _upload(config: Config, source: Path, dst: str) -> int:
     count = 0
     for file in sorted(p for p in source.rglob("*") if not p.is_dir()):
         relative = safe_relative(file.relative_to(source).as_posix())
-        target = folder.child(relative)
-        publish_host_file(file, target)
-        click.echo(f"{file} -> {target.url}", err=True)
+        _publish(file, folder.child(relative))
         count += 1
     return count
 
@@ -198,12 +239,16 @@ def _download(config: Config, src: str, destination: Path) -> int:
 
 def _fetch(location: Location, target: Path) -> None:
     """Download one object to `target` through a temporary sibling, so it appears whole."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with reading.open_object(location) as source, temp.open("xb") as copy:
             shutil.copyfileobj(source, copy)
         os.replace(temp, target)
+    except OSError as exc:
+        if cause_of(exc) not in (*WRITE_SIDE, NOT_WRITABLE):
+            raise
+        fail(f"cannot write {target}: {explain(target.parent, exc)}")
     finally:
         temp.unlink(missing_ok=True)
     click.echo(f"{location.url} -> {target}", err=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,11 +28,14 @@ from localbatch.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     Config,
+    check_oss_root,
     choose_runtime,
     config_options,
     fail,
     open_local,
+    open_store,
 )
+from localbatch.cli.job_views import print_json
 from localbatch.cli.preflight_report import PREFLIGHT_HINT, checked_or_exit, print_problems
 from localbatch.cli.stop_signal import (
     close_uninterrupted,
@@ -51,6 +55,10 @@ if TYPE_CHECKING:
     from localbatch.engine.dry_run import TaskPreview
     from localbatch.runtime.base import Runtime
     from localbatch.spec.model import Job
+    from localbatch.store.recorder import EventRecorder
+
+#: Seconds between two tries to record the end of a job while its store cannot be written.
+RECORD_RETRY_SECONDS = 1.0
 
 
 def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runtime) -> None:
@@ -131,6 +139,12 @@ def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runti
 @click.option(
     "--no-oss-endpoint", is_flag=True, help="Do not start the local OSS endpoint for the instances."
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Progress on stderr; the final summary (or the validation report) as JSON on stdout.",
+)
 @config_options
 def run_command(
     file: str,
@@ -143,10 +157,16 @@ def run_command(
     no_preflight: bool,
     quiet: bool,
     no_oss_endpoint: bool,
+    as_json: bool,
     config: Config,
 ) -> None:
     """Validate FILE (or - for stdin), check it, then run the job on this machine."""
-    body = valid_body_or_exit(file, config.quotas)
+    if as_json and dry_run:
+        fail("--json does not apply to --dry-run (its output is for reading)")
+    body = valid_body_or_exit(file, config.quotas, as_json=as_json)
+    if not dry_run:  # before a runtime is chosen: one line, nothing started
+        open_store(config).close()
+        check_oss_root(config)
 
     from localbatch.spec.model import parse_job
 
@@ -175,7 +195,11 @@ def run_command(
         max_parallel=max_parallel,
     )
     try:
-        status = _run(local, job, only, quiet)
+        status = _run(local, job, only, quiet, as_json)
+        if local.recorder is not None:  # may wait for space to come back: Ctrl-C gives up
+            from rich.console import Console
+
+            _record_the_end(local.recorder, Console(stderr=True, highlight=False))
     finally:
         close_uninterrupted(local.close)
     raise SystemExit(status)
@@ -206,22 +230,25 @@ def _dry_run(
     raise SystemExit(EXIT_OK)
 
 
-def _run(local: LocalService, job: Job, only: tuple[str, ...], quiet: bool) -> int:
-    """Record the job and run it here to its end, its progress shown; the exit status."""
+def _run(local: LocalService, job: Job, only: tuple[str, ...], quiet: bool, as_json: bool) -> int:
+    """Record the job and run it here to its end, its progress and its programs' output
+    shown (the summary also as JSON on stdout with `as_json`); the exit status."""
     from rich.console import Console
 
     from localbatch.application.failure_context import (
         failure_contexts,
         failure_contexts_of_snapshot,
     )
-    from localbatch.cli.run_progress import print_summary
+    from localbatch.cli.run_progress import print_summary, summary_json
     from localbatch.storage.layout import job_dir, logs_dir
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    out = Console(highlight=False, soft_wrap=True)
+    # With --json, stdout holds the summary alone: progress and the table go to stderr.
+    out = err if as_json else Console(highlight=False, soft_wrap=True)
     job_id = local.service.record(job)
     err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
     state, interrupted = _watch(local, job_id, job, only, quiet, out)
+    status = _exit_status(state, interrupted)
     snapshot = local.service.snapshot(job_id)
     if snapshot is not None:
         state_dir = local.config.state_dir
@@ -232,10 +259,17 @@ def _run(local: LocalService, job: Job, only: tuple[str, ...], quiet: bool) -> i
             else failure_contexts_of_snapshot(snapshot, state_dir)
         )
         logs = logs_dir(job_dir(state_dir, job_id))
+        not_run = _not_run(job, only)
         command = _logs_command(local.config, job_id) if stored else None
-        print_summary(out, snapshot, logs, failures, _not_run(job, only), command)
+        print_summary(out, snapshot, logs, failures, not_run, command)
+        if as_json:
+            print_json(summary_json(snapshot, logs, not_run, status))
     if job.auto_release and state == State.FINISHED and local.store.get_job(job_id) is None:
         err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
+    return status
+
+
+def _exit_status(state: State | None, interrupted: bool) -> int:
     if interrupted or state == State.STOPPED:
         return EXIT_INTERRUPTED
     return EXIT_OK if state == State.FINISHED else EXIT_JOB_FAILED
@@ -260,6 +294,25 @@ def _logs_command(config: Config, job_id: str) -> Callable[[str, int], str]:
     return command
 
 
+def _record_the_end(recorder: EventRecorder, err: Console) -> None:
+    """The job's last events wait for a store that cannot be written (full disk): wait for
+    space to come back, saying so once; Ctrl-C leaves them to the next start's recovery."""
+    if recorder.flush():
+        return
+    err.print(
+        f"the job store cannot record the end of the job ({recorder.failure}); "
+        "waiting for it to be writable again (Ctrl-C: the next start recovers the job)",
+        markup=False,
+        soft_wrap=True,
+    )
+    try:
+        while not recorder.flush():
+            time.sleep(RECORD_RETRY_SECONDS)
+    except KeyboardInterrupt:
+        pass
+    recorder.close()
+
+
 def _watch(
     local: LocalService,
     job_id: str,
@@ -277,7 +330,7 @@ def _watch(
     not_run = _not_run(job, only)
     display: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     screen: PlainScreen | TerminalScreen
-    if out.is_terminal:  # the live table draws while it is entered
+    if out.is_terminal and not out.stderr:  # the live table draws while it is entered
         live = LiveProgress(
             out,
             {n: t.instance_count for n, t in job.tasks.items()},
@@ -287,7 +340,8 @@ def _watch(
         screen, display = live.screen, live
         listener: Callable[..., None] = live
     else:
-        screen = PlainScreen(sys.stdout.buffer)
+        # With --json, stdout holds the summary alone: progress and output go to stderr.
+        screen = PlainScreen(sys.stderr.buffer if out.stderr else sys.stdout.buffer)
         listener = PlainProgress(screen, not_run)
     follower = None if quiet else _follow_output(local, job, screen, out)
     local.bus.subscribe(listener)  # after the follower: an attempt's lines come first

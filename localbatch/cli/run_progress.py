@@ -26,10 +26,11 @@ from localbatch.cli.run_output import TerminalScreen
 from localbatch.cli.terminal_text import safe_text
 from localbatch.events import CAPACITY_WAIT_EVENT, Event
 from localbatch.states import State
+from localbatch.timefmt import api_time
 
 if TYPE_CHECKING:
     from localbatch.application.failure_context import FailureContext
-    from localbatch.engine.records import JobSnapshot, TaskSnapshot
+    from localbatch.engine.records import InstanceSnapshot, JobSnapshot, TaskSnapshot
 
 
 def _duration(start: float | None, end: float | None, now: float | None = None) -> str:
@@ -76,9 +77,11 @@ class PlainProgress:
         if event.name == CAPACITY_WAIT_EVENT:
             wait = event.detail.get("capacity_wait")
             why = f" ({wait['reason']})" if wait else ""
-            self._print(
-                event, f"instance {event.task_name}.{event.instance_id} waiting for capacity{why}"
-            )
+            if event.batch is not None:
+                who = f"instances {event.task_name}.* ({event.batch.size()})"
+            else:
+                who = f"instance {event.task_name}.{event.instance_id}"
+            self._print(event, f"{who} waiting for capacity{why}")
             return
         if event.category == "Instance" and event.state == State.WAITING and not event.retry_count:
             return
@@ -92,6 +95,9 @@ class PlainProgress:
                 line += f": {event.detail['message']}"
         elif event.category == "Task":
             line = f"task {event.task_name} {event.state}"
+        elif event.batch is not None:
+            never = " (never started)" if event.state == State.STOPPED else ""
+            line = f"instances {event.task_name}.* {event.state}: {event.batch.size()}{never}"
         else:
             line = _instance_line(event)
         self._print(event, line)
@@ -172,10 +178,14 @@ class LiveProgress:
         if event.category == "Task":
             row.state = event.state
             row.start, row.end = event.start_time, event.end_time
+        elif event.name == CAPACITY_WAIT_EVENT:
+            ids = event.batch.ids() if event.batch is not None else (event.instance_id,)
+            row.held.update(i for i in ids if i is not None)
+        elif event.batch is not None:
+            for instance_id in event.batch.ids():
+                row.held.discard(instance_id)
+                row.instance_changed(instance_id, event.state)
         elif event.instance_id is not None:
-            if event.name == CAPACITY_WAIT_EVENT:
-                row.held.add(event.instance_id)
-                return
             row.held.discard(event.instance_id)
             row.instance_changed(event.instance_id, event.state)
             if event.state == State.WAITING and event.retry_count:
@@ -341,3 +351,49 @@ def _oss_log_folders(snapshot: JobSnapshot) -> list[str]:
             if inst.detail.get(key)
         }
     )
+
+
+def _instance_json(task: str, inst: InstanceSnapshot, logs_dir: Path) -> dict[str, object]:
+    return {
+        "InstanceId": inst.instance_id,
+        "State": inst.state.value,
+        "RetryCount": inst.retry_count,
+        "StartTime": api_time(inst.start_time),
+        "EndTime": api_time(inst.end_time),
+        "ExitCode": inst.exit_code,
+        "ErrorCode": inst.error_code,
+        "ErrorMessage": inst.error_message,
+        "StdoutLog": str(logs_dir / f"{task}.{inst.instance_id}.stdout"),
+        "StderrLog": str(logs_dir / f"{task}.{inst.instance_id}.stderr"),
+    }
+
+
+def summary_json(
+    snapshot: JobSnapshot, logs_dir: Path, not_run: Collection[str], exit_status: int
+) -> dict[str, object]:
+    """`run --json` / `start --json`: what the summary table says, for scripts."""
+    return {
+        "JobId": snapshot.job_id,
+        "JobName": snapshot.name,
+        "State": snapshot.state.value,
+        "Message": snapshot.message,
+        "ExitStatus": exit_status,
+        "StartTime": api_time(snapshot.start_time),
+        "EndTime": api_time(snapshot.end_time),
+        "InstanceMetrics": snapshot.instance_metrics.as_api(),
+        "Tasks": [
+            {
+                "TaskName": task.name,
+                "State": task.state.value,
+                "NotRun": task.name in not_run,
+                "Retries": task.retries,
+                "StartTime": api_time(task.start_time),
+                "EndTime": api_time(task.end_time),
+                "InstanceMetrics": task.metrics.as_api(),
+                "Instances": [_instance_json(task.name, i, logs_dir) for i in task.instances],
+            }
+            for task in snapshot.tasks
+        ],
+        "LogsDir": str(logs_dir),
+        "OssLogFolders": _oss_log_folders(snapshot),
+    }

@@ -12,6 +12,7 @@ import click
 from localbatch.cli.common import (
     EXIT_USAGE,
     Config,
+    check_oss_root,
     choose_runtime,
     config_options,
     fail,
@@ -59,6 +60,11 @@ def _auth_notice(config: Config) -> str:
     type=click.IntRange(min=1),
     help="At most N instances at once over all jobs (cores and memory also limit).",
 )
+@click.option(
+    "--no-request-log",
+    is_flag=True,
+    help="Do not log one line per API request (job state changes are still logged).",
+)
 @config_options
 def serve_command(
     host: str,
@@ -67,18 +73,24 @@ def serve_command(
     no_oss_endpoint: bool,
     runtime_choice: str,
     max_parallel: int | None,
+    no_request_log: bool,
     config: Config,
 ) -> None:
-    """Answer the BatchCompute API (official SDK and `bcs` CLI) and run the jobs it gets."""
+    """Answer the BatchCompute API (official SDK and `bcs` CLI) and run the jobs it gets.
+
+    Logs on stderr one line per API request and one per job state change.
+    """
     from localbatch.application.stack import InstanceEndpointUnavailable
-    from localbatch.cli.server_logs import quiet_bad_requests
+    from localbatch.cli.server_logs import log_job_state, quiet_bad_requests, show_activity
     from localbatch.server.stack import ServerRunning, start_stack
     from localbatch.storage.instance import package_copy_notice
 
     quiet_bad_requests()
+    show_activity(requests=not no_request_log)
     # An unusable state directory is one clear line here, not a traceback (or a misleading
     # "cannot listen") from inside the stack.
     open_store(config).close()
+    check_oss_root(config)  # jobs write their logs and outputs there, endpoint or not
     runtime = choose_runtime(config, runtime_choice)
     click.echo(package_copy_notice(config), err=True)
     try:
@@ -99,6 +111,7 @@ def serve_command(
         )
     except OSError as exc:
         fail(f"cannot listen on {host}: {exc.strerror or exc}", EXIT_USAGE)
+    stack.local.bus.subscribe(log_job_state)
     click.echo(f"BatchCompute API: {stack.url} (state dir {config.state_dir})", err=True)
     if stack.oss_address:
         click.echo(f"OSS endpoint: http://{stack.oss_address} (root {config.oss.root})", err=True)

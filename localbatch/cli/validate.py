@@ -46,29 +46,21 @@ def read_job_source(source: str) -> dict[str, Any]:
         raise
 
 
-def _check(source: str, quotas: Mapping[str, int]) -> tuple[dict[str, Any], ValidationReport]:
+def _check(
+    source: str, quotas: Mapping[str, int], strict: bool = False
+) -> tuple[dict[str, Any], ValidationReport]:
     """The body and its report; an unreadable file exits with the usage status."""
     try:
         body = read_job_source(source)
     except ApiError as error:
         return {}, ValidationReport(errors=[error])
-    return body, validate(body, quotas)
+    return body, validate(body, quotas, strict=strict)
 
 
 def explain_unreadable_json(source: str, error: ApiError) -> None:
     """Say where the JSON breaks: the service's InvalidJsonFormat alone names no position."""
-    cause = error.__context__
-    if isinstance(cause, json.JSONDecodeError):
-        where = f"line {cause.lineno} column {cause.colno}: {cause.msg}"
-    elif isinstance(cause, UnicodeDecodeError):
-        where = f"byte {cause.start}: not UTF-8"
-    elif isinstance(cause, RecursionError):
-        where = "nested too deeply to parse"
-    elif cause is not None:
-        where = str(cause)
-    else:
-        return
-    click.echo(f"{source}: {where}", err=True)
+    if error.code == "InvalidJsonFormat" and error.hint:
+        click.echo(f"{source}: {error.hint}", err=True)
 
 
 def _print_warnings(report: ValidationReport) -> None:
@@ -76,19 +68,32 @@ def _print_warnings(report: ValidationReport) -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
+#: How a hint is set under the error it explains.
+HINT_PREFIX = "  hint: "
+
+
 def _print_report(report: ValidationReport) -> None:
-    """Warnings to stderr, then the errors (the report itself) to stdout."""
+    """Warnings to stderr, then the errors (the report itself) to stdout: the service's
+    words on one line, localbatch's hint (if any) on the next."""
     _print_warnings(report)
     for error in report.errors:
         where = f" (at {error.path})" if error.path else ""
         click.echo(f"{error.http_status} {error.code}: {error.message}{where}")
+        if error.hint and error.code != "InvalidJsonFormat":  # said on stderr already
+            click.echo(f"{HINT_PREFIX}{error.hint}")
 
 
-def valid_body_or_exit(source: str, quotas: Mapping[str, int]) -> dict[str, Any]:
-    """For commands that need a valid job: its body, or its errors printed and exit 1."""
+def valid_body_or_exit(
+    source: str, quotas: Mapping[str, int], *, as_json: bool = False
+) -> dict[str, Any]:
+    """For commands that need a valid job: its body, or its errors printed and exit 1
+    (as `validate --json` prints them, with `as_json`)."""
     body, report = _check(source, quotas)
     if not report.valid:
-        _print_report(report)
+        if as_json:
+            _echo_json(report.to_dict())
+        else:
+            _print_report(report)
         raise SystemExit(EXIT_INVALID)
     _print_warnings(report)
     return body
@@ -101,13 +106,21 @@ def _echo_json(data: object) -> None:
 @click.command("validate", short_help="Check a job file as CreateJob would; list every error.")
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Unknown fields are errors (UnknownField), not warnings: catches misspelt keys.",
+)
 @config_options
-def validate_command(file: str, as_json: bool, config: Config) -> None:
+def validate_command(file: str, as_json: bool, strict: bool, config: Config) -> None:
     """Check FILE (or - for stdin) as the CreateJob API would; list every error.
+
+    Each error is the service's status, code and message, then a `hint:` line with what the
+    message leaves out (the value, the allowed range, the name probably meant).
 
     Exit status: 0 valid, 1 invalid, 2 unusable invocation or unreadable file.
     """
-    body, report = _check(file, config.quotas)
+    body, report = _check(file, config.quotas, strict)
     if as_json:
         _echo_json(report.to_dict())
     else:
@@ -235,11 +248,16 @@ def _plan_lines(plan: TaskPlan) -> list[str]:
 
 
 @click.command("schema", short_help="Print the JSON Schema of a job body, for editors.")
-def schema_command() -> None:
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="No member beyond the documented ones (additionalProperties false), as validate --strict.",
+)
+def schema_command(strict: bool) -> None:
     """Print the JSON Schema (draft 2020-12) of a job body, for editors."""
     from localbatch.spec.schema import job_schema
 
-    _echo_json(job_schema())
+    _echo_json(job_schema(strict))
 
 
 def register(group: click.Group) -> None:

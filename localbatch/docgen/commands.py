@@ -19,9 +19,11 @@ WIDTH = 100
 #: README's table lists them; a command not listed here comes last, documented by its help
 #: text in docs/commands.md alone.
 SUBJECT_PAGES = {
+    "init": ("first job", "docs/writing-jobs.md#start-from-localbatch-init"),
     "validate": ("validation", "docs/validation.md"),
     "plan": ("validation", "docs/validation.md#plan"),
     "schema": ("validation", "docs/validation.md#schema"),
+    "instance-types": ("instance types", "docs/writing-jobs.md#instance-types"),
     "run": ("running", "docs/running.md"),
     "images": ("images", "docs/running.md#images-without-a-registry"),
     "serve": ("job service", "docs/service.md"),

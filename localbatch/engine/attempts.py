@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from localbatch.config import Config
+from localbatch.diskspace import DISK_FULL_CODE, NO_SPACE, cause_of, is_full
 from localbatch.engine.environment import TaskEnvironment, attempt_spec
 from localbatch.engine.scheduler import Launch
 from localbatch.events import EventDetail
@@ -70,10 +71,28 @@ StorageFactory = Callable[[Config, str, Job, Path], JobStorageLike[Any]]
 
 
 def failure_outcome(exc: BaseException, default_code: str = INTERNAL_ERROR) -> AttemptOutcome:
-    """An exception from storage or a runtime as the attempt's recorded result."""
+    """An exception from storage or a runtime as the attempt's recorded result; running
+    out of space anywhere is DiskFull, whatever step it hit."""
     code = getattr(exc, "code", "") or default_code
     message = getattr(exc, "message", "") or f"{type(exc).__name__}: {exc}"
+    if cause_of(exc) == NO_SPACE:
+        code = DISK_FULL_CODE
     return AttemptOutcome(exit_code=None, error_code=str(code), error_message=str(message))
+
+
+def disk_full_outcome(outcome: AttemptOutcome, prepared: PreparedAttemptLike) -> AttemptOutcome:
+    """A failed attempt whose work directory, logs or writable mounts have no space left
+    failed because of it: DiskFull naming the place (its exit code is kept)."""
+    if outcome.succeeded or outcome.error_code in (STOPPED_ERROR_CODE, DISK_FULL_CODE):
+        return outcome
+    places = [prepared.workdir, prepared.stdout_path.parent]
+    places += [need.source for need in prepared.needs if not need.read_only]
+    full = next((place for place in places if is_full(place)), None)
+    if full is None:
+        return outcome
+    before = outcome.error_code or f"exit code {outcome.exit_code}"
+    message = f"{NO_SPACE} on the file system of {full} ({before})"
+    return AttemptOutcome(outcome.exit_code, DISK_FULL_CODE, message)
 
 
 def execute_attempt(
@@ -122,6 +141,8 @@ def execute_attempt(
         outcome = failure_outcome(exc)
     finally:
         keep = env.keep_on_failure and not (outcome is not None and outcome.succeeded)
+        if outcome is not None:
+            outcome = disk_full_outcome(outcome, prepared)
         outcome = finish_storage(storage, prepared, outcome, keep, detail)
     assert outcome is not None
     return outcome

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 from localbatch.config import DEFAULT_INSTANCE_TYPE
-from localbatch.spec.instance_types import GIB, InstanceType, lookup
+from localbatch.spec.instance_types import GIB, InstanceType, lookup, unknown_type_notice
 
 
 @dataclass(frozen=True, order=True)
@@ -114,11 +114,7 @@ def size_instance(type_name: str, host: HostCapacity) -> Sizing:
     if known is None:
         fallback = lookup(DEFAULT_INSTANCE_TYPE)
         assert fallback is not None
-        notes.append(
-            f"instance type {type_name!r} is not in the local table; "
-            f"sized as {DEFAULT_INSTANCE_TYPE} ({fallback.cpu_cores} cores, "
-            f"{fallback.memory_gib} GiB)"
-        )
+        notes.append(unknown_type_notice(type_name, fallback))
         known = fallback
     requested = Resources(float(known.cpu_cores), known.memory_bytes)
     granted = Resources(

@@ -10,6 +10,7 @@ ends, as events carry it. They are not the store's rows (`localbatch.store.recor
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from localbatch.engine.capacity import Resources
@@ -76,13 +77,65 @@ class TrackedInstance:
 
 
 @dataclass
+class TaskInstances:
+    """A task's instances, each recorded only once something happens to it.
+
+    Until then an instance is *idle*: in `idle_state` (Waiting, or Stopped once its job
+    wound down), with no attempt, retry or time. A task of 10,000 instances costs what its
+    description costs until they run; only counts and events in batches speak for the idle
+    ones (`InstanceBatch`).
+    """
+
+    count: int
+    idle_state: State = State.WAITING
+    #: The instances recorded so far, by id.
+    records: dict[int, TrackedInstance] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, instance_id: int) -> TrackedInstance:
+        """The instance's record, recorded from now on (an idle one starts as it was)."""
+        record = self.records.get(instance_id)
+        if record is None:
+            if not 0 <= instance_id < self.count:
+                raise IndexError(f"no instance {instance_id} of {self.count}")
+            record = self.records[instance_id] = TrackedInstance(instance_id, self.idle_state)
+        return record
+
+    def tracked(self) -> list[TrackedInstance]:
+        """The recorded instances, by id."""
+        return [self.records[i] for i in sorted(self.records)]
+
+    def idle_count(self) -> int:
+        return self.count - len(self.records)
+
+    def is_fresh(self, instance_id: int) -> bool:
+        """Waiting and never queued: idle, or recorded but not queued yet (a retry left)."""
+        record = self.records.get(instance_id)
+        if record is None:
+            return self.idle_state == State.WAITING
+        return record.state == State.WAITING and not record.launched and record.queue_key < 0
+
+    def fresh_count(self) -> int:
+        idle = self.idle_count() if self.idle_state == State.WAITING else 0
+        return idle + sum(1 for i in self.records if self.is_fresh(i))
+
+    def view(self) -> Iterator[TrackedInstance]:
+        """Every instance by id, the idle ones as copies nothing records (for snapshots)."""
+        for instance_id in range(self.count):
+            record = self.records.get(instance_id)
+            yield record if record is not None else TrackedInstance(instance_id, self.idle_state)
+
+
+@dataclass
 class TrackedTask:
     """One task: its instances, its place in the DAG and its running counts."""
 
     name: str
     resources: Resources
     max_retry_count: int
-    instances: list[TrackedInstance]
+    instances: TaskInstances
     upstream: frozenset[str]
     downstream: tuple[str, ...]
     state: State = State.WAITING
@@ -97,6 +150,9 @@ class TrackedTask:
     #: Retries used by all its instances.
     retries: int = 0
     detail: EventDetail = field(default_factory=lambda: EventDetail())
+    #: Its fresh instances (queued together, never started) are ready but held back for
+    #: capacity: since when and why.
+    capacity_wait: CapacityWait | None = None
 
 
 @dataclass
@@ -194,7 +250,7 @@ def task_snapshot(record: TrackedTask) -> TaskSnapshot:
         end_time=record.end_time,
         metrics=Metrics.of(record.counts),
         retries=record.retries,
-        instances=tuple(instance_snapshot(i) for i in record.instances),
+        instances=tuple(instance_snapshot(i) for i in record.instances.view()),
         detail=record.detail.copy(),
     )
 

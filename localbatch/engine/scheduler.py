@@ -33,6 +33,7 @@ from localbatch.engine.capacity import CapacityLedger, HostCapacity, Resources
 from localbatch.engine.records import (
     JobSnapshot,
     Metrics,
+    TaskInstances,
     TrackedInstance,
     TrackedJob,
     TrackedTask,
@@ -44,6 +45,7 @@ from localbatch.events import (
     CapacityWait,
     Event,
     EventDetail,
+    InstanceBatch,
     event_name,
 )
 from localbatch.runtime.base import STOPPED_ERROR_CODE, AttemptOutcome
@@ -112,8 +114,30 @@ class JobEnded:
 
 Action = Launch | Cancel | Publish | JobEnded
 
-#: A ready instance: (queue key, task name, instance id).
-_Ready = tuple[int, str, int]
+
+class _FreshCursor:
+    """The fresh instances of a task queued at once: the ready queue holds only the next
+    one (with the next of the queue keys reserved for them), not all 10,000."""
+
+    def __init__(self, instances: TaskInstances) -> None:
+        self.instances = instances
+        self.position = 0
+
+    def next_fresh(self) -> int | None:
+        """The next fresh instance id, or None when none is left."""
+        while self.position < self.instances.count:
+            instance_id = self.position
+            self.position += 1
+            if self.instances.is_fresh(instance_id):
+                return instance_id
+        return None
+
+    def __lt__(self, other: object) -> bool:  # keys are unique: never reached; never fails
+        return False
+
+
+#: A ready instance: (queue key, task name, instance id, the cursor it comes from, if any).
+_Ready = tuple[int, str, int, _FreshCursor | None]
 
 
 class Scheduler:
@@ -127,7 +151,7 @@ class Scheduler:
         self._queue_keys = 0
         self._actions: list[Action] = []
         #: Instances queued since the last dispatch: those it leaves queued wait for capacity.
-        self._queued: list[tuple[TrackedJob, TrackedTask, TrackedInstance]] = []
+        self._queued: list[tuple[TrackedJob, TrackedTask, _Ready]] = []
 
     # ----------------------------------------------------------------- inputs
     def submit(
@@ -198,20 +222,24 @@ class Scheduler:
         return job
 
     def _announce(self, job: TrackedJob, now: float) -> None:
-        """Publish the new job, its tasks and instances; tasks left out by `only` stop."""
+        """Publish the new job, its tasks and instances (the idle ones in one batch per
+        task); tasks left out by `only` stop."""
         self._publish_job(job, now)
         for task in job.tasks.values():
             if task.state.terminal:
                 continue
             if not task.selected:
                 task.detail["message"] = "Not run: left out by --only."
-                for inst in task.instances:
+                for inst in task.instances.tracked():
                     if not inst.state.terminal:
                         self._set_instance(job, task, inst, State.STOPPED, now)
+                self._stop_idle(job, task, now)
                 self._set_task(job, task, State.STOPPED, now)
                 continue
             self._publish_task(job, task, now)
-            for inst in task.instances:
+            if task.instances.idle_count():
+                self._publish_idle(job, task, now)
+            for inst in task.instances.tracked():
                 if not inst.state.terminal:
                     self._publish_instance(job, task, inst, now)
 
@@ -220,7 +248,7 @@ class Scheduler:
         if not job.fail_on_instance_fail:
             return
         for task in job.tasks.values():
-            failed = [i for i in task.instances if i.state == State.FAILED]
+            failed = [i for i in task.instances.tracked() if i.state == State.FAILED]
             if task.selected and failed:
                 self._fail_job_for(job, task, failed[0].instance_id, "no retry left", now)
                 return
@@ -332,17 +360,28 @@ class Scheduler:
 
     # ------------------------------------------------------------ scheduling
     def _enqueue_task(self, job: TrackedJob, task: TrackedTask) -> None:
-        for inst in task.instances:
-            if inst.state == State.WAITING and not inst.launched:
-                self._push(job, task, inst)
+        """Queue the task's fresh instances in id order, as one cursor: their queue keys
+        are reserved now, so later arrivals still come after them."""
+        fresh = task.instances.fresh_count()
+        if not fresh:
+            return
+        cursor = _FreshCursor(task.instances)
+        first = cursor.next_fresh()
+        assert first is not None
+        key = self._queue_keys + 1
+        self._queue_keys += fresh
+        self._queue(job, task, (key, task.name, first, cursor))
 
     def _push(self, job: TrackedJob, task: TrackedTask, inst: TrackedInstance) -> None:
+        """Queue one instance again (a retry keeps its place: its first queue key)."""
         if inst.queue_key < 0:
             self._queue_keys += 1
             inst.queue_key = self._queue_keys
-        queue = self._ready[job.job_id].setdefault(task.resources, [])
-        heapq.heappush(queue, (inst.queue_key, task.name, inst.instance_id))
-        self._queued.append((job, task, inst))
+        self._queue(job, task, (inst.queue_key, task.name, inst.instance_id, None))
+
+    def _queue(self, job: TrackedJob, task: TrackedTask, entry: _Ready) -> None:
+        heapq.heappush(self._ready[job.job_id].setdefault(task.resources, []), entry)
+        self._queued.append((job, task, entry))
 
     def _dispatch(self, now: float) -> None:
         """Launch ready instances while they fit: higher priority first, then submit order."""
@@ -359,21 +398,42 @@ class Scheduler:
                 fitting = [(head, shape) for head, shape in heads if self.ledger.fits(shape)]
                 if not fitting:
                     break
-                (_, task_name, instance_id), shape = min(fitting)
+                (key, task_name, instance_id, cursor), shape = min(fitting)
                 heapq.heappop(queues[shape])
-                self._launch(job, job.tasks[task_name], instance_id, shape, now)
+                task = job.tasks[task_name]
+                fresh_wait = None
+                if cursor is not None:
+                    fresh_wait = task.capacity_wait
+                    following = cursor.next_fresh()
+                    if following is not None:
+                        self._queue(job, task, (key + 1, task_name, following, cursor))
+                    else:  # its last fresh instance: none of them waits any more
+                        task.capacity_wait = None
+                self._launch(job, task, instance_id, key, shape, now, fresh_wait)
             if self.ledger.full:
                 return
 
     def _launch(
-        self, job: TrackedJob, task: TrackedTask, instance_id: int, shape: Resources, now: float
+        self,
+        job: TrackedJob,
+        task: TrackedTask,
+        instance_id: int,
+        key: int,
+        shape: Resources,
+        now: float,
+        fresh_wait: CapacityWait | None = None,
     ) -> None:
+        """Start an attempt; `fresh_wait` is the wait of the task's fresh instances when the
+        instance was one of them."""
         inst = task.instances[instance_id]
+        if inst.queue_key < 0:
+            inst.queue_key = key
         self.ledger.take(shape)
         inst.launched = True
         job.in_flight += 1
         attempt = len(inst.attempts)
-        waited = inst.capacity_wait["since"] if inst.capacity_wait else None
+        wait = inst.capacity_wait or fresh_wait
+        waited = wait["since"] if wait else None
         inst.capacity_wait = None
         inst.attempts.append(
             AttemptSnapshot(
@@ -387,16 +447,40 @@ class Scheduler:
         self._actions.append(Launch(job.job_id, task.name, instance_id, attempt))
 
     def _hold_for_capacity(self, now: float) -> None:
-        """Say once of each instance queued since the last dispatch and still not launched
-        that it waits for capacity, and why (each instance is looked at once per queuing)."""
+        """Say once of what was queued since the last dispatch and is still queued that it
+        waits for capacity, and why: an instance queued again (a retry) in an event of its
+        own, a task's fresh instances (queued together) in one batch event."""
         queued, self._queued = self._queued, []
-        for job, task, inst in queued:
-            if inst.launched or inst.state != State.WAITING or job.ending is not None:
+        for job, task, (key, _, instance_id, cursor) in queued:
+            if job.ending is not None:
                 continue
-            if inst.capacity_wait is None:
-                reason = self.ledger.why_held(task.resources)
-                inst.capacity_wait = CapacityWait(since=now, reason=reason)
+            if cursor is not None:
+                queue = self._ready[job.job_id].get(task.resources, [])
+                if task.capacity_wait is None and any(entry[0] == key for entry in queue):
+                    task.capacity_wait = self._wait(task, now)
+                    self._publish_fresh_wait(job, task, now)
+                continue
+            inst = task.instances[instance_id]  # recorded already: it was queued again
+            if not inst.launched and inst.state == State.WAITING and inst.capacity_wait is None:
+                inst.capacity_wait = self._wait(task, now)
                 self._publish_instance(job, task, inst, now, name=CAPACITY_WAIT_EVENT)
+
+    def _wait(self, task: TrackedTask, now: float) -> CapacityWait:
+        return CapacityWait(since=now, reason=self.ledger.why_held(task.resources))
+
+    def _publish_fresh_wait(self, job: TrackedJob, task: TrackedTask, now: float) -> None:
+        """One event for the task's instances that never started and wait for capacity."""
+        instances = task.instances
+        self._emit(
+            job,
+            "Instance",
+            State.WAITING,
+            now,
+            CAPACITY_WAIT_EVENT,
+            task_name=task.name,
+            batch=InstanceBatch(instances.count, frozenset(instances.records)),
+            detail=EventDetail(capacity_wait=task.capacity_wait),
+        )
 
     def _flush(self, now: float) -> list[Action]:
         self._dispatch(now)
@@ -418,7 +502,7 @@ class Scheduler:
         job.ending = ending
         self._ready[job.job_id] = {}
         for task in job.tasks.values():
-            for inst in task.instances:
+            for inst in task.instances.tracked():
                 if inst.launched and not inst.cancel_requested:
                     inst.cancel_requested = True
                     self._actions.append(Cancel(job.job_id, task.name, inst.instance_id))
@@ -426,6 +510,8 @@ class Scheduler:
                     inst.capacity_wait = None
                     inst.end_time = now if inst.start_time is not None else None
                     self._set_instance(job, task, inst, State.STOPPED, now)
+            task.capacity_wait = None
+            self._stop_idle(job, task, now)
             self._maybe_end_task(job, task, now)
 
     def _maybe_end_task(self, job: TrackedJob, task: TrackedTask, now: float) -> None:
@@ -490,6 +576,32 @@ class Scheduler:
         job.instance_counts[state] += 1
         inst.state = state
         self._publish_instance(job, task, inst, now)
+
+    def _stop_idle(self, job: TrackedJob, task: TrackedTask, now: float) -> None:
+        """The idle instances (never started) end Stopped together: one batch event."""
+        idle = task.instances.idle_count()
+        before = task.instances.idle_state
+        if not idle or before.terminal:
+            return
+        check_transition(before, State.STOPPED)
+        task.counts[before] -= idle
+        task.counts[State.STOPPED] += idle
+        job.instance_counts[before] -= idle
+        job.instance_counts[State.STOPPED] += idle
+        task.instances.idle_state = State.STOPPED
+        self._publish_idle(job, task, now)
+
+    def _publish_idle(self, job: TrackedJob, task: TrackedTask, now: float) -> None:
+        """One event for all idle instances of the task (those not recorded one by one)."""
+        instances = task.instances
+        self._emit(
+            job,
+            "Instance",
+            instances.idle_state,
+            now,
+            task_name=task.name,
+            batch=InstanceBatch(instances.count, frozenset(instances.records)),
+        )
 
     def _emit(
         self,
@@ -607,9 +719,10 @@ def _with_worker_detail(attempt: AttemptSnapshot, detail: EventDetail) -> Attemp
 def _new_task(
     plan: TaskPlan, selected: bool, kept: Collection[int], retries_used: Mapping[int, int]
 ) -> TrackedTask:
-    """A task's records: kept instances Finished, those with no retry left Failed, the
-    others Waiting with the retries they already used; a task all kept is Finished."""
-    instances = [TrackedInstance(i) for i in range(plan.instance_count)]
+    """A task's records: kept instances Finished, those with no retry left Failed, those
+    that used retries Waiting with them; the others idle (Waiting, recorded when they run).
+    A task all kept is Finished."""
+    instances = TaskInstances(plan.instance_count)
     task = TrackedTask(
         name=plan.name,
         resources=plan.resources,
@@ -619,15 +732,20 @@ def _new_task(
         downstream=plan.downstream,
         selected=selected,
     )
-    for inst in instances:
-        if inst.instance_id in kept:
-            inst.state = State.FINISHED
-        else:
-            inst.retry_count = retries_used.get(inst.instance_id, 0)
-            task.retries += inst.retry_count
-            if inst.retry_count > plan.max_retry_count:
-                inst.state = State.FAILED
+    kept_ids = {i for i in kept if 0 <= i < plan.instance_count}
+    for instance_id in kept_ids:
+        instances[instance_id].state = State.FINISHED
+    for instance_id, used in retries_used.items():
+        if instance_id in kept_ids or not 0 <= instance_id < plan.instance_count or not used:
+            continue
+        inst = instances[instance_id]
+        inst.retry_count = used
+        task.retries += used
+        if used > plan.max_retry_count:
+            inst.state = State.FAILED
+    for inst in instances.records.values():
         task.counts[inst.state] += 1
-    if task.counts[State.FINISHED] == len(instances):
+    task.counts[State.WAITING] += instances.idle_count()
+    if task.counts[State.FINISHED] == plan.instance_count:
         task.state = State.FINISHED
     return task

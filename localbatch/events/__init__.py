@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TypedDict, cast
 
@@ -111,6 +111,23 @@ class EventDetail(TypedDict, total=False):
 
 
 @dataclass(frozen=True)
+class InstanceBatch:
+    """The instances of one task an event speaks for at once: ids 0..count-1 but `exempt`
+    (those reported one by one). Announcing 10,000 instances Waiting, or stopping the ones
+    that never started, is then one event, not 10,000."""
+
+    count: int
+    exempt: frozenset[int] = frozenset()
+
+    def ids(self) -> Iterator[int]:
+        """The instance ids the batch covers, in order."""
+        return (i for i in range(self.count) if i not in self.exempt)
+
+    def size(self) -> int:
+        return self.count - sum(1 for i in self.exempt if 0 <= i < self.count)
+
+
+@dataclass(frozen=True)
 class AttemptSnapshot:
     """One attempt of an instance, as the engine keeps it and instance events carry it: the
     store keeps one row per attempt from it, apart from the instance (whose next attempt
@@ -168,6 +185,10 @@ class Event:
     latest_attempt: AttemptSnapshot | None = None
     #: Extras: runtime ref, log object paths, metrics, messages.
     detail: EventDetail = field(default_factory=lambda: EventDetail())
+    #: An instance event for many instances of `task_name` (then `instance_id` is None):
+    #: each covered instance is in `state` afresh (Waiting: no attempt, times or result;
+    #: Stopped: never started), with this event's error code and message.
+    batch: InstanceBatch | None = None
 
 
 Listener = Callable[[Event], None]

@@ -10,8 +10,9 @@ from localbatch.events import Event
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
-    """Every field of the event, JSON-ready (detail values that are not JSON become strings)."""
-    return {
+    """Every field of the event, JSON-ready (detail values that are not JSON become strings);
+    `batch` only on a batch event."""
+    fields = {
         "name": event.name,
         "job_id": event.job_id,
         "state": event.state.value,
@@ -29,6 +30,9 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "latest_attempt": asdict(event.latest_attempt) if event.latest_attempt else None,
         "detail": dict(event.detail),
     }
+    if event.batch is not None:
+        fields["batch"] = {"count": event.batch.count, "exempt": sorted(event.batch.exempt)}
+    return fields
 
 
 def event_json(event: Event) -> str:

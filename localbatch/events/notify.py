@@ -20,10 +20,11 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from localbatch.diskspace import explain
 from localbatch.events import Event
 from localbatch.events.codec import event_json
 from localbatch.spec.model import Topic, parse_job
@@ -106,6 +107,8 @@ class Notifier:
         self.post = post
         self.retry_delays = retry_delays
         self._topics: dict[str, Topic | None] = {}
+        #: Jobs whose event file could not be written (said once each).
+        self._unwritable: set[str] = set()
         self._queue: queue.Queue[Delivery | None] = queue.Queue(MAX_QUEUED)
         self._closing = threading.Event()
         self._worker = threading.Thread(target=self._deliver_all, name="notify", daemon=True)
@@ -117,11 +120,17 @@ class Notifier:
             self._publish(event)
 
     def _append(self, event: Event) -> None:
+        """One line in the job's file; a disk that refuses it is said once per job (the
+        store keeps the event, see store/recorder.py), not a traceback per event."""
         path = events_file(self.state_dir, event.job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        line = event_json(event)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(event_json(event) + "\n")
+        except OSError as exc:
+            if event.job_id not in self._unwritable:
+                self._unwritable.add(event.job_id)
+                log.warning("cannot append to %s: %s", path, explain(path.parent, exc))
 
     def _topic(self, job_id: str) -> Topic | None:
         if job_id not in self._topics:
@@ -134,15 +143,21 @@ class Notifier:
         if topic is None or event.name not in topic.events:
             return
         record = self.store.get_job(event.job_id)
-        message = message_body(
-            event,
-            record.name if record else "",
-            record.creation_time if record else None,
+        name = record.name if record else ""
+        created = record.creation_time if record else None
+        # A batch event is one message per instance, as if each had had its own event.
+        singles = (
+            (replace(event, instance_id=i, batch=None) for i in event.batch.ids())
+            if event.batch is not None
+            else (event,)
         )
-        try:
-            self._queue.put_nowait(Delivery(self.endpoint, topic.name, message))
-        except queue.Full:
-            log.error("notification queue full: %s of %s not sent", event.name, event.job_id)
+        for single in singles:
+            try:
+                message = message_body(single, name, created)
+                self._queue.put_nowait(Delivery(self.endpoint, topic.name, message))
+            except queue.Full:
+                log.error("notification queue full: %s of %s not sent", event.name, event.job_id)
+                return
 
     def _deliver_all(self) -> None:
         while True:

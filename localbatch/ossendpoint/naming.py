@@ -8,12 +8,9 @@ segments longer than a file name may be (255 bytes).
 
 from __future__ import annotations
 
-import re
-
 from localbatch.ossendpoint.errors import OssError
+from localbatch.spec.buckets import BUCKET_RULE, is_bucket_name
 
-#: OSS rule: 3-63 characters, lower-case letters, digits and hyphens, no leading/trailing hyphen.
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 #: The service's limit on a key, in UTF-8 bytes.
 MAX_KEY_BYTES = 1023
 #: The local file system's limit on one name (NAME_MAX): one segment of a key.
@@ -22,16 +19,11 @@ MAX_SEGMENT_BYTES = 255
 META_DIR_NAME = ".localbatch-meta"
 
 
-def is_bucket_name(name: str) -> bool:
-    return bool(BUCKET_NAME.match(name))
-
-
 def check_bucket_name(name: str) -> None:
     if not is_bucket_name(name):
         raise OssError(
             "InvalidBucketName",
-            f"The specified bucket {name!r} is not valid: 3-63 lower-case letters, digits "
-            "or hyphens, starting and ending with a letter or digit.",
+            f"The specified bucket {name!r} is not valid: {BUCKET_RULE}.",
             extra={"BucketName": name},
         )
 

@@ -25,13 +25,9 @@ from pathlib import Path
 from localbatch.beneath import Escape, Root
 from localbatch.ossendpoint.errors import OssError
 from localbatch.ossendpoint.metadata import MetadataStore, ObjectMeta, Stamp, plain_meta
-from localbatch.ossendpoint.naming import (
-    META_DIR_NAME,
-    check_bucket_name,
-    check_key,
-    is_bucket_name,
-)
+from localbatch.ossendpoint.naming import META_DIR_NAME, check_bucket_name, check_key
 from localbatch.ossendpoint.writer import AtomicWriter
+from localbatch.spec.buckets import is_bucket_name
 from localbatch.tempfiles import TEMPORARY_PREFIX, sweep
 
 __all__ = ["TEMPORARY_PREFIX", "ObjectInfo", "ObjectStore", "folder_info"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from localbatch.config import Config
+from localbatch.config import DEFAULT_INSTANCE_TYPE, Config
 from localbatch.plan.node_choice import choose_node
-from localbatch.spec.instance_types import lookup
+from localbatch.spec.instance_types import lookup, unknown_type_notice
 from localbatch.spec.model import Job
 
 if TYPE_CHECKING:
@@ -91,6 +91,9 @@ def plan_tasks(job: Job, config: Config) -> list[TaskPlan]:
             task = job.tasks[name]
             node = choose_node(task, config)
             known = lookup(node.instance_type)
+            notices = node.notices
+            if known is None:  # worded as the engine words it (environment.py)
+                notices += (f"task {name}: {_unknown_type(node.instance_type)}",)
             plans.append(
                 TaskPlan(
                     name=name,
@@ -106,7 +109,13 @@ def plan_tasks(job: Job, config: Config) -> list[TaskPlan]:
                     cluster=task.cluster_id or "AutoCluster",
                     timeout=task.timeout,
                     max_retry_count=task.max_retry_count,
-                    notices=node.notices,
+                    notices=notices,
                 )
             )
     return plans
+
+
+def _unknown_type(name: str) -> str:
+    fallback = lookup(DEFAULT_INSTANCE_TYPE)
+    assert fallback is not None
+    return unknown_type_notice(name, fallback)

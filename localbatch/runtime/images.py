@@ -8,6 +8,7 @@ image. Docker's image store is the cache: a second build is a no-op.
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import subprocess
@@ -133,7 +134,15 @@ def _check_can_build() -> str:
     return debootstrap
 
 
+#: debootstrap's progress lines ("I: Retrieving libc6 2.36-9", "I: Extracting ...") start so.
+PROGRESS_PREFIX = "I: "
+#: Lines of debootstrap's output kept for the error message when it fails.
+FAILURE_TAIL = 15
+
+
 def _debootstrap(debootstrap: str, rootfs: Path, mirror: str, log: Log) -> None:
+    """Run debootstrap, relaying its progress lines as they come (it takes about a minute:
+    silence would look like a hang)."""
     command = [
         debootstrap,
         "--variant=minbase",
@@ -143,10 +152,20 @@ def _debootstrap(debootstrap: str, rootfs: Path, mirror: str, log: Log) -> None:
         mirror,
     ]
     log(f"debootstrap {SUITE} from {mirror} (about a minute)")
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise ImageBuildError(f"debootstrap failed (exit {result.returncode}):\n{tail}")
+    tail: collections.deque[str] = collections.deque(maxlen=FAILURE_TAIL)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.rstrip()
+            tail.append(line)
+            if line.startswith(PROGRESS_PREFIX):
+                log(f"debootstrap: {line[len(PROGRESS_PREFIX) :]}")
+    if process.returncode != 0:
+        raise ImageBuildError(
+            f"debootstrap failed (exit {process.returncode}):\n" + "\n".join(tail)
+        )
     for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for entry in (rootfs / leftover).glob("*"):
             if entry.is_file():
@@ -184,7 +203,7 @@ def build_default_image(
         archive = Path(tmp) / "rootfs.tar"
         _tar_rootfs(rootfs, archive, log)
         shutil.rmtree(rootfs)
-        log(f"importing as {name}")
+        log(f"importing as {name} ({archive.stat().st_size / 2**20:.0f} MiB)")
         try:
             client.api.import_image_from_file(
                 str(archive), repository=repository, tag=tag or "latest", changes=changes

@@ -17,17 +17,28 @@ from typing import Any, TypeVar
 
 import psutil
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from localbatch.application.job_service import JobService
 from localbatch.ids import new_request_id
-from localbatch.server import shapes
-from localbatch.server.query import bad_query, check_order, flag, list_query
+from localbatch.server import headers, replay, shapes
+from localbatch.server.query import (
+    bad_query,
+    check_order,
+    flag,
+    idempotent_token,
+    list_query,
+    plain_number,
+)
 from localbatch.server.signature import API_VERSION, check_request
 from localbatch.spec.errors import ApiError, internal_error, not_found
 from localbatch.spec.load import parse_body
 from localbatch.store.records import InstanceRecord
+from localbatch.unwritable import StoreUnwritable
 
 log = logging.getLogger(__name__)
+#: One INFO line per answered request; `localbatch serve` shows them unless told not to.
+request_log = logging.getLogger("localbatch.server.requests")
 
 T = TypeVar("T")
 
@@ -36,8 +47,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
+    """A JSON answer that can always be encoded: a lone surrogate in a text (there should
+    be none) goes out as a JSON escape rather than failing the answer."""
     return web.Response(
-        body=json.dumps(body, ensure_ascii=False).encode(),
+        body=json.dumps(body, ensure_ascii=False).encode("utf-8", "backslashreplace"),
         status=status,
         content_type="application/json",
     )
@@ -47,31 +60,80 @@ def error_response(error: ApiError) -> web.Response:
     return json_response(error.to_body(), status=error.http_status)
 
 
+#: The answer when even shaping an error failed: built once, so it cannot fail itself.
+_INTERNAL_ERROR_BODY = json.dumps(internal_error().to_body()).encode()
+
+
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request id on every answer; version and signature checks; errors as service bodies."""
+    """Request id on every answer; the header, version and signature checks; errors as
+    service bodies; one INFO line per request. Whatever happens below, the answer is a
+    JSON body."""
     request_id = new_request_id()
+    started = time.monotonic()
+    error: ApiError | None = None
     try:
+        response, error = await _answer(request, handler, request_id)
+    except Exception:
+        log.exception(
+            "answering %s %s failed (request id %s)", request.method, request.path, request_id
+        )
+        response = web.Response(
+            body=_INTERNAL_ERROR_BODY, status=500, content_type="application/json"
+        )
+    response.headers["x-acs-request-id"] = request_id
+    if request_log.isEnabledFor(logging.INFO):
+        request_log.info(
+            "%s %s -> %d%s (%.1f ms, request id %s)",
+            request.method,
+            request.path_qs,
+            response.status,
+            f" {error.code}" if error else "",
+            (time.monotonic() - started) * 1000,
+            request_id,
+        )
+    return response
+
+
+async def _answer(
+    request: web.Request, handler: Handler, request_id: str
+) -> tuple[web.StreamResponse, ApiError | None]:
+    """The answer, and the error it carries (None for a success)."""
+    try:
+        header_error = headers.header_error(request.raw_headers)
+        if header_error is not None:
+            raise header_error
         _check_version(request)
-        _check_signature(request)
-        response = await handler(request)
-    except ApiError as error:
-        response = error_response(error)
+        await _check_request(request)
+        return await handler(request), None
+    except ApiError as raised:
+        error = raised
     except web.HTTPMethodNotAllowed:
-        response = error_response(
-            ApiError.from_catalogue("MethodNotAllowed", Method=request.method, Path=request.path)
+        error = ApiError.from_catalogue(
+            "MethodNotAllowed", Method=request.method, Path=request.path
         )
     except web.HTTPNotFound:
-        response = error_response(ApiError.from_catalogue("InvalidUrlPattern", Path=request.path))
-    except web.HTTPRequestEntityTooLarge:
-        response = error_response(ApiError.from_catalogue("Invalid", Parameter="HttpBody"))
+        error = ApiError.from_catalogue("InvalidUrlPattern", Path=request.path)
+    except (web.HTTPRequestEntityTooLarge, RequestPayloadError):
+        error = ApiError.from_catalogue("Invalid", Parameter="HttpBody")
+    except StoreUnwritable as exc:
+        log.warning("%s %s refused: %s", request.method, request.path, exc)
+        if exc.full:
+            error = ApiError.from_catalogue("StoreFull")
+        else:
+            error = ApiError.from_catalogue("StoreUnavailable", Reason=exc.cause)
+    except ConnectionError:
+        # The client hung up while its request was read: nobody reads this answer.
+        log.info(
+            "client hung up during %s %s (request id %s)", request.method, request.path, request_id
+        )
+        error = ApiError.from_catalogue("Invalid", Parameter="HttpBody")
     except Exception:
         log.exception(
             "request %s %s failed (request id %s)", request.method, request.path_qs, request_id
         )
-        response = error_response(internal_error())
-    response.headers["x-acs-request-id"] = request_id
-    return response
+        error = internal_error()
+    return error_response(error), error
 
 
 def _check_version(request: web.Request) -> None:
@@ -80,20 +142,37 @@ def _check_version(request: web.Request) -> None:
         raise ApiError.from_catalogue("InvalidVersion.NotFound", Version=version)
 
 
-def _check_signature(request: web.Request) -> None:
-    config = request.app[SERVICE_KEY].config
-    if not config.api_access_key_id:
-        return
-    error = check_request(
-        request.method,
-        request.headers,
-        request.raw_path,
-        access_key_id=config.api_access_key_id,
-        access_key_secret=config.api_access_key_secret,
-        now=time.time(),
-    )
-    if error is not None:
-        raise error
+async def _check_request(request: web.Request) -> None:
+    """The signature (when credentials are set), the body digest, then the nonce: a
+    request is recorded as seen only once it is otherwise acceptable."""
+    service = request.app[SERVICE_KEY]
+    config = service.config
+    now = time.time()
+    if config.api_access_key_id:
+        error = check_request(
+            request.method,
+            request.headers,
+            request.raw_path,
+            access_key_id=config.api_access_key_id,
+            access_key_secret=config.api_access_key_secret,
+            now=now,
+        )
+        if error is not None:
+            raise error
+    digest = replay.digest_error(request.headers, await request.read())
+    if digest is not None:
+        raise digest
+    if config.api_access_key_id:
+        fresh = await _blocking(
+            functools.partial(
+                service.store.use_nonce,
+                replay.nonce_key(config.api_access_key_id, request.headers),
+                expires=replay.nonce_expiry(request.headers, now),
+                now=now,
+            )
+        )
+        if not fresh:
+            raise replay.nonce_used()
 
 
 def _service(request: web.Request) -> JobService:
@@ -110,8 +189,8 @@ async def _blocking(func: Callable[[], T]) -> T:
 
 async def create_job(request: web.Request) -> web.Response:
     service = _service(request)
-    body = parse_body(await request.read())
-    token = request.query.get("IdempotentToken", "")
+    token = idempotent_token(request.query)
+    body = await _blocking(functools.partial(parse_body, await request.read()))
     job_id = await _blocking(functools.partial(service.create, body, token=token))
     return json_response({"Id": job_id}, status=201)
 
@@ -145,7 +224,7 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 async def change_priority(request: web.Request) -> web.Response:
-    body = parse_body(await request.read())
+    body = await _blocking(functools.partial(parse_body, await request.read()))
     job_id = request.match_info["job_id"]
     await _blocking(functools.partial(_service(request).change_priority, job_id, body))
     return json_response({}, status=200)
@@ -215,8 +294,9 @@ async def get_instance(request: web.Request) -> web.Response:
     job_id, task_name = request.match_info["job_id"], request.match_info["task"]
     shape = _instance_shaper(service, job_id, task_name)
     raw_id = request.match_info["instance"]
+    instance_id = plain_number(raw_id)
     record = (
-        service.store.get_instance(job_id, task_name, int(raw_id)) if raw_id.isdigit() else None
+        None if instance_id is None else service.store.get_instance(job_id, task_name, instance_id)
     )
     if record is None:
         raise not_found(f"{job_id}/{task_name}/{raw_id}")

@@ -19,12 +19,26 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 class ServerThread:
     """One aiohttp app served on host:port (port 0: any free port) from a daemon thread."""
 
-    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        auto_decompress: bool = True,
+    ) -> None:
+        """`auto_decompress=False`: request bodies reach the app as sent (a server that
+        refuses Content-Encoding then never inflates anything)."""
         self.app = app
         self.host = host
         self.port = port
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+            auto_decompress=auto_decompress,
+        )
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     def start(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,11 @@ from localbatch.states import State
 #: The official clients ask for 100 items a page; more than this is refused.
 MAX_ITEMS_LIMIT = 1000
 DEFAULT_MAX_ITEMS = 50
+#: A number in a query or a path: ASCII digits only (int() would also take signs, spaces,
+#: underscores and other scripts' digits), at most 18 of them (a 64-bit integer).
+PLAIN_NUMBER = re.compile(r"[0-9]{1,18}")
+#: Longest IdempotentToken accepted.
+MAX_TOKEN_LENGTH = 128
 
 
 def bad_query(text: str) -> ApiError:
@@ -36,11 +42,8 @@ class ListQuery:
 def list_query(query: Mapping[str, str]) -> ListQuery:
     """Marker, MaxItemCount (1..1000, default 50) and State (state names, comma-separated)."""
     raw_max = query.get("MaxItemCount", "")
-    try:
-        max_items = int(raw_max) if raw_max else DEFAULT_MAX_ITEMS
-    except ValueError:
-        raise bad_query(f"MaxItemCount={raw_max}") from None
-    if not 1 <= max_items <= MAX_ITEMS_LIMIT:
+    max_items = plain_number(raw_max) if raw_max else DEFAULT_MAX_ITEMS
+    if max_items is None or not 1 <= max_items <= MAX_ITEMS_LIMIT:
         raise bad_query(f"MaxItemCount={raw_max}")
     raw_state = query.get("State", "")
     try:
@@ -48,6 +51,19 @@ def list_query(query: Mapping[str, str]) -> ListQuery:
     except ValueError:
         raise bad_query(f"State={raw_state}") from None
     return ListQuery(marker=query.get("Marker", ""), max_items=max_items, states=states)
+
+
+def plain_number(text: str) -> int | None:
+    """The value of a plain decimal number (see PLAIN_NUMBER); None for anything else."""
+    return int(text) if PLAIN_NUMBER.fullmatch(text) else None
+
+
+def idempotent_token(query: Mapping[str, str]) -> str:
+    """CreateJob's IdempotentToken ("" when absent), at most MAX_TOKEN_LENGTH characters."""
+    token = query.get("IdempotentToken", "")
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise bad_query(f"IdempotentToken={token[:MAX_TOKEN_LENGTH]}...")
+    return token
 
 
 def flag(query: Mapping[str, str], name: str) -> bool:

@@ -20,6 +20,9 @@ from localbatch.spec.errors import ApiError
 #: The real service rejects a Date further than this from its clock.
 MAX_DATE_SKEW_SECONDS = 15 * 60
 API_VERSION = "2015-11-11"
+NONCE_HEADER = "x-acs-signature-nonce"
+#: The SDK sends a UUID (36 characters); a longer nonce is refused before it is recorded.
+MAX_NONCE_LENGTH = 128
 
 
 def string_to_sign(method: str, headers: Mapping[str, str], target: str) -> str:
@@ -80,18 +83,30 @@ def check_request(
     date_error = _check_date(headers.get("Date", ""), now)
     if date_error:
         return forbidden(date_error)
+    nonce = headers.get(NONCE_HEADER, "")
+    if not 0 < len(nonce) <= MAX_NONCE_LENGTH:
+        return forbidden(
+            f"The request needs an {NONCE_HEADER} header of 1 to {MAX_NONCE_LENGTH} characters."
+        )
     expected = signature(access_key_secret, string_to_sign(method, headers, target))
     if not hmac.compare_digest(expected.encode(), given.encode()):
         return forbidden("The request signature does not match the one computed by the server.")
     return None
 
 
+def date_sent(value: str) -> float | None:
+    """The instant an RFC 1123 `Date` header names; None when it names none."""
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def _check_date(value: str, now: float) -> str:
     if not value:
         return "The request has no Date header."
-    try:
-        sent = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
+    sent = date_sent(value)
+    if sent is None:
         return f"The Date header {value!r} is not an RFC 1123 date."
     if abs(sent - now) > MAX_DATE_SKEW_SECONDS:
         return "The Date header is more than 15 minutes away from the server's clock."

@@ -102,7 +102,8 @@ def start_stack(
         assert recovery is not None
         recovery.start(sweep_interval)
         local.closers.append(recovery.close)
-        api = ServerThread(make_app(local.service), host, port)
+        # The API refuses any Content-Encoding (server/headers.py): nothing is inflated first.
+        api = ServerThread(make_app(local.service), host, port, auto_decompress=False)
         api.start()
         local.closers.append(api.stop)
         info = ServerInfo(url=api.url, runner=local.service.runner, oss_address=local.oss_address)

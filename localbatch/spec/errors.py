@@ -84,36 +84,70 @@ CATALOGUE: Final[dict[str, ErrorRow]] = {
         403, "InvalidQueryString", "Specified query string {Query} is not valid."
     ),
     "Forbidden": ErrorRow(403, "Forbidden", "{Reason}"),  # see `forbidden()`
+    # Alibaba Cloud's gateway code and words for a signature nonce seen before.
+    "SignatureNonceUsed": ErrorRow(
+        400, "SignatureNonceUsed", "Specified signature nonce was used already."
+    ),
+    "InvalidHeader": ErrorRow(
+        400, "InvalidHeader", "Specified header {Header} is not valid. {Reason}"
+    ),
+    "InvalidDigest": ErrorRow(
+        400, "InvalidDigest", "Specified Content-MD5 is not matched with the request body."
+    ),
     "InvalidResource.NotFound": ErrorRow(
         404, "InvalidResource.NotFound", "Specified resource {Resource} is not found."
+    ),
+    # The job store's disk is full, or cannot be written: nothing was recorded; retrying
+    # later succeeds once it can be written again.
+    "StoreFull": ErrorRow(
+        503,
+        "StoreFull",
+        "The job store has no space left on its device; the request was not recorded. "
+        "Retry once space is freed.",
+    ),
+    "StoreUnavailable": ErrorRow(
+        503,
+        "StoreUnavailable",
+        "The job store cannot be written ({Reason}); the request was not recorded.",
     ),
     "InternalError": ErrorRow(
         500,
         "InternalError",
         "The request processing has failed due to some unknown error, exception or failure.",
     ),
+    # localbatch's own, only from `localbatch validate --strict`: the API accepts (and keeps)
+    # members it does not know.
+    "UnknownField": ErrorRow(400, "UnknownField", "{Parameter} is not a known field."),
 }
 
 
 class ApiError(Exception):
     """An error the API answers: HTTP status, service code and message, plus where it applies.
 
-    `path` is localbatch's own pointer into the request body (e.g. `DAG.Tasks.a.Timeout`);
-    it is never part of the wire body.
+    `path` is localbatch's own pointer into the request body (e.g. `DAG.Tasks.a.Timeout`),
+    `hint` its own words on what the message leaves out (the wrong value, the allowed range,
+    the name probably meant); neither is ever part of the wire body, and neither makes two
+    errors different.
     """
 
-    def __init__(self, http_status: int, code: str, message: str, path: str = "") -> None:
+    def __init__(
+        self, http_status: int, code: str, message: str, path: str = "", hint: str = ""
+    ) -> None:
         super().__init__(f"{http_status} {code}: {message}")
         self.http_status = http_status
         self.code = code
         self.message = message
         self.path = path
+        self.hint = hint
 
     @classmethod
-    def from_catalogue(cls, entry: str, path: str = "", **values: object) -> ApiError:
+    def from_catalogue(
+        cls, entry: str, path: str = "", *, hint: str = "", **values: object
+    ) -> ApiError:
         """Fill one catalogue shape, e.g. `from_catalogue("Missing", Parameter="Name")`."""
         row = CATALOGUE[entry]
-        return cls(row.http_status, row.code.format(**values), row.message.format(**values), path)
+        code, message = row.code.format(**values), row.message.format(**values)
+        return cls(row.http_status, code, message, path, hint)
 
     def to_body(self) -> dict[str, str]:
         """The wire body of the error response."""
@@ -126,15 +160,19 @@ class ApiError(Exception):
             "Code": self.code,
             "Message": self.message,
             "Path": self.path,
+            "Hint": self.hint,
         }
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ApiError):
             return NotImplemented
-        return self.to_dict() == other.to_dict()
+        return self._identity() == other._identity()
+
+    def _identity(self) -> tuple[int, str, str, str]:
+        return (self.http_status, self.code, self.message, self.path)
 
     def __hash__(self) -> int:
-        return hash((self.http_status, self.code, self.message, self.path))
+        return hash(self._identity())
 
     def __repr__(self) -> str:
         return f"ApiError({self.http_status}, {self.code!r}, {self.message!r}, path={self.path!r})"

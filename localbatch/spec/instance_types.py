@@ -45,3 +45,20 @@ INSTANCE_TYPES: dict[str, InstanceType] = {
 
 def lookup(name: str) -> InstanceType | None:
     return INSTANCE_TYPES.get(name)
+
+
+def nearest(name: str, count: int = 3) -> list[str]:
+    """The known types whose names look most like `name`, best first (for typos)."""
+    import difflib
+
+    return difflib.get_close_matches(name, list(INSTANCE_TYPES), count, 0.6)
+
+
+def unknown_type_notice(name: str, fallback: InstanceType) -> str:
+    """What plan and the engine both say about a type the table lacks (one wording)."""
+    near = nearest(name)
+    names = f" (nearest: {', '.join(near)})" if near else ""
+    return (
+        f"instance type {name!r} is not in the instance type table{names}; sized as "
+        f"{fallback.name} ({fallback.cpu_cores} cores, {fallback.memory_gib} GiB)"
+    )

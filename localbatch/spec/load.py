@@ -1,7 +1,8 @@
 """Reading a job body from text, a file or stdin, with the service's errors for bad JSON.
 
-`parse_body` is what the HTTP API and the CLI share: strict JSON (no NaN or Infinity, UTF-8,
-any nesting ends in an error rather than a crash), and the body must be an object.
+`parse_body` is what the HTTP API and the CLI share: strict JSON (`jsontext`: UTF-8, no NaN,
+Infinity or out-of-range numbers, no lone surrogates, at most `MAX_JSON_DEPTH` levels, the
+same whatever the caller's stack), and the body must be an object.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from localbatch.spec import jsontext
 from localbatch.spec.errors import ApiError
+from localbatch.spec.hints import json_type
 from localbatch.spec.model import Job, parse_job
 from localbatch.spec.validate import ValidationReport, validate
 
@@ -30,22 +33,29 @@ class InvalidJob(Exception):
         self.report = report
 
 
-def _reject_constant(name: str) -> NoReturn:
-    """NaN and Infinity are Python's extensions of JSON; the service refuses them."""
-    raise ValueError(f"{name} is not JSON")
+def where_it_breaks(cause: BaseException) -> str:
+    """Where a body stops being JSON, which the service's InvalidJsonFormat never says."""
+    if isinstance(cause, json.JSONDecodeError):
+        return f"line {cause.lineno} column {cause.colno}: {cause.msg}"
+    if isinstance(cause, UnicodeDecodeError):
+        return f"byte {cause.start}: not UTF-8"
+    return str(cause)
 
 
 def parse_body(data: bytes | str) -> dict[str, Any]:
-    """Decode a request body: 400 InvalidJsonFormat or 400 InvalidHttpBody when unusable."""
+    """Decode a request body: 400 InvalidJsonFormat or 400 InvalidHttpBody when unusable.
+
+    The error's hint says where the JSON breaks (line and column) or what the body is.
+    """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        body = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError is nesting
-        # deeper than the interpreter can parse.
-        raise ApiError.from_catalogue("InvalidJsonFormat") from None
+        body = jsontext.loads(text)
+    except ValueError as exc:
+        # UnicodeDecodeError, JSONDecodeError and JsonTextError are ValueErrors.
+        raise ApiError.from_catalogue("InvalidJsonFormat", hint=where_it_breaks(exc)) from None
     if not isinstance(body, dict):
-        raise ApiError.from_catalogue("InvalidHttpBody")
+        hint = f"the body is {json_type(body)}, not an object"
+        raise ApiError.from_catalogue("InvalidHttpBody", hint=hint)
     return body
 
 

@@ -12,22 +12,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from localbatch.spec.buckets import BUCKET_PATTERN
+
 JsonType = Literal["string", "integer", "number", "boolean", "object", "array"]
 #: file: `oss://bucket/key` not ending in `/`; folder: ends in `/`; mount: `oss://` or `nas://`.
+#: The bucket must be a valid OSS bucket name (spec/buckets.py).
 OssKind = Literal["file", "folder", "mount"]
 #: any_os: absolute on Linux or a drive letter on Windows; absolute: the shorter table message.
 LocalKind = Literal["any_os", "absolute", "generic"]
 
 #: Deepest nesting accepted inside free-form values (UserData, unknown fields): deeper bodies
-#: could not be copied or echoed back safely.
-MAX_FREE_DEPTH = 64
+#: could not be copied or echoed back safely. Well within a whole body's limit
+#: (`jsontext.MAX_JSON_DEPTH`), so that a JSON body can reach it.
+MAX_FREE_DEPTH = 32
 
 #: Whole-string patterns, valid both in Python and in JSON Schema (ECMA-262) regexes.
 NAME_PATTERN = r"[a-zA-Z_-][a-zA-Z0-9_-]*"
 OSS_PATTERNS = {
-    "file": r"oss://[^/]+/.*[^/]",
-    "folder": r"oss://[^/]+/(.*/)?",
-    "mount": r"(oss|nas)://.+",
+    "file": rf"oss://{BUCKET_PATTERN}/.*[^/]",
+    "folder": rf"oss://{BUCKET_PATTERN}/(.*/)?",
+    "mount": rf"oss://{BUCKET_PATTERN}(/.*)?|nas://.+",
 }
 ABSOLUTE_PATTERN = r"(/|[A-Za-z]:[\\/]).*"
 

@@ -49,25 +49,29 @@ def _string(rule: Rule, schema: dict[str, Any]) -> None:
         schema["anyOf"] = [{"const": ""}, constrained]
 
 
-def _object(rule: Rule, schema: dict[str, Any]) -> None:
+def _object(rule: Rule, schema: dict[str, Any], strict: bool) -> None:
     if rule.fields is not None:
-        schema["properties"] = {name: to_schema(sub) for name, sub in rule.fields.items()}
+        properties = {name: to_schema(sub, strict) for name, sub in rule.fields.items()}
+        schema["properties"] = properties
         required = [name for name, sub in rule.fields.items() if sub.required]
         if required:
             schema["required"] = required
+        if strict:
+            schema["additionalProperties"] = False
         return
     if rule.size:
         schema["minProperties"] = rule.size[0]
         if rule.size_quota is None:
             schema["maxProperties"] = rule.size[1]
     if rule.keys:
-        schema["propertyNames"] = to_schema(rule.keys)
+        schema["propertyNames"] = to_schema(rule.keys, strict)
     if rule.values:
-        schema["additionalProperties"] = to_schema(rule.values)
+        schema["additionalProperties"] = to_schema(rule.values, strict)
 
 
-def to_schema(rule: Rule) -> dict[str, Any]:
-    """The schema of one rule (recursively)."""
+def to_schema(rule: Rule, strict: bool = False) -> dict[str, Any]:
+    """The schema of one rule (recursively); `strict`: objects with named members allow no
+    others (as `validate --strict`)."""
     if rule.type is None:
         return {}
     schema: dict[str, Any] = {"type": rule.type}
@@ -81,15 +85,19 @@ def to_schema(rule: Rule) -> dict[str, Any]:
         if rule.minimum is not None:
             schema["minimum"] = rule.minimum
     elif rule.type == "object":
-        _object(rule, schema)
+        _object(rule, schema, strict)
     elif rule.items is not None:
-        schema["items"] = to_schema(rule.items)
+        schema["items"] = to_schema(rule.items, strict)
     return schema
 
 
-def job_schema() -> dict[str, Any]:
-    """The whole CreateJob body schema, ready to print."""
-    schema = to_schema(JOB)
+def job_schema(strict: bool = False) -> dict[str, Any]:
+    """The whole CreateJob body schema, ready to print.
+
+    `strict` refuses members the description does not have (an editor then flags typos
+    such as JobFailOnInstanceFial); the service itself accepts and keeps them.
+    """
+    schema = to_schema(JOB, strict)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

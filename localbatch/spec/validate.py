@@ -5,7 +5,9 @@ object, the members present are checked first, then the mandatory members that a
 missing, then the checks that involve several members (cluster choice, input/output
 overlap, dependencies and cycles). The first error is the one the HTTP API answers.
 Each value gets at most one error: its first failing check. Unknown members are kept and
-reported as warnings. Nothing here raises on bad input: any JSON value ends in coded errors.
+reported as warnings (errors with `strict`). Nothing here raises on bad input: any JSON
+value ends in coded errors. Each error may carry a hint (spec/hints.py): localbatch's words
+on what the service's message leaves out.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from localbatch.config import DEFAULT_INSTANCE_TYPE, DEFAULT_QUOTAS
+from localbatch.config import DEFAULT_INSTANCE_TYPE, DEFAULT_QUOTAS, QUOTA_ENV
+from localbatch.spec import hints
 from localbatch.spec.errors import ApiError, quota_exhausted
 from localbatch.spec.instance_types import lookup as lookup_instance_type
+from localbatch.spec.instance_types import nearest as nearest_instance_types
 from localbatch.spec.rules import (
     ABSOLUTE_PATTERN,
     AUTO_CLUSTER,
@@ -58,11 +62,18 @@ class ValidationReport:
         }
 
 
-def validate(body: object, quotas: Mapping[str, int] | None = None) -> ValidationReport:
-    """Check a CreateJob body against the error table, the limits and the quotas."""
-    walker = _Walker({**DEFAULT_QUOTAS, **(quotas or {})})
+def validate(
+    body: object, quotas: Mapping[str, int] | None = None, *, strict: bool = False
+) -> ValidationReport:
+    """Check a CreateJob body against the error table, the limits and the quotas.
+
+    `strict`: a member the job description does not have is an error (`UnknownField`), not
+    a warning; the API is never strict (the service keeps unknown members).
+    """
+    walker = _Walker({**DEFAULT_QUOTAS, **(quotas or {})}, strict)
     if not isinstance(body, dict):
-        walker.report.errors.append(ApiError.from_catalogue("InvalidHttpBody"))
+        hint = f"the body is {hints.json_type(body)}, not an object"
+        walker.report.errors.append(ApiError.from_catalogue("InvalidHttpBody", hint=hint))
     else:
         walker.check(JOB, body, "", "")
     return walker.report
@@ -119,29 +130,15 @@ def _local_key(path: str) -> str:
 
 
 def has_cycle(nodes: set[str], edges: list[tuple[str, str]]) -> bool:
-    """Kahn's algorithm: a cycle leaves nodes that never reach in-degree zero."""
-    indegree = dict.fromkeys(nodes, 0)
-    downstream: dict[str, list[str]] = {node: [] for node in nodes}
-    for up, down in edges:
-        downstream[up].append(down)
-        indegree[down] += 1
-    ready = [node for node, count in indegree.items() if count == 0]
-    seen = 0
-    while ready:
-        node = ready.pop()
-        seen += 1
-        for down in downstream[node]:
-            indegree[down] -= 1
-            if indegree[down] == 0:
-                ready.append(down)
-    return seen != len(nodes)
+    return hints.find_cycle(nodes, edges) is not None
 
 
 class _Walker:
     """One walk over one body; collects errors and warnings in document order."""
 
-    def __init__(self, quotas: Mapping[str, int]) -> None:
+    def __init__(self, quotas: Mapping[str, int], strict: bool = False) -> None:
         self.quotas = quotas
+        self.strict = strict
         self.report = ValidationReport()
         self.hooks: dict[int, Callable[[dict[str, Any], str], None]] = {
             id(TASK): self._task,
@@ -149,16 +146,23 @@ class _Walker:
             id(DAG): self._dag,
         }
 
-    def error(self, entry: str, path: str, **values: object) -> None:
+    def error(self, entry: str, path: str, hint: str = "", **values: object) -> None:
         """Record one catalogue error; the walk goes on so every error is reported."""
-        self.report.errors.append(ApiError.from_catalogue(entry, path, **values))
+        self.report.errors.append(ApiError.from_catalogue(entry, path, hint=hint, **values))
+
+    def quota_error(self, quota: str, value: float, path: str) -> None:
+        limit = self.quotas[quota]
+        error = quota_exhausted(quota, limit, path)
+        error.hint = hints.quota_exceeded(value, quota, limit, QUOTA_ENV)
+        self.report.errors.append(error)
 
     def check(self, rule: Rule, value: object, param: str, path: str) -> None:
         """Check one value against its rule: the type first, then what the type allows."""
         if rule.type is None:
             self._free(value, param, path)
         elif not _type_ok(rule.type, value):
-            self.error("Type", path, Parameter=param, type=rule.type)
+            hint = hints.expected_type(rule.type, value)
+            self.error("Type", path, hint, Parameter=param, type=rule.type)
         elif isinstance(value, str):
             self._string(rule, value, param, path)
         elif isinstance(value, int | float):
@@ -171,32 +175,48 @@ class _Walker:
 
     def _free(self, value: object, param: str, path: str) -> None:
         if _depth(value) > MAX_FREE_DEPTH:
-            self.error("Invalid", path, Parameter=param)
+            hint = f"nested deeper than {MAX_FREE_DEPTH} levels"
+            self.error("Invalid", path, hint, Parameter=param)
 
     def _string(self, rule: Rule, value: str, param: str, path: str) -> None:
         if rule.empty_ok and value == "":
             return
         if rule.length and not rule.length[0] <= len(value) <= rule.length[1]:
-            self.error("Length", path, Parameter=param, low=rule.length[0], high=rule.length[1])
+            low, high = rule.length
+            hint = f"{len(value)} characters"
+            self.error("Length", path, hint, Parameter=param, low=low, high=high)
         elif rule.name_chars and not NAME_RE.fullmatch(value):
-            self.error("NameChars", path, Parameter=param)
+            self.error("NameChars", path, hints.name_characters(value), Parameter=param)
         elif not _allowed(rule, value):
-            self.error("Invalid", path, Parameter=param)
+            hint = (
+                hints.bad_characters(value, rule.forbid)
+                if any(char in value for char in rule.forbid)
+                else hints.not_allowed(value, rule.enum or ())
+            )
+            self.error("Invalid", path, hint, Parameter=param)
         elif rule.oss and not OSS_RES[rule.oss].fullmatch(value):
-            self.error("Invalid" if rule.oss == "mount" else "OssPath", path, Parameter=param)
+            oss_entry = "Invalid" if rule.oss == "mount" else "OssPath"
+            self.error(oss_entry, path, hints.oss_path(value, rule.oss), Parameter=param)
         elif rule.local and not ABSOLUTE_RE.fullmatch(value):
             entry = {"any_os": "LocalPathAnyOs", "absolute": "LocalPath"}.get(rule.local)
-            self.error(entry or "Invalid", path, Parameter=param)
+            hint = f"{hints.quote(value)} is not an absolute path"
+            self.error(entry or "Invalid", path, hint, Parameter=param)
 
     def _number(self, rule: Rule, value: float, param: str, path: str) -> None:
         if rule.bounds and not rule.bounds[0] <= value <= rule.bounds[1]:
-            self.error("Range", path, Parameter=param, low=rule.bounds[0], high=rule.bounds[1])
+            low, high = rule.bounds
+            self.error(
+                "Range", path, f"got {hints.quote(value)}", Parameter=param, low=low, high=high
+            )
         elif rule.minimum is not None and value < rule.minimum:
-            self.error("Invalid", path, Parameter=param)
+            maximum = self.quotas[rule.quota] if rule.quota else None
+            hint = hints.allowed_range(value, rule.minimum, maximum, rule.quota)
+            self.error("Invalid", path, hint, Parameter=param)
         elif rule.quota and value > self.quotas[rule.quota]:
-            self.report.errors.append(quota_exhausted(rule.quota, self.quotas[rule.quota], path))
+            self.quota_error(rule.quota, value, path)
         elif rule.decimals is not None and _decimals(value) > rule.decimals:
-            self.error("Invalid", path, Parameter=param)
+            hint = f"got {hints.quote(value)}; at most {rule.decimals} decimals"
+            self.error("Invalid", path, hint, Parameter=param)
 
     def _object(self, rule: Rule, value: dict[Any, Any], param: str, path: str) -> None:
         if rule.fields is not None:
@@ -208,25 +228,39 @@ class _Walker:
             hook(value, path)
 
     def _members(self, fields: Mapping[str, Rule], value: dict[Any, Any], path: str) -> None:
+        unknown = [str(key) for key in value if key not in fields]
         for key, member in value.items():
             rule = fields.get(key)
             if rule is None:
-                self.report.warnings.append(f"{_join(path, key)}: unknown field, kept but not used")
+                self._unknown(str(key), fields, path)
                 self._free(member, str(key), _join(path, key))
             else:
                 self.check(rule, member, key, _join(path, key))
         for key, rule in fields.items():
             if rule.required and key not in value:
-                self.error("Missing", _join(path, key), Parameter=key)
+                near = hints.closest(key, unknown)
+                hint = f"{hints.quote(near[0])} is present: a misspelling of {key}?" if near else ""
+                self.error("Missing", _join(path, key), hint, Parameter=key)
+
+    def _unknown(self, key: str, fields: Mapping[str, Rule], path: str) -> None:
+        """A member the description does not have: kept with a warning (strict: an error)."""
+        guess = hints.did_you_mean(key, fields)
+        if self.strict:
+            hint = guess.removeprefix("; ")
+            self.error("UnknownField", _join(path, key), hint, Parameter=_join(path, key))
+        else:
+            self.report.warnings.append(
+                f"{_join(path, key)}: unknown field, kept but not used{guess}"
+            )
 
     def _map(self, rule: Rule, value: dict[Any, Any], param: str, path: str) -> None:
         if rule.size:
             low, high = rule.size
             if len(value) < low or (rule.size_quota is None and len(value) > high):
-                self.error("Size", path, Parameter=param, low=low, high=high)
+                hint = f"{len(value)} members"
+                self.error("Size", path, hint, Parameter=param, low=low, high=high)
             elif rule.size_quota and len(value) > self.quotas[rule.size_quota]:
-                limit = self.quotas[rule.size_quota]
-                self.report.errors.append(quota_exhausted(rule.size_quota, limit, path))
+                self.quota_error(rule.size_quota, len(value), path)
         for key, member in value.items():
             key_param, key_path = f"{param}.{key}", _join(path, key)
             if rule.keys:
@@ -241,7 +275,8 @@ class _Walker:
     def _task(self, task: dict[str, Any], path: str) -> None:
         cluster = task.get("ClusterId", "")
         if cluster == "" and "AutoCluster" not in task:
-            self.error("Missing", _join(path, "ClusterId"), Parameter="ClusterId")
+            hint = "a task runs on a ClusterId or on an AutoCluster; it has neither"
+            self.error("Missing", _join(path, "ClusterId"), hint, Parameter="ClusterId")
         elif isinstance(cluster, str) and cluster and isinstance(task.get("AutoCluster"), dict):
             self.report.warnings.append(
                 f"{_join(path, 'AutoCluster')}: ignored, the task runs on ClusterId {cluster}"
@@ -255,6 +290,7 @@ class _Walker:
                 self.error(
                     "Invalid",
                     _join(_join(path, "OutputMapping"), local),
+                    f"{hints.quote(local)} is also where an InputMapping is mounted",
                     Parameter=f"OutputMapping.{local}",
                 )
 
@@ -263,12 +299,16 @@ class _Walker:
         if instance_type == "":  # absent: the walk reported MissingInstanceType
             self.error("Missing", _join(path, "InstanceType"), Parameter="InstanceType")
         elif isinstance(instance_type, str) and lookup_instance_type(instance_type) is None:
+            near = nearest_instance_types(instance_type)
+            nearest = f" (nearest: {', '.join(near)})" if near else ""
             self.report.warnings.append(
                 f"{_join(path, 'InstanceType')}: {instance_type} is not in localbatch's "
-                f"instance type table; it runs sized as {DEFAULT_INSTANCE_TYPE}"
+                f"instance type table{nearest}; it runs sized as {DEFAULT_INSTANCE_TYPE} "
+                "(`localbatch instance-types` lists them)"
             )
         if not cluster.get("ImageId") and not cluster.get("ECSImageId"):
-            self.error("Missing", _join(path, "ImageId"), Parameter="ImageId")
+            hint = "an AutoCluster needs ImageId (or ECSImageId)"
+            self.error("Missing", _join(path, "ImageId"), hint, Parameter="ImageId")
 
     def _dag(self, dag: dict[str, Any], path: str) -> None:
         tasks, dependencies = dag.get("Tasks"), dag.get("Dependencies")
@@ -276,9 +316,11 @@ class _Walker:
             return
         deps_path = _join(path, "Dependencies")
         edges: list[tuple[str, str]] = []
+        names = [str(name) for name in tasks]
         for up, downs in dependencies.items():
             if up not in tasks:
-                self.error("Invalid", _join(deps_path, up), Parameter=f"Dependencies.{up}")
+                hint = hints.unknown_name("task", up, names)
+                self.error("Invalid", _join(deps_path, up), hint, Parameter=f"Dependencies.{up}")
                 continue
             for index, down in enumerate(downs if isinstance(downs, list) else ()):
                 if isinstance(down, str) and down in tasks:
@@ -287,10 +329,12 @@ class _Walker:
                     self.error(
                         "Invalid",
                         f"{_join(deps_path, up)}[{index}]",
+                        hints.unknown_name("task", down, names),
                         Parameter=f"Dependencies.{up}.value",
                     )
-        if has_cycle(set(tasks), edges):
-            self.error("BadDAG", deps_path)
+        cycle = hints.find_cycle(names, edges)
+        if cycle is not None:
+            self.error("BadDAG", deps_path, f"cycle: {' -> '.join(cycle)}")
 
 
 def _decimals(value: float) -> int:

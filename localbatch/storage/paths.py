@@ -7,15 +7,12 @@ are refused here with `InvalidOssPath`, before anything touches a file system.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from localbatch.spec.buckets import BUCKET_RULE, is_bucket_name
 from localbatch.storage.errors import INVALID_OSS_PATH, StorageError
 
 SCHEME = "oss://"
-#: OSS bucket names: 3-63 of lower-case letters, digits and '-', starting and ending with
-#: a letter or digit. Locally we also accept '_' and '.' inside, never a leading dot.
-_BUCKET = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -54,8 +51,10 @@ def parse_oss_path(url: str) -> OssPath:
     if "\x00" in url:
         raise StorageError(INVALID_OSS_PATH, f"{url!r} contains a NUL character")
     bucket, _, key = url[len(SCHEME) :].partition("/")
-    if not _BUCKET.match(bucket):
-        raise StorageError(INVALID_OSS_PATH, f"{url!r} does not name a valid bucket")
+    if not is_bucket_name(bucket):
+        raise StorageError(
+            INVALID_OSS_PATH, f"{url!r} does not name a valid bucket ({BUCKET_RULE})"
+        )
     segments = key.split("/")
     inner = segments[:-1] if key.endswith("/") else segments
     if key and any(part in ("", ".", "..") for part in inner):

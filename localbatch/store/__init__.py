@@ -9,11 +9,13 @@ from localbatch.store.db import (
     runner_alive,
     runner_pid,
 )
+from localbatch.unwritable import StoreUnwritable
 
 __all__ = [
     "DB_NAME",
     "DuplicateToken",
     "Store",
+    "StoreUnwritable",
     "body_digest",
     "current_runner",
     "runner_alive",

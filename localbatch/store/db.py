@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -21,10 +22,12 @@ from typing import Any, TypeVar
 
 import psutil
 
+from localbatch.diskspace import explain
 from localbatch.events import Event
 from localbatch.events.codec import event_json
 from localbatch.spec.model import Job
 from localbatch.states import State
+from localbatch.store import instance_rows
 from localbatch.store.migrations import migrate
 from localbatch.store.records import (
     AttemptRecord,
@@ -36,6 +39,7 @@ from localbatch.store.records import (
     TaskRecord,
 )
 from localbatch.store.schema import SCHEMA
+from localbatch.unwritable import StoreUnwritable, unwritable
 
 DB_NAME = "localbatch.db"
 #: How long a writer waits for another process's transaction before giving up.
@@ -103,15 +107,24 @@ class Store:
         self._closed = False
         # Inside a write transaction, so two processes creating (or upgrading) a store at
         # once take turns (BEGIN IMMEDIATE waits on the busy timeout) instead of one failing.
-        with self._write() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            migrate(conn)
+        try:
+            with self._write() as conn:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                migrate(conn)
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        """The store of a state directory (created if need be); StoreUnwritable when it
+        cannot be created or written there."""
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnwritable(state_dir, explain(state_dir, exc)) from exc
         return cls(state_dir / DB_NAME)
 
     # -- connections and transactions -------------------------------------------------
@@ -121,30 +134,50 @@ class Store:
         if conn is None:
             if self._closed:
                 raise RuntimeError("the store is closed")
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_SECONDS,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.row_factory = sqlite3.Row
-            _enable_wal(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")
+            with self._unwritable_as_such():
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                try:
+                    conn.row_factory = sqlite3.Row
+                    _enable_wal(conn)
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                except BaseException:
+                    conn.close()
+                    raise
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
         return conn
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+    def _unwritable_as_such(self) -> Iterator[None]:
+        """A full, read-only or forbidden store directory raises StoreUnwritable."""
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            translated = unwritable(self.path.parent, exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; StoreUnwritable when the directory refuses it (SQLite may
+        have rolled back on its own then: a rollback is only sent to an open transaction)."""
+        conn = self._conn()
+        with self._unwritable_as_such():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -165,7 +198,8 @@ class Store:
         idempotent_token: str = "",
         runner: str | None = None,
     ) -> None:
-        """Record a submitted job with all its tasks and instances Waiting.
+        """Record a submitted job with all its tasks and instances Waiting (the instances
+        as counts: each gets a row once something happens to it, see `instance_rows`).
 
         Raises DuplicateToken when `idempotent_token` already names a job.
         """
@@ -194,15 +228,11 @@ class Store:
                 ),
             )
             conn.executemany(
-                "INSERT INTO tasks (job_id, name, pos, state) VALUES (?, ?, ?, ?)",
-                [(job_id, name, pos, State.WAITING.value) for pos, name in enumerate(job.tasks)],
-            )
-            conn.executemany(
-                "INSERT INTO instances (job_id, task_name, instance_id, state) VALUES (?, ?, ?, ?)",
+                "INSERT INTO tasks (job_id, name, pos, state, instance_count)"
+                " VALUES (?, ?, ?, ?, ?)",
                 [
-                    (job_id, name, index, State.WAITING.value)
-                    for name, task in job.tasks.items()
-                    for index in range(task.instance_count)
+                    (job_id, name, pos, State.WAITING.value, task.instance_count)
+                    for pos, (name, task) in enumerate(job.tasks.items())
                 ],
             )
 
@@ -242,6 +272,8 @@ class Store:
                 self._apply_job(conn, event)
             elif event.category == "Task" and event.task_name is not None:
                 self._apply_task(conn, event)
+            elif event.category == "Instance" and event.batch is not None:
+                instance_rows.apply_batch(conn, event)
             elif (
                 event.category == "Instance"
                 and event.task_name is not None
@@ -364,6 +396,17 @@ class Store:
                 conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
         return deleted > 0
 
+    def use_nonce(self, nonce: str, *, expires: float, now: float) -> bool:
+        """Record a request signature's nonce until `expires`; False when it is recorded
+        already (a replay). Nonces whose time has passed are forgotten on the way."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM signature_nonces WHERE expires < ?", (now,))
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO signature_nonces (nonce, expires) VALUES (?, ?)",
+                (nonce, expires),
+            ).rowcount
+        return inserted > 0
+
     # -- reads ------------------------------------------------------------------------
 
     def _counts(self, table: str, where: str, args: Sequence[Any]) -> Counts:
@@ -378,12 +421,21 @@ class Store:
             row,
             state=State(row["state"]),
             task_counts=self._counts("tasks", "job_id = ?", (row["id"],)),
-            instance_counts=self._counts("instances", "job_id = ?", (row["id"],)),
+            instance_counts=instance_rows.instance_counts(self._conn(), row["id"]),
         )
 
     def get_job(self, job_id: str) -> JobRecord | None:
         row = self._conn().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return self._job(row) if row else None
+
+    def job_ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """At most `limit` job ids beginning with `prefix` (any case), newest first."""
+        rows = self._conn().execute(
+            "SELECT id FROM jobs WHERE upper(substr(id, 1, ?)) = upper(?)"
+            " ORDER BY seq DESC LIMIT ?",
+            (len(prefix), prefix, limit),
+        )
+        return [row["id"] for row in rows]
 
     def job_for_token(self, token: str) -> tuple[str, str] | None:
         """(job id, body digest) of the job created with this IdempotentToken."""
@@ -437,9 +489,8 @@ class Store:
             TaskRecord,
             row,
             state=State(row["state"]),
-            instance_counts=self._counts(
-                "instances", "job_id = ? AND task_name = ?", (row["job_id"], row["name"])
-            ),
+            idle_state=State(row["idle_state"]),
+            instance_counts=instance_rows.instance_counts(self._conn(), row["job_id"], row["name"]),
         )
 
     def get_task(self, job_id: str, task_name: str) -> TaskRecord | None:
@@ -477,22 +528,9 @@ class Store:
         next_marker = rows[-1]["name"] if more else ""
         return Page(tuple(self._task(row) for row in rows[:max_items]), next_marker)
 
-    @staticmethod
-    def _instance(row: sqlite3.Row) -> InstanceRecord:
-        return _from_row(
-            InstanceRecord, row, state=State(row["state"]), detail=json.loads(row["detail"])
-        )
-
     def get_instance(self, job_id: str, task_name: str, instance_id: int) -> InstanceRecord | None:
-        row = (
-            self._conn()
-            .execute(
-                "SELECT * FROM instances WHERE job_id = ? AND task_name = ? AND instance_id = ?",
-                (job_id, task_name, instance_id),
-            )
-            .fetchone()
-        )
-        return self._instance(row) if row else None
+        """The instance (an idle one as it stands: `instance_rows`), None if it is none."""
+        return instance_rows.get_instance(self._conn(), job_id, task_name, instance_id)
 
     def list_instances(
         self,
@@ -502,29 +540,21 @@ class Store:
         states: Iterable[State] = (),
         marker: str = "",
         max_items: int | None = 100,
+        recorded_only: bool = False,
     ) -> Page[InstanceRecord]:
-        """Instances by task order then id; the marker is an instance id (one task only)."""
-        where, args = ["i.job_id = ?"], list[Any]([job_id])
-        if task_name is not None:
-            where.append("i.task_name = ?")
-            args.append(task_name)
-        _filter_states(where, args, "i.state", states)
-        if marker:
-            where.append("i.instance_id >= ?")
-            args.append(_marker_number(marker))
-        rows = (
-            self._conn()
-            .execute(
-                "SELECT i.* FROM instances i LEFT JOIN tasks t"
-                " ON t.job_id = i.job_id AND t.name = i.task_name"
-                f" WHERE {' AND '.join(where)} ORDER BY t.pos, i.instance_id LIMIT ?",
-                (*args, _sql_limit(max_items)),
-            )
-            .fetchall()
+        """Instances by task order then id; the marker is an instance id (one task only).
+
+        `recorded_only`: leave out the idle instances nothing happened to yet.
+        """
+        return instance_rows.list_instances(
+            self._conn(),
+            job_id,
+            task_name,
+            states=states,
+            start=_marker_number(marker) if marker else 0,
+            max_items=max_items,
+            recorded_only=recorded_only,
         )
-        more = max_items is not None and len(rows) > max_items
-        next_marker = str(rows[-1]["instance_id"]) if more else ""
-        return Page(tuple(self._instance(row) for row in rows[:max_items]), next_marker)
 
     def attempts(self, job_id: str, task_name: str, instance_id: int) -> list[AttemptRecord]:
         rows = self._conn().execute(
@@ -579,8 +609,11 @@ def _filter_states(where: list[str], args: list[Any], column: str, states: Itera
         args.extend(wanted)
 
 
+#: A marker this store issues: a row number or instance id, ASCII digits, fits SQLite's int64.
+_MARKER = re.compile(r"[0-9]{1,18}")
+
+
 def _marker_number(marker: str) -> int:
-    try:
-        return int(marker)
-    except ValueError:
-        raise ValueError(f"unknown marker {marker!r}") from None
+    if not _MARKER.fullmatch(marker):
+        raise ValueError(f"unknown marker {marker!r}")
+    return int(marker)

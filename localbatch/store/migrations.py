@@ -13,7 +13,10 @@ write transaction, so two processes opening an old store at once upgrade it once
    attempts the engine sent with its instance's events, where the log has it. The attempts
    also get columns for where their output begins in the log files (not known for the old
    ones: `localbatch logs` shows their output before the first known one).
-2. When each attempt was launched and since when it waited for capacity: two columns,
+2. Instances recorded lazily (`instance_rows`): a task knows its instance count and the
+   state of those without a row. Before it every instance had a row: a task's count is its
+   number of rows, and none is without one.
+3. When each attempt was launched and since when it waited for capacity: two columns,
    unknown (NULL) for the attempts recorded before.
 """
 
@@ -27,7 +30,7 @@ from typing import Any
 from localbatch.states import State
 
 #: The `user_version` of a store that has had every upgrade below.
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 UNKNOWN_END = (
     "This attempt was recorded by an earlier localbatch that did not record how it ended; "
     "it was followed by a retry, so it failed."
@@ -46,16 +49,32 @@ def migrate(conn: sqlite3.Connection) -> None:
         for (job_id,) in conn.execute("SELECT DISTINCT job_id FROM attempts").fetchall():
             repair_attempts(conn, job_id)
     if version < 2:
+        added = _add_columns(
+            conn,
+            "tasks",
+            instance_count="INTEGER NOT NULL DEFAULT 0",
+            idle_state="TEXT NOT NULL DEFAULT 'Waiting'",
+        )
+        if "instance_count" in added:
+            conn.execute(
+                "UPDATE tasks SET instance_count = (SELECT COUNT(*) FROM instances i"
+                " WHERE i.job_id = tasks.job_id AND i.task_name = tasks.name)"
+            )
+    if version < 3:
         _add_columns(conn, "attempts", launch_time="REAL", capacity_wait_start="REAL")
     if version < CURRENT_VERSION:
         conn.execute(f"PRAGMA user_version = {CURRENT_VERSION}")
 
 
-def _add_columns(conn: sqlite3.Connection, table: str, **columns: str) -> None:
+def _add_columns(conn: sqlite3.Connection, table: str, **columns: str) -> set[str]:
+    """Add the columns the table lacks; answers those it added."""
     present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    added = set()
     for name, kind in columns.items():
         if name not in present:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            added.add(name)
+    return added
 
 
 @dataclass

@@ -52,6 +52,9 @@ class TaskRecord:
     start_time: float | None
     end_time: float | None
     instance_counts: Counts
+    instance_count: int = 0
+    #: The state of its instances nothing happened to yet (store/instance_rows.py).
+    idle_state: State = State.WAITING
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     state TEXT NOT NULL,
     start_time REAL,
     end_time REAL,
+    -- Instances are rows once something happens to them: the others (idle) are counted
+    -- here, in idle_state (store/instance_rows.py).
+    instance_count INTEGER NOT NULL DEFAULT 0,
+    idle_state TEXT NOT NULL DEFAULT 'Waiting',
     PRIMARY KEY (job_id, name)
 );
 CREATE TABLE IF NOT EXISTS instances (
@@ -73,4 +77,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_job ON events (job_id, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, seq);
+CREATE TABLE IF NOT EXISTS signature_nonces (
+    nonce TEXT PRIMARY KEY,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signature_nonces_by_expiry ON signature_nonces (expires);
 """

@@ -15,7 +15,7 @@ import pytest
 
 from localbatch.runtime.fake import FakeStep
 from tests.integration.serve_process import ServeProcess
-from tests.unit.server.server_helpers import Api, start_api
+from tests.unit.server.server_helpers import Api, start_api, start_signed_api
 
 batchcompute = pytest.importorskip("batchcompute")
 from batchcompute import Client, ClientError  # noqa: E402
@@ -66,10 +66,7 @@ def _job(name: str = "sdk-job", instances: int = 2) -> Any:
 
 @pytest.fixture
 def signed_api(tmp_path: Path) -> Iterator[Api]:
-    started = start_api(
-        tmp_path,
-        env={"LOCALBATCH_ACCESS_KEY_ID": AK, "LOCALBATCH_ACCESS_KEY_SECRET": SK},
-    )
+    started = start_signed_api(tmp_path, AK, SK)
     yield started
     started.stack.close()
 

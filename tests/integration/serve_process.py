@@ -40,7 +40,12 @@ class ServeProcess:
     started: ClassVar[list[ServeProcess]] = []
 
     def __init__(
-        self, state_dir: Path, *, runtime: str = "fake", env: dict[str, str] | None = None
+        self,
+        state_dir: Path,
+        *,
+        runtime: str = "fake",
+        env: dict[str, str] | None = None,
+        options: tuple[str, ...] = (),
     ) -> None:
         self.state_dir = state_dir
         self.lines: list[str] = []
@@ -61,6 +66,7 @@ class ServeProcess:
             str(state_dir),
             "--oss-root",
             str(state_dir.parent / "oss"),
+            *options,
         ]
         full_env = {**os.environ, "LOCALBATCH_CONFIG": str(state_dir.parent / "none.toml")}
         full_env.update(env or {})
@@ -83,6 +89,10 @@ class ServeProcess:
             if line.startswith("ready"):
                 self._ready.set()
         self._ready.set()
+
+    def output(self) -> str:
+        """Everything the server printed on stderr so far."""
+        return "".join(self.lines)
 
     @property
     def client(self) -> ApiClient:

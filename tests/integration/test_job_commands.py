@@ -119,12 +119,18 @@ def test_start_without_a_server_reruns_the_unfinished_part_here(
             assert run.process.wait(60) == 130, run.log
             (gate / "go").touch()
             start = _localbatch(
-                tmp_path, "start", job_id, "--runtime", "process",
+                tmp_path, "start", "last", "--runtime", "process", "--json",
                 "--oss-root", str(tmp_path / "oss"),
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )  # fmt: skip
             out, err = start.communicate(timeout=120)
             assert start.returncode == 0, out + err
+            summary = json.loads(out)  # progress went to stderr
+            assert (summary["JobId"], summary["State"], summary["ExitStatus"]) == (
+                job_id,
+                "Finished",
+                0,
+            )
             record = store.get_job(job_id)
             assert record is not None and record.state == State.FINISHED
             split_runs = [a.run for a in store.attempts(job_id, "split", 0)]

@@ -36,9 +36,9 @@ def _task(**fields: Any) -> dict[str, Any]:
         "Timeout": 60,
         "AutoCluster": {"ImageId": "img-ubuntu", "InstanceType": "ecs.sn1.medium"},
         "Parameters": {
-            "Command": {"CommandLine": "python3 main.py", "PackagePath": "oss://b/pkg/w.tar.gz"},
-            "StdoutRedirectPath": "oss://b/logs/",
-            "StderrRedirectPath": "oss://b/logs/",
+            "Command": {"CommandLine": "python3 main.py", "PackagePath": "oss://bkt/pkg/w.tar.gz"},
+            "StdoutRedirectPath": "oss://bkt/logs/",
+            "StderrRedirectPath": "oss://bkt/logs/",
         },
     }
     body.update(fields)
@@ -50,10 +50,10 @@ def config(tmp_path: Path) -> Config:
     config = load_config(
         tmp_path / "none.toml", env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss"
     )
-    (config.oss.root / "b" / "pkg").mkdir(parents=True)
-    (config.oss.root / "b" / "pkg" / "w.tar.gz").write_bytes(_tarball({"main.py": "print(1)"}))
-    (config.oss.root / "b" / "in").mkdir(parents=True)
-    (config.oss.root / "b" / "in" / "data.txt").write_text("input")
+    (config.oss.root / "bkt" / "pkg").mkdir(parents=True)
+    (config.oss.root / "bkt" / "pkg" / "w.tar.gz").write_bytes(_tarball({"main.py": "print(1)"}))
+    (config.oss.root / "bkt" / "in").mkdir(parents=True)
+    (config.oss.root / "bkt" / "in" / "data.txt").write_text("input")
     return config
 
 
@@ -82,10 +82,10 @@ def test_outputs_and_logs_land_in_oss_and_flow_downstream(
             "DAG": {
                 "Tasks": {
                     "produce": _task(
-                        InputMapping={"oss://b/in/": "/home/input/"},
-                        OutputMapping={"/home/output/": "oss://b/out/"},
+                        InputMapping={"oss://bkt/in/": "/home/input/"},
+                        OutputMapping={"/home/output/": "oss://bkt/out/"},
                     ),
-                    "consume": _task(InputMapping={"oss://b/out/": "/home/input/"}),
+                    "consume": _task(InputMapping={"oss://bkt/out/": "/home/input/"}),
                 },
                 "Dependencies": {"produce": ["consume"]},
             },
@@ -94,8 +94,8 @@ def test_outputs_and_logs_land_in_oss_and_flow_downstream(
     engine.submit("job-1", job)
     assert engine.wait("job-1", 30) == State.FINISHED
     root = config.oss.root
-    assert (root / "b" / "out" / "result.txt").read_text() == "42"
-    assert (root / "b" / "logs" / "stdout.job-1.produce.0").read_text() == "hello\n"
+    assert (root / "bkt" / "out" / "result.txt").read_text() == "42"
+    assert (root / "bkt" / "logs" / "stdout.job-1.produce.0").read_text() == "hello\n"
     produce, consume = runtime.started
     inputs = {b.target.rstrip("/"): b for b in produce.binds}
     assert inputs["/home/input"].read_only
@@ -104,14 +104,14 @@ def test_outputs_and_logs_land_in_oss_and_flow_downstream(
     assert (downstream.source / "result.txt").read_text() == "42"
     snap = engine.snapshot("job-1")
     detail = snap.tasks[0].instances[0].detail
-    assert detail["stdout_object"] == "oss://b/logs/stdout.job-1.produce.0"
+    assert detail["stdout_object"] == "oss://bkt/logs/stdout.job-1.produce.0"
     assert Path(detail["stdout_path"]).read_text() == "hello\n"
 
 
 def test_a_bad_package_fails_the_instance_with_package_error(
     config: Config, runtime: FakeRuntime, engine: Engine
 ) -> None:
-    (config.oss.root / "b" / "pkg" / "w.tar.gz").write_bytes(b"garbage")
+    (config.oss.root / "bkt" / "pkg" / "w.tar.gz").write_bytes(b"garbage")
     engine.submit("job-2", parse_job({"Name": "bad", "DAG": {"Tasks": {"t": _task()}}}))
     assert engine.wait("job-2", 30) == State.FAILED
     inst = engine.snapshot("job-2").tasks[0].instances[0]

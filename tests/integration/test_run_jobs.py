@@ -22,7 +22,7 @@ import pytest
 
 from localbatch.store import Store
 
-BUCKET = "it"
+BUCKET = "itest"
 
 
 def _task(script: str, **fields: Any) -> dict[str, Any]:

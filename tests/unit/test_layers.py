@@ -30,6 +30,8 @@ LAYERS = {
     "localbatch.beneath": 0,
     "localbatch.fdcopy": 0,
     "localbatch.tempfiles": 0,
+    "localbatch.diskspace": 0,
+    "localbatch.unwritable": 0,
     "localbatch.spec": 0,
     "localbatch.plan": 1,
     "localbatch.events": 1,
@@ -38,6 +40,7 @@ LAYERS = {
     "localbatch.ossendpoint": 2,
     "localbatch.runtime": 2,
     "localbatch.events.notify": 3,  # a listener: it reads the store
+    "localbatch.starter": 3,  # the job `init` writes, staged through storage
     "localbatch.engine": 4,
     "localbatch.application": 5,
     "localbatch.cli": 6,

@@ -39,7 +39,7 @@ def config(tmp_path: Path) -> Any:
     if not availability.usable:
         pytest.skip(f"no overlay mounts here: {availability.reason}")
     config = make_config(tmp_path)
-    write(config.oss.root / "b/p.tar.gz", tar_gz({"model.bin": BIG}))
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz({"model.bin": BIG}))
     yield config
     unmount_all_under(tmp_path)
 
@@ -82,7 +82,7 @@ def test_a_root_program_writing_a_package_file_in_place_changes_only_its_view(
 ) -> None:
     runtime, image = runtime_and_image
     task = task_body(
-        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://bkt/p.tar.gz"}}
     )
     storage = job_storage(config, {"t": task}, job_id=f"job-{uuid.uuid4().hex[:8]}")
     writer, reader = storage.prepare("t", 0, 0), storage.prepare("t", 1, 0)

@@ -30,8 +30,8 @@ echo app line >> /var/log/app.log
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     config = make_config(tmp_path)
-    write(config.oss.root / "b/pkg/w.tar.gz", tar_gz({"conf.txt": b"original\n"}))
-    write(config.oss.root / "b/in/data.txt", "input data\n")
+    write(config.oss.root / "bkt/pkg/w.tar.gz", tar_gz({"conf.txt": b"original\n"}))
+    write(config.oss.root / "bkt/in/data.txt", "input data\n")
     return config
 
 
@@ -57,7 +57,7 @@ def test_a_program_sees_the_storage_layout(config: Config, bwrap_path: str) -> N
         storage.finish(prepared)
         assert outcome.succeeded, outcome
 
-        root = config.oss.root / "b"
+        root = config.oss.root / "bkt"
         assert (root / "out/copy.txt").read_text() == "input data\n"
         assert (root / "out/input-mode").read_text() == "read-only\n"
         assert (root / "out/deep/n.txt").read_text() == "nested\n"

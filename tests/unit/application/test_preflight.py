@@ -71,9 +71,9 @@ def _package(path: Path, members: dict[str, int]) -> None:
 
 
 def test_a_job_with_nothing_missing_has_no_problem(config: Config, runtime: ImageRuntime) -> None:
-    _package(config.oss.root / "b/pkg/w.tar.gz", {"main.py": 0o644})
-    (config.oss.root / "b/in").mkdir(parents=True)
-    task = _task(package="oss://b/pkg/w.tar.gz", InputMapping={"oss://b/in/": "/home/in/"})
+    _package(config.oss.root / "bkt/pkg/w.tar.gz", {"main.py": 0o644})
+    (config.oss.root / "bkt/in").mkdir(parents=True)
+    task = _task(package="oss://bkt/pkg/w.tar.gz", InputMapping={"oss://bkt/in/": "/home/in/"})
     assert _check(config, runtime, {"t": task}) == []
     assert runtime.asked == [
         (IMAGE, ("/sbin/python3", "/usr/sbin/python3", "/bin/python3", "/usr/bin/python3"))
@@ -81,15 +81,17 @@ def test_a_job_with_nothing_missing_has_no_problem(config: Config, runtime: Imag
 
 
 def test_a_missing_package_in_the_oss_root(config: Config, runtime: ImageRuntime) -> None:
-    [(task, field, message)] = _check(config, runtime, {"t": _task(package="oss://b/none.tar.gz")})
+    [(task, field, message)] = _check(
+        config, runtime, {"t": _task(package="oss://bkt/none.tar.gz")}
+    )
     assert (task, field) == ("t", "Parameters.Command.PackagePath")
-    assert message.startswith("oss://b/none.tar.gz does not exist (looked for ")
-    assert str(config.oss.root / "b/none.tar.gz") in message
+    assert message.startswith("oss://bkt/none.tar.gz does not exist (looked for ")
+    assert str(config.oss.root / "bkt/none.tar.gz") in message
 
 
 def test_a_package_path_naming_a_folder(config: Config, runtime: ImageRuntime) -> None:
-    (config.oss.root / "b/pkg").mkdir(parents=True)
-    [(_, field, message)] = _check(config, runtime, {"t": _task(package="oss://b/pkg/")})
+    (config.oss.root / "bkt/pkg").mkdir(parents=True)
+    [(_, field, message)] = _check(config, runtime, {"t": _task(package="oss://bkt/pkg/")})
     assert field == "Parameters.Command.PackagePath" and "is a folder" in message
 
 
@@ -112,35 +114,35 @@ def test_a_missing_package_behind_a_bucket_alias(tmp_path: Path, runtime: ImageR
 
 
 def test_a_missing_input_mapping_source(config: Config, runtime: ImageRuntime) -> None:
-    task = _task(InputMapping={"oss://b/in/": "/home/in/"})
+    task = _task(InputMapping={"oss://bkt/in/": "/home/in/"})
     [(task_name, field, message)] = _check(config, runtime, {"t": task})
-    assert (task_name, field) == ("t", "InputMapping oss://b/in/")
-    assert "oss://b/in/ does not exist" in message
-    assert not (config.oss.root / "b/in").exists()  # looked at, not created
+    assert (task_name, field) == ("t", "InputMapping oss://bkt/in/")
+    assert "oss://bkt/in/ does not exist" in message
+    assert not (config.oss.root / "bkt/in").exists()  # looked at, not created
 
 
 def test_an_input_a_task_of_the_run_writes_first_is_no_problem(
     config: Config, runtime: ImageRuntime
 ) -> None:
     tasks = {
-        "split": _task(OutputMapping={"/home/out/": "oss://b/shards/"}),
-        "count": _task(InputMapping={"oss://b/shards/part/": "/home/in/"}),
+        "split": _task(OutputMapping={"/home/out/": "oss://bkt/shards/"}),
+        "count": _task(InputMapping={"oss://bkt/shards/part/": "/home/in/"}),
     }
     assert _check(config, runtime, tasks, {"split": ["count"]}) == []
     # --only leaves the writer out: the input must then be there already.
     only = _check(config, runtime, tasks, {"split": ["count"]}, only=["count"])
-    assert [m[:2] for m in only] == [("count", "InputMapping oss://b/shards/part/")]
+    assert [m[:2] for m in only] == [("count", "InputMapping oss://bkt/shards/part/")]
 
 
 def test_a_missing_mount_source(config: Config, runtime: ImageRuntime) -> None:
-    mounts = {"Entries": [{"Source": "oss://b/ref/", "Destination": "/ref"}]}
+    mounts = {"Entries": [{"Source": "oss://bkt/ref/", "Destination": "/ref"}]}
     auto = {
         "ImageId": "img-ubuntu",
         "InstanceType": "ecs.sn1.medium",
-        "Configs": {"Mounts": {"Entries": [{"Source": "oss://b/more/", "Destination": "/more"}]}},
+        "Configs": {"Mounts": {"Entries": [{"Source": "oss://bkt/more/", "Destination": "/more"}]}},
     }
     nas = {"Entries": [{"Source": "nas://fs-1.example:/data/", "Destination": "/nas"}]}
-    writable = {"Entries": [{"Source": "oss://b/w/", "Destination": "/w", "WriteSupport": True}]}
+    writable = {"Entries": [{"Source": "oss://bkt/w/", "Destination": "/w", "WriteSupport": True}]}
     found = _check(config, runtime, {"t": _task(Mounts=mounts, AutoCluster=auto)})
     assert [m[:2] for m in found] == [
         ("t", "Mounts.Entries[0].Source"),
@@ -171,9 +173,9 @@ def test_a_program_the_image_does_not_have(config: Config, runtime: ImageRuntime
 
 def test_programs_of_the_package(config: Config, runtime: ImageRuntime) -> None:
     _package(
-        config.oss.root / "b/w.tar.gz", {"./run.sh": 0o755, "data.txt": 0o644, "bin/tool": 0o700}
+        config.oss.root / "bkt/w.tar.gz", {"./run.sh": 0o755, "data.txt": 0o644, "bin/tool": 0o700}
     )
-    pkg = "oss://b/w.tar.gz"
+    pkg = "oss://bkt/w.tar.gz"
     assert _check(config, runtime, {"t": _task("./run.sh --x", pkg)}) == []
     assert _check(config, runtime, {"t": _task("bin/tool", pkg)}) == []
     assert _check(config, runtime, {"t": _task("/batchcompute/workdir/run.sh", pkg)}) == []
@@ -186,8 +188,8 @@ def test_programs_of_the_package(config: Config, runtime: ImageRuntime) -> None:
 
 
 def test_what_cannot_be_known_is_no_problem(config: Config, runtime: ImageRuntime) -> None:
-    inside_a_mapping = _task("/home/in/tool", InputMapping={"oss://b/in/": "/home/in/"})
-    (config.oss.root / "b/in").mkdir(parents=True)
+    inside_a_mapping = _task("/home/in/tool", InputMapping={"oss://bkt/in/": "/home/in/"})
+    (config.oss.root / "bkt/in").mkdir(parents=True)
     assert _check(config, runtime, {"t": inside_a_mapping}) == []
     # A runtime that cannot look for programs (here: none at all) finds no program problem.
     assert _check(config, None, {"t": _task("pythn3")}) == []
@@ -205,21 +207,23 @@ def test_a_missing_image_is_said_once_per_task_and_skips_the_program_check(
 
 
 def test_every_problem_of_every_task_at_once(config: Config, runtime: ImageRuntime) -> None:
-    broken_image = _task("python3 x.py", InputMapping={"oss://b/a/": "/a/"})
+    broken_image = _task("python3 x.py", InputMapping={"oss://bkt/a/": "/a/"})
     broken_image["Parameters"]["Command"]["Docker"] = {"Image": "my/missing:1"}
     tasks = {
-        "first": _task("pythn3 x.py", "oss://b/none.tar.gz", InputMapping={"oss://b/in/": "/in/"}),
+        "first": _task(
+            "pythn3 x.py", "oss://bkt/none.tar.gz", InputMapping={"oss://bkt/in/": "/in/"}
+        ),
         "second": broken_image,
         "third": _task(
-            "sh -c 'x", Mounts={"Entries": [{"Source": "oss://b/m/", "Destination": "/m"}]}
+            "sh -c 'x", Mounts={"Entries": [{"Source": "oss://bkt/m/", "Destination": "/m"}]}
         ),
     }
     found = _check(config, runtime, tasks)
     assert [m[:2] for m in found] == [
         ("first", "Parameters.Command.PackagePath"),
-        ("first", "InputMapping oss://b/in/"),
+        ("first", "InputMapping oss://bkt/in/"),
         ("first", "Parameters.Command.CommandLine"),
-        ("second", "InputMapping oss://b/a/"),
+        ("second", "InputMapping oss://bkt/a/"),
         ("second", "Command.Docker.Image"),
         ("third", "Mounts.Entries[0].Source"),
         ("third", "Parameters.Command.CommandLine"),

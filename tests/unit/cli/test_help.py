@@ -20,3 +20,14 @@ def test_command_summaries_are_not_cut(args: list[str]) -> None:
 def test_delete_says_the_job_files_stay_on_disk() -> None:
     result = CliRunner().invoke(main, ["delete", "--help"], terminal_width=80)
     assert "files (logs, events.jsonl) stay" in result.output
+
+
+def test_shell_completion_completes_commands() -> None:
+    """The completion docs/commands.md documents (click's) works with the lazy group."""
+    env = {
+        "_LOCALBATCH_COMPLETE": "bash_complete",
+        "COMP_WORDS": "localbatch oss c",
+        "COMP_CWORD": "2",
+    }
+    result = CliRunner().invoke(main, [], env=env, prog_name="localbatch")
+    assert result.stdout.splitlines() == ["plain,cat", "plain,cp"]

@@ -61,7 +61,7 @@ def test_jobs_and_status_read_the_store(api: Api, tmp_path: Path) -> None:
     attempts = _cli(tmp_path, "status", job_id, "split", "1").stdout
     assert "ATTEMPT" in attempts and "stdout path" in attempts
     missing = _cli(tmp_path, "status", "job-nope")
-    assert missing.exit_code == 1 and "InvalidResource.NotFound" in missing.stderr
+    assert missing.exit_code == 2 and "InvalidResource.NotFound" in missing.stderr
 
 
 def test_logs_prefix_every_line(api: Api, tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_logs_prefix_every_line(api: Api, tmp_path: Path) -> None:
 def test_logs_of_an_instance_that_does_not_exist_is_not_found(api: Api, tmp_path: Path) -> None:
     job_id = _finished_job(api)
     result = _cli(tmp_path, "logs", job_id, "split", "7")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"InvalidResource.NotFound: Specified resource {job_id}/split/7" in result.stderr
 
 
@@ -119,6 +119,18 @@ def test_submit_hands_a_file_to_the_server(api: Api, tmp_path: Path) -> None:
     job_file.write_text(json.dumps(make_body(name="9bad")))
     refused = _cli(tmp_path, "submit", str(job_file))
     assert refused.exit_code == 1 and "InvalidName" in refused.stderr
+
+
+def test_submit_sends_any_token_as_one_query_value(api: Api, tmp_path: Path) -> None:
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(make_body()))
+    token = "a&b=c d/é?"
+    first = _cli(tmp_path, "submit", str(job_file), "--token", token)
+    assert first.exit_code == 0, first.stderr
+    job_id = first.stdout.strip()
+    assert api.stack.store.job_for_token(token) is not None
+    again = _cli(tmp_path, "submit", str(job_file), "--token", token)
+    assert again.stdout.strip() == job_id
 
 
 def test_without_a_server_changes_apply_to_the_store(tmp_path: Path) -> None:
@@ -297,3 +309,84 @@ def test_no_jobs_is_said_rather_than_a_bare_header(tmp_path: Path) -> None:
     result = _cli(tmp_path, "jobs", "--state", "running")
     assert (result.exit_code, result.stdout) == (0, "")
     assert result.stderr == f"no running jobs in {tmp_path / 'state'}\n"
+
+
+def _stored_jobs(tmp_path: Path, *job_ids: str) -> None:
+    store = Store.open(tmp_path / "state")
+    for created, job_id in enumerate(job_ids):
+        store.create_job(job_id, parse_job(make_body()), created=float(created), runner="1:1.0")
+    store.close()
+
+
+FIRST = "job-AB000000000000000000000000000001"
+SECOND = "job-AB000000000000000000000000000002"
+NEWEST = "job-CD000000000000000000000000000003"
+
+
+@pytest.mark.parametrize("typed", ["last", "cd", "job-cd0", "CD00000", NEWEST])
+def test_a_job_is_named_by_last_or_a_unique_prefix(tmp_path: Path, typed: str) -> None:
+    _stored_jobs(tmp_path, FIRST, SECOND, NEWEST)
+    shown = _cli(tmp_path, "status", typed, "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["Id"] == NEWEST
+
+
+def test_an_ambiguous_prefix_lists_the_candidates(tmp_path: Path) -> None:
+    _stored_jobs(tmp_path, FIRST, SECOND, NEWEST)
+    result = _cli(tmp_path, "delete", "ab")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"localbatch: 'ab' matches 2 jobs: {SECOND}, {FIRST}; type more of the id\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "ef"],
+        ["logs", "ef"],
+        ["stop", "ef"],
+        ["delete", "ef"],
+        ["priority", "ef", "3"],
+        ["start", "ef", "--runtime", "process"],
+        ["status", "last"],
+    ],
+)
+def test_an_unknown_job_exits_2_everywhere(tmp_path: Path, args: list[str]) -> None:
+    if args[1] != "last":
+        _stored_jobs(tmp_path, FIRST)
+    result = _cli(tmp_path, *args)
+    assert result.exit_code == 2
+    assert f"InvalidResource.NotFound: Specified resource {args[1]} is not found." in result.stderr
+
+
+def test_changes_print_json(api: Api, tmp_path: Path) -> None:
+    api.runtime.script("split", FakeStep(hang=True))
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(make_body(name="scripted")))
+    submitted = _cli(tmp_path, "submit", str(job_file), "--json")
+    job_id = json.loads(submitted.stdout)["Id"]
+    api.runtime.wait_running(1)
+    stopped = json.loads(_cli(tmp_path, "stop", "last", "--json").stdout)
+    assert (stopped["Id"], stopped["State"]) == (job_id, "Stopped")
+    priority = json.loads(_cli(tmp_path, "priority", job_id[:8], "9", "--json").stdout)
+    assert (priority["Id"], priority["Priority"]) == (job_id, 9)
+    api.runtime.script("split", FakeStep(exit_code=0))
+    started = json.loads(_cli(tmp_path, "start", "last", "--json").stdout)
+    assert started["Id"] == job_id and started["State"] in ("Waiting", "Running", "Finished")
+    api.wait_state(job_id, "Finished")
+    deleted = _cli(tmp_path, "delete", job_id, "--json")
+    assert json.loads(deleted.stdout) == {"Id": job_id, "Deleted": True}
+    assert deleted.stderr == f"{job_id}: deleted\n"
+
+
+def test_options_may_come_before_the_command(tmp_path: Path) -> None:
+    _stored_jobs(tmp_path, FIRST)
+    env = {"LOCALBATCH_CONFIG": str(tmp_path / "none.toml")}
+    before = CliRunner().invoke(
+        main, ["--state-dir", str(tmp_path / "state"), "jobs", "--json"], env=env
+    )
+    assert [job["Id"] for job in json.loads(before.stdout)["Items"]] == [FIRST]
+    # After the command wins.
+    elsewhere = ["--state-dir", str(tmp_path / "state"), "jobs", "--state-dir", str(tmp_path / "b")]
+    assert "no jobs in" in CliRunner().invoke(main, elsewhere, env=env).stderr

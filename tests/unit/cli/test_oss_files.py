@@ -38,9 +38,9 @@ def bucket(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def oss(tmp_path: Path, bucket: str) -> Oss:
-    def run(*args: str) -> Result:
+    def run(*args: str, input: bytes | None = None) -> Result:
         options = ["--config", str(tmp_path / "config.toml"), "--oss-root", str(tmp_path / "oss")]
-        return CliRunner().invoke(main, ["oss", *args, *options])
+        return CliRunner().invoke(main, ["oss", *args, *options], input=input)
 
     return run
 
@@ -81,7 +81,7 @@ def test_cat_of_a_folder_says_so(oss: Oss, bucket: str) -> None:
     assert "is a folder" in result.stderr
 
 
-@pytest.mark.parametrize("url", ["oss://x/../etc/passwd", "oss://x/a//b", "/etc/passwd"])
+@pytest.mark.parametrize("url", ["oss://bkt/../etc/passwd", "oss://bkt/a//b", "/etc/passwd"])
 def test_unsafe_keys_are_refused_with_invalid_oss_path(oss: Oss, url: str) -> None:
     for args in (("ls", url), ("cat", url)):
         result = oss(*args)
@@ -142,12 +142,32 @@ def test_cp_missing_sources_and_bad_pairs_exit_2(oss: Oss, bucket: str, tmp_path
     assert "exactly one of SRC and DST" in both_local.stderr
 
 
-def test_ls_of_the_bare_scheme_lists_buckets(oss: Oss, bucket: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [("ls", "oss://"), ("ls",)])
+def test_ls_of_the_bare_scheme_or_nothing_lists_buckets(
+    oss: Oss, bucket: str, tmp_path: Path, args: tuple[str, ...]
+) -> None:
     (tmp_path / "oss" / ".localbatch-meta").mkdir(parents=True, exist_ok=True)
-    result = oss("ls", "oss://")
+    result = oss(*args)
     assert result.exit_code == 0
     assert f"oss://{bucket}/" in result.stdout.splitlines()
     assert ".localbatch-meta" not in result.stdout
+
+
+def test_cp_to_dash_writes_the_object_to_stdout(oss: Oss, bucket: str) -> None:
+    result = oss("cp", f"oss://{bucket}/dir/sub/c.bin", "-")
+    assert (result.exit_code, result.stdout_bytes) == (0, b"\x00\xff")
+    folder = oss("cp", f"oss://{bucket}/dir/", "-")
+    assert folder.exit_code == 2 and "is a folder" in folder.stderr
+
+
+def test_cp_from_dash_reads_stdin_into_one_object(oss: Oss, bucket: str) -> None:
+    data = bytes(range(256)) * 1000
+    result = oss("cp", "-", f"oss://{bucket}/piped/data.bin", input=data)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "copied 1 object\n"
+    assert oss("cat", f"oss://{bucket}/piped/data.bin").stdout_bytes == data
+    to_folder = oss("cp", "-", f"oss://{bucket}/piped/", input=b"x")
+    assert to_folder.exit_code == 2 and "give the object's whole key" in to_folder.stderr
 
 
 def test_cp_file_onto_an_existing_folder_goes_inside(oss: Oss, bucket: str, tmp_path: Path) -> None:

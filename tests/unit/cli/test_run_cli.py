@@ -225,6 +225,68 @@ def test_instances_signing_with_their_own_keys_reach_the_endpoint_under_api_cred
     assert any("accepts any signature" in r.getMessage() for r in caplog.records)
 
 
+def test_run_waits_for_a_full_store_to_record_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job ended but its store is full: `run` says so once and waits for space."""
+    import io
+
+    from rich.console import Console
+
+    from localbatch.cli import run as run_module
+    from localbatch.unwritable import StoreUnwritable
+
+    class FullThenFreed:
+        failure = StoreUnwritable(Path("/state"), "no space left on device")
+
+        def __init__(self) -> None:
+            self.answers = [False, False, True]
+            self.closed = False
+
+        def flush(self) -> bool:
+            return self.answers.pop(0)
+
+        def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setattr(run_module, "RECORD_RETRY_SECONDS", 0)
+    recorder = FullThenFreed()
+    err = io.StringIO()
+    run_module._record_the_end(recorder, Console(file=err, width=300))  # type: ignore[arg-type]
+    assert recorder.answers == [] and recorder.closed
+    said = err.getvalue().strip().splitlines()
+    assert len(said) == 1 and "no space left on device" in said[0] and "waiting" in said[0]
+
+
+def test_json_prints_the_final_summary_alone_on_stdout(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    runtime.script("second", FakeStep(None, "OutOfMemory", "killed: memory limit"))
+    result = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint", "--json")
+    assert result.exit_code == 3
+    summary = json.loads(result.stdout)
+    assert summary["State"] == "Failed" and summary["ExitStatus"] == 3
+    assert summary["JobId"].startswith("job-") and summary["JobName"] == "cli-job"
+    first, second = summary["Tasks"]
+    assert (first["TaskName"], first["State"], first["InstanceMetrics"]["FinishedCount"]) == (
+        "first",
+        "Finished",
+        2,
+    )
+    (failed,) = second["Instances"]
+    assert (failed["State"], failed["ErrorCode"]) == ("Failed", "OutOfMemory")
+    assert Path(failed["StdoutLog"]).name == "second.0.stdout"
+    assert summary["OssLogFolders"] == ["oss://bucket/logs/"]
+    assert "instance first.1 Finished exit 0" in result.stderr  # progress still shown
+
+
+def test_json_of_an_invalid_job_is_the_validation_report(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    result = _invoke(tmp_path, str(_job(tmp_path, Name="9-bad name")), "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False and report["errors"][0]["Code"] == "InvalidName"
+
+
 def test_the_instance_endpoint_answers_non_http_with_one_line(tmp_path: Path) -> None:
     """An instance sending garbage to `$OSS_ENDPOINT` gets its 400; `run` logs one line."""
     logger = logging.getLogger(AIOHTTP_SERVER_LOGGER)

@@ -9,11 +9,11 @@ from rich.console import Console
 
 from localbatch.application.failure_context import FailureContext
 from localbatch.cli.run_progress import LiveProgress, PlainProgress, failure_lines
-from localbatch.events import CAPACITY_WAIT_EVENT, Event
+from localbatch.events import CAPACITY_WAIT_EVENT, Event, InstanceBatch
 from localbatch.states import State
 
 
-def _instance(state: State, instance_id: int, retry: int = 0, **kw: object) -> Event:
+def _instance(state: State, instance_id: int | None, retry: int = 0, **kw: object) -> Event:
     return Event(
         name=f"OnInstance{state}",
         job_id="job-1",
@@ -183,4 +183,31 @@ def test_failure_lines_explain_an_instance_with_its_escaped_output(tmp_path: Pat
         f"  stderr: {tmp_path / 'count.1.stderr'}",
         "  stderr on OSS: oss://b/logs/stderr.job-1.count.1",
         "  all of it: localbatch logs job-1 count 1 (and with --stderr, its stderr)",
+    ]
+
+
+def _batch(state: State, count: int, exempt: frozenset[int] = frozenset()) -> Event:
+    return _instance(state, None, batch=InstanceBatch(count, exempt))
+
+
+def test_instances_stopped_together_are_counted_and_said_once() -> None:
+    console = Console(file=io.StringIO(), width=200, record=True)
+    progress = LiveProgress(console, {"count": 5})
+    out = io.StringIO()
+    plain = PlainProgress(out)
+    for event in (
+        _batch(State.WAITING, 5),
+        _instance(State.RUNNING, 0),
+        _instance(State.STOPPED, 0),
+        _batch(State.STOPPED, 5, frozenset({0})),
+    ):
+        progress(event)
+        plain(event)
+    _, cells = _rendered(console, progress)
+    assert cells[2:7] == ["0", "0", "0", "0", "5"]
+    lines = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines == [
+        "instance count.0 Running",
+        "instance count.0 Stopped",
+        "instances count.* Stopped: 4 (never started)",
     ]

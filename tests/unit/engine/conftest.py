@@ -93,7 +93,7 @@ class StandInStorage:
             needs=(package_view(workdir),),
             stdout_path=self.root / f"stdout.{task_name}.{instance_id}",
             stderr_path=self.root / f"stderr.{task_name}.{instance_id}",
-            stdout_object=f"oss://b/logs/stdout.job.{task_name}.{instance_id}",
+            stdout_object=f"oss://bkt/logs/stdout.job.{task_name}.{instance_id}",
         )
 
     def finish(self, prepared: StandInPrepared, *, keep: bool = False) -> None:

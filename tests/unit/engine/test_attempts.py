@@ -44,7 +44,7 @@ class _Storage:
             needs = (package_view(root),)
             stdout_path = root / "out"
             stderr_path = root / "err"
-            stdout_object = "oss://b/stdout.job-1.t.0"
+            stdout_object = "oss://bkt/stdout.job-1.t.0"
             stderr_object = ""
 
             def start_streaming(self) -> None:
@@ -96,7 +96,7 @@ def test_a_failed_program_still_finishes_storage_and_records_its_error(
     )
     assert outcome.exit_code == 2 and outcome.error_code == ""
     assert detail["storage_error"] == "OutputUploadFailed: disk full"
-    assert detail["stdout_object"] == "oss://b/stdout.job-1.t.0" and detail["runtime"] == "fake"
+    assert detail["stdout_object"] == "oss://bkt/stdout.job-1.t.0" and detail["runtime"] == "fake"
     assert storage.calls == ["prepare", "finish keep=False"] and started == ["fake-1"]
 
 
@@ -104,3 +104,19 @@ def test_failures_without_a_code_are_internal_errors() -> None:
     assert failure_outcome(_Coded("PackageError", "bad")).error_code == "PackageError"
     internal = failure_outcome(RuntimeError("boom"))
     assert (internal.error_code, internal.error_message) == ("InternalError", "RuntimeError: boom")
+
+
+def test_running_out_of_space_in_any_step_is_disk_full() -> None:
+    import errno
+
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device", "/state/jobs/x/logs")
+        except OSError as exc:
+            raise _Coded("OutputUploadFailed", "out/: No space left on device") from exc
+    except _Coded as wrapped:
+        outcome = failure_outcome(wrapped)
+    assert outcome.error_code == "DiskFull"
+    assert outcome.error_message == "out/: No space left on device"
+    assert failure_outcome(OSError(errno.ENOSPC, "full")).error_code == "DiskFull"
+    assert failure_outcome(OSError(errno.EIO, "io")).error_code == "InternalError"

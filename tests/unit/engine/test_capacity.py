@@ -30,7 +30,7 @@ def test_a_type_larger_than_the_host_is_scaled_down_with_a_warning() -> None:
 def test_an_unknown_type_is_sized_as_the_default_and_said() -> None:
     sizing = size_instance("ecs.nope.huge", HOST)
     assert sizing.granted == Resources(2.0, 4 * GIB)
-    assert "not in the local table" in sizing.warning
+    assert "not in the instance type table" in sizing.warning
 
 
 def test_memory_and_cores_bound_admission() -> None:

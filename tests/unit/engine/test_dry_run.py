@@ -15,22 +15,22 @@ def test_paths_list_package_mappings_mounts_and_data_disk(
     job_factory: Callable[..., Job], task_factory: Callable[..., dict[str, Any]]
 ) -> None:
     body = task_factory(
-        InputMapping={"oss://b/in/": "/home/in/"},
-        OutputMapping={"/home/out/": "oss://b/out/"},
-        LogMapping={"/var/log/app.log": "oss://b/logs/"},
+        InputMapping={"oss://bkt/in/": "/home/in/"},
+        OutputMapping={"/home/out/": "oss://bkt/out/"},
+        LogMapping={"/var/log/app.log": "oss://bkt/logs/"},
         Mounts={"Entries": [{"Source": "nas://fs-1/data/", "Destination": "/mnt/nas/"}]},
         AutoCluster={
             "ImageId": "img-ubuntu",
             "Configs": {"Disks": {"DataDisk": {"MountPoint": "/data", "Size": 40}}},
         },
     )
-    body["Parameters"]["Command"]["PackagePath"] = "oss://b/pkg.tar.gz"
+    body["Parameters"]["Command"]["PackagePath"] = "oss://bkt/pkg.tar.gz"
     paths = task_paths(job_factory({"t": body}).tasks["t"])
     assert paths == (
-        "/batchcompute/workdir <- oss://b/pkg.tar.gz unpacked (writable)",
-        "/home/in/ <- oss://b/in/ (read-only)",
-        "/home/out/ -> oss://b/out/ (empty, uploaded after every attempt)",
-        "/var/log/app.log -> oss://b/logs/ (log, pushed while running)",
+        "/batchcompute/workdir <- oss://bkt/pkg.tar.gz unpacked (writable)",
+        "/home/in/ <- oss://bkt/in/ (read-only)",
+        "/home/out/ -> oss://bkt/out/ (empty, uploaded after every attempt)",
+        "/var/log/app.log -> oss://bkt/logs/ (log, pushed while running)",
         "/mnt/nas/ <- nas://fs-1/data/ (read-only)",
         "/data <- data disk (empty, private, writable)",
     )

@@ -55,15 +55,28 @@ def launches(actions: list[Action]) -> list[tuple[str, int, int]]:
 
 
 def events(actions: list[Action]) -> list[str]:
+    """Event names with what they are about; a batch is written out instance by instance."""
     out = []
     for a in actions:
         if isinstance(a, Publish):
             e = a.event
             where = e.task_name or ""
+            if e.batch is not None:
+                out.extend(f"{e.name}:{where}.{i}" for i in e.batch.ids())
+                continue
             if e.instance_id is not None:
                 where += f".{e.instance_id}"
             out.append(f"{e.name}:{where}" if where else e.name)
     return out
+
+
+def batches(actions: list[Action]) -> list[tuple[str, str, int, list[int]]]:
+    """The batch events: (name, task, instance count, the ids reported one by one)."""
+    return [
+        (a.event.name, a.event.task_name or "", a.event.batch.count, sorted(a.event.batch.exempt))
+        for a in actions
+        if isinstance(a, Publish) and a.event.batch is not None
+    ]
 
 
 def ended(actions: list[Action]) -> State | None:
@@ -109,6 +122,29 @@ def test_submit_announces_job_tasks_and_instances_waiting() -> None:
         "OnInstanceWaiting:a.0",
         "OnInstanceWaiting:a.1",
     ]
+    # One event speaks for all of a task's instances, however many.
+    assert batches(actions) == [("OnInstanceWaiting", "a", 2, [])]
+
+
+def test_a_large_task_costs_its_description_not_its_instance_count() -> None:
+    s = Scheduler(HostCapacity.unlimited(max_parallel=2))
+    actions = s.submit(plan({"a": 1_000_000, "b": 1_000_000}), 0.0)
+    # Job, tasks, one batch each, two launches, and one wait for capacity per task.
+    assert len(actions) == 1 + 2 + 2 + 2 + 2
+    assert launches(actions) == [("a", 0, 0), ("a", 1, 0)]
+    job = s.jobs["job-1"]
+    assert len(job.tasks["a"].instances.records) == 2
+    assert job.instance_counts[State.WAITING] == 2_000_000  # launched, not started yet
+    # The queue goes on in id order, within capacity, without holding every instance.
+    assert launches(run(s, "a", 0)) == [("a", 2, 0)]
+    stop = s.stop("job-1", 3.0)
+    assert batches(stop) == [
+        ("OnInstanceStopped", "a", 1_000_000, [0, 1, 2]),
+        ("OnInstanceStopped", "b", 1_000_000, []),
+    ]
+    # The idle ones stop at once; a.1 and a.2 once their attempts return.
+    assert job.instance_counts[State.STOPPED] == 2_000_000 - 3
+    assert sorted(c.instance_id for c in stop if isinstance(c, Cancel)) == [1, 2]
 
 
 def test_job_and_task_run_once_their_first_instance_runs() -> None:
@@ -332,12 +368,12 @@ def test_capacity_is_returned_after_every_attempt() -> None:
 def test_events_carry_attempt_results_and_metrics() -> None:
     s = unlimited()
     s.submit(plan({"a": 1}, retries=1), 0.0)
-    s.started("job-1", "a", 0, 1.0, {"stdout_object": "oss://b/stdout.x"})
+    s.started("job-1", "a", 0, 1.0, {"stdout_object": "oss://bkt/stdout.x"})
     actions = s.ended("job-1", "a", 0, AttemptOutcome(None, "OutOfMemory", "killed"), 2.0)
     waiting = next(a.event for a in actions if isinstance(a, Publish))
     assert waiting.name == "OnInstanceWaiting"
     assert (waiting.retry_count, waiting.attempt, waiting.error_code) == (1, 0, "OutOfMemory")
-    assert waiting.detail["stdout_object"] == "oss://b/stdout.x"
+    assert waiting.detail["stdout_object"] == "oss://bkt/stdout.x"
     assert waiting.detail["attempts"][0]["error_message"] == "killed"
     run(s, "a", 0)
     snap = s.snapshot("job-1")
@@ -349,25 +385,27 @@ def _capacity_waits(actions: list[Action]) -> list[Event]:
     return [a.event for a in actions if isinstance(a, Publish) and a.event.name == CAPACITY_WAIT]
 
 
-def test_an_instance_held_back_by_capacity_is_said_once_with_its_reason() -> None:
+def test_fresh_instances_held_back_by_capacity_are_said_once_with_the_reason() -> None:
     s = Scheduler(HostCapacity(cpu_cores=2, memory_bytes=16 * GIB))
     first = s.submit(plan({"a": 3}, resources=Resources(2.0, 4 * GIB)), 0.0)
     assert launches(first) == [("a", 0, 0)]
-    held = _capacity_waits(first)
-    assert [(e.task_name, e.instance_id, e.state) for e in held] == [
-        ("a", 1, State.WAITING),
-        ("a", 2, State.WAITING),
-    ]
-    wait = held[0].detail["capacity_wait"]
+    [held] = _capacity_waits(first)  # the task's fresh instances: one batch event
+    assert (held.task_name, held.instance_id, held.state) == ("a", None, State.WAITING)
+    assert held.batch is not None and list(held.batch.ids()) == [1, 2]
+    wait = held.detail["capacity_wait"]
     assert wait == {"since": 0.0, "reason": "needs 2 cores, 2 of this host's 2 in use"}
     s.started("job-1", "a", 0, 1.0, {})
     after = s.ended("job-1", "a", 0, OK, 5.0)
     assert launches(after) == [("a", 1, 0)]
     assert _capacity_waits(after) == []  # a.2 was said to wait already
     s.started("job-1", "a", 1, 6.0, {})
-    running = s.snapshot("job-1").tasks[0].instances[1]
-    attempt = running.attempts[0]
+    attempt = s.snapshot("job-1").tasks[0].instances[1].attempts[0]
     assert (attempt.launch_time, attempt.capacity_wait_start, attempt.start_time) == (5.0, 0.0, 6.0)
+    s.ended("job-1", "a", 1, OK, 7.0)
+    s.started("job-1", "a", 2, 8.0, {})
+    last = s.snapshot("job-1").tasks[0].instances[2].attempts[0]
+    assert (last.launch_time, last.capacity_wait_start) == (7.0, 0.0)
+    assert s.jobs["job-1"].tasks["a"].capacity_wait is None  # no fresh instance is left
 
 
 def test_an_instance_launched_at_once_never_waited_for_capacity() -> None:
@@ -379,7 +417,7 @@ def test_an_instance_launched_at_once_never_waited_for_capacity() -> None:
     assert (attempt.launch_time, attempt.capacity_wait_start) == (0.0, None)
 
 
-def test_a_retry_held_back_waits_again_and_max_parallel_is_the_reason() -> None:
+def test_a_retry_held_back_waits_on_its_own_and_max_parallel_is_the_reason() -> None:
     s = Scheduler(HostCapacity.unlimited(max_parallel=1))
     s.submit(plan({"a": 1}, retries=1), 0.0)
     s.started("job-1", "a", 0, 1.0, {})
@@ -390,14 +428,19 @@ def test_a_retry_held_back_waits_again_and_max_parallel_is_the_reason() -> None:
     assert (held.job_id, held.instance_id, held.retry_count) == ("job-1", 0, 1)
     reason = held.detail["capacity_wait"]
     assert reason is not None and "--max-parallel 1" in reason["reason"]
+    s.started("job-2", "b", 0, 2.5, {})
+    s.ended("job-2", "b", 0, OK, 3.0)
+    s.started("job-1", "a", 0, 3.5, {})
+    retry = s.snapshot("job-1").tasks[0].instances[0].attempts[1]
+    assert (retry.launch_time, retry.capacity_wait_start) == (3.0, 2.0)
 
 
 def test_stopping_a_job_clears_its_capacity_waits() -> None:
     s = Scheduler(HostCapacity.unlimited(max_parallel=1))
-    s.submit(plan({"a": 2}), 0.0)
+    s.submit(plan({"a": 3}), 0.0)
+    assert s.jobs["job-1"].tasks["a"].capacity_wait is not None
     stopped = s.stop("job-1", 1.0)
-    final = [a.event for a in stopped if isinstance(a, Publish) and a.event.instance_id == 1]
-    assert final[-1].state == State.STOPPED and final[-1].detail["capacity_wait"] is None
+    assert s.jobs["job-1"].tasks["a"].capacity_wait is None
     assert _capacity_waits(stopped) == []
 
 
@@ -407,4 +450,4 @@ def test_oversubscribe_starts_instances_side_by_side_up_to_max_parallel() -> Non
     actions = s.submit(plan({"a": 4}, resources=Resources(2.0, 4 * GIB)), 0.0)
     assert launches(actions) == [("a", 0, 0), ("a", 1, 0), ("a", 2, 0)]
     [held] = _capacity_waits(actions)
-    assert held.instance_id == 3
+    assert held.batch is not None and list(held.batch.ids()) == [3]

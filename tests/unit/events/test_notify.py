@@ -92,6 +92,30 @@ def test_subscribed_events_are_posted_and_all_are_recorded(
     assert recorded == [e.name for e in notified_api.stack.store.events(job_id)]
 
 
+def test_instances_announced_together_are_notified_one_by_one(
+    notified_api: Api, webhook: Webhook
+) -> None:
+    """Waiting instances are one batch event; a subscriber still gets one message each."""
+    topic = {"Name": "t", "Events": ["OnInstanceWaiting"]}
+    job_id = notified_api.create(make_body(instances=3, Notification={"Topic": topic}))
+    notified_api.wait_state(job_id, "Finished")
+    messages = webhook.wait_for(4)
+    assert sorted((m["TaskName"], m["InstanceId"]) for m in messages) == [
+        ("merge", 0),
+        ("split", 0),
+        ("split", 1),
+        ("split", 2),
+    ]
+    assert {m["Event"] for m in messages} == {"OnInstanceWaiting"}
+    lines = events_file(notified_api.stack.config.state_dir, job_id).read_text().splitlines()
+    waiting = [json.loads(line) for line in lines if '"name": "OnInstanceWaiting"' in line]
+    batches = [event for event in waiting if "batch" in event]
+    assert [(b["task_name"], b["batch"]) for b in batches] == [
+        ("split", {"count": 3, "exempt": []}),
+        ("merge", {"count": 1, "exempt": []}),
+    ]
+
+
 def test_jobs_without_topic_post_nothing(notified_api: Api, webhook: Webhook) -> None:
     job_id = notified_api.create(make_body())
     notified_api.wait_state(job_id, "Finished")

@@ -52,3 +52,36 @@ def test_not_root_says_to_use_sudo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(images.os, "geteuid", lambda: 1000)
     with pytest.raises(ImageBuildError, match="sudo localbatch images build"):
         images._check_can_build()
+
+
+def _fake_debootstrap(tmp_path: Path, exit_code: int) -> str:
+    """A debootstrap that prints progress and noise, as the real one does, then exits."""
+    script = tmp_path / "debootstrap"
+    script.write_text(
+        "#!/bin/sh\n"
+        "echo 'I: Retrieving InRelease'\n"
+        "echo 'W: a warning' >&2\n"
+        "echo 'I: Extracting libc6...'\n"
+        f"exit {exit_code}\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_debootstrap_progress_is_relayed_as_it_comes(tmp_path: Path) -> None:
+    lines: list[str] = []
+    images._debootstrap(_fake_debootstrap(tmp_path, 0), tmp_path / "root", "http://m", lines.append)
+    assert lines == [
+        "debootstrap bookworm from http://m (about a minute)",
+        "debootstrap: Retrieving InRelease",
+        "debootstrap: Extracting libc6...",
+    ]
+
+
+def test_a_failing_debootstrap_gives_its_last_lines(tmp_path: Path) -> None:
+    with pytest.raises(ImageBuildError) as raised:
+        images._debootstrap(_fake_debootstrap(tmp_path, 3), tmp_path / "root", "http://m", print)
+    assert str(raised.value) == (
+        "debootstrap failed (exit 3):\n"
+        "I: Retrieving InRelease\nW: a warning\nI: Extracting libc6..."
+    )

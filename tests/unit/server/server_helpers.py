@@ -120,6 +120,13 @@ def start_api(tmp_path: Path, env: dict[str, str] | None = None, max_parallel: i
     return Api(start_stack(config, runtime, port=0, oss_port=0, max_parallel=max_parallel), runtime)
 
 
+def start_signed_api(tmp_path: Path, key_id: str, secret: str) -> Api:
+    """A server whose every request must be signed with this key."""
+    return start_api(
+        tmp_path, env={"LOCALBATCH_ACCESS_KEY_ID": key_id, "LOCALBATCH_ACCESS_KEY_SECRET": secret}
+    )
+
+
 #: A runner recorded in the store that no process is.
 DEAD_RUNNER = "999999999:1.000"
 

@@ -45,8 +45,10 @@ def test_every_error_one_line_in_order(tmp_path: Path) -> None:
     assert result.stdout.splitlines() == [
         "400 InvalidName: Specified parameter Name is not valid. Its type must be string. "
         "(at Name)",
+        "  hint: expected a string, got an integer 5",
         "400 InvalidPriority: Specified parameter Priority is not valid. It must be in "
         "[0, 1000]. (at Priority)",
+        "  hint: got 2000",
     ]
 
 
@@ -61,6 +63,7 @@ def test_json_report(tmp_path: Path) -> None:
                 "Code": "InvalidName",
                 "Message": "Specified parameter Name is not valid. Its length must be in [1, 64].",
                 "Path": "Name",
+                "Hint": "0 characters",
             }
         ],
         "warnings": ["Extra: unknown field, kept but not used"],
@@ -178,7 +181,7 @@ def test_plan_of_an_invalid_job(tmp_path: Path) -> None:
     result = run("plan", write(tmp_path, body))
     assert (result.exit_code, result.stdout) == (
         1,
-        "400 BadDAG: It is a cyclic dag. (at DAG.Dependencies)\n",
+        "400 BadDAG: It is a cyclic dag. (at DAG.Dependencies)\n  hint: cycle: taskA -> taskA\n",
     )
 
 
@@ -187,3 +190,54 @@ def test_schema() -> None:
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
     assert schema["required"] == ["Name", "Type", "DAG"]
+
+
+def test_strict_makes_a_misspelt_key_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, job_body(JobFailOnInstanceFial=True))
+    lenient = run("validate", path)
+    assert lenient.exit_code == 0
+    assert "did you mean JobFailOnInstanceFail?" in lenient.stderr
+    strict = run("validate", "--strict", path)
+    assert strict.exit_code == 1
+    assert strict.stdout.splitlines() == [
+        "400 UnknownField: JobFailOnInstanceFial is not a known field. (at JobFailOnInstanceFial)",
+        "  hint: did you mean JobFailOnInstanceFail?",
+    ]
+
+
+def test_json_gives_the_hint_and_where_the_json_breaks(tmp_path: Path) -> None:
+    result = run("validate", "--json", write(tmp_path, '{"Name": "x",\n "Type": }'))
+    assert result.exit_code == 1
+    (error,) = json.loads(result.stdout)["errors"]
+    assert (error["Code"], error["Hint"]) == (
+        "InvalidJsonFormat",
+        "line 2 column 10: Expecting value",
+    )
+    plain = run("validate", write(tmp_path, '{"Name": "x",\n "Type": }'))
+    assert plain.stderr.endswith("job.json: line 2 column 10: Expecting value\n")
+    assert "hint" not in plain.stdout  # said once, on stderr
+
+
+def test_schema_strict_refuses_unknown_members() -> None:
+    import jsonschema
+
+    lenient = json.loads(run("schema").stdout)
+    strict = json.loads(run("schema", "--strict").stdout)
+    assert strict["additionalProperties"] is False and "additionalProperties" not in lenient
+    typo = json.loads(LOGCOUNT.read_text())
+    assert jsonschema.Draft202012Validator(strict).is_valid(typo)
+    typo["DAG"]["Tasks"]["split"]["InstanceCont"] = 1
+    assert jsonschema.Draft202012Validator(lenient).is_valid(typo)
+    assert not jsonschema.Draft202012Validator(strict).is_valid(typo)
+
+
+def test_plan_names_the_nearest_instance_types(tmp_path: Path) -> None:
+    body = json.loads(LOGCOUNT.read_text())
+    body["DAG"]["Tasks"]["count"]["AutoCluster"]["InstanceType"] = "ecs.sn1.medum"
+    result = run("plan", "--no-preflight", write(tmp_path, body))
+    assert result.exit_code == 0
+    assert (
+        "    note: task count: instance type 'ecs.sn1.medum' is not in the instance type table "
+        "(nearest: ecs.sn1.medium" in result.stdout
+    )
+    assert "(nearest: ecs.sn1.medium" in result.stderr  # validate's warning too

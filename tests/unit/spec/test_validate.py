@@ -144,8 +144,8 @@ def test_too_deep_free_form_values_are_refused() -> None:
     ("member", "value", "valid"),
     [
         ("PackagePath", "", True),
-        ("PackagePath", "oss://b/w.tar.gz", True),
-        ("PackagePath", "oss://b/", False),
+        ("PackagePath", "oss://bkt/w.tar.gz", True),
+        ("PackagePath", "oss://bkt/", False),
         ("PackagePath", "oss:///w.tar.gz", False),
     ],
 )
@@ -157,7 +157,7 @@ def test_package_path_is_an_oss_file(member: str, value: str, valid: bool) -> No
 
 @pytest.mark.parametrize(
     ("value", "valid"),
-    [("", True), ("oss://b/", True), ("oss://b/logs/", True), ("oss://b/x", False)],
+    [("", True), ("oss://bkt/", True), ("oss://bkt/logs/", True), ("oss://bkt/x", False)],
 )
 def test_redirect_paths_are_oss_folders(value: str, valid: bool) -> None:
     body = job_body()
@@ -167,13 +167,13 @@ def test_redirect_paths_are_oss_folders(value: str, valid: bool) -> None:
 
 @pytest.mark.parametrize("local", ["/home/input/", "C:\\data\\", "D:/data"])
 def test_input_destinations_may_be_linux_or_windows_paths(local: str) -> None:
-    task = task_body(InputMapping={"oss://b/in/": local})
+    task = task_body(InputMapping={"oss://bkt/in/": local})
     assert codes(job_body(DAG={"Tasks": {"a": task}})) == []
 
 
 @pytest.mark.parametrize("output", ["/home/input/", "/home/input", "/home/input//"])
 def test_a_path_cannot_be_input_and_output(output: str) -> None:
-    task = task_body(OutputMapping={output: "oss://b/out/"})
+    task = task_body(OutputMapping={output: "oss://bkt/out/"})
     assert codes(job_body(DAG={"Tasks": {"a": task}})) == [f"InvalidOutputMapping.{output}"]
 
 
@@ -237,7 +237,7 @@ def test_notification_events_are_documented_ones() -> None:
 
 def test_mount_entries() -> None:
     entries = [
-        {"Source": "oss://b/data/", "Destination": "/mnt/data", "WriteSupport": True},
+        {"Source": "oss://bkt/data/", "Destination": "/mnt/data", "WriteSupport": True},
         {"Source": "nas://fs-1/", "Destination": "/mnt/nas"},
         {"Source": "http://x/", "Destination": "mnt"},
         {"Destination": "/mnt/x"},
@@ -263,7 +263,7 @@ def test_non_objects_are_invalid_http_bodies(body: Any) -> None:
         (("Parameters", "Command", "CommandLine"), "python3\x00 x.py", "InvalidCommandLine"),
         (("Parameters", "Command", "EnvVars"), {"A=B": "1"}, "InvalidEnvVars.A=B"),
         (("Parameters", "Command", "EnvVars"), {"A": "\x00"}, "InvalidEnvVars.A.value"),
-        (("OutputMapping",), {"/out\x00/": "oss://b/o/"}, "InvalidOutputMapping./out\x00/"),
+        (("OutputMapping",), {"/out\x00/": "oss://bkt/o/"}, "InvalidOutputMapping./out\x00/"),
     ],
 )
 def test_nul_and_equals_cannot_reach_argv_env_or_paths(

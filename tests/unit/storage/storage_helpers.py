@@ -50,13 +50,13 @@ def mapped_task(input_dir: str, output_dir: str, **overrides: Any) -> dict[str, 
     """A task using every mapping: package, redirects, input, output and one LogMapping file."""
     return task_body(
         Parameters={
-            "Command": {"CommandLine": "python main.py", "PackagePath": "oss://b/pkg/w.tar.gz"},
-            "StdoutRedirectPath": "oss://b/logs/",
-            "StderrRedirectPath": "oss://b/logs/",
+            "Command": {"CommandLine": "python main.py", "PackagePath": "oss://bkt/pkg/w.tar.gz"},
+            "StdoutRedirectPath": "oss://bkt/logs/",
+            "StderrRedirectPath": "oss://bkt/logs/",
         },
-        InputMapping={"oss://b/in/": input_dir},
-        OutputMapping={output_dir: "oss://b/out/"},
-        LogMapping={"/var/log/app.log": "oss://b/applogs/"},
+        InputMapping={"oss://bkt/in/": input_dir},
+        OutputMapping={output_dir: "oss://bkt/out/"},
+        LogMapping={"/var/log/app.log": "oss://bkt/applogs/"},
         **overrides,
     )
 

@@ -14,7 +14,7 @@ from localbatch.storage.resolver import OssResolver
 
 
 def streamer(config: Config, source: Path, cadence: Cadence) -> tuple[LogStreamer, Path]:
-    target = OssResolver(config.oss).resolve("oss://b/logs/stdout.job-1.t.0")
+    target = OssResolver(config.oss).resolve("oss://bkt/logs/stdout.job-1.t.0")
     assert target.local is not None
     return LogStreamer([LogTarget(source, target)], cadence), target.local
 

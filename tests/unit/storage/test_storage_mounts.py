@@ -19,26 +19,26 @@ def mounts(*entries: dict[str, object], **extra: object) -> dict[str, object]:
 def test_oss_mount_read_only_unless_write_support(config: Config) -> None:
     task = task_body(
         Mounts=mounts(
-            {"Source": "oss://b/ro/", "Destination": "/mnt/ro"},
-            {"Source": "oss://b/rw/", "Destination": "/mnt/rw/", "WriteSupport": True},
+            {"Source": "oss://bkt/ro/", "Destination": "/mnt/ro"},
+            {"Source": "oss://bkt/rw/", "Destination": "/mnt/rw/", "WriteSupport": True},
         )
     )
     storage = job_storage(config, {"t": task})
     prepared = storage.prepare("t", 0, 0)
     assert mapped(prepared) == (
-        Need(NeedKind.MOUNT, config.oss.root / "b/ro", "/mnt/ro", Access.READ_ONLY),
-        Need(NeedKind.MOUNT, config.oss.root / "b/rw", "/mnt/rw", Access.READ_WRITE),
+        Need(NeedKind.MOUNT, config.oss.root / "bkt/ro", "/mnt/ro", Access.READ_ONLY),
+        Need(NeedKind.MOUNT, config.oss.root / "bkt/rw", "/mnt/rw", Access.READ_WRITE),
     )
     storage.finish(prepared)
 
 
 def test_auto_cluster_mounts_are_bound_too(config: Config) -> None:
     task = task_body(
-        AutoCluster={"Configs": {"Mounts": mounts({"Source": "oss://b/c/", "Destination": "/c"})}}
+        AutoCluster={"Configs": {"Mounts": mounts({"Source": "oss://bkt/c/", "Destination": "/c"})}}
     )
     prepared = job_storage(config, {"t": task}).prepare("t", 0, 0)
     assert mapped(prepared) == (
-        Need(NeedKind.MOUNT, config.oss.root / "b/c", "/c", Access.READ_ONLY),
+        Need(NeedKind.MOUNT, config.oss.root / "bkt/c", "/c", Access.READ_ONLY),
     )
 
 
@@ -67,7 +67,7 @@ def test_nas_default_directory_and_configured_one(tmp_path: Path) -> None:
     ("source", "code"),
     [
         ("nas://fs.cn.nas.aliyuncs.com:/../../etc/", "InvalidOssPath"),
-        ("oss://b/../x/", "InvalidOssPath"),
+        ("oss://bkt/../x/", "InvalidOssPath"),
         ("http://example/x", "MountError"),
     ],
 )
@@ -79,7 +79,7 @@ def test_bad_sources_are_refused(config: Config, source: str, code: str) -> None
 
 
 def test_relative_destination_is_refused(config: Config) -> None:
-    task = task_body(Mounts=mounts({"Source": "oss://b/x/", "Destination": "rel/dir"}))
+    task = task_body(Mounts=mounts({"Source": "oss://bkt/x/", "Destination": "rel/dir"}))
     with pytest.raises(StorageError, match="absolute"):
         job_storage(config, {"t": task}).prepare("t", 0, 0)
 

@@ -21,11 +21,11 @@ def test_tree_uploaded_with_relative_paths(config: Config, tmp_path: Path) -> No
     write(out / "a.txt", "a")
     write(out / "deep/er/b.bin", b"\x00\x01")
     (out / "empty-dir").mkdir()
-    prefix = OssResolver(config.oss).resolve("oss://b/results/")
+    prefix = OssResolver(config.oss).resolve("oss://bkt/results/")
     assert upload_directory(out, prefix, link_ok=False) == 2
-    assert (config.oss.root / "b/results/a.txt").read_text() == "a"
-    assert (config.oss.root / "b/results/deep/er/b.bin").read_bytes() == b"\x00\x01"
-    assert not (config.oss.root / "b/results/empty-dir").exists()
+    assert (config.oss.root / "bkt/results/a.txt").read_text() == "a"
+    assert (config.oss.root / "bkt/results/deep/er/b.bin").read_bytes() == b"\x00\x01"
+    assert not (config.oss.root / "bkt/results/empty-dir").exists()
     assert (out / "a.txt").exists()
 
 
@@ -35,28 +35,28 @@ def test_zero_copy_publish_only_for_files_nobody_else_links(config: Config, tmp_
     alone_inode = alone.stat().st_ino
     shared = write(out / "shared.txt", "2")
     os.link(shared, tmp_path / "other-link")
-    upload_directory(out, OssResolver(config.oss).resolve("oss://b/r/"), link_ok=True)
-    assert (config.oss.root / "b/r/alone.txt").stat().st_ino == alone_inode  # moved
+    upload_directory(out, OssResolver(config.oss).resolve("oss://bkt/r/"), link_ok=True)
+    assert (config.oss.root / "bkt/r/alone.txt").stat().st_ino == alone_inode  # moved
     assert not alone.exists()
-    assert (config.oss.root / "b/r/shared.txt").stat().st_ino != shared.stat().st_ino  # copied
-    assert (config.oss.root / "b/r/shared.txt").read_text() == "2"
+    assert (config.oss.root / "bkt/r/shared.txt").stat().st_ino != shared.stat().st_ino  # copied
+    assert (config.oss.root / "bkt/r/shared.txt").read_text() == "2"
 
 
 def test_last_writer_wins(config: Config, tmp_path: Path) -> None:
-    prefix = OssResolver(config.oss).resolve("oss://b/same/")
+    prefix = OssResolver(config.oss).resolve("oss://bkt/same/")
     for n in (1, 2):
         write(tmp_path / f"o{n}/k.txt", f"instance {n}")
         upload_directory(tmp_path / f"o{n}", prefix, link_ok=False)
-    assert (config.oss.root / "b/same/k.txt").read_text() == "instance 2"
+    assert (config.oss.root / "bkt/same/k.txt").read_text() == "instance 2"
 
 
 def test_symlink_inside_is_uploaded_as_content(config: Config, tmp_path: Path) -> None:
     out = tmp_path / "out"
     write(out / "real.txt", "content")
     os.symlink("real.txt", out / "alias.txt")
-    upload_directory(out, OssResolver(config.oss).resolve("oss://b/r/"), link_ok=True)
-    assert (config.oss.root / "b/r/alias.txt").read_text() == "content"
-    assert not (config.oss.root / "b/r/alias.txt").is_symlink()
+    upload_directory(out, OssResolver(config.oss).resolve("oss://bkt/r/"), link_ok=True)
+    assert (config.oss.root / "bkt/r/alias.txt").read_text() == "content"
+    assert not (config.oss.root / "bkt/r/alias.txt").is_symlink()
 
 
 def test_symlink_leading_out_fails_the_upload(config: Config, tmp_path: Path) -> None:
@@ -64,9 +64,9 @@ def test_symlink_leading_out_fails_the_upload(config: Config, tmp_path: Path) ->
     out.mkdir()
     os.symlink("/etc/hostname", out / "leak")
     with pytest.raises(StorageError) as caught:
-        upload_directory(out, OssResolver(config.oss).resolve("oss://b/r/"), link_ok=False)
+        upload_directory(out, OssResolver(config.oss).resolve("oss://bkt/r/"), link_ok=False)
     assert caught.value.code == "OutputUploadFailed" and "leak" in caught.value.message
-    assert not (config.oss.root / "b/r/leak").exists()
+    assert not (config.oss.root / "bkt/r/leak").exists()
 
 
 def test_failed_upload_leaves_nothing_half_written(config: Config, tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_failed_upload_leaves_nothing_half_written(config: Config, tmp_path: Pat
         os.close(target_fd)
         raise OSError(28, "No space left on device")
 
-    prefix = OssResolver(config.oss).resolve("oss://b/r/")
+    prefix = OssResolver(config.oss).resolve("oss://bkt/r/")
     with (
         mock.patch("localbatch.storage.transfer._copy_to", broken_copy),
         pytest.raises(StorageError) as caught,
@@ -85,7 +85,7 @@ def test_failed_upload_leaves_nothing_half_written(config: Config, tmp_path: Pat
         upload_directory(tmp_path / "out", prefix, link_ok=False)
     assert caught.value.code == "OutputUploadFailed"
     assert "big.bin" in caught.value.message and "No space left" in caught.value.message
-    assert not (config.oss.root / "b/r/big.bin").exists()
+    assert not (config.oss.root / "bkt/r/big.bin").exists()
     assert not [p for p in config.oss.root.rglob("*") if p.is_file()]
 
 
@@ -134,9 +134,9 @@ def test_a_link_leading_out_is_refused_before_anything_is_uploaded(
     os.symlink("/etc/hostname", tmp_path / "out/z-leak")
     with pytest.raises(StorageError):
         upload_directory(
-            tmp_path / "out", OssResolver(config.oss).resolve("oss://b/r/"), link_ok=False
+            tmp_path / "out", OssResolver(config.oss).resolve("oss://bkt/r/"), link_ok=False
         )
-    assert not (config.oss.root / "b/r/a.txt").exists()
+    assert not (config.oss.root / "bkt/r/a.txt").exists()
 
 
 def test_a_job_sweeps_what_uploads_of_dead_processes_left(config: Config, tmp_path: Path) -> None:

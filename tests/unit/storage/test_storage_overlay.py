@@ -42,9 +42,9 @@ def config(tmp_path: Path) -> Config:
 
 
 def package_storage(config: Config, job_id: str = "job-1") -> JobStorage:
-    write(config.oss.root / "b/p.tar.gz", tar_gz(PACKAGE))
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz(PACKAGE))
     task = task_body(
-        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://bkt/p.tar.gz"}}
     )
     return job_storage(config, {"t": task}, job_id=job_id)
 
@@ -149,11 +149,11 @@ def test_a_mount_left_by_an_interrupted_run_of_the_same_attempt_is_replaced(
 
 
 def test_a_failed_prepare_leaves_nothing_mounted(config: Config) -> None:
-    write(config.oss.root / "b/p.tar.gz", tar_gz(PACKAGE))
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz(PACKAGE))
     task = task_body(
-        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}},
-        InputMapping={"oss://b/in/": "/same/"},
-        OutputMapping={"/same/": "oss://b/out/"},
+        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://bkt/p.tar.gz"}},
+        InputMapping={"oss://bkt/in/": "/same/"},
+        OutputMapping={"/same/": "oss://bkt/out/"},
     )
     storage = job_storage(config, {"t": task})
     with pytest.raises(StorageError, match="used twice"):

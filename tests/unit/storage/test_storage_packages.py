@@ -54,10 +54,10 @@ def fetch(config: Config, url: str, cache: PackageCache | None = None) -> Path:
 def test_unsafe_members_are_refused_and_nothing_is_written(
     config: Config, tmp_path: Path, crafted: object, reason: str
 ) -> None:
-    write(config.oss.root / "b/p.tar.gz", tar_gz({"ok.txt": b"ok"}, extra=crafted))  # type: ignore[arg-type]
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz({"ok.txt": b"ok"}, extra=crafted))  # type: ignore[arg-type]
     before = set(tmp_path.rglob("*"))
     with pytest.raises(StorageError) as caught:
-        fetch(config, "oss://b/p.tar.gz")
+        fetch(config, "oss://bkt/p.tar.gz")
     assert caught.value.code == "PackageError"
     assert reason in caught.value.message
     created = set(tmp_path.rglob("*")) - before
@@ -71,52 +71,53 @@ def test_symlink_then_write_through_it_is_refused(config: Config) -> None:
         add(tar, "escape", tarfile.SYMTYPE, linkname=".")
         add(tar, "escape/../../x")
 
-    write(config.oss.root / "b/p.tar.gz", tar_gz({}, extra=crafted))
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz({}, extra=crafted))
     with pytest.raises(StorageError, match="outside"):
-        fetch(config, "oss://b/p.tar.gz")
+        fetch(config, "oss://bkt/p.tar.gz")
 
 
 def test_not_an_archive_is_a_package_error(config: Config) -> None:
-    write(config.oss.root / "b/p.tar.gz", b"this is not gzip")
+    write(config.oss.root / "bkt/p.tar.gz", b"this is not gzip")
     with pytest.raises(StorageError) as caught:
-        fetch(config, "oss://b/p.tar.gz")
+        fetch(config, "oss://bkt/p.tar.gz")
     assert caught.value.code == "PackageError" and "not a readable .tar.gz" in caught.value.message
 
 
 def test_missing_package_is_a_package_error(config: Config) -> None:
     with pytest.raises(StorageError) as caught:
-        fetch(config, "oss://b/none.tar.gz")
+        fetch(config, "oss://bkt/none.tar.gz")
     assert (caught.value.code, caught.value.message) == (
         "PackageError",
-        "PackagePath oss://b/none.tar.gz does not exist",
+        "PackagePath oss://bkt/none.tar.gz does not exist",
     )
 
 
 def test_same_content_under_two_names_is_unpacked_once(config: Config) -> None:
     archive = tar_gz({"main.py": b"print(2)"})
-    write(config.oss.root / "b/one.tar.gz", archive)
-    write(config.oss.root / "b/two.tar.gz", archive)
+    write(config.oss.root / "bkt/one.tar.gz", archive)
+    write(config.oss.root / "bkt/two.tar.gz", archive)
     cache = PackageCache(config.state_dir / "cache/packages")
-    assert fetch(config, "oss://b/one.tar.gz", cache) == fetch(config, "oss://b/two.tar.gz", cache)
+    one = fetch(config, "oss://bkt/one.tar.gz", cache)
+    assert one == fetch(config, "oss://bkt/two.tar.gz", cache)
     assert len([p for p in cache.cache_dir.iterdir() if len(p.name) == 64]) == 1
 
 
 def test_a_changed_archive_is_unpacked_again(config: Config) -> None:
-    path = write(config.oss.root / "b/p.tar.gz", tar_gz({"v": b"1"}))
+    path = write(config.oss.root / "bkt/p.tar.gz", tar_gz({"v": b"1"}))
     cache = PackageCache(config.state_dir / "cache/packages")
-    first = fetch(config, "oss://b/p.tar.gz", cache)
+    first = fetch(config, "oss://bkt/p.tar.gz", cache)
     path.write_bytes(tar_gz({"v": b"22"}))
-    second = fetch(config, "oss://b/p.tar.gz", cache)
+    second = fetch(config, "oss://bkt/p.tar.gz", cache)
     assert first != second and (second / "v").read_bytes() == b"22"
 
 
 def test_concurrent_instances_unpack_once(config: Config) -> None:
-    write(config.oss.root / "b/p.tar.gz", tar_gz({f"f{i}": b"x" * i for i in range(20)}))
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz({f"f{i}": b"x" * i for i in range(20)}))
     storage = job_storage(
         config,
         {
             "t": task_body(
-                Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+                Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://bkt/p.tar.gz"}}
             )
         },
     )
@@ -141,12 +142,12 @@ def test_link_mode_gives_each_attempt_a_private_tree(tmp_path: Path) -> None:
     config = make_config(tmp_path, LINK)
     big = b"B" * (SMALL_FILE_LIMIT + 1)
     archive = tar_gz({"conf/app.ini": b"a=1", "run.sh": b"echo", "model.bin": big})
-    write(config.oss.root / "b/p.tar.gz", archive)
+    write(config.oss.root / "bkt/p.tar.gz", archive)
     storage = job_storage(
         config,
         {
             "t": task_body(
-                Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+                Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://bkt/p.tar.gz"}}
             )
         },
     )
@@ -168,9 +169,9 @@ def test_link_mode_gives_each_attempt_a_private_tree(tmp_path: Path) -> None:
 
 
 def test_copy_mode_gives_writable_independent_files(config: Config) -> None:
-    write(config.oss.root / "b/p.tar.gz", tar_gz({"data.txt": b"orig"}))
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz({"data.txt": b"orig"}))
     cache = PackageCache(config.state_dir / "cache/copy", copy_mode="copy")
-    package = cache.fetch(OssResolver(config.oss).resolve("oss://b/p.tar.gz"))
+    package = cache.fetch(OssResolver(config.oss).resolve("oss://bkt/p.tar.gz"))
     cache.materialize(package, config.state_dir / "w")
     (config.state_dir / "w/data.txt").write_text("changed")
     assert (package.tree / "data.txt").read_text() == "orig"
@@ -180,9 +181,9 @@ def test_a_cache_entry_written_through_a_link_is_evicted_and_unpacked_again(
     tmp_path: Path,
 ) -> None:
     config = make_config(tmp_path, LINK)
-    write(config.oss.root / "b/p.tar.gz", tar_gz({"data.txt": b"orig" * SMALL_FILE_LIMIT}))
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz({"data.txt": b"orig" * SMALL_FILE_LIMIT}))
     task = task_body(
-        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://bkt/p.tar.gz"}}
     )
     storage = job_storage(config, {"t": task})
     first = storage.prepare("t", 0, 0)
@@ -204,9 +205,9 @@ def test_empty_package_path_gives_an_empty_workdir(config: Config) -> None:
 
 def test_package_copy_setting_selects_plain_copies(tmp_path: Path) -> None:
     config = make_config(tmp_path, '[packages]\ncopy = "copy"\n')
-    write(config.oss.root / "b/p.tar.gz", tar_gz({"big.bin": b"x" * (SMALL_FILE_LIMIT + 1)}))
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz({"big.bin": b"x" * (SMALL_FILE_LIMIT + 1)}))
     task = task_body(
-        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://bkt/p.tar.gz"}}
     )
     storage = job_storage(config, {"t": task})
     assert storage.packages.copy_mode == "copy"
@@ -230,9 +231,9 @@ def test_package_copy_from_the_environment_and_refused_values(tmp_path: Path) ->
 def test_a_dotdot_member_is_refused_even_when_it_stays_inside(config: Config, name: str) -> None:
     """Decided: `a/../b` would land inside the work directory, but a name that means something
     else than it reads is refused like one leading out."""
-    write(config.oss.root / "b/p.tar.gz", tar_gz({"ok.txt": b"ok"}, extra=lambda t: add(t, name)))
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz({"ok.txt": b"ok"}, extra=lambda t: add(t, name)))
     with pytest.raises(StorageError) as caught:
-        fetch(config, "oss://b/p.tar.gz")
+        fetch(config, "oss://bkt/p.tar.gz")
     assert "'..' segment" in caught.value.message and repr(name) in caught.value.message
 
 
@@ -250,10 +251,10 @@ def bomb() -> bytes:
 def test_a_package_bomb_is_refused_while_unpacking(config: Config) -> None:
     archive = bomb()
     assert len(archive) < 200_000
-    write(config.oss.root / "b/bomb.tar.gz", archive)
+    write(config.oss.root / "bkt/bomb.tar.gz", archive)
     cache = PackageCache(config.state_dir / "cache/packages", max_unpacked=8 << 20)
     with pytest.raises(StorageError) as caught:
-        fetch(config, "oss://b/bomb.tar.gz", cache)
+        fetch(config, "oss://bkt/bomb.tar.gz", cache)
     message = caught.value.message
     assert caught.value.code == "PackageError"
     assert f"more than {8 << 20} bytes" in message and "max_unpacked_size" in message
@@ -261,18 +262,18 @@ def test_a_package_bomb_is_refused_while_unpacking(config: Config) -> None:
     leftovers = [p for p in (config.state_dir / "cache/packages").rglob("*") if p.is_file()]
     assert leftovers == []
     roomy = PackageCache(config.state_dir / "cache/roomy", max_unpacked=64 << 20)
-    assert (fetch(config, "oss://b/bomb.tar.gz", roomy) / "second.bin").stat().st_size == 60 << 20
+    assert (fetch(config, "oss://bkt/bomb.tar.gz", roomy) / "second.bin").stat().st_size == 60 << 20
 
 
 def test_the_unpacked_size_limit_is_a_setting(tmp_path: Path) -> None:
     config = make_config(tmp_path, '[packages]\nmax_unpacked_size = "4MiB"\ncache_size = "1GiB"\n')
     assert (config.package_max_unpacked, config.package_cache_size) == (4 << 20, 1 << 30)
-    write(config.oss.root / "b/bomb.tar.gz", bomb())
+    write(config.oss.root / "bkt/bomb.tar.gz", bomb())
     storage = job_storage(
         config,
         {
             "t": task_body(
-                Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/bomb.tar.gz"}}
+                Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://bkt/bomb.tar.gz"}}
             )
         },
         job_id="job-bomb",
@@ -286,8 +287,8 @@ def test_the_unpacked_size_limit_is_a_setting(tmp_path: Path) -> None:
 
 
 def _sized_package(config: Config, name: str, size: int) -> str:
-    write(config.oss.root / f"b/{name}.tar.gz", tar_gz({f"{name}.bin": os.urandom(size)}))
-    return f"oss://b/{name}.tar.gz"
+    write(config.oss.root / f"bkt/{name}.tar.gz", tar_gz({f"{name}.bin": os.urandom(size)}))
+    return f"oss://bkt/{name}.tar.gz"
 
 
 def test_the_cache_is_pruned_least_recently_used_first_but_never_what_is_held(
@@ -331,9 +332,9 @@ def test_an_entry_an_overlay_still_uses_is_not_pruned(
 
 def test_an_attempt_holds_its_package_entry_from_prepare_to_finish(tmp_path: Path) -> None:
     config = make_config(tmp_path, LINK)  # no overlay mount: the hold alone protects it
-    write(config.oss.root / "b/p.tar.gz", tar_gz({"main.py": b"print(1)"}))
+    write(config.oss.root / "bkt/p.tar.gz", tar_gz({"main.py": b"print(1)"}))
     body = task_body(
-        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://b/p.tar.gz"}}
+        Parameters={"Command": {"CommandLine": "x", "PackagePath": "oss://bkt/p.tar.gz"}}
     )
     storage = job_storage(config, {"t": body}, job_id="job-hold")
     prepared = storage.prepare("t", 0, 0)

@@ -47,7 +47,7 @@ def test_unsafe_or_malformed_paths_are_refused(url: str) -> None:
 
 def test_child_of_a_file_is_refused() -> None:
     with pytest.raises(StorageError, match="not a folder"):
-        parse_oss_path("oss://b/file.txt").child("x")
+        parse_oss_path("oss://bkt/file.txt").child("x")
 
 
 def test_local_root_layout(config: Config) -> None:

@@ -58,8 +58,8 @@ def plant(link: Path, target: Path) -> None:
 def test_output_upload_through_a_planted_prefix_link_writes_nothing_outside(
     config: Config, tmp_path: Path, outside: Path
 ) -> None:
-    prefix = OssResolver(config.oss).resolve("oss://b/out/")
-    plant(config.oss.root / "b" / "out", outside)
+    prefix = OssResolver(config.oss).resolve("oss://bkt/out/")
+    plant(config.oss.root / "bkt" / "out", outside)
     write(tmp_path / "produced" / "result.txt", "r")
     with pytest.raises(StorageError) as caught:
         upload_directory(tmp_path / "produced", prefix, link_ok=True)
@@ -71,8 +71,8 @@ def test_output_upload_through_a_planted_prefix_link_writes_nothing_outside(
 def test_publish_through_a_link_in_a_parent_is_refused(
     config: Config, tmp_path: Path, outside: Path
 ) -> None:
-    target = OssResolver(config.oss).resolve("oss://b/deep/er/file")
-    plant(config.oss.root / "b" / "deep", outside)
+    target = OssResolver(config.oss).resolve("oss://bkt/deep/er/file")
+    plant(config.oss.root / "bkt" / "deep", outside)
     with pytest.raises(StorageError):
         publish_host_file(write(tmp_path / "src", "x"), target)
     assert untouched(outside)
@@ -84,20 +84,20 @@ def test_a_logmapping_directory_link_is_not_pushed(
     logs = tmp_path / "mapped"
     write(logs / "ok.log", "fine")
     plant(logs / "stolen.log", outside / "secret")
-    folder = OssResolver(config.oss).resolve("oss://b/applogs/")
+    folder = OssResolver(config.oss).resolve("oss://bkt/applogs/")
     streamer = LogStreamer([LogTarget(logs, folder)], Cadence())
     with pytest.raises(StorageError) as caught:
         streamer.stop()
     assert caught.value.code == "LogUploadFailed" and "stolen.log" in caught.value.message
-    assert not (config.oss.root / "b" / "applogs" / "stolen.log").exists()
+    assert not (config.oss.root / "bkt" / "applogs" / "stolen.log").exists()
 
 
-@pytest.mark.parametrize("url", ["oss://b/in/", "oss://b/in/secret"])
+@pytest.mark.parametrize("url", ["oss://bkt/in/", "oss://bkt/in/secret"])
 def test_an_input_view_through_a_planted_link_is_refused(
     config: Config, tmp_path: Path, outside: Path, url: str
 ) -> None:
     location = OssResolver(config.oss).resolve(url)
-    plant(config.oss.root / "b" / "in", outside)
+    plant(config.oss.root / "bkt" / "in", outside)
     with pytest.raises(StorageError) as caught:
         ViewCache(tmp_path / "views").host_path(location, "InputMappingError")
     assert caught.value.code == "InputMappingError"
@@ -106,18 +106,18 @@ def test_an_input_view_through_a_planted_link_is_refused(
 def test_a_view_through_a_link_inside_binds_the_real_directory(
     config: Config, tmp_path: Path
 ) -> None:
-    write(config.oss.root / "b" / "data" / "x", "x")
-    location = OssResolver(config.oss).resolve("oss://b/alias/")
-    plant(config.oss.root / "b" / "alias", Path("data"))
+    write(config.oss.root / "bkt" / "data" / "x", "x")
+    location = OssResolver(config.oss).resolve("oss://bkt/alias/")
+    plant(config.oss.root / "bkt" / "alias", Path("data"))
     host = ViewCache(tmp_path / "views").host_path(location, "InputMappingError")
-    assert host == (config.oss.root / "b" / "data").resolve()
+    assert host == (config.oss.root / "bkt" / "data").resolve()
 
 
 def test_a_package_behind_a_planted_link_is_not_read(
     config: Config, tmp_path: Path, outside: Path
 ) -> None:
-    location = OssResolver(config.oss).resolve("oss://b/pkg.tar.gz")
-    plant(config.oss.root / "b" / "pkg.tar.gz", outside / "pkg.tar.gz")
+    location = OssResolver(config.oss).resolve("oss://bkt/pkg.tar.gz")
+    plant(config.oss.root / "bkt" / "pkg.tar.gz", outside / "pkg.tar.gz")
     with pytest.raises(StorageError) as caught:
         PackageCache(tmp_path / "cache").fetch(location)
     assert caught.value.code == "PackageError"
@@ -135,24 +135,24 @@ def test_a_nas_directory_through_a_link_is_refused(config: Config, outside: Path
 def test_oss_commands_do_not_follow_links_out(
     config: Config, tmp_path: Path, outside: Path
 ) -> None:
-    write(config.oss.root / "b" / "dir" / "ok.txt", "ok")
-    plant(config.oss.root / "b" / "dir" / "lnk", outside)
-    plant(config.oss.root / "b" / "dir" / "file-lnk", outside / "secret")
+    write(config.oss.root / "bkt" / "dir" / "ok.txt", "ok")
+    plant(config.oss.root / "bkt" / "dir" / "lnk", outside)
+    plant(config.oss.root / "bkt" / "dir" / "file-lnk", outside / "secret")
 
     def oss(*args: str) -> tuple[int, bytes]:
         options = ["--config", str(tmp_path / "config.toml"), "--oss-root", str(config.oss.root)]
         result = CliRunner().invoke(main, ["oss", *args, *options])
         return result.exit_code, result.stdout_bytes + result.stderr_bytes
 
-    code, out = oss("ls", "-r", "oss://b/")
-    assert code == 0 and b"oss://b/dir/ok.txt" in out and b"secret" not in out
-    code, out = oss("cat", "oss://b/dir/file-lnk")
+    code, out = oss("ls", "-r", "oss://bkt/")
+    assert code == 0 and b"oss://bkt/dir/ok.txt" in out and b"secret" not in out
+    code, out = oss("cat", "oss://bkt/dir/file-lnk")
     assert code != 0 and SECRET not in out
-    code, out = oss("cp", "oss://b/dir/", str(tmp_path / "download"))
+    code, out = oss("cp", "oss://bkt/dir/", str(tmp_path / "download"))
     assert SECRET not in b"".join(
         p.read_bytes() for p in (tmp_path / "download").rglob("*") if p.is_file()
     )
-    code, out = oss("cp", str(tmp_path / "download" / "ok.txt"), "oss://b/dir/lnk/planted")
+    code, out = oss("cp", str(tmp_path / "download" / "ok.txt"), "oss://bkt/dir/lnk/planted")
     assert code != 0
     assert untouched(outside)
     assert not os.path.exists(outside / "planted")

@@ -74,7 +74,7 @@ def test_events_update_snapshots_and_are_recorded(store: Store, make_job: JobFac
             error_code="ExitCode",
             error_message="exit 2",
             latest_attempt=AttemptSnapshot(0, State.FAILED, None, 3.0, 2, "ExitCode", "exit 2"),
-            detail={"stdout": "oss://b/logs/stdout.job-1.split.0"},
+            detail={"stdout": "oss://bkt/logs/stdout.job-1.split.0"},
         )
     )
 
@@ -91,7 +91,7 @@ def test_events_update_snapshots_and_are_recorded(store: Store, make_job: JobFac
         "ExitCode",
     )
     # Detail accumulates: the runtime ref survives the later event.
-    assert instance.detail == {"ref": "c1", "stdout": "oss://b/logs/stdout.job-1.split.0"}
+    assert instance.detail == {"ref": "c1", "stdout": "oss://bkt/logs/stdout.job-1.split.0"}
     attempts = store.attempts("job-1", "split", 0)
     assert [(a.attempt, a.state, a.ref) for a in attempts] == [(0, State.FAILED, "c1")]
     # The event that ends it need not repeat its start.
