@@ -211,7 +211,7 @@ def _attempts(runner: Runner, job_id: str) -> list[Any]:
 def test_instances_held_back_by_capacity_wait_and_say_why(runner: Runner) -> None:
     ran = _wide(runner)
     assert ran.code == 0, ran.stderr
-    assert "instance w.1 waiting for capacity (needs " in ran.stdout
+    assert "instances w.* (2) waiting for capacity (needs " in ran.stdout
     attempts = sorted(_attempts(runner, ran.job_id), key=lambda a: a.start_time)
     assert [a.capacity_wait_start is not None for a in attempts] == [False, True, True]
     for earlier, later in itertools.pairwise(attempts):
