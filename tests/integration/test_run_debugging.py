@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -264,7 +265,11 @@ class Interruptible:
         return self.process.returncode, stderr
 
 
-def _stopped_and_clean(runner: Runner, ran: Any, pid: int) -> None:
+def _stopped_and_clean(runner: Runner, ran: Any, pid: int, token: str) -> None:
+    """The job ended Stopped and nothing this run started is left: no container, no
+    sandboxed process, no attempt directory."""
+    import psutil
+
     store = Store.open(runner.state_dir)
     try:
         job = store.get_job(ran.job_id)
@@ -273,13 +278,22 @@ def _stopped_and_clean(runner: Runner, ran: Any, pid: int) -> None:
         store.close()
     if runner.runtime == "docker":
         assert _containers_of(pid) == []
+    left = [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if token in " ".join(p.info["cmdline"] or ())
+    ]
+    assert left == []
+    attempts = runner.state_dir / "jobs" / ran.job_id / "attempts"
+    assert not attempts.exists() or list(attempts.iterdir()) == []
 
 
 def test_ctrl_c_says_what_it_stops_and_summarises_once_stopped(runner: Runner) -> None:
-    script = 'trap "echo got-term; exit 0" TERM; echo ready; while :; do sleep 0.1; done'
+    token = f"ctrl-c-{uuid.uuid4().hex}"
+    script = f'trap "echo got-term; exit 0" TERM; echo ready {token}; while :; do sleep 0.1; done'
     body = _job({"t": _task(script, InstanceCount=2)})
     run = Interruptible(runner, body, "--oversubscribe", "--max-parallel", "2")
-    run.read_until("t.0 | ready", "t.1 | ready")
+    run.read_until("t.0 | ready ", "t.1 | ready ")
     run.ctrl_c()
     code, stderr = run.finish()
     ran = runner.ran(code, "\n".join(run.lines), stderr)
@@ -292,13 +306,14 @@ def test_ctrl_c_says_what_it_stops_and_summarises_once_stopped(runner: Runner) -
     assert "t.0 | got-term" in after and "t.1 | got-term" in after
     summary = next(i for i, line in enumerate(after) if "(it-job): Stopped" in line)
     assert any(f"job {ran.job_id} Stopped" in line for line in after[:summary])
-    _stopped_and_clean(runner, ran, run.process.pid)
+    _stopped_and_clean(runner, ran, run.process.pid, token)
 
 
 def test_a_second_ctrl_c_kills_at_once_and_still_summarises(runner: Runner) -> None:
-    script = 'trap "echo ignoring-term" TERM; echo ready; while :; do sleep 0.1; done'
+    token = f"ctrl-c-{uuid.uuid4().hex}"
+    script = f'trap "echo ignoring-term" TERM; echo ready {token}; while :; do sleep 0.1; done'
     run = Interruptible(runner, _job({"t": _task(script)}))
-    run.read_until("t.0 | ready")
+    run.read_until("t.0 | ready ")
     run.ctrl_c()
     run.read_until("t.0 | ignoring-term")
     run.ctrl_c()
@@ -308,7 +323,7 @@ def test_a_second_ctrl_c_kills_at_once_and_still_summarises(runner: Runner) -> N
     assert "interrupted again: killing 1 instance now" in run.lines
     assert any("(it-job): Stopped" in line for line in run.lines)
     assert ran.attempts("t") == [("Stopped", 137, "Stopped")]
-    _stopped_and_clean(runner, ran, run.process.pid)
+    _stopped_and_clean(runner, ran, run.process.pid, token)
 
 
 @pytest.fixture

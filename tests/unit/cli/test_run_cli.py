@@ -276,6 +276,8 @@ def test_json_prints_the_final_summary_alone_on_stdout(
     assert Path(failed["StdoutLog"]).name == "second.0.stdout"
     assert summary["OssLogFolders"] == ["oss://bucket/logs/"]
     assert "instance first.1 Finished exit 0" in result.stderr  # progress still shown
+    # And the programs' output beside it (prefixes are padded to the widest, second.0).
+    assert "first.1  | hello" in result.stderr
 
 
 def test_json_of_an_invalid_job_is_the_validation_report(
