@@ -4,8 +4,9 @@ before anything starts, so `localbatch run` can list every problem and start not
 Looked at, per task that would run: CommandLine splits into words and names a program the
 attempt would see (in the image or on this host, on PATH, or in the package: where that
 can be known), PackagePath names an existing object, every InputMapping source and
-read-only OSS Mounts source exists (unless a task of the run writes it first: an
-OutputMapping that covers it; a writable mount may start empty), Mounts sources have a
+read-only OSS Mounts source exists (unless a task of the run may write it first: an
+OutputMapping or writable OSS mount that covers it; a writable mount may start empty),
+Mounts sources have a
 supported scheme, and the image is present in the runtime (unless `--pull`). Each problem
 names its task and the field it comes from.
 
@@ -63,9 +64,16 @@ def preflight(
 
 
 def _written_by(tasks: Iterable[Task]) -> tuple[str, ...]:
-    """The OSS folders the run's tasks write (OutputMapping): what is read from them may
-    not exist yet."""
-    return tuple(url for task in tasks for url in task.output_mapping.values())
+    """The OSS folders the run's tasks write (OutputMapping, writable OSS mounts): what is
+    read from them may not exist yet."""
+    outputs = [url for task in tasks for url in task.output_mapping.values()]
+    mounts = [
+        entry.source
+        for task in tasks
+        for entry in task.all_mounts
+        if entry.write_support and entry.source.startswith("oss://")
+    ]
+    return (*outputs, *mounts)
 
 
 def _covered(url: str, written: tuple[str, ...]) -> bool:

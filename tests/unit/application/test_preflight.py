@@ -129,6 +129,11 @@ def test_an_input_a_task_of_the_run_writes_first_is_no_problem(
         "count": _task(InputMapping={"oss://bkt/shards/part/": "/home/in/"}),
     }
     assert _check(config, runtime, tasks, {"split": ["count"]}) == []
+    mounter = _task(
+        Mounts={"Entries": [{"Source": "oss://bkt/", "Destination": "/b", "WriteSupport": True}]}
+    )
+    reader = _task(InputMapping={"oss://bkt/planted/": "/in/"})
+    assert _check(config, runtime, {"m": mounter, "r": reader}, {"m": ["r"]}) == []
     # --only leaves the writer out: the input must then be there already.
     only = _check(config, runtime, tasks, {"split": ["count"]}, only=["count"])
     assert [m[:2] for m in only] == [("count", "InputMapping oss://bkt/shards/part/")]
