@@ -80,7 +80,7 @@ def begin_stop(local: LocalService, job_id: str) -> Stopping:
     """Stop the job (waiting instances at once, running ones with SIGTERM, killed after the
     grace period) without waiting for it; what it does, for the surface to say."""
     engine = _engine(local)
-    stopping = Stopping(_running(engine, job_id))
+    stopping = Stopping(_running(engine, job_id), engine.stop_grace)
     # Not handed to the engine yet (the scheduler's KeyError), or already ending.
     with contextlib.suppress(UnknownJob, KeyError, StateConflict):
         engine.stop(job_id)

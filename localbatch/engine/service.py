@@ -145,6 +145,8 @@ class Engine:
             max_parallel, oversubscribe=config.oversubscribe
         )
         self._storage_factory = storage_factory
+        #: Seconds a stopped (or timed-out) attempt gets after SIGTERM before it is killed.
+        self.stop_grace = STOP_GRACE_SECONDS
         self._scheduler = Scheduler(self.capacity)
         self._contexts: dict[str, _JobContext] = {}
         self._inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
@@ -383,7 +385,15 @@ class Engine:
 
         try:
             outcome = execute_attempt(
-                self.runtime, context.storage, env, launch, cancel, detail, on_started, context.kill
+                self.runtime,
+                context.storage,
+                env,
+                launch,
+                cancel,
+                detail,
+                on_started,
+                context.kill,
+                self.stop_grace,
             )
         except Exception as exc:  # a defect below must still end the attempt visibly
             log.exception("attempt %s failed inside localbatch", launch)

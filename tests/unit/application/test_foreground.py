@@ -93,15 +93,17 @@ def test_a_stop_says_what_runs_and_a_kill_ends_what_ignores_sigterm(
     local: LocalService, runtime: FakeRuntime
 ) -> None:
     runtime.script("split", FakeStep(hang=True, ignores_term=True))
+    assert local.engine is not None and local.engine.stop_grace == STOP_GRACE_SECONDS
+    local.engine.stop_grace = 3600  # only the kill can end it within the waits below
     job_id = local.service.record(parse_job(make_body()))
     local.service.submit(job_id)
     assert runtime.wait_running(1)
     assert wait_until_running(local, job_id)
     stopping = begin_stop(local, job_id)
-    assert (stopping.running, stopping.grace) == (1, STOP_GRACE_SECONDS)
+    assert (stopping.running, stopping.grace) == (1, 3600)
     assert wait_for_stop(local, job_id, timeout=0.5) is None  # SIGTERM ignored: still ending
     assert kill_now(local, job_id) == 1
-    assert wait_for_stop(local, job_id, timeout=10) == State.STOPPED
+    assert wait_for_stop(local, job_id, timeout=60) == State.STOPPED
     assert runtime.terminated and runtime.stops[-1][1] == 0
 
 
