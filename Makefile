@@ -17,13 +17,15 @@ install: $(STAMP)
 
 # First README command: run the split -> count -> merge example end to end on the
 # embedded local OSS root.
-# With a Docker engine, the default image is built locally once (no registry needed);
-# without one, the daemon-less sandbox runtime needs bubblewrap: as root it is installed
-# here, otherwise `localbatch run` says what to install.
+# The default image is built locally once (no registry needed), in the Docker engine when
+# one answers and for the daemon-less sandbox runtime. Without an engine, the sandbox needs
+# bubblewrap and building the image needs debootstrap and root: as root they are installed
+# here, otherwise `localbatch run` / `localbatch images build` say what to install or run.
 demo: $(STAMP)
-	@docker info >/dev/null 2>&1 || command -v bwrap >/dev/null || [ "$$(id -u)" != 0 ] || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }
-	@if docker info >/dev/null 2>&1; then $(BIN)/localbatch images build; fi
+	@docker info >/dev/null 2>&1 || { command -v bwrap >/dev/null && command -v debootstrap >/dev/null; } \
+		|| [ "$$(id -u)" != 0 ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq bubblewrap debootstrap >/dev/null; }
+	@if docker info >/dev/null 2>&1 || [ "$$(id -u)" = 0 ]; then $(BIN)/localbatch images build; fi
 	$(BIN)/python examples/logcount/stage.py
 	$(BIN)/localbatch run examples/logcount/job.json
 	$(BIN)/localbatch oss cat oss://localbatch-demo/logcount/result/result.json

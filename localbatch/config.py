@@ -36,7 +36,7 @@ QUOTA_ENV = {
 }
 
 #: The locally built image every BatchCompute image id maps to unless configured otherwise.
-DEFAULT_DOCKER_IMAGE = "localbatch/bookworm-python:1"
+DEFAULT_DOCKER_IMAGE = "localbatch/bookworm-python:2"
 DEFAULT_IMAGE_IDS = ("img-ubuntu", "img-ubuntu-vpc", "img-centos-vpc")
 DEFAULT_INSTANCE_TYPE = "ecs.sn1.medium"
 DEFAULT_REGION = "cn-local"
@@ -51,6 +51,37 @@ _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 class ConfigError(Exception):
     """The configuration file or an environment variable is unusable."""
+
+
+#: The files an image may be kept in (`[image_sources]`), as skopeo names their transports.
+IMAGE_FILE_TRANSPORTS = ("docker-archive", "oci", "oci-archive")
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An `[image_sources]` value: a `docker save` archive, an OCI layout or an OCI archive."""
+
+    transport: str
+    path: Path
+    #: The image inside (an OCI ref name, or a docker-archive's `name:tag`); "" for the only one.
+    ref: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.transport}:{self.path}" + (f":{self.ref}" if self.ref else "")
+
+
+def parse_image_file(text: str) -> ImageFile:
+    """`transport:path[:ref]`; ValueError says what is wrong."""
+    transport, colon, rest = text.partition(":")
+    if not colon or transport not in IMAGE_FILE_TRANSPORTS:
+        raise ValueError(
+            f"{text!r} is not an image file: write docker-archive:PATH, oci:PATH[:REF] "
+            "or oci-archive:PATH[:REF]"
+        )
+    path, _, ref = rest.partition(":")
+    if not path.startswith(("/", "~")):
+        raise ValueError(f"{text!r}: the path must be absolute")
+    return ImageFile(transport, Path(path).expanduser(), ref)
 
 
 @dataclass(frozen=True)
@@ -103,6 +134,16 @@ class Config:
     #: How each attempt gets its copy of the package: "auto" (overlay where possible, else
     #: link), "overlay", "link" or "copy" (docs/storage.md, "Packages").
     package_copy: str = "auto"
+    #: Where prepared root file systems and registry mirrors live (docs/images.md).
+    image_cache: Path = Path()
+    #: Docker image name -> an image file skopeo reads ("docker-archive:/x.tar", "oci:/d:ref").
+    image_sources: Mapping[str, str] = field(default_factory=dict)
+    #: What the process runtime shows programs: "image" (their image) or "host" (this
+    #: host's own files, asked for explicitly).
+    sandbox_files: str = "image"
+    #: Where the process runtime keeps attempts' private layers over their image:
+    #: "memory" (/dev/shm) or "disk" (the image cache).
+    sandbox_layers: str = "memory"
     #: Bytes one package may take unpacked (PackageError beyond), and the cache's cap.
     package_max_unpacked: int = DEFAULT_PACKAGE_MAX_UNPACKED
     package_cache_size: int = DEFAULT_PACKAGE_CACHE_SIZE
@@ -110,6 +151,10 @@ class Config:
     #: limits, up to --max-parallel (docs/running.md, "Scheduling and capacity").
     oversubscribe: bool = False
     source: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.image_cache == Path():
+            object.__setattr__(self, "image_cache", self.state_dir / "images")
 
     def nas_dir(self, file_system_id: str) -> Path:
         return self.nas.get(file_system_id, self.state_dir / "nas" / file_system_id)
@@ -162,7 +207,12 @@ KNOWN_KEYS: Mapping[str, frozenset[str] | None] = {
     "notifications": frozenset({"endpoint"}),
     "packages": frozenset({"copy", "max_unpacked_size", "cache_size"}),
     "capacity": frozenset({"oversubscribe"}),
+    "image_cache": None,
+    "image_sources": None,  # any image name
+    "sandbox": frozenset({"files", "layers"}),
 }
+SANDBOX_FILES = ("image", "host")
+SANDBOX_LAYERS = ("memory", "disk")
 CLUSTER_KEYS = frozenset({"image_id", "instance_type", "docker_image"})
 
 
@@ -298,6 +348,22 @@ def load_config(
         raise ConfigError(
             f"package copy mode must be 'auto', 'overlay', 'link' or 'copy', not {package_copy!r}"
         )
+    image_cache = Path(
+        env.get("LOCALBATCH_IMAGE_CACHE") or data.get("image_cache") or state / "images"
+    ).expanduser()
+    image_sources = _image_sources(_table(data, "image_sources", config_path), config_path)
+    sandbox_table = _table(data, "sandbox", config_path)
+    sandbox_files = env.get("LOCALBATCH_SANDBOX_FILES") or str(sandbox_table.get("files", "image"))
+    if sandbox_files not in SANDBOX_FILES:
+        raise ConfigError(
+            f"sandbox files must be 'image' (the job's image) or 'host' (this host's own "
+            f"files), not {sandbox_files!r}"
+        )
+    sandbox_layers = env.get("LOCALBATCH_SANDBOX_LAYERS") or str(
+        sandbox_table.get("layers", "memory")
+    )
+    if sandbox_layers not in SANDBOX_LAYERS:
+        raise ConfigError(f"sandbox layers must be 'memory' or 'disk', not {sandbox_layers!r}")
     return Config(
         state_dir=state,
         oss=oss,
@@ -313,11 +379,27 @@ def load_config(
         notification_endpoint=env.get("LOCALBATCH_NOTIFICATION_ENDPOINT")
         or str(notifications.get("endpoint", "")),
         package_copy=package_copy,
+        image_cache=image_cache,
+        image_sources=image_sources,
+        sandbox_files=sandbox_files,
+        sandbox_layers=sandbox_layers,
         package_max_unpacked=max_unpacked,
         package_cache_size=cache_size,
         oversubscribe=oversubscribe,
         source=config_path if data else None,
     )
+
+
+def _image_sources(table: Mapping[str, Any], path: Path) -> dict[str, str]:
+    """`[image_sources]`: each value checked now, so a typo fails the start, not a job."""
+    sources = {}
+    for name, value in table.items():
+        try:
+            parse_image_file(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: [image_sources] {name!r}: {exc}") from None
+        sources[str(name)] = str(value)
+    return sources
 
 
 def _size(value: object, name: str) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -47,6 +48,9 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         patch.setenv("LOCALBATCH_CONFIG", str(home / "no-config.toml"))
         patch.setenv("XDG_CONFIG_HOME", str(home / "config"))
         patch.setenv("XDG_DATA_HOME", str(home / "data"))
+        # One image cache for the session: a root file system is prepared once, whichever
+        # test (or `localbatch` process started by one) needs it first.
+        patch.setenv("LOCALBATCH_IMAGE_CACHE", str(home / "image-cache"))
         for name in ("NO_PROXY", "no_proxy"):
             present = os.environ.get(name)
             patch.setenv(name, f"{present},{LOCAL_HOSTS}" if present else LOCAL_HOSTS)
@@ -94,13 +98,39 @@ def bwrap_path() -> str:
     return runtime.bwrap
 
 
+def _build_default(client: Any, variable: str) -> None:
+    """Both forms of the default image, as `localbatch images build` makes them: one
+    debootstrap when neither exists (about a minute), the root file system unpacked from
+    the engine's image when only that exists; nothing when both exist."""
+    from localbatch.images.store import RootfsStore
+    from localbatch.runtime.images import ImageBuildError, build_default_images
+
+    store = RootfsStore(Path(os.environ["LOCALBATCH_IMAGE_CACHE"]))
+    try:
+        build_default_images(client, store, DEFAULT_DOCKER_IMAGE)
+    except ImageBuildError as exc:
+        _missing(variable, f"cannot build {DEFAULT_DOCKER_IMAGE}: {exc}")
+
+
 @pytest.fixture(scope="session")
 def default_image(docker_client: Any) -> str:
-    """The default local image, built once (about a minute) and cached by Docker after."""
-    from localbatch.runtime.images import ImageBuildError, build_default_image
+    """The default local image in the engine (and in the session's image cache)."""
+    _build_default(docker_client, "LOCALBATCH_REQUIRE_DOCKER")
+    return DEFAULT_DOCKER_IMAGE
+
+
+@pytest.fixture(scope="session")
+def default_rootfs(bwrap_path: str) -> str:
+    """The default image prepared for the process runtime in the session's image cache,
+    from the engine's image when an engine answers, else built with debootstrap."""
+    import docker
+
+    from localbatch.runtime.docker import ENGINE_ERRORS
 
     try:
-        build_default_image(docker_client, DEFAULT_DOCKER_IMAGE)
-    except ImageBuildError as exc:
-        _missing("LOCALBATCH_REQUIRE_DOCKER", f"cannot build {DEFAULT_DOCKER_IMAGE}: {exc}")
+        client = docker.from_env()
+        client.ping()
+    except ENGINE_ERRORS:
+        client = None
+    _build_default(client, "LOCALBATCH_REQUIRE_SANDBOX")
     return DEFAULT_DOCKER_IMAGE

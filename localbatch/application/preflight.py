@@ -19,12 +19,12 @@ shows.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from localbatch.config import Config
 from localbatch.engine.environment import CONTAINER_ENV, split_command_line
-from localbatch.plan.node_choice import choose_node
+from localbatch.plan.node_choice import REGISTRY_OSS_VAR, choose_node
 from localbatch.runtime.base import (
     WORKDIR,
     ChecksImages,
@@ -86,9 +86,9 @@ class _Checks:
     config: Config
     runtime: Runtime | None
     written: tuple[str, ...]
-    _images: dict[str, str | None] = field(default_factory=dict)
+    _images: dict[tuple[str, str], str | None] = field(default_factory=dict)
     _listings: dict[str, PackageListing | None] = field(default_factory=dict)
-    _programs: dict[tuple[str, tuple[str, ...]], frozenset[str] | None] = field(
+    _programs: dict[tuple[tuple[str, str] | None, tuple[str, ...]], frozenset[str] | None] = field(
         default_factory=dict
     )
 
@@ -108,12 +108,12 @@ class _Checks:
                 problem(f"InputMapping {url}", self._folder(resolver, url))
         for where, entry in _mounts(task):
             problem(where, self._mount(resolver, task, entry))
-        image = choose_node(task, self.config).docker_image
-        image_problem = self._image(image)
-        problem(choose_node(task, self.config).image_source, image_problem)
-        problem(
-            "Parameters.Command.CommandLine", self._program(resolver, task, image, image_problem)
-        )
+        node = choose_node(task, self.config)
+        env = _environment(task)
+        image_problem = self._image(node.docker_image, env)
+        problem(node.image_source, image_problem)
+        program = self._program(resolver, task, node.docker_image, env, image_problem)
+        problem("Parameters.Command.CommandLine", program)
         return problems
 
     # -- OSS ----------------------------------------------------------------------------------
@@ -161,25 +161,31 @@ class _Checks:
         return missing(location, folder=location.oss.is_folder)
 
     # -- the runtime ----------------------------------------------------------------------------
-    def _image(self, image: str) -> str | None:
+    def _image(self, image: str, env: Mapping[str, str]) -> str | None:
         if self.runtime is None or not uses_images(self.runtime):
             return None
         if not isinstance(self.runtime, ChecksImages):
             return None
-        if image not in self._images:
-            self._images[image] = self.runtime.image_problem(image)
-        return self._images[image]
+        key = (image, env.get(REGISTRY_OSS_VAR, ""))
+        if key not in self._images:
+            self._images[key] = self.runtime.image_problem(image, env)
+        return self._images[key]
 
     def _program(
-        self, resolver: OssResolver, task: Task, image: str, image_problem: str | None
+        self,
+        resolver: OssResolver,
+        task: Task,
+        image: str,
+        env: Mapping[str, str],
+        image_problem: str | None,
     ) -> str | None:
         """Why CommandLine cannot run: it does not split, or its program is nowhere the
         attempt would look (None also when that cannot be known)."""
         argv, error = split_command_line(task.parameters.command.command_line)
         if error:
             return error
-        path_var = {**CONTAINER_ENV, **task.parameters.command.env_vars}.get("PATH", "")
-        candidates = program_candidates(argv[0], str(path_var))
+        path_var = env.get("PATH", "")
+        candidates = program_candidates(argv[0], path_var)
         binds = _bind_targets(task)
         package: list[str] = []
         system: list[str] = []
@@ -203,7 +209,7 @@ class _Checks:
                     "before packing, or run it through its interpreter)"
                 )
         if system:
-            found = self._system_programs(image, tuple(system), image_problem)
+            found = self._system_programs(image, env, tuple(system), image_problem)
             if found is None or found:
                 return None
         where = self._where(image)
@@ -223,13 +229,14 @@ class _Checks:
         return self._listings[url]
 
     def _system_programs(
-        self, image: str, paths: tuple[str, ...], image_problem: str | None
+        self, image: str, env: Mapping[str, str], paths: tuple[str, ...], image_problem: str | None
     ) -> frozenset[str] | None:
         if image_problem or not isinstance(self.runtime, FindsPrograms):
             return None  # (a runtime that finds programs is never None)
-        key = (image if uses_images(self.runtime) else "", paths)
+        image_key = (image, env.get(REGISTRY_OSS_VAR, "")) if uses_images(self.runtime) else None
+        key = (image_key, paths)
         if key not in self._programs:
-            self._programs[key] = self.runtime.executables(image, paths)
+            self._programs[key] = self.runtime.executables(image, paths, env)
         return self._programs[key]
 
     def _where(self, image: str) -> str:
@@ -239,6 +246,12 @@ class _Checks:
         return (
             f"the {self.runtime.name} runtime shows (this host's system files) nor in the package"
         )
+
+
+def _environment(task: Task) -> dict[str, str]:
+    """What of an attempt's environment the checks need: the service's base variables and
+    the task's EnvVars (its PATH, a registry's OSS path)."""
+    return {**CONTAINER_ENV, **{k: str(v) for k, v in task.parameters.command.env_vars.items()}}
 
 
 def program_candidates(program: str, path_var: str) -> list[str]:

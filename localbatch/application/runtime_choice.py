@@ -26,6 +26,6 @@ def select_sparing_runtime(choice: str, config: Config) -> tuple[Runtime, str]:
 def allow_pulls(runtime: Runtime) -> None:
     """`--pull`: the runtime pulls the images it lacks; ValueError for one that uses none."""
     if not isinstance(runtime, PullsImages) or not uses_images(runtime):
-        pulling = " or ".join(e.name for e in entries() if e.capabilities.uses_images)
+        pulling = " or ".join(e.name for e in entries() if e.capabilities.pulls_images)
         raise ValueError(f"--pull applies to the {pulling} runtime only, not to {runtime.name}")
     runtime.pull = True

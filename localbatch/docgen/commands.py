@@ -25,7 +25,7 @@ SUBJECT_PAGES = {
     "schema": ("validation", "docs/validation.md#schema"),
     "instance-types": ("instance types", "docs/writing-jobs.md#instance-types"),
     "run": ("running", "docs/running.md"),
-    "images": ("images", "docs/running.md#images-without-a-registry"),
+    "images": ("images", "docs/images.md"),
     "serve": ("job service", "docs/service.md"),
     "submit": ("job commands", "docs/service.md#job-commands"),
     "jobs": ("job commands", "docs/service.md#job-commands"),

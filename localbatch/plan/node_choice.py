@@ -4,9 +4,11 @@
 the rules live here once (docs/writing-jobs.md, "Image and instance type"):
 
 Image: `Command.Docker.Image`, else the `BATCH_COMPUTE_DOCKER_IMAGE` entry of `EnvVars`
-(both are Docker images, used as they are), else the node image: a defined `ClusterId`'s
-`[clusters.<id>]` (`docker_image`, or its `image_id` through `[images]`), else the
-AutoCluster's `ImageId` (or `ECSImageId`) through `[images]`. Instance type: the cluster
+(both are Docker images, used as they are; `localhost:5000/...` with
+`BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH` comes from that OSS path), else the node image: a
+defined `ClusterId`'s `[clusters.<id>]` (`docker_image`, or its `image_id` through
+`[images]`), else the AutoCluster's `ImageId` (or `ECSImageId`) through `[images]`.
+Instance type: the cluster
 definition's, else `AutoCluster.InstanceType`. An image id that is not mapped, or a
 `ClusterId` that is not defined, falls back to the default image and instance type, with a
 notice (a notice about the image only when the node image is the one used).
@@ -21,6 +23,10 @@ from localbatch.spec.model import Task
 
 #: Where the BatchCompute environment variable asks for Docker mode (semantics.md).
 DOCKER_IMAGE_VAR = "BATCH_COMPUTE_DOCKER_IMAGE"
+#: The registry the service's VM serves from OSS, as images name it, and where its storage
+#: lives (semantics.md, "Docker mode"; the official CLI's `--docker name@oss://...`).
+REGISTRY_HOST = "localhost:5000"
+REGISTRY_OSS_VAR = "BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH"
 
 
 @dataclass(frozen=True)
@@ -47,15 +53,19 @@ class _Image:
 
 
 def _named_image(task: Task) -> _Image | None:
-    """A Docker image the command names itself: used as it is, no mapping."""
+    """A Docker image the command names itself: used as it is, no mapping (an image of the
+    OSS-backed registry says which OSS path it comes from)."""
     command = task.parameters.command
     if command.docker is not None and command.docker.image:
-        image = command.docker.image
-        return _Image(image, "Command.Docker.Image", image)
-    if command.env_vars.get(DOCKER_IMAGE_VAR):
-        image = command.env_vars[DOCKER_IMAGE_VAR]
-        return _Image(image, f"EnvVars.{DOCKER_IMAGE_VAR}", image)
-    return None
+        image, source = command.docker.image, "Command.Docker.Image"
+    elif command.env_vars.get(DOCKER_IMAGE_VAR):
+        image, source = command.env_vars[DOCKER_IMAGE_VAR], f"EnvVars.{DOCKER_IMAGE_VAR}"
+    else:
+        return None
+    registry_path = command.env_vars.get(REGISTRY_OSS_VAR)
+    if image.startswith(REGISTRY_HOST + "/") and registry_path:
+        source += f", from the registry at {registry_path}"
+    return _Image(image, source, image)
 
 
 def _mapped(image_id: str, source: str, task: Task, config: Config) -> _Image:
@@ -132,7 +142,7 @@ def choose_node(task: Task, config: Config) -> NodeChoice:
 def describe_image(docker_image: str, image_id: str, source: str) -> str:
     """One line for plan and --dry-run: the local image, and what named it.
 
-    "localbatch/bookworm-python:1 (AutoCluster.ImageId img-ubuntu)",
+    "localbatch/bookworm-python:2 (AutoCluster.ImageId img-ubuntu)",
     "python:3 (Command.Docker.Image)".
     """
     named = f" {image_id}" if image_id and image_id != docker_image else ""

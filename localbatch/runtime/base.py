@@ -70,7 +70,7 @@ class AttemptSpec:
     #: What the program sees, as storage describes it: the package view (shown at
     #: WORKDIR), then input/output/log mappings, mounts, data disk.
     needs: tuple[Need, ...] = ()
-    #: Docker image name; unused by the process runtime.
+    #: Image name (the process runtime with the host's files does not use it).
     image: str = ""
     cpu_cores: float = 1.0
     memory_bytes: int = 0
@@ -151,19 +151,23 @@ class PullsImages(Protocol):
 class ChecksImages(Protocol):
     """A runtime that can tell, before anything starts, whether an image is usable."""
 
-    def image_problem(self, image: str) -> str | None:
-        """Why an attempt of `image` could not start here (not present, and not to be
-        pulled); None when it can."""
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
+        """Why an attempt of `image` (with the environment `env`, which may name an
+        OSS-backed registry) could not start here, found without bringing anything; None
+        when it can."""
 
 
 @runtime_checkable
 class FindsPrograms(Protocol):
     """A runtime that can tell, before anything starts, which programs an attempt sees."""
 
-    def executables(self, image: str, paths: Sequence[str]) -> frozenset[str] | None:
+    def executables(
+        self, image: str, paths: Sequence[str], env: Mapping[str, str]
+    ) -> frozenset[str] | None:
         """Which of these absolute paths are executable files in what an attempt of `image`
         sees besides its work directory and binds (the image, or this host's system
-        files); None when that cannot be known."""
+        files); None when that cannot be known (the image is not there yet, or its
+        ENTRYPOINT takes the command line as arguments)."""
 
 
 @runtime_checkable
@@ -195,8 +199,9 @@ def file_size(path: Path) -> int:
 
 
 def uses_images(runtime: Runtime) -> bool:
-    """Whether the runtime honours `AttemptSpec.image` (the process runtime does not), so the
-    engine can say once that image names are ignored. Absent attribute means it does."""
+    """Whether the runtime honours `AttemptSpec.image` (the process runtime does not when it
+    shows the host's files), so the engine can say once that image names are ignored.
+    Absent attribute means it does."""
     return bool(getattr(runtime, "uses_images", True))
 
 

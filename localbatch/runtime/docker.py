@@ -17,7 +17,7 @@ import queue
 import re
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -47,6 +47,7 @@ from localbatch.runtime.base import (
 )
 from localbatch.runtime.docker_programs import executables_in_image
 from localbatch.runtime.engine_unreachable import unreachable_message
+from localbatch.runtime.image_supply import ChecksBroughtImages, EngineSupply, ImageProblem
 from localbatch.runtime.images import how_to_get, image_present
 
 LABEL_OWNER_PID = "localbatch.owner-pid"
@@ -138,8 +139,11 @@ class DockerRuntime:
         spare: Collection[str] = (),
         keep_job: KeepJob | None = None,
         state_dir: Path | None = None,
+        images: EngineSupply | None = None,
     ) -> None:
         self._client = client
+        #: Brings images from the OSS-backed registry or image files into the engine.
+        self.images = images
         #: Container ids orphan clean-up leaves alone (a restarted server adopts them).
         self.spare = frozenset(spare)
         #: Jobs whose containers orphan clean-up leaves alone though their owner died.
@@ -210,10 +214,10 @@ class DockerRuntime:
             options["memswap_limit"] = spec.memory_bytes
         return dict(self.client.api.create_host_config(**options))
 
-    def _create(self, spec: AttemptSpec) -> str:
+    def _create(self, spec: AttemptSpec, image: str) -> str:
         return str(
             self.client.api.create_container(
-                spec.image,
+                image,
                 command=list(spec.argv),
                 environment=dict(spec.env),
                 working_dir=WORKDIR,
@@ -233,10 +237,17 @@ class DockerRuntime:
             ),
         )
 
-    def image_problem(self, image: str) -> str | None:
-        """Why an attempt of `image` could not start (missing, and --pull not given)."""
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
+        """Why an attempt of `image` could not start, found without bringing anything: a
+        registry or file image its supply cannot bring, any other one missing from the
+        engine (and --pull not given)."""
         if not image:
             return "no Docker image was given"
+        if isinstance(self.images, ChecksBroughtImages):
+            return self.images.brought_problem(image, env, self._engine_problem)
+        return self._engine_problem(image)
+
+    def _engine_problem(self, image: str) -> str | None:
         if self.pull:
             return None
         try:
@@ -246,8 +257,11 @@ class DockerRuntime:
             return f"the Docker engine could not be asked about {image}: {exc}"
         return self._image_missing(image).error_message
 
-    def executables(self, image: str, paths: Sequence[str]) -> frozenset[str] | None:
-        """Which of `paths` are executable files in `image` (None when it cannot be told)."""
+    def executables(
+        self, image: str, paths: Sequence[str], env: Mapping[str, str]
+    ) -> frozenset[str] | None:
+        """Which of `paths` are executable files in `image` (None when it cannot be told:
+        not in the engine yet, or it has an ENTRYPOINT the command line is given to)."""
         return executables_in_image(self.client, image, paths, self.owner_labels)
 
     def _pull(self, image: str) -> AttemptOutcome | None:
@@ -287,16 +301,22 @@ class DockerRuntime:
         return handle
 
     def _start_container(self, spec: AttemptSpec) -> tuple[str, _Stream] | AttemptOutcome:
+        image = spec.image
+        if self.images is not None:
+            try:
+                image = self.images.engine_image(self.client, spec.image, spec.env)
+            except ImageProblem as exc:
+                return AttemptOutcome(None, exc.code, exc.message)
         try:
             try:
-                container_id = self._create(spec)
+                container_id = self._create(spec, image)
             except docker.errors.ImageNotFound:
                 if not self.pull:
                     return self._image_missing(spec.image)
                 pulled = self._pull(spec.image)
                 if pulled is not None:
                     return pulled
-                container_id = self._create(spec)
+                container_id = self._create(spec, image)
         except docker.errors.ImageNotFound:
             return self._image_missing(spec.image)
         except ENGINE_ERRORS as exc:

@@ -32,8 +32,15 @@ def executables_in_image(
     client: docker.DockerClient, image: str, paths: Sequence[str], labels: Mapping[str, str]
 ) -> frozenset[str] | None:
     """The paths among `paths` that are executable files in `image` (links followed); None
-    when the engine cannot tell (image missing, engine error)."""
+    when the engine cannot tell (image missing, engine error) or when the image has an
+    ENTRYPOINT (the command line is then its arguments, not the program)."""
     api = client.api
+    try:
+        if (api.inspect_image(image).get("Config") or {}).get("Entrypoint"):
+            return None
+    except _ERRORS as exc:
+        log.debug("cannot look into %s: %s", image, exc)
+        return None
     try:
         container = str(
             api.create_container(

@@ -4,7 +4,12 @@ Each attempt gets its own mount and pid namespace: the host's /usr, /etc and the
 /sbin, /lib* links read-only, a fresh /proc, /dev, /tmp and /root, the work directory at
 /batchcompute/workdir and the attempt's binds at their targets. The host's files are never
 touched and nothing is left mounted. The network is the host's, so programs reach the local
-OSS endpoint on 127.0.0.1. Images are not used (`uses_images = False`).
+OSS endpoint on 127.0.0.1.
+
+Given an image supply (`images`), the sandbox's `/` is instead the attempt's image: its
+cached root file system with a private writable layer (`runtime.rootfs`), and the image's
+own environment under the attempt's. Without one (`[sandbox] files = "host"`, asked for
+explicitly) programs see the host's system files and images are not used.
 
 bwrap holds the program (through `--block-fd`) until it is inside its limits: memory from
 `sandbox_memory` (a cgroup when the host allows one, else RLIMIT_AS), CPU from
@@ -26,13 +31,14 @@ import signal
 import stat
 import subprocess
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 import psutil
 
+from localbatch.beneath import Escape, Root
 from localbatch.runtime.base import (
     COMMAND_NOT_FOUND,
     OUT_OF_MEMORY,
@@ -44,6 +50,8 @@ from localbatch.runtime.base import (
     Bind,
     RuntimeUnavailable,
 )
+from localbatch.runtime.image_supply import ChecksRootfs, ImageProblem, RootfsSupply
+from localbatch.runtime.rootfs import AttemptRoot, AttemptRoots
 from localbatch.runtime.sandbox_cpu import CoreAllocator
 from localbatch.runtime.sandbox_lifetime import wait_until_tied
 from localbatch.runtime.sandbox_memory import MemoryLimiter, MemoryScope, detect_memory_limiter
@@ -88,9 +96,11 @@ def _bind_args(binds: tuple[Bind, ...]) -> list[str]:
     return args
 
 
-def sandbox_args(spec: AttemptSpec) -> list[str]:
-    """Everything between `bwrap` and `--`: namespaces, file system view, environment."""
-    args = ["--die-with-parent", "--unshare-pid", "--new-session", *system_args()]
+def sandbox_args(spec: AttemptSpec, root_args: Sequence[str] | None = None) -> list[str]:
+    """Everything between `bwrap` and `--`: namespaces, file system view, environment.
+    `root_args` build `/` from an image; by default it shows the host's system files."""
+    root = system_args() if root_args is None else root_args
+    args = ["--die-with-parent", "--unshare-pid", "--new-session", *root]
     args += ["--bind", str(spec.workdir), WORKDIR, *_bind_args(spec.binds), "--chdir", WORKDIR]
     args.append("--clearenv")
     for key, value in spec.env.items():
@@ -112,6 +122,8 @@ class ProcessHandle:
     #: The host CPUs it is pinned to; None when it may use all of them.
     cores: frozenset[int] | None = None
     pidfd: int | None = None
+    #: The attempt's image root (None: the host's files), released with the attempt.
+    root: AttemptRoot | None = None
     outcome: AttemptOutcome | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -138,17 +150,26 @@ class ProcessRuntime:
     """Runs each attempt as a sandboxed process of this one."""
 
     name = "process"
-    uses_images = False
+    #: Runs programs in their image; an instance made without images does not (host files).
+    uses_images: bool = True
 
     def __init__(
         self,
         bwrap: str | None = None,
         memory: MemoryLimiter | None = None,
         cpus: CoreAllocator | None = None,
+        images: RootfsSupply | None = None,
+        layers_dir: Path | None = None,
     ) -> None:
         self.bwrap = bwrap or shutil.which("bwrap")
         self.memory = memory
         self.cpus = cpus or CoreAllocator()
+        #: Where images come from; None shows programs the host's files instead.
+        self.images = images
+        #: Attempts' private layers go to `layers_dir` (in memory: `rootfs.memory_directory`),
+        #: else to the image supply's directory on disk.
+        self.roots = AttemptRoots(layers_dir or images.attempts_dir) if images is not None else None
+        self.uses_images = images is not None
 
     def check(self) -> None:
         """Raise RuntimeUnavailable unless bwrap exists and can create a sandbox here."""
@@ -166,6 +187,8 @@ class ProcessRuntime:
                 "or run as root"
             )
         self._limiter().remove_stale()
+        if self.roots is not None:
+            self.roots.clean_stale()
 
     def version(self) -> str:
         """bwrap's own version line ("bubblewrap 0.8.0"), for the runtime notice."""
@@ -176,23 +199,40 @@ class ProcessRuntime:
     def describe(self) -> str:
         """How this host confines attempts: what a user needs to trust the limits."""
         limiter = self.memory.description if self.memory else "not detected yet"
-        return f"{self.version()}; memory limits via {limiter}; CPU via {self.cpus.description}"
+        files = (
+            f"programs see their image: {self.roots.describe()}"
+            if self.roots is not None
+            else 'programs see this host\'s files, not their image ([sandbox] files = "host")'
+        )
+        return (
+            f"{self.version()}; memory limits via {limiter}; CPU via {self.cpus.description}; "
+            f"{files}"
+        )
 
-    def executables(self, image: str, paths: Sequence[str]) -> frozenset[str] | None:
-        """Which of `paths` are executable files a sandbox shows (this host's system
-        directories; /tmp and /root are empty); None for /proc and /dev, which are not
-        known before the sandbox exists."""
-        visible = (*SYSTEM_DIRS, *(name for name in SYSTEM_LINKS if Path(name).exists()))
-        found = set()
-        for path in paths:
-            top = "/" + path.strip("/").split("/")[0]
-            if top in ("/proc", "/dev"):
-                return None
-            real = os.path.realpath(path)
-            shown = any(real == d or real.startswith(d + "/") for d in _real_dirs(visible))
-            if shown and os.path.isfile(real) and os.access(real, os.X_OK):
-                found.add(path)
-        return frozenset(found)
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
+        """Why the image of an attempt could not be had (None with the host's files, or when
+        the supply cannot tell before bringing it)."""
+        if isinstance(self.images, ChecksRootfs):
+            return self.images.image_problem(image, env)
+        return None
+
+    def executables(
+        self, image: str, paths: Sequence[str], env: Mapping[str, str]
+    ) -> frozenset[str] | None:
+        """Which of `paths` are executable files a sandbox shows: in its image when it is
+        prepared already (else None), or this host's system directories (/tmp and /root
+        are empty). None for /proc and /dev, not known before the sandbox exists, and for
+        an image with an ENTRYPOINT."""
+        if any(("/" + path.strip("/")).split("/")[1] in ("proc", "dev") for path in paths):
+            return None
+        if self.images is None:
+            return _host_executables(paths)
+        if not isinstance(self.images, ChecksRootfs):
+            return None
+        root = self.images.ready_root(image, env)
+        if root is None or root.entrypoint:
+            return None
+        return _image_executables(root.rootfs, paths)
 
     # -- one attempt ------------------------------------------------------------------------
 
@@ -211,11 +251,19 @@ class ProcessRuntime:
             missing.insert(0, str(spec.workdir))
         if missing:
             return AttemptOutcome(None, START_FAILED, f"Host paths to bind are missing: {missing}")
+        root = self._open_root(spec)
+        if isinstance(root, AttemptOutcome):
+            return root
+        if root is not None:  # the image's variables under the attempt's, and its
+            image = root.image  # entrypoint before the argv, as in Docker
+            spec = replace(spec, env={**image.env, **spec.env}, argv=image.entrypoint + spec.argv)
         cores = self.cpus.take(spec.cpu_cores)
         hold = bool(spec.memory_bytes) or cores is not None
-        launched = self._launch(self.bwrap, spec, hold)
+        launched = self._launch(self.bwrap, spec, hold, root)
         if isinstance(launched, AttemptOutcome):
             self.cpus.give_back(cores)
+            if root is not None:
+                root.release(keep=False)
             return launched
         popen, child_pid, release_fd, stderr_offset = launched
         scope = None
@@ -228,6 +276,8 @@ class ProcessRuntime:
                 popen.wait()
                 os.close(release_fd)
                 self.cpus.give_back(cores)
+                if root is not None:
+                    root.release(keep=False)
                 return AttemptOutcome(None, START_FAILED, f"Could not apply the limits: {exc}")
             # The sandbox may already have failed to build; its exit status tells, not this.
             with contextlib.suppress(BrokenPipeError):
@@ -236,15 +286,32 @@ class ProcessRuntime:
         if child_pid is not None:
             wait_until_tied(child_pid)  # else a runner killed now would leave it running
         handle = ProcessHandle(
-            str(popen.pid), popen, spec, child_pid, scope, stderr_offset, cores=cores
+            str(popen.pid), popen, spec, child_pid, scope, stderr_offset, cores=cores, root=root
         )
         with contextlib.suppress(OSError, AttributeError):
             handle.pidfd = os.pidfd_open(popen.pid)
         return handle
 
+    def _open_root(self, spec: AttemptSpec) -> AttemptRoot | AttemptOutcome | None:
+        """The attempt's image root (None without images), or why it cannot have one: the
+        image cannot be had (ImageNotFound, naming where it was looked for), or its private
+        layer cannot be mounted."""
+        if self.images is None or self.roots is None:
+            return None
+        try:
+            image = self.images.root_for(spec.image, spec.env)
+        except ImageProblem as exc:
+            return AttemptOutcome(None, exc.code, exc.message)
+        try:
+            return self.roots.open(image)
+        except OSError as exc:
+            return AttemptOutcome(
+                None, START_FAILED, f"Could not make the attempt's layer over {spec.image}: {exc}"
+            )
+
     @staticmethod
     def _launch(
-        bwrap: str, spec: AttemptSpec, hold: bool
+        bwrap: str, spec: AttemptSpec, hold: bool, root: AttemptRoot | None = None
     ) -> tuple[subprocess.Popen[bytes], int | None, int, int] | AttemptOutcome:
         """Start bwrap; answer it, its sandbox's pid, the fd that releases a held sandbox
         (-1 when not held) and where this attempt's stderr starts in its file."""
@@ -253,7 +320,8 @@ class ProcessRuntime:
         command = [bwrap, "--info-fd", str(info_write)]
         if hold:
             command += ["--block-fd", str(block_read)]
-        command += [*sandbox_args(spec), "--", *spec.argv]
+        root_args = root.bwrap_args() if root is not None else None
+        command += [*sandbox_args(spec, root_args), "--", *spec.argv]
         passed = tuple(fd for fd in (info_write, block_read) if fd >= 0)
         try:
             with spec.stdout_path.open("ab") as out, spec.stderr_path.open("ab") as err:
@@ -367,10 +435,10 @@ class ProcessRuntime:
         self._ended(handle, None)
 
     def release(self, handle: AttemptHandle, keep: bool) -> None:
-        """Make sure nothing runs any more and free the memory cgroup.
+        """Make sure nothing runs any more, free the memory cgroup and the image root.
 
-        `keep` has nothing to keep here: the work directory belongs to the engine, and a
-        sandbox is only processes."""
+        `keep` keeps what the program changed in its image (the overlay's upper layer); the
+        work directory belongs to the engine."""
         assert isinstance(handle, ProcessHandle)
         if not self._ended(handle, 0):
             self.stop(handle, 0)
@@ -382,6 +450,38 @@ class ProcessRuntime:
             handle.scope = None
         self.cpus.give_back(handle.cores)
         handle.cores = None
+        if handle.root is not None:
+            handle.root.release(keep)
+            handle.root = None
+
+
+def _host_executables(paths: Sequence[str]) -> frozenset[str]:
+    """The paths that are executable files among the host's directories a sandbox shows."""
+    visible = (*SYSTEM_DIRS, *(name for name in SYSTEM_LINKS if Path(name).exists()))
+    found = set()
+    for path in paths:
+        real = os.path.realpath(path)
+        shown = any(real == d or real.startswith(d + "/") for d in _real_dirs(visible))
+        if shown and os.path.isfile(real) and os.access(real, os.X_OK):
+            found.add(path)
+    return frozenset(found)
+
+
+def _image_executables(rootfs: Path, paths: Sequence[str]) -> frozenset[str] | None:
+    """The paths that are executable files in a prepared image, links followed inside it;
+    None when a link leads out of it (an absolute one: resolved only in the sandbox)."""
+    root = Root(rootfs)
+    found = set()
+    for path in paths:
+        try:
+            mode = root.stat(path.lstrip("/")).st_mode
+        except Escape:
+            return None
+        except OSError:
+            continue
+        if stat.S_ISREG(mode) and mode & 0o111:
+            found.add(path)
+    return frozenset(found)
 
 
 def _real_dirs(names: Sequence[str]) -> list[str]:

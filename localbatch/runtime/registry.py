@@ -38,8 +38,11 @@ class Capabilities:
     """What a runtime can do, so that callers ask this instead of its name."""
 
     #: Runs each attempt in the image its task names (Command.Docker.Image, ImageId);
-    #: otherwise programs see this host's system files.
+    #: otherwise programs see this host's system files. (The process runtime does unless
+    #: the config asks for the host's files: `uses_images(runtime)` answers per instance.)
     uses_images: bool
+    #: Pulls an image it lacks from a registry when asked (`--pull`).
+    pulls_images: bool
     #: Finds a running attempt again after the process that started it died
     #: (`reattach(ref, stdout, stderr)`), so that recovery adopts it instead of losing it.
     reattaches: bool
@@ -87,13 +90,16 @@ def _why(options: RuntimeOptions) -> str:
 
 
 def _docker(options: RuntimeOptions) -> Created:
+    from localbatch.images.sources import ImageSources
     from localbatch.runtime.docker import DockerRuntime
+    from localbatch.runtime.docker_images import EngineImages
 
     config = options.config
     runtime = DockerRuntime(
         default_image=config.default_docker_image,
         keep_job=options.keep_job,
         state_dir=config.state_dir,
+        images=EngineImages(ImageSources(config)),
     )
     runtime.check()
     notice = f"runtime: docker (Docker Engine {runtime.version()}{_why(options)})"
@@ -114,9 +120,20 @@ def _docker_host() -> str:
 
 
 def _process(options: RuntimeOptions) -> Created:
+    """The sandbox runtime; it runs programs in their image unless the config asks for the
+    host's files (`[sandbox] files = "host"`)."""
+    from localbatch.images.sources import ImageSources
+    from localbatch.runtime.docker_images import docker_image_store
     from localbatch.runtime.process import ProcessRuntime
+    from localbatch.runtime.rootfs import memory_directory
 
-    runtime = ProcessRuntime()
+    config = options.config
+    if config.sandbox_files == "host":
+        runtime = ProcessRuntime()
+    else:
+        sources = ImageSources(config, engine_factory=docker_image_store)
+        in_memory = memory_directory() if config.sandbox_layers == "memory" else None
+        runtime = ProcessRuntime(images=sources, layers_dir=in_memory)
     runtime.check()
     return runtime, f"runtime: process ({runtime.describe()}{_why(options)})"
 
@@ -137,14 +154,18 @@ RUNTIMES = (
     RuntimeEntry(
         name="docker",
         summary="Docker containers",
-        capabilities=Capabilities(uses_images=True, reattaches=True, shares_host_files=True),
+        capabilities=Capabilities(
+            uses_images=True, pulls_images=True, reattaches=True, shares_host_files=True
+        ),
         create=_docker,
         instance_host=_docker_host,
     ),
     RuntimeEntry(
         name="process",
         summary="the daemon-less sandbox",
-        capabilities=Capabilities(uses_images=False, reattaches=False, shares_host_files=True),
+        capabilities=Capabilities(
+            uses_images=True, pulls_images=False, reattaches=False, shares_host_files=True
+        ),
         create=_process,
         instance_host=_loopback,
     ),
@@ -154,7 +175,9 @@ RUNTIMES = (
             "a scripted in-memory runtime for tests "
             f"(runs nothing; each attempt as ${FAKE_STEP_ENV})"
         ),
-        capabilities=Capabilities(uses_images=False, reattaches=False, shares_host_files=True),
+        capabilities=Capabilities(
+            uses_images=False, pulls_images=False, reattaches=False, shares_host_files=True
+        ),
         create=_fake,
         instance_host=_loopback,
         for_tests=True,

@@ -167,7 +167,7 @@ def test_delete_of_a_running_job(bcs: Bcs, tmp_path: Path) -> None:
 
 
 @pytest.mark.sandbox
-def test_sub_uploads_a_package_and_runs_it(tmp_path: Path, bwrap_path: str) -> None:
+def test_sub_uploads_a_package_and_runs_it(tmp_path: Path, default_rootfs: str) -> None:
     """`bcs sub -p` packs a folder, uploads it through the OSS endpoint, creates the job;
     a real `localbatch serve` (sandbox runtime) unpacks and runs it."""
     server = ServeProcess(

@@ -90,5 +90,7 @@ def test_oss2_worker_under_localbatch_run_in_docker(
 
 
 @pytest.mark.sandbox
-def test_oss2_worker_under_localbatch_run_in_the_sandbox(tmp_path: Path, bwrap_path: str) -> None:
+def test_oss2_worker_under_localbatch_run_in_the_sandbox(
+    tmp_path: Path, default_rootfs: str
+) -> None:
     assert run_worker(tmp_path, "process").read_text() == "2 files, 11 bytes"

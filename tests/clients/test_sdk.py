@@ -199,7 +199,7 @@ def real_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Serv
     if request.param == "docker":
         request.getfixturevalue("default_image")
     else:
-        request.getfixturevalue("bwrap_path")
+        request.getfixturevalue("default_rootfs")
     server = ServeProcess(
         tmp_path / "state",
         runtime=request.param,

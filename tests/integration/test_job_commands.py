@@ -78,7 +78,7 @@ class ForegroundRun:
             self.process.wait(30)
 
 
-def test_stop_reaches_a_foreground_run(tmp_path: Path, bwrap_path: str) -> None:
+def test_stop_reaches_a_foreground_run(tmp_path: Path, default_rootfs: str) -> None:
     body = make_body(instances=1)
     body["DAG"]["Tasks"]["split"]["Parameters"]["Command"]["CommandLine"] = "sleep 600"
     run = ForegroundRun.start(tmp_path, body)
@@ -99,7 +99,7 @@ def test_stop_reaches_a_foreground_run(tmp_path: Path, bwrap_path: str) -> None:
 
 
 def test_start_without_a_server_reruns_the_unfinished_part_here(
-    tmp_path: Path, bwrap_path: str
+    tmp_path: Path, default_rootfs: str
 ) -> None:
     body = make_body(instances=1)
     body["DAG"]["Tasks"]["split"]["Parameters"]["Command"]["CommandLine"] = "echo split"

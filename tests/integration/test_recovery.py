@@ -172,7 +172,9 @@ def _stdout_object(tmp_path: Path, job_id: str) -> Path:
 
 
 @pytest.mark.sandbox
-def test_kill_9_of_localbatch_run_is_recovered_by_serve(tmp_path: Path, bwrap_path: str) -> None:
+def test_kill_9_of_localbatch_run_is_recovered_by_serve(
+    tmp_path: Path, default_rootfs: str
+) -> None:
     state_dir = tmp_path / "state"
     run, store, job_id = _run_in_background(tmp_path, "process", "sh -c 'sleep 2; echo slept'")
     try:

@@ -141,7 +141,7 @@ def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
         request.getfixturevalue("docker_client")
         request.getfixturevalue("default_image")
     else:
-        request.getfixturevalue("bwrap_path")
+        request.getfixturevalue("default_rootfs")
     yield Runner(request.param, tmp_path)
 
 

@@ -51,7 +51,7 @@ def test_logcount_produces_its_merged_output(
         request.getfixturevalue("docker_client")
         request.getfixturevalue("default_image")
     else:
-        request.getfixturevalue("bwrap_path")
+        request.getfixturevalue("default_rootfs")
     oss_root = tmp_path / "oss"
     _stage(oss_root)
     command = [sys.executable, "-m", "localbatch", "run", str(EXAMPLE / "job.json")]

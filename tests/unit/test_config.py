@@ -96,3 +96,40 @@ def test_oversubscribe_from_the_file_and_the_environment(tmp_path: Path) -> None
     assert not load_config(path, env=env).oversubscribe
     env = {"HOME": str(tmp_path), "LOCALBATCH_OVERSUBSCRIBE": "1"}
     assert load_config(tmp_path / "none.toml", env=env).oversubscribe
+
+
+def test_image_settings(tmp_path: Path) -> None:
+    defaults = load_config(tmp_path / "missing.toml", env={}, state_dir=tmp_path / "s")
+    assert defaults.image_cache == tmp_path / "s" / "images"
+    assert (defaults.sandbox_files, dict(defaults.image_sources)) == ("image", {})
+    assert defaults.sandbox_layers == "memory"
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'image_cache = "/srv/images"\n'
+        "[image_sources]\n"
+        '"team/x:1" = "docker-archive:/data/x.tar"\n'
+        '[sandbox]\nfiles = "host"\nlayers = "disk"\n'
+    )
+    config = load_config(path, env={})
+    assert config.image_cache == Path("/srv/images")
+    assert dict(config.image_sources) == {"team/x:1": "docker-archive:/data/x.tar"}
+    assert (config.sandbox_files, config.sandbox_layers) == ("host", "disk")
+    env = {"LOCALBATCH_IMAGE_CACHE": "/elsewhere", "LOCALBATCH_SANDBOX_FILES": "image"}
+    overridden = load_config(path, env=env)
+    assert (overridden.image_cache, overridden.sandbox_files) == (Path("/elsewhere"), "image")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[sandbox]\nfiles = "mine"\n', "sandbox files must be 'image'"),
+        ('[sandbox]\nlayers = "ram"\n', "sandbox layers must be 'memory' or 'disk'"),
+        ('[sandbox]\nfile = "host"\n', "unknown setting sandbox.file"),
+        ('[image_sources]\n"x:1" = "/data/x.tar"\n', r"\[image_sources\] 'x:1': '/data/x.tar'"),
+    ],
+)
+def test_bad_image_settings(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env={})

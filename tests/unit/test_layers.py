@@ -39,6 +39,7 @@ LAYERS = {
     "localbatch.storage": 2,
     "localbatch.ossendpoint": 2,
     "localbatch.runtime": 2,
+    "localbatch.images": 2,  # where images come from, for the runtimes
     "localbatch.events.notify": 3,  # a listener: it reads the store
     "localbatch.starter": 3,  # the job `init` writes, staged through storage
     "localbatch.engine": 4,
@@ -50,7 +51,7 @@ LAYERS = {
 }
 SURFACES = ("localbatch.cli", "localbatch.server")
 #: What other layers may use of `localbatch.runtime`; a runtime's own modules stay inside.
-RUNTIME_PUBLIC = {"base", "registry", "select", "images"}
+RUNTIME_PUBLIC = {"base", "registry", "select", "images", "image_supply"}
 RUNTIME_NAMES = {entry.name for entry in RUNTIMES}
 
 

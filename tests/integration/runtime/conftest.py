@@ -112,12 +112,35 @@ def process_runtime(bwrap_path: str) -> Any:
     return runtime
 
 
-@pytest.fixture(params=["docker", "process"])
+def image_sources() -> Any:
+    """Images as `localbatch run` finds them, with the session's image cache."""
+    from localbatch.config import load_config
+    from localbatch.images.sources import ImageSources
+
+    return ImageSources(load_config())
+
+
+@pytest.fixture
+def image_process_runtime(bwrap_path: str, default_rootfs: str) -> Any:
+    """The process runtime as `localbatch run` makes it: programs see their image."""
+    from localbatch.runtime.process import ProcessRuntime
+    from localbatch.runtime.rootfs import memory_directory
+
+    runtime = ProcessRuntime(bwrap_path, images=image_sources(), layers_dir=memory_directory())
+    runtime.check()
+    return runtime
+
+
+@pytest.fixture(params=["docker", "process", "process-image"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    """A harness on each real runtime in turn."""
+    """A harness on each real runtime in turn (the sandbox with the host's files, and with
+    the default image)."""
     if request.param == "docker":
         image = request.getfixturevalue("default_image")
         runtime = request.getfixturevalue("docker_runtime")
+    elif request.param == "process-image":
+        image = request.getfixturevalue("default_rootfs")
+        runtime = request.getfixturevalue("image_process_runtime")
     else:
         image = ""
         runtime = request.getfixturevalue("process_runtime")

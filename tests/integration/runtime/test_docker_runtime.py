@@ -247,11 +247,11 @@ def test_dead_runs_containers_of_unfinished_jobs_are_kept_by_their_store(
 def test_an_image_is_checked_before_anything_runs(
     docker_runtime: DockerRuntime, default_image: str
 ) -> None:
-    assert docker_runtime.image_problem(default_image) is None
-    problem = docker_runtime.image_problem("localbatch/absent:0")
+    assert docker_runtime.image_problem(default_image, SERVICE_ENV) is None
+    problem = docker_runtime.image_problem("localbatch/absent:0", SERVICE_ENV)
     assert problem is not None and "localbatch/absent:0" in problem and "--pull" in problem
     pulling = session_docker_runtime(docker_runtime.client, pull=True)
-    assert pulling.image_problem("localbatch/absent:0") is None  # --pull will fetch it
+    assert pulling.image_problem("localbatch/absent:0", SERVICE_ENV) is None  # --pull fetches it
 
 
 def test_looking_for_programs_leaves_no_container(
@@ -259,8 +259,8 @@ def test_looking_for_programs_leaves_no_container(
 ) -> None:
     owner = {LABEL_OWNER_PID: docker_runtime.owner_labels[LABEL_OWNER_PID]}
     before = docker_client.api.containers(all=True, filters={"label": list(_labels(owner))})
-    assert docker_runtime.executables(default_image, ["/bin/sh"]) == {"/bin/sh"}
-    assert docker_runtime.executables("localbatch/absent:0", ["/bin/sh"]) is None
+    assert docker_runtime.executables(default_image, ["/bin/sh"], SERVICE_ENV) == {"/bin/sh"}
+    assert docker_runtime.executables("localbatch/absent:0", ["/bin/sh"], SERVICE_ENV) is None
     after = docker_client.api.containers(all=True, filters={"label": list(_labels(owner))})
     assert after == before
 

@@ -22,23 +22,37 @@ def _invoke(tmp_path: Path, *args: str, config: str = "") -> Any:
     )
 
 
-def test_list_shows_each_image_id_and_whether_it_exists(
-    docker_client: Any, default_image: str, tmp_path: Path
+def _rows(output: str) -> dict[str, list[str]]:
+    return {line.split()[0]: line.split()[1:] for line in output.splitlines()}
+
+
+def test_list_shows_each_image_id_where_it_comes_from_and_its_readiness(
+    docker_client: Any, default_image: str, default_rootfs: str, tmp_path: Path
 ) -> None:
     config = '[images]\nimg-custom = "localbatch/absent:0"\n'
     result = _invoke(tmp_path, "list", config=config)
     assert result.exit_code == 0, result.output
-    lines = {line.split()[0]: line.split()[1:] for line in result.output.splitlines()}
-    assert lines["img-ubuntu"] == [default_image, "present"]
-    assert lines["img-custom"] == ["localbatch/absent:0", "missing"]
+    rows = _rows(result.output)
+    assert rows["IMAGE"] == ["ID", "IMAGE", "DOCKER", "PROCESS", "SOURCE"]
+    assert rows["img-ubuntu"][:3] == [default_image, "present", "ready"]
+    assert rows["img-custom"][:3] == ["localbatch/absent:0", "missing", "missing"]
+    assert "nowhere yet: load it (`docker load" in result.output
 
 
-def test_build_is_a_no_op_when_the_image_exists(
+def test_list_says_when_programs_see_the_host_files(
     docker_client: Any, default_image: str, tmp_path: Path
+) -> None:
+    result = _invoke(tmp_path, "list", config='[sandbox]\nfiles = "host"\n')
+    assert _rows(result.output)["img-ubuntu"][2:4] == ["host", "files"]
+
+
+def test_build_is_a_no_op_when_both_forms_exist(
+    docker_client: Any, default_image: str, default_rootfs: str, tmp_path: Path
 ) -> None:
     result = _invoke(tmp_path, "build")
     assert result.exit_code == 0, result.output
-    assert f"{default_image}: already present" in result.output
+    assert f"{default_image}: Docker image already present" in result.output
+    assert f"{default_image}: process runtime root file system already present" in result.output
     assert build_default_image(docker_client, default_image) is False
 
 
@@ -54,10 +68,12 @@ def test_the_default_image_records_its_recipe_and_runs_python(
     assert output == b"py ok\n"
 
 
-def test_no_engine_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_list_without_an_engine_still_answers_for_the_process_runtime(
+    default_rootfs: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no.sock")
     result = _invoke(tmp_path, "list")
-    assert result.exit_code == 2
-    assert "no Docker engine answered" in result.output
-    assert f"no such socket {tmp_path}/no.sock;" in result.output
+    assert result.exit_code == 0, result.output
+    assert "no Docker engine answers" in result.output
+    assert _rows(result.output)["img-ubuntu"][1:4] == ["no", "engine", "ready"]
     assert "Traceback" not in result.output and "FileNotFoundError" not in result.output

@@ -165,6 +165,6 @@ def test_the_programs_an_attempt_sees_are_known_before_it_runs(harness: Harness)
     runtime = harness.runtime
     assert isinstance(runtime, FindsPrograms)
     paths = ["/bin/sh", "/usr/bin/python3", "/usr/bin/no-such-program", "/etc/passwd", "/usr/bin"]
-    found = runtime.executables(harness.image, paths)
+    found = runtime.executables(harness.image, paths, SERVICE_ENV)
     assert found == {"/bin/sh", "/usr/bin/python3"}  # links followed; files and dirs are not
-    assert runtime.executables(harness.image, ["/tmp/x"]) == frozenset()
+    assert runtime.executables(harness.image, ["/tmp/x"], SERVICE_ENV) == frozenset()

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localbatch.application.preflight import Problem, preflight, program_candidates
-from localbatch.config import Config, load_config
+from localbatch.config import DEFAULT_DOCKER_IMAGE, Config, load_config
 from localbatch.runtime.fake import FakeRuntime
 from localbatch.spec.model import parse_job
 
-IMAGE = "localbatch/bookworm-python:1"
+IMAGE = DEFAULT_DOCKER_IMAGE
 
 
 class ImageRuntime(FakeRuntime):
@@ -29,10 +29,12 @@ class ImageRuntime(FakeRuntime):
         self.images = images
         self.asked: list[tuple[str, tuple[str, ...]]] = []
 
-    def image_problem(self, image: str) -> str | None:
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
         return None if image in self.images else f"the image {image} is not here"
 
-    def executables(self, image: str, paths: Sequence[str]) -> frozenset[str] | None:
+    def executables(
+        self, image: str, paths: Sequence[str], env: Mapping[str, str]
+    ) -> frozenset[str] | None:
         self.asked.append((image, tuple(paths)))
         return frozenset(p for p in paths if p in self.images[image])
 

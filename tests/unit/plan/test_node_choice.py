@@ -99,6 +99,20 @@ def test_a_named_docker_image_wins_and_silences_image_notices(config: Config) ->
     )
 
 
+def test_a_registry_image_names_its_oss_path(config: Config) -> None:
+    body = task_body(ClusterId="cls-image")
+    body["Parameters"]["Command"]["EnvVars"] = {
+        "BATCH_COMPUTE_DOCKER_IMAGE": "localhost:5000/team/app:2",
+        "BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH": "oss://bucket/dockers/",
+    }
+    job = parse_job(job_body(DAG={"Tasks": {"t": body}, "Dependencies": {}}))
+    chosen = choose_node(job.tasks["t"], config)
+    assert describe_image(chosen.docker_image, chosen.image_id, chosen.image_source) == (
+        "localhost:5000/team/app:2 (EnvVars.BATCH_COMPUTE_DOCKER_IMAGE, from the registry at "
+        "oss://bucket/dockers/)"
+    )
+
+
 def test_description_names_the_image_id_only_when_it_was_mapped() -> None:
     assert describe_image("l:1", "img-ubuntu", "AutoCluster.ImageId") == (
         "l:1 (AutoCluster.ImageId img-ubuntu)"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.runtime import images
 from localbatch.runtime.images import FALLBACK_MIRROR, ImageBuildError, apt_mirror, how_to_get
 
@@ -35,10 +36,12 @@ def test_mirror_falls_back_to_debian(tmp_path: Path) -> None:
 
 
 def test_how_to_get_the_default_and_other_images() -> None:
-    assert "localbatch images build" in how_to_get("localbatch/bookworm-python:1")
+    assert "localbatch images build" in how_to_get(DEFAULT_DOCKER_IMAGE)
     other = how_to_get("team/worker:3")
     assert "docker load" in other and "docker build -t team/worker:3" in other
-    assert "[images]" in other
+    assert "[images]" in other and "[image_sources]" in other
+    registry = how_to_get("localhost:5000/team/worker:3")
+    assert "BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH (EnvVars), which is not set" in registry
 
 
 def test_missing_debootstrap_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,3 +88,34 @@ def test_a_failing_debootstrap_gives_its_last_lines(tmp_path: Path) -> None:
         "debootstrap failed (exit 3):\n"
         "I: Retrieving InRelease\nW: a warning\nI: Extracting libc6..."
     )
+
+
+def _fake_debootstrap_tree(_tool: str, rootfs: Path, _mirror: str, _log: object) -> None:
+    (rootfs / "usr" / "bin").mkdir(parents=True)
+    (rootfs / "usr" / "bin" / "python").write_text("#!/bin/sh\n")
+    (rootfs / "bin").symlink_to("usr/bin")
+
+
+def test_without_an_engine_the_build_makes_the_process_runtime_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localbatch.images.store import RootfsStore
+
+    monkeypatch.setattr(images, "_check_can_build", lambda: "/usr/sbin/debootstrap")
+    monkeypatch.setattr(images, "_debootstrap", _fake_debootstrap_tree)
+    store = RootfsStore(tmp_path / "cache")
+    built = images.build_default_images(None, store, "team/base:1", mirror="http://m.example")
+    assert built == images.Built(docker=False, rootfs=True)
+    prepared = store.named("team/base:1")
+    assert prepared is not None
+    assert (prepared.rootfs / "bin" / "python").read_text() == "#!/bin/sh\n"
+    assert prepared.env == {"PATH": images.IMAGE_PATH}
+    assert "recipe " + images.RECIPE_VERSION in prepared.source
+    assert list((tmp_path / "cache" / "tmp").iterdir()) == []  # nothing half-made is left
+
+    def no_second_build(*_: object) -> None:
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(images, "_debootstrap", no_second_build)
+    again = images.build_default_images(None, store, "team/base:1")
+    assert again == images.Built(docker=False, rootfs=False)

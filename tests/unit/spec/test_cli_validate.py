@@ -125,7 +125,7 @@ def test_plan_prints_levels() -> None:
     count = lines.index("level 1") + 1
     assert lines[count : count + 3] == [
         "  count: 3 instances of ecs.sn1.medium (2 cores, 4 GiB) on AutoCluster, after split",
-        "    image localbatch/bookworm-python:1 (AutoCluster.ImageId img-ubuntu)",
+        "    image localbatch/bookworm-python:2 (AutoCluster.ImageId img-ubuntu)",
         "    timeout 300s, MaxRetryCount 1",
     ]
     assert lines[count + 3].startswith(
@@ -142,7 +142,7 @@ def test_plan_shows_the_local_image_and_the_fallbacks_run_would_take(tmp_path: P
     assert "\n    image my/ubuntu:1 (AutoCluster.ImageId img-ubuntu)\n" in result.stdout
     undefined = run("plan", "--no-preflight", write(tmp_path, job_body()))
     assert (
-        "image localbatch/bookworm-python:1 (ClusterId cls-local, not defined" in undefined.stdout
+        "image localbatch/bookworm-python:2 (ClusterId cls-local, not defined" in undefined.stdout
     )
     assert "    note: task taskA: cluster cls-local is not defined" in undefined.stdout
 

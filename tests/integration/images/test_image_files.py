@@ -1,0 +1,73 @@
+"""Images kept as files (`[image_sources]`): a `docker save` archive and an OCI layout run
+on the process runtime with no Docker engine, and are loaded into the engine for Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localbatch.config import parse_image_file
+from localbatch.images.archives import image_config
+from localbatch.images.tools import skopeo_copy
+
+from .conftest import TinyImage, image_job, import_tiny, run_job, write_config
+
+pytestmark = [pytest.mark.docker, pytest.mark.sandbox]
+
+SCRIPT = "cat /marker; echo $GREETING"
+
+
+def test_image_files_run_on_both_runtimes(
+    tiny_image: TinyImage, docker_client: Any, default_rootfs: str, tmp_path: Path
+) -> None:
+    archive = tiny_image.save(tmp_path / "tiny.tar")
+    layout = tmp_path / "layout"
+    skopeo_copy(f"docker-archive:{archive}", f"oci:{layout}:tiny", "test")
+    sources = {
+        "files/archived:1": f"docker-archive:{archive}",
+        "files/layout:1": f"oci:{layout}:tiny",
+    }
+    write_config(tmp_path / "config.toml", image_sources=sources)
+    expected = f"{tiny_image.marker}\nhello-from-the-image\n"
+    no_engine = {"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    try:
+        for image in ("files/archived:1", "files/layout:1"):
+            body = image_job(SCRIPT, BATCH_COMPUTE_DOCKER_IMAGE=image)
+            ran = run_job(tmp_path, "process", body, env=no_engine)
+            assert ran.code == 0, ran.output
+            assert ran.log() == expected, image
+            ran = run_job(tmp_path, "docker", body)
+            assert ran.code == 0, ran.output
+            assert ran.log() == expected, image
+            # The engine holds exactly the file's image (skopeo's OCI copy has its own id).
+            source = parse_image_file(sources[image])
+            assert docker_client.api.inspect_image(image)["Id"] == image_config(source).digest
+        assert image_config(parse_image_file(sources["files/archived:1"])).digest == (
+            tiny_image.image_id
+        )
+    finally:
+        for image in ("files/archived:1", "files/layout:1"):
+            docker_client.api.remove_image(image)
+
+
+def test_an_image_entrypoint_runs_before_the_command_on_both_runtimes(
+    docker_client: Any, default_rootfs: str, tmp_path: Path
+) -> None:
+    entrypoint = '["/bin/sh", "-c", "echo entrypoint; exec \\"$0\\" \\"$@\\""]'
+    image = import_tiny(docker_client, "localbatch-test/entry:1", f"ENTRYPOINT {entrypoint}")
+    try:
+        archive = image.save(tmp_path / "entry.tar")
+    finally:
+        docker_client.api.remove_image(image.name)
+    sources = {"files/entry:1": f"docker-archive:{archive}"}
+    write_config(tmp_path / "config.toml", image_sources=sources)
+    body = image_job("cat /marker", BATCH_COMPUTE_DOCKER_IMAGE="files/entry:1")
+    try:
+        for runtime in ("process", "docker"):
+            ran = run_job(tmp_path, runtime, body)
+            assert ran.code == 0, ran.output
+            assert ran.log() == f"entrypoint\n{image.marker}\n", runtime
+    finally:
+        docker_client.api.remove_image("files/entry:1")
