@@ -27,7 +27,7 @@ from tests.small_disks import read_only, small_disk  # noqa: F401  (fixtures for
 #: may carry; a test sets the ones it needs itself.
 LEAKY_PREFIXES = ("LOCALBATCH_", "OSS_")
 #: What CI and a developer set on purpose, kept.
-KEPT = ("LOCALBATCH_REQUIRE_DOCKER", "LOCALBATCH_REQUIRE_SANDBOX")
+KEPT = ("LOCALBATCH_REQUIRE_DOCKER", "LOCALBATCH_REQUIRE_SANDBOX", "LOCALBATCH_REQUIRE_BROWSER")
 #: Tests talk to servers on 127.0.0.1: never through a proxy the machine configures.
 LOCAL_HOSTS = "127.0.0.1,localhost"
 
@@ -61,6 +61,18 @@ def _missing(variable: str, reason: str) -> NoReturn:
     if os.environ.get(variable) == "1":
         pytest.fail(f"{reason} ({variable}=1 makes this a failure)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless chromium (tests/browser.py); skipped without it, failing under
+    LOCALBATCH_REQUIRE_BROWSER=1 (CI)."""
+    from tests.browser import REQUIRE_ENV, chromium, chromium_paths
+
+    if chromium_paths() is None:
+        _missing(REQUIRE_ENV, "chromium and chromium-driver are not installed")
+    with chromium() as driver:
+        yield driver
 
 
 @pytest.fixture(scope="session")

@@ -22,15 +22,12 @@ from localbatch.events import EventDetail
 from localbatch.runtime.base import STOPPED_ERROR_CODE
 from localbatch.states import State
 from localbatch.storage.layout import job_dir, log_file_name, logs_dir
+from localbatch.storage.log_tail import last_lines
 from localbatch.store import Store
 from localbatch.store.records import AttemptRecord, InstanceRecord
 
-#: Lines of output shown for a failed instance.
+#: Lines of output shown for a failed instance (read by `storage.log_tail`).
 TAIL_LINES = 20
-#: Bytes read from the end of a log file to find them; a line longer than `LINE_LIMIT`
-#: characters is shown cut.
-TAIL_WINDOW = 64 << 10
-LINE_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -149,7 +146,7 @@ def _context(
     }
     tail_stream, tail = "", tuple[str, ...]()
     for stream, offset in (("stderr", offsets[1]), ("stdout", offsets[0])):
-        lines = last_lines(paths[stream], offset) if offset is not None else ()
+        lines = last_lines(paths[stream], TAIL_LINES, offset) if offset is not None else ()
         if lines:
             tail_stream, tail = stream, lines
             break
@@ -171,27 +168,3 @@ def _context(
         stderr_object=str(detail.get("stderr_object", "")),
         storage_error=str(detail.get("storage_error", "")),
     )
-
-
-def last_lines(path: Path, begin: int, count: int = TAIL_LINES) -> tuple[str, ...]:
-    """The last `count` lines of `path` after byte `begin` (one attempt's part of it),
-    read from a bounded window at its end; () when there are none."""
-    try:
-        with path.open("rb") as handle:
-            end = handle.seek(0, 2)
-            start = max(begin, end - TAIL_WINDOW)
-            handle.seek(start)
-            data = handle.read(end - start)
-    except OSError:
-        return ()
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if start > begin and len(lines) > 1:
-        lines = lines[1:]  # the first is only the end of a line
-    return tuple(_shown(line) for line in lines[-count:])
-
-
-def _shown(line: bytes) -> str:
-    text = line.decode("utf-8", "backslashreplace")
-    return text if len(text) <= LINE_LIMIT else text[:LINE_LIMIT] + " [cut]"

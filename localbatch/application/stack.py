@@ -3,10 +3,10 @@ store, the event bus and its listeners, the OSS endpoints, the engine on a runti
 service and recovery.
 
 Listeners are subscribed store first (through an `EventRecorder`, which keeps the events a
-full store refuses until it can write them), then each of `LISTENERS` (notifications),
-then the job service's own (AutoRelease): an event is persisted and announced before a job
-can disappear. A new side effect of events (a report written when a job ends) is one more
-entry of `LISTENERS`: every surface gets it.
+full store refuses until it can write them), then each of `LISTENERS` (notifications, the run
+report written when a job ends), then the job service's own (AutoRelease): an event is
+persisted and announced before a job can disappear. A new side effect of events is one
+more entry of `LISTENERS`: every surface gets it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from localbatch.config import Config
 from localbatch.engine.service import Engine
 from localbatch.events import Event, EventBus
 from localbatch.events.notify import Notifier
+from localbatch.report.writer import ReportWriter
 from localbatch.runtime.base import Runtime, RuntimeUnavailable
 from localbatch.runtime.registry import instance_host
 from localbatch.store import Store
@@ -50,7 +51,7 @@ def _notifier(config: Config, store: Store) -> StackListener:
 
 #: The listeners every stack subscribes, in this order, after the store and before
 #: AutoRelease.
-LISTENERS: tuple[ListenerFactory, ...] = (_notifier,)
+LISTENERS: tuple[ListenerFactory, ...] = (_notifier, ReportWriter)
 
 
 class InstanceEndpointUnavailable(Exception):

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "run",
     "serve",
     "jobs",
+    "report",
     "images",
 )
 
@@ -40,6 +41,7 @@ COMMANDS = {
     **dict.fromkeys(
         ("jobs", "submit", "start", "status", "logs", "stop", "delete", "priority"), "jobs"
     ),
+    "report": "report",
     "images": "images",
 }
 

@@ -19,6 +19,7 @@ from localbatch.unwritable import StoreUnwritable
 if TYPE_CHECKING:
     from localbatch.application.stack import LocalService
     from localbatch.runtime.base import Runtime
+    from localbatch.spec.errors import ApiError
     from localbatch.store import Store
 
 # Exit statuses, in one place.
@@ -187,6 +188,24 @@ def fail(message: str, status: int = EXIT_USAGE) -> NoReturn:
     """Print a diagnostic to stderr and exit; never a traceback."""
     click.echo(f"localbatch: {message}", err=True)
     sys.exit(status)
+
+
+def api_error_exit(error: ApiError) -> NoReturn:
+    """The service's error in one line; an unknown job (or task, instance) is a usage error."""
+    fail(f"{error.code}: {error.message}", EXIT_USAGE if error.http_status == 404 else EXIT_INVALID)
+
+
+def resolved_job_id(store: Store, typed: str) -> str:
+    """The full id of the job `typed` names (`last`, a unique prefix), or a clear exit."""
+    from localbatch.spec.errors import ApiError
+    from localbatch.store.job_ids import AmbiguousJobId, resolve_job_id
+
+    try:
+        return resolve_job_id(store, typed)
+    except AmbiguousJobId as exc:
+        fail(str(exc))
+    except ApiError as error:
+        api_error_exit(error)
 
 
 __all__ = ["Config", "config_options", "fail"]

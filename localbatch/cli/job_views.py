@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+from localbatch.report.json_view import usage_json
 from localbatch.states import State
 from localbatch.store import runner_alive
 from localbatch.store.records import (
@@ -236,4 +237,5 @@ def attempt_json(attempt: AttemptRecord) -> Mapping[str, Any]:
         "ErrorCode": attempt.error_code,
         "ErrorMessage": attempt.error_message,
         "Ref": attempt.ref,
+        **usage_json(attempt.usage),
     }

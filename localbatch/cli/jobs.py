@@ -13,13 +13,12 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import click
 
 from localbatch.cli.common import (
-    EXIT_INVALID,
     EXIT_JOB_FAILED,
     EXIT_USAGE,
     Config,
@@ -28,6 +27,8 @@ from localbatch.cli.common import (
     open_local,
     open_store,
 )
+from localbatch.cli.common import api_error_exit as _api_error
+from localbatch.cli.common import resolved_job_id as _resolved
 from localbatch.cli.job_logs import AttemptChoice, LogPrinter, print_logs
 from localbatch.cli.job_views import (
     attempt_json,
@@ -45,7 +46,6 @@ from localbatch.server.discovery import read_server_info
 from localbatch.spec.errors import ApiError, not_found
 from localbatch.states import State
 from localbatch.store import Store
-from localbatch.store.job_ids import AmbiguousJobId, resolve_job_id
 from localbatch.store.records import AttemptRecord, InstanceRecord, JobRecord, TaskRecord
 
 if TYPE_CHECKING:
@@ -62,21 +62,6 @@ def _store(config: Config) -> Iterator[Store]:
         yield store
     finally:
         store.close()
-
-
-def _api_error(error: ApiError) -> NoReturn:
-    """The service's error in one line; an unknown job (or task, instance) is a usage error."""
-    fail(f"{error.code}: {error.message}", EXIT_USAGE if error.http_status == 404 else EXIT_INVALID)
-
-
-def _resolved(store: Store, typed: str) -> str:
-    """The full id of the job `typed` names (`last`, a unique prefix), or a clear exit."""
-    try:
-        return resolve_job_id(store, typed)
-    except AmbiguousJobId as exc:
-        fail(str(exc))
-    except ApiError as error:
-        _api_error(error)
 
 
 def _job_id(config: Config, typed: str) -> str:

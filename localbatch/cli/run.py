@@ -250,6 +250,8 @@ def _run(local: LocalService, job: Job, only: tuple[str, ...], quiet: bool, as_j
     state, interrupted = _watch(local, job_id, job, only, quiet, out)
     status = _exit_status(state, interrupted)
     snapshot = local.service.snapshot(job_id)
+    logs = logs_dir(job_dir(local.config.state_dir, job_id))
+    not_run = _not_run(job, only)
     if snapshot is not None:
         state_dir = local.config.state_dir
         stored = local.store.get_job(job_id) is not None
@@ -258,12 +260,11 @@ def _run(local: LocalService, job: Job, only: tuple[str, ...], quiet: bool, as_j
             if stored
             else failure_contexts_of_snapshot(snapshot, state_dir)
         )
-        logs = logs_dir(job_dir(state_dir, job_id))
-        not_run = _not_run(job, only)
         command = _logs_command(local.config, job_id) if stored else None
         print_summary(out, snapshot, logs, failures, not_run, command)
-        if as_json:
-            print_json(summary_json(snapshot, logs, not_run, status))
+    _print_report_path(out, local, job_id)
+    if snapshot is not None and as_json:
+        print_json(summary_json(snapshot, logs, not_run, status))
     if job.auto_release and state == State.FINISHED and local.store.get_job(job_id) is None:
         err.print(f"AutoRelease: job {job_id} deleted from the job store", soft_wrap=True)
     return status
@@ -388,6 +389,17 @@ def _concurrency(local: LocalService, job: Job, only: tuple[str, ...]) -> dict[s
     from localbatch.application.preview import running_concurrency
 
     return {name: c.describe() for name, c in running_concurrency(local, job, only).items()}
+
+
+def _print_report_path(out: Console, local: LocalService, job_id: str) -> None:
+    """Where the report the stack wrote as the job ended is (said when it could not be)."""
+    from localbatch.report.writer import report_path
+
+    path = report_path(local.config.state_dir, job_id)
+    if path.exists():
+        out.print(f"report: {path}", markup=False, soft_wrap=True)
+    else:
+        out.print("report: not written (see the log above)", markup=False)
 
 
 def _not_run(job: Job, only: tuple[str, ...]) -> frozenset[str]:

@@ -65,6 +65,12 @@ def _auth_notice(config: Config) -> str:
     is_flag=True,
     help="Do not log one line per API request (job state changes are still logged).",
 )
+@click.option(
+    "--reports-from-anywhere",
+    is_flag=True,
+    help="Serve the run reports (/localbatch/reports/JOB_ID, unsigned) to every client, "
+    "not only to this machine's.",
+)
 @config_options
 def serve_command(
     host: str,
@@ -74,6 +80,7 @@ def serve_command(
     runtime_choice: str,
     max_parallel: int | None,
     no_request_log: bool,
+    reports_from_anywhere: bool,
     config: Config,
 ) -> None:
     """Answer the BatchCompute API (official SDK and `bcs` CLI) and run the jobs it gets.
@@ -101,6 +108,7 @@ def serve_command(
             port=port,
             oss_port=None if no_oss_endpoint else oss_port,
             max_parallel=max_parallel,
+            reports_from_anywhere=reports_from_anywhere,
         )
     except ServerRunning as exc:
         fail(str(exc), EXIT_USAGE)
@@ -116,6 +124,8 @@ def serve_command(
     if stack.oss_address:
         click.echo(f"OSS endpoint: http://{stack.oss_address} (root {config.oss.root})", err=True)
     click.echo(_auth_notice(config), err=True)
+    who = "every client (unsigned)" if reports_from_anywhere else "this machine only"
+    click.echo(f"run reports: {stack.url}/localbatch/reports/<job-id> ({who})", err=True)
     if host not in LOOPBACK:
         click.echo(f"warning: listening on {host}: reachable from other machines", err=True)
     click.echo("ready (Ctrl-C to stop)", err=True)

@@ -31,6 +31,7 @@ SUBJECT_PAGES = {
     "jobs": ("job commands", "docs/service.md#job-commands"),
     "status": ("job commands", "docs/service.md#job-commands"),
     "logs": ("job commands", "docs/service.md#job-commands"),
+    "report": ("run reports", "docs/reports.md"),
     "stop": ("job commands", "docs/service.md#job-commands"),
     "start": ("job commands", "docs/service.md#job-commands"),
     "delete": ("job commands", "docs/service.md#job-commands"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -191,6 +192,8 @@ def finish_storage(
     except Exception as exc:
         failure = failure_outcome(exc)
         if outcome is not None and outcome.succeeded:
-            return AttemptOutcome(outcome.exit_code, failure.error_code, failure.error_message)
+            return replace(
+                outcome, error_code=failure.error_code, error_message=failure.error_message
+            )
         detail["storage_error"] = f"{failure.error_code}: {failure.error_message}"
     return outcome

@@ -306,6 +306,7 @@ class Scheduler:
             exit_code=outcome.exit_code,
             error_code=outcome.error_code,
             error_message=outcome.error_message,
+            usage=outcome.usage,
         )
         inst.attempts[-1] = _with_worker_detail(finished, detail or EventDetail())
         self._after_attempt(job, task, inst, outcome, now)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TypedDict, cast
 
 from localbatch.states import State
+from localbatch.usage import ResourceUsage
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,19 @@ def event_name(category: str, state: State) -> str:
     return f"On{category}{state.value}"
 
 
+class UsageDetail(TypedDict):
+    """An attempt's `ResourceUsage` as events list it."""
+
+    source: str
+    peak_memory_bytes: int | None
+    cpu_seconds: float | None
+    oom_killed: bool | None
+    throttled_seconds: float | None
+    memory_limit_bytes: int | None
+    cpu_limit_cores: float | None
+    note: str
+
+
 class AttemptDetail(TypedDict):
     """One attempt of an instance as instance events list them (`attempts`): the fields of
     `AttemptSnapshot` (`AttemptSnapshot.as_detail`)."""
@@ -55,6 +69,8 @@ class AttemptDetail(TypedDict):
     ref: str
     stdout_offset: int | None
     stderr_offset: int | None
+    #: `ResourceUsage`'s fields once it ended; None before, or when it never started.
+    usage: UsageDetail | None
     launch_time: float | None
     capacity_wait_start: float | None
 
@@ -149,6 +165,8 @@ class AttemptSnapshot:
     #: attempt appends to; None when not known (it never started, or an older record).
     stdout_offset: int | None = None
     stderr_offset: int | None = None
+    #: What it used, as its runtime measured it; None until it ended (or never started).
+    usage: ResourceUsage | None = None
     #: When localbatch began preparing it (its capacity held from then on).
     launch_time: float | None = None
     #: When it became ready but was held back for capacity (until `launch_time`); None when

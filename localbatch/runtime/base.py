@@ -8,15 +8,20 @@ written once. A program that fails is a recorded `AttemptOutcome`, not an except
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from localbatch.runtime.usage import MeasuresUsage, UsageProbe, sample_until
 from localbatch.storage.needs import WORKDIR as WORKDIR
 from localbatch.storage.needs import Need, NeedKind
+from localbatch.usage import ResourceUsage, not_measured
+
+log = logging.getLogger(__name__)
 
 #: PATH in Docker mode as the service documents it (no /usr/local/bin): the default image
 #: bakes it in and the engine sets it for every instance.
@@ -107,6 +112,8 @@ class AttemptOutcome:
     exit_code: int | None
     error_code: str = ""
     error_message: str = ""
+    #: What the attempt used, as its runtime measured it; None when it never started.
+    usage: ResourceUsage | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -218,7 +225,9 @@ def run_attempt(
     """Run one attempt to its end: enforce `timeout`, honour `cancel`, always release.
 
     On timeout or cancel the program gets SIGTERM and `grace` seconds before it is killed;
-    `kill` set (now or during those seconds) kills it at once.
+    `kill` set (now or during those seconds) kills it at once. While it runs, the runtime's
+    usage probe (if it has one) is sampled; its figures go into the outcome, read before
+    the runtime releases the attempt.
     """
     started = runtime.start(spec)
     if isinstance(started, AttemptOutcome):
@@ -227,6 +236,8 @@ def run_attempt(
     deadline = time.monotonic() + timeout
     outcome: AttemptOutcome | None = None
     stopping = _Stopping(runtime, handle, grace, poll, kill)
+    probe = _probe(runtime, handle, spec)
+    tick = sample_until(probe, time.monotonic) if probe is not None else None
     try:
         if on_started is not None:
             on_started(handle)
@@ -241,7 +252,9 @@ def run_attempt(
                     message = f"The instance did not end within its Timeout of {timeout:g} s."
                     outcome = stopping.stop(TIMED_OUT, message)
                 break
-            outcome = runtime.wait(handle, min(poll, remaining))
+            next_sample = tick() if tick is not None else poll
+            outcome = runtime.wait(handle, min(poll, remaining, max(next_sample, 0.01)))
+        outcome = replace(outcome, usage=_finish(runtime, probe, outcome))
     finally:
         runtime.release(handle, keep=spec.keep_on_failure and not (outcome and outcome.succeeded))
     return outcome
@@ -283,3 +296,26 @@ class _Stopping:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.runtime.wait(self.handle, min(self.poll, remaining)):
                 return
+
+
+def _probe(runtime: Runtime, handle: AttemptHandle, spec: AttemptSpec) -> UsageProbe | None:
+    """The runtime's probe on the attempt; None when it has none or cannot make one (the
+    attempt runs on, its usage recorded as not measured)."""
+    if not isinstance(runtime, MeasuresUsage):
+        return None
+    try:
+        return runtime.usage_probe(handle, spec.memory_bytes, spec.cpu_cores)
+    except Exception:
+        log.exception("no usage probe on attempt %s of %s", spec.attempt, spec.task_name)
+        return None
+
+
+def _finish(runtime: Runtime, probe: UsageProbe | None, outcome: AttemptOutcome) -> ResourceUsage:
+    """The attempt's figures; a probe that fails never fails the attempt."""
+    if probe is None:
+        return not_measured(f"the {runtime.name} runtime does not measure resource use")
+    try:
+        return probe.finish(oom_killed=outcome.error_code == OUT_OF_MEMORY)
+    except Exception as exc:
+        log.exception("reading the usage of an attempt failed")
+        return not_measured(f"reading the attempt's resource use failed: {exc}")

@@ -45,10 +45,19 @@ from localbatch.runtime.base import (
     attempt_labels,
     file_size,
 )
+from localbatch.runtime.cgroups import CgroupDirs, process_dirs
 from localbatch.runtime.docker_programs import executables_in_image
 from localbatch.runtime.engine_unreachable import unreachable_message
 from localbatch.runtime.image_supply import ChecksBroughtImages, EngineSupply, ImageProblem
 from localbatch.runtime.images import how_to_get, image_present
+from localbatch.runtime.usage import (
+    CGROUP_INTERVAL,
+    ENDED_TOO_SOON,
+    CgroupProbe,
+    ProcessTreeProbe,
+    Unmeasured,
+    UsageProbe,
+)
 
 LABEL_OWNER_PID = "localbatch.owner-pid"
 #: The owner's process start time, so a recycled pid is not mistaken for a live owner.
@@ -74,6 +83,12 @@ SIGKILL_EXIT = 137
 #: What the Engine's attach answers: (stdout chunk, stderr chunk) pairs.
 _Stream = Iterator[tuple[bytes | None, bytes | None]]
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+#: What a container's figures leave out: Docker removes its cgroup the moment it exits.
+LAST_READING_NOTE = (
+    "Docker removes a container's cgroup as it exits: the figures are its last reading, "
+    "at most {interval:g} s before the end (the memory peak is the kernel's high-water mark "
+    "up to then)"
+)
 
 
 @dataclass(eq=False)
@@ -84,6 +99,10 @@ class DockerHandle:
     done: threading.Event = field(default_factory=threading.Event)
     outcome: AttemptOutcome | None = None
     watcher: threading.Thread | None = None
+    #: The container's main process on this host (0: not known, or it already ended) and
+    #: its cgroups, found as it starts: they go away the moment it exits.
+    pid: int = 0
+    cgroup: CgroupDirs | None = None
 
 
 #: Whether a dead owner's container must be kept: (its state dir label, its job id) -> keep.
@@ -106,6 +125,14 @@ def _owner_alive(labels: dict[str, str]) -> bool:
         started = float(labels.get(LABEL_OWNER_STARTED, "0"))
         return bool(abs(process.create_time() - started) < 1.0)
     except (ValueError, psutil.Error):
+        return False
+
+
+def _runs_here(pid: int, container_id: str) -> bool:
+    """Whether `pid` of this host is the container's (an engine elsewhere has its own pids)."""
+    try:
+        return container_id in Path(f"/proc/{pid}/cgroup").read_text()
+    except OSError:
         return False
 
 
@@ -291,6 +318,7 @@ class DockerRuntime:
             return started
         container_id, stream = started
         handle = DockerHandle(ref=container_id)
+        self._find_cgroup(handle)
         handle.watcher = threading.Thread(
             target=self._watch,
             args=(handle, stream, output),
@@ -370,6 +398,33 @@ class DockerRuntime:
         assert isinstance(handle, DockerHandle)
         handle.done.wait(timeout)
         return handle.outcome if handle.done.is_set() else None
+
+    def _find_cgroup(self, handle: DockerHandle) -> None:
+        """The container's process and cgroups, when the engine runs on this host (a
+        container is started when this is asked; one that already ended has none)."""
+        try:
+            handle.pid = int(self.client.api.inspect_container(handle.ref)["State"]["Pid"] or 0)
+        except (*ENGINE_ERRORS, KeyError, ValueError):
+            return
+        cgroup = process_dirs(handle.pid) if handle.pid else None
+        if cgroup is not None and all(handle.ref in str(d) for d in cgroup.dirs.values()):
+            handle.cgroup = cgroup
+
+    def usage_probe(self, handle: object, memory_limit: int, cpu_cores: float) -> UsageProbe:
+        """The container's own cgroup when the engine runs on this host; its process tree
+        where its cgroup is not visible; nothing (said so) for an engine elsewhere."""
+        assert isinstance(handle, DockerHandle)
+        if handle.cgroup is not None:
+            note = LAST_READING_NOTE.format(interval=CGROUP_INTERVAL)
+            return CgroupProbe(handle.cgroup, memory_limit, cpu_cores, False, note)
+        if handle.pid and _runs_here(handle.pid, handle.ref):
+            return ProcessTreeProbe(handle.pid, memory_limit, cpu_cores, "no CPU quota counter")
+        if not handle.pid and engine_address().startswith("unix://"):
+            return Unmeasured(ENDED_TOO_SOON)
+        return Unmeasured(
+            f"the container's cgroup and processes are not visible from this host "
+            f"(Docker engine at {engine_address()})"
+        )
 
     def stop(self, handle: AttemptHandle, grace: float) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds (Docker's own stop; blocks until ended)."""

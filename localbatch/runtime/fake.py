@@ -14,8 +14,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from localbatch.runtime.base import WORKDIR, AttemptHandle, AttemptOutcome, AttemptSpec
+from localbatch.runtime.usage import UsageProbe
+from localbatch.usage import ResourceUsage, not_measured
 
 #: The exit status of a program killed by SIGTERM, as shells report it.
 SIGTERM_EXIT = 143
@@ -38,10 +41,14 @@ class FakeStep:
     fails_to_start: bool = False
     #: Ignores SIGTERM (`terminate`): only a kill (`stop`, after its grace) ends it.
     ignores_term: bool = False
-    #: Written to the attempt's stdout file, as a program would.
+    #: Written to the attempt's stdout and stderr files, as a program would.
     stdout: str = ""
+    stderr: str = ""
     #: Files the "program" writes: path as the program sees it -> content.
     writes: Mapping[str, str] = field(default_factory=dict)
+    #: What the attempt reports it used (`ResourceUsage`'s fields, source "fake"); None:
+    #: not measured, as nothing runs.
+    usage: Mapping[str, Any] | None = None
 
     @property
     def outcome(self) -> AttemptOutcome:
@@ -65,6 +72,30 @@ def host_path(spec: AttemptSpec, target: str) -> Path:
         if target == prefix or target.startswith(prefix + "/"):
             return outside / target[len(prefix) :].lstrip("/")
     raise ValueError(f"{target} is not inside the work directory or a bind of the attempt")
+
+
+@dataclass
+class ScriptedUsage:
+    """The usage probe of a fake attempt: what its step says, or "not measured"."""
+
+    step: FakeStep
+    memory_limit: int
+    cpu_cores: float
+    interval: float = 3600.0
+
+    def sample(self) -> None:
+        """Nothing runs: nothing to read."""
+
+    def finish(self, oom_killed: bool) -> ResourceUsage:
+        if self.step.usage is None:
+            return not_measured("the fake runtime runs nothing")
+        fields: dict[str, Any] = {
+            "source": "fake",
+            "memory_limit_bytes": self.memory_limit or None,
+            "cpu_limit_cores": self.cpu_cores,
+            **self.step.usage,
+        }
+        return ResourceUsage(**fields)
 
 
 def _own(handle: AttemptHandle) -> FakeHandle:
@@ -126,9 +157,10 @@ class FakeRuntime:
             self.running[handle.ref] = handle
             self.max_running = max(self.max_running, len(self.running))
             self._lock.notify_all()
-        if step.stdout and spec.stdout_path != Path("/dev/null"):
-            with spec.stdout_path.open("a") as out:
-                out.write(step.stdout)
+        for text, path in ((step.stdout, spec.stdout_path), (step.stderr, spec.stderr_path)):
+            if text and path != Path("/dev/null"):
+                with path.open("a") as out:
+                    out.write(text)
         for target, content in step.writes.items():
             host = host_path(spec, target)
             host.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +193,11 @@ class FakeRuntime:
             self.terminated.append(handle.ref)
         if not fake.step.ignores_term:
             fake.stopped.set()
+
+    def usage_probe(self, handle: object, memory_limit: int, cpu_cores: float) -> UsageProbe:
+        """The step's scripted usage (not measured unless the step says)."""
+        assert isinstance(handle, FakeHandle)
+        return ScriptedUsage(handle.step, memory_limit, cpu_cores)
 
     def stop(self, handle: AttemptHandle, grace: float) -> None:
         fake = _own(handle)

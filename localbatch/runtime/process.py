@@ -13,7 +13,9 @@ explicitly) programs see the host's system files and images are not used.
 
 bwrap holds the program (through `--block-fd`) until it is inside its limits: memory from
 `sandbox_memory` (a cgroup when the host allows one, else RLIMIT_AS), CPU from
-`sandbox_cpu` (pinned to as many cores as the instance type has).
+`sandbox_cpu` (a CFS quota in a cgroup where the host allows one, else pinned to as many
+cores as the instance type has). What it uses is read from those cgroups (`usage_probe`),
+or from its process tree with psutil where it has none.
 `--die-with-parent` ties the sandbox to the thread that started it: the engine starts and
 waits for an attempt from the same worker thread, which outlives the attempt; `start`
 answers once the tie holds (`sandbox_lifetime`).
@@ -50,11 +52,25 @@ from localbatch.runtime.base import (
     Bind,
     RuntimeUnavailable,
 )
+from localbatch.runtime.cgroups import CPU, CPUACCT, MEMORY, CgroupDirs
 from localbatch.runtime.image_supply import ChecksRootfs, ImageProblem, RootfsSupply
 from localbatch.runtime.rootfs import AttemptRoot, AttemptRoots
-from localbatch.runtime.sandbox_cpu import CoreAllocator
+from localbatch.runtime.sandbox_cpu import (
+    CgroupCpu,
+    CoreAllocator,
+    CpuScope,
+    detect_cpu_quota,
+    v2_cpu_delegated,
+    write_v2_quota,
+)
 from localbatch.runtime.sandbox_lifetime import wait_until_tied
-from localbatch.runtime.sandbox_memory import MemoryLimiter, MemoryScope, detect_memory_limiter
+from localbatch.runtime.sandbox_memory import (
+    CgroupMemory,
+    MemoryLimiter,
+    MemoryScope,
+    detect_memory_limiter,
+)
+from localbatch.runtime.usage import CgroupProbe, ProcessTreeProbe, UsageProbe
 
 INSTALL_HINT = (
     "the process runtime needs bubblewrap (bwrap), which is not installed: "
@@ -121,6 +137,8 @@ class ProcessHandle:
     stderr_offset: int
     #: The host CPUs it is pinned to; None when it may use all of them.
     cores: frozenset[int] | None = None
+    #: Its CPU quota's cgroups (cgroup v1); None without a v1 quota.
+    cpu_scope: CpuScope | None = None
     pidfd: int | None = None
     #: The attempt's image root (None: the host's files), released with the attempt.
     root: AttemptRoot | None = None
@@ -170,6 +188,8 @@ class ProcessRuntime:
         #: else to the image supply's directory on disk.
         self.roots = AttemptRoots(layers_dir or images.attempts_dir) if images is not None else None
         self.uses_images = images is not None
+        #: The v1 CPU quota, detected on first use; False once found unavailable.
+        self.cpu_quota: CgroupCpu | bool | None = None
 
     def check(self) -> None:
         """Raise RuntimeUnavailable unless bwrap exists and can create a sandbox here."""
@@ -187,6 +207,9 @@ class ProcessRuntime:
                 "or run as root"
             )
         self._limiter().remove_stale()
+        quota = self._quota()
+        if quota is not None:
+            quota.remove_stale()
         if self.roots is not None:
             self.roots.clean_stale()
 
@@ -204,10 +227,13 @@ class ProcessRuntime:
             if self.roots is not None
             else 'programs see this host\'s files, not their image ([sandbox] files = "host")'
         )
-        return (
-            f"{self.version()}; memory limits via {limiter}; CPU via {self.cpus.description}; "
-            f"{files}"
-        )
+        return f"{self.version()}; memory limits via {limiter}; CPU via {self._cpu_way()}; {files}"
+
+    def _cpu_way(self) -> str:
+        if self._v2_quota():
+            return "cgroup v2 CPU quota"
+        quota = self._quota()
+        return quota.description if quota is not None else self.cpus.description
 
     def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
         """Why the image of an attempt could not be had (None with the host's files, or when
@@ -242,6 +268,32 @@ class ProcessRuntime:
             self.memory = detect_memory_limiter()
         return self.memory
 
+    def _quota(self) -> CgroupCpu | None:
+        """The v1 CPU quota, detected on first use (None where the host has none)."""
+        if self.cpu_quota is None:
+            try:
+                mount_text = Path("/proc/self/mounts").read_text()
+                own = Path("/proc/self/cgroup").read_text()
+            except OSError:
+                mount_text = own = ""
+            self.cpu_quota = detect_cpu_quota(mount_text, own) or False
+        return self.cpu_quota if isinstance(self.cpu_quota, CgroupCpu) else None
+
+    def _v2_quota(self) -> bool:
+        """Whether quotas go into the attempt's cgroup v2 memory directory."""
+        limiter = self._limiter()
+        return (
+            isinstance(limiter, CgroupMemory)
+            and limiter.files.version == 2
+            and v2_cpu_delegated(limiter.base)
+        )
+
+    def _quota_applies(self, spec: AttemptSpec) -> bool:
+        """A CPU quota replaces pinning when the host has one (and a limit is asked)."""
+        if spec.cpu_cores <= 0:
+            return False
+        return self._quota() is not None or (bool(spec.memory_bytes) and self._v2_quota())
+
     def start(self, spec: AttemptSpec) -> ProcessHandle | AttemptOutcome:
         """Start bwrap, put the held sandbox into its limits, then let the program run."""
         if self.bwrap is None:
@@ -257,8 +309,9 @@ class ProcessRuntime:
         if root is not None:  # the image's variables under the attempt's, and its
             image = root.image  # entrypoint before the argv, as in Docker
             spec = replace(spec, env={**image.env, **spec.env}, argv=image.entrypoint + spec.argv)
-        cores = self.cpus.take(spec.cpu_cores)
-        hold = bool(spec.memory_bytes) or cores is not None
+        quota = self._quota_applies(spec)
+        cores = None if quota else self.cpus.take(spec.cpu_cores)
+        hold = bool(spec.memory_bytes) or cores is not None or quota
         launched = self._launch(self.bwrap, spec, hold, root)
         if isinstance(launched, AttemptOutcome):
             self.cpus.give_back(cores)
@@ -266,11 +319,14 @@ class ProcessRuntime:
                 root.release(keep=False)
             return launched
         popen, child_pid, release_fd, stderr_offset = launched
-        scope = None
+        scope: MemoryScope | None = None
+        cpu_scope: CpuScope | None = None
         if release_fd >= 0:
             try:
                 if child_pid is not None:  # None: bwrap failed before making the sandbox
-                    scope = self._confine(spec, child_pid, cores)
+                    scope, cpu_scope = self._confine(spec, child_pid, cores, quota)
+            except ProcessLookupError:
+                pass  # the sandbox is gone before its program ran: bwrap's exit says why
             except OSError as exc:
                 popen.kill()
                 popen.wait()
@@ -286,7 +342,15 @@ class ProcessRuntime:
         if child_pid is not None:
             wait_until_tied(child_pid)  # else a runner killed now would leave it running
         handle = ProcessHandle(
-            str(popen.pid), popen, spec, child_pid, scope, stderr_offset, cores=cores, root=root
+            str(popen.pid),
+            popen,
+            spec,
+            child_pid,
+            scope,
+            stderr_offset,
+            cores=cores,
+            cpu_scope=cpu_scope,
+            root=root,
         )
         with contextlib.suppress(OSError, AttributeError):
             handle.pidfd = os.pidfd_open(popen.pid)
@@ -345,11 +409,30 @@ class ProcessRuntime:
         return popen, _read_child_pid(info_read), release_fd, stderr_offset
 
     def _confine(
-        self, spec: AttemptSpec, child_pid: int, cores: frozenset[int] | None
-    ) -> MemoryScope | None:
-        """Apply the memory limit and CPU pinning to the held sandbox (before it runs)."""
+        self, spec: AttemptSpec, child_pid: int, cores: frozenset[int] | None, quota: bool
+    ) -> tuple[MemoryScope | None, CpuScope | None]:
+        """Apply the memory limit and the CPU quota or pinning to the held sandbox (before
+        it runs); a limit that cannot be applied undoes the others (OSError)."""
         if cores is not None:
             self.cpus.pin(child_pid, cores)
+        scope = self._memory_scope(spec, child_pid)
+        cpu_scope = None
+        try:
+            v1_quota = self._quota()
+            if quota and v1_quota is not None:
+                cpu_scope = v1_quota.create(spec.cpu_cores)
+                v1_quota.enter(cpu_scope, child_pid)
+            elif quota and scope is not None and scope.cgroup is not None:
+                write_v2_quota(scope.cgroup, spec.cpu_cores)
+        except OSError:
+            if cpu_scope is not None and v1_quota is not None:
+                v1_quota.remove(cpu_scope)
+            if scope is not None:
+                self._limiter().remove(scope)
+            raise
+        return scope, cpu_scope
+
+    def _memory_scope(self, spec: AttemptSpec, child_pid: int) -> MemoryScope | None:
         if not spec.memory_bytes:
             return None
         limiter = self._limiter()
@@ -360,6 +443,29 @@ class ProcessRuntime:
             limiter.remove(scope)
             raise
         return scope
+
+    def usage_probe(self, handle: object, memory_limit: int, cpu_cores: float) -> UsageProbe:
+        """The sandbox's own cgroups, which stay until `release` (so the end is read
+        exactly); its process tree with psutil where it has none."""
+        assert isinstance(handle, ProcessHandle)
+        root = handle.child_pid or handle.popen.pid
+        pinned = "CPU limited by pinning to whole cores, which counts no throttling"
+        memory = handle.scope.cgroup if handle.scope is not None else None
+        if memory is None:
+            return ProcessTreeProbe(root, memory_limit, cpu_cores, pinned)
+        limiter = self._limiter()
+        assert isinstance(limiter, CgroupMemory)
+        version = limiter.files.version
+        dirs = {MEMORY: memory}
+        if version == 2:
+            dirs.update({CPU: memory, CPUACCT: memory})
+        elif handle.cpu_scope is not None:
+            dirs.update(handle.cpu_scope.dirs)
+        probe = CgroupProbe(CgroupDirs(version, dirs), memory_limit, cpu_cores, True)
+        if CPUACCT not in dirs:
+            probe.tree = ProcessTreeProbe(root, memory_limit, cpu_cores)
+            probe.note = f"CPU time measured over the process tree with psutil; {pinned}"
+        return probe
 
     def _ended(self, handle: ProcessHandle, timeout: float | None) -> bool:
         """Whether bwrap has exited, waiting up to `timeout` seconds without polling loops."""
@@ -448,6 +554,10 @@ class ProcessRuntime:
         if handle.scope is not None:
             self._limiter().remove(handle.scope)
             handle.scope = None
+        quota = self._quota()
+        if handle.cpu_scope is not None and quota is not None:
+            quota.remove(handle.cpu_scope)
+            handle.cpu_scope = None
         self.cpus.give_back(handle.cores)
         handle.cores = None
         if handle.root is not None:

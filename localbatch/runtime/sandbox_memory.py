@@ -60,12 +60,11 @@ class CgroupMemory:
     def __init__(self, base: Path, files: CgroupFiles) -> None:
         self.base = base
         self.files = files
-        self._lock = threading.Lock()
-        self._pending: queue.Queue[Path] | None = None
+        self.remover = CgroupRemover()
         self.description = f"cgroup v{files.version} memory controller"
 
     def create(self, limit: int) -> MemoryScope:
-        directory = self.base / f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        directory = self.base / new_cgroup_name()
         directory.mkdir()
         try:
             (directory / self.files.limit).write_text(str(limit))
@@ -95,14 +94,33 @@ class CgroupMemory:
 
     def remove(self, scope: MemoryScope) -> None:
         """Remove the cgroup now if the kernel lets it go, else soon (without waiting)."""
-        if scope.cgroup is None:
-            return
+        if scope.cgroup is not None:
+            self.remover.remove(scope.cgroup)
+
+    def remove_stale(self) -> list[Path]:
+        """Remove the cgroups that localbatch processes which no longer run left behind."""
+        return remove_stale(self.base)
+
+    def wait_removed(self) -> None:
+        """Block until every cgroup handed to the reaper is gone (or given up on)."""
+        self.remover.wait_removed()
+
+
+class CgroupRemover:
+    """Removes attempt cgroups: now when the kernel lets them go, else from a reaper thread
+    (a cgroup whose last process was just killed stays busy for a moment)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: queue.Queue[Path] | None = None
+
+    def remove(self, directory: Path) -> None:
         try:
-            scope.cgroup.rmdir()
+            directory.rmdir()
         except FileNotFoundError:
             return
         except OSError:
-            self._reaper().put(scope.cgroup)
+            self._reaper().put(directory)
 
     def _reaper(self) -> queue.Queue[Path]:
         with self._lock:
@@ -113,23 +131,29 @@ class CgroupMemory:
                 ).start()
             return self._pending
 
-    def remove_stale(self) -> list[Path]:
-        """Remove the cgroups that localbatch processes which no longer run left behind."""
-        removed = []
-        for directory in self.base.glob(f"{PREFIX}*"):
-            owner = directory.name.removeprefix(PREFIX).partition("-")[0]
-            if owner.isdigit() and not _pid_alive(int(owner)):
-                try:
-                    directory.rmdir()
-                except OSError:
-                    continue
-                removed.append(directory)
-        return removed
-
     def wait_removed(self) -> None:
         """Block until every cgroup handed to the reaper is gone (or given up on)."""
         if self._pending is not None:
             self._pending.join()
+
+
+def new_cgroup_name() -> str:
+    """<PREFIX><this process's pid>-<random>: `remove_stale` tells whose it was."""
+    return f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def remove_stale(base: Path) -> list[Path]:
+    """Remove the attempt cgroups under `base` whose localbatch process no longer runs."""
+    removed = []
+    for directory in base.glob(f"{PREFIX}*"):
+        owner = directory.name.removeprefix(PREFIX).partition("-")[0]
+        if owner.isdigit() and not _pid_alive(int(owner)):
+            try:
+                directory.rmdir()
+            except OSError:
+                continue
+            removed.append(directory)
+    return removed
 
 
 def _pid_alive(pid: int) -> bool:

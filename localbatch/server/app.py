@@ -30,6 +30,8 @@ from localbatch.server.query import (
     list_query,
     plain_number,
 )
+from localbatch.server.reports import PREFIX as REPORTS_PREFIX
+from localbatch.server.reports import is_report_path, job_report
 from localbatch.server.signature import API_VERSION, check_request
 from localbatch.spec.errors import ApiError, internal_error, not_found
 from localbatch.spec.load import parse_body
@@ -43,6 +45,8 @@ request_log = logging.getLogger("localbatch.server.requests")
 T = TypeVar("T")
 
 SERVICE_KEY = web.AppKey("service", JobService)
+#: Whether run reports are served to clients on other machines too (`server.reports`).
+REPORTS_ANYWHERE_KEY = web.AppKey("reports_from_anywhere", bool)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -67,8 +71,11 @@ _INTERNAL_ERROR_BODY = json.dumps(internal_error().to_body()).encode()
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id on every answer; the header, version and signature checks; errors as
-    service bodies; one INFO line per request. Whatever happens below, the answer is a
-    JSON body."""
+    service bodies; one INFO line per request. Whatever happens below, the API's answer is
+    a JSON body. The run reports are no part of the API: neither signed nor shaped
+    (`server.reports`)."""
+    if is_report_path(request.path):
+        return await handler(request)
     request_id = new_request_id()
     started = time.monotonic()
     error: ApiError | None = None
@@ -352,9 +359,14 @@ async def get_cluster(request: web.Request) -> web.Response:
     return json_response(shapes.cluster(definition))
 
 
-def make_app(service: JobService) -> web.Application:
+async def get_report(request: web.Request) -> web.Response:
+    return await job_report(request, _service(request), request.app[REPORTS_ANYWHERE_KEY])
+
+
+def make_app(service: JobService, *, reports_from_anywhere: bool = False) -> web.Application:
     app = web.Application(middlewares=[api_middleware], client_max_size=8 * 1024**2)
     app[SERVICE_KEY] = service
+    app[REPORTS_ANYWHERE_KEY] = reports_from_anywhere
     app.add_routes(
         [
             web.post("/jobs", create_job),
@@ -375,6 +387,7 @@ def make_app(service: JobService) -> web.Application:
             web.get("/images/{id}", get_image, allow_head=False),
             web.get("/clusters", list_clusters, allow_head=False),
             web.get("/clusters/{id}", get_cluster, allow_head=False),
+            web.get(REPORTS_PREFIX + "{job_id}", get_report, allow_head=False),
         ]
     )
     return app

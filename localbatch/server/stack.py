@@ -86,6 +86,7 @@ def start_stack(
     oss_port: int | None = DEFAULT_OSS_PORT,
     max_parallel: int | None = None,
     sweep_interval: float = SWEEP_INTERVAL,
+    reports_from_anywhere: bool = False,
 ) -> ServiceStack:
     """Recover orphaned jobs, then answer the API on host:port (OSError if taken).
 
@@ -103,7 +104,12 @@ def start_stack(
         recovery.start(sweep_interval)
         local.closers.append(recovery.close)
         # The API refuses any Content-Encoding (server/headers.py): nothing is inflated first.
-        api = ServerThread(make_app(local.service), host, port, auto_decompress=False)
+        api = ServerThread(
+            make_app(local.service, reports_from_anywhere=reports_from_anywhere),
+            host,
+            port,
+            auto_decompress=False,
+        )
         api.start()
         local.closers.append(api.stop)
         info = ServerInfo(url=api.url, runner=local.service.runner, oss_address=local.oss_address)

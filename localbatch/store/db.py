@@ -28,7 +28,7 @@ from localbatch.events.codec import event_json
 from localbatch.spec.model import Job
 from localbatch.states import State
 from localbatch.store import instance_rows
-from localbatch.store.migrations import migrate
+from localbatch.store.migrations import USAGE_COLUMNS, migrate
 from localbatch.store.records import (
     AttemptRecord,
     Counts,
@@ -40,8 +40,12 @@ from localbatch.store.records import (
 )
 from localbatch.store.schema import SCHEMA
 from localbatch.unwritable import StoreUnwritable, unwritable
+from localbatch.usage import ResourceUsage
 
 DB_NAME = "localbatch.db"
+#: Attempt columns an event that does not know them (None) leaves as they are: what the
+#: attempt used, when it was launched and since when it waited for capacity.
+KEPT_ATTEMPT_COLUMNS = (*USAGE_COLUMNS, "launch_time", "capacity_wait_start")
 #: How long a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -356,9 +360,9 @@ class Store:
         conn.execute(
             "INSERT INTO attempts (job_id, task_name, instance_id, run, attempt, state,"
             " start_time, end_time, exit_code, error_code, error_message, ref,"
-            " stdout_offset, stderr_offset, launch_time, capacity_wait_start)"
-            " VALUES (?, ?, ?, (SELECT run FROM jobs WHERE id = ?),"
-            " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f" stdout_offset, stderr_offset, {', '.join(KEPT_ATTEMPT_COLUMNS)})"
+            " VALUES (?, ?, ?, (SELECT run FROM jobs WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            f" {', '.join('?' * len(KEPT_ATTEMPT_COLUMNS))})"
             " ON CONFLICT (job_id, task_name, instance_id, run, attempt) DO UPDATE SET"
             " state = excluded.state,"
             " start_time = COALESCE(excluded.start_time, attempts.start_time),"
@@ -367,9 +371,10 @@ class Store:
             " ref = CASE WHEN excluded.ref = '' THEN attempts.ref ELSE excluded.ref END,"
             " stdout_offset = COALESCE(excluded.stdout_offset, attempts.stdout_offset),"
             " stderr_offset = COALESCE(excluded.stderr_offset, attempts.stderr_offset),"
-            " launch_time = COALESCE(excluded.launch_time, attempts.launch_time),"
-            " capacity_wait_start ="
-            " COALESCE(excluded.capacity_wait_start, attempts.capacity_wait_start)",
+            + ",".join(
+                f" {name} = COALESCE(excluded.{name}, attempts.{name})"
+                for name in KEPT_ATTEMPT_COLUMNS
+            ),
             (
                 *key,
                 event.job_id,
@@ -383,6 +388,7 @@ class Store:
                 attempt.ref,
                 attempt.stdout_offset,
                 attempt.stderr_offset,
+                *usage_row(attempt.usage),
                 attempt.launch_time,
                 attempt.capacity_wait_start,
             ),
@@ -562,7 +568,18 @@ class Store:
             " ORDER BY run, attempt",
             (job_id, task_name, instance_id),
         )
-        return [_from_row(AttemptRecord, row, state=State(row["state"])) for row in rows]
+        return [_attempt(row) for row in rows]
+
+    def job_attempts(self, job_id: str) -> list[AttemptRecord]:
+        """Every attempt of the job, of every run, by task order, instance, run, attempt
+        (one query: what a report of a thousand instances reads)."""
+        rows = self._conn().execute(
+            "SELECT a.* FROM attempts a LEFT JOIN tasks t"
+            " ON t.job_id = a.job_id AND t.name = a.task_name"
+            " WHERE a.job_id = ? ORDER BY t.pos, a.instance_id, a.run, a.attempt",
+            (job_id,),
+        )
+        return [_attempt(row) for row in rows]
 
     def events(self, job_id: str, *, after: int = 0) -> list[EventRecord]:
         """The job's recorded events in order, those after position `after` only."""
@@ -589,6 +606,43 @@ class Store:
 
 
 R = TypeVar("R")
+
+
+def usage_row(usage: ResourceUsage | None) -> tuple[Any, ...]:
+    """An attempt's usage as the values of USAGE_COLUMNS (all None when not known yet)."""
+    if usage is None:
+        return (None,) * len(USAGE_COLUMNS)
+    oom = None if usage.oom_killed is None else int(usage.oom_killed)
+    return (
+        usage.source,
+        usage.peak_memory_bytes,
+        usage.cpu_seconds,
+        oom,
+        usage.throttled_seconds,
+        usage.memory_limit_bytes,
+        usage.cpu_limit_cores,
+        usage.note,
+    )
+
+
+def _usage(row: sqlite3.Row) -> ResourceUsage | None:
+    if row["usage_source"] is None:
+        return None
+    oom = row["oom_killed"]
+    return ResourceUsage(
+        source=row["usage_source"],
+        peak_memory_bytes=row["peak_memory_bytes"],
+        cpu_seconds=row["cpu_seconds"],
+        oom_killed=None if oom is None else bool(oom),
+        throttled_seconds=row["throttled_seconds"],
+        memory_limit_bytes=row["memory_limit_bytes"],
+        cpu_limit_cores=row["cpu_limit_cores"],
+        note=row["usage_note"] or "",
+    )
+
+
+def _attempt(row: sqlite3.Row) -> AttemptRecord:
+    return _from_row(AttemptRecord, row, state=State(row["state"]), usage=_usage(row))
 
 
 def _from_row(cls: type[R], row: sqlite3.Row, **computed: Any) -> R:

@@ -16,7 +16,10 @@ write transaction, so two processes opening an old store at once upgrade it once
 2. Instances recorded lazily (`instance_rows`): a task knows its instance count and the
    state of those without a row. Before it every instance had a row: a task's count is its
    number of rows, and none is without one.
-3. When each attempt was launched and since when it waited for capacity: two columns,
+3. What each attempt used (peak memory, CPU seconds, OOM kill, time throttled, the limits
+   it ran with, where the figures come from): new columns, empty for the attempts recorded
+   before, which the report shows as not measured.
+4. When each attempt was launched and since when it waited for capacity: two columns,
    unknown (NULL) for the attempts recorded before.
 """
 
@@ -30,7 +33,18 @@ from typing import Any
 from localbatch.states import State
 
 #: The `user_version` of a store that has had every upgrade below.
-CURRENT_VERSION = 3
+CURRENT_VERSION = 4
+#: The columns of an attempt's resource use (`ResourceUsage`), added by upgrade 3.
+USAGE_COLUMNS = {
+    "usage_source": "TEXT",
+    "peak_memory_bytes": "INTEGER",
+    "cpu_seconds": "REAL",
+    "oom_killed": "INTEGER",
+    "throttled_seconds": "REAL",
+    "memory_limit_bytes": "INTEGER",
+    "cpu_limit_cores": "REAL",
+    "usage_note": "TEXT",
+}
 UNKNOWN_END = (
     "This attempt was recorded by an earlier localbatch that did not record how it ended; "
     "it was followed by a retry, so it failed."
@@ -61,6 +75,8 @@ def migrate(conn: sqlite3.Connection) -> None:
                 " WHERE i.job_id = tasks.job_id AND i.task_name = tasks.name)"
             )
     if version < 3:
+        _add_columns(conn, "attempts", **USAGE_COLUMNS)
+    if version < 4:
         _add_columns(conn, "attempts", launch_time="REAL", capacity_wait_start="REAL")
     if version < CURRENT_VERSION:
         conn.execute(f"PRAGMA user_version = {CURRENT_VERSION}")

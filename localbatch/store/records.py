@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from localbatch.events import EventDetail
 from localbatch.states import State
+from localbatch.usage import ResourceUsage
 
 T = TypeVar("T")
 
@@ -93,6 +94,8 @@ class AttemptRecord:
     #: every run appends to them); None when not recorded.
     stdout_offset: int | None = None
     stderr_offset: int | None = None
+    #: What it used; None until it ended, or when recorded by an earlier localbatch.
+    usage: ResourceUsage | None = None
     #: When localbatch began preparing it, and since when it was held back for capacity
     #: before that (None: launched as soon as it was ready, or not recorded).
     launch_time: float | None = None

@@ -26,6 +26,7 @@ LAYERS = {
     "localbatch.states": 0,
     "localbatch.ids": 0,
     "localbatch.timefmt": 0,
+    "localbatch.usage": 0,
     "localbatch.owner": 0,
     "localbatch.beneath": 0,
     "localbatch.fdcopy": 0,
@@ -44,6 +45,7 @@ LAYERS = {
     "localbatch.starter": 3,  # the job `init` writes, staged through storage
     "localbatch.engine": 4,
     "localbatch.application": 5,
+    "localbatch.report": 5,  # a use case of the stored jobs, and a listener of the stack
     "localbatch.cli": 6,
     "localbatch.server": 6,
     "localbatch.__main__": 6,

@@ -79,9 +79,28 @@ def test_a_sandbox_that_cannot_be_built_is_a_start_failure(
     assert outcome.error_message.startswith("The sandbox could not start: bwrap: ")
 
 
+def test_a_cpu_quota_of_the_types_cores_is_applied_and_removed(
+    process_runtime: ProcessRuntime, sandbox: Harness
+) -> None:
+    quota = process_runtime._quota()
+    if quota is None:
+        pytest.skip(f"no writable cpu cgroup here ({process_runtime.describe()})")
+    started = process_runtime.start(sandbox.spec("true", cpu_cores=1.5))
+    assert isinstance(started, ProcessHandle) and started.cpu_scope is not None
+    assert started.cores is None  # a quota instead of pinning
+    dirs = list(started.cpu_scope.dirs.values())
+    assert (started.cpu_scope.dirs["cpu"] / "cpu.cfs_quota_us").read_text().strip() == "150000"
+    assert process_runtime.wait(started, 30) is not None
+    process_runtime.release(started, keep=False)
+    quota.remover.wait_removed()
+    assert not any(directory.exists() for directory in dirs)
+
+
 def test_the_program_gets_as_many_cores_as_its_type(sandbox: Harness) -> None:
     if sandbox.runtime.cpus.host_cores < 2:  # type: ignore[attr-defined]
         pytest.skip("one CPU: there is nothing to pin")
+    if sandbox.runtime._quota() is not None:  # type: ignore[attr-defined]
+        pytest.skip("a CPU quota limits the sandbox here, not pinning")
     count = "import os; print(len(os.sched_getaffinity(0)))"
     assert sandbox.run(sandbox.spec("python3", "-c", count, cpu_cores=1)).succeeded
     assert sandbox.run(sandbox.spec("python3", "-c", count, cpu_cores=64)).succeeded

@@ -11,13 +11,13 @@ from localbatch.application.failure_context import (
     failed,
     failure_contexts,
     failure_contexts_of_snapshot,
-    last_lines,
 )
 from localbatch.config import Config
 from localbatch.engine.records import InstanceSnapshot, JobSnapshot, Metrics, TaskSnapshot
 from localbatch.events import AttemptSnapshot, Event, EventDetail
 from localbatch.spec.model import parse_job
 from localbatch.states import State
+from localbatch.storage.log_tail import last_lines
 from localbatch.store import Store
 from tests.unit.server.server_helpers import make_body
 
@@ -124,7 +124,10 @@ def test_which_instances_need_explaining() -> None:
 def test_last_lines_read_a_bounded_window(tmp_path: Path) -> None:
     path = tmp_path / "big"
     path.write_bytes(b"x" * 200_000 + b"\n" + b"end\n")
-    assert last_lines(path, 0) == ("end",)  # the window starts mid-line: that line is left out
+    assert last_lines(path, 20) == ("end",)  # the window starts mid-line: that line is left out
     path.write_bytes(b"a\nb\nc")
-    assert last_lines(path, 2) == ("b", "c")
-    assert last_lines(tmp_path / "missing", 0) == ()
+    assert last_lines(path, 20, 2) == ("b", "c")
+    assert last_lines(path, 1) == ("c",)
+    path.write_bytes(b"y" * 3000 + b"\n")
+    assert last_lines(path, 20) == ("y" * 1000 + " [cut]",)
+    assert last_lines(tmp_path / "missing", 20) == ()

@@ -29,9 +29,9 @@ def test_most_specific_script_wins() -> None:
     rt.script("t", FakeStep(exit_code=2), instance=1)
     rt.script("t", FakeStep(exit_code=3), instance=1, attempt=1)
     never = threading.Event()
-    assert run_attempt(rt, spec(), 5, never) == AttemptOutcome(1)
-    assert run_attempt(rt, spec(instance=1), 5, never) == AttemptOutcome(2)
-    assert run_attempt(rt, spec(instance=1, attempt=1), 5, never) == AttemptOutcome(3)
+    assert run_attempt(rt, spec(), 5, never).exit_code == 1
+    assert run_attempt(rt, spec(instance=1), 5, never).exit_code == 2
+    assert run_attempt(rt, spec(instance=1, attempt=1), 5, never).exit_code == 3
     assert run_attempt(rt, spec(task="other"), 5, never).succeeded
     assert len(rt.started) == 4 and len(rt.released) == 4 and not rt.running
 
