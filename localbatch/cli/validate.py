@@ -11,13 +11,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from localbatch.cli.common import EXIT_INVALID, EXIT_OK, Config, config_options, fail
+from localbatch.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    Config,
+    config_options,
+    fail,
+)
+from localbatch.runtime.registry import AUTO, choices
 from localbatch.spec.errors import ApiError
 from localbatch.spec.load import JobFileError, read_body
 from localbatch.spec.validate import ValidationReport, validate
 
 if TYPE_CHECKING:
+    from localbatch.application.preflight import Problem
     from localbatch.plan import TaskPlan
+    from localbatch.spec.model import Job
 
 
 def read_job_source(source: str) -> dict[str, Any]:
@@ -125,28 +135,101 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-@click.command("plan", short_help="Show FILE's tasks in execution order; runs nothing.")
+@click.command(
+    "plan", short_help="Show a job's tasks in order, what runs at once here, and problems."
+)
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--runtime",
+    "runtime_choice",
+    type=click.Choice(choices()),
+    default=AUTO,
+    show_default=True,
+    help="The runtime whose images and programs the checks look at, as `run` would choose it.",
+)
+@click.option("--pull", is_flag=True, help="Images would be pulled: a missing one is no problem.")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="As `run --max-parallel`.")
+@click.option("--oversubscribe/--no-oversubscribe", default=None, help="As `run --oversubscribe`.")
+@click.option(
+    "--no-preflight", is_flag=True, help="Skip the checks `run` makes before anything starts."
+)
 @config_options
-def plan_command(file: str, as_json: bool, config: Config) -> None:
-    """Show FILE's tasks in execution order, without running anything."""
+def plan_command(
+    file: str,
+    as_json: bool,
+    runtime_choice: str,
+    pull: bool,
+    max_parallel: int | None,
+    oversubscribe: bool | None,
+    no_preflight: bool,
+    config: Config,
+) -> None:
+    """Show FILE's tasks in execution order, how many instances of each run at once here,
+    and the problems `run` would stop at; without running anything.
+
+    Exit status: 0, 1 invalid job, 2 problems found (as `run` finds them before a run).
+    """
+    from localbatch.application.preview import task_concurrency, this_host
     from localbatch.plan import plan_tasks
     from localbatch.spec.model import parse_job
 
     body = valid_body_or_exit(file, config.quotas)
-    plans = plan_tasks(parse_job(body), config)
+    if oversubscribe is not None:
+        config = config.with_overrides(oversubscribe=oversubscribe)
+    job = parse_job(body)
+    plans = plan_tasks(job, config)
+    at_once = task_concurrency(job, config, this_host(config, max_parallel))
+    problems = [] if no_preflight else _problems(job, config, runtime_choice, pull)
     if as_json:
-        _echo_json([dataclasses.asdict(plan) for plan in plans])
-        return
+        _echo_json(
+            [
+                {
+                    **dataclasses.asdict(plan),
+                    "at_once": at_once[plan.name].at_once,
+                    "at_once_reason": at_once[plan.name].reason,
+                    "problems": [
+                        {"field": p.field, "message": p.message}
+                        for p in problems
+                        if p.task == plan.name
+                    ],
+                }
+                for plan in plans
+            ]
+        )
+        raise SystemExit(EXIT_USAGE if problems else EXIT_OK)
     total = sum(plan.instance_count for plan in plans)
     counts = f"{_plural(len(plans), 'task')}, {_plural(total, 'instance')}"
     click.echo(f"job {body['Name']}: {counts}")
     for level, members in itertools.groupby(plans, key=lambda plan: plan.level):
         click.echo(f"level {level}")
         for plan in members:
-            for index, line in enumerate(_plan_lines(plan)):
+            lines = [*_plan_lines(plan), f"at once: {at_once[plan.name].describe()}"]
+            for index, line in enumerate(lines):
                 click.echo(f"{'    ' if index else '  '}{line}")
+    if problems:
+        from localbatch.cli.preflight_report import print_problems
+
+        print_problems(problems, "`run` would start nothing")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _problems(job: Job, config: Config, runtime_choice: str, pull: bool) -> list[Problem]:
+    """The checks of `run`, on the runtime `run` would choose (without it, those that need
+    no runtime, saying so)."""
+    from localbatch.application.preflight import preflight
+    from localbatch.application.runtime_choice import allow_pulls, select_sparing_runtime
+    from localbatch.runtime.base import RuntimeUnavailable
+
+    try:
+        runtime, notice = select_sparing_runtime(runtime_choice, config)
+        if pull:
+            allow_pulls(runtime)
+    except (RuntimeUnavailable, ValueError) as exc:
+        click.echo(f"note: {exc}; images and programs are not checked", err=True)
+        return preflight(job, config, None)
+    click.echo(notice, err=True)
+    return preflight(job, config, runtime)
 
 
 def _plan_lines(plan: TaskPlan) -> list[str]:

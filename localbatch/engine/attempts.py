@@ -21,6 +21,7 @@ from localbatch.engine.environment import TaskEnvironment, attempt_spec
 from localbatch.engine.scheduler import Launch
 from localbatch.events import EventDetail
 from localbatch.runtime.base import (
+    STOP_GRACE_SECONDS,
     STOPPED_ERROR_CODE,
     AttemptHandle,
     AttemptOutcome,
@@ -104,8 +105,12 @@ def execute_attempt(
     cancel: threading.Event,
     detail: EventDetail,
     on_started: Callable[[AttemptHandle], None],
+    kill: threading.Event | None = None,
+    grace: float = STOP_GRACE_SECONDS,
 ) -> AttemptOutcome:
     """Prepare, run and finish one attempt; `detail` receives the log paths as they are known.
+    A stop gives the program `grace` seconds after SIGTERM; `kill` cuts them short
+    (`run_attempt`).
 
     Never raises for a failure of the program, of storage or of the runtime: each becomes
     the attempt's outcome with its error code.
@@ -134,7 +139,9 @@ def execute_attempt(
     outcome: AttemptOutcome | None = None
     try:
         prepared.start_streaming()
-        outcome = run_attempt(runtime, spec, float(env.timeout), cancel, on_started)
+        outcome = run_attempt(
+            runtime, spec, float(env.timeout), cancel, on_started, grace=grace, kill=kill
+        )
     except Exception as exc:
         log.exception("running %s failed inside localbatch", launch)
         outcome = failure_outcome(exc)

@@ -9,6 +9,7 @@ engine's inbox. Time comes from an injected clock, so tests control the recorded
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -82,6 +83,8 @@ class _JobContext:
     done: threading.Event = field(default_factory=threading.Event)
     final: State | None = None
     cancels: dict[tuple[str, int], threading.Event] = field(default_factory=dict)
+    #: Set by `Engine.kill`: attempts being stopped are killed without their grace period.
+    kill: threading.Event = field(default_factory=threading.Event)
 
 
 def job_plan(
@@ -138,8 +141,12 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         if capacity is not None and max_parallel is not None:
             capacity = replace(capacity, max_parallel=max_parallel)
-        self.capacity = capacity or HostCapacity.detect(max_parallel)
+        self.capacity = capacity or HostCapacity.detect(
+            max_parallel, oversubscribe=config.oversubscribe
+        )
         self._storage_factory = storage_factory
+        #: Seconds a stopped (or timed-out) attempt gets after SIGTERM before it is killed.
+        self.stop_grace = STOP_GRACE_SECONDS
         self._scheduler = Scheduler(self.capacity)
         self._contexts: dict[str, _JobContext] = {}
         self._inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
@@ -170,6 +177,14 @@ class Engine:
     def stop(self, job_id: str) -> None:
         """Stop the job: waiting instances at once, running ones gracefully, then killed."""
         self._call(lambda: self._perform(self._scheduler.stop(job_id, self.clock.now())))
+
+    def kill(self, job_id: str) -> None:
+        """Stop the job and kill its running attempts now, without the grace period (also
+        those already given SIGTERM by an earlier stop)."""
+        self._context(job_id).kill.set()
+        # Already ending: the kill cuts its grace period short all the same.
+        with contextlib.suppress(StateConflict):
+            self.stop(job_id)
 
     def job_ids(self) -> list[str]:
         """Every job this engine was given."""
@@ -370,7 +385,15 @@ class Engine:
 
         try:
             outcome = execute_attempt(
-                self.runtime, context.storage, env, launch, cancel, detail, on_started
+                self.runtime,
+                context.storage,
+                env,
+                launch,
+                cancel,
+                detail,
+                on_started,
+                context.kill,
+                self.stop_grace,
             )
         except Exception as exc:  # a defect below must still end the attempt visibly
             log.exception("attempt %s failed inside localbatch", launch)

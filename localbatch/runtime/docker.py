@@ -1,9 +1,11 @@
 """The Docker runtime: one container per attempt, through the Engine API (Docker SDK).
 
-No CLI subprocesses and no helper containers. Every container carries labels naming its
-job, task, instance, attempt and owning process, so a later run can remove the orphans of a
-run that died (`cleanup_orphans`) and a restarted server can find its containers again
-(`reattach`). Docker errors are translated into `AttemptOutcome`s here, at the edge.
+No CLI subprocesses and no helper containers started (the checks before a run create one
+container per image, never started, to look for programs: `docker_programs`). Every
+container carries labels naming its job, task, instance, attempt and owning process, so a
+later run can remove the orphans of a run that died (`cleanup_orphans`) and a restarted
+server can find its containers again (`reattach`). Docker errors are translated into
+`AttemptOutcome`s here, at the edge.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import queue
 import re
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,9 +46,10 @@ from localbatch.runtime.base import (
     file_size,
 )
 from localbatch.runtime.cgroups import CgroupDirs, process_dirs
+from localbatch.runtime.docker_programs import executables_in_image
 from localbatch.runtime.engine_unreachable import unreachable_message
-from localbatch.runtime.image_supply import EngineSupply, ImageProblem
-from localbatch.runtime.images import how_to_get
+from localbatch.runtime.image_supply import ChecksBroughtImages, EngineSupply, ImageProblem
+from localbatch.runtime.images import how_to_get, image_present
 from localbatch.runtime.usage import (
     CGROUP_INTERVAL,
     ENDED_TOO_SOON,
@@ -272,6 +275,33 @@ class DockerRuntime:
             ),
         )
 
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
+        """Why an attempt of `image` could not start, found without bringing anything: a
+        registry or file image its supply cannot bring, any other one missing from the
+        engine (and --pull not given)."""
+        if not image:
+            return "no Docker image was given"
+        if isinstance(self.images, ChecksBroughtImages):
+            return self.images.brought_problem(image, env, self._engine_problem)
+        return self._engine_problem(image)
+
+    def _engine_problem(self, image: str) -> str | None:
+        if self.pull:
+            return None
+        try:
+            if image_present(self.client, image):
+                return None
+        except ENGINE_ERRORS as exc:
+            return f"the Docker engine could not be asked about {image}: {exc}"
+        return self._image_missing(image).error_message
+
+    def executables(
+        self, image: str, paths: Sequence[str], env: Mapping[str, str]
+    ) -> frozenset[str] | None:
+        """Which of `paths` are executable files in `image` (None when it cannot be told:
+        not in the engine yet, or it has an ENTRYPOINT the command line is given to)."""
+        return executables_in_image(self.client, image, paths, self.owner_labels)
+
     def _pull(self, image: str) -> AttemptOutcome | None:
         """Pull `image` (only with --pull); an ImageNotFound outcome when that fails."""
         try:
@@ -420,6 +450,13 @@ class DockerRuntime:
         except ENGINE_ERRORS as exc:
             # The outcome then says the attempt did not end; the next run removes it.
             log.warning("could not stop container %s: %s", handle.ref[:12], exc)
+
+    def terminate(self, handle: AttemptHandle) -> None:
+        """SIGTERM alone (the container's init passes it on to the program); `stop` kills."""
+        try:
+            self.client.api.kill(handle.ref, signal="SIGTERM")
+        except ENGINE_ERRORS as exc:  # already ended (409), or gone: stop() settles it
+            log.debug("SIGTERM to container %s: %s", handle.ref[:12], exc)
 
     def release(self, handle: AttemptHandle, keep: bool) -> None:
         """Remove the container once its output is collected; rename it instead when `keep`."""

@@ -283,7 +283,8 @@ def test_a_missing_image_is_a_clear_error(
 ) -> None:
     task = _task("true")
     task["Parameters"]["Command"]["Docker"] = {"Image": "localbatch/does-not-exist:0"}
-    ran = Runner("docker", tmp_path).run(_job({"t": task}))
+    # Without the checks before the run (which find it first): as the service does.
+    ran = Runner("docker", tmp_path).run(_job({"t": task}), "--no-preflight")
     assert ran.code == 3
     record = ran.instance("t")
     assert record.error_code == "ImageNotFound"

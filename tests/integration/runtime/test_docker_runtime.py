@@ -267,3 +267,28 @@ def test_without_a_keep_rule_dead_runs_containers_naming_a_state_dir_are_kept(
         for ref in (named, unnamed):
             if _exists(docker_client, ref):
                 docker_client.api.remove_container(ref, force=True)
+
+
+def test_an_image_is_checked_before_anything_runs(
+    docker_runtime: DockerRuntime, default_image: str
+) -> None:
+    assert docker_runtime.image_problem(default_image, SERVICE_ENV) is None
+    problem = docker_runtime.image_problem("localbatch/absent:0", SERVICE_ENV)
+    assert problem is not None and "localbatch/absent:0" in problem and "--pull" in problem
+    pulling = session_docker_runtime(docker_runtime.client, pull=True)
+    assert pulling.image_problem("localbatch/absent:0", SERVICE_ENV) is None  # --pull fetches it
+
+
+def test_looking_for_programs_leaves_no_container(
+    docker_runtime: DockerRuntime, docker_client: Any, default_image: str
+) -> None:
+    owner = {LABEL_OWNER_PID: docker_runtime.owner_labels[LABEL_OWNER_PID]}
+    before = docker_client.api.containers(all=True, filters={"label": list(_labels(owner))})
+    assert docker_runtime.executables(default_image, ["/bin/sh"], SERVICE_ENV) == {"/bin/sh"}
+    assert docker_runtime.executables("localbatch/absent:0", ["/bin/sh"], SERVICE_ENV) is None
+    after = docker_client.api.containers(all=True, filters={"label": list(_labels(owner))})
+    assert after == before
+
+
+def _labels(labels: dict[str, str]) -> list[str]:
+    return [f"{key}={value}" for key, value in labels.items()]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -82,3 +84,41 @@ def test_an_attempt_that_ended_at_the_deadline_is_not_a_timeout() -> None:
     outcome = run_attempt(runtime, spec(), 0, threading.Event())
     assert outcome.succeeded
     assert runtime.stopped == []
+
+
+def _stop_when_started(cancel: threading.Event) -> Callable[[AttemptHandle], None]:
+    def started(handle: AttemptHandle) -> None:
+        cancel.set()
+
+    return started
+
+
+def test_a_program_that_ignores_sigterm_is_killed_after_the_grace_period() -> None:
+    runtime = FakeRuntime(FakeStep(hang=True, ignores_term=True))
+    cancel, kill = threading.Event(), threading.Event()
+    began = time.monotonic()
+    outcome = run_attempt(
+        runtime, spec(), 60, cancel, _stop_when_started(cancel), poll=0.01, grace=0.3, kill=kill
+    )
+    assert outcome.error_code == "Stopped"
+    assert runtime.terminated == ["fake-1"] and runtime.stops == [("fake-1", 0)]
+    assert time.monotonic() - began >= 0.3  # it had its grace period
+
+
+def test_kill_cuts_the_grace_period_short() -> None:
+    runtime = FakeRuntime(FakeStep(hang=True, ignores_term=True))
+    cancel, kill = threading.Event(), threading.Event()
+    threading.Timer(0.2, kill.set).start()
+    outcome = run_attempt(
+        runtime, spec(), 60, cancel, _stop_when_started(cancel), poll=0.01, grace=3600, kill=kill
+    )
+    assert outcome.error_code == "Stopped"
+    assert runtime.terminated == ["fake-1"] and runtime.stops == [("fake-1", 0)]
+
+
+def test_a_kill_asked_before_the_stop_sends_no_sigterm_first() -> None:
+    runtime = FakeRuntime(FakeStep(hang=True, ignores_term=True))
+    cancel, kill = threading.Event(), threading.Event()
+    kill.set()
+    run_attempt(runtime, spec(), 60, cancel, _stop_when_started(cancel), grace=3600, kill=kill)
+    assert runtime.terminated == [] and runtime.stops == [("fake-1", 0)]
