@@ -167,6 +167,9 @@ class Config:
     package_max_unpacked: int = DEFAULT_PACKAGE_MAX_UNPACKED
     package_cache_size: int = DEFAULT_PACKAGE_CACHE_SIZE
     swarm: SwarmSettings = field(default_factory=SwarmSettings)
+    #: Start instances side by side whatever their sizes add up to, each inside its own
+    #: limits, up to --max-parallel (docs/running.md, "Scheduling and capacity").
+    oversubscribe: bool = False
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -224,6 +227,7 @@ KNOWN_KEYS: Mapping[str, frozenset[str] | None] = {
     "notifications": frozenset({"endpoint"}),
     "packages": frozenset({"copy", "max_unpacked_size", "cache_size"}),
     "swarm": frozenset({"constraints", "network", "advertise_address"}),
+    "capacity": frozenset({"oversubscribe"}),
     "image_cache": None,
     "image_sources": None,  # any image name
     "sandbox": frozenset({"files", "layers"}),
@@ -265,23 +269,32 @@ def load_config(
     state_dir: Path | None = None,
     oss_root: Path | None = None,
 ) -> Config:
-    """Build the effective configuration (file, then environment, then the given flags)."""
+    """Build the effective configuration (file, then environment, then the given flags).
+
+    The state directory and the OSS root are made absolute: runtimes bind paths below them
+    (Docker refuses a relative one), and messages name them wherever the user is."""
     env = os.environ if env is None else env
     config_path = path or default_config_path(env)
     data = _read_toml(config_path)
     _check_known_keys(data, config_path)
 
-    state = Path(
-        state_dir
-        or env.get("LOCALBATCH_STATE_DIR")
-        or data.get("state_dir")
-        or default_state_dir(env)
-    ).expanduser()
+    state = (
+        Path(
+            state_dir
+            or env.get("LOCALBATCH_STATE_DIR")
+            or data.get("state_dir")
+            or default_state_dir(env)
+        )
+        .expanduser()
+        .absolute()
+    )
 
     oss_table = _table(data, "oss", config_path)
-    root = Path(
-        oss_root or env.get("LOCALBATCH_OSS_ROOT") or oss_table.get("root") or state / "oss"
-    ).expanduser()
+    root = (
+        Path(oss_root or env.get("LOCALBATCH_OSS_ROOT") or oss_table.get("root") or state / "oss")
+        .expanduser()
+        .absolute()
+    )
     aliases = _table(oss_table, "buckets", config_path)
     for bucket in aliases:
         if not is_bucket_name(str(bucket)):
@@ -347,6 +360,11 @@ def load_config(
         or packages.get("cache_size", DEFAULT_PACKAGE_CACHE_SIZE),
         "packages cache_size",
     )
+    capacity = _table(data, "capacity", config_path)
+    oversubscribe = _flag(
+        env.get("LOCALBATCH_OVERSUBSCRIBE") or capacity.get("oversubscribe", False),
+        "capacity oversubscribe (LOCALBATCH_OVERSUBSCRIBE)",
+    )
     if package_copy not in ("auto", "overlay", "link", "copy"):
         raise ConfigError(
             f"package copy mode must be 'auto', 'overlay', 'link' or 'copy', not {package_copy!r}"
@@ -389,6 +407,7 @@ def load_config(
         package_max_unpacked=max_unpacked,
         package_cache_size=cache_size,
         swarm=_swarm_settings(_table(data, "swarm", config_path), env, config_path),
+        oversubscribe=oversubscribe,
         source=config_path if data else None,
     )
 
@@ -441,3 +460,17 @@ def _size(value: object, name: str) -> int:
     if isinstance(value, bool) or not number.isdigit() or int(number) <= 0:
         raise ConfigError(f"{name} must be a positive size such as 4GiB or 500MiB, not {value!r}")
     return int(number) * _SIZE_UNITS[unit]
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _flag(value: object, name: str) -> bool:
+    """A yes/no setting: a TOML boolean, or 1/true/yes/on and 0/false/no/off in a variable."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"{name} must be true or false, not {value!r}")

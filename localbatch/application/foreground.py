@@ -2,8 +2,10 @@
 share.
 
 The surface opens the local stack, subscribes its progress display, hands the job over
-(`JobService.record` then `submit`, or `start_or_recover`), then waits with `wait_for_end`;
-on Ctrl-C it asks `stop_and_wait`. Closing the stack stops whatever still runs.
+(`JobService.record` then `submit`, or `start_or_recover`), then waits with `wait_for_end`.
+On Ctrl-C it asks `begin_stop` (which says how many instances get SIGTERM and how long
+they have) and waits with `wait_for_stop`; a second Ctrl-C asks `kill_now`. Closing the
+stack stops whatever still runs.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from localbatch.application.stack import LocalService
 from localbatch.engine.service import Engine, UnknownJob
+from localbatch.runtime.base import STOP_GRACE_SECONDS
 from localbatch.states import State, StateConflict
 from localbatch.store import runner_alive
 
@@ -56,14 +60,49 @@ def wait_for_end(local: LocalService, job_id: str) -> State:
     return state
 
 
-def stop_and_wait(local: LocalService, job_id: str) -> State | None:
-    """Ctrl-C: stop the job and give it a minute to end; None when it never reached the
-    engine, or when a second Ctrl-C gives up waiting (closing the stack still stops it)."""
+@dataclass(frozen=True)
+class Stopping:
+    """What a stop does now: how many instances run (they get SIGTERM) and how many
+    seconds they have before they are killed."""
+
+    running: int
+    grace: float = STOP_GRACE_SECONDS
+
+
+def _running(engine: Engine, job_id: str) -> int:
+    """Instances whose attempt runs now."""
+    with contextlib.suppress(UnknownJob, KeyError):
+        return engine.snapshot(job_id).instance_metrics.running
+    return 0
+
+
+def begin_stop(local: LocalService, job_id: str) -> Stopping:
+    """Stop the job (waiting instances at once, running ones with SIGTERM, killed after the
+    grace period) without waiting for it; what it does, for the surface to say."""
     engine = _engine(local)
+    stopping = Stopping(_running(engine, job_id), engine.stop_grace)
     # Not handed to the engine yet (the scheduler's KeyError), or already ending.
     with contextlib.suppress(UnknownJob, KeyError, StateConflict):
         engine.stop(job_id)
+    return stopping
+
+
+def kill_now(local: LocalService, job_id: str) -> int:
+    """Kill the job's running instances at once, also those already given SIGTERM; how
+    many run now."""
+    engine = _engine(local)
+    running = _running(engine, job_id)
+    with contextlib.suppress(UnknownJob, KeyError):
+        engine.kill(job_id)
+    return running
+
+
+def wait_for_stop(
+    local: LocalService, job_id: str, timeout: float = STOP_WAIT_SECONDS
+) -> State | None:
+    """The job's final state once it ended (None after `timeout` seconds, or when it never
+    reached the engine)."""
     try:
-        return engine.wait(job_id, STOP_WAIT_SECONDS)
-    except (UnknownJob, KeyboardInterrupt):
+        return _engine(local).wait(job_id, timeout)
+    except UnknownJob:
         return None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from localbatch.cli.terminal_text import safe_line
 from localbatch.storage.layout import job_dir, log_file_name, logs_dir
 from localbatch.store.records import AttemptRecord, InstanceRecord
 
@@ -129,6 +130,9 @@ class LogPrinter:
     own, remembering how far each file was read."""
 
     out: TextIO
+    #: Escape what the program wrote (`terminal_text.safe_line`): on a terminal, its
+    #: escape sequences must not act. Written to a pipe or a file, the lines stay as they are.
+    escape: bool = False
     _sources: dict[Path, _Source] = field(default_factory=dict)
     #: Program lines printed so far, so that "nothing at all" can be said, not left silent.
     printed: int = 0
@@ -191,7 +195,8 @@ class LogPrinter:
             source.partial = b""
 
     def _write(self, prefix: str, line: bytes) -> None:
-        self.out.write(f"{prefix} | {line.decode('utf-8', errors='replace')}\n")
+        text = safe_line(line) if self.escape else line.decode("utf-8", errors="replace")
+        self.out.write(f"{prefix} | {text}\n")
         self.printed += 1
 
 

@@ -24,7 +24,11 @@ from localbatch.cli.common import (
 )
 from localbatch.cli.job_views import print_json
 from localbatch.cli.run_progress import PlainProgress, summary_json
-from localbatch.cli.stop_signal import close_uninterrupted, terminate_as_interrupt
+from localbatch.cli.stop_signal import (
+    close_uninterrupted,
+    stop_on_interrupt,
+    terminate_as_interrupt,
+)
 from localbatch.runtime.base import JobRefused
 from localbatch.spec.errors import ApiError
 from localbatch.states import State
@@ -38,7 +42,7 @@ def start_here(config: Config, job_id: str, runtime_choice: str, as_json: bool =
 
     With `as_json`, progress goes to stderr and the final summary to stdout as JSON.
     """
-    from localbatch.application.foreground import start_or_recover, stop_and_wait, wait_for_end
+    from localbatch.application.foreground import start_or_recover, wait_for_end
 
     open_store(config).close()  # before anything starts: one line, exit 2
     check_oss_root(config)
@@ -54,8 +58,7 @@ def start_here(config: Config, job_id: str, runtime_choice: str, as_json: bool =
             except JobRefused as refused:
                 fail(f"the job cannot run on this runtime: {refused.message}")
             except KeyboardInterrupt:
-                click.echo("interrupted: stopping the job", err=True)
-                stop_and_wait(local, job_id)
+                stop_on_interrupt(local, job_id, lambda line: click.echo(line, err=True))
                 status = EXIT_INTERRUPTED
         snapshot = local.service.snapshot(job_id)
         if as_json and snapshot is not None:

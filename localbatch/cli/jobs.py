@@ -261,7 +261,7 @@ def logs_command(
             _api_error(not_found(f"{job_id}/{task}/{instance}"))
         stream = "stderr" if stderr else "stdout"
         choice = AttemptChoice(attempt, run) if attempt is not None else None
-        printer = LogPrinter(sys.stdout)
+        printer = LogPrinter(sys.stdout, escape=sys.stdout.isatty())
         with contextlib.suppress(KeyboardInterrupt):
             print_logs(
                 printer,

@@ -1,14 +1,23 @@
-"""`localbatch run FILE`: validate a job, then run it here as the service would.
+"""`localbatch run FILE`: validate a job, check it, then run it here as the service would.
 
-Exit status: 0 Finished, 1 invalid job, 2 unusable invocation (or no runtime), 3 Failed,
-130 interrupted (the job ends Stopped; everything this run started is stopped and removed).
+Before anything starts, the checks of `application.preflight` list every problem that would
+make a task's every attempt fail (exit 2, no job recorded; `--no-preflight` skips them).
+While the job runs, its progress and its programs' output are shown (`--quiet`: progress
+only); at the end, a summary that explains each failed instance.
+
+Exit status: 0 Finished, 1 invalid job, 2 unusable invocation, no runtime or problems
+found before the run, 3 Failed, 130 interrupted (the job ends Stopped; everything this
+run started is stopped and removed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -27,7 +36,12 @@ from localbatch.cli.common import (
     open_store,
 )
 from localbatch.cli.job_views import print_json
-from localbatch.cli.stop_signal import close_uninterrupted, terminate_as_interrupt
+from localbatch.cli.preflight_report import PREFLIGHT_HINT, checked_or_exit, print_problems
+from localbatch.cli.stop_signal import (
+    close_uninterrupted,
+    stop_on_interrupt,
+    terminate_as_interrupt,
+)
 from localbatch.cli.validate import valid_body_or_exit
 from localbatch.runtime.registry import AUTO, choices, describe_choices
 from localbatch.states import State
@@ -35,7 +49,9 @@ from localbatch.states import State
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from localbatch.application.live_output import OutputFollower
     from localbatch.application.stack import LocalService
+    from localbatch.cli.run_output import PlainScreen, TerminalScreen
     from localbatch.engine.dry_run import TaskPreview
     from localbatch.runtime.base import Runtime
     from localbatch.spec.model import Job
@@ -65,6 +81,7 @@ def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runti
             f"image: {image}",
             f"instance type: {env.instance_type} -> {sizing.granted.describe()}",
             f"timeout: {env.timeout}s, retries: {item.max_retry_count}",
+            f"at once: {item.concurrency.describe()}",
             f"command: {list(env.argv) if env.argv else env.argv_error}",
             "paths:",
             *(f"  {p}" for p in item.paths),
@@ -95,6 +112,13 @@ def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runti
     help="At most N instances at once (cores and memory also limit).",
 )
 @click.option(
+    "--oversubscribe/--no-oversubscribe",
+    default=None,
+    help="Start instances side by side whatever their sizes add up to, each inside its own "
+    "limits, up to --max-parallel (default: twice the cores, at least 4). "
+    "Config: [capacity] oversubscribe.",
+)
+@click.option(
     "--only",
     multiple=True,
     metavar="TASK",
@@ -106,6 +130,13 @@ def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runti
 @click.option(
     "--pull", is_flag=True, help="Pull missing images (Docker runtime); never done otherwise."
 )
+@click.option(
+    "--no-preflight",
+    is_flag=True,
+    help="Skip the checks before the run (missing package, input, image, program): each "
+    "attempt then fails with its error code, as on the service.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Do not show the programs' output.")
 @click.option(
     "--no-oss-endpoint", is_flag=True, help="Do not start the local OSS endpoint for the instances."
 )
@@ -120,14 +151,17 @@ def run_command(
     file: str,
     runtime_choice: str,
     max_parallel: int | None,
+    oversubscribe: bool | None,
     only: tuple[str, ...],
     dry_run: bool,
     pull: bool,
+    no_preflight: bool,
+    quiet: bool,
     no_oss_endpoint: bool,
     as_json: bool,
     config: Config,
 ) -> None:
-    """Validate FILE (or - for stdin), then run the job on this machine."""
+    """Validate FILE (or - for stdin), check it, then run the job on this machine."""
     if as_json and dry_run:
         fail("--json does not apply to --dry-run (its output is for reading)")
     body = valid_body_or_exit(file, config.quotas, as_json=as_json)
@@ -143,6 +177,8 @@ def run_command(
         fail(
             f"--only names no task of the job: {', '.join(unknown)} (tasks: {', '.join(job.tasks)})"
         )
+    if oversubscribe is not None:
+        config = config.with_overrides(oversubscribe=oversubscribe)
     runtime = choose_runtime(config, runtime_choice, pull=pull)
     from localbatch.application.runtime_choice import storage_config
     from localbatch.config import ConfigError
@@ -152,16 +188,9 @@ def run_command(
     except ConfigError as exc:
         fail(str(exc))
     if dry_run:
-        from rich.console import Console
-
-        from localbatch.application.preview import preview_run, runtime_capacity
-        from localbatch.ids import new_job_id
-
-        capacity = runtime_capacity(runtime, max_parallel)
-        console = Console(highlight=False, soft_wrap=True)
-        console.print(f"capacity: {capacity.describe()}", markup=False)
-        _print_dry_run(console, preview_run(new_job_id(), job, config, only, capacity), runtime)
-        raise SystemExit(EXIT_OK)
+        _dry_run(job, config, runtime, only, max_parallel, preflight=not no_preflight)
+    if not no_preflight:
+        checked_or_exit(job, config, runtime, only)
     from localbatch.storage.instance import package_copy_notice
 
     click.echo(package_copy_notice(config), err=True)
@@ -174,7 +203,7 @@ def run_command(
         max_parallel=max_parallel,
     )
     try:
-        status = _run(local, job, only, as_json)
+        status = _run(local, job, only, quiet, as_json)
         if local.recorder is not None:  # may wait for space to come back: Ctrl-C gives up
             from rich.console import Console
 
@@ -184,11 +213,43 @@ def run_command(
     raise SystemExit(status)
 
 
-def _run(local: LocalService, job: Job, only: tuple[str, ...], as_json: bool) -> int:
-    """Record the job and run it here to its end, its progress shown (the summary also as
-    JSON on stdout with `as_json`); the exit status."""
+def _dry_run(
+    job: Job,
+    config: Config,
+    runtime: Runtime,
+    only: tuple[str, ...],
+    max_parallel: int | None,
+    *,
+    preflight: bool,
+) -> None:
+    """Print what would run, then the problems the checks find; exit 2 when there are."""
     from rich.console import Console
 
+    from localbatch.application.preflight import preflight as check
+    from localbatch.application.preview import preview_run, runtime_capacity
+    from localbatch.ids import new_job_id
+
+    capacity = runtime_capacity(runtime, config, max_parallel)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"capacity: {capacity.describe()}", markup=False)
+    previews = preview_run(new_job_id(), job, config, capacity, only)
+    _print_dry_run(console, previews, runtime)
+    problems = check(job, config, runtime, only) if preflight else []
+    if problems:
+        print_problems(problems, "the run would start nothing")
+        raise SystemExit(EXIT_USAGE)
+    raise SystemExit(EXIT_OK)
+
+
+def _run(local: LocalService, job: Job, only: tuple[str, ...], quiet: bool, as_json: bool) -> int:
+    """Record the job and run it here to its end, its progress and its programs' output
+    shown (the summary also as JSON on stdout with `as_json`); the exit status."""
+    from rich.console import Console
+
+    from localbatch.application.failure_context import (
+        failure_contexts,
+        failure_contexts_of_snapshot,
+    )
     from localbatch.cli.run_progress import print_summary, summary_json
     from localbatch.runtime.base import JobRefused
     from localbatch.storage.layout import job_dir, logs_dir
@@ -199,7 +260,7 @@ def _run(local: LocalService, job: Job, only: tuple[str, ...], as_json: bool) ->
     job_id = local.service.record(job)
     err.print(f"job {job_id}: {job.name}", markup=False, soft_wrap=True)
     try:
-        state, interrupted = _watch(local, job_id, job, only, out, err)
+        state, interrupted = _watch(local, job_id, job, only, quiet, out)
     except JobRefused as refused:
         local.service.discard(job_id)  # nothing of it ran
         fail(f"job {job_id} not run (and not kept): {refused.message}")
@@ -208,7 +269,15 @@ def _run(local: LocalService, job: Job, only: tuple[str, ...], as_json: bool) ->
     logs = logs_dir(job_dir(local.config.state_dir, job_id))
     not_run = _not_run(job, only)
     if snapshot is not None:
-        print_summary(out, snapshot, logs, not_run)
+        state_dir = local.config.state_dir
+        stored = local.store.get_job(job_id) is not None
+        failures = (
+            failure_contexts(local.store, state_dir, job_id)
+            if stored
+            else failure_contexts_of_snapshot(snapshot, state_dir)
+        )
+        command = _logs_command(local.config, job_id) if stored else None
+        print_summary(out, snapshot, logs, failures, not_run, command)
     _print_report_path(out, local, job_id)
     if snapshot is not None and as_json:
         print_json(summary_json(snapshot, logs, not_run, status))
@@ -221,6 +290,25 @@ def _exit_status(state: State | None, interrupted: bool) -> int:
     if interrupted or state == State.STOPPED:
         return EXIT_INTERRUPTED
     return EXIT_OK if state == State.FINISHED else EXIT_JOB_FAILED
+
+
+def _logs_command(config: Config, job_id: str) -> Callable[[str, int], str]:
+    """How `localbatch logs` shows an instance of the job (with --state-dir when the job's
+    is not the one the command finds by itself)."""
+    from localbatch.config import ConfigError, load_config
+
+    try:
+        found: Path | None = load_config(config.source).state_dir
+    except ConfigError:  # any doubt: name the state directory
+        found = None
+    where = ""
+    if found is None or found.absolute() != config.state_dir.absolute():
+        where = f" --state-dir {shlex.quote(str(config.state_dir.absolute()))}"
+
+    def command(task: str, instance: int) -> str:
+        return f"localbatch logs {job_id} {shlex.quote(task)} {instance}{where}"
+
+    return command
 
 
 def _record_the_end(recorder: EventRecorder, err: Console) -> None:
@@ -247,32 +335,77 @@ def _watch(
     job_id: str,
     job: Job,
     only: tuple[str, ...],
+    quiet: bool,
     out: Console,
-    err: Console,
 ) -> tuple[State | None, bool]:
-    """Submit the job and show its progress until it ends; (final state, interrupted)."""
-    from localbatch.application.foreground import stop_and_wait, wait_for_end
+    """Submit the job and show its progress (and its programs' output) until it ends;
+    (final state, interrupted)."""
+    from localbatch.application.foreground import wait_for_end
+    from localbatch.cli.run_output import PlainScreen
     from localbatch.cli.run_progress import LiveProgress, PlainProgress
 
     not_run = _not_run(job, only)
     display: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    screen: PlainScreen | TerminalScreen
     if out.is_terminal and not out.stderr:  # the live table draws while it is entered
-        counts = {n: t.instance_count for n, t in job.tasks.items()}
-        live = LiveProgress(out, counts, not_run, capacity=local.capacity())
-        local.bus.subscribe(live)
-        display = live
+        live = LiveProgress(
+            out,
+            {n: t.instance_count for n, t in job.tasks.items()},
+            not_run,
+            _concurrency(local, job, only),
+            capacity=local.capacity(),
+        )
+        screen, display = live.screen, live
+        listener: Callable[..., None] = live
     else:
-        local.bus.subscribe(PlainProgress(sys.stderr if out.stderr else sys.stdout, not_run))
+        # With --json, stdout holds the summary alone: progress and output go to stderr.
+        screen = PlainScreen(sys.stderr.buffer if out.stderr else sys.stdout.buffer)
+        listener = PlainProgress(screen, not_run)
+    follower = None if quiet else _follow_output(local, job, screen, out)
+    local.bus.subscribe(listener)  # after the follower: an attempt's lines come first
     with terminate_as_interrupt(), display:
         try:
-            local.service.submit(job_id, only=only or None)
-            snapshot = local.service.snapshot(job_id)
-            for notice in snapshot.notices if snapshot else ():
-                err.print(f"notice: {notice}", markup=False, soft_wrap=True)
-            return wait_for_end(local, job_id), False
-        except KeyboardInterrupt:
-            err.print("interrupted: stopping the job", markup=False, soft_wrap=True)
-            return stop_and_wait(local, job_id), True
+            try:
+                local.service.submit(job_id, only=only or None)
+                snapshot = local.service.snapshot(job_id)
+                for notice in snapshot.notices if snapshot else ():
+                    screen.write(f"notice: {notice}\n")
+                return wait_for_end(local, job_id), False
+            except KeyboardInterrupt:
+                return stop_on_interrupt(local, job_id, _say(screen)), True
+        finally:
+            if follower is not None:
+                follower.close()
+
+
+def _say(screen: PlainScreen | TerminalScreen) -> Callable[[str], None]:
+    """A line of localbatch's own on the screen, among the progress and the output."""
+
+    def say(line: str) -> None:
+        screen.write(line + "\n")
+
+    return say
+
+
+def _follow_output(
+    local: LocalService, job: Job, screen: PlainScreen | TerminalScreen, out: Console
+) -> OutputFollower:
+    """Show every line the programs write, as they write it (`OutputFollower`)."""
+    from localbatch.application.live_output import OutputFollower
+    from localbatch.cli.run_output import OutputPrinter, colour_wanted, prefix_width
+
+    counts = {name: task.instance_count for name, task in job.tasks.items()}
+    printer = OutputPrinter(screen, colour=colour_wanted(out), width=prefix_width(counts))
+    follower = OutputFollower(printer).start()
+    local.bus.subscribe(follower)
+    return follower
+
+
+def _concurrency(local: LocalService, job: Job, only: tuple[str, ...]) -> dict[str, str]:
+    """Per task: how many of its instances run at once here, and why."""
+    from localbatch.application.preview import running_concurrency
+
+    return {name: c.describe() for name, c in running_concurrency(local, job, only).items()}
 
 
 def _print_report_path(out: Console, local: LocalService, job_id: str) -> None:
@@ -295,4 +428,4 @@ def register(group: click.Group) -> None:
     group.add_command(run_command)
 
 
-__all__ = ["EXIT_USAGE", "register", "run_command"]
+__all__ = ["EXIT_USAGE", "PREFLIGHT_HINT", "register", "run_command"]

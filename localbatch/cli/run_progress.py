@@ -1,9 +1,11 @@
 """What `localbatch run` shows while a job runs and when it ends.
 
 On a terminal: a live table per task (instances waiting / running / finished / failed,
-retries, elapsed). Otherwise: one plain line per event, for logs and CI. At the end: a
-summary table and where the logs are. Both displays are event listeners: quick, and they
-never touch the engine.
+retries, elapsed), drawn below the program output (`run_output.TerminalScreen`), with how
+many instances of each task can run at once here and how many wait for capacity.
+Otherwise: one plain line per event, for logs and CI. At the end: a summary table, and for
+each failed instance why (`application.failure_context`). Both displays are event
+listeners: quick, and they never touch the engine.
 """
 
 from __future__ import annotations
@@ -11,22 +13,23 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol
 
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from localbatch.events import Event
-from localbatch.runtime.base import STOPPED_ERROR_CODE
+from localbatch.cli.run_output import TerminalScreen
+from localbatch.cli.terminal_text import safe_text
+from localbatch.events import CAPACITY_WAIT_EVENT, Event
 from localbatch.states import State
 from localbatch.timefmt import api_time
 
 if TYPE_CHECKING:
+    from localbatch.application.failure_context import FailureContext
     from localbatch.engine.records import InstanceSnapshot, JobSnapshot, TaskSnapshot
 
 
@@ -45,32 +48,40 @@ def _error(code: str, message: str | None) -> str:
     return f"{code}: {message}" if message else code
 
 
-#: How an instance a cluster has no node for yet is shown, before the cluster's reason.
-WAITING_FOR = "waiting for capacity"
-#: At most this many such instances are listed under the live table.
-WAITING_SHOWN = 3
-
 #: How a task left out by `run --only` is shown: the engine records it Stopped, but
 #: "Stopped, 1 stopped" would read as if it had been interrupted.
 NOT_RUN = "not run (--only)"
 
 
+class Writer(Protocol):
+    """Where plain lines go: a text stream, or a screen shared with program output."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class PlainProgress:
-    """One line per event (instance waits are shown only when they are retries).
+    """One line per event (instance waits are shown only when they are retries or waits
+    for capacity).
 
     Tasks in `not_run` (left out by --only) get one "not run" line, no instance lines.
     """
 
-    def __init__(self, out: TextIO, not_run: Collection[str] = ()) -> None:
+    def __init__(self, out: Writer, not_run: Collection[str] = ()) -> None:
         self.out = out
         self.not_run = frozenset(not_run)
         self._lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        held = event.detail.get("capacity_wait")
-        if event.category == "Instance" and event.state == State.WAITING and held:
-            line = f"instance {event.task_name}.{event.instance_id} {WAITING_FOR}: {held['reason']}"
-            self._print(event, line)
+        if event.name == CAPACITY_WAIT_EVENT:
+            wait = event.detail.get("capacity_wait")
+            why = f" ({wait['reason']})" if wait else ""
+            if event.batch is not None:
+                who = f"instances {event.task_name}.* ({event.batch.size()})"
+            else:
+                who = f"instance {event.task_name}.{event.instance_id}"
+            self._print(event, f"{who} waiting for capacity{why}")
             return
         if event.category == "Instance" and event.state == State.WAITING and not event.retry_count:
             return
@@ -93,8 +104,9 @@ class PlainProgress:
 
     def _print(self, event: Event, line: str) -> None:
         stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
-        with self._lock:
-            print(f"{stamp} {line}", file=self.out, flush=True)
+        with self._lock:  # one write: a line never mixes with program output
+            self.out.write(f"{stamp} {safe_text(line)}\n")
+            self.out.flush()
 
 
 def _instance_line(event: Event) -> str:
@@ -120,6 +132,10 @@ class _TaskRow:
         self.state = State.WAITING
         self.instances: Counter[State] = Counter({State.WAITING: instance_count})
         self.instance_states: dict[int, State] = {}
+        #: Ready instances held back for capacity (or waiting for a cluster's node), and
+        #: the latest reason given.
+        self.held: set[int] = set()
+        self.held_reason = ""
         self.retries = 0
         self.start: float | None = None
         self.end: float | None = None
@@ -131,26 +147,32 @@ class _TaskRow:
         self.instance_states[instance_id] = state
 
 
+#: Lines under the live table saying how many instances of a task run at once, at most.
+CAPACITY_LINES = 6
+
+
 class LiveProgress:
-    """A rich live table of the tasks, updated from events, redrawn a few times a second."""
+    """A live table of the tasks, updated from events, redrawn a few times a second below
+    the program output (`screen`)."""
 
     def __init__(
         self,
         console: Console,
         instance_counts: Mapping[str, int],
         not_run: Collection[str] = (),
+        concurrency: Mapping[str, str] | None = None,
         *,
         capacity: str = "",
     ) -> None:
         self.rows = {name: _TaskRow(name, n) for name, n in instance_counts.items()}
         #: What can run at once ("swarm of 2 nodes (...); 4 cores, 8 GiB in all").
         self.capacity = capacity
-        #: "task.instance" -> why it waits for a node (the cluster's words).
-        self.waiting: dict[str, str] = {}
         #: Tasks left out by --only: shown as not run, not as stopped instances.
         self.not_run = frozenset(not_run)
+        #: Per task: "1 at a time: ecs.sn1.medium needs 2 cores, this host has 2".
+        self.concurrency = dict(concurrency or {})
         self.job_state = State.WAITING
-        self.live = Live(get_renderable=self.render, console=console, refresh_per_second=4)
+        self.screen = TerminalScreen(console, self.render)
 
     def __call__(self, event: Event) -> None:
         if event.category == "Job":
@@ -162,22 +184,34 @@ class LiveProgress:
         if event.category == "Task":
             row.state = event.state
             row.start, row.end = event.start_time, event.end_time
+        elif event.name == CAPACITY_WAIT_EVENT:
+            ids = event.batch.ids() if event.batch is not None else (event.instance_id,)
+            row.held.update(i for i in ids if i is not None)
+            wait = event.detail.get("capacity_wait")
+            row.held_reason = wait["reason"] if wait else row.held_reason
         elif event.batch is not None:
             for instance_id in event.batch.ids():
+                row.held.discard(instance_id)
                 row.instance_changed(instance_id, event.state)
         elif event.instance_id is not None:
-            name = f"{event.task_name}.{event.instance_id}"
-            held = event.detail.get("capacity_wait")
-            if event.state == State.WAITING and held:
-                self.waiting[name] = held["reason"]
-            else:
-                self.waiting.pop(name, None)
+            row.held.discard(event.instance_id)
             row.instance_changed(event.instance_id, event.state)
             if event.state == State.WAITING and event.retry_count:
                 row.retries += 1
 
-    def render(self) -> RenderableType:
-        """The table as it is now; `Live` calls it on each refresh, off the engine thread."""
+    def render(self) -> Group:
+        """The table as it is now, and under it the capacity (with `capacity`) and how many
+        instances of each task run at once there; the screen calls it on each refresh, off
+        the engine thread."""
+        table = self._table()
+        below = [f"capacity: {self.capacity}"] if self.capacity else []
+        lines = [
+            Text(line, style="dim", overflow="ellipsis", no_wrap=True)
+            for line in below + self._capacity_lines()
+        ]
+        return Group(table, *lines)
+
+    def _table(self) -> Table:
         table = Table(title=f"job {self.job_state}", title_justify="left")
         if self.not_run:
             table.caption = "not run: left out by --only"
@@ -204,19 +238,28 @@ class LiveProgress:
                 str(row.retries),
                 _duration(row.start, row.end),
             )
-        below = [f"capacity: {self.capacity}"] if self.capacity else []
-        waiting = list(self.waiting.items())
-        below += [f"{name} {WAITING_FOR}: {why}" for name, why in waiting[:WAITING_SHOWN]]
-        if len(waiting) > WAITING_SHOWN:
-            below.append(f"... and {len(waiting) - WAITING_SHOWN} more {WAITING_FOR}")
-        return Group(table, *(Text(line) for line in below)) if below else table
+        return table
+
+    def _capacity_lines(self) -> list[str]:
+        """How many instances of each unfinished task run at once here, and how many wait
+        for capacity and why (the tasks that are running or holding instances back first)."""
+        lines = []
+        for row in sorted(self.rows.values(), key=lambda r: (not r.held, r.state != State.RUNNING)):
+            if row.name in self.not_run or row.state.terminal or row.name not in self.concurrency:
+                continue
+            line = f"{row.name}: {self.concurrency[row.name]}"
+            if row.held:
+                line += f"; {len(row.held)} waiting for capacity"
+                line += f" ({row.held_reason})" if row.held_reason else ""
+            lines.append(line)
+        return lines[:CAPACITY_LINES]
 
     def __enter__(self) -> LiveProgress:
-        self.live.start()
+        self.screen.__enter__()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.live.stop()
+        self.screen.__exit__()
 
 
 def _instances_text(task: TaskSnapshot, not_run: Collection[str]) -> str:
@@ -230,12 +273,19 @@ def _instances_text(task: TaskSnapshot, not_run: Collection[str]) -> str:
 
 
 def print_summary(
-    console: Console, snapshot: JobSnapshot, logs_dir: Path, not_run: Collection[str] = ()
+    console: Console,
+    snapshot: JobSnapshot,
+    logs_dir: Path,
+    failures: Sequence[FailureContext] = (),
+    not_run: Collection[str] = (),
+    logs_command: Callable[[str, int], str] | None = None,
 ) -> None:
-    """The final table, the failures with their error codes, and where the logs are.
+    """The final table, then for each failed instance why (`failure_lines`), and where the
+    logs are.
 
     Tasks in `not_run` (left out by --only) keep their recorded state; their instances
-    column says they were not run.
+    column says they were not run. `logs_command(task, instance)` is how `localbatch logs`
+    shows an instance's output (None when the job is no longer in the store).
     """
     console.print(f"job {snapshot.job_id} ({snapshot.name}): {snapshot.state}", soft_wrap=True)
     table = Table()
@@ -251,10 +301,15 @@ def print_summary(
         )
     console.print(table)
     if snapshot.message:
-        console.print(snapshot.message, markup=False, soft_wrap=True)
-    for line in _failure_lines(snapshot):
-        console.print(line, markup=False, soft_wrap=True)
-    console.print(f"logs: {logs_dir}/<task>.<instance>.stdout|stderr", markup=False, soft_wrap=True)
+        console.print(safe_text(snapshot.message), markup=False, soft_wrap=True)
+    for failure in failures:
+        for line in failure_lines(failure, logs_command):
+            console.print(line, markup=False, soft_wrap=True, highlight=False)
+    console.print(
+        f"logs: {logs_dir.absolute()}/<task>.<instance>.stdout|stderr",
+        markup=False,
+        soft_wrap=True,
+    )
     for folder in _oss_log_folders(snapshot):
         console.print(
             f"logs on OSS: {folder}stdout|stderr.{snapshot.job_id}.<task>.<instance>",
@@ -263,19 +318,36 @@ def print_summary(
         )
 
 
-def _failure_lines(snapshot: JobSnapshot) -> list[str]:
-    """One line per instance that failed or ended with an error other than a stop: the
-    user sees why without opening the logs."""
-    lines = []
-    for task in snapshot.tasks:
-        for inst in task.instances:
-            if inst.state == State.FAILED or inst.error_code not in ("", STOPPED_ERROR_CODE):
-                what = (
-                    _error(inst.error_code, inst.error_message)
-                    if inst.error_code
-                    else f"exit code {inst.exit_code}"
-                )
-                lines.append(f"{task.name}.{inst.instance_id} {inst.state}: {what}")
+def failure_lines(
+    failure: FailureContext, logs_command: Callable[[str, int], str] | None = None
+) -> list[str]:
+    """What explains one failed instance: its error and exit code, the last lines it wrote
+    (escaped: they are the program's), its log files and the command that shows them."""
+    what = []
+    if failure.error_code:
+        what.append(_error(failure.error_code, failure.error_message))
+    if failure.exit_code is not None:
+        what.append(f"exit code {failure.exit_code}")
+    retries = failure.attempts - 1
+    after = f" after {retries} retr{'y' if retries == 1 else 'ies'}" if retries > 0 else ""
+    name = f"{failure.task_name}.{failure.instance_id}"
+    lines = [f"{name} {failure.state}{after}: {safe_text('; '.join(what) or 'no exit code')}"]
+    if failure.tail:
+        count = "line" if len(failure.tail) == 1 else f"{len(failure.tail)} lines"
+        lines.append(f"  the last {count} of its {failure.tail_stream}:")
+        lines += [f"  {failure.tail_stream[3:]}| {safe_text(line)}" for line in failure.tail]
+    else:
+        lines.append("  (its last attempt wrote nothing)")
+    if failure.storage_error:
+        lines.append(f"  after it: {safe_text(failure.storage_error)}")
+    lines.append(f"  stdout: {failure.stdout_path.absolute()}")
+    lines.append(f"  stderr: {failure.stderr_path.absolute()}")
+    for key, url in (("stdout", failure.stdout_object), ("stderr", failure.stderr_object)):
+        if url:
+            lines.append(f"  {key} on OSS: {url}")
+    if logs_command is not None:
+        command = logs_command(failure.task_name, failure.instance_id)
+        lines.append(f"  all of it: {command} (and with --stderr, its stderr)")
     return lines
 
 

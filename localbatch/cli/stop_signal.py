@@ -1,5 +1,6 @@
 """Signals of the foreground commands: blocking until a server is asked to stop, SIGTERM
-taken as Ctrl-C, and clean-ups no further signal can cut short."""
+taken as Ctrl-C, stopping a job on Ctrl-C (and killing it on the second), and clean-ups no
+further signal can cut short."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from localbatch.application.stack import LocalService
+    from localbatch.states import State
 
 
 def wait_for_stop_signal() -> None:
@@ -57,3 +63,36 @@ def close_uninterrupted(close: Callable[[], None]) -> None:
     sandboxes behind."""
     with contextlib.suppress(KeyboardInterrupt), _signals_ignored():
         close()
+
+
+def stop_on_interrupt(local: LocalService, job_id: str, say: Callable[[str], None]) -> State | None:
+    """After Ctrl-C (or SIGTERM): stop the job, say what that does, and wait until it really
+    ended. A second Ctrl-C kills what still runs and waits again; a third gives up waiting
+    (closing the stack still stops and removes everything). The job's final state, or None
+    when it was not waited for."""
+    from localbatch.application.foreground import begin_stop, kill_now, wait_for_stop
+
+    stopping = begin_stop(local, job_id)
+    if stopping.running:
+        them = "it" if stopping.running == 1 else "them"
+        say(
+            f"interrupted: stopping {_instances(stopping.running)} (SIGTERM; killed in "
+            f"{stopping.grace:g} s); Ctrl-C again kills {them} now"
+        )
+    else:
+        say("interrupted: stopping the job (no instance is running)")
+    try:
+        return wait_for_stop(local, job_id)
+    except KeyboardInterrupt:
+        pass
+    running = kill_now(local, job_id)
+    say(f"interrupted again: killing {_instances(running)} now")
+    try:
+        return wait_for_stop(local, job_id)
+    except KeyboardInterrupt:
+        say("interrupted a third time: not waiting for the job to end")
+        return None
+
+
+def _instances(count: int) -> str:
+    return f"{count} instance" if count == 1 else f"{count} instances"

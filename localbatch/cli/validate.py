@@ -14,18 +14,19 @@ import click
 from localbatch.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
+    EXIT_USAGE,
     Config,
-    choose_runtime,
     config_options,
     fail,
 )
-from localbatch.runtime.registry import choices
+from localbatch.runtime.registry import AUTO, choices
 from localbatch.spec.errors import ApiError
 from localbatch.spec.load import JobFileError, read_body
 from localbatch.spec.validate import ValidationReport, validate
 
 if TYPE_CHECKING:
     from localbatch.plan import TaskPlan
+    from localbatch.runtime.base import Runtime
 
 
 def read_job_source(source: str) -> dict[str, Any]:
@@ -133,31 +134,78 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-@click.command("plan", short_help="Show FILE's tasks in execution order; runs nothing.")
+@click.command(
+    "plan", short_help="Show a job's tasks in order, what runs at once here, and problems."
+)
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option(
     "--runtime",
     "runtime_choice",
     type=click.Choice(choices()),
-    help="Show the capacity of this runtime (a swarm's nodes) instead of this host's.",
+    default=AUTO,
+    show_default=True,
+    help="The runtime whose capacity (a swarm's nodes) plan shows and whose images and "
+    "programs the checks look at, as `run` would choose it.",
+)
+@click.option("--pull", is_flag=True, help="Images would be pulled: a missing one is no problem.")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="As `run --max-parallel`.")
+@click.option("--oversubscribe/--no-oversubscribe", default=None, help="As `run --oversubscribe`.")
+@click.option(
+    "--no-preflight", is_flag=True, help="Skip the checks `run` makes before anything starts."
 )
 @config_options
-def plan_command(file: str, as_json: bool, runtime_choice: str | None, config: Config) -> None:
-    """Show FILE's tasks in execution order, without running anything."""
-    from localbatch.application.preview import refusals, runtime_capacity
+def plan_command(
+    file: str,
+    as_json: bool,
+    runtime_choice: str,
+    pull: bool,
+    max_parallel: int | None,
+    oversubscribe: bool | None,
+    no_preflight: bool,
+    config: Config,
+) -> None:
+    """Show FILE's tasks in execution order, how many instances of each run at once (on
+    this host, or a swarm's nodes), and the problems `run` would stop at; without running
+    anything.
+
+    Exit status: 0, 1 invalid job, 2 problems found (as `run` finds them before a run).
+    """
+    from localbatch.application.preflight import preflight
+    from localbatch.application.preview import refusals, runtime_capacity, task_concurrency
     from localbatch.plan import plan_tasks
     from localbatch.spec.model import parse_job
 
     body = valid_body_or_exit(file, config.quotas)
+    if oversubscribe is not None:
+        config = config.with_overrides(oversubscribe=oversubscribe)
     job = parse_job(body)
     plans = plan_tasks(job, config)
-    if as_json:
-        _echo_json([dataclasses.asdict(plan) for plan in plans])
-        return
-    runtime = choose_runtime(config, runtime_choice) if runtime_choice else None
-    capacity = runtime_capacity(runtime)
+    # Without the checks, no runtime is asked unless one was named (a swarm's capacity).
+    asked = not no_preflight or runtime_choice != AUTO
+    runtime = _runtime(config, runtime_choice, pull, no_preflight) if asked else None
+    capacity = runtime_capacity(runtime, config, max_parallel)
     refused = refusals(job, config, capacity)
+    at_once = task_concurrency(job, config, capacity)
+    problems = [] if no_preflight else preflight(job, config, runtime)
+    if as_json:
+        _echo_json(
+            [
+                {
+                    **dataclasses.asdict(plan),
+                    "at_once": at_once[plan.name].at_once,
+                    "at_once_reason": at_once[plan.name].reason,
+                    "cannot_run": refused.get(plan.name, ""),
+                    "problems": [
+                        {"field": p.field, "message": p.message}
+                        for p in problems
+                        if p.task == plan.name
+                    ],
+                }
+                for plan in plans
+            ]
+        )
+        raise SystemExit(EXIT_USAGE if problems or refused else EXIT_OK)
     total = sum(plan.instance_count for plan in plans)
     counts = f"{_plural(len(plans), 'task')}, {_plural(total, 'instance')}"
     click.echo(f"job {body['Name']}: {counts}")
@@ -165,10 +213,34 @@ def plan_command(file: str, as_json: bool, runtime_choice: str | None, config: C
     for level, members in itertools.groupby(plans, key=lambda plan: plan.level):
         click.echo(f"level {level}")
         for plan in members:
-            lines = _plan_lines(plan)
+            lines = [*_plan_lines(plan), f"at once: {at_once[plan.name].describe()}"]
             lines += [f"cannot run: {refused[plan.name]}"] if plan.name in refused else []
             for index, line in enumerate(lines):
                 click.echo(f"{'    ' if index else '  '}{line}")
+    if problems:
+        from localbatch.cli.preflight_report import print_problems
+
+        print_problems(problems, "`run` would start nothing")
+    if problems or refused:
+        raise SystemExit(EXIT_USAGE)
+
+
+def _runtime(config: Config, runtime_choice: str, pull: bool, quiet: bool) -> Runtime | None:
+    """The runtime `run` would choose; None (said unless `quiet`) when there is none: then
+    only the checks that need no runtime are made, and the capacity is this host's."""
+    from localbatch.application.runtime_choice import allow_pulls, select_sparing_runtime
+    from localbatch.runtime.base import RuntimeUnavailable
+
+    try:
+        runtime, notice = select_sparing_runtime(runtime_choice, config)
+        if pull:
+            allow_pulls(runtime)
+    except (RuntimeUnavailable, ValueError) as exc:
+        if not quiet:
+            click.echo(f"note: {exc}; images and programs are not checked", err=True)
+        return None
+    click.echo(notice, err=True)
+    return runtime
 
 
 def _plan_lines(plan: TaskPlan) -> list[str]:

@@ -21,6 +21,7 @@ from localbatch.engine.environment import TaskEnvironment, attempt_spec
 from localbatch.engine.scheduler import Launch
 from localbatch.events import EventDetail
 from localbatch.runtime.base import (
+    STOP_GRACE_SECONDS,
     STOPPED_ERROR_CODE,
     AttemptHandle,
     AttemptOutcome,
@@ -104,9 +105,13 @@ def execute_attempt(
     cancel: threading.Event,
     detail: EventDetail,
     on_started: Callable[[AttemptHandle], None],
+    kill: threading.Event | None = None,
+    grace: float = STOP_GRACE_SECONDS,
     on_waiting: Callable[[str], None] | None = None,
 ) -> AttemptOutcome:
     """Prepare, run and finish one attempt; `detail` receives the log paths as they are known.
+    A stop gives the program `grace` seconds after SIGTERM; `kill` cuts them short
+    (`run_attempt`).
 
     Never raises for a failure of the program, of storage or of the runtime: each becomes
     the attempt's outcome with its error code.
@@ -136,7 +141,14 @@ def execute_attempt(
     try:
         prepared.start_streaming()
         outcome = run_attempt(
-            runtime, spec, float(env.timeout), cancel, on_started, on_waiting=on_waiting
+            runtime,
+            spec,
+            float(env.timeout),
+            cancel,
+            on_started,
+            grace=grace,
+            kill=kill,
+            on_waiting=on_waiting,
         )
     except Exception as exc:
         log.exception("running %s failed inside localbatch", launch)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from localbatch.config import Config
-from localbatch.engine.capacity import HostCapacity
+from localbatch.engine.capacity import Concurrency, HostCapacity, concurrency
 from localbatch.engine.environment import TaskEnvironment, instance_env, task_environment
 from localbatch.runtime.base import WORKDIR
 from localbatch.spec.model import Task
@@ -31,6 +31,8 @@ class TaskPreview:
     paths: tuple[str, ...]
     #: One environment per instance, secrets masked.
     instance_envs: tuple[dict[str, str], ...]
+    #: How many of its instances can run at once on this host, and why.
+    concurrency: Concurrency
 
 
 def masked(env: dict[str, str]) -> dict[str, str]:
@@ -81,6 +83,7 @@ def preview(
                 instance_envs=tuple(
                     masked(instance_env(env, i)) for i in range(task.instance_count)
                 ),
+                concurrency=concurrency(env.sizing, host),
             )
         )
     return previews

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from localbatch.engine.capacity import Resources
-from localbatch.events import AttemptSnapshot, EventDetail
+from localbatch.events import AttemptSnapshot, CapacityWait, EventDetail
 from localbatch.states import State
 
 
@@ -67,6 +67,8 @@ class TrackedInstance:
     cancel_requested: bool = False
     #: Place in the ready queue; a retry keeps it, so it goes before later arrivals.
     queue_key: int = -1
+    #: Ready but held back for capacity: since when and why (None when not waiting so).
+    capacity_wait: CapacityWait | None = None
 
     @property
     def last(self) -> AttemptSnapshot | None:
@@ -148,6 +150,9 @@ class TrackedTask:
     #: Retries used by all its instances.
     retries: int = 0
     detail: EventDetail = field(default_factory=lambda: EventDetail())
+    #: Its fresh instances (queued together, never started) are ready but held back for
+    #: capacity: since when and why.
+    capacity_wait: CapacityWait | None = None
 
 
 @dataclass

@@ -15,6 +15,11 @@ tests drive it with any clock. The failure rules are those of semantics.md:
   tasks run, the job ends Finished;
 - stop: waiting instances end Stopped at once, running ones once their attempt returned;
   the job ends Stopped.
+
+An instance that is ready (its task's upstream finished) but cannot start because the
+capacity it needs is in use is *waiting for capacity*: the scheduler says so once, with
+the time and the reason (`CAPACITY_WAIT_EVENT`), and the attempt that finally starts it
+records since when it waited (`AttemptSnapshot.capacity_wait_start`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,15 @@ from localbatch.engine.records import (
     TrackedTask,
     job_snapshot,
 )
-from localbatch.events import AttemptSnapshot, Event, EventDetail, InstanceBatch, event_name
+from localbatch.events import (
+    CAPACITY_WAIT_EVENT,
+    AttemptSnapshot,
+    CapacityWait,
+    Event,
+    EventDetail,
+    InstanceBatch,
+    event_name,
+)
 from localbatch.runtime.base import STOPPED_ERROR_CODE, AttemptOutcome
 from localbatch.states import State, StateConflict, check_can_stop, check_transition
 
@@ -137,6 +150,8 @@ class Scheduler:
         self._seq = 0
         self._queue_keys = 0
         self._actions: list[Action] = []
+        #: Instances queued since the last dispatch: those it leaves queued wait for capacity.
+        self._queued: list[tuple[TrackedJob, TrackedTask, _Ready]] = []
 
     # ----------------------------------------------------------------- inputs
     def submit(
@@ -248,8 +263,7 @@ class Scheduler:
         if not inst.launched or inst.state.terminal:
             return self._flush(now)
         inst.detail.update(detail)
-        if inst.detail.get("capacity_wait"):  # it waited for a node: it has one now
-            inst.detail["capacity_wait"] = None
+        inst.capacity_wait = None  # it may have waited for a node: it has one now
         attempt = inst.last
         if attempt is not None:
             running = replace(attempt, state=State.RUNNING, start_time=now)
@@ -275,10 +289,10 @@ class Scheduler:
         task = job.tasks[task_name]
         inst = task.instances[instance_id]
         if inst.launched and inst.state == State.WAITING:
-            held = inst.detail.get("capacity_wait")
+            held = inst.capacity_wait
             since = held["since"] if held else now
-            inst.detail["capacity_wait"] = {"since": since, "reason": reason} if reason else None
-            self._publish_instance(job, task, inst, now)
+            inst.capacity_wait = CapacityWait(since=since, reason=reason) if reason else None
+            self._publish_instance(job, task, inst, now, name=CAPACITY_WAIT_EVENT if reason else "")
         return self._flush(now)
 
     def ended(
@@ -297,6 +311,7 @@ class Scheduler:
         if not inst.launched:
             return self._flush(now)
         inst.launched = False
+        inst.capacity_wait = None  # an attempt that waited for a node ended
         job.in_flight -= 1
         self.ledger.give(task.resources)
         inst.detail.update(detail or {})
@@ -385,6 +400,7 @@ class Scheduler:
 
     def _queue(self, job: TrackedJob, task: TrackedTask, entry: _Ready) -> None:
         heapq.heappush(self._ready[job.job_id].setdefault(task.resources, []), entry)
+        self._queued.append((job, task, entry))
 
     def _dispatch(self, now: float) -> None:
         """Launch ready instances while they fit: higher priority first, then submit order."""
@@ -404,11 +420,15 @@ class Scheduler:
                 (key, task_name, instance_id, cursor), shape = min(fitting)
                 heapq.heappop(queues[shape])
                 task = job.tasks[task_name]
+                fresh_wait = None
                 if cursor is not None:
+                    fresh_wait = task.capacity_wait
                     following = cursor.next_fresh()
                     if following is not None:
                         self._queue(job, task, (key + 1, task_name, following, cursor))
-                self._launch(job, task, instance_id, key, shape, now)
+                    else:  # its last fresh instance: none of them waits any more
+                        task.capacity_wait = None
+                self._launch(job, task, instance_id, key, shape, now, fresh_wait)
             if self.ledger.full:
                 return
 
@@ -420,7 +440,10 @@ class Scheduler:
         key: int,
         shape: Resources,
         now: float,
+        fresh_wait: CapacityWait | None = None,
     ) -> None:
+        """Start an attempt; `fresh_wait` is the wait of the task's fresh instances when the
+        instance was one of them."""
         inst = task.instances[instance_id]
         if inst.queue_key < 0:
             inst.queue_key = key
@@ -428,11 +451,59 @@ class Scheduler:
         inst.launched = True
         job.in_flight += 1
         attempt = len(inst.attempts)
-        inst.attempts.append(AttemptSnapshot(attempt, State.WAITING, start_time=now))
+        wait = inst.capacity_wait or fresh_wait
+        waited = wait["since"] if wait else None
+        inst.capacity_wait = None
+        inst.attempts.append(
+            AttemptSnapshot(
+                attempt,
+                State.WAITING,
+                start_time=now,
+                launch_time=now,
+                capacity_wait_start=waited,
+            )
+        )
         self._actions.append(Launch(job.job_id, task.name, instance_id, attempt))
+
+    def _hold_for_capacity(self, now: float) -> None:
+        """Say once of what was queued since the last dispatch and is still queued that it
+        waits for capacity, and why: an instance queued again (a retry) in an event of its
+        own, a task's fresh instances (queued together) in one batch event."""
+        queued, self._queued = self._queued, []
+        for job, task, (key, _, instance_id, cursor) in queued:
+            if job.ending is not None:
+                continue
+            if cursor is not None:
+                queue = self._ready[job.job_id].get(task.resources, [])
+                if task.capacity_wait is None and any(entry[0] == key for entry in queue):
+                    task.capacity_wait = self._wait(task, now)
+                    self._publish_fresh_wait(job, task, now)
+                continue
+            inst = task.instances[instance_id]  # recorded already: it was queued again
+            if not inst.launched and inst.state == State.WAITING and inst.capacity_wait is None:
+                inst.capacity_wait = self._wait(task, now)
+                self._publish_instance(job, task, inst, now, name=CAPACITY_WAIT_EVENT)
+
+    def _wait(self, task: TrackedTask, now: float) -> CapacityWait:
+        return CapacityWait(since=now, reason=self.ledger.why_held(task.resources))
+
+    def _publish_fresh_wait(self, job: TrackedJob, task: TrackedTask, now: float) -> None:
+        """One event for the task's instances that never started and wait for capacity."""
+        instances = task.instances
+        self._emit(
+            job,
+            "Instance",
+            State.WAITING,
+            now,
+            CAPACITY_WAIT_EVENT,
+            task_name=task.name,
+            batch=InstanceBatch(instances.count, frozenset(instances.records)),
+            detail=EventDetail(capacity_wait=task.capacity_wait),
+        )
 
     def _flush(self, now: float) -> list[Action]:
         self._dispatch(now)
+        self._hold_for_capacity(now)
         actions, self._actions = self._actions, []
         return actions
 
@@ -455,8 +526,10 @@ class Scheduler:
                     inst.cancel_requested = True
                     self._actions.append(Cancel(job.job_id, task.name, inst.instance_id))
                 elif not inst.launched and not inst.state.terminal:
+                    inst.capacity_wait = None
                     inst.end_time = now if inst.start_time is not None else None
                     self._set_instance(job, task, inst, State.STOPPED, now)
+            task.capacity_wait = None
             self._stop_idle(job, task, now)
             self._maybe_end_task(job, task, now)
 
@@ -550,12 +623,18 @@ class Scheduler:
         )
 
     def _emit(
-        self, job: TrackedJob, category: str, state: State, now: float, **fields: Any
+        self,
+        job: TrackedJob,
+        category: str,
+        state: State,
+        now: float,
+        name: str = "",
+        **fields: Any,
     ) -> None:
         self._actions.append(
             Publish(
                 Event(
-                    name=event_name(category, state),
+                    name=name or event_name(category, state),
                     job_id=job.job_id,
                     state=state,
                     time=now,
@@ -602,15 +681,25 @@ class Scheduler:
         )
 
     def _publish_instance(
-        self, job: TrackedJob, task: TrackedTask, inst: TrackedInstance, now: float
+        self,
+        job: TrackedJob,
+        task: TrackedTask,
+        inst: TrackedInstance,
+        now: float,
+        name: str = "",
     ) -> None:
         last = inst.last
-        detail: EventDetail = {**inst.detail, "attempts": [a.as_detail() for a in inst.attempts]}
+        detail: EventDetail = {
+            **inst.detail,
+            "attempts": [a.as_detail() for a in inst.attempts],
+            "capacity_wait": inst.capacity_wait,
+        }
         self._emit(
             job,
             "Instance",
             inst.state,
             now,
+            name,
             task_name=task.name,
             instance_id=inst.instance_id,
             start_time=inst.start_time,

@@ -9,6 +9,7 @@ engine's inbox. Time comes from an injected clock, so tests control the recorded
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -62,18 +63,25 @@ T = TypeVar("T")
 
 
 def cluster_capacity(
-    runtime: SpansNodes, nodes: tuple[Node, ...], max_parallel: int | None
+    runtime: SpansNodes,
+    nodes: tuple[Node, ...],
+    max_parallel: int | None,
+    oversubscribe: bool = False,
 ) -> HostCapacity:
     """The budget of a runtime on a cluster: its nodes'."""
     sizes = tuple(Resources(n.cpu_cores, n.memory_bytes) for n in nodes)
-    return HostCapacity.of_nodes(sizes, runtime.describe_nodes(nodes), max_parallel)
+    return HostCapacity.of_nodes(
+        sizes, runtime.describe_nodes(nodes), max_parallel, oversubscribe=oversubscribe
+    )
 
 
-def capacity_of(runtime: Runtime, max_parallel: int | None = None) -> HostCapacity:
+def capacity_of(
+    runtime: Runtime, max_parallel: int | None = None, oversubscribe: bool = False
+) -> HostCapacity:
     """What the runtime can run at once: a cluster's nodes, else this host."""
     if isinstance(runtime, SpansNodes):
-        return cluster_capacity(runtime, runtime.nodes(), max_parallel)
-    return HostCapacity.detect(max_parallel)
+        return cluster_capacity(runtime, runtime.nodes(), max_parallel, oversubscribe)
+    return HostCapacity.detect(max_parallel, oversubscribe=oversubscribe)
 
 
 class Clock(Protocol):
@@ -102,6 +110,8 @@ class _JobContext:
     done: threading.Event = field(default_factory=threading.Event)
     final: State | None = None
     cancels: dict[tuple[str, int], threading.Event] = field(default_factory=dict)
+    #: Set by `Engine.kill`: attempts being stopped are killed without their grace period.
+    kill: threading.Event = field(default_factory=threading.Event)
 
 
 def job_plan(
@@ -159,8 +169,10 @@ class Engine:
         if capacity is not None and max_parallel is not None:
             capacity = replace(capacity, max_parallel=max_parallel)
         self.max_parallel = max_parallel
-        self.capacity = capacity or capacity_of(runtime, max_parallel)
+        self.capacity = capacity or capacity_of(runtime, max_parallel, config.oversubscribe)
         self._storage_factory = storage_factory
+        #: Seconds a stopped (or timed-out) attempt gets after SIGTERM before it is killed.
+        self.stop_grace = STOP_GRACE_SECONDS
         self._scheduler = Scheduler(self.capacity)
         self._contexts: dict[str, _JobContext] = {}
         self._inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
@@ -195,6 +207,14 @@ class Engine:
     def stop(self, job_id: str) -> None:
         """Stop the job: waiting instances at once, running ones gracefully, then killed."""
         self._call(lambda: self._perform(self._scheduler.stop(job_id, self.clock.now())))
+
+    def kill(self, job_id: str) -> None:
+        """Stop the job and kill its running attempts now, without the grace period (also
+        those already given SIGTERM by an earlier stop)."""
+        self._context(job_id).kill.set()
+        # Already ending: the kill cuts its grace period short all the same.
+        with contextlib.suppress(StateConflict):
+            self.stop(job_id)
 
     def job_ids(self) -> list[str]:
         """Every job this engine was given."""
@@ -274,7 +294,9 @@ class Engine:
             nodes = self.runtime.nodes()
             if not nodes:
                 raise JobRefused(f"no node may run instances: {self.runtime.describe_nodes(nodes)}")
-            self.capacity = cluster_capacity(self.runtime, nodes, self.max_parallel)
+            self.capacity = cluster_capacity(
+                self.runtime, nodes, self.max_parallel, self.capacity.oversubscribe
+            )
         envs = {
             name: task_environment(job_id, task, self.config, self.capacity, self.oss_host)
             for name, task in job.tasks.items()
@@ -433,7 +455,16 @@ class Engine:
 
         try:
             outcome = execute_attempt(
-                self.runtime, context.storage, env, launch, cancel, detail, on_started, on_waiting
+                self.runtime,
+                context.storage,
+                env,
+                launch,
+                cancel,
+                detail,
+                on_started,
+                context.kill,
+                self.stop_grace,
+                on_waiting,
             )
         except Exception as exc:  # a defect below must still end the attempt visibly
             log.exception("attempt %s failed inside localbatch", launch)

@@ -30,6 +30,11 @@ INSTANCE_EVENTS = (
     "OnInstanceFailed",
 )
 ALL_EVENTS = (*JOB_EVENTS, *TASK_EVENTS, *INSTANCE_EVENTS, "OnPriorityChange")
+#: localbatch's own event, not a service notification (no Topic can subscribe to it): an
+#: instance is ready to start but held back because the capacity it needs is in use. The
+#: instance stays Waiting; its detail's `capacity_wait` says since when and why, and the
+#: attempt that starts it later records `capacity_wait_start`.
+CAPACITY_WAIT_EVENT = "OnInstanceWaitingForCapacity"
 
 
 def event_name(category: str, state: State) -> str:
@@ -66,10 +71,13 @@ class AttemptDetail(TypedDict):
     stderr_offset: int | None
     #: `ResourceUsage`'s fields once it ended; None before, or when it never started.
     usage: UsageDetail | None
+    launch_time: float | None
+    capacity_wait_start: float | None
 
 
 class CapacityWait(TypedDict):
-    """An instance held back for capacity: since when, and why."""
+    """A ready instance held back for capacity: since when, and why ("needs 2 cores, 2 of
+    this host's 2 in use"); what the scheduler (or a runtime placing it elsewhere) knows."""
 
     since: float
     reason: str
@@ -110,9 +118,10 @@ class EventDetail(TypedDict, total=False):
     #: Logs or outputs that could not be pushed after a failed attempt.
     storage_error: str
     attempts: list[AttemptDetail]
-    #: Set while an instance waits for capacity: since when and why; a cluster runtime
-    #: gives its own words ("no suitable node (insufficient resources on 1 node)"). None
-    #: once it runs.
+    #: Set while a ready instance is held back for capacity (`CAPACITY_WAIT_EVENT`), or
+    #: while a cluster runtime finds no node for its attempt (in the cluster's own words:
+    #: "no suitable node (insufficient resources on 1 node)"): since when and why. None
+    #: once it runs or when it never waited.
     capacity_wait: CapacityWait | None
     #: The node of a cluster that runs (or ran) the instance's latest attempt.
     node: str
@@ -162,6 +171,11 @@ class AttemptSnapshot:
     stderr_offset: int | None = None
     #: What it used, as its runtime measured it; None until it ended (or never started).
     usage: ResourceUsage | None = None
+    #: When localbatch began preparing it (its capacity held from then on).
+    launch_time: float | None = None
+    #: When it became ready but was held back for capacity (until `launch_time`); None when
+    #: it was launched as soon as it was ready.
+    capacity_wait_start: float | None = None
 
     def as_detail(self) -> AttemptDetail:
         """Its fields as an event's detail lists them (stored as JSON)."""

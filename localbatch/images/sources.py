@@ -128,6 +128,60 @@ class ImageSources:
             ),
         )
 
+    # -- the checks before a run: nothing brought, unpacked or pulled -----------------------
+
+    def brought_problem(
+        self, image: str, env: Mapping[str, str], otherwise: Callable[[str], str | None]
+    ) -> str | None:
+        """Why `image` cannot be had: a registry image its tree lacks, an image file that
+        cannot be read; any other image is answered by `otherwise` (where the runtime looks
+        for it). None when it can be had."""
+        if not image:
+            return "No image was given."
+        try:
+            from_registry = registry_image(image, env)
+            if from_registry is not None:
+                self.resolve(from_registry)
+                return None
+            if image in self.files:
+                image_config(self.files[image])
+                return None
+        except ImageProblem as exc:
+            return exc.message
+        return otherwise(image)
+
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
+        """Why the process runtime could not have `image` (ChecksRootfs)."""
+        return self.brought_problem(image, env, self._unbrought_problem)
+
+    def _unbrought_problem(self, image: str) -> str | None:
+        if self.store.named(image) is not None:
+            return None
+        engine = self.engine()
+        try:
+            image_id = engine.image_id(image) if engine is not None else None
+        except ImageProblem as exc:
+            return exc.message
+        return None if image_id else self._not_found(image, engine_answers=engine is not None)
+
+    def ready_root(self, image: str, env: Mapping[str, str]) -> PreparedRootfs | None:
+        """The image's root file system when it is prepared already (ChecksRootfs); None
+        when it is not, or that cannot be told without bringing it."""
+        try:
+            from_registry = registry_image(image, env)
+            if from_registry is not None:
+                return self.store.get(self.resolve(from_registry)[1].key)
+            if image in self.files:
+                return self.store.get(image_config(self.files[image]).key)
+            built = self.store.named(image)
+            if built is not None:
+                return built
+            engine = self.engine()
+            image_id = engine.image_id(image) if engine is not None else None
+        except ImageProblem:
+            return None
+        return self.store.get(image_id.removeprefix("sha256:")) if image_id else None
+
     def _registry_root(self, image: RegistryImage) -> PreparedRootfs:
         storage, resolved = self.resolve(image)
         what = self.what(image)

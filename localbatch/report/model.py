@@ -16,11 +16,11 @@ from localbatch.config import Config
 from localbatch.plan import build_dag, graph_levels
 from localbatch.plan.node_choice import choose_node
 from localbatch.report.flags import Flag, attempt_flags
-from localbatch.report.logtail import last_lines
 from localbatch.spec.errors import not_found
 from localbatch.spec.instance_types import lookup
 from localbatch.spec.model import parse_job
 from localbatch.states import State
+from localbatch.storage.log_tail import last_lines
 from localbatch.store import Store
 from localbatch.store.records import AttemptRecord, InstanceRecord
 from localbatch.usage import ResourceUsage

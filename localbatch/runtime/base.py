@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -212,6 +212,38 @@ class PullsImages(Protocol):
     pull: bool
 
 
+@runtime_checkable
+class ChecksImages(Protocol):
+    """A runtime that can tell, before anything starts, whether an image is usable."""
+
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
+        """Why an attempt of `image` (with the environment `env`, which may name an
+        OSS-backed registry) could not start here, found without bringing anything; None
+        when it can."""
+
+
+@runtime_checkable
+class FindsPrograms(Protocol):
+    """A runtime that can tell, before anything starts, which programs an attempt sees."""
+
+    def executables(
+        self, image: str, paths: Sequence[str], env: Mapping[str, str]
+    ) -> frozenset[str] | None:
+        """Which of these absolute paths are executable files in what an attempt of `image`
+        sees besides its work directory and binds (the image, or this host's system
+        files); None when that cannot be known (the image is not there yet, or its
+        ENTRYPOINT takes the command line as arguments)."""
+
+
+@runtime_checkable
+class Terminates(Protocol):
+    """A runtime that can send an attempt the graceful stop signal alone, so that the
+    wait before the kill can be cut short (a second Ctrl-C)."""
+
+    def terminate(self, handle: AttemptHandle) -> None:
+        """SIGTERM to the program (and its children); nothing more."""
+
+
 def attempt_labels(job_id: str, task_name: str, instance_id: int, attempt: int) -> dict[str, str]:
     """The labels naming one attempt, written once for the engine and the runtimes."""
     return {
@@ -252,14 +284,16 @@ def run_attempt(
     on_started: Callable[[AttemptHandle], None] | None = None,
     poll: float = 0.2,
     grace: float = STOP_GRACE_SECONDS,
+    kill: threading.Event | None = None,
     on_waiting: Callable[[str], None] | None = None,
 ) -> AttemptOutcome:
     """Run one attempt to its end: enforce `timeout`, honour `cancel`, always release.
 
-    On timeout or cancel the program gets SIGTERM and `grace` seconds before it is killed.
-    While it runs, the runtime's usage probe (if it has one) is sampled; its figures go
-    into the outcome, read before the runtime releases the attempt. On a runtime that places
-    attempts (`PlacesAttempts`), `on_waiting` hears why it waits each time that changes,
+    On timeout or cancel the program gets SIGTERM and `grace` seconds before it is killed;
+    `kill` set (now or during those seconds) kills it at once. While it runs, the runtime's
+    usage probe (if it has one) is sampled; its figures go into the outcome, read before
+    the runtime releases the attempt. On a runtime that places attempts
+    (`PlacesAttempts`), `on_waiting` hears why it waits each time that changes,
     `on_started` is called once it is placed, and `timeout` counts from then.
     """
     started = runtime.start(spec)
@@ -268,13 +302,14 @@ def run_attempt(
     handle = started
     outcome: AttemptOutcome | None = None
     probe: UsageProbe | None = None
+    stopping = _Stopping(runtime, handle, grace, poll, kill)
     try:
-        outcome = _await_placement(runtime, handle, cancel, on_waiting, poll, grace)
+        outcome = _await_placement(runtime, handle, cancel, on_waiting, poll, stopping)
         if outcome is None:
             probe = _probe(runtime, handle, spec)
             if on_started is not None:
                 on_started(handle)
-            outcome = _await_end(runtime, handle, timeout, cancel, poll, grace, probe)
+            outcome = _await_end(runtime, handle, timeout, cancel, poll, stopping, probe)
         outcome = replace(outcome, usage=_finish(runtime, probe, outcome))
     finally:
         runtime.release(handle, keep=spec.keep_on_failure and not (outcome and outcome.succeeded))
@@ -287,7 +322,7 @@ def _await_placement(
     cancel: threading.Event,
     on_waiting: Callable[[str], None] | None,
     poll: float,
-    grace: float,
+    stopping: _Stopping,
 ) -> AttemptOutcome | None:
     """None once the attempt is placed (at once on a runtime that does not place); its
     outcome when it was stopped, or could not run, while it waited."""
@@ -301,8 +336,7 @@ def _await_placement(
         if on_waiting is not None and placement.reason != said:
             on_waiting(placement.reason)
         said = placement.reason
-    message = "The instance was stopped before it was placed."
-    return _stop(runtime, handle, grace, STOPPED_ERROR_CODE, message)
+    return stopping.stop(STOPPED_ERROR_CODE, "The instance was stopped before it was placed.")
 
 
 def _await_end(
@@ -311,7 +345,7 @@ def _await_end(
     timeout: float,
     cancel: threading.Event,
     poll: float,
-    grace: float,
+    stopping: _Stopping,
     probe: UsageProbe | None,
 ) -> AttemptOutcome:
     """Wait for the running attempt's end, stopping it on cancel or at its Timeout, and
@@ -320,19 +354,56 @@ def _await_end(
     tick = sample_until(probe, time.monotonic) if probe is not None else None
     while True:
         if cancel.is_set():
-            message = "The instance was stopped."
-            return _stop(runtime, handle, grace, STOPPED_ERROR_CODE, message)
+            return stopping.stop(STOPPED_ERROR_CODE, "The instance was stopped.")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             ended = runtime.wait(handle, 0)  # it may have ended just in time
             if ended is not None:
                 return ended
             message = f"The instance did not end within its Timeout of {timeout:g} s."
-            return _stop(runtime, handle, grace, TIMED_OUT, message)
+            return stopping.stop(TIMED_OUT, message)
         next_sample = tick() if tick is not None else poll
         outcome = runtime.wait(handle, min(poll, remaining, max(next_sample, 0.01)))
         if outcome is not None:
             return outcome
+
+
+@dataclass
+class _Stopping:
+    """Stopping a running attempt: SIGTERM, `grace` seconds, kill; cut short by `kill`."""
+
+    runtime: Runtime
+    handle: AttemptHandle
+    grace: float
+    poll: float
+    kill: threading.Event | None
+
+    def stop(self, error_code: str, message: str) -> AttemptOutcome:
+        """Stop it and record why, with its exit code when it ended within the wait."""
+        if self.kill is not None and isinstance(self.runtime, Terminates):
+            self._terminate_until_killed()
+            self.runtime.stop(self.handle, 0)  # kills what still runs; nothing if it ended
+        else:
+            killing = self.kill is not None and self.kill.is_set()
+            self.runtime.stop(self.handle, 0 if killing else self.grace)
+        ended = self.runtime.wait(self.handle, self.grace + 5)
+        return AttemptOutcome(
+            exit_code=ended.exit_code if ended else None,
+            error_code=error_code,
+            error_message=message,
+        )
+
+    def _terminate_until_killed(self) -> None:
+        """SIGTERM, then wait for the end, the grace period or the kill, whichever first."""
+        assert self.kill is not None and isinstance(self.runtime, Terminates)
+        if self.kill.is_set():
+            return
+        self.runtime.terminate(self.handle)
+        deadline = time.monotonic() + self.grace
+        while not self.kill.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self.runtime.wait(self.handle, min(self.poll, remaining)):
+                return
 
 
 def _probe(runtime: Runtime, handle: AttemptHandle, spec: AttemptSpec) -> UsageProbe | None:
@@ -356,15 +427,3 @@ def _finish(runtime: Runtime, probe: UsageProbe | None, outcome: AttemptOutcome)
     except Exception as exc:
         log.exception("reading the usage of an attempt failed")
         return not_measured(f"reading the attempt's resource use failed: {exc}")
-
-
-def _stop(
-    runtime: Runtime, handle: AttemptHandle, grace: float, error_code: str, message: str
-) -> AttemptOutcome:
-    """Stop a running attempt (SIGTERM, `grace`, kill) and record why, with its exit code
-    when it ended within the wait."""
-    runtime.stop(handle, grace)
-    ended = runtime.wait(handle, grace + 5)
-    return AttemptOutcome(
-        exit_code=ended.exit_code if ended else None, error_code=error_code, error_message=message
-    )

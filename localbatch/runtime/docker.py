@@ -1,9 +1,11 @@
 """The Docker runtime: one container per attempt, through the Engine API (Docker SDK).
 
-No CLI subprocesses and no helper containers. Every container carries labels naming its
-job, task, instance, attempt and owning process, so a later run can remove the orphans of a
-run that died (`cleanup_orphans`) and a restarted server can find its containers again
-(`reattach`). Docker errors are translated into `AttemptOutcome`s here, at the edge.
+No CLI subprocesses and no helper containers started (the checks before a run create one
+container per image, never started, to look for programs: `docker_programs`). Every
+container carries labels naming its job, task, instance, attempt and owning process, so a
+later run can remove the orphans of a run that died (`cleanup_orphans`) and a restarted
+server can find its containers again (`reattach`). Docker errors are translated into
+`AttemptOutcome`s here, at the edge.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import queue
 import re
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,9 +46,10 @@ from localbatch.runtime.base import (
     file_size,
 )
 from localbatch.runtime.cgroups import CgroupDirs, process_dirs
+from localbatch.runtime.docker_programs import executables_in_image
 from localbatch.runtime.engine_unreachable import unreachable_message
-from localbatch.runtime.image_supply import EngineSupply, ImageProblem
-from localbatch.runtime.images import how_to_get
+from localbatch.runtime.image_supply import ChecksBroughtImages, EngineSupply, ImageProblem
+from localbatch.runtime.images import how_to_get, image_present
 from localbatch.runtime.usage import (
     CGROUP_INTERVAL,
     ENDED_TOO_SOON,
@@ -78,7 +81,8 @@ INIT_EXEC_FAILED = "[FATAL tini"
 STDERR_HEAD = 512
 SIGKILL_EXIT = 137
 #: What the Engine's attach answers: (stdout chunk, stderr chunk) pairs.
-_Stream = Iterator[tuple[bytes | None, bytes | None]]
+_Chunk = tuple[bytes | None, bytes | None]
+_Stream = Iterator[_Chunk]
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 #: What a container's figures leave out: Docker removes its cgroup the moment it exits.
 LAST_READING_NOTE = (
@@ -86,6 +90,15 @@ LAST_READING_NOTE = (
     "at most {interval:g} s before the end (the memory peak is the kernel's high-water mark "
     "up to then)"
 )
+
+
+#: The attempt's end when its container cannot be followed (or its output read back).
+INSTANCE_LOST = "InstanceLost"
+
+
+class OutputUnreadable(Exception):
+    """The engine did not give back all a container wrote: its log files would miss part of
+    it, so the attempt cannot be reported as it ended."""
 
 
 @dataclass(eq=False)
@@ -104,6 +117,7 @@ class DockerHandle:
 
 #: Whether a dead owner's container must be kept: (its state dir label, its job id) -> keep.
 #: Given by the surfaces, which know the stores (a job still unfinished there is adopted).
+#: Without one, a container naming a state dir is kept: only that store can tell.
 KeepJob = Callable[[str, str], bool]
 
 
@@ -210,6 +224,46 @@ def pull_image(
     return None
 
 
+def image_problem_in(
+    client: docker.DockerClient,
+    image: str,
+    env: Mapping[str, str],
+    images: EngineSupply | None,
+    pull: bool,
+    default_image: str,
+) -> str | None:
+    """Why an attempt of `image` could not start on this engine, found without bringing
+    anything: a registry or file image the supply `images` cannot bring, any other one
+    missing from the engine (unless `pull`)."""
+    if not image:
+        return "no Docker image was given"
+
+    def in_engine(name: str) -> str | None:
+        if pull:
+            return None
+        try:
+            if image_present(client, name):
+                return None
+        except ENGINE_ERRORS as exc:
+            return f"the Docker engine could not be asked about {name}: {exc}"
+        return image_missing(name, default_image).error_message
+
+    if isinstance(images, ChecksBroughtImages):
+        return images.brought_problem(image, env, in_engine)
+    return in_engine(image)
+
+
+def keeps_dead_run(keep_job: KeepJob | None, labels: Mapping[str, str]) -> bool:
+    """Whether a dead owner's container (or service) stays: `keep_job` says, from the store
+    of its state dir. A runtime without that rule (a benchmark, a tool) keeps every one
+    naming a state dir: one of a job left unfinished is adopted by the next `serve` or
+    `start` there, maybe at this very moment, and removing it loses its output."""
+    state_dir = labels.get(LABEL_STATE_DIR, "")
+    if keep_job is None:
+        return bool(state_dir)
+    return keep_job(state_dir, labels.get(LABEL_JOB, ""))
+
+
 def engine_address() -> str:
     """Where the Docker SDK looks for the engine (DOCKER_HOST, else the default socket)."""
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
@@ -312,6 +366,19 @@ class DockerRuntime:
             )["Id"]
         )
 
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
+        """Why an attempt of `image` could not start, found without bringing anything: a
+        registry or file image its supply cannot bring, any other one missing from the
+        engine (and --pull not given)."""
+        return image_problem_in(self.client, image, env, self.images, self.pull, self.default_image)
+
+    def executables(
+        self, image: str, paths: Sequence[str], env: Mapping[str, str]
+    ) -> frozenset[str] | None:
+        """Which of `paths` are executable files in `image` (None when it cannot be told:
+        not in the engine yet, or it has an ENTRYPOINT the command line is given to)."""
+        return executables_in_image(self.client, image, paths, self.owner_labels)
+
     def start(self, spec: AttemptSpec) -> DockerHandle | AttemptOutcome:
         """Create, attach to and start the container; an outcome when it cannot start."""
         if not spec.image:
@@ -360,8 +427,10 @@ class DockerRuntime:
         except ENGINE_ERRORS as exc:
             return AttemptOutcome(None, START_FAILED, f"Docker refused the container: {exc}")
         try:
-            # Attached before it starts, so no output is missed and the stream ends with it.
-            stream = self.client.api.attach(container_id, stream=True, logs=True, demux=True)
+            # Attached before it starts, so no output is missed and the stream ends with it:
+            # the engine subscribes before it answers. Its log is not asked for too: the
+            # replay would repeat what the live stream also delivers (a line written twice).
+            stream = self.client.api.attach(container_id, stream=True, logs=False, demux=True)
             self.client.api.start(container_id)
         except ENGINE_ERRORS as exc:
             self._remove(container_id)
@@ -394,9 +463,11 @@ class DockerRuntime:
                 stderr_head,
                 output.argv0 if output else "",
             )
+        except OutputUnreadable as exc:
+            handle.outcome = AttemptOutcome(None, INSTANCE_LOST, str(exc))
         except (*ENGINE_ERRORS, OSError) as exc:
             handle.outcome = AttemptOutcome(
-                None, "InstanceLost", f"Lost track of the container: {exc}"
+                None, INSTANCE_LOST, f"Lost track of the container: {exc}"
             )
         finally:
             if output is not None:
@@ -427,6 +498,13 @@ class DockerRuntime:
         except ENGINE_ERRORS as exc:
             # The outcome then says the attempt did not end; the next run removes it.
             log.warning("could not stop container %s: %s", handle.ref[:12], exc)
+
+    def terminate(self, handle: AttemptHandle) -> None:
+        """SIGTERM alone (the container's init passes it on to the program); `stop` kills."""
+        try:
+            self.client.api.kill(handle.ref, signal="SIGTERM")
+        except ENGINE_ERRORS as exc:  # already ended (409), or gone: stop() settles it
+            log.debug("SIGTERM to container %s: %s", handle.ref[:12], exc)
 
     def release(self, handle: AttemptHandle, keep: bool) -> None:
         """Remove the container once its output is collected; rename it instead when `keep`."""
@@ -463,7 +541,7 @@ class DockerRuntime:
 
     def cleanup_orphans(self) -> list[str]:
         """Remove containers of localbatch runs on this host whose owner process is gone,
-        except those in `spare` and those of jobs `keep_job` keeps (listed in `orphans_kept`).
+        except those in `spare` and those `keeps_dead_run` keeps (listed in `orphans_kept`).
         """
         removed = []
         self.orphans_kept = []
@@ -477,9 +555,7 @@ class DockerRuntime:
                 continue
             if owner_alive(labels) or container["Id"] in self.spare:
                 continue
-            if self.keep_job is not None and self.keep_job(
-                labels.get(LABEL_STATE_DIR, ""), labels.get(LABEL_JOB, "")
-            ):
+            if keeps_dead_run(self.keep_job, labels):
                 self.orphans_kept.append(str(container["Id"]))
                 continue
             self._remove(container["Id"])
@@ -499,7 +575,9 @@ class DockerRuntime:
         Its output goes on into the given files. With `begins_at` (where this container's
         stdout and stderr begin in them), what it wrote while nobody watched is appended
         first, from the engine's log, whether it still runs or has ended: the files end up
-        whole. Without it, only what it prints from now on (the rest stays in `docker logs`).
+        whole, or the outcome is InstanceLost when the engine cannot give all of it back.
+        Without it, only what it prints from now on (the rest stays in `docker logs`, if
+        the caller keeps the container).
         """
         try:
             info = self.client.api.inspect_container(ref)
@@ -526,9 +604,14 @@ class DockerRuntime:
 
 def _logs_from_start(client: docker.DockerClient, ref: str) -> _Stream:
     """A container's whole output from its start, followed until it ends, as (stdout,
-    stderr) chunks. Two `logs` streams: attach's replay (the only demultiplexed one) misses
-    what is written while it switches from the log to the live output."""
-    chunks: queue.SimpleQueue[tuple[bytes | None, bytes | None] | None] = queue.SimpleQueue()
+    stderr) chunks. Two `logs` streams: attach's replay (the only demultiplexed one) can miss
+    or repeat what is written while it switches from the log to the live output.
+
+    OutputUnreadable when the engine refuses or breaks off either stream. Ending quietly
+    instead would pass a partial log off as whole: a container someone else is removing
+    answers 409 to `logs` but still its exit code to `wait`.
+    """
+    chunks: queue.SimpleQueue[_Chunk | OutputUnreadable | None] = queue.SimpleQueue()
 
     def pump(stdout: bool) -> None:
         try:
@@ -537,7 +620,13 @@ def _logs_from_start(client: docker.DockerClient, ref: str) -> _Stream:
             ):
                 chunks.put((chunk, None) if stdout else (None, chunk))
         except ENGINE_ERRORS as exc:
-            log.warning("reading the output of container %s failed: %s", ref[:12], exc)
+            why = getattr(exc, "explanation", None) or exc
+            chunks.put(
+                OutputUnreadable(
+                    f"The Docker engine did not give back the {'stdout' if stdout else 'stderr'}"
+                    f" the container wrote ({why}): its log files would be incomplete."
+                )
+            )
         finally:
             chunks.put(None)
 
@@ -549,6 +638,8 @@ def _logs_from_start(client: docker.DockerClient, ref: str) -> _Stream:
         item = chunks.get()
         if item is None:
             ended += 1
+        elif isinstance(item, OutputUnreadable):
+            raise item
         else:
             yield item
 

@@ -13,7 +13,7 @@ from the id, so a tag moved meanwhile cannot change what an attempt runs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import docker.errors
@@ -100,6 +100,14 @@ class EngineImages:
         if image in self.sources.files:
             return self._from_file(client, image, self.sources.files[image])
         return image
+
+    def brought_problem(
+        self, image: str, env: Mapping[str, str], otherwise: Callable[[str], str | None]
+    ) -> str | None:
+        """Why `image` could not be had, found without bringing anything
+        (ChecksBroughtImages): registry and file images as their source says, any other
+        name by `otherwise` (the engine has it, or it may be pulled)."""
+        return self.sources.brought_problem(image, env, otherwise)
 
     def _from_registry(self, client: Any, image: RegistryImage) -> str:
         storage, resolved = self.sources.resolve(image)

@@ -39,6 +39,8 @@ class FakeStep:
     gate: threading.Event | None = None
     #: The outcome is returned by start(): the attempt could not start at all.
     fails_to_start: bool = False
+    #: Ignores SIGTERM (`terminate`): only a kill (`stop`, after its grace) ends it.
+    ignores_term: bool = False
     #: Written to the attempt's stdout and stderr files, as a program would.
     stdout: str = ""
     stderr: str = ""
@@ -117,6 +119,9 @@ class FakeRuntime:
         self.started: list[AttemptSpec] = []
         self.running: dict[str, FakeHandle] = {}
         self.stopped: list[str] = []
+        #: (ref, grace) of every stop() call, and the refs terminate() was called for.
+        self.stops: list[tuple[str, float]] = []
+        self.terminated: list[str] = []
         self.released: list[tuple[str, bool]] = []
         self.max_running = 0
 
@@ -181,15 +186,27 @@ class FakeRuntime:
             return AttemptOutcome(SIGTERM_EXIT)
         return step.outcome
 
+    def terminate(self, handle: AttemptHandle) -> None:
+        """SIGTERM: ends the attempt unless its step ignores it."""
+        fake = _own(handle)
+        with self._lock:
+            self.terminated.append(handle.ref)
+        if not fake.step.ignores_term:
+            fake.stopped.set()
+
     def usage_probe(self, handle: object, memory_limit: int, cpu_cores: float) -> UsageProbe:
         """The step's scripted usage (not measured unless the step says)."""
         assert isinstance(handle, FakeHandle)
         return ScriptedUsage(handle.step, memory_limit, cpu_cores)
 
     def stop(self, handle: AttemptHandle, grace: float) -> None:
+        fake = _own(handle)
         with self._lock:
             self.stopped.append(handle.ref)
-        _own(handle).stopped.set()
+            self.stops.append((handle.ref, grace))
+        if fake.step.ignores_term:
+            fake.stopped.wait(grace)  # SIGTERM does nothing: the kill comes after the grace
+        fake.stopped.set()
 
     def release(self, handle: AttemptHandle, keep: bool) -> None:
         with self._lock:

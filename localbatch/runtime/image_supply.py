@@ -9,10 +9,10 @@ tests may answer with anything of this shape.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from localbatch.runtime.base import WORKDIR
 
@@ -47,6 +47,30 @@ class PreparedRootfs:
     entrypoint: tuple[str, ...] = ()
     #: Where it came from, in words ("registry oss://bucket/path/", "Docker engine", ...).
     source: str = ""
+
+
+@runtime_checkable
+class ChecksRootfs(Protocol):
+    """A supply of root file systems that can tell, before anything runs and without
+    bringing anything, whether an image can be had and whether it is prepared already."""
+
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
+        """Why `image` could not be had (None when it can)."""
+
+    def ready_root(self, image: str, env: Mapping[str, str]) -> PreparedRootfs | None:
+        """The image's root file system when it is prepared already, else None."""
+
+
+@runtime_checkable
+class ChecksBroughtImages(Protocol):
+    """A supply that can tell, without bringing anything, whether an image it brings (from
+    a registry, an image file) can be had."""
+
+    def brought_problem(
+        self, image: str, env: Mapping[str, str], otherwise: Callable[[str], str | None]
+    ) -> str | None:
+        """Why `image` could not be had (None when it can); an image the supply does not
+        bring is answered by `otherwise`."""
 
 
 class RootfsSupply(Protocol):

@@ -33,13 +33,14 @@ import signal
 import stat
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 import psutil
 
+from localbatch.beneath import Escape, Root
 from localbatch.runtime.base import (
     COMMAND_NOT_FOUND,
     OUT_OF_MEMORY,
@@ -52,7 +53,7 @@ from localbatch.runtime.base import (
     RuntimeUnavailable,
 )
 from localbatch.runtime.cgroups import CPU, CPUACCT, MEMORY, CgroupDirs
-from localbatch.runtime.image_supply import ImageProblem, RootfsSupply
+from localbatch.runtime.image_supply import ChecksRootfs, ImageProblem, RootfsSupply
 from localbatch.runtime.rootfs import AttemptRoot, AttemptRoots
 from localbatch.runtime.sandbox_cpu import (
     CgroupCpu,
@@ -233,6 +234,31 @@ class ProcessRuntime:
             return "cgroup v2 CPU quota"
         quota = self._quota()
         return quota.description if quota is not None else self.cpus.description
+
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
+        """Why the image of an attempt could not be had (None with the host's files, or when
+        the supply cannot tell before bringing it)."""
+        if isinstance(self.images, ChecksRootfs):
+            return self.images.image_problem(image, env)
+        return None
+
+    def executables(
+        self, image: str, paths: Sequence[str], env: Mapping[str, str]
+    ) -> frozenset[str] | None:
+        """Which of `paths` are executable files a sandbox shows: in its image when it is
+        prepared already (else None), or this host's system directories (/tmp and /root
+        are empty). None for /proc and /dev, not known before the sandbox exists, and for
+        an image with an ENTRYPOINT."""
+        if any(("/" + path.strip("/")).split("/")[1] in ("proc", "dev") for path in paths):
+            return None
+        if self.images is None:
+            return _host_executables(paths)
+        if not isinstance(self.images, ChecksRootfs):
+            return None
+        root = self.images.ready_root(image, env)
+        if root is None or root.entrypoint:
+            return None
+        return _image_executables(root.rootfs, paths)
 
     # -- one attempt ------------------------------------------------------------------------
 
@@ -493,14 +519,19 @@ class ProcessRuntime:
                 return AttemptOutcome(None, START_FAILED, f"The sandbox could not start: {first}")
         return AttemptOutcome(exit_code)
 
+    def terminate(self, handle: AttemptHandle) -> None:
+        """SIGTERM to the program and its children (the sandbox's init ignores it)."""
+        assert isinstance(handle, ProcessHandle)
+        for process in _sandboxed(handle):
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGTERM)
+
     def stop(self, handle: AttemptHandle, grace: float) -> None:
         """SIGTERM to the program and its children, SIGKILL to the sandbox after `grace`."""
         assert isinstance(handle, ProcessHandle)
         if self._ended(handle, 0):
             return
-        for process in _sandboxed(handle):
-            with contextlib.suppress(psutil.Error):
-                process.send_signal(signal.SIGTERM)
+        self.terminate(handle)
         if self._ended(handle, grace):
             return
         for pid in (handle.child_pid, handle.popen.pid):
@@ -532,6 +563,41 @@ class ProcessRuntime:
         if handle.root is not None:
             handle.root.release(keep)
             handle.root = None
+
+
+def _host_executables(paths: Sequence[str]) -> frozenset[str]:
+    """The paths that are executable files among the host's directories a sandbox shows."""
+    visible = (*SYSTEM_DIRS, *(name for name in SYSTEM_LINKS if Path(name).exists()))
+    found = set()
+    for path in paths:
+        real = os.path.realpath(path)
+        shown = any(real == d or real.startswith(d + "/") for d in _real_dirs(visible))
+        if shown and os.path.isfile(real) and os.access(real, os.X_OK):
+            found.add(path)
+    return frozenset(found)
+
+
+def _image_executables(rootfs: Path, paths: Sequence[str]) -> frozenset[str] | None:
+    """The paths that are executable files in a prepared image, links followed inside it;
+    None when a link leads out of it (an absolute one: resolved only in the sandbox)."""
+    root = Root(rootfs)
+    found = set()
+    for path in paths:
+        try:
+            mode = root.stat(path.lstrip("/")).st_mode
+        except Escape:
+            return None
+        except OSError:
+            continue
+        if stat.S_ISREG(mode) and mode & 0o111:
+            found.add(path)
+    return frozenset(found)
+
+
+def _real_dirs(names: Sequence[str]) -> list[str]:
+    """The host directories behind the names a sandbox shows (/bin may be a link to
+    usr/bin)."""
+    return [os.path.realpath(name) for name in names]
 
 
 def _sandboxed(handle: ProcessHandle) -> list[psutil.Process]:

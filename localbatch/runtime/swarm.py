@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ import docker.utils
 from localbatch.config import DEFAULT_DOCKER_IMAGE, SwarmSettings
 from localbatch.runtime.base import (
     COMMAND_NOT_FOUND,
-    LABEL_JOB,
     START_FAILED,
     STOP_GRACE_SECONDS,
     AttemptHandle,
@@ -58,11 +57,14 @@ from localbatch.runtime.docker import (
     engine_address,
     find_cgroup,
     image_missing,
+    image_problem_in,
+    keeps_dead_run,
     labels_of,
     owner_alive,
     owner_labels,
     pull_image,
 )
+from localbatch.runtime.docker_programs import executables_in_image
 from localbatch.runtime.engine_unreachable import unreachable_message
 from localbatch.runtime.image_supply import EngineSupply, ImageProblem
 from localbatch.runtime.swarm_nodes import describe, eligible
@@ -104,6 +106,8 @@ class SwarmHandle:
     node_ip: str = ""
     node_id: str = ""
     container_id: str = ""
+    #: The service's one task, once Swarm made it: followed after the service is removed.
+    task_id: str = ""
     outcome: AttemptOutcome | None = None
     removed: bool = False
 
@@ -238,6 +242,19 @@ class SwarmRuntime:
                 + " (docs/scale-out.md, Shared storage)"
             )
 
+    # -- the checks before a run (application.preflight) ----------------------------------
+    def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
+        """As on the Docker runtime, asked of this manager's engine: a service names the
+        image as this manager has it (`_image_reference`), so that is where it must be."""
+        return image_problem_in(self.client, image, env, self.images, self.pull, self.default_image)
+
+    def executables(
+        self, image: str, paths: Sequence[str], env: Mapping[str, str]
+    ) -> frozenset[str] | None:
+        """Which of `paths` are executable files in `image`, asked of this manager's copy
+        of it (the one every node runs, by digest or id)."""
+        return executables_in_image(self.client, image, paths, self.owner_labels)
+
     # -- one attempt ----------------------------------------------------------------------
     def _image_reference(self, image: str) -> str | AttemptOutcome:
         """How services name `image`: its digest in the registry its name is from, when it
@@ -317,6 +334,7 @@ class SwarmRuntime:
             return Pending(state.reason if state else "")
         handle.node, handle.node_ip = state.node_name, state.node_address
         handle.node_id, handle.container_id = state.node_id, state.container_id
+        handle.task_id = state.task_id
         if state.phase in (Phase.RUNNING, Phase.EXITED):
             return None
         handle.outcome = self._outcome(handle, state)
@@ -327,7 +345,7 @@ class SwarmRuntime:
         if handle.outcome is not None:
             return handle.outcome
         if handle.removed:
-            return None
+            return self._end_after_removal(handle, timeout)
         state = self.tasks.wait_for(handle.ref, lambda s: s.phase in _ENDED, timeout)
         if state is None or state.phase not in _ENDED:
             return None
@@ -387,33 +405,67 @@ class SwarmRuntime:
             self._node_id = str(self.swarm_info().get("NodeID", ""))
         return self._node_id
 
-    def stop(self, handle: AttemptHandle, grace: float) -> None:
-        """Remove the service: Swarm sends SIGTERM, then SIGKILL after the service's stop
-        grace period (`stop_grace`, which `grace` is expected to equal). Blocks until the
-        task reported its end (its exit code is the outcome's), or for the grace period
-        and `STOP_REPORT_SECONDS` more."""
+    def terminate(self, handle: AttemptHandle) -> None:
+        """Remove the service: its node sends the program SIGTERM, then SIGKILL after the
+        service's stop grace period (`stop_grace`). The Engine API cannot signal a task's
+        container on another node: removing the service is the one way to stop it."""
         assert isinstance(handle, SwarmHandle)
-        last = self.tasks.state(handle.ref)
-        self._remove(handle)
-        if not last or not last.task_id:
+        if not handle.removed:
+            self._remove(handle)
+
+    def stop(self, handle: AttemptHandle, grace: float) -> None:
+        """Remove the service (`terminate`); `grace` 0 kills at once a task of this
+        manager's own node, whose container it reaches (on another node, Swarm's stop grace
+        period still runs). Blocks until the task reported its end (its exit code is the
+        outcome's), or for the grace period and `STOP_REPORT_SECONDS` more."""
+        assert isinstance(handle, SwarmHandle)
+        self.terminate(handle)
+        if grace <= 0:
+            self._kill_here(handle)
+        self._end_after_removal(handle, max(grace, self.stop_grace) + STOP_REPORT_SECONDS)
+        if handle.outcome is None:
+            log.warning("service %s was removed; its task did not report its end", handle.ref[:12])
+
+    def _kill_here(self, handle: SwarmHandle) -> None:
+        """SIGKILL to the task's container when it runs on this manager's node."""
+        if not handle.container_id or handle.node_id != self._own_node():
             return
-        deadline = time.monotonic() + max(grace, self.stop_grace) + STOP_REPORT_SECONDS
-        while time.monotonic() < deadline:
+        try:
+            self.client.api.kill(handle.container_id)
+        except ENGINE_ERRORS as exc:  # already ended, or gone with its service
+            log.debug("SIGKILL to container %s: %s", handle.container_id[:12], exc)
+
+    def _end_after_removal(
+        self, handle: SwarmHandle, timeout: float | None
+    ) -> AttemptOutcome | None:
+        """The end of a removed service's task, as its node reports it, waiting up to
+        `timeout` seconds; an outcome without exit code when the task is gone or never was."""
+        if not handle.task_id:
+            handle.outcome = AttemptOutcome(None)
+            return handle.outcome
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while True:
             try:
-                task = self.client.api.inspect_task(last.task_id)
-            except docker.errors.NotFound:
-                return  # its node reported it ended and Swarm let it go
+                task = self.client.api.inspect_task(handle.task_id)
+            except docker.errors.NotFound:  # its node reported it ended and Swarm let it go
+                handle.outcome = AttemptOutcome(None)
+                return handle.outcome
             except ENGINE_ERRORS as exc:
                 log.warning("could not follow the stop of service %s: %s", handle.ref[:12], exc)
-                return
+                return None
             ended = judge(task, None)
             if ended.phase in _ENDED:
                 handle.outcome = AttemptOutcome(ended.exit_code)
-                return
-            time.sleep(0.2)
-        log.warning("service %s was removed; its task did not report its end", handle.ref[:12])
+                return handle.outcome
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            time.sleep(min(0.2, remaining))
 
     def _remove(self, handle: SwarmHandle) -> None:
+        last = self.tasks.state(handle.ref)
+        if last is not None and last.task_id:
+            handle.task_id = last.task_id
         self.tasks.unwatch(handle.ref)
         handle.removed = True
         try:
@@ -445,8 +497,8 @@ class SwarmRuntime:
     # -- recovery -----------------------------------------------------------------------------
     def cleanup_orphans(self) -> list[str]:
         """Remove the services of localbatch runs on this host whose owner process is gone,
-        except kept ones, those in `spare`, and the placed ones of jobs `keep_job` keeps
-        (a restarted `serve` adopts them; listed in `orphans_kept`). A service still waiting
+        except kept ones, those in `spare`, and the placed ones `keeps_dead_run` keeps (a
+        restarted `serve` adopts them; listed in `orphans_kept`). A service still waiting
         for a node is removed even then: its instance is recorded Waiting, and runs again."""
         self.orphans_kept = []
         try:
@@ -467,11 +519,7 @@ class SwarmRuntime:
         placed = self._placed({service_id for service_id, _ in dead})
         removed = []
         for service_id, labels in dead:
-            if (
-                self.keep_job is not None
-                and service_id in placed
-                and self.keep_job(labels.get(LABEL_STATE_DIR, ""), labels.get(LABEL_JOB, ""))
-            ):
+            if service_id in placed and keeps_dead_run(self.keep_job, labels):
                 self.orphans_kept.append(service_id)
                 continue
             try:

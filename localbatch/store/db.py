@@ -43,6 +43,9 @@ from localbatch.unwritable import StoreUnwritable, unwritable
 from localbatch.usage import ResourceUsage
 
 DB_NAME = "localbatch.db"
+#: Attempt columns an event that does not know them (None) leaves as they are: what the
+#: attempt used, when it was launched and since when it waited for capacity.
+KEPT_ATTEMPT_COLUMNS = (*USAGE_COLUMNS, "launch_time", "capacity_wait_start")
 #: How long a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -357,9 +360,9 @@ class Store:
         conn.execute(
             "INSERT INTO attempts (job_id, task_name, instance_id, run, attempt, state,"
             " start_time, end_time, exit_code, error_code, error_message, ref,"
-            f" stdout_offset, stderr_offset, {', '.join(USAGE_COLUMNS)})"
+            f" stdout_offset, stderr_offset, {', '.join(KEPT_ATTEMPT_COLUMNS)})"
             " VALUES (?, ?, ?, (SELECT run FROM jobs WHERE id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            f" {', '.join('?' * len(USAGE_COLUMNS))})"
+            f" {', '.join('?' * len(KEPT_ATTEMPT_COLUMNS))})"
             " ON CONFLICT (job_id, task_name, instance_id, run, attempt) DO UPDATE SET"
             " state = excluded.state,"
             " start_time = COALESCE(excluded.start_time, attempts.start_time),"
@@ -369,7 +372,8 @@ class Store:
             " stdout_offset = COALESCE(excluded.stdout_offset, attempts.stdout_offset),"
             " stderr_offset = COALESCE(excluded.stderr_offset, attempts.stderr_offset),"
             + ",".join(
-                f" {name} = COALESCE(excluded.{name}, attempts.{name})" for name in USAGE_COLUMNS
+                f" {name} = COALESCE(excluded.{name}, attempts.{name})"
+                for name in KEPT_ATTEMPT_COLUMNS
             ),
             (
                 *key,
@@ -385,6 +389,8 @@ class Store:
                 attempt.stdout_offset,
                 attempt.stderr_offset,
                 *usage_row(attempt.usage),
+                attempt.launch_time,
+                attempt.capacity_wait_start,
             ),
         )
 

@@ -19,6 +19,8 @@ write transaction, so two processes opening an old store at once upgrade it once
 3. What each attempt used (peak memory, CPU seconds, OOM kill, time throttled, the limits
    it ran with, where the figures come from): new columns, empty for the attempts recorded
    before, which the report shows as not measured.
+4. When each attempt was launched and since when it waited for capacity: two columns,
+   unknown (NULL) for the attempts recorded before.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 from localbatch.states import State
 
 #: The `user_version` of a store that has had every upgrade below.
-CURRENT_VERSION = 3
+CURRENT_VERSION = 4
 #: The columns of an attempt's resource use (`ResourceUsage`), added by upgrade 3.
 USAGE_COLUMNS = {
     "usage_source": "TEXT",
@@ -74,6 +76,8 @@ def migrate(conn: sqlite3.Connection) -> None:
             )
     if version < 3:
         _add_columns(conn, "attempts", **USAGE_COLUMNS)
+    if version < 4:
+        _add_columns(conn, "attempts", launch_time="REAL", capacity_wait_start="REAL")
     if version < CURRENT_VERSION:
         conn.execute(f"PRAGMA user_version = {CURRENT_VERSION}")
 

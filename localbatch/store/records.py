@@ -96,6 +96,10 @@ class AttemptRecord:
     stderr_offset: int | None = None
     #: What it used; None until it ended, or when recorded by an earlier localbatch.
     usage: ResourceUsage | None = None
+    #: When localbatch began preparing it, and since when it was held back for capacity
+    #: before that (None: launched as soon as it was ready, or not recorded).
+    launch_time: float | None = None
+    capacity_wait_start: float | None = None
 
 
 @dataclass(frozen=True)

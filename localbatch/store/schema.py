@@ -73,6 +73,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     memory_limit_bytes INTEGER,
     cpu_limit_cores REAL,
     usage_note TEXT,
+    launch_time REAL,
+    capacity_wait_start REAL,
     PRIMARY KEY (job_id, task_name, instance_id, run, attempt)
 );
 CREATE TABLE IF NOT EXISTS events (

@@ -45,7 +45,7 @@ class ForegroundRun:
         output = tmp_path / "run.log"
         with output.open("w") as log:
             process = _localbatch(
-                tmp_path, "run", str(job_file), "--runtime", "process",
+                tmp_path, "run", str(job_file), "--runtime", "process", "--no-preflight",
                 "--oss-root", str(tmp_path / "oss"), stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         return cls(process, output)

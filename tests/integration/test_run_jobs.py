@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,7 +169,12 @@ class Runner:
         pytest.param("swarm", marks=pytest.mark.swarm),
     ]
 )
-def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
+def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Runner:
+    return prepared_runner(request, tmp_path)
+
+
+def prepared_runner(request: pytest.FixtureRequest, tmp_path: Path) -> Runner:
+    """A Runner for the runtime `request.param`, once what it needs is there."""
     if request.param == "docker":
         request.getfixturevalue("docker_client")
         request.getfixturevalue("default_image")
@@ -177,7 +182,7 @@ def runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
         request.getfixturevalue("swarm_manager")
     else:
         request.getfixturevalue("default_rootfs")
-    yield Runner(request.param, tmp_path)
+    return Runner(request.param, tmp_path)
 
 
 def test_dag_order_instance_env_retries_and_tolerated_failure(runner: Runner) -> None:
@@ -326,7 +331,8 @@ def test_a_missing_image_is_a_clear_error(
 ) -> None:
     task = _task("true")
     task["Parameters"]["Command"]["Docker"] = {"Image": "localbatch/does-not-exist:0"}
-    ran = Runner("docker", tmp_path).run(_job({"t": task}))
+    # Without the checks before the run (which find it first): as the service does.
+    ran = Runner("docker", tmp_path).run(_job({"t": task}), "--no-preflight")
     assert ran.code == 3
     record = ran.instance("t")
     assert record.error_code == "ImageNotFound"

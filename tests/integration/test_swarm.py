@@ -79,7 +79,7 @@ def test_an_instance_waits_for_capacity_with_swarms_reason_then_runs(
     try:
         process = runner.start(_job({"t": _task("echo ran")}))
         waiting = runner.read_until(process, "waiting for capacity")
-        assert "instance t.0 waiting for capacity: no suitable node (insufficient resources" in (
+        assert "instance t.0 waiting for capacity (no suitable node (insufficient resources" in (
             waiting
         )
         swarm_manager.api.remove_service(holder)

@@ -68,6 +68,8 @@ fs-1 = "/srv/nas1"
         ("[quota]\nMaxJobCount = 3\n", "unknown setting 'quota'"),
         ("[oss]\nrot = '/x'\n", "unknown setting oss.rot"),
         ("[clusters.c1]\nimage = 'x'\n", "unknown setting clusters.c1.image"),
+        ("[capacity]\noversubscribe = 'sometimes'\n", "must be true or false"),
+        ("[capacity]\nmax = 3\n", "unknown setting capacity.max"),
     ],
 )
 def test_bad_files_are_clear_errors(tmp_path: Path, text: str, message: str) -> None:
@@ -98,6 +100,17 @@ def test_swarm_settings_are_read_and_checked(tmp_path: Path) -> None:
     assert load_config(path, env=env).swarm.advertise_address == "10.9.9.9"
     assert load_config(path, env=env).swarm.network == "n2"
     assert load_config(tmp_path / "none.toml", env={}).swarm.constraints == ()
+
+
+def test_oversubscribe_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    assert not load_config(path, env={"HOME": str(tmp_path)}).oversubscribe
+    path.write_text("[capacity]\noversubscribe = true\n")
+    assert load_config(path, env={"HOME": str(tmp_path)}).oversubscribe
+    env = {"HOME": str(tmp_path), "LOCALBATCH_OVERSUBSCRIBE": "no"}
+    assert not load_config(path, env=env).oversubscribe
+    env = {"HOME": str(tmp_path), "LOCALBATCH_OVERSUBSCRIBE": "1"}
+    assert load_config(tmp_path / "none.toml", env=env).oversubscribe
 
 
 def test_image_settings(tmp_path: Path) -> None:

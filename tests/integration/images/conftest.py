@@ -157,11 +157,15 @@ def localbatch(
 
 
 def run_job(
-    tmp_path: Path, runtime: str, body: dict[str, Any], env: dict[str, str] | None = None
+    tmp_path: Path,
+    runtime: str,
+    body: dict[str, Any],
+    env: dict[str, str] | None = None,
+    *extra: str,
 ) -> Ran:
     path = tmp_path / f"job-{uuid.uuid4().hex[:6]}.json"
     path.write_text(json.dumps(body))
-    done = localbatch(tmp_path, "run", str(path), "--runtime", runtime, env=env)
+    done = localbatch(tmp_path, "run", str(path), "--runtime", runtime, *extra, env=env)
     output = done.stdout + done.stderr
     found = re.search(r"job (job-[0-9A-F]{32})", output)
     assert found, output

@@ -126,6 +126,14 @@ def test_errors_name_the_image_the_path_and_what_is_missing(
     }
     for image, message in cases.items():
         for runtime in ("process", "docker"):
-            ran = run_job(tmp_path, runtime, registry_job(image, REGISTRY_PATH, "true"))
+            body = registry_job(image, REGISTRY_PATH, "true")
+            path = tmp_path / "job.json"
+            path.write_text(json.dumps(body))
+            # Found before anything starts, with the same words...
+            checked = localbatch(tmp_path, "run", str(path), "--runtime", runtime)
+            assert checked.returncode == 2, checked.stdout + checked.stderr
+            assert f"image {image}: {message}" in checked.stderr, checked.stderr
+            # ...and, without the checks, the attempt's ImageNotFound.
+            ran = run_job(tmp_path, runtime, body, None, "--no-preflight")
             assert ran.code != 0
             assert f"ImageNotFound: image {image}: {message}" in ran.output, ran.output

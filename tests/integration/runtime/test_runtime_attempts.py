@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from localbatch.runtime.base import AttemptHandle
+from localbatch.runtime.base import AttemptHandle, FindsPrograms, run_attempt
 from localbatch.runtime.sandbox_memory import RlimitMemory
 from localbatch.storage.needs import Access, Need, NeedKind
 
@@ -131,3 +131,40 @@ def test_a_missing_bind_source_is_a_start_failure(harness: Harness) -> None:
     outcome = harness.run(harness.spec("true", needs=(need,)))
     assert outcome.error_code == "InstanceStartFailed"
     assert "absent" in outcome.error_message
+
+
+def test_a_kill_cuts_the_grace_period_of_a_stop_short(harness: Harness) -> None:
+    """SIGTERM first; the kill (a second Ctrl-C) ends it at once, not after the grace."""
+    script = "trap 'echo got-term' TERM; echo started; while :; do sleep 0.1; done"
+    cancel, kill = threading.Event(), threading.Event()
+
+    def started(_: AttemptHandle) -> None:
+        cancel.set()
+
+    def kill_once_terminated() -> None:  # the program said it got SIGTERM: now kill it
+        while "got-term" not in (harness.stdout.read_text() if harness.stdout.exists() else ""):
+            if kill.wait(0.05):
+                return
+        kill.set()
+
+    watcher = threading.Thread(target=kill_once_terminated, daemon=True)
+    watcher.start()
+    # With an hour of grace, only the kill can end it within the test's deadline.
+    outcome = run_attempt(
+        harness.runtime, harness.spec("sh", "-c", script), 600, cancel, started,
+        grace=3600, kill=kill,
+    )  # fmt: skip
+    kill.set()
+    watcher.join()
+    assert outcome.error_code == "Stopped"
+    assert outcome.exit_code == 137
+    assert "got-term" in harness.stdout.read_text()
+
+
+def test_the_programs_an_attempt_sees_are_known_before_it_runs(harness: Harness) -> None:
+    runtime = harness.runtime
+    assert isinstance(runtime, FindsPrograms)
+    paths = ["/bin/sh", "/usr/bin/python3", "/usr/bin/no-such-program", "/etc/passwd", "/usr/bin"]
+    found = runtime.executables(harness.image, paths, SERVICE_ENV)
+    assert found == {"/bin/sh", "/usr/bin/python3"}  # links followed; files and dirs are not
+    assert runtime.executables(harness.image, ["/tmp/x"], SERVICE_ENV) == frozenset()

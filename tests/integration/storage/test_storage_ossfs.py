@@ -112,3 +112,28 @@ def test_job_mount_credentials_reach_real_oss(tmp_path: Path, served: tuple[Path
     prepared = storage_for(config, task).prepare("t", 0, 0)
     (bind,) = mapped(prepared)
     assert bind.read_only and (bind.source / "genome.fa").read_text() == ">chr1\n"
+
+
+def test_the_checks_before_a_run_look_at_real_oss(tmp_path: Path, served: tuple[Path, str]) -> None:
+    """PackagePath and InputMapping on real OSS (ossfs): found when there, a problem when not."""
+    from localbatch.application.preflight import preflight
+    from localbatch.spec.model import parse_job
+
+    root, url = served
+    write(root / "bkt/pkg/worker.tar.gz", tar_gz({"main.py": b"print('remote')\n"}))
+    write(root / "bkt/in/part-0.csv", "a,b\n")
+
+    def problems(package: str, inputs: str) -> list[tuple[str, str]]:
+        task = task_body(
+            Parameters={"Command": {"CommandLine": "python main.py", "PackagePath": package}},
+            InputMapping={inputs: "/in/"},
+        )
+        job = parse_job({"Name": "j", "DAG": {"Tasks": {"t": task}}})
+        found = preflight(job, remote_config(tmp_path, url), None)
+        return [(p.field, p.message) for p in found]
+
+    assert problems("oss://bkt/pkg/worker.tar.gz", "oss://bkt/in/") == []
+    assert problems("oss://bkt/pkg/absent.tar.gz", "oss://bkt/absent/") == [
+        ("Parameters.Command.PackagePath", "oss://bkt/pkg/absent.tar.gz does not exist"),
+        ("InputMapping oss://bkt/absent/", "oss://bkt/absent/ does not exist"),
+    ]

@@ -113,3 +113,14 @@ def test_no_attempts_recorded_prints_the_file_as_it_is(tmp_path: Path) -> None:
 def test_offsets_beyond_the_file_or_going_back_are_kept_within_it() -> None:
     attempts = [_attempt(0, 50), _attempt(1, 10), _attempt(2, None)]
     assert [p.begin for p in log_parts(attempts, "stdout", 20)] == [0, 20, 20, 20]
+
+
+def test_on_a_terminal_what_the_program_wrote_cannot_act(tmp_path: Path) -> None:
+    log = tmp_path / "a.0.stdout"
+    log.write_bytes(b"\x1b[2Jwiped\x1b]0;title\x07 \xff\n")
+    out = io.StringIO()
+    LogPrinter(out, escape=True).drain("a.0", log, [], "stdout")
+    assert out.getvalue() == "a.0 | wiped \\xff\n"
+    raw = io.StringIO()
+    LogPrinter(raw).drain("a.0", log, [], "stdout")  # to a pipe or a file: as written
+    assert raw.getvalue() == "a.0 | \x1b[2Jwiped\x1b]0;title\x07 \ufffd\n"

@@ -152,6 +152,7 @@ def test_dry_run_shows_image_limits_paths_env_and_runs_nothing(
         OutputMapping={"/home/output/": "oss://bucket/out/"},
     )
     path = _job(tmp_path, DAG={"Tasks": {"only": task}, "Dependencies": {}})
+    (tmp_path / "oss" / "bucket" / "in").mkdir(parents=True)
     result = _invoke(tmp_path, str(path), "--dry-run")
     assert result.exit_code == 0, result.output
     out = result.output
@@ -275,6 +276,8 @@ def test_json_prints_the_final_summary_alone_on_stdout(
     assert Path(failed["StdoutLog"]).name == "second.0.stdout"
     assert summary["OssLogFolders"] == ["oss://bucket/logs/"]
     assert "instance first.1 Finished exit 0" in result.stderr  # progress still shown
+    # And the programs' output beside it (prefixes are padded to the widest, second.0).
+    assert "first.1  | hello" in result.stderr
 
 
 def test_json_of_an_invalid_job_is_the_validation_report(
@@ -300,3 +303,74 @@ def test_the_instance_endpoint_answers_non_http_with_one_line(tmp_path: Path) ->
         assert any(isinstance(f, BadRequestOneLine) for f in logger.filters)
     finally:
         logger.filters[:] = before
+
+
+def test_program_output_is_shown_prefixed_unless_quiet(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    shown = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint")
+    assert shown.exit_code == 0, shown.output
+    lines = [" ".join(line.split()) for line in shown.output.splitlines()]  # prefixes are padded
+    assert {"first.0 | hello", "first.1 | hello", "second.0 | hello"} <= set(lines)
+    # An attempt's lines come before the line saying how it ended.
+    assert lines.index("first.0 | hello") < next(
+        i for i, line in enumerate(lines) if line.endswith("instance first.0 Finished exit 0")
+    )
+    quiet = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint", "--quiet")
+    assert quiet.exit_code == 0, quiet.output
+    assert "| hello" not in quiet.output and "instance first.0 Finished" in quiet.output
+
+
+def test_problems_found_before_the_run_exit_2_and_record_nothing(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    missing_input = _task(InputMapping={"oss://bucket/in/": "/home/input/"})
+    bad_command = _task("sh -c 'oops")
+    path = _job(tmp_path, DAG={"Tasks": {"a": missing_input, "b": bad_command}, "Dependencies": {}})
+    result = _invoke(tmp_path, str(path))
+    assert result.exit_code == 2, result.output
+    assert "2 problems found before the run; nothing was started" in result.output
+    assert "task a: InputMapping oss://bucket/in/: oss://bucket/in/ does not exist" in result.output
+    assert "task b: Parameters.Command.CommandLine: CommandLine" in result.output
+    assert runtime.started == []
+    assert not (tmp_path / "state" / "jobs").exists()
+    store = Store.open(tmp_path / "state")
+    try:
+        assert store.list_jobs().items == ()
+    finally:
+        store.close()
+    dry = _invoke(tmp_path, str(path), "--dry-run")
+    assert dry.exit_code == 2 and "the run would start nothing" in dry.output
+    # --no-preflight: the service's behaviour, each attempt fails with its error code.
+    anyway = _invoke(tmp_path, str(path), "--no-preflight", "--no-oss-endpoint")
+    assert anyway.exit_code == 3, anyway.output
+    assert "b.0 Failed: InvalidCommandLine" in anyway.output
+
+
+def test_a_failed_instance_is_explained_in_the_summary(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    runtime.script("second", FakeStep(exit_code=2, stdout="partial result\n"))
+    result = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint")
+    assert result.exit_code == 3, result.output
+    out = result.output
+    summary = out[out.index("second.0 Failed: exit code 2") :]
+    assert "the last line of its stdout:\n  out| partial result" in summary
+    assert "/logs/second.0.stderr" in summary
+    state_dir = (tmp_path / "state").absolute()
+    assert "localbatch logs job-" in summary and f"second 0 --state-dir {state_dir}" in summary
+
+
+def test_oversubscribe_starts_instances_side_by_side(tmp_path: Path, runtime: FakeRuntime) -> None:
+    runtime.default = FakeStep(duration=0.3)
+    tasks = {
+        "wide": _task(
+            InstanceCount=3, AutoCluster={"ImageId": "img-ubuntu", "InstanceType": "bcs.b4.5xlarge"}
+        )
+    }
+    path = _job(tmp_path, DAG={"Tasks": tasks, "Dependencies": {}})
+    result = _invoke(tmp_path, str(path), "--no-oss-endpoint", "--oversubscribe")
+    assert result.exit_code == 0, result.output
+    assert runtime.max_running == 3
+    alone = _invoke(tmp_path, str(path), "--no-oss-endpoint", "--max-parallel", "3")
+    assert alone.exit_code == 0 and "waiting for capacity" in alone.output

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from rich.console import Console
 
-from localbatch.cli.run_progress import LiveProgress, PlainProgress
-from localbatch.events import Event, InstanceBatch
+from localbatch.application.failure_context import FailureContext
+from localbatch.cli.run_progress import LiveProgress, PlainProgress, failure_lines
+from localbatch.events import CAPACITY_WAIT_EVENT, Event, InstanceBatch
 from localbatch.states import State
 
 
@@ -113,28 +115,101 @@ def test_plain_lines_say_a_task_left_out_by_only_was_not_run() -> None:
     assert lines == ["task count not run (--only)"]
 
 
-def test_instances_waiting_for_capacity_show_the_clusters_reason() -> None:
+def _held(instance_id: int, reason: str = "needs 2 cores, 2 of this host's 2 in use") -> Event:
+    return Event(
+        name=CAPACITY_WAIT_EVENT,
+        job_id="job-1",
+        state=State.WAITING,
+        time=0.0,
+        category="Instance",
+        task_name="count",
+        instance_id=instance_id,
+        detail={"capacity_wait": {"since": 0.0, "reason": reason}},
+    )
+
+
+def test_plain_lines_say_an_instance_waits_for_capacity_and_why() -> None:
+    out = io.StringIO()
+    plain = PlainProgress(out)
+    plain(_held(2))
+    (line,) = out.getvalue().splitlines()
+    assert line.endswith(
+        "instance count.2 waiting for capacity (needs 2 cores, 2 of this host's 2 in use)"
+    )
+
+
+def test_live_table_says_how_many_run_at_once_and_wait_for_capacity() -> None:
+    console = Console(file=io.StringIO(), width=200, record=True)
+    progress = LiveProgress(
+        console, {"count": 3}, concurrency={"count": "1 at a time: ecs.sn1.medium needs 2 cores"}
+    )
+    progress(_instance(State.RUNNING, 0))
+    progress(_held(1))
+    progress(_held(2))
+    console.print(progress.render())
+    text = console.export_text()
+    assert "count: 1 at a time: ecs.sn1.medium needs 2 cores; 2 waiting for capacity" in text
+    progress(_instance(State.RUNNING, 1))  # launched: no longer waiting for capacity
+    console.print(progress.render())
+    assert text.count("1 waiting") == 0
+    assert "; 1 waiting for capacity" in console.export_text()
+
+
+def test_failure_lines_explain_an_instance_with_its_escaped_output(tmp_path: Path) -> None:
+    failure = FailureContext(
+        task_name="count",
+        instance_id=1,
+        state=State.FAILED,
+        attempt=1,
+        attempts=2,
+        error_code="",
+        error_message="",
+        exit_code=1,
+        tail_stream="stderr",
+        tail=("Traceback (most recent call last):", "\x1b[2JValueError: bad"),
+        stdout_path=tmp_path / "count.1.stdout",
+        stderr_path=tmp_path / "count.1.stderr",
+        stdout_object="",
+        stderr_object="oss://b/logs/stderr.job-1.count.1",
+        storage_error="",
+    )
+    lines = failure_lines(failure, lambda task, n: f"localbatch logs job-1 {task} {n}")
+    assert lines == [
+        "count.1 Failed after 1 retry: exit code 1",
+        "  the last 2 lines of its stderr:",
+        "  err| Traceback (most recent call last):",
+        "  err| ValueError: bad",
+        f"  stdout: {tmp_path / 'count.1.stdout'}",
+        f"  stderr: {tmp_path / 'count.1.stderr'}",
+        "  stderr on OSS: oss://b/logs/stderr.job-1.count.1",
+        "  all of it: localbatch logs job-1 count 1 (and with --stderr, its stderr)",
+    ]
+
+
+def test_instances_waiting_for_a_node_show_the_clusters_reason() -> None:
     reason = "no suitable node (insufficient resources on 2 nodes)"
     out = io.StringIO()
     plain = PlainProgress(out)
-    plain(_instance(State.WAITING, 0, detail={"capacity_wait": {"since": 0.0, "reason": reason}}))
-    assert out.getvalue().split(" ", 1)[1] == f"instance count.0 waiting for capacity: {reason}\n"
+    plain(_held(0, reason))
+    assert out.getvalue().split(" ", 1)[1] == f"instance count.0 waiting for capacity ({reason})\n"
     console = Console(file=io.StringIO(), width=200, record=True)
-    progress = LiveProgress(console, {"count": 5}, capacity="cluster of 2 nodes; 6 cores")
-    for instance_id in range(5):
-        progress(
-            _instance(
-                State.WAITING,
-                instance_id,
-                detail={"capacity_wait": {"since": 0.0, "reason": reason}},
-            )
-        )
+    progress = LiveProgress(
+        console,
+        {"count": 5},
+        concurrency={"count": "3 at a time: ecs.sn1.medium needs 2 cores, the cluster has 6"},
+        capacity="cluster of 2 nodes; 6 cores",
+    )
+    progress(_instance(State.RUNNING, 4))
+    for instance_id in range(4):
+        progress(_held(instance_id, reason))
     progress(_instance(State.RUNNING, 0, detail={"capacity_wait": None}))
-    lines = [line.rstrip() for line in _rendered(console, progress)[0]]
+    console.print(progress.render())
+    lines = [line.rstrip() for line in console.export_text().splitlines()]
     assert "capacity: cluster of 2 nodes; 6 cores" in lines
-    assert f"count.1 waiting for capacity: {reason}" in lines
-    assert not any(line.startswith("count.0 waiting") for line in lines)
-    assert lines[-1] == "... and 1 more waiting for capacity"
+    assert (
+        "count: 3 at a time: ecs.sn1.medium needs 2 cores, the cluster has 6; "
+        f"3 waiting for capacity ({reason})"
+    ) in lines
 
 
 def _batch(state: State, count: int, exempt: frozenset[int] = frozenset()) -> Event:

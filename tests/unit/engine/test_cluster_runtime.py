@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from localbatch.engine.capacity import Resources
+from localbatch.events import CAPACITY_WAIT_EVENT
 from localbatch.runtime.base import JobRefused
 from localbatch.runtime.fake import FakeStep
 from localbatch.spec.model import Job
@@ -101,7 +102,9 @@ def test_an_instance_waiting_for_a_node_says_why_then_runs(
     assert harness.engine.wait("job-1", 10) == State.FINISHED
     snapshot = harness.engine.snapshot("job-1")
     assert snapshot.tasks[0].instances[0].state == State.FINISHED
-    assert snapshot.tasks[0].instances[0].detail["capacity_wait"] is None  # placed
+    assert waiting[0].name == CAPACITY_WAIT_EVENT
+    placed = [e for e in harness.log.of_instance("t", 0) if e.state != State.WAITING]
+    assert all(e.detail.get("capacity_wait") is None for e in placed)
 
 
 def test_resources_of_the_nodes_bound_what_runs_at_once(

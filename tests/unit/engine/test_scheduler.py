@@ -15,6 +15,8 @@ from localbatch.engine.scheduler import (
     Scheduler,
     TaskPlan,
 )
+from localbatch.events import CAPACITY_WAIT_EVENT as CAPACITY_WAIT
+from localbatch.events import Event
 from localbatch.runtime.base import AttemptOutcome
 from localbatch.spec.instance_types import GIB
 from localbatch.states import State, StateConflict
@@ -127,7 +129,8 @@ def test_submit_announces_job_tasks_and_instances_waiting() -> None:
 def test_a_large_task_costs_its_description_not_its_instance_count() -> None:
     s = Scheduler(HostCapacity.unlimited(max_parallel=2))
     actions = s.submit(plan({"a": 1_000_000, "b": 1_000_000}), 0.0)
-    assert len(actions) == 1 + 2 + 2 + 2  # job, tasks, one batch each, two launches
+    # Job, tasks, one batch each, two launches, and one wait for capacity per task.
+    assert len(actions) == 1 + 2 + 2 + 2 + 2
     assert launches(actions) == [("a", 0, 0), ("a", 1, 0)]
     job = s.jobs["job-1"]
     assert len(job.tasks["a"].instances.records) == 2
@@ -376,3 +379,75 @@ def test_events_carry_attempt_results_and_metrics() -> None:
     snap = s.snapshot("job-1")
     assert snap.task_metrics.finished == 1 and snap.instance_metrics.finished == 1
     assert snap.tasks[0].retries == 1
+
+
+def _capacity_waits(actions: list[Action]) -> list[Event]:
+    return [a.event for a in actions if isinstance(a, Publish) and a.event.name == CAPACITY_WAIT]
+
+
+def test_fresh_instances_held_back_by_capacity_are_said_once_with_the_reason() -> None:
+    s = Scheduler(HostCapacity(cpu_cores=2, memory_bytes=16 * GIB))
+    first = s.submit(plan({"a": 3}, resources=Resources(2.0, 4 * GIB)), 0.0)
+    assert launches(first) == [("a", 0, 0)]
+    [held] = _capacity_waits(first)  # the task's fresh instances: one batch event
+    assert (held.task_name, held.instance_id, held.state) == ("a", None, State.WAITING)
+    assert held.batch is not None and list(held.batch.ids()) == [1, 2]
+    wait = held.detail["capacity_wait"]
+    assert wait == {"since": 0.0, "reason": "needs 2 cores, 2 of this host's 2 in use"}
+    s.started("job-1", "a", 0, 1.0, {})
+    after = s.ended("job-1", "a", 0, OK, 5.0)
+    assert launches(after) == [("a", 1, 0)]
+    assert _capacity_waits(after) == []  # a.2 was said to wait already
+    s.started("job-1", "a", 1, 6.0, {})
+    attempt = s.snapshot("job-1").tasks[0].instances[1].attempts[0]
+    assert (attempt.launch_time, attempt.capacity_wait_start, attempt.start_time) == (5.0, 0.0, 6.0)
+    s.ended("job-1", "a", 1, OK, 7.0)
+    s.started("job-1", "a", 2, 8.0, {})
+    last = s.snapshot("job-1").tasks[0].instances[2].attempts[0]
+    assert (last.launch_time, last.capacity_wait_start) == (7.0, 0.0)
+    assert s.jobs["job-1"].tasks["a"].capacity_wait is None  # no fresh instance is left
+
+
+def test_an_instance_launched_at_once_never_waited_for_capacity() -> None:
+    s = unlimited()
+    actions = s.submit(plan({"a": 2}), 0.0)
+    assert _capacity_waits(actions) == []
+    s.started("job-1", "a", 0, 1.0, {})
+    attempt = s.snapshot("job-1").tasks[0].instances[0].attempts[0]
+    assert (attempt.launch_time, attempt.capacity_wait_start) == (0.0, None)
+
+
+def test_a_retry_held_back_waits_on_its_own_and_max_parallel_is_the_reason() -> None:
+    s = Scheduler(HostCapacity.unlimited(max_parallel=1))
+    s.submit(plan({"a": 1}, retries=1), 0.0)
+    s.started("job-1", "a", 0, 1.0, {})
+    s.submit(plan({"b": 1}, job_id="job-2", priority=9), 1.5)
+    ended_ = s.ended("job-1", "a", 0, FAIL, 2.0)  # b.0 goes first; the retry of a.0 waits
+    assert launches(ended_) == [("b", 0, 0)]
+    [held] = _capacity_waits(ended_)
+    assert (held.job_id, held.instance_id, held.retry_count) == ("job-1", 0, 1)
+    reason = held.detail["capacity_wait"]
+    assert reason is not None and "--max-parallel 1" in reason["reason"]
+    s.started("job-2", "b", 0, 2.5, {})
+    s.ended("job-2", "b", 0, OK, 3.0)
+    s.started("job-1", "a", 0, 3.5, {})
+    retry = s.snapshot("job-1").tasks[0].instances[0].attempts[1]
+    assert (retry.launch_time, retry.capacity_wait_start) == (3.0, 2.0)
+
+
+def test_stopping_a_job_clears_its_capacity_waits() -> None:
+    s = Scheduler(HostCapacity.unlimited(max_parallel=1))
+    s.submit(plan({"a": 3}), 0.0)
+    assert s.jobs["job-1"].tasks["a"].capacity_wait is not None
+    stopped = s.stop("job-1", 1.0)
+    assert s.jobs["job-1"].tasks["a"].capacity_wait is None
+    assert _capacity_waits(stopped) == []
+
+
+def test_oversubscribe_starts_instances_side_by_side_up_to_max_parallel() -> None:
+    host = HostCapacity(cpu_cores=2, memory_bytes=4 * GIB, max_parallel=3, oversubscribe=True)
+    s = Scheduler(host)
+    actions = s.submit(plan({"a": 4}, resources=Resources(2.0, 4 * GIB)), 0.0)
+    assert launches(actions) == [("a", 0, 0), ("a", 1, 0), ("a", 2, 0)]
+    [held] = _capacity_waits(actions)
+    assert held.batch is not None and list(held.batch.ids()) == [3]

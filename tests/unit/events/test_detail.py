@@ -11,7 +11,10 @@ from localbatch.usage import ResourceUsage
 
 def test_an_attempts_detail_has_the_snapshots_fields() -> None:
     assert set(AttemptDetail.__annotations__) == {f.name for f in fields(AttemptSnapshot)}
-    detail = AttemptSnapshot(2, State.FAILED, 1.0, 2.0, 3, "Timeout", "late", "c-1", 0, 5)
+    detail = AttemptSnapshot(
+        2, State.FAILED, 1.0, 2.0, 3, "Timeout", "late", "c-1", 0, 5,
+        launch_time=0.5, capacity_wait_start=0.25,
+    )  # fmt: skip
     assert detail.as_detail() == {
         "attempt": 2,
         "state": State.FAILED,
@@ -24,6 +27,8 @@ def test_an_attempts_detail_has_the_snapshots_fields() -> None:
         "stdout_offset": 0,
         "stderr_offset": 5,
         "usage": None,
+        "launch_time": 0.5,
+        "capacity_wait_start": 0.25,
     }
 
 

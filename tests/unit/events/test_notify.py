@@ -108,7 +108,8 @@ def test_instances_announced_together_are_notified_one_by_one(
     ]
     assert {m["Event"] for m in messages} == {"OnInstanceWaiting"}
     lines = events_file(notified_api.stack.config.state_dir, job_id).read_text().splitlines()
-    batches = [json.loads(line) for line in lines if "batch" in json.loads(line)]
+    waiting = [json.loads(line) for line in lines if '"name": "OnInstanceWaiting"' in line]
+    batches = [event for event in waiting if "batch" in event]
     assert [(b["task_name"], b["batch"]) for b in batches] == [
         ("split", {"count": 3, "exempt": []}),
         ("merge", {"count": 1, "exempt": []}),

@@ -91,3 +91,32 @@ def test_the_docker_runtime_gets_other_images_as_named(tmp_path: Path) -> None:
     assert supply.engine_image(object(), "team/w:1", {}) == "team/w:1"
     env = {"BATCH_COMPUTE_DOCKER_REGISTRY_OSS_PATH": "oss://b/p/"}
     assert supply.engine_image(object(), "team/w:1", env) == "team/w:1"  # not localhost:5000
+
+
+def test_the_checks_before_a_run_bring_nothing(tmp_path: Path) -> None:
+    """Whether an image can be had, and whether its root is ready, without unpacking it."""
+    file_key = docker_archive(tmp_path / "x.tar", b'{"config": {}}').removeprefix("sha256:")
+    config = (
+        f'[image_sources]\n"team/x:1" = "docker-archive:{tmp_path}/x.tar"\n'
+        f'"team/bad:1" = "docker-archive:{tmp_path}/absent.tar"\n'
+    )
+    engine = _Engine({"team/e:1": f"sha256:{ENGINE_KEY}"})
+    sources = _sources(tmp_path, config, engine)
+    assert sources.image_problem("team/x:1", {}) is None  # its file is readable
+    assert sources.image_problem("team/e:1", {}) is None  # the engine has it
+    bad = sources.image_problem("team/bad:1", {})
+    assert bad is not None and "absent.tar" in bad
+    nowhere = sources.image_problem("team/w:1", {})
+    assert nowhere is not None and nowhere.startswith("The image team/w:1 is not available")
+    # Not unpacked yet: can be had, but not ready (the program check then says nothing).
+    assert sources.ready_root("team/x:1", {}) is None
+    assert sources.ready_root("team/e:1", {}) is None
+    _made(sources, file_key, "from the file")
+    _made(sources, ENGINE_KEY, "from the engine")
+    ready = sources.ready_root("team/x:1", {})
+    assert ready is not None and (ready.rootfs / "marker").read_text() == "from the file"
+    assert sources.ready_root("team/e:1", {}) is not None
+    # The Docker runtime's supply answers its own names by what it is given.
+    supply = EngineImages(sources)
+    assert supply.brought_problem("team/x:1", {}, lambda name: "never asked") is None
+    assert supply.brought_problem("team/e:1", {}, lambda name: f"asked {name}") == "asked team/e:1"

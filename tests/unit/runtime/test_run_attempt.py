@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -111,8 +113,46 @@ def test_an_attempt_stopped_while_it_waits_for_a_node_never_started() -> None:
     cancel = threading.Event()
     started: list[AttemptHandle] = []
     outcome = run_attempt(
-        runtime, spec(), 60, cancel, started.append, 0.01, 0.1, lambda _: cancel.set()
+        runtime, spec(), 60, cancel, started.append, 0.01, 0.1, on_waiting=lambda _: cancel.set()
     )
     assert outcome.error_code == "Stopped" and "before it was placed" in outcome.error_message
     assert started == [] and runtime.stopped == ["fake-1"]
     assert runtime.released == [("fake-1", False)]
+
+
+def _stop_when_started(cancel: threading.Event) -> Callable[[AttemptHandle], None]:
+    def started(handle: AttemptHandle) -> None:
+        cancel.set()
+
+    return started
+
+
+def test_a_program_that_ignores_sigterm_is_killed_after_the_grace_period() -> None:
+    runtime = FakeRuntime(FakeStep(hang=True, ignores_term=True))
+    cancel, kill = threading.Event(), threading.Event()
+    began = time.monotonic()
+    outcome = run_attempt(
+        runtime, spec(), 60, cancel, _stop_when_started(cancel), poll=0.01, grace=0.3, kill=kill
+    )
+    assert outcome.error_code == "Stopped"
+    assert runtime.terminated == ["fake-1"] and runtime.stops == [("fake-1", 0)]
+    assert time.monotonic() - began >= 0.3  # it had its grace period
+
+
+def test_kill_cuts_the_grace_period_short() -> None:
+    runtime = FakeRuntime(FakeStep(hang=True, ignores_term=True))
+    cancel, kill = threading.Event(), threading.Event()
+    threading.Timer(0.2, kill.set).start()
+    outcome = run_attempt(
+        runtime, spec(), 60, cancel, _stop_when_started(cancel), poll=0.01, grace=3600, kill=kill
+    )
+    assert outcome.error_code == "Stopped"
+    assert runtime.terminated == ["fake-1"] and runtime.stops == [("fake-1", 0)]
+
+
+def test_a_kill_asked_before_the_stop_sends_no_sigterm_first() -> None:
+    runtime = FakeRuntime(FakeStep(hang=True, ignores_term=True))
+    cancel, kill = threading.Event(), threading.Event()
+    kill.set()
+    run_attempt(runtime, spec(), 60, cancel, _stop_when_started(cancel), grace=3600, kill=kill)
+    assert runtime.terminated == [] and runtime.stops == [("fake-1", 0)]

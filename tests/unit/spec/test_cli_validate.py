@@ -117,7 +117,7 @@ def test_quotas_come_from_the_config_file(tmp_path: Path) -> None:
 
 
 def test_plan_prints_levels() -> None:
-    result = run("plan", str(LOGCOUNT))
+    result = run("plan", "--no-preflight", "--oversubscribe", "--max-parallel", "3", str(LOGCOUNT))
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == "job logcount: 3 tasks, 5 instances"
@@ -128,16 +128,19 @@ def test_plan_prints_levels() -> None:
         "    image localbatch/bookworm-python:2 (AutoCluster.ImageId img-ubuntu)",
         "    timeout 300s, MaxRetryCount 1",
     ]
+    assert lines[count + 3].startswith(
+        "    at once: 3 at a time: --oversubscribe up to --max-parallel 3; each in its own "
+    )
     assert max(len(line) for line in lines) <= 100  # readable on a terminal, no wrapping
 
 
 def test_plan_shows_the_local_image_and_the_fallbacks_run_would_take(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[images]\nimg-ubuntu = "my/ubuntu:1"\n')
-    result = run("plan", "--config", str(config), str(LOGCOUNT))
+    result = run("plan", "--no-preflight", "--config", str(config), str(LOGCOUNT))
     assert result.exit_code == 0
     assert "\n    image my/ubuntu:1 (AutoCluster.ImageId img-ubuntu)\n" in result.stdout
-    undefined = run("plan", write(tmp_path, job_body()))
+    undefined = run("plan", "--no-preflight", write(tmp_path, job_body()))
     assert (
         "image localbatch/bookworm-python:2 (ClusterId cls-local, not defined" in undefined.stdout
     )
@@ -161,8 +164,10 @@ def test_invalid_json_says_where_it_breaks(tmp_path: Path, text: str, where: str
 
 
 def test_plan_json() -> None:
-    result = run("plan", "--json", str(LOGCOUNT))
+    result = run("plan", "--json", "--no-preflight", "--oversubscribe", str(LOGCOUNT))
     plans = json.loads(result.stdout)
+    assert {p["at_once_reason"].split(" ")[0] for p in plans} == {"--oversubscribe"}
+    assert all(p["problems"] == [] for p in plans)
     assert [(p["name"], p["level"], p["instance_count"]) for p in plans] == [
         ("split", 0, 1),
         ("count", 1, 3),
@@ -229,7 +234,7 @@ def test_schema_strict_refuses_unknown_members() -> None:
 def test_plan_names_the_nearest_instance_types(tmp_path: Path) -> None:
     body = json.loads(LOGCOUNT.read_text())
     body["DAG"]["Tasks"]["count"]["AutoCluster"]["InstanceType"] = "ecs.sn1.medum"
-    result = run("plan", write(tmp_path, body))
+    result = run("plan", "--no-preflight", write(tmp_path, body))
     assert result.exit_code == 0
     assert (
         "    note: task count: instance type 'ecs.sn1.medum' is not in the instance type table "

@@ -56,6 +56,13 @@ def test_a_retry_closes_the_failed_attempt_and_the_next_has_its_own_row(
 # -- a store written before attempt records ended ----------------------------------------------
 
 
+def _without_capacity(schema: str) -> str:
+    """The schema before upgrade 4: attempts without their launch and capacity wait."""
+    schema = schema.replace("    launch_time REAL,\n    capacity_wait_start REAL,\n", "")
+    assert "launch_time" not in schema
+    return schema
+
+
 def _without_usage(schema: str) -> str:
     """The schema before upgrade 3: attempts without their resource use."""
     for name, kind in USAGE_COLUMNS.items():
@@ -68,7 +75,7 @@ def _old_store(state_dir: Path) -> Path:
     """The schema as it was before the upgrade: no log offsets, user_version 0."""
     state_dir.mkdir(parents=True)
     path = state_dir / "localbatch.db"
-    old = _without_usage(SCHEMA).replace(
+    old = _without_usage(_without_capacity(SCHEMA)).replace(
         "    stdout_offset INTEGER,\n    stderr_offset INTEGER,\n", ""
     )
     assert "stdout_offset" not in old
@@ -134,7 +141,7 @@ def test_opening_an_old_store_closes_the_attempts_it_left_running(tmp_path: Path
             (1, 0, State.FAILED, 21.0, 24.0, 9),
             (1, 1, State.RUNNING, 24.5, None, None),  # the current attempt: still running
         ]
-        assert all(a.stdout_offset is None for a in rows)
+        assert all(a.stdout_offset is None and a.launch_time is None for a in rows)
         (unknown,) = store.attempts("job-1", "split", 1)
         assert (unknown.state, unknown.end_time, unknown.error_message) == (
             State.FAILED,
@@ -165,12 +172,22 @@ def test_the_upgrade_runs_once(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_version_2_store_gets_the_usage_columns(tmp_path: Path) -> None:
-    """Upgrade 3: old attempts have no usage (not measured then); new ones keep theirs."""
-    state_dir = tmp_path / "state"
+def test_an_attempt_keeps_its_launch_and_capacity_wait_across_events(
+    store: Store, make_job: JobFactory
+) -> None:
+    store.create_job("job-1", make_job(), created=1.0)
+    launched = AttemptSnapshot(0, State.RUNNING, 4.0, launch_time=3.0, capacity_wait_start=1.5)
+    store.on_event(_instance(State.RUNNING, launched))
+    store.on_event(_instance(State.FINISHED, AttemptSnapshot(0, State.FINISHED, None, 5.0)))
+    (row,) = store.attempts("job-1", "split", 0)
+    assert (row.launch_time, row.capacity_wait_start, row.end_time) == (3.0, 1.5, 5.0)
+
+
+def _store_at(state_dir: Path, schema: str, version: int) -> Path:
+    """A store of an earlier `version` with `schema`: one job, one Failed attempt."""
     state_dir.mkdir()
     conn = sqlite3.connect(state_dir / "localbatch.db")
-    conn.executescript(_without_usage(SCHEMA))
+    conn.executescript(schema)
     conn.execute(
         "INSERT INTO jobs (id, name, state, creation_time, body) VALUES ('job-1', 'j',"
         " 'Running', 1.0, '{}')"
@@ -179,9 +196,32 @@ def test_a_version_2_store_gets_the_usage_columns(tmp_path: Path) -> None:
         "INSERT INTO attempts (job_id, task_name, instance_id, run, attempt, state)"
         " VALUES ('job-1', 'split', 0, 0, 0, 'Failed')"
     )
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()
+    return state_dir
+
+
+def test_a_version_3_store_gets_the_capacity_columns(tmp_path: Path) -> None:
+    """Upgrade 4: old attempts have no launch time nor capacity wait; new ones keep theirs."""
+    state_dir = _store_at(tmp_path / "state", _without_capacity(SCHEMA), 3)
+    store = Store.open(state_dir)
+    try:
+        launched = AttemptSnapshot(1, State.RUNNING, 4.0, launch_time=3.0, capacity_wait_start=1.5)
+        store.on_event(_instance(State.RUNNING, launched))
+        old, new = store.attempts("job-1", "split", 0)
+        assert (old.launch_time, old.capacity_wait_start) == (None, None)
+        assert (new.launch_time, new.capacity_wait_start) == (3.0, 1.5)
+    finally:
+        store.close()
+    conn = sqlite3.connect(state_dir / "localbatch.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION == 4
+    conn.close()
+
+
+def test_a_version_2_store_gets_the_usage_columns(tmp_path: Path) -> None:
+    """Upgrade 3: old attempts have no usage (not measured then); new ones keep theirs."""
+    state_dir = _store_at(tmp_path / "state", _without_usage(_without_capacity(SCHEMA)), 2)
     store = Store.open(state_dir)
     try:
         (old,) = store.attempts("job-1", "split", 0)
@@ -196,5 +236,5 @@ def test_a_version_2_store_gets_the_usage_columns(tmp_path: Path) -> None:
     finally:
         store.close()
     conn = sqlite3.connect(state_dir / "localbatch.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION == 4
     conn.close()
