@@ -167,6 +167,9 @@ class Config:
     package_max_unpacked: int = DEFAULT_PACKAGE_MAX_UNPACKED
     package_cache_size: int = DEFAULT_PACKAGE_CACHE_SIZE
     swarm: SwarmSettings = field(default_factory=SwarmSettings)
+    #: The runtime `run`, `start`, `serve` and `plan` use when no --runtime is given:
+    #: "auto", or a runtime's name (checked when it is chosen, against the runtimes).
+    runtime: str = "auto"
     #: Start instances side by side whatever their sizes add up to, each inside its own
     #: limits, up to --max-parallel (docs/running.md, "Scheduling and capacity").
     oversubscribe: bool = False
@@ -215,6 +218,7 @@ def _table(data: Mapping[str, Any], name: str, path: Path) -> Mapping[str, Any]:
 #: Every key the config file may hold; anything else is a typo that would be ignored.
 KNOWN_KEYS: Mapping[str, frozenset[str] | None] = {
     "state_dir": None,
+    "runtime": None,
     "region": None,
     "oss": frozenset(
         {"root", "buckets", "endpoint", "access_key_id", "access_key_secret", "security_token"}
@@ -385,6 +389,12 @@ def load_config(
     )
     if sandbox_layers not in SANDBOX_LAYERS:
         raise ConfigError(f"sandbox layers must be 'memory' or 'disk', not {sandbox_layers!r}")
+    runtime = env.get("LOCALBATCH_RUNTIME") or data.get("runtime", "auto")
+    if not isinstance(runtime, str) or not re.fullmatch(r"[a-z]+", runtime):
+        raise ConfigError(
+            f"runtime (LOCALBATCH_RUNTIME) must be a runtime's name, as --runtime takes it, "
+            f"not {runtime!r}"
+        )
     return Config(
         state_dir=state,
         oss=oss,
@@ -408,6 +418,7 @@ def load_config(
         package_cache_size=cache_size,
         swarm=_swarm_settings(_table(data, "swarm", config_path), env, config_path),
         oversubscribe=oversubscribe,
+        runtime=runtime,
         source=config_path if data else None,
     )
 

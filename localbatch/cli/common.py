@@ -170,18 +170,28 @@ def open_local(
         fail(str(exc))
 
 
-def choose_runtime(config: Config, choice: str, *, pull: bool = False) -> Runtime:
-    """The runtime `--runtime` names (allowed to pull images with `pull`), its notice
-    said on stderr; a clear exit when it cannot be used here."""
+#: What `--runtime` says of its default (the config's `runtime`).
+RUNTIME_DEFAULT_HELP = "Default: the config's `runtime` (LOCALBATCH_RUNTIME), else auto."
+
+
+def runtime_name(choice: str | None, config: Config) -> str:
+    """The runtime asked for: `--runtime` when given, else the config's `runtime`."""
+    return choice or config.runtime
+
+
+def choose_runtime(config: Config, choice: str | None, *, pull: bool = False) -> Runtime:
+    """The runtime `--runtime` names (else the config's `runtime`), allowed to pull images
+    with `pull`, its notice said on stderr; a clear exit when it cannot be used here."""
     from localbatch.application.runtime_choice import allow_pulls, select_sparing_runtime
     from localbatch.runtime.base import RuntimeUnavailable
 
     try:
-        runtime, notice = select_sparing_runtime(choice, config)
+        runtime, notice = select_sparing_runtime(runtime_name(choice, config), config)
         if pull:
             allow_pulls(runtime)
     except (RuntimeUnavailable, ValueError) as exc:
-        fail(str(exc))
+        where = "" if choice else " (the config's runtime)"
+        fail(f"{exc}{where}")
     click.echo(notice, err=True)
     return runtime
 

@@ -37,7 +37,9 @@ from localbatch.storage.layout import job_dir, logs_dir
 EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
 
 
-def start_here(config: Config, job_id: str, runtime_choice: str, as_json: bool = False) -> int:
+def start_here(
+    config: Config, job_id: str, runtime_choice: str | None, as_json: bool = False
+) -> int:
     """Run the job's unfinished instances here; the exit status `localbatch run` would give.
 
     With `as_json`, progress goes to stderr and the final summary to stdout as JSON.

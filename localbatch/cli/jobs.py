@@ -21,6 +21,7 @@ import click
 from localbatch.cli.common import (
     EXIT_JOB_FAILED,
     EXIT_USAGE,
+    RUNTIME_DEFAULT_HELP,
     Config,
     config_options,
     fail,
@@ -39,7 +40,7 @@ from localbatch.cli.job_views import (
     print_json,
     print_task,
 )
-from localbatch.runtime.registry import AUTO, choices
+from localbatch.runtime.registry import choices
 from localbatch.server import shapes
 from localbatch.server.client import ApiClient
 from localbatch.server.discovery import read_server_info
@@ -384,9 +385,7 @@ def priority_command(job_id: str, priority: int, as_json: bool, config: Config) 
     "--runtime",
     "runtime_choice",
     type=click.Choice(choices()),
-    default=AUTO,
-    show_default=True,
-    help="Where instances run when no server runs the job.",
+    help=f"Where instances run when no server runs the job. {RUNTIME_DEFAULT_HELP}",
 )
 @click.option(
     "--json",
@@ -395,7 +394,7 @@ def priority_command(job_id: str, priority: int, as_json: bool, config: Config) 
     help="Print JSON: the job (through a server) or, run here, the final summary.",
 )
 @config_options
-def start_command(job_id: str, runtime_choice: str, as_json: bool, config: Config) -> None:
+def start_command(job_id: str, runtime_choice: str | None, as_json: bool, config: Config) -> None:
     """Re-run a Stopped or Failed job: only its instances that did not finish.
 
     With a server running, the server runs it. Otherwise it runs here, in the foreground,

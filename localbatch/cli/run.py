@@ -27,6 +27,7 @@ from localbatch.cli.common import (
     EXIT_JOB_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    RUNTIME_DEFAULT_HELP,
     Config,
     check_oss_root,
     choose_runtime,
@@ -43,7 +44,7 @@ from localbatch.cli.stop_signal import (
     terminate_as_interrupt,
 )
 from localbatch.cli.validate import valid_body_or_exit
-from localbatch.runtime.registry import AUTO, choices, describe_choices
+from localbatch.runtime.registry import choices, describe_choices
 from localbatch.states import State
 
 if TYPE_CHECKING:
@@ -102,9 +103,7 @@ def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runti
     "--runtime",
     "runtime_choice",
     type=click.Choice(choices()),
-    default=AUTO,
-    show_default=True,
-    help=f"Where instances run: {describe_choices()}.",
+    help=f"Where instances run: {describe_choices()}. {RUNTIME_DEFAULT_HELP}",
 )
 @click.option(
     "--max-parallel",
@@ -149,7 +148,7 @@ def _print_dry_run(console: Console, previews: list[TaskPreview], runtime: Runti
 @config_options
 def run_command(
     file: str,
-    runtime_choice: str,
+    runtime_choice: str | None,
     max_parallel: int | None,
     oversubscribe: bool | None,
     only: tuple[str, ...],

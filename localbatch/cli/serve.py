@@ -11,6 +11,7 @@ import click
 
 from localbatch.cli.common import (
     EXIT_USAGE,
+    RUNTIME_DEFAULT_HELP,
     Config,
     check_oss_root,
     choose_runtime,
@@ -19,7 +20,7 @@ from localbatch.cli.common import (
     open_store,
 )
 from localbatch.cli.stop_signal import wait_for_stop_signal
-from localbatch.runtime.registry import AUTO, choices, describe_choices
+from localbatch.runtime.registry import choices, describe_choices
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -51,9 +52,7 @@ def _auth_notice(config: Config) -> str:
     "--runtime",
     "runtime_choice",
     type=click.Choice(choices(for_tests=True)),
-    default=AUTO,
-    show_default=True,
-    help=f"Where instances run: {describe_choices(for_tests=True)}.",
+    help=f"Where instances run: {describe_choices(for_tests=True)}. {RUNTIME_DEFAULT_HELP}",
 )
 @click.option(
     "--max-parallel",
@@ -77,7 +76,7 @@ def serve_command(
     port: int,
     oss_port: int,
     no_oss_endpoint: bool,
-    runtime_choice: str,
+    runtime_choice: str | None,
     max_parallel: int | None,
     no_request_log: bool,
     reports_from_anywhere: bool,

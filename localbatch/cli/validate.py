@@ -15,9 +15,11 @@ from localbatch.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_USAGE,
+    RUNTIME_DEFAULT_HELP,
     Config,
     config_options,
     fail,
+    runtime_name,
 )
 from localbatch.runtime.registry import AUTO, choices
 from localbatch.spec.errors import ApiError
@@ -143,10 +145,8 @@ def _plural(count: int, noun: str) -> str:
     "--runtime",
     "runtime_choice",
     type=click.Choice(choices()),
-    default=AUTO,
-    show_default=True,
     help="The runtime whose capacity (a swarm's nodes) plan shows and whose images and "
-    "programs the checks look at, as `run` would choose it.",
+    f"programs the checks look at, as `run` would choose it. {RUNTIME_DEFAULT_HELP}",
 )
 @click.option("--pull", is_flag=True, help="Images would be pulled: a missing one is no problem.")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="As `run --max-parallel`.")
@@ -158,7 +158,7 @@ def _plural(count: int, noun: str) -> str:
 def plan_command(
     file: str,
     as_json: bool,
-    runtime_choice: str,
+    runtime_choice: str | None,
     pull: bool,
     max_parallel: int | None,
     oversubscribe: bool | None,
@@ -182,8 +182,9 @@ def plan_command(
     job = parse_job(body)
     plans = plan_tasks(job, config)
     # Without the checks, no runtime is asked unless one was named (a swarm's capacity).
-    asked = not no_preflight or runtime_choice != AUTO
-    runtime = _runtime(config, runtime_choice, pull, no_preflight) if asked else None
+    name = runtime_name(runtime_choice, config)
+    asked = not no_preflight or name != AUTO
+    runtime = _runtime(config, name, pull, no_preflight) if asked else None
     capacity = runtime_capacity(runtime, config, max_parallel)
     refused = refusals(job, config, capacity)
     at_once = task_concurrency(job, config, capacity)

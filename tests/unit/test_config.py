@@ -102,6 +102,17 @@ def test_swarm_settings_are_read_and_checked(tmp_path: Path) -> None:
     assert load_config(tmp_path / "none.toml", env={}).swarm.constraints == ()
 
 
+def test_the_runtime_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    assert load_config(path, env={}).runtime == "auto"
+    path.write_text('runtime = "swarm"\n')
+    assert load_config(path, env={}).runtime == "swarm"
+    assert load_config(path, env={"LOCALBATCH_RUNTIME": "docker"}).runtime == "docker"
+    path.write_text("runtime = 3\n")
+    with pytest.raises(ConfigError, match=r"runtime \(LOCALBATCH_RUNTIME\) must be a runtime"):
+        load_config(path, env={})
+
+
 def test_oversubscribe_from_the_file_and_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     assert not load_config(path, env={"HOME": str(tmp_path)}).oversubscribe

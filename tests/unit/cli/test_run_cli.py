@@ -374,3 +374,24 @@ def test_oversubscribe_starts_instances_side_by_side(tmp_path: Path, runtime: Fa
     assert runtime.max_running == 3
     alone = _invoke(tmp_path, str(path), "--no-oss-endpoint", "--max-parallel", "3")
     assert alone.exit_code == 0 and "waiting for capacity" in alone.output
+
+
+def test_the_configs_runtime_is_used_without_runtime_and_the_flag_wins(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    (tmp_path / "none.toml").write_text('runtime = "swarm"\n')
+    result = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint")
+    assert result.exit_code == 0, result.output
+    assert "runtime: fake (asked for swarm)" in result.output
+    result = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint", "--runtime", "docker")
+    assert "runtime: fake (asked for docker)" in result.output
+
+
+def test_an_unknown_runtime_in_the_config_is_named(tmp_path: Path) -> None:
+    (tmp_path / "none.toml").write_text('runtime = "kubernetes"\n')
+    result = _invoke(tmp_path, str(_job(tmp_path)), "--no-oss-endpoint")
+    assert result.exit_code == 2, result.output
+    assert "unknown runtime 'kubernetes': choose one of auto, docker, swarm, process" in (
+        result.output
+    )
+    assert "(the config's runtime)" in result.output
