@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from localbatch.runtime.base import AttemptHandle, FindsPrograms, run_attempt
+import pytest
+
+from localbatch.runtime.base import AttemptHandle, AttemptOutcome, FindsPrograms, run_attempt
 from localbatch.runtime.sandbox_memory import RlimitMemory
 from localbatch.storage.needs import Access, Need, NeedKind
 
@@ -133,7 +135,13 @@ def test_a_missing_bind_source_is_a_start_failure(harness: Harness) -> None:
     assert "absent" in outcome.error_message
 
 
-def test_a_kill_cuts_the_grace_period_of_a_stop_short(harness: Harness) -> None:
+#: Seconds the kill has to end an attempt given an hour of grace.
+KILL_DEADLINE = 60
+
+
+def test_a_kill_cuts_the_grace_period_of_a_stop_short(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SIGTERM first; the kill (a second Ctrl-C) ends it at once, not after the grace."""
     script = "trap 'echo got-term' TERM; echo started; while :; do sleep 0.1; done"
     cancel, kill = threading.Event(), threading.Event()
@@ -149,13 +157,23 @@ def test_a_kill_cuts_the_grace_period_of_a_stop_short(harness: Harness) -> None:
 
     watcher = threading.Thread(target=kill_once_terminated, daemon=True)
     watcher.start()
+    if hasattr(harness.runtime, "stop_grace"):  # the swarm's services carry their own grace
+        monkeypatch.setattr(harness.runtime, "stop_grace", 3600)
     # With an hour of grace, only the kill can end it within the test's deadline.
-    outcome = run_attempt(
-        harness.runtime, harness.spec("sh", "-c", script), 600, cancel, started,
-        grace=3600, kill=kill,
-    )  # fmt: skip
+    ended: list[AttemptOutcome] = []
+    spec = harness.spec("sh", "-c", script)
+
+    def run() -> None:
+        runtime = harness.runtime
+        ended.append(run_attempt(runtime, spec, 600, cancel, started, grace=3600, kill=kill))
+
+    attempt = threading.Thread(target=run, daemon=True)
+    attempt.start()
+    attempt.join(KILL_DEADLINE)
     kill.set()
     watcher.join()
+    assert ended, f"the kill did not end the attempt within {KILL_DEADLINE} s"
+    (outcome,) = ended
     assert outcome.error_code == "Stopped"
     assert outcome.exit_code == 137
     assert "got-term" in harness.stdout.read_text()
