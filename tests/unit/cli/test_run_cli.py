@@ -19,6 +19,7 @@ from localbatch.cli.server_logs import AIOHTTP_SERVER_LOGGER, BadRequestOneLine
 from localbatch.config import load_config
 from localbatch.runtime.fake import FakeRuntime, FakeStep
 from localbatch.store import Store
+from tests.unit.runtime.cluster_fake import ClusterFake
 
 
 def _task(command: str = "python3 main.py", **fields: Any) -> dict[str, Any]:
@@ -162,7 +163,29 @@ def test_dry_run_shows_image_limits_paths_env_and_runs_nothing(
     assert "BATCH_COMPUTE_DAG_INSTANCE_ID=0" in out
     assert "API_SECRET=******" in out and "hunter2" not in out
     assert "not used by the fake runtime" in out
+    assert "capacity: this host: " in out
     assert runtime.started == []
+
+
+def test_dry_run_on_a_cluster_shows_its_nodes_and_what_none_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = ClusterFake()
+    monkeypatch.setattr(
+        localbatch.runtime.select, "select_runtime", lambda *_, **__: (cluster, "runtime: fake")
+    )
+    big = _task(AutoCluster={"ImageId": "img-ubuntu", "InstanceType": "bcs.b4.5xlarge"})
+    path = _job(tmp_path, DAG={"Tasks": {"small": _task(), "big": big}, "Dependencies": {}})
+    result = _invoke(tmp_path, str(path), "--dry-run", "--no-preflight")
+    assert result.exit_code == 0, result.output
+    assert "capacity: cluster of 2 nodes; 6 cores, 12 GiB in all" in result.output
+    assert "at once: 3 at a time: ecs.sn1.medium needs 2 cores, the cluster has 6" in (
+        result.output
+    )
+    assert "instance type: bcs.b4.5xlarge -> 24 cores, 96 GiB" in result.output  # not scaled
+    assert "cannot run: instance type bcs.b4.5xlarge (24 cores, 96 GiB) is larger than every " in (
+        result.output
+    )
 
 
 def test_the_oss_endpoint_address_reaches_the_instances(
