@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from localbatch.report.model import JobReport, TaskView
+from localbatch.report.model import AttemptView, JobReport, TaskView
+from localbatch.report.phases import PHASE_WORDS, Phase
 
 NODE_WIDTH, NODE_HEIGHT = 190, 58
 COLUMN_GAP, ROW_GAP, MARGIN = 70, 18, 10
@@ -147,10 +148,22 @@ def duration_label(seconds: float | None) -> str:
 
 
 def job_moments(report: JobReport) -> Sequence[float | None]:
-    """Every moment the timeline must hold: the job's start and end, each attempt's."""
+    """Every moment the timeline must hold: the job's start and end, each attempt's and
+    those of the waits and the preparation before it."""
     moments: list[float | None] = [report.start_time, report.end_time]
     for task in report.tasks:
         for inst in task.instances:
             for attempt in inst.attempts:
-                moments += [attempt.start_time, attempt.end_time, attempt.waiting_since]
+                moments += [attempt.start_time, attempt.end_time]
+                moments += [moment for span in attempt.spans for moment in (span.start, span.end)]
     return moments
+
+
+def before_it_ran(attempt: AttemptView, now: float) -> str:
+    """Where the time before the attempt's program started went: "waiting for capacity
+    12.0s, preparing 3.1s" ("" when none is known)."""
+    return ", ".join(
+        f"{PHASE_WORDS[span.phase]} {duration_label(span.seconds(now))}"
+        for span in attempt.spans
+        if span.phase != Phase.RUNNING
+    )

@@ -16,6 +16,7 @@ from localbatch.config import Config
 from localbatch.plan import build_dag, graph_levels
 from localbatch.plan.node_choice import choose_node
 from localbatch.report.flags import Flag, attempt_flags
+from localbatch.report.phases import Span, attempt_spans, program_started, run_beginnings
 from localbatch.spec.errors import not_found
 from localbatch.spec.instance_types import lookup
 from localbatch.spec.model import parse_job
@@ -40,9 +41,14 @@ class AttemptView:
     error_code: str
     error_message: str
     usage: ResourceUsage | None
-    #: Since when it waited to start: its task's readiness, or the end of the attempt
-    #: before it (a retry); None when not known.
-    waiting_since: float | None
+    #: When it was launched, since when and why it waited for capacity before (None, "":
+    #: it did not, or not recorded), and whether its program started.
+    launch_time: float | None
+    capacity_wait_start: float | None
+    capacity_wait_reason: str
+    program_started: bool
+    #: Where its time went, from the end of the attempt before it (`phases`).
+    spans: tuple[Span, ...]
     flags: tuple[Flag, ...] = ()
 
     @property
@@ -93,8 +99,6 @@ class TaskView:
     memory_bytes: int | None
     instance_count: int
     max_retry_count: int
-    #: When its upstream tasks had all finished (the job's start when it has none).
-    ready_time: float | None
     instances: tuple[InstanceView, ...]
 
     @property
@@ -141,15 +145,16 @@ def build_report(config: Config, store: Store, job_id: str) -> JobReport:
     for inst in store.list_instances(job_id, max_items=None).items:
         instances.setdefault(inst.task_name, []).append(inst)
     attempts: dict[tuple[str, int], list[AttemptRecord]] = {}
-    for attempt in store.job_attempts(job_id):
+    recorded = store.job_attempts(job_id)
+    for attempt in recorded:
         attempts.setdefault((attempt.task_name, attempt.instance_id), []).append(attempt)
+    runs = run_beginnings(recorded)
     views: list[TaskView] = []
     for name in sorted(levels, key=lambda n: (levels[n], n)):
         spec = job.tasks[name]
         node = choose_node(spec, config)
         known = lookup(node.instance_type)
         upstream = tuple(sorted(graph.predecessors(name)))
-        ready = _ready_time(record.start_time, [tasks[u].end_time for u in upstream if u in tasks])
         memory = known.memory_bytes if known else None
         task_record = tasks.get(name)
         views.append(
@@ -165,9 +170,10 @@ def build_report(config: Config, store: Store, job_id: str) -> JobReport:
                 memory_bytes=memory,
                 instance_count=spec.instance_count,
                 max_retry_count=spec.max_retry_count,
-                ready_time=ready,
                 instances=tuple(
-                    _instance(inst, attempts.get((name, inst.instance_id), []), ready, memory)
+                    _instance(
+                        inst, attempts.get((name, inst.instance_id), []), memory, runs, upstream
+                    )
                     for inst in instances.get(name, [])
                 ),
             )
@@ -193,23 +199,17 @@ def build_report(config: Config, store: Store, job_id: str) -> JobReport:
     )
 
 
-def _ready_time(job_start: float | None, upstream_ends: list[float | None]) -> float | None:
-    if not upstream_ends:
-        return job_start
-    if any(end is None for end in upstream_ends):
-        return None
-    return max(end for end in upstream_ends if end is not None)
-
-
 def _instance(
     record: InstanceRecord,
     attempts: list[AttemptRecord],
-    ready: float | None,
     type_memory: int | None,
+    runs: dict[int, float],
+    upstream: tuple[str, ...],
 ) -> InstanceView:
     views = []
-    waiting_since = ready
+    previous: AttemptRecord | None = None
     for attempt in attempts:
+        before = previous if previous is not None and previous.run == attempt.run else None
         views.append(
             AttemptView(
                 run=attempt.run,
@@ -221,11 +221,15 @@ def _instance(
                 error_code=attempt.error_code,
                 error_message=attempt.error_message,
                 usage=attempt.usage,
-                waiting_since=waiting_since,
+                launch_time=attempt.launch_time,
+                capacity_wait_start=attempt.capacity_wait_start,
+                capacity_wait_reason=attempt.capacity_wait_reason,
+                program_started=program_started(attempt),
+                spans=attempt_spans(attempt, before, runs.get(attempt.run), upstream),
                 flags=attempt_flags(attempt, type_memory),
             )
         )
-        waiting_since = attempt.end_time
+        previous = attempt
     detail = record.detail
     stderr_path = str(detail.get("stderr_path", ""))
     tail: tuple[str, ...] = ()

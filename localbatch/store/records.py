@@ -100,6 +100,8 @@ class AttemptRecord:
     #: before that (None: launched as soon as it was ready, or not recorded).
     launch_time: float | None = None
     capacity_wait_start: float | None = None
+    #: Why it was held back for capacity ("" when it was not, or not recorded).
+    capacity_wait_reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -92,13 +92,15 @@ class RanJob:
     job_id: str
 
 
-def run_job(tmp_path: Path, body: dict[str, Any]) -> Iterator[RanJob]:
+def run_job(
+    tmp_path: Path, body: dict[str, Any], max_parallel: int | None = None
+) -> Iterator[RanJob]:
     config = load_config(
         tmp_path / "none.toml", env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss"
     )
     runtime = FakeRuntime()
     script(runtime)
-    local = open_local_service(config, runtime, oss_port=None)
+    local = open_local_service(config, runtime, oss_port=None, max_parallel=max_parallel)
     try:
         job_id = local.service.record(parse_job(body))
         local.service.submit(job_id)

@@ -18,7 +18,7 @@ from localbatch.report.writer import report_path
 from localbatch.server.reports import loopback_peer
 from tests.unit.server.server_helpers import start_api
 
-from .conftest import HOSTILE, RanJob, job_body, script
+from .conftest import HOSTILE, RanJob, job_body, run_job, script
 
 
 def _cli(ran: RanJob, *args: str) -> Result:
@@ -48,6 +48,21 @@ def test_the_text_view_lists_tasks_slowest_instances_and_flags(ran: RanJob) -> N
     assert "slowest instances:" in text
     assert "HighMemory" in text and "OomKilled" in text and "Throttled" in text
     assert "failed instances:" in text and "merge.0: OutOfMemory" in text
+
+
+def test_the_text_view_says_where_the_time_before_a_run_went_and_why_it_waited(
+    tmp_path: Path,
+) -> None:
+    """One instance at a time: the tasks held back for capacity with the engine's reason,
+    and each slow instance's waits and preparation before its last attempt ran."""
+    for held in run_job(tmp_path, job_body(2), max_parallel=1):
+        text = render_text(build_report(held.config, held.local.store, held.job_id))
+        waits = text.split("waited for capacity:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+        assert len(waits) >= 2
+        assert all("attempt(s), at most" in w and "--max-parallel 1" in w for w in waits)
+        summary = next(line for line in text.splitlines() if line.startswith("  summary.0 "))
+        assert "before its last attempt ran: waiting for upstream tasks" in summary
+        assert "waiting for capacity" in summary and "preparing" in summary
 
 
 def test_the_report_is_written_when_the_job_ends(ran: RanJob) -> None:
