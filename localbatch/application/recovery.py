@@ -5,10 +5,12 @@ process that notices it (a `localbatch serve`, at start and then periodically):
 
 1. Each instance recorded Running is looked for with the runtime (`reattach(ref, stdout,
    stderr, begins_at=...)`, which the Docker runtime offers; its output goes on into the
-   log files, completed first with what it wrote while no runner watched). One
-   still running is adopted: waited for until it ends (within what is left of its Timeout)
-   and its result recorded. Any other becomes Failed with error code `Lost` (a sandboxed
-   process dies with the process that started it).
+   log files, completed first with what it wrote while no runner watched, or the attempt
+   fails when the runtime cannot give all of it back). One still there, running or
+   ended, is adopted: waited for until it ends (within what is left of its Timeout) and
+   its result recorded; when where its output begins was not recorded, its container is
+   kept, since only its log holds what it wrote meanwhile. Any other becomes Failed with
+   error code `Lost` (a sandboxed process dies with the process that started it).
 2. If a Lost instance had no retry left (RetryCount >= MaxRetryCount) and the job has
    JobFailOnInstanceFail, the job fails as the engine would have failed it. Otherwise the job
    is handed to this process's engine with the retries each instance used: a Lost or
@@ -65,6 +67,9 @@ class Adopted:
 
     instance: InstanceRecord
     handle: AttemptHandle
+    #: False when where its output begins in the log files is not recorded: they miss
+    #: what it wrote while no runner watched, so its container is kept (its log has it).
+    whole_output: bool = True
 
 
 class Recovery:
@@ -119,11 +124,11 @@ class Recovery:
         adopted: list[Adopted] = []
         lost: list[InstanceRecord] = []
         for instance in running:
-            handle = self._reattach(instance, record.run)
-            if handle is None:
+            survivor = self._reattach(instance, record.run)
+            if survivor is None:
                 lost.append(instance)
             else:
-                adopted.append(Adopted(instance, handle))
+                adopted.append(survivor)
         for instance in lost:
             self._record(
                 instance,
@@ -144,29 +149,40 @@ class Recovery:
         else:
             self._resume(record, lost)
 
-    def _reattach(self, instance: InstanceRecord, run: int) -> AttemptHandle | None:
+    def _reattach(self, instance: InstanceRecord, run: int) -> Adopted | None:
         reattach = getattr(self.runtime, "reattach", None)
         ref = str(instance.detail.get("ref", ""))
         if reattach is None or not ref:
             return None
         paths = [instance.detail.get(f"{stream}_path") for stream in ("stdout", "stderr")]
+        begins_at = self._output_begins(instance, run) if all(paths) else None
         try:
             if all(paths):  # its output goes on into the instance's log files, completed
                 handle: AttemptHandle | None = reattach(
-                    ref,
-                    *(Path(str(p)) for p in paths),
-                    begins_at=self._output_begins(instance, run),
+                    ref, *(Path(str(p)) for p in paths), begins_at=begins_at
                 )
             else:
                 handle = reattach(ref)
         except Exception:
             log.exception("reattaching %s failed", ref)
             return None
-        return handle
+        if handle is None:
+            return None
+        if begins_at is None:
+            log.warning(
+                "%s %s.%s: where its output begins in the log files is not recorded; what "
+                "it wrote while no runner watched stays in the log of %s, which is kept",
+                instance.job_id,
+                instance.task_name,
+                instance.instance_id,
+                ref,
+            )
+        return Adopted(instance, handle, whole_output=begins_at is not None)
 
     def _output_begins(self, instance: InstanceRecord, run: int) -> tuple[int, int] | None:
         """Where the Running attempt's output begins in the instance's log files, so that
-        what it wrote while no runner watched is collected too (None: not recorded)."""
+        what it wrote while no runner watched is collected too (None: not recorded, as by
+        a localbatch from before offsets were recorded)."""
         for attempt in self.service.store.attempts(
             instance.job_id, instance.task_name, instance.instance_id
         ):
@@ -174,13 +190,6 @@ class Recovery:
                 if attempt.stdout_offset is None or attempt.stderr_offset is None:
                     break
                 return attempt.stdout_offset, attempt.stderr_offset
-        log.warning(
-            "%s %s.%s: where its output begins is not recorded; what it wrote while no "
-            "runner watched stays in the runtime's log only",
-            instance.job_id,
-            instance.task_name,
-            instance.instance_id,
-        )
         return None
 
     def _adopt_then_resume(
@@ -231,7 +240,8 @@ class Recovery:
             )
         reserve = bool(task.auto_cluster and task.auto_cluster.reserve_on_fail)
         keep = reserve and not outcome.succeeded
-        self.runtime.release(item.handle, keep=keep)
+        # Removing it would lose what its log files miss.
+        self.runtime.release(item.handle, keep=keep or not item.whole_output)
         if prepared is None:
             message = (
                 "The attempt ended after its runner died, and its logs and outputs cannot "

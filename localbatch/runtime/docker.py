@@ -81,7 +81,8 @@ INIT_EXEC_FAILED = "[FATAL tini"
 STDERR_HEAD = 512
 SIGKILL_EXIT = 137
 #: What the Engine's attach answers: (stdout chunk, stderr chunk) pairs.
-_Stream = Iterator[tuple[bytes | None, bytes | None]]
+_Chunk = tuple[bytes | None, bytes | None]
+_Stream = Iterator[_Chunk]
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 #: What a container's figures leave out: Docker removes its cgroup the moment it exits.
 LAST_READING_NOTE = (
@@ -89,6 +90,15 @@ LAST_READING_NOTE = (
     "at most {interval:g} s before the end (the memory peak is the kernel's high-water mark "
     "up to then)"
 )
+
+
+#: The attempt's end when its container cannot be followed (or its output read back).
+INSTANCE_LOST = "InstanceLost"
+
+
+class OutputUnreadable(Exception):
+    """The engine did not give back all a container wrote: its log files would miss part of
+    it, so the attempt cannot be reported as it ended."""
 
 
 @dataclass(eq=False)
@@ -107,6 +117,7 @@ class DockerHandle:
 
 #: Whether a dead owner's container must be kept: (its state dir label, its job id) -> keep.
 #: Given by the surfaces, which know the stores (a job still unfinished there is adopted).
+#: Without one, a container naming a state dir is kept: only that store can tell.
 KeepJob = Callable[[str, str], bool]
 
 
@@ -350,8 +361,10 @@ class DockerRuntime:
         except ENGINE_ERRORS as exc:
             return AttemptOutcome(None, START_FAILED, f"Docker refused the container: {exc}")
         try:
-            # Attached before it starts, so no output is missed and the stream ends with it.
-            stream = self.client.api.attach(container_id, stream=True, logs=True, demux=True)
+            # Attached before it starts, so no output is missed and the stream ends with it:
+            # the engine subscribes before it answers. Its log is not asked for too: the
+            # replay would repeat what the live stream also delivers (a line written twice).
+            stream = self.client.api.attach(container_id, stream=True, logs=False, demux=True)
             self.client.api.start(container_id)
         except ENGINE_ERRORS as exc:
             self._remove(container_id)
@@ -384,9 +397,11 @@ class DockerRuntime:
                 stderr_head,
                 output.argv0 if output else "",
             )
+        except OutputUnreadable as exc:
+            handle.outcome = AttemptOutcome(None, INSTANCE_LOST, str(exc))
         except (*ENGINE_ERRORS, OSError) as exc:
             handle.outcome = AttemptOutcome(
-                None, "InstanceLost", f"Lost track of the container: {exc}"
+                None, INSTANCE_LOST, f"Lost track of the container: {exc}"
             )
         finally:
             if output is not None:
@@ -478,7 +493,7 @@ class DockerRuntime:
 
     def cleanup_orphans(self) -> list[str]:
         """Remove containers of localbatch runs on this host whose owner process is gone,
-        except those in `spare` and those of jobs `keep_job` keeps (listed in `orphans_kept`).
+        except those in `spare` and those `_keeps` (listed in `orphans_kept`).
         """
         removed = []
         self.orphans_kept = []
@@ -492,14 +507,22 @@ class DockerRuntime:
                 continue
             if _owner_alive(labels) or container["Id"] in self.spare:
                 continue
-            if self.keep_job is not None and self.keep_job(
-                labels.get(LABEL_STATE_DIR, ""), labels.get(LABEL_JOB, "")
-            ):
+            if self._keeps(labels):
                 self.orphans_kept.append(str(container["Id"]))
                 continue
             self._remove(container["Id"])
             removed.append(str(container["Id"]))
         return removed
+
+    def _keeps(self, labels: dict[str, str]) -> bool:
+        """Whether a dead owner's container stays: `keep_job` says, from the store of its
+        state dir. A runtime without that rule (a benchmark, a tool) keeps every container
+        naming a state dir: one of a job left unfinished is adopted by the next `serve` or
+        `start` there, maybe at this very moment, and removing it loses its output."""
+        state_dir = labels.get(LABEL_STATE_DIR, "")
+        if self.keep_job is None:
+            return bool(state_dir)
+        return self.keep_job(state_dir, labels.get(LABEL_JOB, ""))
 
     def reattach(
         self,
@@ -514,7 +537,9 @@ class DockerRuntime:
         Its output goes on into the given files. With `begins_at` (where this container's
         stdout and stderr begin in them), what it wrote while nobody watched is appended
         first, from the engine's log, whether it still runs or has ended: the files end up
-        whole. Without it, only what it prints from now on (the rest stays in `docker logs`).
+        whole, or the outcome is InstanceLost when the engine cannot give all of it back.
+        Without it, only what it prints from now on (the rest stays in `docker logs`, if
+        the caller keeps the container).
         """
         try:
             info = self.client.api.inspect_container(ref)
@@ -541,9 +566,14 @@ class DockerRuntime:
 
 def _logs_from_start(client: docker.DockerClient, ref: str) -> _Stream:
     """A container's whole output from its start, followed until it ends, as (stdout,
-    stderr) chunks. Two `logs` streams: attach's replay (the only demultiplexed one) misses
-    what is written while it switches from the log to the live output."""
-    chunks: queue.SimpleQueue[tuple[bytes | None, bytes | None] | None] = queue.SimpleQueue()
+    stderr) chunks. Two `logs` streams: attach's replay (the only demultiplexed one) can miss
+    or repeat what is written while it switches from the log to the live output.
+
+    OutputUnreadable when the engine refuses or breaks off either stream. Ending quietly
+    instead would pass a partial log off as whole: a container someone else is removing
+    answers 409 to `logs` but still its exit code to `wait`.
+    """
+    chunks: queue.SimpleQueue[_Chunk | OutputUnreadable | None] = queue.SimpleQueue()
 
     def pump(stdout: bool) -> None:
         try:
@@ -552,7 +582,13 @@ def _logs_from_start(client: docker.DockerClient, ref: str) -> _Stream:
             ):
                 chunks.put((chunk, None) if stdout else (None, chunk))
         except ENGINE_ERRORS as exc:
-            log.warning("reading the output of container %s failed: %s", ref[:12], exc)
+            why = getattr(exc, "explanation", None) or exc
+            chunks.put(
+                OutputUnreadable(
+                    f"The Docker engine did not give back the {'stdout' if stdout else 'stderr'}"
+                    f" the container wrote ({why}): its log files would be incomplete."
+                )
+            )
         finally:
             chunks.put(None)
 
@@ -564,6 +600,8 @@ def _logs_from_start(client: docker.DockerClient, ref: str) -> _Stream:
         item = chunks.get()
         if item is None:
             ended += 1
+        elif isinstance(item, OutputUnreadable):
+            raise item
         else:
             yield item
 

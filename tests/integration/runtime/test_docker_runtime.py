@@ -244,6 +244,31 @@ def test_dead_runs_containers_of_unfinished_jobs_are_kept_by_their_store(
                 docker_client.api.remove_container(ref, force=True)
 
 
+def test_without_a_keep_rule_dead_runs_containers_naming_a_state_dir_are_kept(
+    docker_client: Any, default_image: str, tmp_path: Path
+) -> None:
+    """A runtime no surface gave the stores' rule (a benchmark, a tool) cannot tell whether
+    a `serve` or `start` adopts a dead run's container: it keeps those naming a state dir."""
+    from localbatch.runtime.docker import LABEL_STATE_DIR
+
+    owner = session_docker_runtime(docker_client).owner_labels
+    dead = {**owner, LABEL_OWNER_PID: str(dead_pid()), LABEL_JOB: "job-1"}
+    named, unnamed = (
+        docker_client.api.create_container(default_image, ["true"], labels=labels)["Id"]
+        for labels in ({**dead, LABEL_STATE_DIR: str(tmp_path)}, dead)
+    )
+    try:
+        runtime = session_docker_runtime(docker_client)
+        removed = runtime.cleanup_orphans()
+        assert named in runtime.orphans_kept and named not in removed
+        assert _exists(docker_client, named)
+        assert unnamed in removed and not _exists(docker_client, unnamed)
+    finally:
+        for ref in (named, unnamed):
+            if _exists(docker_client, ref):
+                docker_client.api.remove_container(ref, force=True)
+
+
 def test_an_image_is_checked_before_anything_runs(
     docker_runtime: DockerRuntime, default_image: str
 ) -> None:

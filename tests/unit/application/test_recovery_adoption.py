@@ -187,9 +187,11 @@ def test_lost_with_no_retry_left_is_not_run_again_when_jobs_go_on(
         local.close()
 
 
-def _prepare_as_the_dead_runner(local: LocalService) -> Path:
-    """What the dead process did for split.0 attempt 0: its storage, recorded in the store;
-    the program then wrote an output, a LogMapping file and stdout. Answers the workdir."""
+def _prepare_as_the_dead_runner(local: LocalService, *, offsets: bool = True) -> Path:
+    """What the dead process did for split.0 attempt 0: its storage, recorded in the store
+    (without where its output begins in the log files, as an older localbatch, unless
+    `offsets`); the program then wrote an output, a LogMapping file and stdout. Answers the
+    workdir."""
     from localbatch.storage.instance import JobStorage
 
     config = local.config
@@ -209,7 +211,8 @@ def _prepare_as_the_dead_runner(local: LocalService) -> Path:
             "OnInstanceRunning", "job-1", State.RUNNING, 2.0, "Instance", "split", 0,
             start_time=2.0, attempt=0, detail=detail,
             latest_attempt=AttemptSnapshot(
-                0, State.RUNNING, 2.0, ref="c-1", stdout_offset=0, stderr_offset=0
+                0, State.RUNNING, 2.0, ref="c-1",
+                stdout_offset=0 if offsets else None, stderr_offset=0 if offsets else None,
             ),
         )
     )  # fmt: skip
@@ -245,8 +248,20 @@ def test_adopted_attempt_uploads_its_outputs_and_pushes_its_logs(
         assert (oss / "applogs" / "app.log.job-1.split.0").read_text() == "app log line\n"
         assert (oss / "logs" / "stdout.job-1.split.0").read_text() == "printed\n"
         assert not workdir.parent.exists()  # the attempt's directory is freed
+        assert runtime.released[0] == ("c-1", False)  # its output is whole: removed
     finally:
         local.close()
+
+
+def test_adopted_attempt_whose_output_start_is_unknown_keeps_its_container(
+    local: LocalService, runtime: ReattachingRuntime, tmp_path: Path
+) -> None:
+    # Its log files miss what it wrote while no runner watched; only its container has it.
+    _prepare_as_the_dead_runner(local, offsets=False)
+    runtime.survive("c-1", FakeStep(exit_code=0), tmp_path)
+    assert _finish(local) == State.FINISHED
+    assert runtime.begins_at == [None]
+    assert runtime.released[0] == ("c-1", True)
 
 
 def test_adopted_attempt_whose_storage_is_gone_runs_again(
