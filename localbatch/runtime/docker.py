@@ -84,11 +84,14 @@ SIGKILL_EXIT = 137
 _Chunk = tuple[bytes | None, bytes | None]
 _Stream = Iterator[_Chunk]
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
-#: What a container's figures leave out: Docker removes its cgroup the moment it exits.
+#: What a container's figures are and leave out: peak memory is its working set, as
+#: `docker stats` shows it (the kernel's high-water mark counts page cache, which the kernel
+#: drops before it kills for memory); Docker removes its cgroup the moment it exits.
 LAST_READING_NOTE = (
-    "Docker removes a container's cgroup as it exits: the figures are its last reading, "
-    "at most {interval:g} s before the end (the memory peak is the kernel's high-water mark "
-    "up to then)"
+    "peak memory is the largest working set read (memory in use less the inactive file "
+    "cache, as docker stats counts it), read every {interval:g} s, so a shorter spike can "
+    "be missed; Docker removes a container's cgroup as it exits: the figures are its last "
+    "reading, at most {interval:g} s before the end"
 )
 
 
@@ -426,12 +429,15 @@ class DockerRuntime:
             handle.cgroup = cgroup
 
     def usage_probe(self, handle: object, memory_limit: int, cpu_cores: float) -> UsageProbe:
-        """The container's own cgroup when the engine runs on this host; its process tree
-        where its cgroup is not visible; nothing (said so) for an engine elsewhere."""
+        """The container's own cgroup (its working set) when the engine runs on this host;
+        its process tree where its cgroup is not visible; nothing (said so) for an engine
+        elsewhere."""
         assert isinstance(handle, DockerHandle)
         if handle.cgroup is not None:
             note = LAST_READING_NOTE.format(interval=CGROUP_INTERVAL)
-            return CgroupProbe(handle.cgroup, memory_limit, cpu_cores, False, note)
+            return CgroupProbe(
+                handle.cgroup, memory_limit, cpu_cores, False, note, working_set=True
+            )
         if handle.pid and _runs_here(handle.pid, handle.ref):
             return ProcessTreeProbe(handle.pid, memory_limit, cpu_cores, "no CPU quota counter")
         if not handle.pid and engine_address().startswith("unix://"):
