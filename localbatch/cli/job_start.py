@@ -41,12 +41,18 @@ def start_here(config: Config, job_id: str, runtime_choice: str, as_json: bool =
 
     With `as_json`, progress goes to stderr and the final summary to stdout as JSON.
     """
-    from localbatch.application.foreground import start_or_recover, wait_for_end
+    from localbatch.application.foreground import (
+        start_or_recover,
+        tell_preparation,
+        wait_for_end,
+    )
 
     open_store(config).close()  # before anything starts: one line, exit 2
     check_oss_root(config)
     local = open_local(config, choose_runtime(config, runtime_choice))
-    local.bus.subscribe(PlainProgress(sys.stderr if as_json else sys.stdout))
+    progress = PlainProgress(sys.stderr if as_json else sys.stdout)
+    local.bus.subscribe(progress)
+    tell_preparation(local, progress.preparation)
     try:
         with terminate_as_interrupt():
             try:

@@ -324,7 +324,7 @@ def _watch(
 ) -> tuple[State | None, bool]:
     """Submit the job and show its progress (and its programs' output) until it ends;
     (final state, interrupted)."""
-    from localbatch.application.foreground import wait_for_end
+    from localbatch.application.foreground import tell_preparation, wait_for_end
     from localbatch.cli.run_output import PlainScreen
     from localbatch.cli.run_progress import LiveProgress, PlainProgress
 
@@ -339,11 +339,12 @@ def _watch(
             _concurrency(local, job, only),
         )
         screen, display = live.screen, live
-        listener: Callable[..., None] = live
+        listener: LiveProgress | PlainProgress = live
     else:
         # With --json, stdout holds the summary alone: progress and output go to stderr.
         screen = PlainScreen(sys.stderr.buffer if out.stderr else sys.stdout.buffer)
         listener = PlainProgress(screen, not_run)
+    tell_preparation(local, listener.preparation)
     follower = None if quiet else _follow_output(local, job, screen, out)
     local.bus.subscribe(listener)  # after the follower: an attempt's lines come first
     with terminate_as_interrupt(), display:

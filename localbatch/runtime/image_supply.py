@@ -49,6 +49,45 @@ class PreparedRootfs:
     source: str = ""
 
 
+@dataclass(frozen=True)
+class ImagePreparation:
+    """An image being made ready for a runtime on its first use (unpacked into a root file
+    system for the sandbox: many seconds), told as it begins and as it ends so that a run
+    does not sit in Waiting without a word."""
+
+    image: str
+    #: Where it comes from, in words: "the Docker engine", "the image file /x.tar".
+    source: str
+    #: None while it is under way; then how long it took.
+    seconds: float | None = None
+    #: Why it failed ("" when it did not); the attempt's error says it in full.
+    error: str = ""
+
+    def line(self) -> str:
+        """What a person reads: "preparing image X for the sandbox (first use: …)…"."""
+        if self.seconds is None:
+            return (
+                f"preparing image {self.image} for the sandbox "
+                f"(first use: unpacking it from {self.source})…"
+            )
+        if self.error:
+            return f"preparing image {self.image} for the sandbox failed after {self.seconds:.1f}s"
+        return f"image {self.image} ready for the sandbox (prepared in {self.seconds:.1f}s)"
+
+
+#: Told of each image preparation as it begins and ends (called on the attempt's thread).
+PreparationListener = Callable[[ImagePreparation], None]
+
+
+@runtime_checkable
+class TellsPreparation(Protocol):
+    """A runtime, or an image supply, that prepares images on first use and tells whoever
+    shows the run (`localbatch run`, `start`) as it does."""
+
+    def tell_preparation(self, listener: PreparationListener) -> None:
+        """Tell `listener` of the preparations from now on (replacing any before)."""
+
+
 @runtime_checkable
 class ChecksRootfs(Protocol):
     """A supply of root file systems that can tell, before anything runs and without

@@ -3,9 +3,11 @@ on the process runtime with no Docker engine, and are loaded into the engine for
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from localbatch.config import parse_image_file
@@ -38,6 +40,10 @@ def test_image_files_run_on_both_runtimes(
             ran = run_job(tmp_path, "process", body, env=no_engine)
             assert ran.code == 0, ran.output
             assert ran.log() == expected, image
+            # Its first use on the sandbox: the unpacking is told as it begins and ends.
+            begun = f"preparing image {image} for the sandbox (first use: unpacking it from "
+            assert ran.output.count(begun) == 1, ran.output
+            assert f"image {image} ready for the sandbox (prepared in " in ran.output
             ran = run_job(tmp_path, "docker", body)
             assert ran.code == 0, ran.output
             assert ran.log() == expected, image
@@ -47,9 +53,10 @@ def test_image_files_run_on_both_runtimes(
         assert image_config(parse_image_file(sources["files/archived:1"])).digest == (
             tiny_image.image_id
         )
-    finally:
+    finally:  # a run that failed before the engine loaded an image leaves none to remove
         for image in ("files/archived:1", "files/layout:1"):
-            docker_client.api.remove_image(image)
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.api.remove_image(image)
 
 
 def test_an_image_entrypoint_runs_before_the_command_on_both_runtimes(
