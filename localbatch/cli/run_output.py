@@ -27,8 +27,9 @@ from typing import IO, Any
 
 from rich.console import Console, RenderableType
 
-from localbatch.application.live_output import OutputBlock, OutputSource
+from localbatch.application.live_output import OutputBlock, OutputFollower, OutputSource
 from localbatch.cli.terminal_text import is_plain, safe_line
+from localbatch.events import EventBus
 
 #: Colours of instance prefixes (ANSI SGR), picked by a hash of `task.N`: stable across runs.
 PALETTE = ("36", "32", "33", "35", "34", "96", "92", "93", "95", "94")
@@ -233,6 +234,23 @@ class OutputPrinter:
 
     def _dim(self, text: str) -> str:
         return f"\x1b[2m{text}{_RESET}" if self.colour else text
+
+
+def follow_output(
+    bus: EventBus,
+    instance_counts: dict[str, int],
+    screen: PlainScreen | TerminalScreen,
+    console: Console,
+) -> OutputFollower:
+    """Show every line the programs write, as they write it (`OutputFollower`), on
+    `screen`; subscribe it before the progress display, so that an attempt's lines come
+    before the line saying it ended. The caller closes it."""
+    printer = OutputPrinter(
+        screen, colour=colour_wanted(console), width=prefix_width(instance_counts)
+    )
+    follower = OutputFollower(printer).start()
+    bus.subscribe(follower)
+    return follower
 
 
 def prefix_width(instance_counts: dict[str, int]) -> int:
