@@ -13,6 +13,7 @@ import pytest
 from localbatch.config import parse_image_file
 from localbatch.images.archives import image_config
 from localbatch.images.tools import skopeo_copy
+from tests.integration.serve_process import ServeProcess, eventually, kill_leftovers
 
 from .conftest import TinyImage, image_job, import_tiny, run_job, write_config
 
@@ -78,3 +79,25 @@ def test_an_image_entrypoint_runs_before_the_command_on_both_runtimes(
             assert ran.log() == f"entrypoint\n{image.marker}\n", runtime
     finally:
         docker_client.api.remove_image("files/entry:1")
+
+
+def test_serve_logs_an_image_prepared_on_first_use(tiny_image: TinyImage, tmp_path: Path) -> None:
+    image = "files/served:1"
+    archive = tiny_image.save(tmp_path / "tiny.tar")
+    config = write_config(
+        tmp_path / "config.toml", image_sources={image: f"docker-archive:{archive}"}
+    )
+    env = {"LOCALBATCH_CONFIG": str(config), "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    server = ServeProcess(tmp_path / "state", runtime="process", env=env)
+    try:
+        body = image_job(SCRIPT, BATCH_COMPUTE_DOCKER_IMAGE=image)
+        job_id = server.request("POST", "/jobs", body)["Id"]
+        finished = f"job {job_id} Finished"
+        eventually(lambda: finished in server.output(), failure=server.output)
+        text = server.output()
+        begun = f"preparing image {image} for the sandbox (first use: unpacking it from "
+        assert text.count(begun) == 1, text
+        assert f"image {image} ready for the sandbox (prepared in " in text
+        assert server.terminate() == 0
+    finally:
+        kill_leftovers()
