@@ -48,7 +48,8 @@ def start_or_recover(local: LocalService, job_id: str, say: Callable[[str], None
 
 def tell_preparation(local: LocalService, listener: PreparationListener) -> None:
     """Show with the run's progress the images its runtime prepares on first use (the
-    sandbox unpacks one for many seconds while its instances wait)."""
+    sandbox unpacks one, Docker pulls or loads one, for many seconds while its instances
+    wait)."""
     runtime = _engine(local).runtime
     if isinstance(runtime, TellsPreparation):
         runtime.tell_preparation(listener)

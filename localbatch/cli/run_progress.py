@@ -3,10 +3,11 @@
 On a terminal: a live table per task (instances waiting / running / finished / failed,
 retries, elapsed), drawn below the program output (`run_output.TerminalScreen`), with how
 many instances of each task can run at once here and how many wait for capacity, and the
-images being prepared for the sandbox on first use. Otherwise: one plain line per event
-(and per image preparation begun and ended), for logs and CI. At the end: a summary table, and for
-each failed instance why (`application.failure_context`). Both displays are event
-listeners: quick, and they never touch the engine.
+images being prepared on first use (for the sandbox, or brought into the Docker engine).
+Otherwise: one plain line per event (and per image preparation begun and ended), for logs
+and CI. At the end: a summary table, and for each failed instance why
+(`application.failure_context`). Both displays are event listeners: quick, and they never
+touch the engine.
 """
 
 from __future__ import annotations
@@ -105,8 +106,8 @@ class PlainProgress:
         self._print(event, line)
 
     def preparation(self, preparation: ImagePreparation) -> None:
-        """An image being prepared for the sandbox on first use: a line as it begins and as
-        it ends (`TellsPreparation`)."""
+        """An image being prepared on first use: a line as it begins and as it ends
+        (`TellsPreparation`)."""
         self._write(time.time(), preparation.line())
 
     def _print(self, event: Event, line: str) -> None:
@@ -176,16 +177,16 @@ class LiveProgress:
         #: Per task: "1 at a time: ecs.sn1.medium needs 2 cores, this host has 2".
         self.concurrency = dict(concurrency or {})
         self.job_state = State.WAITING
-        #: Images being prepared for the sandbox now -> since when (monotonic).
-        self.preparing: dict[str, float] = {}
+        #: Images being prepared now -> as it began, and since when (monotonic).
+        self.preparing: dict[str, tuple[ImagePreparation, float]] = {}
         self.screen = TerminalScreen(console, self.render)
 
     def preparation(self, preparation: ImagePreparation) -> None:
-        """An image being prepared for the sandbox on first use: a line above the table as
-        it begins and as it ends, and under the table meanwhile for how long it has taken
+        """An image being prepared on first use: a line above the table as it begins and as
+        it ends, and under the table meanwhile for how long it has taken
         (`TellsPreparation`)."""
         if preparation.seconds is None:
-            self.preparing[preparation.image] = time.monotonic()
+            self.preparing[preparation.image] = (preparation, time.monotonic())
         else:
             self.preparing.pop(preparation.image, None)
         self.screen.write(safe_text(preparation.line()) + "\n")
@@ -226,8 +227,8 @@ class LiveProgress:
     def _preparing_lines(self) -> list[str]:
         now = time.monotonic()
         return [
-            safe_text(f"preparing image {image} for the sandbox (first use): {now - since:.0f}s")
-            for image, since in list(self.preparing.items())
+            safe_text(preparation.under_way(now - since))
+            for preparation, since in list(self.preparing.values())
         ]
 
     def _table(self) -> Table:

@@ -68,7 +68,7 @@ class ImageSources:
         self._engine_failed_at = -ENGINE_RETRY_SECONDS
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
-        #: Told as an image is prepared for the sandbox (the log, unless a run shows it).
+        #: Told as an image is prepared for either runtime (the log, unless a run shows it).
         self._listener: PreparationListener = _log_preparation
 
     def lock(self, key: str) -> threading.Lock:
@@ -111,37 +111,55 @@ class ImageSources:
 
     @staticmethod
     def what(image: RegistryImage) -> str:
-        return f"image {image.image} from the registry at {image.oss_path}"
+        return f"image {image.image} from {ImageSources.registry_source(image)}"
 
-    # -- the process runtime ----------------------------------------------------------------
+    @staticmethod
+    def registry_source(image: RegistryImage) -> str:
+        """Where a registry image comes from, in words (an `ImagePreparation.source`)."""
+        return f"the registry at {image.oss_path}"
+
+    @staticmethod
+    def file_source(source: ImageFile) -> str:
+        """Where an image file's image comes from, in words (an `ImagePreparation.source`)."""
+        return f"the image file {source}"
+
+    # -- first uses told, for both runtimes -------------------------------------------------
 
     def tell_preparation(self, listener: PreparationListener) -> None:
-        """Tell `listener` of each image prepared for the sandbox (TellsPreparation)."""
+        """Tell `listener` of each image prepared, for the sandbox or brought into the
+        Docker engine (TellsPreparation)."""
         self._listener = listener
 
-    def _told(self, image: str, source: str, fill: Fill) -> Fill:
-        """`fill` telling the listener as it begins and ends: it runs only when the image is
-        not prepared yet (once, whoever else waits for it)."""
-
-        def told(work: Path) -> RunConfig:
-            self._tell(ImagePreparation(image, source))
-            began = time.monotonic()
-            try:
-                run = fill(work)
-            except Exception as exc:
-                took = time.monotonic() - began
-                self._tell(ImagePreparation(image, source, took, str(exc) or type(exc).__name__))
-                raise
-            self._tell(ImagePreparation(image, source, time.monotonic() - began))
-            return run
-
-        return told
+    @contextlib.contextmanager
+    def telling(self, begun: ImagePreparation) -> Iterator[None]:
+        """Tell the listener as the block begins and as it ends (failed or not): the block
+        brings the image in, for either runtime, when it is not there yet."""
+        self._tell(begun)
+        began = time.monotonic()
+        try:
+            yield
+        except Exception as exc:
+            self._tell(begun.ended(time.monotonic() - began, str(exc) or type(exc).__name__))
+            raise
+        self._tell(begun.ended(time.monotonic() - began))
 
     def _tell(self, preparation: ImagePreparation) -> None:
         try:
             self._listener(preparation)
         except Exception:  # showing it must never stop the image being prepared
             log.exception("telling of %s failed", preparation)
+
+    # -- the process runtime ----------------------------------------------------------------
+
+    def _told(self, image: str, source: str, fill: Fill) -> Fill:
+        """`fill` telling the listener as it begins and ends: it runs only when the image is
+        not prepared yet (once, whoever else waits for it)."""
+
+        def told(work: Path) -> RunConfig:
+            with self.telling(ImagePreparation(image, source)):
+                return fill(work)
+
+        return told
 
     def root_for(self, image: str, env: Mapping[str, str]) -> PreparedRootfs:
         """The prepared root file system of `image` (RootfsSupply)."""
@@ -236,7 +254,7 @@ class ImageSources:
         return self.store.prepare(
             resolved.key,
             f"registry {image.oss_path} {image.repository}:{image.reference}",
-            self._told(image.image, f"the registry at {image.oss_path}", fill),
+            self._told(image.image, self.registry_source(image), fill),
         )
 
     def _file_root(self, image: str, source: ImageFile) -> PreparedRootfs:
@@ -246,9 +264,7 @@ class ImageSources:
             config.key,
             f"image file {source}",
             self._told(
-                image,
-                f"the image file {source}",
-                lambda work: unpack_image(str(source), work, what),
+                image, self.file_source(source), lambda work: unpack_image(str(source), work, what)
             ),
         )
 

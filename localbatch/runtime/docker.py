@@ -48,7 +48,13 @@ from localbatch.runtime.base import (
 from localbatch.runtime.cgroups import CgroupDirs, process_dirs
 from localbatch.runtime.docker_programs import executables_in_image
 from localbatch.runtime.engine_unreachable import unreachable_message
-from localbatch.runtime.image_supply import ChecksBroughtImages, EngineSupply, ImageProblem
+from localbatch.runtime.image_supply import (
+    ChecksBroughtImages,
+    EngineSupply,
+    ImageProblem,
+    PreparationListener,
+    TellsPreparation,
+)
 from localbatch.runtime.images import how_to_get, image_present
 from localbatch.runtime.usage import (
     CGROUP_INTERVAL,
@@ -277,6 +283,12 @@ class DockerRuntime:
                 f"unless run with --pull): {how_to_get(image, default_image=self.default_image)}."
             ),
         )
+
+    def tell_preparation(self, listener: PreparationListener) -> None:
+        """Tell `listener` as an image is pulled from the OSS-backed registry or loaded from
+        an image file on first use (its supply does it)."""
+        if isinstance(self.images, TellsPreparation):
+            self.images.tell_preparation(listener)
 
     def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
         """Why an attempt of `image` could not start, found without bringing anything: a

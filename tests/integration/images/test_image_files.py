@@ -48,6 +48,13 @@ def test_image_files_run_on_both_runtimes(
             ran = run_job(tmp_path, "docker", body)
             assert ran.code == 0, ran.output
             assert ran.log() == expected, image
+            # Loaded into the engine on its first use there, told the same way; the archive's
+            # image is the engine's own already (the fixture's): named, not loaded, not told.
+            begun = f"preparing image {image} for the Docker engine (first use: loading it from "
+            loaded = image == "files/layout:1"
+            assert ran.output.count(begun) == loaded, ran.output
+            ended = f"image {image} ready for the Docker engine (prepared in "
+            assert (ended in ran.output) == loaded, ran.output
             # The engine holds exactly the file's image (skopeo's OCI copy has its own id).
             source = parse_image_file(sources[image])
             assert docker_client.api.inspect_image(image)["Id"] == image_config(source).digest
@@ -81,23 +88,37 @@ def test_an_image_entrypoint_runs_before_the_command_on_both_runtimes(
         docker_client.api.remove_image("files/entry:1")
 
 
-def test_serve_logs_an_image_prepared_on_first_use(tiny_image: TinyImage, tmp_path: Path) -> None:
+def test_serve_logs_an_image_prepared_on_first_use(
+    tiny_image: TinyImage, docker_client: Any, tmp_path: Path
+) -> None:
+    """Unpacked for the sandbox, loaded into the Docker engine: each told in serve's log."""
     image = "files/served:1"
     archive = tiny_image.save(tmp_path / "tiny.tar")
+    docker_client.api.remove_image(tiny_image.name)  # only the file has it: Docker loads it
     config = write_config(
         tmp_path / "config.toml", image_sources={image: f"docker-archive:{archive}"}
     )
-    env = {"LOCALBATCH_CONFIG": str(config), "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
-    server = ServeProcess(tmp_path / "state", runtime="process", env=env)
+    no_engine = {"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
     try:
-        body = image_job(SCRIPT, BATCH_COMPUTE_DOCKER_IMAGE=image)
-        job_id = server.request("POST", "/jobs", body)["Id"]
-        finished = f"job {job_id} Finished"
-        eventually(lambda: finished in server.output(), failure=server.output)
-        text = server.output()
-        begun = f"preparing image {image} for the sandbox (first use: unpacking it from "
-        assert text.count(begun) == 1, text
-        assert f"image {image} ready for the sandbox (prepared in " in text
-        assert server.terminate() == 0
+        for runtime, target, how, env in (
+            ("process", "the sandbox", "unpacking", no_engine),
+            ("docker", "the Docker engine", "loading", {}),
+        ):
+            env = {**env, "LOCALBATCH_CONFIG": str(config)}
+            text = _served_job(ServeProcess(tmp_path / runtime, runtime=runtime, env=env), image)
+            begun = f"preparing image {image} for {target} (first use: {how} it from the image "
+            assert text.count(begun) == 1, text
+            assert f"image {image} ready for {target} (prepared in " in text
     finally:
         kill_leftovers()
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.api.remove_image(image)
+
+
+def _served_job(server: ServeProcess, image: str) -> str:
+    """Run one job of `image` on `server` to its end and stop the server; what it logged."""
+    body = image_job(SCRIPT, BATCH_COMPUTE_DOCKER_IMAGE=image)
+    finished = f"job {server.request('POST', '/jobs', body)['Id']} Finished"
+    eventually(lambda: finished in server.output(), failure=server.output)
+    assert server.terminate() == 0
+    return server.output()
