@@ -21,6 +21,9 @@ NICE_STEPS = (
     0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400,
     21600, 43200, 86400,
 )  # fmt: skip
+#: Spans shorter than this are left out of the words of where an attempt's time went: on an
+#: instant run they would read "preparing 0.00s" (the timeline and the JSON keep them all).
+NEGLIGIBLE_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -161,9 +164,9 @@ def job_moments(report: JobReport) -> Sequence[float | None]:
 
 def before_it_ran(attempt: AttemptView, now: float) -> str:
     """Where the time before the attempt's program started went: "waiting for capacity
-    12.0s, preparing 3.1s" ("" when none is known)."""
+    12.0s, preparing 3.1s" ("" when none is known or all of it was negligible)."""
     return ", ".join(
-        f"{PHASE_WORDS[span.phase]} {duration_label(span.seconds(now))}"
+        f"{PHASE_WORDS[span.phase]} {duration_label(seconds)}"
         for span in attempt.spans
-        if span.phase != Phase.RUNNING
+        if span.phase != Phase.RUNNING and (seconds := span.seconds(now)) >= NEGLIGIBLE_SECONDS
     )
