@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from localbatch.config import Config
@@ -24,42 +24,38 @@ from localbatch.states import State
 from localbatch.storage.log_tail import last_lines
 from localbatch.store import Store
 from localbatch.store.records import AttemptRecord, InstanceRecord
-from localbatch.usage import ResourceUsage
 
 #: Lines of a failed instance's stderr the report shows.
 STDERR_TAIL_LINES = 20
 
 
-@dataclass(frozen=True)
-class AttemptView:
-    run: int
-    attempt: int
-    state: State
+class Timed:
+    """Something the report shows with its start and end: how long it took."""
+
     start_time: float | None
     end_time: float | None
-    exit_code: int | None
-    error_code: str
-    error_message: str
-    usage: ResourceUsage | None
-    #: When it was launched, since when and why it waited for capacity before (None, "":
-    #: it did not, or not recorded), and whether its program started.
-    launch_time: float | None
-    capacity_wait_start: float | None
-    capacity_wait_reason: str
-    program_started: bool
-    #: Where its time went, from the end of the attempt before it (`phases`).
-    spans: tuple[Span, ...]
-    flags: tuple[Flag, ...] = ()
 
     @property
     def duration(self) -> float | None:
+        """None until it both started and ended."""
         if self.start_time is None or self.end_time is None:
             return None
         return max(0.0, self.end_time - self.start_time)
 
 
+@dataclass(frozen=True, kw_only=True)
+class AttemptView(AttemptRecord, Timed):
+    """An attempt as the store keeps it, with what the report tells of it."""
+
+    #: Whether its program started (`phases.program_started`).
+    program_started: bool
+    #: Where its time went, from the end of the attempt before it (`phases`).
+    spans: tuple[Span, ...]
+    flags: tuple[Flag, ...] = ()
+
+
 @dataclass(frozen=True)
-class InstanceView:
+class InstanceView(Timed):
     instance_id: int
     state: State
     retry_count: int
@@ -77,15 +73,9 @@ class InstanceView:
     #: The last lines of stderr of a failed instance's last attempt (none otherwise).
     stderr_tail: tuple[str, ...] = ()
 
-    @property
-    def duration(self) -> float | None:
-        if self.start_time is None or self.end_time is None:
-            return None
-        return max(0.0, self.end_time - self.start_time)
-
 
 @dataclass(frozen=True)
-class TaskView:
+class TaskView(Timed):
     name: str
     state: State
     start_time: float | None
@@ -100,12 +90,6 @@ class TaskView:
     instance_count: int
     max_retry_count: int
     instances: tuple[InstanceView, ...]
-
-    @property
-    def duration(self) -> float | None:
-        if self.start_time is None or self.end_time is None:
-            return None
-        return max(0.0, self.end_time - self.start_time)
 
 
 @dataclass(frozen=True)
@@ -212,18 +196,7 @@ def _instance(
         before = previous if previous is not None and previous.run == attempt.run else None
         views.append(
             AttemptView(
-                run=attempt.run,
-                attempt=attempt.attempt,
-                state=attempt.state,
-                start_time=attempt.start_time,
-                end_time=attempt.end_time,
-                exit_code=attempt.exit_code,
-                error_code=attempt.error_code,
-                error_message=attempt.error_message,
-                usage=attempt.usage,
-                launch_time=attempt.launch_time,
-                capacity_wait_start=attempt.capacity_wait_start,
-                capacity_wait_reason=attempt.capacity_wait_reason,
+                **{f.name: getattr(attempt, f.name) for f in fields(AttemptRecord)},
                 program_started=program_started(attempt),
                 spans=attempt_spans(attempt, before, runs.get(attempt.run), upstream),
                 flags=attempt_flags(attempt, type_memory),

@@ -75,18 +75,15 @@ def test_clock_labels(seconds: float, label: str) -> None:
 
 def _attempt(*spans: Span) -> AttemptView:
     return AttemptView(
-        run=0,
         attempt=0,
         state=State.FINISHED,
         start_time=spans[-1].start,
         end_time=spans[-1].end,
         exit_code=0,
-        error_code="",
-        error_message="",
-        usage=None,
-        launch_time=None,
-        capacity_wait_start=None,
-        capacity_wait_reason="",
+        job_id="job-1",
+        task_name="t",
+        instance_id=0,
+        run=0,
         program_started=True,
         spans=spans,
     )
