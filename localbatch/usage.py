@@ -22,8 +22,9 @@ class ResourceUsage:
     #: Where the figures come from: "cgroup v1", "cgroup v2", "process tree (psutil)", or
     #: "" (NOT_MEASURED).
     source: str = NOT_MEASURED
-    #: The kernel's high-water mark of the attempt's memory (what its limit is enforced
-    #: against, page cache it caused included).
+    #: The attempt's peak memory: on Docker its largest working set sampled (page cache
+    #: left out, as `docker stats`), on the process runtime the kernel's high-water mark
+    #: (page cache it caused included), from a process tree the largest resident sum.
     peak_memory_bytes: int | None = None
     cpu_seconds: float | None = None
     #: A process of the attempt was killed for going over the memory limit.

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from localbatch.application.stack import LocalService
 from localbatch.engine.service import Engine, UnknownJob
 from localbatch.runtime.base import STOP_GRACE_SECONDS
+from localbatch.runtime.image_supply import PreparationListener, TellsPreparation
 from localbatch.states import State, StateConflict
 from localbatch.store import runner_alive
 
@@ -43,6 +44,15 @@ def start_or_recover(local: LocalService, job_id: str, say: Callable[[str], None
         local.recovery.take_over(record)
     else:
         local.service.start(job_id)
+
+
+def tell_preparation(local: LocalService, listener: PreparationListener) -> None:
+    """Show with the run's progress the images its runtime prepares on first use (the
+    sandbox unpacks one, Docker pulls or loads one, for many seconds while its instances
+    wait)."""
+    runtime = _engine(local).runtime
+    if isinstance(runtime, TellsPreparation):
+        runtime.tell_preparation(listener)
 
 
 def wait_for_end(local: LocalService, job_id: str) -> State:

@@ -1,14 +1,17 @@
 """`localbatch start` with no server: re-run (or recover) a recorded job in the foreground.
 
 The job's finished instances are kept; the others run on this machine like `localbatch run`
-runs a new job: one line per event, Ctrl-C or SIGTERM stops the job.
+runs a new job: their output as they write it, one line per event, Ctrl-C or SIGTERM stops
+the job.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
+from rich.console import Console
 
 from localbatch.cli.common import (
     EXIT_INTERRUPTED,
@@ -23,6 +26,7 @@ from localbatch.cli.common import (
     open_store,
 )
 from localbatch.cli.job_views import print_json
+from localbatch.cli.run_output import PlainScreen, follow_output
 from localbatch.cli.run_progress import PlainProgress, summary_json
 from localbatch.cli.stop_signal import (
     close_uninterrupted,
@@ -34,22 +38,44 @@ from localbatch.spec.errors import ApiError
 from localbatch.states import State
 from localbatch.storage.layout import job_dir, logs_dir
 
+if TYPE_CHECKING:
+    from localbatch.application.stack import LocalService
+
 EXIT_FOR_STATE = {State.FINISHED: EXIT_OK, State.STOPPED: EXIT_INTERRUPTED}
 
 
 def start_here(
-    config: Config, job_id: str, runtime_choice: str | None, as_json: bool = False
+    config: Config,
+    job_id: str,
+    runtime_choice: str | None,
+    as_json: bool = False,
+    quiet: bool = False,
 ) -> int:
     """Run the job's unfinished instances here; the exit status `localbatch run` would give.
 
-    With `as_json`, progress goes to stderr and the final summary to stdout as JSON.
+    The programs' output is shown as they write it, as `run` shows it (not with `quiet`).
+    With `as_json`, progress and output go to stderr and the final summary to stdout as
+    JSON.
     """
-    from localbatch.application.foreground import start_or_recover, wait_for_end
+    from localbatch.application.foreground import (
+        start_or_recover,
+        tell_preparation,
+        wait_for_end,
+    )
 
     open_store(config).close()  # before anything starts: one line, exit 2
     check_oss_root(config)
     local = open_local(config, choose_runtime(config, runtime_choice))
-    local.bus.subscribe(PlainProgress(sys.stderr if as_json else sys.stdout))
+    # With --json, stdout holds the summary alone: progress and output go to stderr.
+    stream = sys.stderr if as_json else sys.stdout
+    screen = PlainScreen(stream.buffer)
+    follower = None
+    if not quiet:
+        counts = _instance_counts(local, job_id)
+        follower = follow_output(local.bus, counts, screen, Console(file=stream))
+    progress = PlainProgress(screen)
+    local.bus.subscribe(progress)  # after the follower: an attempt's lines come first
+    tell_preparation(local, progress.preparation)
     try:
         with terminate_as_interrupt():
             try:
@@ -67,5 +93,16 @@ def start_here(
             logs = logs_dir(job_dir(config.state_dir, job_id))
             print_json(summary_json(snapshot, logs, (), status))
     finally:
+        if follower is not None:
+            follower.close()
         close_uninterrupted(local.close)
     return status
+
+
+def _instance_counts(local: LocalService, job_id: str) -> dict[str, int]:
+    """Per task of the job, how many instances it has (for the output's prefixes)."""
+    try:
+        job = local.service.model(job_id)
+    except ApiError:  # not recorded: the start says so itself
+        return {}
+    return {name: task.instance_count for name, task in job.tasks.items()}

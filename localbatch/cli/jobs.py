@@ -393,12 +393,16 @@ def priority_command(job_id: str, priority: int, as_json: bool, config: Config) 
     is_flag=True,
     help="Print JSON: the job (through a server) or, run here, the final summary.",
 )
+@click.option("-q", "--quiet", is_flag=True, help="Run here: do not show the programs' output.")
 @config_options
-def start_command(job_id: str, runtime_choice: str | None, as_json: bool, config: Config) -> None:
+def start_command(
+    job_id: str, runtime_choice: str | None, as_json: bool, quiet: bool, config: Config
+) -> None:
     """Re-run a Stopped or Failed job: only its instances that did not finish.
 
-    With a server running, the server runs it. Otherwise it runs here, in the foreground,
-    like `localbatch run` (Ctrl-C stops it). A job whose runner died is recovered. JOB is
+    With a server running, the server runs it (`localbatch logs JOB -f` follows its
+    output). Otherwise it runs here, in the foreground, like `localbatch run`: the
+    programs' output as they write it, Ctrl-C stops it. A job whose runner died is recovered. JOB is
     a job id, any unique part of its start (with or without job-), or `last`.
     """
     job_id = _job_id(config, job_id)
@@ -409,7 +413,7 @@ def start_command(job_id: str, runtime_choice: str | None, as_json: bool, config
         return
     from localbatch.cli.job_start import start_here
 
-    raise SystemExit(start_here(config, job_id, runtime_choice, as_json))
+    raise SystemExit(start_here(config, job_id, runtime_choice, as_json, quiet))
 
 
 def _http_url(value: str | None) -> str | None:

@@ -50,7 +50,6 @@ from localbatch.states import State
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from localbatch.application.live_output import OutputFollower
     from localbatch.application.stack import LocalService
     from localbatch.cli.run_output import PlainScreen, TerminalScreen
     from localbatch.engine.dry_run import TaskPreview
@@ -339,8 +338,8 @@ def _watch(
 ) -> tuple[State | None, bool]:
     """Submit the job and show its progress (and its programs' output) until it ends;
     (final state, interrupted)."""
-    from localbatch.application.foreground import wait_for_end
-    from localbatch.cli.run_output import PlainScreen
+    from localbatch.application.foreground import tell_preparation, wait_for_end
+    from localbatch.cli.run_output import PlainScreen, follow_output
     from localbatch.cli.run_progress import LiveProgress, PlainProgress
 
     not_run = _not_run(job, only)
@@ -355,12 +354,14 @@ def _watch(
             capacity=local.capacity(),
         )
         screen, display = live.screen, live
-        listener: Callable[..., None] = live
+        listener: LiveProgress | PlainProgress = live
     else:
         # With --json, stdout holds the summary alone: progress and output go to stderr.
         screen = PlainScreen(sys.stderr.buffer if out.stderr else sys.stdout.buffer)
         listener = PlainProgress(screen, not_run)
-    follower = None if quiet else _follow_output(local, job, screen, out)
+    tell_preparation(local, listener.preparation)
+    counts = {name: task.instance_count for name, task in job.tasks.items()}
+    follower = None if quiet else follow_output(local.bus, counts, screen, out)
     local.bus.subscribe(listener)  # after the follower: an attempt's lines come first
     with terminate_as_interrupt(), display:
         try:
@@ -384,20 +385,6 @@ def _say(screen: PlainScreen | TerminalScreen) -> Callable[[str], None]:
         screen.write(line + "\n")
 
     return say
-
-
-def _follow_output(
-    local: LocalService, job: Job, screen: PlainScreen | TerminalScreen, out: Console
-) -> OutputFollower:
-    """Show every line the programs write, as they write it (`OutputFollower`)."""
-    from localbatch.application.live_output import OutputFollower
-    from localbatch.cli.run_output import OutputPrinter, colour_wanted, prefix_width
-
-    counts = {name: task.instance_count for name, task in job.tasks.items()}
-    printer = OutputPrinter(screen, colour=colour_wanted(out), width=prefix_width(counts))
-    follower = OutputFollower(printer).start()
-    local.bus.subscribe(follower)
-    return follower
 
 
 def _concurrency(local: LocalService, job: Job, only: tuple[str, ...]) -> dict[str, str]:

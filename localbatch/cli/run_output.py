@@ -22,13 +22,15 @@ import shutil
 import sys
 import threading
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import IO, Any
 
 from rich.console import Console, RenderableType
 
-from localbatch.application.live_output import OutputBlock, OutputSource
+from localbatch.application.live_output import OutputBlock, OutputFollower, OutputSource
 from localbatch.cli.terminal_text import is_plain, safe_line
+from localbatch.events import EventBus
 
 #: Colours of instance prefixes (ANSI SGR), picked by a hash of `task.N`: stable across runs.
 PALETTE = ("36", "32", "33", "35", "34", "96", "92", "93", "95", "94")
@@ -39,20 +41,28 @@ CUT_NOTE = " [line cut here; the log file has all of it]"
 _RESET = "\x1b[0m"
 
 
-class PlainScreen:
-    """Lines to a stream as they come: for pipes, files and CI logs."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
+class Screen(ABC):
+    """The screens' one interface: a text stream (`sys.stdout` may be one) over `output`."""
 
     def write(self, text: str) -> int:
         """Whole lines of text (a progress line, a notice)."""
         self.output(text.encode("utf-8", "backslashreplace"))
         return len(text)
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 (nothing to do, on purpose)
         """Every write is flushed already."""
+
+    @abstractmethod
+    def output(self, data: bytes) -> None:
+        """Bytes of whole lines, written at once."""
+
+
+class PlainScreen(Screen):
+    """Lines to a stream as they come: for pipes, files and CI logs."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
 
     def output(self, data: bytes) -> None:
         with self._lock:
@@ -60,7 +70,7 @@ class PlainScreen:
             self._stream.flush()
 
 
-class TerminalScreen:
+class TerminalScreen(Screen):
     """Scrolling lines above a live footer redrawn a few times a second."""
 
     def __init__(
@@ -83,13 +93,6 @@ class TerminalScreen:
         self._saved: tuple[Any, Any] | None = None
 
     # -- what scrolls --------------------------------------------------------------------------
-    def write(self, text: str) -> int:
-        self.output(text.encode("utf-8", "backslashreplace"))
-        return len(text)
-
-    def flush(self) -> None:
-        """Every write is flushed already."""
-
     def output(self, data: bytes) -> None:
         with self._lock:
             self._stream.write(self._erase() + data + self._draw())
@@ -233,6 +236,23 @@ class OutputPrinter:
 
     def _dim(self, text: str) -> str:
         return f"\x1b[2m{text}{_RESET}" if self.colour else text
+
+
+def follow_output(
+    bus: EventBus,
+    instance_counts: dict[str, int],
+    screen: PlainScreen | TerminalScreen,
+    console: Console,
+) -> OutputFollower:
+    """Show every line the programs write, as they write it (`OutputFollower`), on
+    `screen`; subscribe it before the progress display, so that an attempt's lines come
+    before the line saying it ended. The caller closes it."""
+    printer = OutputPrinter(
+        screen, colour=colour_wanted(console), width=prefix_width(instance_counts)
+    )
+    follower = OutputFollower(printer).start()
+    bus.subscribe(follower)
+    return follower
 
 
 def prefix_width(instance_counts: dict[str, int]) -> int:

@@ -2,10 +2,12 @@
 
 On a terminal: a live table per task (instances waiting / running / finished / failed,
 retries, elapsed), drawn below the program output (`run_output.TerminalScreen`), with how
-many instances of each task can run at once here and how many wait for capacity.
-Otherwise: one plain line per event, for logs and CI. At the end: a summary table, and for
-each failed instance why (`application.failure_context`). Both displays are event
-listeners: quick, and they never touch the engine.
+many instances of each task can run at once here and how many wait for capacity, and the
+images being prepared on first use (for the sandbox, or brought into the Docker engine).
+Otherwise: one plain line per event (and per image preparation begun and ended), for logs
+and CI. At the end: a summary table, and for each failed instance why
+(`application.failure_context`). Both displays are event listeners: quick, and they never
+touch the engine.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from localbatch.timefmt import api_time
 if TYPE_CHECKING:
     from localbatch.application.failure_context import FailureContext
     from localbatch.engine.records import InstanceSnapshot, JobSnapshot, TaskSnapshot
+    from localbatch.runtime.image_supply import ImagePreparation
 
 
 def _duration(start: float | None, end: float | None, now: float | None = None) -> str:
@@ -102,8 +105,16 @@ class PlainProgress:
             line = _instance_line(event)
         self._print(event, line)
 
+    def preparation(self, preparation: ImagePreparation) -> None:
+        """An image being prepared on first use: a line as it begins and as it ends
+        (`TellsPreparation`)."""
+        self._write(time.time(), preparation.line())
+
     def _print(self, event: Event, line: str) -> None:
-        stamp = datetime.fromtimestamp(event.time).strftime("%H:%M:%S")
+        self._write(event.time, line)
+
+    def _write(self, moment: float, line: str) -> None:
+        stamp = datetime.fromtimestamp(moment).strftime("%H:%M:%S")
         with self._lock:  # one write: a line never mixes with program output
             self.out.write(f"{stamp} {safe_text(line)}\n")
             self.out.flush()
@@ -172,7 +183,19 @@ class LiveProgress:
         #: Per task: "1 at a time: ecs.sn1.medium needs 2 cores, this host has 2".
         self.concurrency = dict(concurrency or {})
         self.job_state = State.WAITING
+        #: Images being prepared now -> as it began, and since when (monotonic).
+        self.preparing: dict[str, tuple[ImagePreparation, float]] = {}
         self.screen = TerminalScreen(console, self.render)
+
+    def preparation(self, preparation: ImagePreparation) -> None:
+        """An image being prepared on first use: a line above the table as it begins and as
+        it ends, and under the table meanwhile for how long it has taken
+        (`TellsPreparation`)."""
+        if preparation.seconds is None:
+            self.preparing[preparation.image] = (preparation, time.monotonic())
+        else:
+            self.preparing.pop(preparation.image, None)
+        self.screen.write(safe_text(preparation.line()) + "\n")
 
     def __call__(self, event: Event) -> None:
         if event.category == "Job":
@@ -207,9 +230,16 @@ class LiveProgress:
         below = [f"capacity: {self.capacity}"] if self.capacity else []
         lines = [
             Text(line, style="dim", overflow="ellipsis", no_wrap=True)
-            for line in below + self._capacity_lines()
+            for line in [*self._preparing_lines(), *below, *self._capacity_lines()]
         ]
         return Group(table, *lines)
+
+    def _preparing_lines(self) -> list[str]:
+        now = time.monotonic()
+        return [
+            safe_text(preparation.under_way(now - since))
+            for preparation, since in list(self.preparing.values())
+        ]
 
     def _table(self) -> Table:
         table = Table(title=f"job {self.job_state}", title_justify="left")

@@ -84,10 +84,17 @@ def serve_command(
 ) -> None:
     """Answer the BatchCompute API (official SDK and `bcs` CLI) and run the jobs it gets.
 
-    Logs on stderr one line per API request and one per job state change.
+    Logs on stderr one line per API request, one per job state change, and one as an image
+    prepared on first use begins and ends.
     """
     from localbatch.application.stack import InstanceEndpointUnavailable
-    from localbatch.cli.server_logs import log_job_state, quiet_bad_requests, show_activity
+    from localbatch.cli.server_logs import (
+        log_image_preparation,
+        log_job_state,
+        quiet_bad_requests,
+        show_activity,
+    )
+    from localbatch.runtime.image_supply import TellsPreparation
     from localbatch.server.stack import ServerRunning, start_stack
     from localbatch.storage.instance import package_copy_notice
 
@@ -98,6 +105,8 @@ def serve_command(
     open_store(config).close()
     check_oss_root(config)  # jobs write their logs and outputs there, endpoint or not
     runtime = choose_runtime(config, runtime_choice)
+    if isinstance(runtime, TellsPreparation):  # before recovery may resume a job
+        runtime.tell_preparation(log_image_preparation)
     click.echo(package_copy_notice(config), err=True)
     try:
         stack = start_stack(

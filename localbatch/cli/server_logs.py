@@ -1,5 +1,6 @@
-"""What `localbatch serve` logs: one line per request and per job state change, and one
-line, not a traceback, when a client sends something that is not HTTP.
+"""What `localbatch serve` logs: one line per request, per job state change and as an image
+is prepared on first use, and one line, not a traceback, when a client sends something that
+is not HTTP.
 
 aiohttp logs every unparsable request (a TLS client on an http:// port, a port scanner)
 with a full traceback on its `aiohttp.server` logger; the client already got its 400.
@@ -9,14 +10,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
+from localbatch.cli.terminal_text import safe_text
 from localbatch.events import Event
+
+if TYPE_CHECKING:
+    from localbatch.runtime.image_supply import ImagePreparation
 
 #: The logger aiohttp reports request handling errors on.
 AIOHTTP_SERVER_LOGGER = "aiohttp.server"
 #: The API's one line per answered request (localbatch.server.app).
 REQUEST_LOGGER = "localbatch.server.requests"
-#: One line per job state change.
+#: One line per job state change, and per image preparation begun and ended.
 JOB_LOGGER = "localbatch.server.jobs"
 LINE_FORMAT = "%(asctime)s %(message)s"
 
@@ -64,6 +70,13 @@ def log_job_state(event: Event) -> None:
     elif event.category == "Job":
         message = event.detail.get("message") or ""
         log.info("job %s %s%s", event.job_id, event.state.value, f": {message}" if message else "")
+
+
+def log_image_preparation(preparation: ImagePreparation) -> None:
+    """A preparation listener (`TellsPreparation`): `preparing image X for the sandbox
+    (first use: …)…` as it begins, `image X ready …` as it ends, so that a job waiting many
+    seconds for its image is not silent in the log."""
+    logging.getLogger(JOB_LOGGER).info("%s", safe_text(preparation.line()))
 
 
 class BadRequestOneLine(logging.Filter):

@@ -19,7 +19,7 @@ tests drive it with any clock. The failure rules are those of semantics.md:
 An instance that is ready (its task's upstream finished) but cannot start because the
 capacity it needs is in use is *waiting for capacity*: the scheduler says so once, with
 the time and the reason (`CAPACITY_WAIT_EVENT`), and the attempt that finally starts it
-records since when it waited (`AttemptSnapshot.capacity_wait_start`).
+records since when it waited and why (`AttemptSnapshot.capacity_wait_start`, `_reason`).
 """
 
 from __future__ import annotations
@@ -452,7 +452,6 @@ class Scheduler:
         job.in_flight += 1
         attempt = len(inst.attempts)
         wait = inst.capacity_wait or fresh_wait
-        waited = wait["since"] if wait else None
         inst.capacity_wait = None
         inst.attempts.append(
             AttemptSnapshot(
@@ -460,7 +459,8 @@ class Scheduler:
                 State.WAITING,
                 start_time=now,
                 launch_time=now,
-                capacity_wait_start=waited,
+                capacity_wait_start=wait["since"] if wait else None,
+                capacity_wait_reason=wait["reason"] if wait else "",
             )
         )
         self._actions.append(Launch(job.job_id, task.name, instance_id, attempt))

@@ -73,6 +73,7 @@ class AttemptDetail(TypedDict):
     usage: UsageDetail | None
     launch_time: float | None
     capacity_wait_start: float | None
+    capacity_wait_reason: str
 
 
 class CapacityWait(TypedDict):
@@ -176,6 +177,8 @@ class AttemptSnapshot:
     #: When it became ready but was held back for capacity (until `launch_time`); None when
     #: it was launched as soon as it was ready.
     capacity_wait_start: float | None = None
+    #: Why it was held back ("needs 2 cores, 2 of this host's 2 in use"); "" when it was not.
+    capacity_wait_reason: str = ""
 
     def as_detail(self) -> AttemptDetail:
         """Its fields as an event's detail lists them (stored as JSON)."""

@@ -15,6 +15,7 @@ Every image reaches the process runtime as a root file system cached by its conf
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -25,11 +26,19 @@ from localbatch.images.archives import image_config
 from localbatch.images.oss_registry import RegistryStorage
 from localbatch.images.reference import RegistryImage, registry_image
 from localbatch.images.registry import loopback_registry
-from localbatch.images.store import RootfsStore, RunConfig
+from localbatch.images.store import Fill, RootfsStore, RunConfig
 from localbatch.images.tree import RegistryTreeError, ResolvedImage
 from localbatch.images.unpack import unpack_image
-from localbatch.runtime.image_supply import EngineImageStore, ImageProblem, PreparedRootfs
+from localbatch.runtime.image_supply import (
+    EngineImageStore,
+    ImagePreparation,
+    ImageProblem,
+    PreparationListener,
+    PreparedRootfs,
+)
 from localbatch.storage.resolver import OssResolver
+
+log = logging.getLogger(__name__)
 
 #: How long "no Docker engine answers" is believed before asking again.
 ENGINE_RETRY_SECONDS = 30.0
@@ -59,6 +68,8 @@ class ImageSources:
         self._engine_failed_at = -ENGINE_RETRY_SECONDS
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        #: Told as an image is prepared for either runtime (the log, unless a run shows it).
+        self._listener: PreparationListener = _log_preparation
 
     def lock(self, key: str) -> threading.Lock:
         """One lock per key (an image digest), so that one thread brings an image in."""
@@ -100,9 +111,55 @@ class ImageSources:
 
     @staticmethod
     def what(image: RegistryImage) -> str:
-        return f"image {image.image} from the registry at {image.oss_path}"
+        return f"image {image.image} from {ImageSources.registry_source(image)}"
+
+    @staticmethod
+    def registry_source(image: RegistryImage) -> str:
+        """Where a registry image comes from, in words (an `ImagePreparation.source`)."""
+        return f"the registry at {image.oss_path}"
+
+    @staticmethod
+    def file_source(source: ImageFile) -> str:
+        """Where an image file's image comes from, in words (an `ImagePreparation.source`)."""
+        return f"the image file {source}"
+
+    # -- first uses told, for both runtimes -------------------------------------------------
+
+    def tell_preparation(self, listener: PreparationListener) -> None:
+        """Tell `listener` of each image prepared, for the sandbox or brought into the
+        Docker engine (TellsPreparation)."""
+        self._listener = listener
+
+    @contextlib.contextmanager
+    def telling(self, begun: ImagePreparation) -> Iterator[None]:
+        """Tell the listener as the block begins and as it ends (failed or not): the block
+        brings the image in, for either runtime, when it is not there yet."""
+        self._tell(begun)
+        began = time.monotonic()
+        try:
+            yield
+        except Exception as exc:
+            self._tell(begun.ended(time.monotonic() - began, str(exc) or type(exc).__name__))
+            raise
+        self._tell(begun.ended(time.monotonic() - began))
+
+    def _tell(self, preparation: ImagePreparation) -> None:
+        try:
+            self._listener(preparation)
+        except Exception:  # showing it must never stop the image being prepared
+            log.exception("telling of %s failed", preparation)
 
     # -- the process runtime ----------------------------------------------------------------
+
+    def _told(self, image: str, source: str, fill: Fill) -> Fill:
+        """`fill` telling the listener as it begins and ends: it runs only when the image is
+        not prepared yet (once, whoever else waits for it)."""
+
+        def told(work: Path) -> RunConfig:
+            with self.telling(ImagePreparation(image, source)):
+                return fill(work)
+
+        return told
 
     def root_for(self, image: str, env: Mapping[str, str]) -> PreparedRootfs:
         """The prepared root file system of `image` (RootfsSupply)."""
@@ -123,8 +180,12 @@ class ImageSources:
         return self.store.prepare(
             image_id.removeprefix("sha256:"),
             f"Docker engine image {image}",
-            lambda work: unpack_image(
-                f"docker-daemon:{image_id}", work, f"image {image} from the Docker engine"
+            self._told(
+                image,
+                "the Docker engine",
+                lambda work: unpack_image(
+                    f"docker-daemon:{image_id}", work, f"image {image} from the Docker engine"
+                ),
             ),
         )
 
@@ -191,14 +252,20 @@ class ImageSources:
                 return unpack_image(f"docker://{reference}", work, what)
 
         return self.store.prepare(
-            resolved.key, f"registry {image.oss_path} {image.repository}:{image.reference}", fill
+            resolved.key,
+            f"registry {image.oss_path} {image.repository}:{image.reference}",
+            self._told(image.image, self.registry_source(image), fill),
         )
 
     def _file_root(self, image: str, source: ImageFile) -> PreparedRootfs:
         config = image_config(source)
         what = f"image {image} from {source}"
         return self.store.prepare(
-            config.key, f"image file {source}", lambda work: unpack_image(str(source), work, what)
+            config.key,
+            f"image file {source}",
+            self._told(
+                image, self.file_source(source), lambda work: unpack_image(str(source), work, what)
+            ),
         )
 
     def engine(self) -> EngineImageStore | None:
@@ -228,3 +295,7 @@ class ImageSources:
             f"here (`localbatch images build`), not named in [image_sources], and {where}: "
             f"{hint}."
         )
+
+
+def _log_preparation(preparation: ImagePreparation) -> None:
+    log.info("%s", preparation.line())

@@ -16,12 +16,14 @@ from localbatch.report.layout import (
     NODE_WIDTH,
     DagLayout,
     TimeScale,
+    before_it_ran,
     dag_layout,
     duration_label,
     job_moments,
     time_scale,
 )
-from localbatch.report.model import AttemptView, InstanceView, JobReport, TaskView
+from localbatch.report.model import AttemptView, InstanceView, JobReport
+from localbatch.report.phases import PHASE_WORDS, Phase, Span
 from localbatch.usage import ResourceUsage
 
 #: Pixels of the timeline's time axis, and of the label column on its left.
@@ -66,46 +68,45 @@ def row_height(rows: int) -> float:
     return max(MIN_ROW, min(MAX_ROW, TALLEST // rows))
 
 
+#: The timeline's class of each waiting or preparing span (running ones are by state).
+SPAN_CSS = {
+    Phase.UPSTREAM: "wait-upstream",
+    Phase.RETRY: "wait-retry",
+    Phase.CAPACITY: "wait-capacity",
+    Phase.PREPARING: "preparing",
+}
+
+
 def _attempt_segments(
-    name: str, inst: InstanceView, task: TaskView, report: JobReport, scale: TimeScale
+    name: str, inst: InstanceView, report: JobReport, scale: TimeScale
 ) -> list[Segment]:
     segments = []
-    job_start = report.start_time
-    if job_start is not None and task.ready_time is not None and task.ready_time > job_start:
-        segments.append(
-            Segment(
-                scale.x(job_start),
-                scale.x(task.ready_time) - scale.x(job_start),
-                "wait-upstream",
-                f"{name}: waiting for upstream tasks ({', '.join(task.upstream)}) for "
-                f"{duration_label(task.ready_time - job_start)}",
-            )
-        )
+    now = report.generated_time
     for attempt in inst.attempts:
-        if attempt.start_time is None:
-            continue
-        since = attempt.waiting_since
-        if since is not None and attempt.start_time > since:
-            what = "retry after the failed attempt" if attempt.attempt else "waiting to start"
-            segments.append(
-                Segment(
-                    scale.x(since),
-                    scale.x(attempt.start_time) - scale.x(since),
-                    "wait-retry" if attempt.attempt else "wait-start",
-                    f"{name} attempt {attempt.attempt}: {what} (capacity, preparation) for "
-                    f"{duration_label(attempt.start_time - since)}",
-                )
-            )
-        end = attempt.end_time if attempt.end_time is not None else report.generated_time
-        segments.append(
-            Segment(
-                scale.x(attempt.start_time),
-                max(scale.x(end) - scale.x(attempt.start_time), 1.0),
-                f"state-{attempt.state.value}",
-                _attempt_title(name, attempt),
-            )
-        )
+        for span in attempt.spans:
+            end = span.end if span.end is not None else now
+            width = scale.x(end) - scale.x(span.start)
+            if span.phase == Phase.RUNNING:
+                css, title = f"state-{attempt.state.value}", _attempt_title(name, attempt)
+            else:
+                css, title = SPAN_CSS[span.phase], _span_title(name, attempt, span, now)
+                if span.phase == Phase.PREPARING and not attempt.program_started:
+                    css += f" unstarted-{attempt.state.value}"
+            segments.append(Segment(scale.x(span.start), max(width, 1.0), css, title))
     return segments
+
+
+def _span_title(name: str, attempt: AttemptView, span: Span, now: float) -> str:
+    what = PHASE_WORDS[span.phase]
+    if span.phase == Phase.UPSTREAM:
+        what += f" ({span.reason})"
+    elif span.phase == Phase.CAPACITY and span.reason:
+        what += f": {span.reason}"
+    title = f"{name} attempt {attempt.attempt}: {what} for {duration_label(span.seconds(now))}"
+    if span.phase == Phase.PREPARING and not attempt.program_started and attempt.state.terminal:
+        ended = attempt.error_code or attempt.state.value
+        title += f"; the program never started ({ended})"
+    return title
 
 
 def _attempt_title(name: str, attempt: AttemptView) -> str:
@@ -131,7 +132,7 @@ def timeline(report: JobReport) -> Timeline:
                 Row(
                     y=index * height,
                     label=name,
-                    segments=tuple(_attempt_segments(name, inst, task, report, scale)),
+                    segments=tuple(_attempt_segments(name, inst, report, scale)),
                     first_of_task=position == 0,
                 )
             )
@@ -173,7 +174,12 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        mib=mib, duration=duration_label, local_time=local_time, offset=offset, share=share
+        mib=mib,
+        duration=duration_label,
+        local_time=local_time,
+        offset=offset,
+        share=share,
+        before_it_ran=before_it_ran,
     )
     return env
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from localbatch.report.model import AttemptView, InstanceView, JobReport, TaskView
+from localbatch.report.phases import Span
 from localbatch.timefmt import api_time
 from localbatch.usage import ResourceUsage
 
@@ -31,7 +32,17 @@ def usage_json(usage: ResourceUsage | None) -> dict[str, Any]:
     }
 
 
-def _attempt(attempt: AttemptView) -> dict[str, Any]:
+def _span(span: Span, now: float) -> dict[str, Any]:
+    return {
+        "Phase": span.phase.value,
+        "StartTime": api_time(span.start),
+        "EndTime": api_time(span.end),
+        "Seconds": round(span.seconds(now), 3),
+        "Reason": span.reason,
+    }
+
+
+def _attempt(attempt: AttemptView, now: float) -> dict[str, Any]:
     return {
         "Run": attempt.run,
         "Attempt": attempt.attempt,
@@ -41,12 +52,17 @@ def _attempt(attempt: AttemptView) -> dict[str, Any]:
         "ErrorMessage": attempt.error_message,
         "StartTime": api_time(attempt.start_time),
         "EndTime": api_time(attempt.end_time),
+        "LaunchTime": api_time(attempt.launch_time),
+        "CapacityWaitStart": api_time(attempt.capacity_wait_start),
+        "CapacityWaitReason": attempt.capacity_wait_reason,
+        "ProgramStarted": attempt.program_started,
+        "Phases": [_span(span, now) for span in attempt.spans],
         **usage_json(attempt.usage),
         "Flags": [{"Kind": f.kind, "Message": f.message} for f in attempt.flags],
     }
 
 
-def _instance(inst: InstanceView) -> dict[str, Any]:
+def _instance(inst: InstanceView, now: float) -> dict[str, Any]:
     return {
         "InstanceId": inst.instance_id,
         "State": inst.state.value,
@@ -61,11 +77,11 @@ def _instance(inst: InstanceView) -> dict[str, Any]:
         "StdoutObject": inst.stdout_object,
         "StderrObject": inst.stderr_object,
         "StderrTail": list(inst.stderr_tail),
-        "Attempts": [_attempt(a) for a in inst.attempts],
+        "Attempts": [_attempt(a, now) for a in inst.attempts],
     }
 
 
-def _task(task: TaskView) -> dict[str, Any]:
+def _task(task: TaskView, now: float) -> dict[str, Any]:
     return {
         "Name": task.name,
         "InstanceType": task.instance_type,
@@ -78,7 +94,7 @@ def _task(task: TaskView) -> dict[str, Any]:
         "Upstream": list(task.upstream),
         "InstanceCount": task.instance_count,
         "MaxRetryCount": task.max_retry_count,
-        "Instances": [_instance(i) for i in task.instances],
+        "Instances": [_instance(i, now) for i in task.instances],
     }
 
 
@@ -96,5 +112,5 @@ def report_json(report: JobReport) -> dict[str, Any]:
         "GeneratedTime": api_time(report.generated_time),
         "Runtimes": list(report.runtimes),
         "Dependencies": {up: list(downs) for up, downs in report.dependencies.items()},
-        "Tasks": [_task(t) for t in report.tasks],
+        "Tasks": [_task(t, report.generated_time) for t in report.tasks],
     }

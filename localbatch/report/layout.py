@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from localbatch.report.model import JobReport, TaskView
+from localbatch.report.model import AttemptView, JobReport, TaskView
+from localbatch.report.phases import PHASE_WORDS, Phase
 
 NODE_WIDTH, NODE_HEIGHT = 190, 58
 COLUMN_GAP, ROW_GAP, MARGIN = 70, 18, 10
@@ -20,6 +21,9 @@ NICE_STEPS = (
     0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400,
     21600, 43200, 86400,
 )  # fmt: skip
+#: Spans shorter than this are left out of the words of where an attempt's time went: on an
+#: instant run they would read "preparing 0.00s" (the timeline and the JSON keep them all).
+NEGLIGIBLE_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
@@ -147,10 +151,22 @@ def duration_label(seconds: float | None) -> str:
 
 
 def job_moments(report: JobReport) -> Sequence[float | None]:
-    """Every moment the timeline must hold: the job's start and end, each attempt's."""
+    """Every moment the timeline must hold: the job's start and end, each attempt's and
+    those of the waits and the preparation before it."""
     moments: list[float | None] = [report.start_time, report.end_time]
     for task in report.tasks:
         for inst in task.instances:
             for attempt in inst.attempts:
-                moments += [attempt.start_time, attempt.end_time, attempt.waiting_since]
+                moments += [attempt.start_time, attempt.end_time]
+                moments += [moment for span in attempt.spans for moment in (span.start, span.end)]
     return moments
+
+
+def before_it_ran(attempt: AttemptView, now: float) -> str:
+    """Where the time before the attempt's program started went: "waiting for capacity
+    12.0s, preparing 3.1s" ("" when none is known or all of it was negligible)."""
+    return ", ".join(
+        f"{PHASE_WORDS[span.phase]} {duration_label(seconds)}"
+        for span in attempt.spans
+        if span.phase != Phase.RUNNING and (seconds := span.seconds(now)) >= NEGLIGIBLE_SECONDS
+    )

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from localbatch.config import Config
 from localbatch.plan import build_dag, graph_levels
 from localbatch.plan.node_choice import choose_node
 from localbatch.report.flags import Flag, attempt_flags
+from localbatch.report.phases import Span, attempt_spans, program_started, run_beginnings
 from localbatch.spec.errors import not_found
 from localbatch.spec.instance_types import lookup
 from localbatch.spec.model import parse_job
@@ -23,37 +24,38 @@ from localbatch.states import State
 from localbatch.storage.log_tail import last_lines
 from localbatch.store import Store
 from localbatch.store.records import AttemptRecord, InstanceRecord
-from localbatch.usage import ResourceUsage
 
 #: Lines of a failed instance's stderr the report shows.
 STDERR_TAIL_LINES = 20
 
 
-@dataclass(frozen=True)
-class AttemptView:
-    run: int
-    attempt: int
-    state: State
+class Timed:
+    """Something the report shows with its start and end: how long it took."""
+
     start_time: float | None
     end_time: float | None
-    exit_code: int | None
-    error_code: str
-    error_message: str
-    usage: ResourceUsage | None
-    #: Since when it waited to start: its task's readiness, or the end of the attempt
-    #: before it (a retry); None when not known.
-    waiting_since: float | None
-    flags: tuple[Flag, ...] = ()
 
     @property
     def duration(self) -> float | None:
+        """None until it both started and ended."""
         if self.start_time is None or self.end_time is None:
             return None
         return max(0.0, self.end_time - self.start_time)
 
 
+@dataclass(frozen=True, kw_only=True)
+class AttemptView(AttemptRecord, Timed):
+    """An attempt as the store keeps it, with what the report tells of it."""
+
+    #: Whether its program started (`phases.program_started`).
+    program_started: bool
+    #: Where its time went, from the end of the attempt before it (`phases`).
+    spans: tuple[Span, ...]
+    flags: tuple[Flag, ...] = ()
+
+
 @dataclass(frozen=True)
-class InstanceView:
+class InstanceView(Timed):
     instance_id: int
     state: State
     retry_count: int
@@ -71,15 +73,9 @@ class InstanceView:
     #: The last lines of stderr of a failed instance's last attempt (none otherwise).
     stderr_tail: tuple[str, ...] = ()
 
-    @property
-    def duration(self) -> float | None:
-        if self.start_time is None or self.end_time is None:
-            return None
-        return max(0.0, self.end_time - self.start_time)
-
 
 @dataclass(frozen=True)
-class TaskView:
+class TaskView(Timed):
     name: str
     state: State
     start_time: float | None
@@ -93,15 +89,7 @@ class TaskView:
     memory_bytes: int | None
     instance_count: int
     max_retry_count: int
-    #: When its upstream tasks had all finished (the job's start when it has none).
-    ready_time: float | None
     instances: tuple[InstanceView, ...]
-
-    @property
-    def duration(self) -> float | None:
-        if self.start_time is None or self.end_time is None:
-            return None
-        return max(0.0, self.end_time - self.start_time)
 
 
 @dataclass(frozen=True)
@@ -141,15 +129,16 @@ def build_report(config: Config, store: Store, job_id: str) -> JobReport:
     for inst in store.list_instances(job_id, max_items=None).items:
         instances.setdefault(inst.task_name, []).append(inst)
     attempts: dict[tuple[str, int], list[AttemptRecord]] = {}
-    for attempt in store.job_attempts(job_id):
+    recorded = store.job_attempts(job_id)
+    for attempt in recorded:
         attempts.setdefault((attempt.task_name, attempt.instance_id), []).append(attempt)
+    runs = run_beginnings(recorded)
     views: list[TaskView] = []
     for name in sorted(levels, key=lambda n: (levels[n], n)):
         spec = job.tasks[name]
         node = choose_node(spec, config)
         known = lookup(node.instance_type)
         upstream = tuple(sorted(graph.predecessors(name)))
-        ready = _ready_time(record.start_time, [tasks[u].end_time for u in upstream if u in tasks])
         memory = known.memory_bytes if known else None
         task_record = tasks.get(name)
         views.append(
@@ -165,9 +154,10 @@ def build_report(config: Config, store: Store, job_id: str) -> JobReport:
                 memory_bytes=memory,
                 instance_count=spec.instance_count,
                 max_retry_count=spec.max_retry_count,
-                ready_time=ready,
                 instances=tuple(
-                    _instance(inst, attempts.get((name, inst.instance_id), []), ready, memory)
+                    _instance(
+                        inst, attempts.get((name, inst.instance_id), []), memory, runs, upstream
+                    )
                     for inst in instances.get(name, [])
                 ),
             )
@@ -193,39 +183,26 @@ def build_report(config: Config, store: Store, job_id: str) -> JobReport:
     )
 
 
-def _ready_time(job_start: float | None, upstream_ends: list[float | None]) -> float | None:
-    if not upstream_ends:
-        return job_start
-    if any(end is None for end in upstream_ends):
-        return None
-    return max(end for end in upstream_ends if end is not None)
-
-
 def _instance(
     record: InstanceRecord,
     attempts: list[AttemptRecord],
-    ready: float | None,
     type_memory: int | None,
+    runs: dict[int, float],
+    upstream: tuple[str, ...],
 ) -> InstanceView:
     views = []
-    waiting_since = ready
+    previous: AttemptRecord | None = None
     for attempt in attempts:
+        before = previous if previous is not None and previous.run == attempt.run else None
         views.append(
             AttemptView(
-                run=attempt.run,
-                attempt=attempt.attempt,
-                state=attempt.state,
-                start_time=attempt.start_time,
-                end_time=attempt.end_time,
-                exit_code=attempt.exit_code,
-                error_code=attempt.error_code,
-                error_message=attempt.error_message,
-                usage=attempt.usage,
-                waiting_since=waiting_since,
+                **{f.name: getattr(attempt, f.name) for f in fields(AttemptRecord)},
+                program_started=program_started(attempt),
+                spans=attempt_spans(attempt, before, runs.get(attempt.run), upstream),
                 flags=attempt_flags(attempt, type_memory),
             )
         )
-        waiting_since = attempt.end_time
+        previous = attempt
     detail = record.detail
     stderr_path = str(detail.get("stderr_path", ""))
     tail: tuple[str, ...] = ()

@@ -3,8 +3,9 @@
 Both versions: cgroup v1 has one hierarchy per controller (memory, cpu and cpuacct may be
 mounted apart or together), v2 one directory for all. `controller_dirs` answers, for a
 process, the directory of each controller localbatch reads; `read_counters` reads the
-kernel's own counters there: the memory high-water mark, CPU time, time throttled by the
-CPU quota and out-of-memory kills.
+kernel's own counters there: the memory high-water mark and use now (with the inactive file
+cache in it, for the working set), CPU time, time throttled by the CPU quota and
+out-of-memory kills.
 """
 
 from __future__ import annotations
@@ -36,9 +37,21 @@ class Counters:
     peak_memory_bytes: int | None = None
     #: memory.current / memory.usage_in_bytes: the high-water mark where no peak file exists.
     memory_bytes: int | None = None
+    #: The page cache of files not used lately, which the kernel drops first under pressure:
+    #: `inactive_file` (v2) / `total_inactive_file` (v1) of memory.stat.
+    inactive_file_bytes: int | None = None
     cpu_seconds: float | None = None
     throttled_seconds: float | None = None
     oom_kills: int | None = None
+
+    @property
+    def working_set_bytes(self) -> int | None:
+        """Memory in use less the inactive file cache, as `docker stats` counts it (the
+        cache stays in use when it is not smaller than the use, as there)."""
+        used, cache = self.memory_bytes, self.inactive_file_bytes
+        if used is None or cache is None or cache >= used:
+            return used
+        return used - cache
 
 
 def mounts(text: str) -> dict[str, tuple[int, Path]]:
@@ -121,6 +134,10 @@ def _keyed(path: Path) -> dict[str, int]:
     return values
 
 
+def _stat(memory: Path | None, key: str) -> int | None:
+    return _keyed(memory / "memory.stat").get(key) if memory else None
+
+
 def read_counters(cgroup: CgroupDirs) -> Counters:
     """The counters now (each file read once; a removed cgroup reads as all None)."""
     memory, cpu, cpuacct = (cgroup.dirs.get(c) for c in WANTED)
@@ -131,6 +148,7 @@ def read_counters(cgroup: CgroupDirs) -> Counters:
         return Counters(
             peak_memory_bytes=_int(memory / "memory.peak") if memory else None,
             memory_bytes=_int(memory / "memory.current") if memory else None,
+            inactive_file_bytes=_stat(memory, "inactive_file"),
             cpu_seconds=usage / 1e6 if usage is not None else None,
             throttled_seconds=throttled / 1e6 if throttled is not None else None,
             oom_kills=oom,
@@ -140,6 +158,7 @@ def read_counters(cgroup: CgroupDirs) -> Counters:
     return Counters(
         peak_memory_bytes=_int(memory / "memory.max_usage_in_bytes") if memory else None,
         memory_bytes=_int(memory / "memory.usage_in_bytes") if memory else None,
+        inactive_file_bytes=_stat(memory, "total_inactive_file"),
         cpu_seconds=usage_ns / 1e9 if usage_ns is not None else None,
         throttled_seconds=throttled_ns / 1e9 if throttled_ns is not None else None,
         oom_kills=_keyed(memory / "memory.oom_control").get("oom_kill") if memory else None,

@@ -48,7 +48,13 @@ from localbatch.runtime.base import (
 from localbatch.runtime.cgroups import CgroupDirs, process_dirs
 from localbatch.runtime.docker_programs import executables_in_image
 from localbatch.runtime.engine_unreachable import unreachable_message
-from localbatch.runtime.image_supply import ChecksBroughtImages, EngineSupply, ImageProblem
+from localbatch.runtime.image_supply import (
+    ChecksBroughtImages,
+    EngineSupply,
+    ImageProblem,
+    PreparationListener,
+    TellsPreparation,
+)
 from localbatch.runtime.images import how_to_get, image_present
 from localbatch.runtime.usage import (
     CGROUP_INTERVAL,
@@ -84,11 +90,14 @@ SIGKILL_EXIT = 137
 _Chunk = tuple[bytes | None, bytes | None]
 _Stream = Iterator[_Chunk]
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
-#: What a container's figures leave out: Docker removes its cgroup the moment it exits.
+#: What a container's figures are and leave out: peak memory is its working set, as
+#: `docker stats` shows it (the kernel's high-water mark counts page cache, which the kernel
+#: drops before it kills for memory); Docker removes its cgroup the moment it exits.
 LAST_READING_NOTE = (
-    "Docker removes a container's cgroup as it exits: the figures are its last reading, "
-    "at most {interval:g} s before the end (the memory peak is the kernel's high-water mark "
-    "up to then)"
+    "peak memory is the largest working set read (memory in use less the inactive file "
+    "cache, as docker stats counts it), read every {interval:g} s, so a shorter spike can "
+    "be missed; Docker removes a container's cgroup as it exits: the figures are its last "
+    "reading, at most {interval:g} s before the end"
 )
 
 
@@ -157,11 +166,11 @@ def find_cgroup(client: docker.DockerClient, container_id: str) -> tuple[int, Cg
 def container_probe(
     container_id: str, pid: int, cgroup: CgroupDirs | None, memory_limit: int, cpu_cores: float
 ) -> UsageProbe:
-    """A running container's probe (`find_cgroup` found `pid` and `cgroup`): its cgroup,
-    else its process tree, else nothing, said why."""
+    """A running container's probe (`find_cgroup` found `pid` and `cgroup`): its cgroup
+    (its working set), else its process tree, else nothing, said why."""
     if cgroup is not None:
         note = LAST_READING_NOTE.format(interval=CGROUP_INTERVAL)
-        return CgroupProbe(cgroup, memory_limit, cpu_cores, False, note)
+        return CgroupProbe(cgroup, memory_limit, cpu_cores, False, note, working_set=True)
     if pid and _runs_here(pid, container_id):
         return ProcessTreeProbe(pid, memory_limit, cpu_cores, "no CPU quota counter")
     if not pid and engine_address().startswith("unix://"):
@@ -366,6 +375,12 @@ class DockerRuntime:
             )["Id"]
         )
 
+    def tell_preparation(self, listener: PreparationListener) -> None:
+        """Tell `listener` as an image is pulled from the OSS-backed registry or loaded from
+        an image file on first use (its supply does it)."""
+        if isinstance(self.images, TellsPreparation):
+            self.images.tell_preparation(listener)
+
     def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
         """Why an attempt of `image` could not start, found without bringing anything: a
         registry or file image its supply cannot bring, any other one missing from the
@@ -484,8 +499,9 @@ class DockerRuntime:
         handle.pid, handle.cgroup = find_cgroup(self.client, handle.ref)
 
     def usage_probe(self, handle: object, memory_limit: int, cpu_cores: float) -> UsageProbe:
-        """The container's own cgroup when the engine runs on this host; its process tree
-        where its cgroup is not visible; nothing (said so) for an engine elsewhere."""
+        """The container's own cgroup (its working set) when the engine runs on this host;
+        its process tree where its cgroup is not visible; nothing (said so) for an engine
+        elsewhere."""
         assert isinstance(handle, DockerHandle)
         return container_probe(handle.ref, handle.pid, handle.cgroup, memory_limit, cpu_cores)
 

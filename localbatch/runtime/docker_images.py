@@ -1,5 +1,6 @@
 """Images brought into the Docker engine for the Docker runtime: pulled from the loopback
-registry serving an OSS path, or loaded from an image file.
+registry serving an OSS path, or loaded from an image file; told as it begins and ends
+(`ImageSources.telling`), as the sandbox's unpacking is.
 
 The registry runs on a port of its own, not on 5000 (which may be taken, by another
 localbatch or by the user's own registry), so the engine pulls
@@ -24,7 +25,12 @@ from localbatch.images.reference import RegistryImage, registry_image
 from localbatch.images.sources import ImageSources
 from localbatch.images.tools import skopeo_copy
 from localbatch.plan.node_choice import REGISTRY_HOST
-from localbatch.runtime.image_supply import ImageProblem
+from localbatch.runtime.image_supply import (
+    FOR_DOCKER,
+    ImagePreparation,
+    ImageProblem,
+    PreparationListener,
+)
 
 ENGINE_ERRORS = (docker.errors.DockerException, OSError)
 
@@ -91,6 +97,11 @@ class EngineImages:
     def __init__(self, sources: ImageSources) -> None:
         self.sources = sources
 
+    def tell_preparation(self, listener: PreparationListener) -> None:
+        """Tell `listener` as an image is pulled or loaded into the engine on first use
+        (TellsPreparation), as the sandbox's unpacking is told."""
+        self.sources.tell_preparation(listener)
+
     def engine_image(self, client: Any, image: str, env: Mapping[str, str]) -> str:
         """The reference to create a container from: registry and image-file images are
         brought into the engine first and named by their id."""
@@ -113,9 +124,13 @@ class EngineImages:
         storage, resolved = self.sources.resolve(image)
         what = self.sources.what(image)
         name = registry_name(image.repository, image.reference)
+        told = _brought(image.image, self.sources.registry_source(image), "pulling")
         with self.sources.lock(f"engine:{resolved.key}"):
             if not _tagged(client, resolved.config_digest, name):
-                with self.sources.served(storage, resolved, image) as pulled:
+                with (
+                    self.sources.telling(told),
+                    self.sources.served(storage, resolved, image) as pulled,
+                ):
                     pull(client, pulled, what)
                     try:
                         _require(client, resolved.config_digest, name, what)
@@ -129,9 +144,16 @@ class EngineImages:
         name = image if ":" in image.rsplit("/", 1)[-1] else f"{image}:latest"
         with self.sources.lock(f"engine:{config.key}"):
             if not _tagged(client, config.digest, name):
-                skopeo_copy(str(source), f"docker-daemon:{name}", f"{what}: loading it")
-                _require(client, config.digest, name, what)
+                told = _brought(image, self.sources.file_source(source), "loading")
+                with self.sources.telling(told):
+                    skopeo_copy(str(source), f"docker-daemon:{name}", f"{what}: loading it")
+                    _require(client, config.digest, name, what)
         return config.digest
+
+
+def _brought(image: str, source: str, how: str) -> ImagePreparation:
+    """An image brought into the engine on first use, as it is told."""
+    return ImagePreparation(image, source, target=FOR_DOCKER, how=how)
 
 
 def _tagged(client: Any, image_id: str, name: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -47,6 +47,66 @@ class PreparedRootfs:
     entrypoint: tuple[str, ...] = ()
     #: Where it came from, in words ("registry oss://bucket/path/", "Docker engine", ...).
     source: str = ""
+
+
+#: What an image is made ready for: unpacked into a root file system for the process
+#: runtime's sandbox, or brought into the Docker engine (pulled from the OSS-backed registry,
+#: loaded from an image file) for the Docker runtime.
+FOR_SANDBOX = "the sandbox"
+FOR_DOCKER = "the Docker engine"
+
+
+@dataclass(frozen=True)
+class ImagePreparation:
+    """An image being made ready for a runtime on its first use (many seconds: unpacked for
+    the sandbox, pulled or loaded into the Docker engine), told as it begins and as it ends
+    so that a run does not sit in Waiting without a word."""
+
+    image: str
+    #: Where it comes from, in words: "the Docker engine", "the image file /x.tar".
+    source: str
+    #: None while it is under way; then how long it took.
+    seconds: float | None = None
+    #: Why it failed ("" when it did not); the attempt's error says it in full.
+    error: str = ""
+    #: What it is made ready for (FOR_SANDBOX, FOR_DOCKER).
+    target: str = FOR_SANDBOX
+    #: How it is brought from `source`: "unpacking", "pulling", "loading".
+    how: str = "unpacking"
+
+    def ended(self, seconds: float, error: str = "") -> ImagePreparation:
+        """The same preparation, over after `seconds` (failed, with `error`)."""
+        return replace(self, seconds=seconds, error=error)
+
+    def line(self) -> str:
+        """What a person reads: "preparing image X for the sandbox (first use: …)…"."""
+        if self.seconds is None:
+            return (
+                f"preparing image {self.image} for {self.target} "
+                f"(first use: {self.how} it from {self.source})…"
+            )
+        if self.error:
+            return (
+                f"preparing image {self.image} for {self.target} failed after {self.seconds:.1f}s"
+            )
+        return f"image {self.image} ready for {self.target} (prepared in {self.seconds:.1f}s)"
+
+    def under_way(self, elapsed: float) -> str:
+        """What a live display shows while it lasts: "… for the sandbox (first use): 12s"."""
+        return f"preparing image {self.image} for {self.target} (first use): {elapsed:.0f}s"
+
+
+#: Told of each image preparation as it begins and ends (called on the attempt's thread).
+PreparationListener = Callable[[ImagePreparation], None]
+
+
+@runtime_checkable
+class TellsPreparation(Protocol):
+    """A runtime, or an image supply, that prepares images on first use and tells whoever
+    shows the run (`localbatch run`, `start`, `serve`'s log) as it does."""
+
+    def tell_preparation(self, listener: PreparationListener) -> None:
+        """Tell `listener` of the preparations from now on (replacing any before)."""
 
 
 @runtime_checkable

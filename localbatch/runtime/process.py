@@ -53,7 +53,13 @@ from localbatch.runtime.base import (
     RuntimeUnavailable,
 )
 from localbatch.runtime.cgroups import CPU, CPUACCT, MEMORY, CgroupDirs
-from localbatch.runtime.image_supply import ChecksRootfs, ImageProblem, RootfsSupply
+from localbatch.runtime.image_supply import (
+    ChecksRootfs,
+    ImageProblem,
+    PreparationListener,
+    RootfsSupply,
+    TellsPreparation,
+)
 from localbatch.runtime.rootfs import AttemptRoot, AttemptRoots
 from localbatch.runtime.sandbox_cpu import (
     CgroupCpu,
@@ -234,6 +240,12 @@ class ProcessRuntime:
             return "cgroup v2 CPU quota"
         quota = self._quota()
         return quota.description if quota is not None else self.cpus.description
+
+    def tell_preparation(self, listener: PreparationListener) -> None:
+        """Tell `listener` as an image is unpacked for the sandbox on first use (its
+        supply does it; without images nothing is prepared)."""
+        if isinstance(self.images, TellsPreparation):
+            self.images.tell_preparation(listener)
 
     def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:
         """Why the image of an attempt could not be had (None with the host's files, or when

@@ -66,7 +66,12 @@ from localbatch.runtime.docker import (
 )
 from localbatch.runtime.docker_programs import executables_in_image
 from localbatch.runtime.engine_unreachable import unreachable_message
-from localbatch.runtime.image_supply import EngineSupply, ImageProblem
+from localbatch.runtime.image_supply import (
+    EngineSupply,
+    ImageProblem,
+    PreparationListener,
+    TellsPreparation,
+)
 from localbatch.runtime.swarm_nodes import describe, eligible
 from localbatch.runtime.swarm_probe import probe_nodes
 from localbatch.runtime.swarm_service import (
@@ -241,6 +246,12 @@ class SwarmRuntime:
                 + "; ".join(dict.fromkeys(problems))
                 + " (docs/scale-out.md, Shared storage)"
             )
+
+    def tell_preparation(self, listener: PreparationListener) -> None:
+        """Tell `listener` as an image is pulled from the OSS-backed registry or loaded from
+        an image file into this manager's engine on first use (its supply does it)."""
+        if isinstance(self.images, TellsPreparation):
+            self.images.tell_preparation(listener)
 
     # -- the checks before a run (application.preflight) ----------------------------------
     def image_problem(self, image: str, env: Mapping[str, str]) -> str | None:

@@ -7,8 +7,10 @@ read then, where the runtime keeps it). A runtime without it reports "not measur
 
 Two probes cover the runtimes of this host: `CgroupProbe` reads a cgroup's own counters
 (the kernel's memory high-water mark, CPU time, time throttled, out-of-memory kills), so a
-short spike between two samples still counts; `ProcessTreeProbe` adds up a process tree
-with psutil where no cgroup is reachable, and says that it is an approximation.
+short spike between two samples still counts, or, asked for the working set, the largest
+memory in use less the inactive file cache seen at a sample (what `docker stats` shows);
+`ProcessTreeProbe` adds up a process tree with psutil where no cgroup is reachable, and
+says that it is an approximation.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ class CgroupProbe:
     note: str = ""
     #: Where CPU time comes from when the cgroup has no CPU accounting.
     tree: ProcessTreeProbe | None = None
+    #: Peak memory as the largest working set sampled (`Counters.working_set_bytes`), page
+    #: cache left out, instead of the kernel's high-water mark, which counts it.
+    working_set: bool = False
     interval: float = CGROUP_INTERVAL
     _last: Counters = field(default_factory=Counters)
     _peak: int | None = None
@@ -90,7 +95,10 @@ class CgroupProbe:
             return  # the cgroup is gone: keep the last reading
         self._last = reading
         self._readings += 1
-        self._peak = _max(self._peak, _max(reading.peak_memory_bytes, reading.memory_bytes))
+        if self.working_set:
+            self._peak = _max(self._peak, reading.working_set_bytes)
+        else:
+            self._peak = _max(self._peak, _max(reading.peak_memory_bytes, reading.memory_bytes))
 
     def finish(self, oom_killed: bool) -> ResourceUsage:
         if self.outlives_attempt:

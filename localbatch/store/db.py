@@ -44,8 +44,13 @@ from localbatch.usage import ResourceUsage
 
 DB_NAME = "localbatch.db"
 #: Attempt columns an event that does not know them (None) leaves as they are: what the
-#: attempt used, when it was launched and since when it waited for capacity.
-KEPT_ATTEMPT_COLUMNS = (*USAGE_COLUMNS, "launch_time", "capacity_wait_start")
+#: attempt used, when it was launched, since when and why it waited for capacity.
+KEPT_ATTEMPT_COLUMNS = (
+    *USAGE_COLUMNS,
+    "launch_time",
+    "capacity_wait_start",
+    "capacity_wait_reason",
+)
 #: How long a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -391,6 +396,7 @@ class Store:
                 *usage_row(attempt.usage),
                 attempt.launch_time,
                 attempt.capacity_wait_start,
+                attempt.capacity_wait_reason or None,
             ),
         )
 
@@ -642,7 +648,13 @@ def _usage(row: sqlite3.Row) -> ResourceUsage | None:
 
 
 def _attempt(row: sqlite3.Row) -> AttemptRecord:
-    return _from_row(AttemptRecord, row, state=State(row["state"]), usage=_usage(row))
+    return _from_row(
+        AttemptRecord,
+        row,
+        state=State(row["state"]),
+        usage=_usage(row),
+        capacity_wait_reason=row["capacity_wait_reason"] or "",
+    )
 
 
 def _from_row(cls: type[R], row: sqlite3.Row, **computed: Any) -> R:

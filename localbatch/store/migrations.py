@@ -21,6 +21,8 @@ write transaction, so two processes opening an old store at once upgrade it once
    before, which the report shows as not measured.
 4. When each attempt was launched and since when it waited for capacity: two columns,
    unknown (NULL) for the attempts recorded before.
+5. Why each attempt waited for capacity: a column, unknown (NULL) for the attempts
+   recorded before.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any
 from localbatch.states import State
 
 #: The `user_version` of a store that has had every upgrade below.
-CURRENT_VERSION = 4
+CURRENT_VERSION = 5
 #: The columns of an attempt's resource use (`ResourceUsage`), added by upgrade 3.
 USAGE_COLUMNS = {
     "usage_source": "TEXT",
@@ -78,6 +80,8 @@ def migrate(conn: sqlite3.Connection) -> None:
         _add_columns(conn, "attempts", **USAGE_COLUMNS)
     if version < 4:
         _add_columns(conn, "attempts", launch_time="REAL", capacity_wait_start="REAL")
+    if version < 5:
+        _add_columns(conn, "attempts", capacity_wait_reason="TEXT")
     if version < CURRENT_VERSION:
         conn.execute(f"PRAGMA user_version = {CURRENT_VERSION}")
 

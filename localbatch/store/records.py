@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from localbatch.events import EventDetail
+from localbatch.events import AttemptSnapshot, EventDetail
 from localbatch.states import State
-from localbatch.usage import ResourceUsage
 
 T = TypeVar("T")
 
@@ -75,31 +74,17 @@ class InstanceRecord:
     detail: EventDetail = field(default_factory=lambda: EventDetail())
 
 
-@dataclass(frozen=True)
-class AttemptRecord:
+@dataclass(frozen=True, kw_only=True)
+class AttemptRecord(AttemptSnapshot):
+    """An attempt as the store keeps it: the engine's snapshot of it, placed in its job,
+    task, instance and run. What an earlier localbatch did not record is None ("" for the
+    capacity wait's reason)."""
+
     job_id: str
     task_name: str
     instance_id: int
     #: Which run of the job (0, then +1 per restart or recovery) the attempt belongs to.
     run: int
-    attempt: int
-    state: State
-    start_time: float | None
-    end_time: float | None
-    exit_code: int | None
-    error_code: str
-    error_message: str
-    ref: str
-    #: Where its output begins in the instance's stdout and stderr files (every attempt of
-    #: every run appends to them); None when not recorded.
-    stdout_offset: int | None = None
-    stderr_offset: int | None = None
-    #: What it used; None until it ended, or when recorded by an earlier localbatch.
-    usage: ResourceUsage | None = None
-    #: When localbatch began preparing it, and since when it was held back for capacity
-    #: before that (None: launched as soon as it was ready, or not recorded).
-    launch_time: float | None = None
-    capacity_wait_start: float | None = None
 
 
 @dataclass(frozen=True)

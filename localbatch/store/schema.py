@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     usage_note TEXT,
     launch_time REAL,
     capacity_wait_start REAL,
+    capacity_wait_reason TEXT,
     PRIMARY KEY (job_id, task_name, instance_id, run, attempt)
 );
 CREATE TABLE IF NOT EXISTS events (

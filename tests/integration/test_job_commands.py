@@ -107,7 +107,9 @@ def test_start_without_a_server_reruns_the_unfinished_part_here(
     gate = tmp_path / "oss" / "bucket" / "gate"
     gate.mkdir(parents=True)
     merge = body["DAG"]["Tasks"]["merge"]
-    merge["Parameters"]["Command"]["CommandLine"] = "sh -c 'test -e /mnt/gate/go || sleep 600'"
+    merge["Parameters"]["Command"]["CommandLine"] = (
+        "sh -c 'if test -e /mnt/gate/go; then echo merged-on-start; else sleep 600; fi'"
+    )
     merge["Mounts"] = {"Entries": [{"Source": "oss://bucket/gate/", "Destination": "/mnt/gate/"}]}
     run = ForegroundRun.start(tmp_path, body)
     try:
@@ -125,7 +127,8 @@ def test_start_without_a_server_reruns_the_unfinished_part_here(
             )  # fmt: skip
             out, err = start.communicate(timeout=120)
             assert start.returncode == 0, out + err
-            summary = json.loads(out)  # progress went to stderr
+            summary = json.loads(out)  # progress and the programs' output went to stderr
+            assert "merge.0 | merged-on-start" in err.splitlines(), err
             assert (summary["JobId"], summary["State"], summary["ExitStatus"]) == (
                 job_id,
                 "Finished",

@@ -40,10 +40,17 @@ def test_a_pushed_image_runs_on_both_runtimes_and_is_pulled_once(
 
     body = registry_job(job_image, REGISTRY_PATH, SCRIPT)
     expected = f"{tiny_image.marker}\nhello-from-the-image\n/batchcompute/workdir /root root\n"
-    for runtime in ("docker", "process"):
+    for runtime, target, how in (
+        ("docker", "the Docker engine", "pulling"),
+        ("process", "the sandbox", "unpacking"),
+    ):
         ran = run_job(tmp_path, runtime, body)
         assert ran.code == 0, ran.output
         assert ran.log() == expected, runtime
+        # Brought in on first use, told as it begins and ends.
+        begun = f"preparing image {job_image} for {target} (first use: {how} it from the registry "
+        assert ran.output.count(f"{begun}at {REGISTRY_PATH})…") == 1, ran.output
+        assert f"image {job_image} ready for {target} (prepared in " in ran.output
     assert job_image in docker_client.api.inspect_image(tiny_image.image_id)["RepoTags"]
 
     # Cached by digest: a second run on each runtime starts no registry, skopeo or umoci.
@@ -52,6 +59,7 @@ def test_a_pushed_image_runs_on_both_runtimes_and_is_pulled_once(
         ran = run_job(tmp_path, runtime, body, env=env)
         assert ran.code == 0, ran.output
         assert ran.log() == expected, runtime
+        assert "preparing image" not in ran.output, ran.output
     assert list(marks.glob("called-*")) == []
 
 

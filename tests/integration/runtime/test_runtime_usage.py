@@ -3,6 +3,9 @@ throttling under a smaller limit."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from localbatch.runtime.sandbox_memory import RlimitMemory
@@ -24,6 +27,15 @@ TWO_CORES_BUSY = (
     "        os._exit(0)\n"
     "os.wait(); os.wait()\n"
 )
+#: Writes 200 MB to a file (page cache charged to the attempt) and then holds little.
+WRITE_200MB_FILE = (
+    "import os, time\n"
+    "with open('/tmp/cache', 'wb') as f:\n"
+    "    for _ in range(200):\n"
+    "        f.write(os.urandom(10**6))\n"
+    "    f.flush(); os.fsync(f.fileno())\n"
+    "time.sleep(1.5)"
+)
 MB = 10**6
 
 
@@ -37,6 +49,20 @@ def test_peak_memory_of_a_program_holding_100_mb(harness: Harness) -> None:
     assert usage.cpu_seconds is not None and usage.cpu_seconds > 0
     assert usage.oom_killed is False
     assert usage.memory_limit_bytes == 512 * 2**20 and usage.cpu_limit_cores == 1.0
+
+
+def test_docker_peak_memory_is_the_working_set_without_page_cache(
+    docker_runtime: Any, default_image: str, tmp_path: Path
+) -> None:
+    """As docker stats: the 200 MB of file cache the program wrote is not its memory."""
+    (tmp_path / "workdir").mkdir()
+    harness = Harness(docker_runtime, default_image, tmp_path)
+    outcome = harness.run(harness.spec("python3", "-c", WRITE_200MB_FILE, memory_bytes=2**30))
+    assert outcome.succeeded, harness.stderr.read_text()
+    usage = outcome.usage
+    assert usage is not None and usage.measured and usage.peak_memory_bytes is not None, usage
+    assert usage.peak_memory_bytes < 100 * MB, usage
+    assert "working set" in usage.note
 
 
 def test_an_oom_killed_attempt_is_flagged(harness: Harness) -> None:

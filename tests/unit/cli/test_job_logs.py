@@ -20,8 +20,9 @@ def _attempt(
     run: int = 0,
 ) -> AttemptRecord:
     return AttemptRecord(
-        "job-1", "a", 0, run, attempt, state, 1.0, None if state == State.RUNNING else 2.0,
-        exit_code, error_code, "", "", stdout_offset=offset, stderr_offset=0,
+        attempt, state, 1.0, None if state == State.RUNNING else 2.0, exit_code, error_code,
+        stdout_offset=offset, stderr_offset=0, job_id="job-1", task_name="a", instance_id=0,
+        run=run,
     )  # fmt: skip
 
 

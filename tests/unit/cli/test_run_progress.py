@@ -8,8 +8,10 @@ from pathlib import Path
 from rich.console import Console
 
 from localbatch.application.failure_context import FailureContext
+from localbatch.cli.run_output import TerminalScreen
 from localbatch.cli.run_progress import LiveProgress, PlainProgress, failure_lines
 from localbatch.events import CAPACITY_WAIT_EVENT, Event, InstanceBatch
+from localbatch.runtime.image_supply import FOR_DOCKER, ImagePreparation
 from localbatch.states import State
 
 
@@ -237,3 +239,53 @@ def test_instances_stopped_together_are_counted_and_said_once() -> None:
         "instance count.0 Stopped",
         "instances count.* Stopped: 4 (never started)",
     ]
+
+
+BEGUN = ImagePreparation("team/x:1", "the Docker engine")
+ENDED = ImagePreparation("team/x:1", "the Docker engine", seconds=18.25)
+
+
+def test_plain_lines_say_an_image_is_prepared_for_the_sandbox_on_first_use() -> None:
+    out = io.StringIO()
+    plain = PlainProgress(out)
+    plain.preparation(BEGUN)
+    plain.preparation(ENDED)
+    lines = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]
+    assert lines == [
+        "preparing image team/x:1 for the sandbox (first use: unpacking it from the Docker "
+        "engine)…",
+        "image team/x:1 ready for the sandbox (prepared in 18.2s)",
+    ]
+
+
+def test_live_display_says_an_image_is_prepared_and_for_how_long_meanwhile() -> None:
+    console = Console(file=io.StringIO(), width=200, record=True)
+    progress = LiveProgress(console, {"count": 1})
+    scrolled = io.BytesIO()
+    progress.screen = TerminalScreen(console, progress.render, stream=scrolled)
+    progress.preparation(BEGUN)
+    console.print(progress.render())
+    assert "preparing image team/x:1 for the sandbox (first use): 0s" in console.export_text()
+    progress.preparation(ENDED)
+    console.print(progress.render())
+    assert "preparing image" not in console.export_text()  # under the table no longer
+    assert scrolled.getvalue().decode().splitlines() == [BEGUN.line(), ENDED.line()]
+
+
+def test_an_image_brought_into_the_docker_engine_is_shown_as_such() -> None:
+    pulling = ImagePreparation(
+        "localhost:5000/team/x:1", "the registry at oss://b/r/", target=FOR_DOCKER, how="pulling"
+    )
+    out = io.StringIO()
+    PlainProgress(out).preparation(pulling)
+    assert out.getvalue().split(" ", 1)[1] == (
+        "preparing image localhost:5000/team/x:1 for the Docker engine (first use: pulling it "
+        "from the registry at oss://b/r/)…\n"
+    )
+    console = Console(file=io.StringIO(), width=200, record=True)
+    progress = LiveProgress(console, {"count": 1})
+    progress.screen = TerminalScreen(console, progress.render, stream=io.BytesIO())
+    progress.preparation(pulling)
+    console.print(progress.render())
+    shown = "preparing image localhost:5000/team/x:1 for the Docker engine (first use): 0s"
+    assert shown in console.export_text()

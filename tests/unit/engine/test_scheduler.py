@@ -401,6 +401,7 @@ def test_fresh_instances_held_back_by_capacity_are_said_once_with_the_reason() -
     s.started("job-1", "a", 1, 6.0, {})
     attempt = s.snapshot("job-1").tasks[0].instances[1].attempts[0]
     assert (attempt.launch_time, attempt.capacity_wait_start, attempt.start_time) == (5.0, 0.0, 6.0)
+    assert attempt.capacity_wait_reason == "needs 2 cores, 2 of this host's 2 in use"
     s.ended("job-1", "a", 1, OK, 7.0)
     s.started("job-1", "a", 2, 8.0, {})
     last = s.snapshot("job-1").tasks[0].instances[2].attempts[0]
@@ -415,6 +416,7 @@ def test_an_instance_launched_at_once_never_waited_for_capacity() -> None:
     s.started("job-1", "a", 0, 1.0, {})
     attempt = s.snapshot("job-1").tasks[0].instances[0].attempts[0]
     assert (attempt.launch_time, attempt.capacity_wait_start) == (0.0, None)
+    assert attempt.capacity_wait_reason == ""
 
 
 def test_a_retry_held_back_waits_on_its_own_and_max_parallel_is_the_reason() -> None:
@@ -433,6 +435,7 @@ def test_a_retry_held_back_waits_on_its_own_and_max_parallel_is_the_reason() -> 
     s.started("job-1", "a", 0, 3.5, {})
     retry = s.snapshot("job-1").tasks[0].instances[0].attempts[1]
     assert (retry.launch_time, retry.capacity_wait_start) == (3.0, 2.0)
+    assert "--max-parallel 1" in retry.capacity_wait_reason
 
 
 def test_stopping_a_job_clears_its_capacity_waits() -> None:

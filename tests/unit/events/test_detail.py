@@ -13,7 +13,7 @@ def test_an_attempts_detail_has_the_snapshots_fields() -> None:
     assert set(AttemptDetail.__annotations__) == {f.name for f in fields(AttemptSnapshot)}
     detail = AttemptSnapshot(
         2, State.FAILED, 1.0, 2.0, 3, "Timeout", "late", "c-1", 0, 5,
-        launch_time=0.5, capacity_wait_start=0.25,
+        launch_time=0.5, capacity_wait_start=0.25, capacity_wait_reason="needs 2 cores",
     )  # fmt: skip
     assert detail.as_detail() == {
         "attempt": 2,
@@ -29,6 +29,7 @@ def test_an_attempts_detail_has_the_snapshots_fields() -> None:
         "usage": None,
         "launch_time": 0.5,
         "capacity_wait_start": 0.25,
+        "capacity_wait_reason": "needs 2 cores",
     }
 
 

@@ -14,7 +14,7 @@ from localbatch.config import load_config
 from localbatch.images.sources import ImageSources
 from localbatch.images.store import RunConfig
 from localbatch.runtime.docker_images import DockerImageStore, EngineImages
-from localbatch.runtime.image_supply import ImageProblem
+from localbatch.runtime.image_supply import ImagePreparation, ImageProblem
 from tests.unit.images.saved import docker_archive
 
 ENGINE_KEY = "e" * 64
@@ -120,3 +120,55 @@ def test_the_checks_before_a_run_bring_nothing(tmp_path: Path) -> None:
     supply = EngineImages(sources)
     assert supply.brought_problem("team/x:1", {}, lambda name: "never asked") is None
     assert supply.brought_problem("team/e:1", {}, lambda name: f"asked {name}") == "asked team/e:1"
+
+
+def test_an_image_prepared_on_first_use_is_told_as_it_begins_and_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once for the unpacking; nothing when it is prepared already; a failure is told too."""
+    unpacked: list[str] = []
+
+    def unpack(source: str, work: Path, what: str) -> RunConfig:
+        if "broken" in what:
+            raise ImageProblem(f"{what}: skopeo failed")
+        unpacked.append(source)
+        (work / "rootfs").mkdir()
+        return RunConfig()
+
+    monkeypatch.setattr("localbatch.images.sources.unpack_image", unpack)
+    broken_key = "b" * 64
+    engine = _Engine({"team/x:1": f"sha256:{ENGINE_KEY}", "broken:1": f"sha256:{broken_key}"})
+    sources = _sources(tmp_path, engine=engine)
+    told: list[ImagePreparation] = []
+    sources.tell_preparation(told.append)
+    sources.root_for("team/x:1", {})
+    sources.root_for("team/x:1", {})
+    assert unpacked == [f"docker-daemon:sha256:{ENGINE_KEY}"]
+    begun, ended = told
+    assert begun == ImagePreparation("team/x:1", "the Docker engine")
+    assert begun.line() == (
+        "preparing image team/x:1 for the sandbox (first use: unpacking it from the Docker engine)…"
+    )
+    assert ended.seconds is not None and not ended.error
+    assert ended.line().startswith("image team/x:1 ready for the sandbox (prepared in ")
+    told.clear()
+    with pytest.raises(ImageProblem):
+        sources.root_for("broken:1", {})
+    assert [t.seconds is None for t in told] == [True, False] and "skopeo failed" in told[1].error
+    assert told[1].line().startswith("preparing image broken:1 for the sandbox failed after ")
+
+
+def test_a_listener_that_fails_does_not_stop_the_preparation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unpack(source: str, work: Path, what: str) -> RunConfig:
+        (work / "rootfs").mkdir()
+        return RunConfig()
+
+    def listener(preparation: ImagePreparation) -> None:
+        raise OSError("the terminal went away")
+
+    monkeypatch.setattr("localbatch.images.sources.unpack_image", unpack)
+    sources = _sources(tmp_path, engine=_Engine({"team/x:1": f"sha256:{ENGINE_KEY}"}))
+    sources.tell_preparation(listener)
+    assert sources.root_for("team/x:1", {}).key == ENGINE_KEY

@@ -3,6 +3,7 @@ use, for the report's tests."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 
 from localbatch.application.stack import LocalService, open_local_service
 from localbatch.config import Config, load_config
-from localbatch.runtime.fake import FakeRuntime, FakeStep
+from localbatch.runtime.base import AttemptOutcome, AttemptSpec
+from localbatch.runtime.fake import FakeHandle, FakeRuntime, FakeStep
 from localbatch.spec.model import parse_job
 from localbatch.states import State
 
@@ -92,13 +94,31 @@ class RanJob:
     job_id: str
 
 
-def run_job(tmp_path: Path, body: dict[str, Any]) -> Iterator[RanJob]:
+class SlowStart(FakeRuntime):
+    """Starts each program `delay` seconds after it is asked to: a preparation (and the
+    waits it makes others do) long enough to be told."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    def start(self, spec: AttemptSpec) -> FakeHandle | AttemptOutcome:
+        time.sleep(self.delay)
+        return super().start(spec)
+
+
+def run_job(
+    tmp_path: Path,
+    body: dict[str, Any],
+    max_parallel: int | None = None,
+    runtime: FakeRuntime | None = None,
+) -> Iterator[RanJob]:
     config = load_config(
         tmp_path / "none.toml", env={}, state_dir=tmp_path / "state", oss_root=tmp_path / "oss"
     )
-    runtime = FakeRuntime()
+    runtime = runtime or FakeRuntime()
     script(runtime)
-    local = open_local_service(config, runtime, oss_port=None)
+    local = open_local_service(config, runtime, oss_port=None, max_parallel=max_parallel)
     try:
         job_id = local.service.record(parse_job(body))
         local.service.submit(job_id)

@@ -1,4 +1,5 @@
-"""The pictures' geometry: DAG columns by level, edges between boxes, the time scale."""
+"""The pictures' geometry: DAG columns by level, edges between boxes, the time scale; the
+words of where an attempt's time went."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from localbatch.report.layout import (
     NODE_WIDTH,
     ROW_GAP,
     TimeScale,
+    before_it_ran,
     clock,
     dag_layout,
     tick_step,
     time_scale,
 )
-from localbatch.report.model import build_report
+from localbatch.report.model import AttemptView, build_report
+from localbatch.report.phases import Phase, Span
+from localbatch.states import State
 
 from .conftest import RanJob
 
@@ -67,3 +71,29 @@ def test_ticks_are_round_steps(span: float, step: float) -> None:
 )
 def test_clock_labels(seconds: float, label: str) -> None:
     assert clock(seconds) == label
+
+
+def _attempt(*spans: Span) -> AttemptView:
+    return AttemptView(
+        attempt=0,
+        state=State.FINISHED,
+        start_time=spans[-1].start,
+        end_time=spans[-1].end,
+        exit_code=0,
+        job_id="job-1",
+        task_name="t",
+        instance_id=0,
+        run=0,
+        program_started=True,
+        spans=spans,
+    )
+
+
+def test_the_time_before_a_run_leaves_out_what_was_too_short_to_tell() -> None:
+    waited = Span(Phase.CAPACITY, 100.0, 102.5, "1 at a time")
+    prepared = Span(Phase.PREPARING, 102.5, 102.504)
+    ran = Span(Phase.RUNNING, 102.504, 110.0)
+    assert before_it_ran(_attempt(waited, prepared, ran), 200.0) == "waiting for capacity 2.5s"
+    assert before_it_ran(_attempt(prepared, ran), 200.0) == ""  # not "preparing 0.00s"
+    slower = Span(Phase.PREPARING, 102.5, 102.52)
+    assert before_it_ran(_attempt(slower, ran), 200.0) == "preparing 0.02s"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from pathlib import Path
 
 from localbatch.report.flags import HIGH_MEMORY, OOM, THROTTLED
+from localbatch.report.html import render_html
 from localbatch.report.json_view import report_json
 from localbatch.report.model import build_report
 
-from .conftest import HOSTILE, RanJob
+from .conftest import HOSTILE, RanJob, job_body, run_job
 
 JOB_KEYS = {"JobId", "Name", "State", "StartTime", "EndTime", "CreationTime", "Dependencies"}
 TASK_KEYS = {"Name", "InstanceType", "CpuCores", "MemoryBytes", "State", "Instances"}
@@ -67,11 +70,43 @@ def test_a_failed_instance_has_its_last_stderr_lines_and_log_paths(ran: RanJob) 
     assert finished.stderr_tail == ()
 
 
-def test_waits_for_upstream_and_for_a_retry_are_known(ran: RanJob) -> None:
-    report = build_report(ran.config, ran.local.store, ran.job_id)
-    prepare, count = report.tasks[0], report.tasks[1]
-    assert prepare.ready_time == report.start_time
-    assert count.ready_time == prepare.end_time and count.upstream == ("prepare",)
-    first, retry = count.instances[1].attempts
-    assert first.waiting_since == count.ready_time
-    assert retry.waiting_since == first.end_time
+def test_waits_for_upstream_and_for_capacity_preparation_and_run_are_told_apart(
+    tmp_path: Path,
+) -> None:
+    """One instance at a time: what waited for capacity says why, from the engine's record;
+    each attempt's phases follow one another up to its end."""
+    for ran in run_job(tmp_path, job_body(2), max_parallel=1):
+        data = report_json(build_report(ran.config, ran.local.store, ran.job_id))
+        attempts = [
+            (task["Name"], attempt)
+            for task in data["Tasks"]
+            for inst in task["Instances"]
+            for attempt in inst["Attempts"]
+        ]
+        held = []
+        for task, attempt in attempts:
+            phases = attempt["Phases"]
+            assert [p["Phase"] for p in phases][-2:] == ["Preparing", "Running"]
+            for before, after in itertools.pairwise(phases):
+                assert before["EndTime"] == after["StartTime"]
+            assert phases[-1]["EndTime"] == attempt["EndTime"]
+            assert phases[-2]["StartTime"] == attempt["LaunchTime"]
+            upstream = [p for p in phases if p["Phase"] == "WaitingForUpstream"]
+            assert [p["Reason"] for p in upstream] == (
+                [] if task == "prepare" or attempt["Attempt"] else [task_upstream(task)]
+            )
+            if attempt["CapacityWaitStart"]:
+                (wait,) = [p for p in phases if p["Phase"] == "WaitingForCapacity"]
+                assert wait["StartTime"] == attempt["CapacityWaitStart"]
+                assert wait["Reason"] == attempt["CapacityWaitReason"]
+                held.append(wait["Reason"])
+        # count.0, count.1 and summary are ready together: two of them wait, as does merge
+        # (summary or count's retry still runs when count ends).
+        assert len(held) >= 2 and all("--max-parallel 1" in why for why in held)
+        page = render_html(build_report(ran.config, ran.local.store, ran.job_id))
+        assert "waiting for capacity: " in page and "--max-parallel 1" in page
+        assert "(capacity, preparation)" not in page
+
+
+def task_upstream(task: str) -> str:
+    return "count" if task == "merge" else "prepare"

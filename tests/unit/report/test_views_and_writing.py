@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,14 @@ from click.testing import CliRunner, Result
 
 from localbatch.cli import main
 from localbatch.report.html import render_html, row_height
-from localbatch.report.model import build_report
+from localbatch.report.model import AttemptView, build_report
+from localbatch.report.phases import Phase
 from localbatch.report.text import render_text
 from localbatch.report.writer import report_path
 from localbatch.server.reports import loopback_peer
 from tests.unit.server.server_helpers import start_api
 
-from .conftest import HOSTILE, RanJob, job_body, script
+from .conftest import HOSTILE, RanJob, SlowStart, job_body, run_job, script
 
 
 def _cli(ran: RanJob, *args: str) -> Result:
@@ -48,6 +50,43 @@ def test_the_text_view_lists_tasks_slowest_instances_and_flags(ran: RanJob) -> N
     assert "slowest instances:" in text
     assert "HighMemory" in text and "OomKilled" in text and "Throttled" in text
     assert "failed instances:" in text and "merge.0: OutOfMemory" in text
+
+
+def test_the_text_view_says_where_the_time_before_a_run_went_and_why_it_waited(
+    tmp_path: Path,
+) -> None:
+    """One instance at a time: the tasks held back for capacity with the engine's reason,
+    and each slow instance's waits and preparation before its last attempt ran."""
+    for held in run_job(tmp_path, job_body(2), max_parallel=1, runtime=SlowStart(0.05)):
+        text = render_text(build_report(held.config, held.local.store, held.job_id))
+        waits = text.split("waited for capacity:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+        assert len(waits) >= 2
+        assert all("attempt(s), at most" in w and "--max-parallel 1" in w for w in waits)
+        summary = next(line for line in text.splitlines() if line.startswith("  summary.0 "))
+        assert "before its last attempt ran: waiting for upstream tasks" in summary
+        assert "waiting for capacity" in summary and "preparing" in summary
+
+
+def test_the_text_view_says_nothing_of_spans_too_short_to_tell(ran: RanJob) -> None:
+    """An instant run: its waits and preparation took no time worth a word."""
+    report = build_report(ran.config, ran.local.store, ran.job_id)
+
+    def instant(attempt: AttemptView) -> AttemptView:
+        spans = [s if s.phase == Phase.RUNNING else replace(s, end=s.start) for s in attempt.spans]
+        return replace(attempt, spans=tuple(spans))
+
+    tasks = [
+        replace(
+            task,
+            instances=tuple(
+                replace(i, attempts=tuple(map(instant, i.attempts))) for i in task.instances
+            ),
+        )
+        for task in report.tasks
+    ]
+    text = render_text(replace(report, tasks=tuple(tasks)))
+    assert "slowest instances:" in text and "before its last attempt ran" not in text
+    assert "0.00s," not in text and "0.00s)" not in text
 
 
 def test_the_report_is_written_when_the_job_ends(ran: RanJob) -> None:

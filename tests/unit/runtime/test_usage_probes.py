@@ -6,14 +6,18 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
+
 from localbatch.runtime.base import run_attempt
 from localbatch.runtime.cgroups import (
     CgroupDirs,
+    Counters,
     controller_dirs,
     membership,
     mounts,
     read_counters,
 )
+from localbatch.runtime.docker import DockerHandle, DockerRuntime
 from localbatch.runtime.fake import FakeRuntime, FakeStep
 from localbatch.runtime.usage import (
     ENDED_TOO_SOON,
@@ -67,12 +71,15 @@ def test_v1_counters(tmp_path: Path) -> None:
         tmp_path / "memory/docker/abc",
         memory__max_usage_in_bytes="1048576\n",
         memory__usage_in_bytes="4096\n",
+        memory__stat="cache 3072\ninactive_file 512\ntotal_inactive_file 1024\n",
         memory__oom_control="oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
     )
     _write(tmp_path / "cpuacct/docker/abc", cpuacct__usage="2500000000\n")
     _write(tmp_path / "cpu/docker/abc", cpu__stat="nr_periods 10\nthrottled_time 500000000\n")
     counters = read_counters(cgroup)
     assert counters.peak_memory_bytes == 1048576 and counters.memory_bytes == 4096
+    # The hierarchy's inactive file cache (total_), as docker stats takes it on v1.
+    assert counters.inactive_file_bytes == 1024 and counters.working_set_bytes == 3072
     assert counters.cpu_seconds == 2.5 and counters.throttled_seconds == 0.5
     assert counters.oom_kills == 2
 
@@ -83,6 +90,7 @@ def test_v2_counters(tmp_path: Path) -> None:
         directory,
         memory__current="100\n",
         memory__peak="300\n",
+        memory__stat="anon 40\nfile 60\ninactive_file 35\nactive_file 25\n",
         memory__events="low 0\noom 1\noom_kill 1\n",
         cpu__stat="usage_usec 1500000\nnr_throttled 3\nthrottled_usec 250000\n",
     )
@@ -90,6 +98,7 @@ def test_v2_counters(tmp_path: Path) -> None:
     assert cgroup is not None and cgroup.version == 2
     counters = read_counters(cgroup)
     assert (counters.peak_memory_bytes, counters.memory_bytes) == (300, 100)
+    assert (counters.inactive_file_bytes, counters.working_set_bytes) == (35, 65)
     assert (counters.cpu_seconds, counters.throttled_seconds) == (1.5, 0.25)
     assert counters.oom_kills == 1
 
@@ -114,6 +123,46 @@ def test_a_cgroup_probe_keeps_the_last_reading_once_the_cgroup_is_gone(tmp_path:
     assert usage.throttled_seconds is None and usage.oom_killed is False
     killed = probe.finish(oom_killed=True)
     assert killed.oom_killed and killed.peak_memory_bytes == 512  # killed at its limit
+
+
+@pytest.mark.parametrize(
+    ("current", "inactive", "working_set"),
+    [(100, 30, 70), (100, None, 100), (100, 100, 100), (100, 150, 100), (None, 30, None)],
+)
+def test_the_working_set_leaves_the_inactive_file_cache_out_as_docker_stats_does(
+    current: int | None, inactive: int | None, working_set: int | None
+) -> None:
+    counters = Counters(memory_bytes=current, inactive_file_bytes=inactive)
+    assert counters.working_set_bytes == working_set
+
+
+def test_a_working_set_probe_peaks_at_the_largest_working_set_read(tmp_path: Path) -> None:
+    """A program that wrote 900 of cache and holds 200: the kernel's high-water mark says
+    1100, the working set 200 (the highest read: 250)."""
+    directory = tmp_path / "cg"
+    dirs = CgroupDirs(2, dict.fromkeys(("memory", "cpu", "cpuacct"), directory))
+    readings = [(300, 50), (1100, 850), (1000, 800)]
+    _write(directory, memory__peak="1100\n", cpu__stat="usage_usec 1\n")
+    working, high_water = (
+        CgroupProbe(dirs, 4096, 1.0, outlives_attempt=False, working_set=True),
+        CgroupProbe(dirs, 4096, 1.0, outlives_attempt=False),
+    )
+    for current, inactive in readings:
+        _write(directory, memory__current=f"{current}\n",
+               memory__stat=f"inactive_file {inactive}\n")  # fmt: skip
+        working.sample()
+        high_water.sample()
+    assert working.finish(oom_killed=False).peak_memory_bytes == 250
+    assert high_water.finish(oom_killed=False).peak_memory_bytes == 1100
+    assert working.finish(oom_killed=True).peak_memory_bytes == 4096  # killed at its limit
+
+
+def test_docker_measures_a_containers_working_set(tmp_path: Path) -> None:
+    cgroup = CgroupDirs(1, {"memory": tmp_path})
+    handle = DockerHandle("c-1", pid=1, cgroup=cgroup)
+    probe = DockerRuntime(client=object()).usage_probe(handle, 0, 1.0)  # type: ignore[arg-type]
+    assert isinstance(probe, CgroupProbe) and probe.working_set
+    assert "working set" in probe.note and "inactive file cache" in probe.note
 
 
 def test_a_cgroup_never_read_is_said_so(tmp_path: Path) -> None:

@@ -56,8 +56,16 @@ def test_a_retry_closes_the_failed_attempt_and_the_next_has_its_own_row(
 # -- a store written before attempt records ended ----------------------------------------------
 
 
+def _without_reason(schema: str) -> str:
+    """The schema before upgrade 5: attempts without why they waited for capacity."""
+    schema = schema.replace("    capacity_wait_reason TEXT,\n", "")
+    assert "capacity_wait_reason" not in schema
+    return schema
+
+
 def _without_capacity(schema: str) -> str:
     """The schema before upgrade 4: attempts without their launch and capacity wait."""
+    schema = _without_reason(schema)
     schema = schema.replace("    launch_time REAL,\n    capacity_wait_start REAL,\n", "")
     assert "launch_time" not in schema
     return schema
@@ -215,7 +223,30 @@ def test_a_version_3_store_gets_the_capacity_columns(tmp_path: Path) -> None:
     finally:
         store.close()
     conn = sqlite3.connect(state_dir / "localbatch.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION
+    conn.close()
+
+
+def test_a_version_4_store_gets_the_capacity_wait_reason(tmp_path: Path) -> None:
+    """Upgrade 5: old attempts have no reason ("" as when they did not wait); new ones
+    keep theirs across events that do not know it."""
+    state_dir = _store_at(tmp_path / "state", _without_reason(SCHEMA), 4)
+    store = Store.open(state_dir)
+    try:
+        why = "needs 2 cores, 2 of this host's 2 in use"
+        launched = AttemptSnapshot(
+            1, State.RUNNING, 4.0, launch_time=3.0, capacity_wait_start=1.5,
+            capacity_wait_reason=why,
+        )  # fmt: skip
+        store.on_event(_instance(State.RUNNING, launched))
+        store.on_event(_instance(State.FINISHED, AttemptSnapshot(1, State.FINISHED, None, 5.0)))
+        old, new = store.attempts("job-1", "split", 0)
+        assert (old.capacity_wait_reason, new.capacity_wait_reason) == ("", why)
+        assert store.job_attempts("job-1")[1].capacity_wait_reason == why
+    finally:
+        store.close()
+    conn = sqlite3.connect(state_dir / "localbatch.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION
     conn.close()
 
 
@@ -236,5 +267,5 @@ def test_a_version_2_store_gets_the_usage_columns(tmp_path: Path) -> None:
     finally:
         store.close()
     conn = sqlite3.connect(state_dir / "localbatch.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION
     conn.close()
