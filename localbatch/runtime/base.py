@@ -69,6 +69,9 @@ class Bind:
     source: Path
     target: str
     read_only: bool = True
+    #: The directory `source` is to be opened beneath (`Need.root`); None: a path of
+    #: localbatch's own, opened as it is.
+    root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ class AttemptSpec:
         """Every other need as a bind of its host path, for runtimes that share this host's
         files (in storage's order)."""
         return tuple(
-            Bind(need.source, need.target, need.read_only)
+            Bind(need.source, need.target, need.read_only, need.root)
             for need in self.needs
             if need.kind is not NeedKind.PACKAGE
         )

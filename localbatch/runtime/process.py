@@ -52,6 +52,7 @@ from localbatch.runtime.base import (
     Bind,
     RuntimeUnavailable,
 )
+from localbatch.runtime.bind_sources import bwrap_binds_fds, opened_sources
 from localbatch.runtime.cgroups import CPU, CPUACCT, MEMORY, CgroupDirs
 from localbatch.runtime.image_supply import (
     ChecksRootfs,
@@ -110,20 +111,32 @@ def system_args() -> tuple[str, ...]:
     return tuple(args)
 
 
-def _bind_args(binds: tuple[Bind, ...]) -> list[str]:
-    args: list[str] = []
-    # Parents before children, so a bind inside another bind stays visible.
-    for bind in sorted(binds, key=lambda b: b.target.rstrip("/").count("/")):
-        args += ["--ro-bind" if bind.read_only else "--bind", str(bind.source), bind.target]
-    return args
+def placed_binds(spec: AttemptSpec) -> tuple[Bind, ...]:
+    """What the sandbox binds, in bwrap's order: the work directory, then the attempt's
+    binds parents before children (so a bind inside another stays visible)."""
+    ordered = sorted(spec.binds, key=lambda b: b.target.rstrip("/").count("/"))
+    return (Bind(spec.workdir, WORKDIR, read_only=False), *ordered)
 
 
-def sandbox_args(spec: AttemptSpec, root_args: Sequence[str] | None = None) -> list[str]:
+def _bind_args(bind: Bind, fd: int | None) -> list[str]:
+    if fd is None:
+        return ["--ro-bind" if bind.read_only else "--bind", str(bind.source), bind.target]
+    return ["--ro-bind-fd" if bind.read_only else "--bind-fd", str(fd), bind.target]
+
+
+def sandbox_args(
+    spec: AttemptSpec, root_args: Sequence[str] | None = None, fds: Sequence[int] = ()
+) -> list[str]:
     """Everything between `bwrap` and `--`: namespaces, file system view, environment.
-    `root_args` build `/` from an image; by default it shows the host's system files."""
+    `root_args` build `/` from an image; by default it shows the host's system files.
+    `fds` are the sources of `placed_binds(spec)`, open (else they are given by path)."""
     root = system_args() if root_args is None else root_args
     args = ["--die-with-parent", "--unshare-pid", "--new-session", *root]
-    args += ["--bind", str(spec.workdir), WORKDIR, *_bind_args(spec.binds), "--chdir", WORKDIR]
+    binds = placed_binds(spec)
+    sources: Sequence[int | None] = fds or [None] * len(binds)
+    for bind, fd in zip(binds, sources, strict=True):
+        args += _bind_args(bind, fd)
+    args += ["--chdir", WORKDIR]
     args.append("--clearenv")
     for key, value in spec.env.items():
         args += ["--setenv", key, value]
@@ -397,23 +410,34 @@ class ProcessRuntime:
         if hold:
             command += ["--block-fd", str(block_read)]
         root_args = root.bwrap_args() if root is not None else None
-        command += [*sandbox_args(spec, root_args), "--", *spec.argv]
         passed = tuple(fd for fd in (info_write, block_read) if fd >= 0)
         try:
-            with spec.stdout_path.open("ab") as out, spec.stderr_path.open("ab") as err:
+            with (
+                opened_sources(placed_binds(spec) if bwrap_binds_fds(bwrap) else ()) as fds,
+                spec.stdout_path.open("ab") as out,
+                spec.stderr_path.open("ab") as err,
+            ):
+                command += [*sandbox_args(spec, root_args, fds), "--", *spec.argv]
                 stderr_offset = _append_offset(err)
                 popen = subprocess.Popen(
                     command,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
-                    pass_fds=passed,
+                    pass_fds=(*passed, *fds),
                     start_new_session=True,
                 )
         except OSError as exc:
             for fd in (info_read, release_fd):
                 if fd >= 0:
                     os.close(fd)
+            if isinstance(exc, Escape):
+                return AttemptOutcome(
+                    None,
+                    START_FAILED,
+                    f"A host path to bind leads outside its directory through a symbolic "
+                    f"link: {exc.filename}",
+                )
             return AttemptOutcome(None, START_FAILED, f"Could not start the sandbox: {exc}")
         finally:
             for fd in passed:

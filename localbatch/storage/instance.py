@@ -199,8 +199,11 @@ class JobStorage:
         for url, destination in task.input_mapping.items():
             target = container_path(destination, INPUT_MAPPING_ERROR, f"InputMapping {url}")
             location = self._folder(url, "InputMapping")
-            host = self._views.host_path(location, INPUT_MAPPING_ERROR)
-            needs.append(Need(NeedKind.INPUT, host, target, Access.READ_ONLY))
+            needs.append(
+                self._views.need(
+                    NeedKind.INPUT, location, target, Access.READ_ONLY, INPUT_MAPPING_ERROR
+                )
+            )
         outputs = []
         for index, (local_dir, url) in enumerate(task.output_mapping.items()):
             target = container_path(local_dir, OUTPUT_UPLOAD_FAILED, "OutputMapping key")

@@ -38,7 +38,9 @@ def mount_needs(
             needs.append(_oss_need(entry, target, resolver, views))
         elif entry.source.startswith(NAS_SCHEME):
             directory = nas_directory(entry.source, config)
-            needs.append(Need(NeedKind.MOUNT, directory, target, access(not entry.write_support)))
+            root = Path(os.path.realpath(nas_base(entry.source, config)))
+            writable = access(not entry.write_support)
+            needs.append(Need(NeedKind.MOUNT, directory, target, writable, root))
         else:
             raise StorageError(
                 MOUNT_ERROR,
@@ -55,18 +57,15 @@ def _oss_need(entry: MountEntry, target: str, resolver: OssResolver, views: View
             f"WriteSupport cannot be honoured for {entry.source}: its bucket is not a local "
             f"directory (only the OSS root and file:// aliases can be mounted writable)",
         )
-    host = views.host_path(location, MOUNT_ERROR)
-    return Need(NeedKind.MOUNT, host, target, access(not entry.write_support))
+    return views.need(
+        NeedKind.MOUNT, location, target, access(not entry.write_support), MOUNT_ERROR
+    )
 
 
 def nas_directory(source: str, config: Config) -> Path:
     """The local directory standing for a `nas://` source (created if missing)."""
-    host, _, path = source[len(NAS_SCHEME) :].partition("/")
-    host = host.rstrip(":")
-    file_system_id = host.split(".", 1)[0]
-    if not file_system_id or "\x00" in source:
-        raise StorageError(MOUNT_ERROR, f"{source!r} does not name a NAS file system")
-    base = config.nas.get(host) or config.nas_dir(file_system_id)
+    base = nas_base(source, config)
+    path = source[len(NAS_SCHEME) :].partition("/")[2]
     parts = [part for part in path.split("/") if part]
     if any(part in (".", "..") for part in parts):
         raise StorageError(INVALID_OSS_PATH, f"{source!r} has a '.' or '..' segment")
@@ -80,6 +79,16 @@ def nas_directory(source: str, config: Config) -> Path:
     except OSError as exc:
         where = base.joinpath(*parts)
         raise StorageError(MOUNT_ERROR, f"cannot create {where} for {source}: {exc}") from exc
+
+
+def nas_base(source: str, config: Config) -> Path:
+    """The local directory of the NAS file system a `nas://` source names (trusted: the
+    config's `[nas]` entry, else `<state_dir>/nas/<id>`)."""
+    host = source[len(NAS_SCHEME) :].partition("/")[0].rstrip(":")
+    file_system_id = host.split(".", 1)[0]
+    if not file_system_id or "\x00" in source:
+        raise StorageError(MOUNT_ERROR, f"{source!r} does not name a NAS file system")
+    return config.nas.get(host) or config.nas_dir(file_system_id)
 
 
 def container_path(path: str, code: str, what: str) -> str:

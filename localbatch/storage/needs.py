@@ -47,6 +47,10 @@ class Need:
     #: A normalised absolute path inside the instance.
     target: str
     access: Access
+    #: The directory `source` was found beneath (its real path), when what a job writes
+    #: could change the path meanwhile (a bucket or NAS directory): a runtime opens
+    #: `source` again beneath it, and binds what it opened rather than the path.
+    root: Path | None = None
 
     @property
     def read_only(self) -> bool:

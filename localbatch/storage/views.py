@@ -18,6 +18,7 @@ from pathlib import Path
 
 from localbatch.beneath import Escape, Root
 from localbatch.storage.errors import StorageError, file_system_errors
+from localbatch.storage.needs import Access, Need, NeedKind
 from localbatch.storage.resolver import Location
 from localbatch.storage.transfer import download_tree
 
@@ -51,6 +52,19 @@ class ViewCache:
         if location.oss.is_folder:
             return destination
         return destination / Path(location.path).name
+
+    def need(
+        self, kind: NeedKind, location: Location, target: str, access: Access, error_code: str
+    ) -> Need:
+        """`location` seen at `target`: its host path, and on a local tree the bucket's
+        directory it is to be opened beneath when bound (an instance with a writable mount
+        of the bucket may change the path meanwhile)."""
+        host = self.host_path(location, error_code)
+        root = None
+        if location.local is not None:
+            assert location.bucket_dir is not None
+            root = Path(os.path.realpath(location.bucket_dir))
+        return Need(kind, host, target, access, root)
 
     def _key_lock(self, key: str) -> threading.Lock:
         with self._lock:

@@ -49,3 +49,14 @@ def test_binds_follow_the_workdir_parents_first() -> None:
     ]
     order = [i for i, a in enumerate(args) if a in ("/data/in/", "/data/in/inner/")]
     assert [args[i] for i in order] == ["/data/in/", "/data/in/inner/"]
+
+
+def test_open_sources_are_bound_by_fd_in_the_same_order() -> None:
+    needs = (
+        Need(NeedKind.OUTPUT, Path("/h/inner"), "/data/in/inner/", Access.READ_WRITE),
+        Need(NeedKind.INPUT, Path("/h/in"), "/data/in/", Access.READ_ONLY),
+    )
+    args = sandbox_args(spec(needs=needs), fds=[7, 8, 9])
+    assert pairs(args, "--bind-fd") == [("7", "/batchcompute/workdir"), ("9", "/data/in/inner/")]
+    assert pairs(args, "--ro-bind-fd") == [("8", "/data/in/")]
+    assert "/h/in" not in args and "/host/work" not in args

@@ -38,8 +38,9 @@ def test_prepare_gives_workdir_binds_and_log_names(config: Config) -> None:
     assert (prepared.workdir / "main.py").read_bytes() == b"print(1)\n"
     binds = binds_by_target(mapped(prepared))
     assert prepared.needs[0] == package_view(prepared.workdir)
+    bucket = config.oss.root / "bkt"
     assert binds["/home/in"] == Need(
-        NeedKind.INPUT, config.oss.root / "bkt/in", "/home/in", Access.READ_ONLY
+        NeedKind.INPUT, bucket / "in", "/home/in", Access.READ_ONLY, root=bucket
     )
     assert not binds["/home/out"].read_only and not any(binds["/home/out"].source.iterdir())
     assert binds["/var/log/app.log"].source.is_file() and not binds["/var/log/app.log"].read_only
@@ -122,7 +123,13 @@ def test_single_file_input_is_bound_read_only(config: Config) -> None:
     )
     prepared = storage.prepare("t", 0, 0)
     assert mapped(prepared) == (
-        Need(NeedKind.INPUT, config.oss.root / "bkt/ref/genome.fa", "/ref/g.fa", Access.READ_ONLY),
+        Need(
+            NeedKind.INPUT,
+            config.oss.root / "bkt/ref/genome.fa",
+            "/ref/g.fa",
+            Access.READ_ONLY,
+            root=config.oss.root / "bkt",
+        ),
     )
     storage.finish(prepared)
 

@@ -25,9 +25,10 @@ def test_oss_mount_read_only_unless_write_support(config: Config) -> None:
     )
     storage = job_storage(config, {"t": task})
     prepared = storage.prepare("t", 0, 0)
+    bucket = config.oss.root / "bkt"
     assert mapped(prepared) == (
-        Need(NeedKind.MOUNT, config.oss.root / "bkt/ro", "/mnt/ro", Access.READ_ONLY),
-        Need(NeedKind.MOUNT, config.oss.root / "bkt/rw", "/mnt/rw", Access.READ_WRITE),
+        Need(NeedKind.MOUNT, bucket / "ro", "/mnt/ro", Access.READ_ONLY, root=bucket),
+        Need(NeedKind.MOUNT, bucket / "rw", "/mnt/rw", Access.READ_WRITE, root=bucket),
     )
     storage.finish(prepared)
 
@@ -38,7 +39,13 @@ def test_auto_cluster_mounts_are_bound_too(config: Config) -> None:
     )
     prepared = job_storage(config, {"t": task}).prepare("t", 0, 0)
     assert mapped(prepared) == (
-        Need(NeedKind.MOUNT, config.oss.root / "bkt/c", "/c", Access.READ_ONLY),
+        Need(
+            NeedKind.MOUNT,
+            config.oss.root / "bkt/c",
+            "/c",
+            Access.READ_ONLY,
+            config.oss.root / "bkt",
+        ),
     )
 
 
@@ -56,9 +63,10 @@ def test_nas_default_directory_and_configured_one(tmp_path: Path) -> None:
         )
     )
     prepared = job_storage(config, {"t": task}).prepare("t", 0, 0)
+    two = config.state_dir / "nas/fs-two"
     assert mapped(prepared) == (
-        Need(NeedKind.MOUNT, shared / "data", "/n1", Access.READ_ONLY),
-        Need(NeedKind.MOUNT, config.state_dir / "nas/fs-two", "/n2", Access.READ_WRITE),
+        Need(NeedKind.MOUNT, shared / "data", "/n1", Access.READ_ONLY, root=shared),
+        Need(NeedKind.MOUNT, two, "/n2", Access.READ_WRITE, root=two),
     )
     assert (shared / "data").is_dir()
 
