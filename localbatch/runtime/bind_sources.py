@@ -19,7 +19,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 
 from localbatch.beneath import Escape, Root
-from localbatch.runtime.base import Bind
+from localbatch.runtime.base import START_FAILED, WORKDIR, AttemptOutcome, AttemptSpec, Bind
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,22 @@ def bwrap_binds_fds(bwrap: str) -> bool:
             bwrap,
         )
     return found
+
+
+def placed_binds(spec: AttemptSpec) -> tuple[Bind, ...]:
+    """What a container or sandbox binds: the work directory, then the attempt's binds
+    parents before children (so, in bwrap's order, a bind inside another stays visible)."""
+    ordered = sorted(spec.binds, key=lambda b: b.target.rstrip("/").count("/"))
+    return (Bind(spec.workdir, WORKDIR, read_only=False), *ordered)
+
+
+def escape_outcome(exc: Escape) -> AttemptOutcome:
+    """The attempt's end when a bind source was swapped for a link out before it was opened."""
+    return AttemptOutcome(
+        None,
+        START_FAILED,
+        f"A host path to bind leads outside its directory through a symbolic link: {exc.filename}",
+    )
 
 
 def open_source(bind: Bind) -> int:

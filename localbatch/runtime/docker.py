@@ -10,6 +10,7 @@ server can find its containers again (`reattach`). Docker errors are translated 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -28,6 +29,7 @@ import docker.types
 import psutil
 import requests.exceptions
 
+from localbatch.beneath import Escape
 from localbatch.config import DEFAULT_DOCKER_IMAGE
 from localbatch.runtime.base import (
     COMMAND_NOT_FOUND,
@@ -41,11 +43,14 @@ from localbatch.runtime.base import (
     AttemptHandle,
     AttemptOutcome,
     AttemptSpec,
+    Bind,
     RuntimeUnavailable,
     attempt_labels,
     file_size,
 )
+from localbatch.runtime.bind_sources import escape_outcome, placed_binds
 from localbatch.runtime.cgroups import CgroupDirs, process_dirs
+from localbatch.runtime.docker_binds import PrivateBinds, engine_shares_mounts
 from localbatch.runtime.docker_programs import executables_in_image
 from localbatch.runtime.engine_unreachable import unreachable_message
 from localbatch.runtime.image_supply import (
@@ -312,8 +317,14 @@ class DockerRuntime:
         #: Ids of the dead owners' containers the last check() kept for `keep_job`.
         self.orphans_kept: list[str] = []
         self.owner_labels = owner_labels()
+        #: Where bind sources are pinned (opened, then mounted privately) for the engine;
+        #: None: they are given to it by path (`docker_binds`).
+        self.private_binds: PrivateBinds | None = None
         if state_dir is not None:
             self.owner_labels[LABEL_STATE_DIR] = str(state_dir.resolve())
+            self.private_binds = PrivateBinds(
+                state_dir / "binds", lambda: engine_shares_mounts(engine_address())
+            )
 
     @property
     def client(self) -> docker.DockerClient:
@@ -336,6 +347,8 @@ class DockerRuntime:
         """`ping`, then remove the containers that runs which died left behind."""
         self.ping()
         self.orphans_removed = self.cleanup_orphans()
+        if self.private_binds is not None and self.private_binds.usable():
+            self.private_binds.sweep()
 
     def version(self) -> str:
         """The engine's version, for the runtime notice."""
@@ -343,11 +356,10 @@ class DockerRuntime:
 
     # -- one attempt ------------------------------------------------------------------------
 
-    def _host_config(self, spec: AttemptSpec) -> dict[str, Any]:
-        mounts = [docker.types.Mount(WORKDIR, str(spec.workdir), type="bind", read_only=False)]
-        mounts += [
+    def _host_config(self, spec: AttemptSpec, binds: Sequence[Bind]) -> dict[str, Any]:
+        mounts = [
             docker.types.Mount(b.target, str(b.source), type="bind", read_only=b.read_only)
-            for b in spec.binds
+            for b in binds
         ]
         options: dict[str, Any] = {
             "mounts": mounts,
@@ -362,7 +374,7 @@ class DockerRuntime:
             options["memswap_limit"] = spec.memory_bytes
         return dict(self.client.api.create_host_config(**options))
 
-    def _create(self, spec: AttemptSpec, image: str) -> str:
+    def _create(self, spec: AttemptSpec, image: str, binds: Sequence[Bind]) -> str:
         return str(
             self.client.api.create_container(
                 image,
@@ -370,7 +382,7 @@ class DockerRuntime:
                 environment=dict(spec.env),
                 working_dir=WORKDIR,
                 labels=labels_of(spec, self.owner_labels),
-                host_config=self._host_config(spec),
+                host_config=self._host_config(spec, binds),
                 detach=True,
             )["Id"]
         )
@@ -427,16 +439,35 @@ class DockerRuntime:
                 image = self.images.engine_image(self.client, spec.image, spec.env)
             except ImageProblem as exc:
                 return AttemptOutcome(None, exc.code, exc.message)
+        binds = placed_binds(spec)
+        if self.private_binds is None or not self.private_binds.usable():
+            return self._create_and_start(spec, image, binds)
+        with contextlib.ExitStack() as pinned:
+            try:
+                name = _safe_name(
+                    spec.job_id, spec.task_name, str(spec.instance_id), str(spec.attempt)
+                )
+                binds = pinned.enter_context(self.private_binds.pinned(binds, name))
+            except Escape as exc:
+                return escape_outcome(exc)
+            except OSError as exc:
+                return AttemptOutcome(None, START_FAILED, f"Could not bind a host path: {exc}")
+            # The container has its own copy of each mount once started: unmounted after.
+            return self._create_and_start(spec, image, binds)
+
+    def _create_and_start(
+        self, spec: AttemptSpec, image: str, binds: Sequence[Bind]
+    ) -> tuple[str, _Stream] | AttemptOutcome:
         try:
             try:
-                container_id = self._create(spec, image)
+                container_id = self._create(spec, image, binds)
             except docker.errors.ImageNotFound:
                 if not self.pull:
                     return image_missing(spec.image, self.default_image)
                 pulled = pull_image(self.client, spec.image, self.default_image)
                 if pulled is not None:
                     return pulled
-                container_id = self._create(spec, image)
+                container_id = self._create(spec, image, binds)
         except docker.errors.ImageNotFound:
             return image_missing(spec.image, self.default_image)
         except ENGINE_ERRORS as exc:

@@ -52,7 +52,12 @@ from localbatch.runtime.base import (
     Bind,
     RuntimeUnavailable,
 )
-from localbatch.runtime.bind_sources import bwrap_binds_fds, opened_sources
+from localbatch.runtime.bind_sources import (
+    bwrap_binds_fds,
+    escape_outcome,
+    opened_sources,
+    placed_binds,
+)
 from localbatch.runtime.cgroups import CPU, CPUACCT, MEMORY, CgroupDirs
 from localbatch.runtime.image_supply import (
     ChecksRootfs,
@@ -109,13 +114,6 @@ def system_args() -> tuple[str, ...]:
     for directory in PRIVATE_TMPFS:
         args += ["--tmpfs", directory]
     return tuple(args)
-
-
-def placed_binds(spec: AttemptSpec) -> tuple[Bind, ...]:
-    """What the sandbox binds, in bwrap's order: the work directory, then the attempt's
-    binds parents before children (so a bind inside another stays visible)."""
-    ordered = sorted(spec.binds, key=lambda b: b.target.rstrip("/").count("/"))
-    return (Bind(spec.workdir, WORKDIR, read_only=False), *ordered)
 
 
 def _bind_args(bind: Bind, fd: int | None) -> list[str]:
@@ -432,12 +430,7 @@ class ProcessRuntime:
                 if fd >= 0:
                     os.close(fd)
             if isinstance(exc, Escape):
-                return AttemptOutcome(
-                    None,
-                    START_FAILED,
-                    f"A host path to bind leads outside its directory through a symbolic "
-                    f"link: {exc.filename}",
-                )
+                return escape_outcome(exc)
             return AttemptOutcome(None, START_FAILED, f"Could not start the sandbox: {exc}")
         finally:
             for fd in passed:

@@ -12,8 +12,16 @@ from typing import Any
 
 import pytest
 
-from localbatch.runtime.base import AttemptHandle, AttemptOutcome, AttemptSpec, Runtime, run_attempt
-from localbatch.storage.needs import package_view
+from localbatch.runtime import bind_sources
+from localbatch.runtime.base import (
+    AttemptHandle,
+    AttemptOutcome,
+    AttemptSpec,
+    Bind,
+    Runtime,
+    run_attempt,
+)
+from localbatch.storage.needs import Access, Need, NeedKind, package_view
 
 #: What the service documents for Docker mode (semantics.md), used as every test's base env.
 SERVICE_ENV = {
@@ -163,3 +171,36 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         runtime = request.getfixturevalue("process_runtime")
     (tmp_path / "workdir").mkdir()
     yield Harness(runtime, image, tmp_path)
+
+
+@pytest.fixture
+def bucket(tmp_path: Path) -> Path:
+    """A bucket directory holding data/f, and a host directory outside it with its own f."""
+    (tmp_path / "bucket/data").mkdir(parents=True)
+    (tmp_path / "bucket/data/f").write_text("inside\n")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside/f").write_text("OUTSIDE\n")
+    return tmp_path / "bucket"
+
+
+def swap_for_link_out(bucket: Path) -> None:
+    """What an instance of another job with a writable mount of the bucket can do."""
+    (bucket / "data").rename(bucket / "data.moved")
+    (bucket / "data").symlink_to(bucket.parent / "outside")
+
+
+def mount_of(bucket: Path) -> Need:
+    return Need(NeedKind.MOUNT, bucket / "data", "/mnt/data", Access.READ_WRITE, root=bucket)
+
+
+def swap_after_open(bucket: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Swap the bucket's `data` for a link out right after a runtime opened it to bind it."""
+    opened = bind_sources.open_source
+
+    def open_then_swap(bind: Bind) -> int:
+        fd = opened(bind)
+        if bind.root == bucket:
+            swap_for_link_out(bucket)
+        return fd
+
+    monkeypatch.setattr(bind_sources, "open_source", open_then_swap)

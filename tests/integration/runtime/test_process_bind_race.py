@@ -8,12 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from localbatch.runtime import bind_sources
-from localbatch.runtime.base import Bind
 from localbatch.runtime.process import ProcessRuntime
-from localbatch.storage.needs import Access, Need, NeedKind
 
-from .conftest import Harness
+from .conftest import Harness, mount_of, swap_after_open, swap_for_link_out
 
 pytestmark = pytest.mark.sandbox
 
@@ -24,38 +21,10 @@ def sandbox(process_runtime: ProcessRuntime, tmp_path: Path) -> Harness:
     return Harness(process_runtime, "", tmp_path)
 
 
-@pytest.fixture
-def bucket(tmp_path: Path) -> Path:
-    """A bucket directory holding data/f, and a host directory outside it with its own f."""
-    (tmp_path / "bucket/data").mkdir(parents=True)
-    (tmp_path / "bucket/data/f").write_text("inside\n")
-    (tmp_path / "outside").mkdir()
-    (tmp_path / "outside/f").write_text("OUTSIDE\n")
-    return tmp_path / "bucket"
-
-
-def swap_for_link_out(bucket: Path) -> None:
-    """What an instance of another job with a writable mount of the bucket can do."""
-    (bucket / "data").rename(bucket / "data.moved")
-    (bucket / "data").symlink_to(bucket.parent / "outside")
-
-
-def mount_of(bucket: Path) -> Need:
-    return Need(NeedKind.MOUNT, bucket / "data", "/mnt/data", Access.READ_WRITE, root=bucket)
-
-
 def test_a_source_swapped_after_it_was_opened_is_still_what_is_bound(
     sandbox: Harness, bucket: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    opened = bind_sources.open_source
-
-    def open_then_swap(bind: Bind) -> int:
-        fd = opened(bind)
-        if bind.root == bucket:  # between the open and bwrap's mount
-            swap_for_link_out(bucket)
-        return fd
-
-    monkeypatch.setattr(bind_sources, "open_source", open_then_swap)
+    swap_after_open(bucket, monkeypatch)  # between the open and bwrap's mount
     script = "cat /mnt/data/f; echo written > /mnt/data/new"
     outcome = sandbox.run(sandbox.spec("sh", "-c", script, needs=(mount_of(bucket),)))
     assert outcome.succeeded, outcome
