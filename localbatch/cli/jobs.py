@@ -30,6 +30,7 @@ from localbatch.cli.common import (
 )
 from localbatch.cli.common import api_error_exit as _api_error
 from localbatch.cli.common import resolved_job_id as _resolved
+from localbatch.cli.job_completion import complete_job_id
 from localbatch.cli.job_logs import AttemptChoice, LogPrinter, print_logs
 from localbatch.cli.job_views import (
     attempt_json,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from localbatch.application.job_service import JobService
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (the API's shapes).")
-job_id_argument = click.argument("job_id", metavar="JOB")
+job_id_argument = click.argument("job_id", metavar="JOB", shell_complete=complete_job_id)
 
 
 @contextlib.contextmanager

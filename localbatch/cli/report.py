@@ -20,13 +20,14 @@ from localbatch.cli.common import (
     open_store,
     resolved_job_id,
 )
+from localbatch.cli.job_completion import complete_job_id
 from localbatch.spec.errors import ApiError
 
 FORMATS = ("html", "json", "text")
 
 
 @click.command("report", short_help="Write a job's run report (DAG, timeline, resources).")
-@click.argument("job", metavar="JOB")
+@click.argument("job", metavar="JOB", shell_complete=complete_job_id)
 @click.option(
     "--format",
     "output_format",
