@@ -26,11 +26,11 @@ from typing import Any, BinaryIO
 import docker
 import docker.errors
 import docker.types
-import psutil
 import requests.exceptions
 
 from localbatch.beneath import Escape
 from localbatch.config import DEFAULT_DOCKER_IMAGE
+from localbatch.owner import start_mark, started_as
 from localbatch.runtime.base import (
     COMMAND_NOT_FOUND,
     LABEL_ATTEMPT,
@@ -138,21 +138,19 @@ KeepJob = Callable[[str, str], bool]
 def owner_labels() -> dict[str, str]:
     """Labels naming the process that starts a container or service, so that a later run
     tells a live owner's from a dead one's (`owner_alive`)."""
-    me = psutil.Process()
     return {
-        LABEL_OWNER_PID: str(me.pid),
-        LABEL_OWNER_STARTED: f"{me.create_time():.3f}",
+        LABEL_OWNER_PID: str(os.getpid()),
+        LABEL_OWNER_STARTED: start_mark(os.getpid()),
         LABEL_OWNER_HOST: socket.gethostname(),
     }
 
 
 def owner_alive(labels: dict[str, str]) -> bool:
     try:
-        process = psutil.Process(int(labels.get(LABEL_OWNER_PID, "")))
-        started = float(labels.get(LABEL_OWNER_STARTED, "0"))
-        return bool(abs(process.create_time() - started) < 1.0)
-    except (ValueError, psutil.Error):
+        pid = int(labels.get(LABEL_OWNER_PID, ""))
+    except ValueError:
         return False
+    return started_as(pid, labels.get(LABEL_OWNER_STARTED, ""))
 
 
 def find_cgroup(client: docker.DockerClient, container_id: str) -> tuple[int, CgroupDirs | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 import psutil
 
+from localbatch import owner
 from localbatch.diskspace import explain
 from localbatch.events import Event
 from localbatch.events.codec import event_json
@@ -85,9 +87,8 @@ def body_digest(body: Mapping[str, Any]) -> str:
 
 
 def current_runner() -> str:
-    """This process as "<pid>:<start time>", so a reused pid is not mistaken for it."""
-    me = psutil.Process()
-    return f"{me.pid}:{me.create_time():.3f}"
+    """This process as "<pid>:<start mark>", so a reused pid is not mistaken for it."""
+    return f"{os.getpid()}:{owner.start_mark(os.getpid())}"
 
 
 def runner_pid(runner: str) -> int:
@@ -99,10 +100,12 @@ def runner_alive(runner: str) -> bool:
     """Whether the process recorded as `runner` still exists (same pid, same start time)."""
     started = runner.partition(":")[2]
     try:
-        process = psutil.Process(runner_pid(runner))
-        return not started or f"{process.create_time():.3f}" == started
-    except (ValueError, psutil.Error):
+        pid = runner_pid(runner)
+    except ValueError:
         return False
+    if not started:
+        return bool(psutil.pid_exists(pid))
+    return owner.started_as(pid, started)
 
 
 class Store:
