@@ -93,7 +93,11 @@ class PrivateBinds:
         its root: `beneath.Escape` for a link leading out); unmounted and removed after the
         block, however it ends."""
         place = self.directory / owner.this_process() / f"{name}-{uuid.uuid4().hex[:8]}"
-        place.mkdir(parents=True)
+        # Only root may pass: a bucket under a private OSS root stays private while bound.
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)  # made by an older localbatch with the default mode
+        for directory in (place.parent, place):
+            directory.mkdir(mode=0o700, exist_ok=True)
         try:
             with opened_sources(binds) as fds:
                 pinned = tuple(
@@ -107,18 +111,25 @@ class PrivateBinds:
     def sweep(self) -> list[Path]:
         """Unmount and remove the private mounts of runs whose process is gone."""
         swept = []
-        with contextlib.suppress(FileNotFoundError):
-            for run in self.directory.iterdir():
-                if owner.alive(run.name):
-                    continue
-                for place in run.iterdir():
-                    _release(place)
-                    swept.append(place)
-                with contextlib.suppress(OSError):
-                    run.rmdir()
+        for run in _directories_in(self.directory):
+            if owner.alive(run.name):
+                continue
+            for place in _directories_in(run):  # another process may sweep it at once
+                _release(place)
+                swept.append(place)
+            with contextlib.suppress(OSError):
+                run.rmdir()
         if swept:
             log.warning("removed %d private bind mount(s) left by dead runs", len(swept))
         return swept
+
+
+def _directories_in(directory: Path) -> list[Path]:
+    """The directories in `directory` (none when it is gone): a stray file is no run."""
+    try:
+        return [entry for entry in directory.iterdir() if entry.is_dir() and not entry.is_symlink()]
+    except OSError:
+        return []
 
 
 def _mount_open(fd: int, target: Path) -> Path:
@@ -128,9 +139,9 @@ def _mount_open(fd: int, target: Path) -> Path:
     else:
         target.touch(exist_ok=False)
     path = os.fsencode(target)
-    _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), path, None, MS_BIND, None))
+    _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), path, None, MS_BIND, None), target)
     # Private: unmounting it here must not reach into any copy of it, nor the other way.
-    _check(_libc.mount(None, path, None, MS_PRIVATE, None))
+    _check(_libc.mount(None, path, None, MS_PRIVATE, None), target)
     return target
 
 
@@ -152,13 +163,15 @@ def _release(place: Path) -> None:
                 target.rmdir()
             else:
                 target.unlink()
+        except FileNotFoundError:
+            pass  # removed by another process sweeping the same run
         except OSError as exc:
             log.warning("could not remove the private bind %s: %s", target, exc)
     with contextlib.suppress(OSError):
         place.rmdir()
 
 
-def _check(result: int) -> None:
+def _check(result: int, target: Path) -> None:
     if result != 0:
         code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
+        raise OSError(code, f"private bind mount: {os.strerror(code)}", str(target))

@@ -149,6 +149,26 @@ def test_sweep_removes_a_dead_runs_private_mounts_and_keeps_a_live_ones(
     assert (bucket.source / "f").read_text() == "inside\n"  # unmounted, never emptied
 
 
+@as_root
+def test_private_mounts_sit_in_directories_only_root_may_pass(tmp_path: Path, bucket: Need) -> None:
+    pinned = PrivateBinds(tmp_path / "binds", lambda: True)
+    bind = Bind(bucket.source, bucket.target, True, bucket.root)
+    with pinned.pinned([bind], "a") as (placed,):
+        for directory in (tmp_path / "binds", placed.source.parent.parent, placed.source.parent):
+            assert directory.stat().st_mode & 0o777 == 0o700, directory
+
+
+def test_sweep_passes_over_stray_files_and_runs_already_gone(tmp_path: Path) -> None:
+    binds = tmp_path / "binds"
+    dead_run = binds / f"{dead_pid()}-0.0"
+    dead_run.mkdir(parents=True)
+    (binds / "stray").write_text("not a run")
+    (dead_run / "stray").write_text("not a place")
+    pinned = PrivateBinds(binds, lambda: True)
+    assert pinned.sweep() == []
+    assert PrivateBinds(tmp_path / "never-made", lambda: True).sweep() == []
+
+
 def test_an_engine_elsewhere_does_not_share_mounts() -> None:
     assert not engine_shares_mounts("tcp://127.0.0.1:2375")
     assert not engine_shares_mounts("unix:///nonexistent/docker.sock")
