@@ -1,22 +1,24 @@
 """Shell completion of job ids: `localbatch status job-5<TAB>` offers the jobs of the state
 directory the command line names, newest first, with their name and state, and `last`.
 
-It runs on every TAB, so it only reads a store that already exists, and a problem offers
-nothing instead of an error: a shell has nowhere to show one, and a half-typed command line
-(an unreadable --config, say) is normal while completing.
+It runs on every TAB, so it only reads a store that already exists (read only: never
+creating, upgrading or waiting long on one), and a problem offers nothing instead of an
+error: a shell has nowhere to show one, and a half-typed command line (an unreadable
+--config, say) is normal while completing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from pathlib import Path
 
 import click
 from click.shell_completion import CompletionItem
 
 from localbatch.config import load_config
-from localbatch.store.db import DB_NAME, Store
-from localbatch.store.job_ids import JOB_PREFIX, LAST
+from localbatch.store.db import DB_NAME
+from localbatch.store.job_ids import JOB_PREFIX, LAST, job_choices
 
 #: Ids offered at most: more is noise in a terminal.
 MAX_OFFERED = 50
@@ -36,16 +38,10 @@ def _stored_jobs(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
     if state_dir is None or not (state_dir / DB_NAME).is_file():
         return []
     try:
-        with contextlib.closing(Store.open(state_dir)) as store:
-            ids = store.job_ids_starting_with(JOB_PREFIX + _digits(incomplete), MAX_OFFERED)
-            jobs = [store.get_job(job_id) for job_id in ids]
-    except Exception:  # a store that cannot be read offers no ids, and prints nothing
+        jobs = job_choices(state_dir, JOB_PREFIX + _digits(incomplete), MAX_OFFERED)
+    except sqlite3.Error:  # a store that cannot be read offers no ids, and prints nothing
         return []
-    return [
-        CompletionItem(job.id, help=f"{job.name} ({job.state.value})")
-        for job in jobs
-        if job is not None
-    ]
+    return [CompletionItem(job_id, help=f"{name} ({state})") for job_id, name, state in jobs]
 
 
 def _digits(incomplete: str) -> str:

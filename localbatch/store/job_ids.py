@@ -8,8 +8,12 @@ the service's `InvalidResource.NotFound`, an ambiguous one names its candidates.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from pathlib import Path
+
 from localbatch.spec.errors import not_found
-from localbatch.store.db import Store
+from localbatch.store.db import DB_NAME, Store
 
 #: The word that names the newest job.
 LAST = "last"
@@ -53,3 +57,21 @@ def resolve_job_id(store: Store, text: str) -> str:
     if len(matches) > 1:
         raise AmbiguousJobId(text, matches)
     return matches[0]
+
+
+#: How long a look for completion waits for a writer's lock before it offers nothing.
+CHOICES_BUSY_TIMEOUT = 0.2
+
+
+def job_choices(state_dir: Path, prefix: str, limit: int) -> list[tuple[str, str, str]]:
+    """(id, name, state) of at most `limit` jobs whose id begins with `prefix` (any case),
+    newest first, read only: shell completion runs on every TAB, so it neither creates,
+    upgrades nor waits on a store (sqlite3.Error when it cannot read one)."""
+    uri = f"{(state_dir / DB_NAME).absolute().as_uri()}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=CHOICES_BUSY_TIMEOUT)) as db:
+        rows = db.execute(
+            "SELECT id, name, state FROM jobs WHERE upper(substr(id, 1, ?)) = upper(?)"
+            " ORDER BY seq DESC LIMIT ?",
+            (len(prefix), prefix, limit),
+        )
+        return [(str(job_id), str(name), str(state)) for job_id, name, state in rows]

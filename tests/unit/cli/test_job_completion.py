@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,11 @@ def test_an_unreadable_store_offers_nothing_and_prints_no_error(tmp_path: Path) 
     state.mkdir()
     (state / "localbatch.db").write_bytes(b"not a database" * 100)
     assert _offered(f"localbatch status --state-dir {state} job-") == []
+
+
+def test_completion_only_reads_the_store(state_dir: Path) -> None:
+    with sqlite3.connect(state_dir / "localbatch.db") as db:
+        db.execute("PRAGMA user_version = 1")  # as an older localbatch left it
+    assert _offered(f"localbatch status --state-dir {state_dir} 7") == [f"{OTHER}|n2 (Waiting)"]
+    with sqlite3.connect(state_dir / "localbatch.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)  # not upgraded
