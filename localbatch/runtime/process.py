@@ -425,7 +425,7 @@ class ProcessRuntime:
                     pass_fds=(*passed, *fds),
                     start_new_session=True,
                 )
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:
             for fd in (info_read, release_fd):
                 if fd >= 0:
                     os.close(fd)
