@@ -40,13 +40,18 @@ def started_as(pid: int, mark: str) -> bool:
 
 
 @functools.cache
-def _tag_of(pid: int) -> str:
-    return f"{pid}-{start_mark(pid)}"
+def _mark_of(pid: int) -> str:
+    return start_mark(pid)
+
+
+def own_start_mark() -> str:
+    """This process's start mark, read once (keyed by pid: a forked child reads its own)."""
+    return _mark_of(os.getpid())
 
 
 def this_process() -> str:
     """This process's tag (pids are reused, so the start mark is part of it)."""
-    return _tag_of(os.getpid())
+    return f"{os.getpid()}-{own_start_mark()}"
 
 
 def alive(tag: str) -> bool:

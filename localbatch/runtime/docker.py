@@ -30,7 +30,7 @@ import requests.exceptions
 
 from localbatch.beneath import Escape
 from localbatch.config import DEFAULT_DOCKER_IMAGE
-from localbatch.owner import start_mark, started_as
+from localbatch.owner import own_start_mark, started_as
 from localbatch.runtime.base import (
     COMMAND_NOT_FOUND,
     LABEL_ATTEMPT,
@@ -140,7 +140,7 @@ def owner_labels() -> dict[str, str]:
     tells a live owner's from a dead one's (`owner_alive`)."""
     return {
         LABEL_OWNER_PID: str(os.getpid()),
-        LABEL_OWNER_STARTED: start_mark(os.getpid()),
+        LABEL_OWNER_STARTED: own_start_mark(),
         LABEL_OWNER_HOST: socket.gethostname(),
     }
 

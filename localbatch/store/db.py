@@ -86,9 +86,19 @@ def body_digest(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def jobs_by_id_prefix(conn: sqlite3.Connection, columns: str, prefix: str, limit: int) -> list[Any]:
+    """`columns` of at most `limit` jobs whose id begins with `prefix` (any case), newest
+    first: one query for the store and for completion's read-only look."""
+    return conn.execute(
+        f"SELECT {columns} FROM jobs WHERE upper(substr(id, 1, ?)) = upper(?)"
+        " ORDER BY seq DESC LIMIT ?",
+        (len(prefix), prefix, limit),
+    ).fetchall()
+
+
 def current_runner() -> str:
     """This process as "<pid>:<start mark>", so a reused pid is not mistaken for it."""
-    return f"{os.getpid()}:{owner.start_mark(os.getpid())}"
+    return f"{os.getpid()}:{owner.own_start_mark()}"
 
 
 def runner_pid(runner: str) -> int:
@@ -445,12 +455,7 @@ class Store:
 
     def job_ids_starting_with(self, prefix: str, limit: int) -> list[str]:
         """At most `limit` job ids beginning with `prefix` (any case), newest first."""
-        rows = self._conn().execute(
-            "SELECT id FROM jobs WHERE upper(substr(id, 1, ?)) = upper(?)"
-            " ORDER BY seq DESC LIMIT ?",
-            (len(prefix), prefix, limit),
-        )
-        return [row["id"] for row in rows]
+        return [row["id"] for row in jobs_by_id_prefix(self._conn(), "id", prefix, limit)]
 
     def job_for_token(self, token: str) -> tuple[str, str] | None:
         """(job id, body digest) of the job created with this IdempotentToken."""

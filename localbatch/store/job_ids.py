@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from localbatch.spec.errors import not_found
-from localbatch.store.db import DB_NAME, Store
+from localbatch.store.db import DB_NAME, Store, jobs_by_id_prefix
 
 #: The word that names the newest job.
 LAST = "last"
@@ -69,9 +69,5 @@ def job_choices(state_dir: Path, prefix: str, limit: int) -> list[tuple[str, str
     upgrades nor waits on a store (sqlite3.Error when it cannot read one)."""
     uri = f"{(state_dir / DB_NAME).absolute().as_uri()}?mode=ro"
     with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=CHOICES_BUSY_TIMEOUT)) as db:
-        rows = db.execute(
-            "SELECT id, name, state FROM jobs WHERE upper(substr(id, 1, ?)) = upper(?)"
-            " ORDER BY seq DESC LIMIT ?",
-            (len(prefix), prefix, limit),
-        )
+        rows = jobs_by_id_prefix(db, "id, name, state", prefix, limit)
         return [(str(job_id), str(name), str(state)) for job_id, name, state in rows]
